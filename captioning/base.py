@@ -1,0 +1,70 @@
+"""What the pipeline needs from a captioner, and how device and dtype are chosen."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from PIL import Image
+
+
+class ModelLoadError(Exception):
+    """The captioning model could not be loaded; the message is one sentence for a person."""
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How captions are generated; part of every cache key and every report."""
+
+    max_new_tokens: int = 30
+    num_beams: int = 1
+    prompt: str | None = None
+    min_new_tokens: int | None = None  # set equal to max_new_tokens to force a fixed length
+
+
+class Captioner(Protocol):
+    """Anything that turns a batch of RGB images into raw caption strings."""
+
+    default_batch_size: int
+
+    def load(self) -> None:
+        """Load weights if not loaded yet (idempotent, thread-safe)."""
+
+    def caption_batch(self, images: Sequence[Image.Image], settings: GenerationSettings) -> list[str]:
+        """One raw caption per image, in order."""
+
+    def describe(self) -> dict[str, Any]:
+        """Model id, device and dtype for the report."""
+
+
+@lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU advertises AVX-512 BF16 or AMX (Linux /proc/cpuinfo)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="ignore")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_device(device: str) -> str:
+    """Map ``auto`` to ``cuda`` when a GPU is usable, else ``cpu``."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError("--device cuda was asked for, but no CUDA GPU is available; use --device cpu.")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """Choose the dtype: fp16 on CUDA, bf16 on CPUs with native support, else fp32."""
+    if dtype != "auto":
+        return dtype
+    if device.startswith("cuda"):
+        return "float16"
+    return "bfloat16" if cpu_has_native_bf16() else "float32"

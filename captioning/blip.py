@@ -1,0 +1,133 @@
+"""BLIP captioning with Hugging Face transformers: loaded once, batched, under inference_mode."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from captioning.base import GenerationSettings, ModelLoadError, resolve_device, resolve_dtype
+
+DEFAULT_MODEL = "Salesforce/blip-image-captioning-base"
+MODEL_ALIASES = {
+    "base": DEFAULT_MODEL,
+    "large": "Salesforce/blip-image-captioning-large",
+}
+DEFAULT_BATCH_SIZE = {"cpu": 8, "cuda": 64}
+
+
+def resolve_model_id(model: str) -> str:
+    """Expand an alias (``base``, ``large``) to a hub id; leave ids and folders alone."""
+    return MODEL_ALIASES.get(model.strip(), model.strip())
+
+
+def _load_failure(model_id: str, exc: BaseException) -> ModelLoadError:
+    is_folder = os.path.sep in model_id and Path(model_id).exists()
+    where = "the folder" if is_folder else "the Hugging Face hub or its local cache"
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ModelLoadError(
+        f"Could not load the captioning model '{model_id}' from {where} ({first_line[:160]}); "
+        f"download it where the hub is reachable (huggingface-cli download {model_id} "
+        f"--local-dir ./models/blip) and pass --model ./models/blip."
+    )
+
+
+class BlipCaptioner:
+    """A BLIP ``*ForConditionalGeneration`` model and its processor on one device."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto") -> None:
+        self.model_id = resolve_model_id(model)
+        self._device_request = device
+        self._dtype_request = dtype
+        self.device: str | None = None
+        self.dtype: str | None = None
+        self._model: Any = None
+        self._processor: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def default_batch_size(self) -> int:
+        """A batch size that suits the device."""
+        device = self.device or resolve_device(self._device_request)
+        return DEFAULT_BATCH_SIZE["cuda" if device.startswith("cuda") else "cpu"]
+
+    def load(self) -> None:
+        """Load processor and model once; raise ModelLoadError with one clear sentence."""
+        with self._lock:
+            if self._model is not None:
+                return
+            import torch
+            import transformers
+            from transformers import AutoConfig, BlipForConditionalGeneration, BlipProcessor
+
+            device = resolve_device(self._device_request)
+            dtype = resolve_dtype(self._dtype_request, device)
+            transformers.utils.logging.disable_progress_bar()
+            previous = transformers.utils.logging.get_verbosity()
+            transformers.utils.logging.set_verbosity_error()
+            try:
+                config = AutoConfig.from_pretrained(self.model_id)
+                if config.model_type != "blip":
+                    raise ModelLoadError(
+                        f"The model '{self.model_id}' is a '{config.model_type}' model, not a BLIP "
+                        "captioning model; pass --model base, large or a BLIP folder."
+                    )
+                processor = BlipProcessor.from_pretrained(self.model_id)
+                model = BlipForConditionalGeneration.from_pretrained(
+                    self.model_id, dtype=getattr(torch, dtype)
+                )
+            except ModelLoadError:
+                raise
+            except Exception as exc:  # hub, file-system and format errors all become one sentence
+                raise _load_failure(self.model_id, exc) from exc
+            finally:
+                transformers.utils.logging.set_verbosity(previous)
+            self._processor = processor
+            self._model = model.to(device).eval()
+            self.device, self.dtype = device, dtype
+
+    def caption_batch(self, images: Sequence[Image.Image], settings: GenerationSettings) -> list[str]:
+        """Caption a batch; the prompt, if any, is not repeated in the returned text."""
+        import torch
+
+        self.load()
+        if not images:
+            return []
+        texts = [settings.prompt] * len(images) if settings.prompt else None
+        inputs = self._processor(images=list(images), text=texts, return_tensors="pt")
+        inputs = {
+            key: value.to(self.device, dtype=getattr(torch, self.dtype or "float32"))
+            if key == "pixel_values"
+            else value.to(self.device)
+            for key, value in inputs.items()
+            if key in ("pixel_values", "input_ids", "attention_mask")
+        }
+        generate_kwargs: dict[str, Any] = {
+            "max_new_tokens": settings.max_new_tokens,
+            "num_beams": settings.num_beams,
+            "do_sample": False,
+        }
+        if settings.min_new_tokens is not None:
+            generate_kwargs["min_new_tokens"] = settings.min_new_tokens
+        with torch.inference_mode():
+            sequences = self._model.generate(**inputs, **generate_kwargs)
+        # Output starts with BOS plus the prompt tokens (the prompt's final [SEP] is dropped).
+        prompt_length = inputs["input_ids"].shape[1] - 1 if "input_ids" in inputs else 1
+        return [text.strip() for text in self._processor.batch_decode(
+            sequences[:, prompt_length:], skip_special_tokens=True
+        )]
+
+    def describe(self) -> dict[str, Any]:
+        """Model id, device and dtype (resolved once loaded)."""
+        return {"id": self.model_id, "device": self.device, "dtype": self.dtype, "family": "blip"}
+
+
+@lru_cache(maxsize=4)
+def get_captioner(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto") -> BlipCaptioner:
+    """The process-wide captioner for these settings (weights load lazily on first use)."""
+    return BlipCaptioner(resolve_model_id(model), device, dtype)

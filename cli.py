@@ -1,0 +1,191 @@
+"""AltScout command line: ``python cli.py URL [URL ...]``.
+
+Turns arguments into :class:`AuditOptions`, runs the shared pipeline, renders progress and
+writes reports. Exit codes: 0 every page audited, 1 some pages failed, 2 usage or model error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from captioning import ModelLoadError
+from captioning.blip import DEFAULT_MODEL
+from options import DEVICES, DTYPES, MB, AuditOptions, OptionsError
+from pipeline import AuditEvent, ImageFinished, PageFinished, PageStarted, run_audit
+from records import AuditReport
+from reports import write_captions_txt, write_csv, write_json
+
+EXIT_OK, EXIT_PAGES_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's arguments; defaults come from AuditOptions."""
+    d = AuditOptions()
+    p = argparse.ArgumentParser(
+        prog="altscout",
+        description="Find every image on web pages, caption it with BLIP and write an alt-text audit.",
+    )
+    p.add_argument("urls", nargs="*", metavar="URL", help="page URLs to audit")
+    p.add_argument("--urls-file", type=Path, help="file with one URL per line (# comments allowed)")
+    out = p.add_argument_group("reports")
+    out.add_argument("--out", type=Path, default=Path("captions.txt"), help="captions file (default: %(default)s)")
+    out.add_argument("--json", type=Path, help="write the JSON report here")
+    out.add_argument("--csv", type=Path, help="write the CSV report here (one row per image)")
+    model = p.add_argument_group("captioning")
+    model.add_argument("--model", default=DEFAULT_MODEL,
+                       help="hub id, local folder, or alias 'base'/'large' (default: %(default)s)")
+    model.add_argument("--device", choices=DEVICES, default=d.device)
+    model.add_argument("--dtype", choices=DTYPES, default=d.dtype,
+                       help="auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32")
+    model.add_argument("--batch-size", type=int, default=None, help="images per batch (default: 8 CPU, 64 CUDA)")
+    model.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens)
+    model.add_argument("--min-new-tokens", type=int, default=None,
+                       help="force at least this many tokens (benchmarks set it to --max-new-tokens)")
+    model.add_argument("--num-beams", type=int, default=d.num_beams)
+    model.add_argument("--prompt", default=None, help="conditional captioning prefix, e.g. 'a photograph of'")
+    scrape = p.add_argument_group("scraping")
+    scrape.add_argument("--min-size", type=int, default=None, help=f"minimum width and height in px (default {d.min_width})")
+    scrape.add_argument("--min-width", type=int, default=None)
+    scrape.add_argument("--min-height", type=int, default=None)
+    scrape.add_argument("--max-images", type=int, default=d.max_images, help="images per page (default %(default)s)")
+    scrape.add_argument("--max-page-mb", type=float, default=d.page_max_bytes / MB)
+    scrape.add_argument("--max-image-mb", type=float, default=d.image_max_bytes / MB)
+    scrape.add_argument("--timeout", type=float, default=d.image_deadline_s,
+                        help="total seconds allowed per page and per image download")
+    scrape.add_argument("--allow-private", action="store_true",
+                        help="allow loopback and private addresses (intranet audits); link-local stays blocked")
+    scrape.add_argument("--ignore-robots", action="store_true", help="do not obey robots.txt")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> AuditOptions:
+    """The CLI's converter from parsed arguments to AuditOptions."""
+    min_width = args.min_width if args.min_width is not None else args.min_size
+    min_height = args.min_height if args.min_height is not None else args.min_size
+    defaults = AuditOptions()
+    return AuditOptions(
+        model=args.model,
+        device=args.device,
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        min_new_tokens=args.min_new_tokens,
+        num_beams=args.num_beams,
+        prompt=args.prompt,
+        min_width=defaults.min_width if min_width is None else min_width,
+        min_height=defaults.min_height if min_height is None else min_height,
+        max_images=args.max_images,
+        allow_private=args.allow_private,
+        ignore_robots=args.ignore_robots,
+        page_max_bytes=int(args.max_page_mb * MB),
+        image_max_bytes=int(args.max_image_mb * MB),
+        page_deadline_s=args.timeout,
+        image_deadline_s=args.timeout,
+    )
+
+
+def read_urls(args: argparse.Namespace) -> list[str]:
+    """URLs from the command line and --urls-file, in order."""
+    urls = list(args.urls)
+    if args.urls_file is not None:
+        for line in args.urls_file.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                urls.append(line)
+    return urls
+
+
+class Progress:
+    """Two tqdm bars on stderr: pages and the current page's images."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._pages = None
+        self._images = None
+
+    def __call__(self, event: AuditEvent) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if isinstance(event, PageStarted):
+            if self._pages is None:
+                self._pages = tqdm(total=event.total, desc="pages", unit="page", position=0, file=sys.stderr)
+            if self._images is None:
+                self._images = tqdm(total=0, desc="images", unit="img", position=1, file=sys.stderr)
+            self._images.reset(total=0)
+            self._images.set_postfix_str(event.url[-40:])
+        elif isinstance(event, ImageFinished) and self._images is not None:
+            if self._images.total != event.total:
+                self._images.reset(total=event.total)
+                self._images.update(event.done)
+            else:
+                self._images.update(1)
+        elif isinstance(event, PageFinished) and self._pages is not None:
+            self._pages.update(1)
+
+    def close(self) -> None:
+        for bar in (self._images, self._pages):
+            if bar is not None:
+                bar.close()
+
+
+def write_reports(report: AuditReport, args: argparse.Namespace) -> list[Path]:
+    """Write every report the arguments ask for."""
+    written = [write_captions_txt(report, args.out)]
+    if args.json:
+        written.append(write_json(report, args.json))
+    if args.csv:
+        written.append(write_csv(report, args.csv))
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL, format="%(levelname)s %(message)s")
+    try:
+        urls = read_urls(args)
+        if not urls:
+            parser.print_usage(sys.stderr)
+            print("altscout: error: give at least one URL or --urls-file", file=sys.stderr)
+            return EXIT_USAGE
+        options = options_from_args(args)
+    except (OptionsError, OSError) as exc:
+        print(f"altscout: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    progress = Progress(enabled=not args.quiet)
+    try:
+        report = run_audit(urls, options, on_event=progress)
+    except ModelLoadError as exc:
+        progress.close()
+        if args.debug:
+            traceback.print_exc()
+        print(f"altscout: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        progress.close()
+    written = write_reports(report, args)
+    summary = report.summary()
+    if not args.quiet:
+        for page in report.pages:
+            if page.status != "ok":
+                print(f"altscout: page failed: {page.url}: {page.error}", file=sys.stderr)
+        print(
+            f"altscout: {summary['pages']} page(s), {summary['images']} images: {summary['captioned']} captioned, "
+            f"{summary['skipped']} skipped, {summary['failed']} failed -> {', '.join(map(str, written))}",
+            file=sys.stderr,
+        )
+    return EXIT_PAGES_FAILED if summary["pages_failed"] else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The one options object every front end builds and the pipeline reads. Validated once."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from captioning.base import GenerationSettings
+from captioning.blip import DEFAULT_MODEL
+from scraper.net import USER_AGENT, FetchPolicy
+
+MB = 1024 * 1024
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+class OptionsError(ValueError):
+    """An option has a value that makes no sense; the message names it."""
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """Everything that decides how an audit runs."""
+
+    model: str = DEFAULT_MODEL
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int | None = None  # None: the captioner's default for its device
+    max_new_tokens: int = 30
+    min_new_tokens: int | None = None
+    num_beams: int = 1
+    prompt: str | None = None
+    min_width: int = 100
+    min_height: int = 100
+    max_images: int = 200
+    allow_private: bool = False
+    ignore_robots: bool = False
+    page_max_bytes: int = 10 * MB
+    image_max_bytes: int = 20 * MB
+    css_max_bytes: int = 2 * MB
+    max_stylesheets: int = 10
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 10.0
+    page_deadline_s: float = 30.0
+    image_deadline_s: float = 30.0
+    max_redirects: int = 5
+    download_workers: int = 8
+    per_host_limit: int = 4
+    user_agent: str = USER_AGENT
+
+    def __post_init__(self) -> None:
+        positive = ("max_new_tokens", "num_beams", "max_images", "page_max_bytes", "image_max_bytes",
+                    "css_max_bytes", "download_workers", "per_host_limit", "connect_timeout_s",
+                    "read_timeout_s", "page_deadline_s", "image_deadline_s")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise OptionsError(f"{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        for name in ("min_width", "min_height", "max_stylesheets", "max_redirects"):
+            if getattr(self, name) < 0:
+                raise OptionsError(f"{name.replace('_', '-')} must not be negative")
+        if self.batch_size is not None and self.batch_size <= 0:
+            raise OptionsError(f"batch-size must be positive, got {self.batch_size}")
+        if self.min_new_tokens is not None and not 0 < self.min_new_tokens <= self.max_new_tokens:
+            raise OptionsError("min-new-tokens must be between 1 and max-new-tokens")
+        if self.device not in DEVICES:
+            raise OptionsError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.dtype not in DTYPES:
+            raise OptionsError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if not self.model.strip():
+            raise OptionsError("model must not be empty")
+        if self.prompt is not None and not self.prompt.strip():
+            object.__setattr__(self, "prompt", None)
+
+    @property
+    def generation(self) -> GenerationSettings:
+        """The generation settings these options imply."""
+        return GenerationSettings(self.max_new_tokens, self.num_beams, self.prompt, self.min_new_tokens)
+
+    @property
+    def fetch_policy(self) -> FetchPolicy:
+        """The network policy these options imply."""
+        return FetchPolicy(self.allow_private, self.user_agent, self.connect_timeout_s,
+                           self.read_timeout_s, self.max_redirects)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, for reports."""
+        return asdict(self)
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        """Names a front end may set."""
+        return {f.name for f in fields(cls)}

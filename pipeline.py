@@ -1,0 +1,331 @@
+"""The one audit pipeline behind every front end.
+
+``audit(urls, options)`` yields events as work completes: a page starts, an image record is
+final, a page is done, the whole audit is done (carrying the :class:`AuditReport`).
+``run_audit`` drains it. Downloads run in a bounded thread pool and overlap captioning, which
+happens in batches in the calling thread; at most ``2 x batch + workers`` decoded images
+exist at once, whatever the page size. Typed errors become records here, at the boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from PIL import Image
+
+from captioning import Captioner, ModelLoadError, clean_caption, get_captioner
+from options import AuditOptions
+from records import PENDING, AuditReport, ImageRecord, PageReport
+from scraper.discover import ParsedPage, find_images, parse_page, stylesheet_imports
+from scraper.errors import ScrapeError
+from scraper.images import ImageSkipped, PreparedImage, decode_data_uri, prepare_image
+from scraper.net import Fetcher, check_url
+from scraper.robots import RobotsCache
+
+log = logging.getLogger("altscout")
+
+HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+IMAGE_ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/*;q=0.8,*/*;q=0.1"
+CSS_ACCEPT = "text/css,*/*;q=0.1"
+
+
+@dataclass(frozen=True)
+class PageStarted:
+    """A page is about to be fetched."""
+
+    index: int
+    total: int
+    url: str
+
+
+@dataclass(frozen=True)
+class ImageFinished:
+    """One image record reached its final status."""
+
+    page_index: int
+    record: ImageRecord
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class PageFinished:
+    """A page is fully audited (or failed)."""
+
+    index: int
+    page: PageReport
+
+
+@dataclass(frozen=True)
+class AuditFinished:
+    """The whole run is done."""
+
+    report: AuditReport
+
+
+AuditEvent = PageStarted | ImageFinished | PageFinished | AuditFinished
+
+
+class _HostLimiter:
+    """A semaphore per host, so one site never gets more than ``limit`` parallel downloads."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._semaphores: dict[str, threading.Semaphore] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, url: str) -> threading.Semaphore:
+        host = urlsplit(url).netloc.lower()
+        with self._lock:
+            return self._semaphores.setdefault(host, threading.Semaphore(self._limit))
+
+
+class AuditRun:
+    """State shared by the pages of one run: fetcher, robots cache, captioner, caption memo."""
+
+    def __init__(self, options: AuditOptions, captioner: Captioner | None = None) -> None:
+        self.options = options
+        self.captioner: Captioner = captioner or get_captioner(options.model, options.device, options.dtype)
+        self.fetcher = Fetcher(options.fetch_policy)
+        self.robots = RobotsCache(self.fetcher, deadline_s=min(10.0, options.page_deadline_s))
+        self.host_limit = _HostLimiter(options.per_host_limit)
+        self._captions_by_hash: dict[str, tuple[str, str]] = {}
+
+    @property
+    def batch_size(self) -> int:
+        """The batch size in force (options win over the captioner's device default)."""
+        return self.options.batch_size or self.captioner.default_batch_size
+
+    def model_info(self) -> dict[str, object]:
+        """The report's ``model`` block."""
+        generation = self.options.generation
+        return {
+            **self.captioner.describe(),
+            "batch_size": self.batch_size,
+            "max_new_tokens": generation.max_new_tokens,
+            "min_new_tokens": generation.min_new_tokens,
+            "num_beams": generation.num_beams,
+            "prompt": generation.prompt,
+        }
+
+    # --- pages -------------------------------------------------------------------------
+
+    def audit_page(self, index: int, url: str) -> Iterator[AuditEvent]:
+        """Fetch, discover, download and caption one page; never raises for page problems."""
+        page = PageReport(url=url)
+        try:
+            records = self._discover(page)
+        except ScrapeError as exc:
+            page.status, page.error, page.error_code = "failed", exc.message, exc.code
+            yield PageFinished(index, page)
+            return
+        except Exception as exc:  # one bad page never aborts a run
+            log.exception("unexpected error on page %s", url)
+            page.status, page.error, page.error_code = "failed", f"internal error: {type(exc).__name__}", "internal_error"
+            yield PageFinished(index, page)
+            return
+        page.images = records
+        total = len(records)
+        done = 0
+        for record in self._process_images(records):
+            done += 1
+            yield ImageFinished(index, record, done, total)
+        yield PageFinished(index, page)
+
+    def _discover(self, page: PageReport) -> list[ImageRecord]:
+        opts = self.options
+        check_url(page.url)
+        if not opts.ignore_robots:
+            self.robots.check(page.url)
+        result = self.fetcher.fetch(page.url, max_bytes=opts.page_max_bytes,
+                                    deadline_s=opts.page_deadline_s, accept=HTML_ACCEPT)
+        page.final_url = result.final_url
+        if result.content_type.startswith("image/"):
+            raise ScrapeError(f"{page.url} is an image, not an HTML page", code="not_html")
+        parsed = parse_page(result.content, result.final_url, result.charset)
+        page.title, page.lang = parsed.title, parsed.lang
+        stylesheets = self._fetch_stylesheets(parsed, page)
+        records = find_images(parsed, stylesheets)
+        self._prefilter(records)
+        return records
+
+    def _fetch_stylesheets(self, parsed: ParsedPage, page: PageReport) -> list[tuple[str, str]]:
+        """Fetch linked stylesheets (and their @imports), at most ``max_stylesheets``."""
+        opts = self.options
+        queue = deque(parsed.stylesheet_urls)
+        for block in parsed.style_blocks:
+            queue.extend(stylesheet_imports(block, parsed.base_url))
+        seen: set[str] = set()
+        sheets: list[tuple[str, str]] = []
+        while queue:
+            css_url = queue.popleft()
+            if css_url in seen:
+                continue
+            if len(seen) >= opts.max_stylesheets:
+                page.warnings.append(f"stylesheet limit ({opts.max_stylesheets}) reached; {css_url} not read")
+                continue
+            seen.add(css_url)
+            try:
+                result = self.fetcher.fetch(css_url, max_bytes=opts.css_max_bytes,
+                                            deadline_s=min(10.0, opts.page_deadline_s), accept=CSS_ACCEPT)
+            except ScrapeError as exc:
+                page.warnings.append(f"stylesheet {css_url} not read: {exc.message}")
+                continue
+            text = result.content.decode(result.charset or "utf-8", errors="replace")
+            sheets.append((text, result.final_url))
+            queue.extend(stylesheet_imports(text, result.final_url))
+        return sheets
+
+    def _prefilter(self, records: list[ImageRecord]) -> None:
+        """Skip, before any download, images over the limit or declared too small."""
+        opts = self.options
+        kept = 0
+        for record in records:
+            if record.status != PENDING:
+                continue
+            if kept >= opts.max_images:
+                record.skip("over_limit", f"page has more than {opts.max_images} images (--max-images)")
+                continue
+            w, h = record.width_attr, record.height_attr
+            if (w is not None and w < opts.min_width) or (h is not None and h < opts.min_height):
+                record.skip("too_small", f"declared {w or '?'}x{h or '?'} px is below the "
+                            f"{opts.min_width}x{opts.min_height} px minimum")
+                continue
+            kept += 1
+
+    # --- images ------------------------------------------------------------------------
+
+    def _download(self, record: ImageRecord) -> PreparedImage | None:
+        """Fetch and decode one image; on failure finish the record and return None."""
+        opts = self.options
+        try:
+            if record.source.lower().startswith("data:"):
+                data = decode_data_uri(record.source, opts.image_max_bytes)
+            else:
+                with self.host_limit(record.source):
+                    data = self.fetcher.fetch(record.source, max_bytes=opts.image_max_bytes,
+                                              deadline_s=opts.image_deadline_s, accept=IMAGE_ACCEPT).content
+            prepared = prepare_image(data, min_width=opts.min_width, min_height=opts.min_height)
+        except ImageSkipped as exc:
+            record.skip(exc.code, exc.message)
+            return None
+        except ScrapeError as exc:
+            record.fail(exc.code, exc.message)
+            return None
+        except Exception as exc:  # never let one image take the page down
+            log.exception("unexpected error on image %s", record.url)
+            record.fail("internal_error", f"internal error: {type(exc).__name__}")
+            return None
+        record.width, record.height = prepared.width, prepared.height
+        record.bytes, record.format, record.sha256 = prepared.bytes, prepared.format, prepared.sha256
+        return prepared
+
+    def _process_images(self, records: list[ImageRecord]) -> Iterator[ImageRecord]:
+        """Yield every record once it is final: pre-skipped first, then as work completes."""
+        todo: deque[ImageRecord] = deque()
+        for record in records:
+            if record.status == PENDING:
+                todo.append(record)
+            else:
+                yield record
+        if not todo:
+            return
+        batch_size = self.batch_size
+        capacity = 2 * batch_size + self.options.download_workers
+        ready: list[tuple[ImageRecord, Image.Image]] = []
+        followers: dict[str, list[ImageRecord]] = {}  # same bytes as an image already queued
+        in_flight: dict[Future[PreparedImage | None], ImageRecord] = {}
+        with ThreadPoolExecutor(self.options.download_workers, thread_name_prefix="altscout-dl") as pool:
+            while todo or in_flight or ready:
+                while todo and len(in_flight) + len(ready) < capacity:
+                    record = todo.popleft()
+                    in_flight[pool.submit(self._download, record)] = record
+                if len(ready) >= batch_size or (ready and not in_flight):
+                    batch, ready = ready[:batch_size], ready[batch_size:]
+                    yield from self._caption(batch, followers)
+                    continue
+                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    record = in_flight.pop(future)
+                    prepared = future.result()
+                    if prepared is None:
+                        yield record
+                    elif prepared.sha256 in self._captions_by_hash:
+                        record.set_caption(*self._captions_by_hash[prepared.sha256])
+                        yield record
+                    elif prepared.sha256 in followers:
+                        followers[prepared.sha256].append(record)
+                    else:
+                        followers[prepared.sha256] = []
+                        ready.append((record, prepared.image))
+
+    def _caption(
+        self, batch: list[tuple[ImageRecord, Image.Image]], followers: dict[str, list[ImageRecord]]
+    ) -> Iterator[ImageRecord]:
+        """Caption one batch; records with the same bytes (followers) share the outcome."""
+        try:
+            raw = self.captioner.caption_batch([image for _, image in batch], self.options.generation)
+            if len(raw) != len(batch):
+                raise RuntimeError(f"captioner returned {len(raw)} captions for {len(batch)} images")
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # e.g. out of memory: these images fail, the run goes on
+            log.exception("captioning failed for a batch of %d", len(batch))
+            for record, _ in batch:
+                for member in [record, *followers.pop(record.sha256 or "", [])]:
+                    member.fail("caption_error", f"captioning failed: {type(exc).__name__}: {exc}"[:300])
+                    yield member
+            return
+        for (record, _), raw_text in zip(batch, raw, strict=True):
+            caption = clean_caption(raw_text)
+            if caption and record.sha256:
+                self._captions_by_hash[record.sha256] = (caption, raw_text)
+            for member in [record, *followers.pop(record.sha256 or "", [])]:
+                if caption:
+                    member.set_caption(caption, raw_text)
+                else:
+                    member.raw_caption = raw_text
+                    member.fail("empty_caption", "the model produced no caption for this image")
+                yield member
+
+
+def audit(urls: Iterable[str], options: AuditOptions, captioner: Captioner | None = None) -> Iterator[AuditEvent]:
+    """Audit pages in order, yielding events; the last event carries the report.
+
+    Raises ModelLoadError before any page is fetched if the model cannot be loaded.
+    """
+    started = time.monotonic()
+    url_list = [u.strip() for u in urls if u and u.strip()]
+    run = AuditRun(options, captioner)
+    run.captioner.load()
+    report = AuditReport(model=run.model_info())
+    for index, url in enumerate(url_list):
+        yield PageStarted(index, len(url_list), url)
+        for event in run.audit_page(index, url):
+            if isinstance(event, PageFinished):
+                report.pages.append(event.page)
+            yield event
+    report.elapsed_s = time.monotonic() - started
+    yield AuditFinished(report)
+
+
+def run_audit(
+    urls: Iterable[str],
+    options: AuditOptions,
+    captioner: Captioner | None = None,
+    on_event: Callable[[AuditEvent], None] | None = None,
+) -> AuditReport:
+    """Run ``audit`` to the end and return its report."""
+    for event in audit(urls, options, captioner):
+        if on_event is not None:
+            on_event(event)
+        if isinstance(event, AuditFinished):
+            return event.report
+    raise RuntimeError("audit ended without a report")  # pragma: no cover

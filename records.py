@@ -1,0 +1,172 @@
+"""The records every stage fills in and every report reads.
+
+One :class:`ImageRecord` per unique image URL on a page. It starts ``pending`` and ends in
+exactly one of ``captioned``, ``skipped`` or ``failed``; skipped and failed records carry a
+stable ``reason`` code and a human ``detail``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+PENDING = "pending"
+CAPTIONED = "captioned"
+SKIPPED = "skipped"
+FAILED = "failed"
+FINAL_STATUSES = (CAPTIONED, SKIPPED, FAILED)
+
+_DATA_URL_SHOWN = 48
+
+
+def display_url(url: str) -> str:
+    """Shorten ``data:`` URIs for reports; leave other URLs alone."""
+    if url.startswith("data:") and len(url) > _DATA_URL_SHOWN:
+        return f"{url[:_DATA_URL_SHOWN]}…({len(url):,} chars)"
+    return url
+
+
+@dataclass
+class ImageRecord:
+    """Everything known about one image of a page."""
+
+    source: str  # absolute URL or full data: URI, used for fetching and deduplication
+    found_in: list[str] = field(default_factory=list)
+    alt: str | None = None  # first occurrence; None = attribute absent, "" = empty
+    alts: list[str | None] = field(default_factory=list)
+    title: str | None = None
+    width_attr: int | None = None
+    height_attr: int | None = None
+    in_link: bool = False
+    link_href: str | None = None
+    link_text: str | None = None
+    in_figure: bool = False
+    figcaption: str | None = None
+    occurrences: int = 0
+    status: str = PENDING
+    reason: str | None = None
+    detail: str | None = None
+    width: int | None = None
+    height: int | None = None
+    bytes: int | None = None
+    format: str | None = None
+    sha256: str | None = None
+    caption: str | None = None
+    raw_caption: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The URL as shown in reports."""
+        return display_url(self.source)
+
+    def skip(self, reason: str, detail: str) -> None:
+        """Finish as skipped with a reason code and a sentence."""
+        self.status, self.reason, self.detail = SKIPPED, reason, detail
+
+    def fail(self, reason: str, detail: str) -> None:
+        """Finish as failed with a reason code and a sentence."""
+        self.status, self.reason, self.detail = FAILED, reason, detail
+
+    def set_caption(self, caption: str, raw_caption: str) -> None:
+        """Finish as captioned."""
+        self.status, self.reason, self.detail = CAPTIONED, None, None
+        self.caption, self.raw_caption = caption, raw_caption
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON/CSV view of the record."""
+        return {
+            "url": self.url,
+            "found_in": list(self.found_in),
+            "alt": self.alt,
+            "alts": list(self.alts),
+            "title": self.title,
+            "width_attr": self.width_attr,
+            "height_attr": self.height_attr,
+            "in_link": self.in_link,
+            "link_href": self.link_href,
+            "link_text": self.link_text,
+            "in_figure": self.in_figure,
+            "figcaption": self.figcaption,
+            "occurrences": self.occurrences,
+            "status": self.status,
+            "reason": self.reason,
+            "detail": self.detail,
+            "width": self.width,
+            "height": self.height,
+            "bytes": self.bytes,
+            "format": self.format,
+            "sha256": self.sha256,
+            "caption": self.caption,
+            "raw_caption": self.raw_caption,
+        }
+
+
+@dataclass
+class PageReport:
+    """One audited page (or a page that could not be audited, with ``error``)."""
+
+    url: str
+    final_url: str | None = None
+    status: str = "ok"  # "ok" | "failed"
+    error: str | None = None
+    error_code: str | None = None
+    title: str | None = None
+    lang: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    images: list[ImageRecord] = field(default_factory=list)
+
+    def counts(self) -> Counter[str]:
+        """Images per final status."""
+        return Counter(image.status for image in self.images)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON view of the page."""
+        return {
+            "url": self.url,
+            "final_url": self.final_url,
+            "status": self.status,
+            "error": self.error,
+            "error_code": self.error_code,
+            "title": self.title,
+            "lang": self.lang,
+            "warnings": list(self.warnings),
+            "images": [image.to_dict() for image in self.images],
+        }
+
+
+@dataclass
+class AuditReport:
+    """The result of a whole run: pages in input order plus how it was made."""
+
+    pages: list[PageReport] = field(default_factory=list)
+    model: dict[str, Any] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """Counts by page status, image status and skip/fail reason."""
+        images = [image for page in self.pages for image in page.images]
+        by_status = Counter(image.status for image in images)
+        reasons: dict[str, Counter[str]] = {SKIPPED: Counter(), FAILED: Counter()}
+        for image in images:
+            if image.status in reasons and image.reason:
+                reasons[image.status][image.reason] += 1
+        return {
+            "pages": len(self.pages),
+            "pages_failed": sum(1 for page in self.pages if page.status != "ok"),
+            "images": len(images),
+            "captioned": by_status[CAPTIONED],
+            "skipped": by_status[SKIPPED],
+            "failed": by_status[FAILED],
+            "skipped_by_reason": dict(sorted(reasons[SKIPPED].items())),
+            "failed_by_reason": dict(sorted(reasons[FAILED].items())),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report."""
+        return {
+            "pages": [page.to_dict() for page in self.pages],
+            "summary": self.summary(),
+            "model": dict(self.model),
+        }

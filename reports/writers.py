@@ -1,0 +1,79 @@
+"""Write an :class:`AuditReport` as captions.txt, JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+from records import CAPTIONED, FAILED, SKIPPED, AuditReport, PageReport
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "report.schema.json"
+CSV_COLUMNS = [
+    "page_url", "url", "status", "reason", "detail", "caption", "raw_caption", "alt", "found_in",
+    "occurrences", "width", "height", "bytes", "format", "width_attr", "height_attr", "title",
+    "in_link", "link_href", "link_text", "in_figure", "figcaption", "sha256",
+]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _reason_summary(page: PageReport, status: str) -> str:
+    reasons = Counter(image.reason or "unknown" for image in page.images if image.status == status)
+    total = sum(reasons.values())
+    detail = ", ".join(f"{reason}: {count}" for reason, count in sorted(reasons.items()))
+    return f"{status} {total}" + (f" ({detail})" if detail else "")
+
+
+def render_captions_txt(report: AuditReport) -> str:
+    """``# Page: URL`` then ``IMAGE_URL: caption`` lines, then a commented summary, per page."""
+    lines: list[str] = []
+    for page in report.pages:
+        lines.append(f"# Page: {page.url}")
+        if page.status != "ok":
+            lines.append(f"# page failed: {_one_line(page.error or 'unknown error')}")
+            lines.append("")
+            continue
+        for image in page.images:
+            if image.status == CAPTIONED and image.caption is not None:
+                lines.append(f"{image.url}: {_one_line(image.caption)}")
+        captioned = sum(1 for image in page.images if image.status == CAPTIONED)
+        lines.append(f"# captioned {captioned}; {_reason_summary(page, SKIPPED)}; {_reason_summary(page, FAILED)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_captions_txt(report: AuditReport, path: str | Path) -> Path:
+    """Write captions.txt (UTF-8)."""
+    target = Path(path)
+    target.write_text(render_captions_txt(report), encoding="utf-8")
+    return target
+
+
+def write_json(report: AuditReport, path: str | Path) -> Path:
+    """Write the JSON report described by ``schema/report.schema.json``."""
+    target = Path(path)
+    target.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target
+
+
+def write_csv(report: AuditReport, path: str | Path) -> Path:
+    """Write one CSV row per image (failed pages get one row with the page error)."""
+    target = Path(path)
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for page in report.pages:
+            if page.status != "ok":
+                writer.writerow({"page_url": page.url, "status": "page_failed", "reason": page.error_code,
+                                 "detail": page.error})
+                continue
+            for image in page.images:
+                row = image.to_dict()
+                row["page_url"] = page.url
+                row["found_in"] = " ".join(image.found_in)
+                writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    return target

@@ -1,0 +1,227 @@
+"""Find every image a visitor of a page sees, one record per unique URL.
+
+Sources: ``img`` (``src``, ``srcset``, lazy-load attributes), ``picture/source``, ``input
+type=image``, ``video poster``, inline ``style`` backgrounds, stylesheet rules whose selector
+matches an element, ``og:image`` / ``twitter:image``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urldefrag, urljoin
+
+import soupsieve
+from bs4 import BeautifulSoup, Tag
+
+from records import ImageRecord
+from scraper.css import inline_style_urls, matchable_selector, stylesheet_backgrounds
+from scraper.srcset import Candidate, largest, parse_srcset
+
+LAZY_SRC_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url",
+                  "data-echo", "data-hi-res-src", "data-full-src", "data-orig-src")
+LAZY_SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset")
+SKIPPED_SCHEMES = ("javascript:", "about:", "blob:", "file:", "ftp:", "mailto:", "tel:", "chrome:")
+# MIME types of <source type=…> that Pillow cannot decode here.
+_UNDECODABLE_TYPES = ("image/svg+xml", "image/jxl", "image/heic", "image/heif")
+_PLACEHOLDER_NAME = re.compile(r"(blank|spacer|placeholder|transparent|pixel|lazy|loading|1x1)[^/]*$", re.I)
+_URL_NOISE = re.compile(r"[\t\n\r]")
+
+
+@dataclass
+class ParsedPage:
+    """A parsed HTML page and what discovery needs besides the HTML."""
+
+    soup: BeautifulSoup
+    base_url: str
+    title: str | None
+    lang: str | None
+    stylesheet_urls: list[str] = field(default_factory=list)
+    style_blocks: list[str] = field(default_factory=list)
+
+
+def parse_page(content: bytes, final_url: str, charset: str | None = None) -> ParsedPage:
+    """Parse HTML bytes (charset from the header if given, else sniffed from ``<meta>``)."""
+    try:
+        soup = BeautifulSoup(content, "lxml", from_encoding=charset)
+    except LookupError:  # unknown charset name in the header
+        soup = BeautifulSoup(content, "lxml")
+    base_url = final_url
+    base = soup.find("base", href=True)
+    if isinstance(base, Tag):
+        base_url = urljoin(final_url, clean_url(str(base["href"])))
+    title_tag = soup.find("title")
+    title = title_tag.get_text(" ", strip=True) if isinstance(title_tag, Tag) else None
+    html = soup.find("html")
+    lang = None
+    if isinstance(html, Tag) and html.get("lang"):
+        lang = str(html["lang"]).strip() or None
+    stylesheet_urls = [
+        urljoin(base_url, clean_url(str(link["href"])))
+        for link in soup.select("link[href]")
+        if "stylesheet" in [r.lower() for r in (link.get("rel") or [])]
+    ]
+    style_blocks = [tag.get_text() for tag in soup.find_all("style")]
+    return ParsedPage(soup, base_url, title or None, lang, stylesheet_urls, style_blocks)
+
+
+def clean_url(value: str) -> str:
+    """Strip surrounding whitespace and tabs/newlines inside, as browsers do."""
+    return _URL_NOISE.sub("", value.strip())
+
+
+def _int_attr(tag: Tag, name: str) -> int | None:
+    match = re.match(r"\s*(\d+)", str(tag.get(name) or ""))
+    return int(match.group(1)) if match else None
+
+
+def _is_placeholder(src: str, tag: Tag) -> bool:
+    if not src or src.startswith("data:"):
+        return True
+    if _int_attr(tag, "width") == 1 and _int_attr(tag, "height") == 1:
+        return True
+    return bool(_PLACEHOLDER_NAME.search(src.split("?", 1)[0]))
+
+
+def _first_attr(tag: Tag, names: Iterable[str]) -> str:
+    for name in names:
+        value = tag.get(name)
+        if value and str(value).strip():
+            return str(value)
+    return ""
+
+
+def _decodable_source(source: Tag) -> bool:
+    media_type = str(source.get("type") or "").lower()
+    return not media_type.startswith(_UNDECODABLE_TYPES)
+
+
+def _choose_img_url(img: Tag) -> tuple[str, list[str]]:
+    """Pick the URL a large screen would load for an ``img``; return it and how it was found."""
+    src = clean_url(str(img.get("src") or ""))
+    lazy_src = clean_url(_first_attr(img, LAZY_SRC_ATTRS))
+    placeholder = _is_placeholder(src, img)
+    candidates: list[Candidate] = []
+    how: list[str] = []
+    srcset = str(img.get("srcset") or "")
+    lazy_srcset = _first_attr(img, LAZY_SRCSET_ATTRS)
+    if lazy_srcset and (placeholder or not srcset):
+        candidates += parse_srcset(lazy_srcset)
+        how.append("lazy")
+    elif srcset:
+        candidates += parse_srcset(srcset)
+    # libxml2 does not know <source> is void and may nest the img inside it: search the
+    # nearest <picture> ancestor rather than the direct parent.
+    picture = img.find_parent("picture")
+    if isinstance(picture, Tag):
+        how.append("picture")
+        for source in picture.find_all("source"):
+            if _decodable_source(source):
+                candidates += parse_srcset(str(source.get("srcset") or _first_attr(source, LAZY_SRCSET_ATTRS)))
+    best = largest(candidates)
+    if best is not None:
+        return clean_url(best.url), ["img", "srcset", *how]
+    if lazy_src and placeholder:
+        return lazy_src, ["img", "lazy", *how]
+    return src, ["img", *how]
+
+
+class _Collector:
+    """Deduplicate images by absolute URL, merging occurrences."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.records: dict[str, ImageRecord] = {}
+
+    def add(self, raw_url: str, found_in: list[str], element: Tag | None, alt: str | None) -> None:
+        raw_url = clean_url(raw_url)
+        if not raw_url:
+            return
+        url = raw_url if raw_url.lower().startswith("data:") else urldefrag(urljoin(self.base_url, raw_url))[0]
+        record = self.records.get(url)
+        if record is None:
+            record = ImageRecord(source=url, alt=alt)
+            if element is not None:
+                _fill_context(record, element)
+            if url.lower().startswith(SKIPPED_SCHEMES):
+                record.skip("unsupported_scheme", f"{url.split(':', 1)[0]}: URLs are not images that can be fetched")
+            self.records[url] = record
+        elif record.alt is None and alt is not None:
+            record.alt = alt
+        record.occurrences += 1
+        record.alts.append(alt)
+        for where in found_in:
+            if where not in record.found_in:
+                record.found_in.append(where)
+
+
+def _fill_context(record: ImageRecord, element: Tag) -> None:
+    record.title = str(element.get("title")) if element.get("title") is not None else None
+    record.width_attr = _int_attr(element, "width")
+    record.height_attr = _int_attr(element, "height")
+    link = element.find_parent(["a", "button"])
+    if isinstance(link, Tag):
+        record.in_link = True
+        record.link_href = str(link.get("href")) if link.get("href") else None
+        label = link.get("aria-label") or link.get("title") or link.get_text(" ", strip=True)
+        record.link_text = str(label).strip() or None
+    figure = element.find_parent("figure")
+    if isinstance(figure, Tag):
+        record.in_figure = True
+        caption = figure.find("figcaption")
+        if isinstance(caption, Tag):
+            record.figcaption = caption.get_text(" ", strip=True) or None
+
+
+def _attr_alt(tag: Tag) -> str | None:
+    value = tag.get("alt")
+    return None if value is None else str(value)
+
+
+def find_images(page: ParsedPage, stylesheets: Iterable[tuple[str, str]] = ()) -> list[ImageRecord]:
+    """Every image of the page in document order; ``stylesheets`` are ``(css_text, css_url)``."""
+    soup = page.soup
+    collector = _Collector(page.base_url)
+    for element in soup.find_all(["img", "input", "video"]):
+        if element.name == "img":
+            url, how = _choose_img_url(element)
+            collector.add(url, how, element, _attr_alt(element))
+        elif element.name == "input" and str(element.get("type") or "").lower() == "image":
+            collector.add(str(element.get("src") or ""), ["input"], element, _attr_alt(element))
+        elif element.name == "video" and element.get("poster"):
+            collector.add(str(element["poster"]), ["poster"], element, None)
+    for element in soup.find_all(style=True):
+        for url in inline_style_urls(str(element["style"])):
+            collector.add(url, ["style"], element, None)
+    css_sources = [(text, page.base_url) for text in page.style_blocks] + list(stylesheets)
+    for css_text, css_url in css_sources:
+        backgrounds, _imports = stylesheet_backgrounds(css_text)
+        for background in backgrounds:
+            element = _first_match(soup, background.selector)
+            if element is not None:
+                collector.add(urljoin(css_url, clean_url(background.url)), ["css"], element, None)
+    for meta in soup.find_all("meta"):
+        key = str(meta.get("property") or meta.get("name") or "").lower()
+        if key in ("og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"):
+            label = "twitter:image" if key.startswith("twitter") else "og:image"
+            alt_meta = soup.find("meta", attrs={"property": f"{label}:alt"}) or soup.find(
+                "meta", attrs={"name": f"{label}:alt"}
+            )
+            alt = str(alt_meta.get("content")) if isinstance(alt_meta, Tag) and alt_meta.get("content") else None
+            collector.add(str(meta.get("content") or ""), [label], None, alt)
+    return list(collector.records.values())
+
+
+def _first_match(soup: BeautifulSoup, selector: str) -> Tag | None:
+    """The first element a CSS selector matches, ignoring interactive pseudo-classes."""
+    try:
+        found = soup.select_one(matchable_selector(selector))
+    except (soupsieve.SelectorSyntaxError, NotImplementedError, ValueError):
+        return None
+    return found if isinstance(found, Tag) else None
+
+
+def stylesheet_imports(css_text: str, css_url: str) -> list[str]:
+    """Absolute URLs of a stylesheet's ``@import`` rules."""
+    return [urljoin(css_url, clean_url(u)) for u in stylesheet_backgrounds(css_text)[1]]

@@ -1,0 +1,141 @@
+"""Turn image bytes into an upright RGB picture ready for captioning, or a typed error.
+
+The real type is read from the bytes (never the extension or Content-Type); Pillow opens
+only an allow-list of formats; the pixel count is checked from the header before any
+decoding (Pillow's ``MAX_IMAGE_PIXELS`` warning threshold is treated as an error); only
+the first frame of an animation is used; EXIF orientation is applied; transparency is
+flattened onto white; large images are reduced (JPEG ``draft`` mode, then a thumbnail)
+so memory is bounded by the batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from PIL import Image, ImageOps, features
+
+from scraper.errors import ImageDecodeError, ScrapeError
+
+ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "BMP") + (
+    ("AVIF",) if features.check("avif") else ()
+)
+DEFAULT_MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
+WORKING_SIDE = 768  # BLIP sees 384x384; twice that keeps quality and bounds memory
+_ORIENTATION_TAG = 0x0112
+
+
+class ImageSkipped(ScrapeError):
+    """The image is fine but not captioned (too small, SVG, over the limit)."""
+
+    code = "skipped"
+
+
+@dataclass
+class PreparedImage:
+    """A decoded image and the facts recorded about it."""
+
+    image: Image.Image
+    width: int
+    height: int
+    format: str
+    bytes: int
+    sha256: str
+
+
+def sniff(data: bytes) -> str | None:
+    """Name the content when it is something we must not hand to Pillow."""
+    head = data[:512].lstrip()
+    lowered = head.lower()
+    if lowered.startswith(b"<svg") or (lowered.startswith(b"<?xml") and b"<svg" in data[:4096].lower()):
+        return "svg"
+    if lowered.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--")):
+        return "html"
+    return None
+
+
+def decode_data_uri(uri: str, max_bytes: int) -> bytes:
+    """Decode a ``data:`` URI in memory, within the byte cap."""
+    header, sep, payload = uri.partition(",")
+    if not sep:
+        raise ImageDecodeError("malformed data: URI", code="bad_data_uri")
+    if len(payload) > max_bytes * 4 // 3 + 4:
+        raise ImageDecodeError(f"data: URI larger than {max_bytes:,} bytes", code="too_large")
+    try:
+        if header.lower().endswith(";base64"):
+            return base64.b64decode(unquote_to_bytes(payload), validate=False)
+        return unquote_to_bytes(payload)
+    except (binascii.Error, ValueError) as exc:
+        raise ImageDecodeError("malformed data: URI", code="bad_data_uri") from exc
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to RGB, flattening transparency onto white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    elif image.mode == "F":
+        image = image.point(lambda value: value * 255).convert("L")
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def prepare_image(
+    data: bytes,
+    *,
+    min_width: int,
+    min_height: int,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    working_side: int = WORKING_SIDE,
+) -> PreparedImage:
+    """Decode and normalise ``data``; raise ImageSkipped or ImageDecodeError."""
+    if not data:
+        raise ImageDecodeError("empty response (0 bytes)", code="empty")
+    kind = sniff(data)
+    if kind == "svg":
+        raise ImageSkipped("SVG images are not captioned yet (no safe rasteriser)", code="svg_not_supported")
+    if kind == "html":
+        raise ImageDecodeError("the server sent an HTML page, not an image", code="not_an_image")
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as opened:
+            width, height = opened.size
+            if width * height > max_pixels:
+                raise ImageDecodeError(
+                    f"{width}x{height} pixels exceeds the {max_pixels:,}-pixel limit (decompression bomb?)",
+                    code="too_many_pixels",
+                )
+            fmt = str(opened.format)
+            if (opened.getexif().get(_ORIENTATION_TAG) or 1) in (5, 6, 7, 8):
+                width, height = height, width
+            if width < min_width or height < min_height:
+                raise ImageSkipped(
+                    f"{width}x{height} px is below the {min_width}x{min_height} px minimum", code="too_small"
+                )
+            if fmt == "JPEG":
+                opened.draft("RGB", (working_side, working_side))
+            opened.seek(0)
+            upright = ImageOps.exif_transpose(opened)
+            upright.load()
+            rgb = _to_rgb(upright)
+    except ScrapeError:
+        raise
+    except Image.UnidentifiedImageError as exc:
+        raise ImageDecodeError(
+            f"not an image in an allowed format ({', '.join(ALLOWED_FORMATS)})", code="not_an_image"
+        ) from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError(str(exc), code="too_many_pixels") from exc
+    except Exception as exc:  # Pillow raises many types on hostile bytes; record them all
+        raise ImageDecodeError(f"could not decode image: {exc or type(exc).__name__}", code="decode_error") from exc
+    if max(rgb.size) > working_side:
+        rgb.thumbnail((working_side, working_side), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    return PreparedImage(rgb, width, height, fmt, len(data), digest)

@@ -1,0 +1,293 @@
+"""The guarded HTTP fetcher every network path goes through (pages, CSS, robots.txt, images).
+
+* Only http(s), no credentials in URLs, at most ``max_redirects`` hops, each hop re-checked.
+* The connection class resolves the host once, checks every address with
+  :mod:`scraper.addresses`, and dials the checked address itself, so DNS rebinding between
+  the check and the connect is impossible. TLS still verifies the real host name.
+* Bodies are streamed with a byte cap (checked against ``Content-Length`` before reading and
+  against the decoded bytes while reading) and a total deadline checked after every read.
+* ``429``/``503`` with a short ``Retry-After`` are retried once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import connection as urllib3_connection
+
+from scraper.addresses import resolve_checked
+from scraper.errors import (
+    BlockedURLError,
+    FetchError,
+    HTTPStatusError,
+    ScrapeError,
+    UnsupportedSchemeError,
+)
+
+USER_AGENT = "AltScout/0.1 (alt-text audit bot; +https://github.com/altscout/altscout)"
+_CHUNK = 64 * 1024
+_MAX_RETRY_AFTER_S = 5.0
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """How every request is made; derived once from the audit options."""
+
+    allow_private: bool = False
+    user_agent: str = USER_AGENT
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    max_redirects: int = 5
+
+
+@dataclass
+class FetchResult:
+    """A completed response whose body was read within the caps."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    content: bytes
+    redirects: list[str] = field(default_factory=list)
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        """The charset parameter of Content-Type, if any."""
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            key, _, value = part.partition("=")
+            if key.strip().lower() == "charset" and value.strip():
+                return value.strip().strip("\"'")
+        return None
+
+
+def check_url(url: str) -> str:
+    """Validate scheme, host and userinfo of an http(s) URL; return it unchanged."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise FetchError(f"malformed URL: {url!r}", code="bad_url") from exc
+    if parts.scheme.lower() not in ("http", "https"):
+        raise UnsupportedSchemeError(f"only http and https URLs are fetched, not {parts.scheme or 'none'}:")
+    if not host:
+        raise FetchError(f"URL has no host: {url!r}", code="bad_url")
+    if parts.username is not None or parts.password is not None:
+        raise BlockedURLError("refused for safety: URLs with credentials are not fetched")
+    return url
+
+
+def _guarded_connection(base: type[HTTPConnection], allow_private: bool) -> type[HTTPConnection]:
+    """Subclass ``base`` so that it only ever dials addresses the policy allows."""
+
+    class Guarded(base):  # type: ignore[valid-type, misc]
+        def _new_conn(self) -> Any:
+            addresses = resolve_checked(self._dns_host, self.port, allow_private=allow_private)
+            last_error: OSError | None = None
+            for ip in addresses:
+                try:
+                    return urllib3_connection.create_connection(
+                        (str(ip), self.port),
+                        self.timeout,
+                        source_address=self.source_address,
+                        socket_options=self.socket_options,
+                    )
+                except TimeoutError as exc:
+                    raise ConnectTimeoutError(self, f"connection to {self.host} timed out") from exc
+                except OSError as exc:
+                    last_error = exc
+            raise NewConnectionError(self, f"failed to connect: {last_error}")
+
+    Guarded.__name__ = f"Guarded{base.__name__}"
+    return Guarded
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose pools use the guarded connection classes."""
+
+    def __init__(self, allow_private: bool, **kwargs: Any) -> None:
+        self._allow_private = allow_private
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """Install pool classes whose connections are guarded."""
+        super().init_poolmanager(*args, **kwargs)
+        allow = self._allow_private
+
+        class HTTPPool(HTTPConnectionPool):
+            ConnectionCls = _guarded_connection(HTTPConnection, allow)
+
+        class HTTPSPool(HTTPSConnectionPool):
+            ConnectionCls = _guarded_connection(HTTPSConnection, allow)
+
+        self.poolmanager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
+        self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Parse Retry-After (seconds or HTTP date) into seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class Fetcher:
+    """Fetch URLs under a :class:`FetchPolicy`; safe to share between threads."""
+
+    def __init__(self, policy: FetchPolicy | None = None) -> None:
+        self.policy = policy or FetchPolicy()
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False  # no proxies or .netrc from the environment
+            adapter = GuardedAdapter(self.policy.allow_private, pool_maxsize=8, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.headers.update(
+                {"User-Agent": self.policy.user_agent, "Accept-Encoding": "gzip, deflate"}
+            )
+            self._local.session = session
+        return session
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        deadline_s: float,
+        accept: str = "*/*",
+        raise_for_status: bool = True,
+    ) -> FetchResult:
+        """GET ``url`` following safe redirects; raise a ScrapeError subclass on failure."""
+        deadline = time.monotonic() + deadline_s
+        current = check_url(url)
+        redirects: list[str] = []
+        retried = False
+        while True:
+            response = self._send(current, accept, deadline)
+            try:
+                if response.is_redirect:
+                    location = response.headers.get("location", "")
+                    if len(redirects) >= self.policy.max_redirects:
+                        raise FetchError(
+                            f"more than {self.policy.max_redirects} redirects", code="too_many_redirects"
+                        )
+                    current = check_url(urljoin(current, location))
+                    redirects.append(current)
+                    continue
+                if response.status_code in (429, 503) and not retried:
+                    wait = _retry_after_seconds(response.headers.get("retry-after"))
+                    if wait is not None and wait <= _MAX_RETRY_AFTER_S and time.monotonic() + wait < deadline:
+                        retried = True
+                        time.sleep(wait)
+                        continue
+                if raise_for_status and response.status_code >= 400:
+                    raise HTTPStatusError(response.status_code, current)
+                content = self._read_capped(response, max_bytes, deadline)
+                return FetchResult(
+                    url=url,
+                    final_url=current,
+                    status=response.status_code,
+                    headers={k.lower(): v for k, v in response.headers.items()},
+                    content=content,
+                    redirects=redirects,
+                )
+            finally:
+                response.close()
+
+    def _send(self, url: str, accept: str, deadline: float) -> requests.Response:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError("download deadline exceeded", code="timeout")
+        timeout = (
+            min(self.policy.connect_timeout, remaining),
+            min(self.policy.read_timeout, remaining),
+        )
+        try:
+            return self._session().get(
+                url, headers={"Accept": accept}, stream=True, allow_redirects=False, timeout=timeout
+            )
+        except ScrapeError:
+            raise
+        except requests.Timeout as exc:
+            raise FetchError(f"timed out connecting to {urlsplit(url).hostname}", code="timeout") from exc
+        except requests.RequestException as exc:
+            cause = _unwrap_guard_error(exc)
+            if cause is not None:
+                raise cause from exc
+            raise FetchError(
+                f"could not connect to {urlsplit(url).hostname}: {type(exc).__name__}",
+                code="connection_error",
+            ) from exc
+
+    @staticmethod
+    def _read_capped(response: requests.Response, max_bytes: int, deadline: float) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise FetchError(
+                f"response of {int(declared):,} bytes exceeds the {max_bytes:,}-byte limit", code="too_large"
+            )
+        chunks: list[bytes] = []
+        total = 0
+        raw = response.raw
+        try:
+            while True:
+                if time.monotonic() > deadline:
+                    raise FetchError("download deadline exceeded", code="timeout")
+                chunk = raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > max_bytes:
+                    raise FetchError(f"response exceeds the {max_bytes:,}-byte limit", code="too_large")
+                chunks.append(chunk)
+        except ScrapeError:
+            raise
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+            if "timed out" in str(exc).lower():
+                raise FetchError("read timed out", code="timeout") from exc
+            raise FetchError(f"connection broke while reading: {type(exc).__name__}", code="incomplete") from exc
+        return b"".join(chunks)
+
+
+def _unwrap_guard_error(exc: BaseException) -> ScrapeError | None:
+    """Find a ScrapeError raised by the guard inside urllib3/requests wrappers."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ScrapeError):
+            return current
+        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        stack.extend(a for a in current.args if isinstance(a, BaseException))
+    return None

@@ -1,0 +1,239 @@
+"""Shared fixtures: a loopback HTTP server, generated images, a fake and a tiny real captioner."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import io
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from captioning.base import GenerationSettings  # noqa: E402
+
+# --------------------------------------------------------------------------- images
+
+
+def make_image(width: int, height: int, fmt: str = "PNG", seed: int = 0, mode: str = "RGB", **save: Any) -> bytes:
+    """A picture with shapes whose colours depend on ``seed`` (so captions can differ)."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (width, height), tuple(rng.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x0, y0 = rng.randrange(width), rng.randrange(height)
+        x1, y1 = x0 + rng.randrange(1, width + 1), y0 + rng.randrange(1, height + 1)
+        draw.ellipse((x0, y0, x1, y1), fill=tuple(rng.randrange(256) for _ in range(3)))
+    if mode != "RGB":
+        image = image.convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **save)
+    return buffer.getvalue()
+
+
+def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
+    """A tiny PNG whose header claims a huge size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+# --------------------------------------------------------------------------- server
+
+
+@dataclass
+class Route:
+    """What the fixture server answers for one path."""
+
+    body: bytes = b""
+    content_type: str = "text/html; charset=utf-8"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    drip_s: float = 0.0  # seconds between single bytes
+    content_length: int | None = None  # lie about the length
+    gzip: bool = False
+    hits: int = 0
+
+
+class FixtureServer:
+    """A threaded HTTP server on 127.0.0.1 with a mutable route table."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                path = self.path.split("?", 1)[0]
+                server.requests.append((self.path, dict(self.headers.items())))
+                route = server.routes.get(path)
+                if route is None:
+                    route = Route(b"not found", "text/plain", 404)
+                route.hits += 1
+                if route.delay_s:
+                    time.sleep(route.delay_s)
+                body = gzip.compress(route.body) if route.gzip else route.body
+                try:
+                    self.send_response(route.status)
+                    self.send_header("Content-Type", route.content_type)
+                    if route.gzip:
+                        self.send_header("Content-Encoding", "gzip")
+                    length = route.content_length if route.content_length is not None else len(body)
+                    self.send_header("Content-Length", str(length))
+                    for key, value in route.headers.items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    if route.drip_s:
+                        for byte in body:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(route.drip_s)
+                    else:
+                        self.wfile.write(body)
+                    if route.content_length is not None and route.content_length > len(body):
+                        self.close_connection = True
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add(self, path: str, body: bytes | str = b"", **kwargs: Any) -> str:
+        """Serve ``body`` at ``path``; return the absolute URL."""
+        data = body.encode() if isinstance(body, str) else body
+        self.routes[path] = Route(data, **kwargs)
+        return self.base + path
+
+    def url(self, path: str) -> str:
+        """Absolute URL of a path on this server."""
+        return self.base + path
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[FixtureServer]:
+    """A fresh loopback server for the session (tests add routes as they need)."""
+    srv = FixtureServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture()
+def fresh_server() -> Iterator[FixtureServer]:
+    """A loopback server for one test."""
+    srv = FixtureServer()
+    yield srv
+    srv.close()
+
+
+def unused_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- captioners
+
+
+class FakeCaptioner:
+    """Deterministic captions from image content; counts calls and batch sizes."""
+
+    default_batch_size = 4
+
+    def __init__(self, fail_on: Callable[[Image.Image], bool] | None = None) -> None:
+        self.batches: list[int] = []
+        self.loaded = 0
+        self.fail_on = fail_on
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            self.loaded += 1
+
+    def caption_batch(self, images: Sequence[Image.Image], settings: GenerationSettings) -> list[str]:
+        self.batches.append(len(images))
+        if self.fail_on is not None and any(self.fail_on(image) for image in images):
+            raise RuntimeError("fake captioner failure")
+        captions = []
+        for image in images:
+            r, g, b = image.resize((1, 1)).getpixel((0, 0))[:3]
+            colour = max((r, "red"), (g, "green"), (b, "blue"))[1]
+            captions.append(f"arafed a {colour} picture picture {image.width}x{image.height}")
+        return captions
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": "fake", "device": "cpu", "dtype": "float32", "family": "fake"}
+
+
+@pytest.fixture()
+def fake_captioner() -> FakeCaptioner:
+    """A fresh fake captioner."""
+    return FakeCaptioner()
+
+
+TINY_WORDS = (
+    "[PAD] [UNK] [CLS] [SEP] [MASK] [DEC] a an the of on in with man woman dog cat red blue green "
+    "sitting standing table car tree sky house picture photo white black small large two people "
+    "street arafed building flower field water boat bird"
+).split()
+
+
+@pytest.fixture(scope="session")
+def tiny_blip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BLIP saved with save_pretrained, to be loaded back like a real one."""
+    import torch
+    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipProcessor
+    from transformers.models.blip import BlipImageProcessorPil
+
+    folder = tmp_path_factory.mktemp("tiny-blip")
+    tokenizer = BertTokenizer(vocab={word: i for i, word in enumerate(TINY_WORDS)})
+    tokenizer.add_special_tokens({"bos_token": "[DEC]"})
+    processor = BlipProcessor(image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tokenizer)
+    config = BlipConfig(
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                       "num_attention_heads": 2, "image_size": 32, "patch_size": 8, "initializer_range": 0.2},
+        text_config={"vocab_size": len(TINY_WORDS), "hidden_size": 32, "intermediate_size": 64,
+                     "num_hidden_layers": 2, "num_attention_heads": 2, "bos_token_id": 5,
+                     "pad_token_id": 0, "sep_token_id": 3, "eos_token_id": 3, "max_position_embeddings": 64,
+                     "initializer_range": 0.2},
+        projection_dim=32,
+        initializer_range=0.2,  # large random weights make captions depend on the image
+    )
+    torch.manual_seed(0)
+    model = BlipForConditionalGeneration(config).eval()
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

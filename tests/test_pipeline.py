@@ -1,0 +1,180 @@
+"""The pipeline on the fixture site, with the fake captioner (fast tier)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import FakeCaptioner, FixtureServer, make_image
+from site_fixture import build_site
+
+from options import AuditOptions
+from pipeline import AuditFinished, ImageFinished, PageFinished, PageStarted, audit, run_audit
+from records import FINAL_STATUSES
+
+OPTIONS = AuditOptions(allow_private=True, image_max_bytes=1_000_000, image_deadline_s=1.5, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def site(server: FixtureServer) -> tuple[str, dict[str, tuple[str, str | None]]]:
+    return build_site(server)
+
+
+@pytest.fixture(scope="module")
+def audited(site: tuple[str, dict], server: FixtureServer):
+    captioner = FakeCaptioner()
+    events = list(audit([site[0]], OPTIONS, captioner))
+    return events, captioner
+
+
+def test_every_image_ends_in_exactly_one_expected_status(audited, site) -> None:
+    events, _ = audited
+    report = events[-1].report
+    page = report.pages[0]
+    assert page.status == "ok" and page.title == "Fixture shop" and page.lang == "en"
+    got = {record.source: (record.status, record.reason) for record in page.images}
+    expected = site[1]
+    assert set(got) == set(expected), f"missing {set(expected) - set(got)}, extra {set(got) - set(expected)}"
+    for source, outcome in expected.items():
+        assert got[source] == outcome, source
+    for record in page.images:
+        assert record.status in FINAL_STATUSES
+        if record.status == "captioned":
+            assert record.caption and "arafed" not in record.caption and record.reason is None
+        else:
+            assert record.reason and record.detail and record.caption is None
+
+
+def test_discovery_details(audited, server: FixtureServer) -> None:
+    page = audited[0][-1].report.pages[0]
+    by_url = {record.source: record for record in page.images}
+    dup = by_url[server.url("/img/dup.png")]
+    assert dup.occurrences == 2 and dup.alts == ["first", "second"] and dup.alt == "first"
+    assert by_url[server.url("/img/large.jpg")].found_in == ["img", "srcset"]
+    assert "picture" in by_url[server.url("/img/pic-1600.webp")].found_in
+    assert "lazy" in by_url[server.url("/img/lazy.png")].found_in
+    assert by_url[server.url("/img/lazy.png")].alt == ""
+    assert by_url[server.url("/img/og.jpg")].alt == "Our shop front"
+    button = by_url[server.url("/img/button.png")]
+    assert button.in_link and button.link_href == "/products" and set(button.found_in) == {"img", "input"}
+    assert by_url[server.url("/img/cmyk.jpg")].figcaption == "A CMYK photo"
+    assert by_url[server.url("/img/exif6.jpg")].width == 200 and by_url[server.url("/img/exif6.jpg")].height == 300
+    assert by_url[server.url("/img/plain.png")].alt == "A plain photo"
+    assert server.url("/img/absent.jpg") not in by_url and server.url("/img/nowhere.png") not in by_url
+    # never fetched: srcset losers, the declared-too-small icon, placeholders
+    assert server.routes["/img/small.jpg"].hits == 0
+    assert server.routes["/img/icon.png"].hits == 0
+
+
+def test_identical_bytes_are_captioned_once(audited, server: FixtureServer) -> None:
+    events, captioner = audited
+    page = events[-1].report.pages[0]
+    captioned = [r for r in page.images if r.status == "captioned"]
+    by_url = {record.source: record for record in page.images}
+    assert by_url[server.url("/img/same-a.png")].caption == by_url[server.url("/img/same-b.png")].caption
+    assert sum(captioner.batches) == len(captioned) - 1
+    assert max(captioner.batches) <= OPTIONS.batch_size
+
+
+def test_events_stream_in_order(audited) -> None:
+    events, _ = audited
+    assert isinstance(events[0], PageStarted)
+    assert isinstance(events[-2], PageFinished) and isinstance(events[-1], AuditFinished)
+    image_events = [e for e in events if isinstance(e, ImageFinished)]
+    assert [e.done for e in image_events] == list(range(1, len(image_events) + 1))
+    assert {e.total for e in image_events} == {len(image_events)}
+
+
+def test_identifying_user_agent_and_robots(audited, server: FixtureServer) -> None:
+    agents = {headers.get("User-Agent", "") for path, headers in server.requests}
+    assert all(agent.startswith("AltScout/") for agent in agents)
+    report = run_audit([server.url("/private/secret.html")], OPTIONS, FakeCaptioner())
+    assert report.pages[0].status == "failed" and report.pages[0].error_code == "robots_disallowed"
+    ignored = run_audit([server.url("/private/secret.html")], AuditOptions(allow_private=True, ignore_robots=True),
+                        FakeCaptioner())
+    assert ignored.pages[0].status == "ok"
+
+
+def test_one_bad_page_does_not_abort_the_run(fresh_server: FixtureServer) -> None:
+    good = fresh_server.add("/good.html", "<img src='/a.png' alt='a'>")
+    fresh_server.add("/a.png", make_image(200, 200), content_type="image/png")
+    urls = [fresh_server.url("/missing.html"), "ftp://example.com/x", "not a url", good,
+            "http://169.254.169.254/latest/"]
+    report = run_audit(urls, AuditOptions(allow_private=True), FakeCaptioner())
+    statuses = [(p.status, p.error_code) for p in report.pages]
+    assert statuses == [("failed", "http_error"), ("failed", "unsupported_scheme"), ("failed", "unsupported_scheme"),
+                        ("ok", None), ("failed", "blocked_address")]
+    assert report.pages[3].images[0].status == "captioned"
+    assert report.summary()["pages_failed"] == 4
+
+
+def test_loopback_page_refused_without_allow_private(server: FixtureServer) -> None:
+    report = run_audit([server.url("/index.html")], AuditOptions(), FakeCaptioner())
+    assert report.pages[0].error_code == "blocked_address"
+    assert "refused for safety" in (report.pages[0].error or "")
+
+
+def test_img_or_base_pointing_inside_is_refused_rest_audited(fresh_server: FixtureServer) -> None:
+    fresh_server.add("/a.png", make_image(200, 200), content_type="image/png")
+    fresh_server.add("/p.html", "<img src='/a.png'><img src='http://169.254.169.254/latest/x.png'>"
+                     "<img src='http://[fe80::1]/y.png'><img src='http://0xa9.0xfe.0xa9.0xfe/z.png'>")
+    fresh_server.add("/b.html", f"<base href='http://169.254.169.254/'><img src='inside.png'>"
+                     f"<img src='{fresh_server.url('/a.png')}'>")
+    report = run_audit([fresh_server.url("/p.html"), fresh_server.url("/b.html")],
+                       AuditOptions(allow_private=True), FakeCaptioner())
+    first, second = report.pages
+    assert [(r.status, r.reason) for r in first.images] == [("captioned", None)] + [("failed", "blocked_address")] * 3
+    assert [(r.status, r.reason) for r in second.images] == [("failed", "blocked_address"), ("captioned", None)]
+
+
+def test_max_images_caps_and_reports(fresh_server: FixtureServer) -> None:
+    tags = "".join(f"<img src='/i{i}.png'>" for i in range(300))
+    fresh_server.add("/many.html", f"<html><body>{tags}</body></html>")
+    report = run_audit([fresh_server.url("/many.html")], AuditOptions(allow_private=True, max_images=5,
+                                                                     image_deadline_s=2), FakeCaptioner())
+    images = report.pages[0].images
+    assert len(images) == 300
+    assert sum(1 for r in images if r.reason == "over_limit") == 295
+
+
+def test_caption_failure_marks_batch_failed_and_run_continues(fresh_server: FixtureServer) -> None:
+    fresh_server.add("/a.png", make_image(200, 200, seed=1), content_type="image/png")
+    fresh_server.add("/p.html", "<img src='/a.png'>")
+    captioner = FakeCaptioner(fail_on=lambda image: True)
+    report = run_audit([fresh_server.url("/p.html")], AuditOptions(allow_private=True), captioner)
+    record = report.pages[0].images[0]
+    assert (record.status, record.reason) == ("failed", "caption_error")
+
+
+def test_memory_is_bounded_by_the_batch(fresh_server: FixtureServer) -> None:
+    """At most 2 x batch + workers decoded images wait for captioning, whatever the page size."""
+    import threading
+
+    import pipeline
+
+    for i in range(60):
+        fresh_server.add(f"/i{i}.png", make_image(200, 200, seed=i), content_type="image/png")
+    fresh_server.add("/p.html", "".join(f"<img src='/i{i}.png'>" for i in range(60)))
+    options = AuditOptions(allow_private=True, batch_size=2, download_workers=3)
+    run = pipeline.AuditRun(options, FakeCaptioner())
+    lock = threading.Lock()
+    alive = peak = 0
+    original_download, original_caption = run._download, run._caption
+
+    def counting_download(record):
+        nonlocal alive, peak
+        result = original_download(record)
+        with lock:
+            alive += result is not None
+            peak = max(peak, alive)
+        return result
+
+    def counting_caption(batch, followers):
+        nonlocal alive
+        yield from original_caption(batch, followers)
+        with lock:
+            alive -= len(batch)
+
+    run._download = counting_download  # type: ignore[method-assign]
+    run._caption = counting_caption  # type: ignore[method-assign]
+    events = list(run.audit_page(0, fresh_server.url("/p.html")))
+    assert sum(1 for e in events if isinstance(e, ImageFinished)) == 60
+    assert 2 <= peak <= 2 * options.batch_size + options.download_workers
