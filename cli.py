@@ -37,28 +37,43 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--json", type=Path, help="write the JSON report here")
     out.add_argument("--csv", type=Path, help="write the CSV report here (one row per image)")
     model = p.add_argument_group("captioning")
-    model.add_argument("--model", default=DEFAULT_MODEL,
-                       help="hub id, local folder, or alias 'base'/'large' (default: %(default)s)")
+    model.add_argument(
+        "--model", default=DEFAULT_MODEL, help="hub id, local folder, or alias 'base'/'large' (default: %(default)s)"
+    )
     model.add_argument("--device", choices=DEVICES, default=d.device)
-    model.add_argument("--dtype", choices=DTYPES, default=d.dtype,
-                       help="auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32")
+    model.add_argument(
+        "--dtype", choices=DTYPES, default=d.dtype, help="auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32"
+    )
     model.add_argument("--batch-size", type=int, default=None, help="images per batch (default: 8 CPU, 64 CUDA)")
     model.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens)
-    model.add_argument("--min-new-tokens", type=int, default=None,
-                       help="force at least this many tokens (benchmarks set it to --max-new-tokens)")
+    model.add_argument(
+        "--min-new-tokens",
+        type=int,
+        default=None,
+        help="force at least this many tokens (benchmarks set it to --max-new-tokens)",
+    )
     model.add_argument("--num-beams", type=int, default=d.num_beams)
     model.add_argument("--prompt", default=None, help="conditional captioning prefix, e.g. 'a photograph of'")
     scrape = p.add_argument_group("scraping")
-    scrape.add_argument("--min-size", type=int, default=None, help=f"minimum width and height in px (default {d.min_width})")
+    scrape.add_argument(
+        "--min-size", type=int, default=None, help=f"minimum width and height in px (default {d.min_width})"
+    )
     scrape.add_argument("--min-width", type=int, default=None)
     scrape.add_argument("--min-height", type=int, default=None)
     scrape.add_argument("--max-images", type=int, default=d.max_images, help="images per page (default %(default)s)")
     scrape.add_argument("--max-page-mb", type=float, default=d.page_max_bytes / MB)
     scrape.add_argument("--max-image-mb", type=float, default=d.image_max_bytes / MB)
-    scrape.add_argument("--timeout", type=float, default=d.image_deadline_s,
-                        help="total seconds allowed per page and per image download")
-    scrape.add_argument("--allow-private", action="store_true",
-                        help="allow loopback and private addresses (intranet audits); link-local stays blocked")
+    scrape.add_argument(
+        "--timeout",
+        type=float,
+        default=d.image_deadline_s,
+        help="total seconds allowed per page and per image download",
+    )
+    scrape.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="allow loopback and private addresses (intranet audits); link-local stays blocked",
+    )
     scrape.add_argument("--ignore-robots", action="store_true", help="do not obey robots.txt")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--debug", action="store_true", help="show tracebacks")

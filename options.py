@@ -49,9 +49,20 @@ class AuditOptions:
     user_agent: str = USER_AGENT
 
     def __post_init__(self) -> None:
-        positive = ("max_new_tokens", "num_beams", "max_images", "page_max_bytes", "image_max_bytes",
-                    "css_max_bytes", "download_workers", "per_host_limit", "connect_timeout_s",
-                    "read_timeout_s", "page_deadline_s", "image_deadline_s")
+        positive = (
+            "max_new_tokens",
+            "num_beams",
+            "max_images",
+            "page_max_bytes",
+            "image_max_bytes",
+            "css_max_bytes",
+            "download_workers",
+            "per_host_limit",
+            "connect_timeout_s",
+            "read_timeout_s",
+            "page_deadline_s",
+            "image_deadline_s",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise OptionsError(f"{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
@@ -79,8 +90,9 @@ class AuditOptions:
     @property
     def fetch_policy(self) -> FetchPolicy:
         """The network policy these options imply."""
-        return FetchPolicy(self.allow_private, self.user_agent, self.connect_timeout_s,
-                           self.read_timeout_s, self.max_redirects)
+        return FetchPolicy(
+            self.allow_private, self.user_agent, self.connect_timeout_s, self.read_timeout_s, self.max_redirects
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for reports."""

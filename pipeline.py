@@ -128,15 +128,13 @@ class AuditRun:
             return
         except Exception as exc:  # one bad page never aborts a run
             log.exception("unexpected error on page %s", url)
-            page.status, page.error, page.error_code = "failed", f"internal error: {type(exc).__name__}", "internal_error"
+            page.status, page.error_code = "failed", "internal_error"
+            page.error = f"internal error: {type(exc).__name__}"
             yield PageFinished(index, page)
             return
         page.images = records
-        total = len(records)
-        done = 0
-        for record in self._process_images(records):
-            done += 1
-            yield ImageFinished(index, record, done, total)
+        for done, record in enumerate(self._process_images(records), start=1):
+            yield ImageFinished(index, record, done, len(records))
         yield PageFinished(index, page)
 
     def _discover(self, page: PageReport) -> list[ImageRecord]:
@@ -144,8 +142,9 @@ class AuditRun:
         check_url(page.url)
         if not opts.ignore_robots:
             self.robots.check(page.url)
-        result = self.fetcher.fetch(page.url, max_bytes=opts.page_max_bytes,
-                                    deadline_s=opts.page_deadline_s, accept=HTML_ACCEPT)
+        result = self.fetcher.fetch(
+            page.url, max_bytes=opts.page_max_bytes, deadline_s=opts.page_deadline_s, accept=HTML_ACCEPT
+        )
         page.final_url = result.final_url
         if result.content_type.startswith("image/"):
             raise ScrapeError(f"{page.url} is an image, not an HTML page", code="not_html")
@@ -173,8 +172,9 @@ class AuditRun:
                 continue
             seen.add(css_url)
             try:
-                result = self.fetcher.fetch(css_url, max_bytes=opts.css_max_bytes,
-                                            deadline_s=min(10.0, opts.page_deadline_s), accept=CSS_ACCEPT)
+                result = self.fetcher.fetch(
+                    css_url, max_bytes=opts.css_max_bytes, deadline_s=min(10.0, opts.page_deadline_s), accept=CSS_ACCEPT
+                )
             except ScrapeError as exc:
                 page.warnings.append(f"stylesheet {css_url} not read: {exc.message}")
                 continue
@@ -195,8 +195,10 @@ class AuditRun:
                 continue
             w, h = record.width_attr, record.height_attr
             if (w is not None and w < opts.min_width) or (h is not None and h < opts.min_height):
-                record.skip("too_small", f"declared {w or '?'}x{h or '?'} px is below the "
-                            f"{opts.min_width}x{opts.min_height} px minimum")
+                record.skip(
+                    "too_small",
+                    f"declared {w or '?'}x{h or '?'} px is below the {opts.min_width}x{opts.min_height} px minimum",
+                )
                 continue
             kept += 1
 
@@ -210,8 +212,12 @@ class AuditRun:
                 data = decode_data_uri(record.source, opts.image_max_bytes)
             else:
                 with self.host_limit(record.source):
-                    data = self.fetcher.fetch(record.source, max_bytes=opts.image_max_bytes,
-                                              deadline_s=opts.image_deadline_s, accept=IMAGE_ACCEPT).content
+                    data = self.fetcher.fetch(
+                        record.source,
+                        max_bytes=opts.image_max_bytes,
+                        deadline_s=opts.image_deadline_s,
+                        accept=IMAGE_ACCEPT,
+                    ).content
             prepared = prepare_image(data, min_width=opts.min_width, min_height=opts.min_height)
         except ImageSkipped as exc:
             record.skip(exc.code, exc.message)

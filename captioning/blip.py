@@ -78,9 +78,7 @@ class BlipCaptioner:
                         "captioning model; pass --model base, large or a BLIP folder."
                     )
                 processor = BlipProcessor.from_pretrained(self.model_id)
-                model = BlipForConditionalGeneration.from_pretrained(
-                    self.model_id, dtype=getattr(torch, dtype)
-                )
+                model = BlipForConditionalGeneration.from_pretrained(self.model_id, dtype=getattr(torch, dtype))
             except ModelLoadError:
                 raise
             except Exception as exc:  # hub, file-system and format errors all become one sentence
@@ -114,13 +112,19 @@ class BlipCaptioner:
         }
         if settings.min_new_tokens is not None:
             generate_kwargs["min_new_tokens"] = settings.min_new_tokens
+        # BLIP's generate() hands over to its text decoder, whose own generation config would
+        # drop the folder's suppressed tokens: pass them on explicitly.
+        suppressed = getattr(self._model.generation_config, "suppress_tokens", None)
+        if suppressed:
+            generate_kwargs["suppress_tokens"] = list(suppressed)
         with torch.inference_mode():
             sequences = self._model.generate(**inputs, **generate_kwargs)
         # Output starts with BOS plus the prompt tokens (the prompt's final [SEP] is dropped).
         prompt_length = inputs["input_ids"].shape[1] - 1 if "input_ids" in inputs else 1
-        return [text.strip() for text in self._processor.batch_decode(
-            sequences[:, prompt_length:], skip_special_tokens=True
-        )]
+        return [
+            text.strip()
+            for text in self._processor.batch_decode(sequences[:, prompt_length:], skip_special_tokens=True)
+        ]
 
     def describe(self) -> dict[str, Any]:
         """Model id, device and dtype (resolved once loaded)."""

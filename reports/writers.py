@@ -11,9 +11,29 @@ from records import CAPTIONED, FAILED, SKIPPED, AuditReport, PageReport
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "report.schema.json"
 CSV_COLUMNS = [
-    "page_url", "url", "status", "reason", "detail", "caption", "raw_caption", "alt", "found_in",
-    "occurrences", "width", "height", "bytes", "format", "width_attr", "height_attr", "title",
-    "in_link", "link_href", "link_text", "in_figure", "figcaption", "sha256",
+    "page_url",
+    "url",
+    "status",
+    "reason",
+    "detail",
+    "caption",
+    "raw_caption",
+    "alt",
+    "found_in",
+    "occurrences",
+    "width",
+    "height",
+    "bytes",
+    "format",
+    "width_attr",
+    "height_attr",
+    "title",
+    "in_link",
+    "link_href",
+    "link_text",
+    "in_figure",
+    "figcaption",
+    "sha256",
 ]
 
 
@@ -68,8 +88,9 @@ def write_csv(report: AuditReport, path: str | Path) -> Path:
         writer.writeheader()
         for page in report.pages:
             if page.status != "ok":
-                writer.writerow({"page_url": page.url, "status": "page_failed", "reason": page.error_code,
-                                 "detail": page.error})
+                writer.writerow(
+                    {"page_url": page.url, "status": "page_failed", "reason": page.error_code, "detail": page.error}
+                )
                 continue
             for image in page.images:
                 row = image.to_dict()

@@ -13,9 +13,22 @@ _IMAGE_PROPERTIES = {"background", "background-image"}
 # Pseudo-classes and pseudo-elements that depend on interaction or generated content:
 # the element they hang on is what the visitor sees, so they are dropped before matching.
 _PSEUDO = re.compile(r"::?[a-zA-Z-]+(\((?:[^()]|\([^()]*\))*\))?")
-_STRUCTURAL = {":not", ":is", ":where", ":has", ":nth-child", ":nth-of-type", ":first-child",
-               ":last-child", ":only-child", ":first-of-type", ":last-of-type", ":only-of-type",
-               ":root", ":empty"}
+_STRUCTURAL = {
+    ":not",
+    ":is",
+    ":where",
+    ":has",
+    ":nth-child",
+    ":nth-of-type",
+    ":first-child",
+    ":last-child",
+    ":only-child",
+    ":first-of-type",
+    ":last-of-type",
+    ":only-of-type",
+    ":root",
+    ":empty",
+}
 
 
 @dataclass(frozen=True)
@@ -78,8 +91,11 @@ def _walk(rules: Iterable[ast.Node], backgrounds: list[CssBackground], imports: 
                         imports.append(token.value)
                         break
             elif rule.lower_at_keyword in ("media", "supports", "layer", "container") and rule.content:
-                _walk(tinycss2.parse_rule_list(rule.content, skip_whitespace=True, skip_comments=True),
-                      backgrounds, imports)
+                _walk(
+                    tinycss2.parse_rule_list(rule.content, skip_whitespace=True, skip_comments=True),
+                    backgrounds,
+                    imports,
+                )
 
 
 def matchable_selector(selector: str) -> str:
@@ -90,5 +106,4 @@ def matchable_selector(selector: str) -> str:
         return match.group(0) if name in _STRUCTURAL else ""
 
     parts = [_PSEUDO.sub(replace, part).strip() for part in selector.split(",")]
-    return ", ".join(p if p and not p.endswith((">", "+", "~")) else (p + " *" if p else "*")
-                     for p in parts)
+    return ", ".join(p if p and not p.endswith((">", "+", "~")) else (p + " *" if p else "*") for p in parts)

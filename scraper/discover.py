@@ -14,13 +14,23 @@ from urllib.parse import urldefrag, urljoin
 
 import soupsieve
 from bs4 import BeautifulSoup, Tag
+from bs4.dammit import EncodingDetector
 
 from records import ImageRecord
 from scraper.css import inline_style_urls, matchable_selector, stylesheet_backgrounds
 from scraper.srcset import Candidate, largest, parse_srcset
 
-LAZY_SRC_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url",
-                  "data-echo", "data-hi-res-src", "data-full-src", "data-orig-src")
+LAZY_SRC_ATTRS = (
+    "data-src",
+    "data-lazy-src",
+    "data-original",
+    "data-lazy",
+    "data-url",
+    "data-echo",
+    "data-hi-res-src",
+    "data-full-src",
+    "data-orig-src",
+)
 LAZY_SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset")
 SKIPPED_SCHEMES = ("javascript:", "about:", "blob:", "file:", "ftp:", "mailto:", "tel:", "chrome:")
 # MIME types of <source type=…> that Pillow cannot decode here.
@@ -42,7 +52,8 @@ class ParsedPage:
 
 
 def parse_page(content: bytes, final_url: str, charset: str | None = None) -> ParsedPage:
-    """Parse HTML bytes (charset from the header if given, else sniffed from ``<meta>``)."""
+    """Parse HTML bytes; the charset comes from the header, else ``<meta>``, else UTF-8 or windows-1252."""
+    charset = charset or sniff_charset(content)
     try:
         soup = BeautifulSoup(content, "lxml", from_encoding=charset)
     except LookupError:  # unknown charset name in the header
@@ -64,6 +75,20 @@ def parse_page(content: bytes, final_url: str, charset: str | None = None) -> Pa
     ]
     style_blocks = [tag.get_text() for tag in soup.find_all("style")]
     return ParsedPage(soup, base_url, title or None, lang, stylesheet_urls, style_blocks)
+
+
+def sniff_charset(content: bytes) -> str:
+    """The HTML standard's order without a header: BOM or ``<meta>``, valid UTF-8, then windows-1252."""
+    declared = EncodingDetector.find_declared_encoding(content[:4096], is_html=True, search_entire_document=False)
+    if declared:
+        return declared
+    if content.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return {b"\xef": "utf-8", b"\xff": "utf-16-le", b"\xfe": "utf-16-be"}[content[:1]]
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return "windows-1252"
+    return "utf-8"
 
 
 def clean_url(value: str) -> str:

@@ -21,9 +21,7 @@ from PIL import Image, ImageOps, features
 
 from scraper.errors import ImageDecodeError, ScrapeError
 
-ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "BMP") + (
-    ("AVIF",) if features.check("avif") else ()
-)
+ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "BMP") + (("AVIF",) if features.check("avif") else ())
 DEFAULT_MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
 WORKING_SIDE = 768  # BLIP sees 384x384; twice that keeps quality and bounds memory
 _ORIENTATION_TAG = 0x0112

@@ -170,9 +170,7 @@ class Fetcher:
             adapter = GuardedAdapter(self.policy.allow_private, pool_maxsize=8, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
-            session.headers.update(
-                {"User-Agent": self.policy.user_agent, "Accept-Encoding": "gzip, deflate"}
-            )
+            session.headers.update({"User-Agent": self.policy.user_agent, "Accept-Encoding": "gzip, deflate"})
             self._local.session = session
         return session
 
@@ -196,9 +194,7 @@ class Fetcher:
                 if response.is_redirect:
                     location = response.headers.get("location", "")
                     if len(redirects) >= self.policy.max_redirects:
-                        raise FetchError(
-                            f"more than {self.policy.max_redirects} redirects", code="too_many_redirects"
-                        )
+                        raise FetchError(f"more than {self.policy.max_redirects} redirects", code="too_many_redirects")
                     current = check_url(urljoin(current, location))
                     redirects.append(current)
                     continue

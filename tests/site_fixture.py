@@ -87,21 +87,42 @@ def build_site(srv: FixtureServer) -> tuple[str, Expected]:
     srv.add("/img/target.png", make_image(300, 300, "PNG", seed=22), content_type="image/png")
     expected[srv.url("/img/moved.png")] = ("captioned", None)
     image("/img/loop.png", b"", "failed", "too_many_redirects", status=302, headers={"Location": "/img/loop.png"})
-    image("/img/to-metadata.png", b"", "failed", "blocked_address", status=302,
-          headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+    image(
+        "/img/to-metadata.png",
+        b"",
+        "failed",
+        "blocked_address",
+        status=302,
+        headers={"Location": "http://169.254.169.254/latest/meta-data/"},
+    )
     # skipped
     image("/img/icon.png", make_image(16, 16, seed=23), "skipped", "too_small")
     image("/img/pixel.gif", make_image(1, 1, "GIF"), "skipped", "too_small", content_type="image/gif")
-    image("/img/logo.svg", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="400" height="400"/>',
-          "skipped", "svg_not_supported", content_type="image/svg+xml")
+    image(
+        "/img/logo.svg",
+        b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="400" height="400"/>',
+        "skipped",
+        "svg_not_supported",
+        content_type="image/svg+xml",
+    )
     expected["javascript:alert(1)"] = ("skipped", "unsupported_scheme")
     # failed
     expected[srv.url("/img/missing.png")] = ("failed", "http_error")
     image("/img/error.png", b"oops", "failed", "http_error", status=500, content_type="text/plain")
-    image("/img/fake.jpg", b"<!DOCTYPE html><html><body>not an image</body></html>", "failed", "not_an_image",
-          content_type="image/jpeg")
-    image("/img/truncated.jpg", make_image(400, 300, "JPEG", seed=24)[:600], "failed", "decode_error",
-          content_type="image/jpeg")
+    image(
+        "/img/fake.jpg",
+        b"<!DOCTYPE html><html><body>not an image</body></html>",
+        "failed",
+        "not_an_image",
+        content_type="image/jpeg",
+    )
+    image(
+        "/img/truncated.jpg",
+        make_image(400, 300, "JPEG", seed=24)[:600],
+        "failed",
+        "decode_error",
+        content_type="image/jpeg",
+    )
     image("/img/empty.png", b"", "failed", "empty")
     image("/img/bomb.png", png_bomb(), "failed", "too_many_pixels")
     image("/img/huge.jpg", b"x" * 10, "failed", "too_large", content_length=10_000_000_000, content_type="image/jpeg")
@@ -109,8 +130,11 @@ def build_site(srv: FixtureServer) -> tuple[str, Expected]:
     image("/img/slow.png", make_image(200, 200, seed=25), "failed", "timeout", drip_s=0.02)
     image("/img/random.png", os.urandom(4000), "failed", "not_an_image")
 
-    srv.add("/css/site.css", ".banner:hover { background-image: url('../img/banner.png') }\n"
-            ".nowhere { background: url(/img/nowhere.png) }", content_type="text/css")
+    srv.add(
+        "/css/site.css",
+        ".banner:hover { background-image: url('../img/banner.png') }\n.nowhere { background: url(/img/nowhere.png) }",
+        content_type="text/css",
+    )
     data_png = data_uri_png()
     expected[data_png] = ("captioned", None)
     base = srv.base
@@ -120,7 +144,8 @@ def build_site(srv: FixtureServer) -> tuple[str, Expected]:
 <meta property="og:image" content="/img/og.jpg"><meta property="og:image:alt" content="Our shop front">
 <meta name="twitter:image" content="{base}/img/tw.png">
 <link rel="stylesheet" href="/css/site.css">
-<style>.hero {{ background: #000 url("/img/hero.jpg") no-repeat }} .absent {{ background-image: url(/img/absent.jpg) }}</style>
+<style>.hero {{ background: #000 url("/img/hero.jpg") no-repeat }}
+.absent {{ background-image: url(/img/absent.jpg) }}</style>
 </head><body>
 <img src="  /img/plain.png  " alt="A plain photo">
 <img src="/img/dup.png" alt="first"><p><img src="/img/dup.png" alt="second"></p>

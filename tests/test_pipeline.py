@@ -88,20 +88,31 @@ def test_identifying_user_agent_and_robots(audited, server: FixtureServer) -> No
     assert all(agent.startswith("AltScout/") for agent in agents)
     report = run_audit([server.url("/private/secret.html")], OPTIONS, FakeCaptioner())
     assert report.pages[0].status == "failed" and report.pages[0].error_code == "robots_disallowed"
-    ignored = run_audit([server.url("/private/secret.html")], AuditOptions(allow_private=True, ignore_robots=True),
-                        FakeCaptioner())
+    ignored = run_audit(
+        [server.url("/private/secret.html")], AuditOptions(allow_private=True, ignore_robots=True), FakeCaptioner()
+    )
     assert ignored.pages[0].status == "ok"
 
 
 def test_one_bad_page_does_not_abort_the_run(fresh_server: FixtureServer) -> None:
     good = fresh_server.add("/good.html", "<img src='/a.png' alt='a'>")
     fresh_server.add("/a.png", make_image(200, 200), content_type="image/png")
-    urls = [fresh_server.url("/missing.html"), "ftp://example.com/x", "not a url", good,
-            "http://169.254.169.254/latest/"]
+    urls = [
+        fresh_server.url("/missing.html"),
+        "ftp://example.com/x",
+        "not a url",
+        good,
+        "http://169.254.169.254/latest/",
+    ]
     report = run_audit(urls, AuditOptions(allow_private=True), FakeCaptioner())
     statuses = [(p.status, p.error_code) for p in report.pages]
-    assert statuses == [("failed", "http_error"), ("failed", "unsupported_scheme"), ("failed", "unsupported_scheme"),
-                        ("ok", None), ("failed", "blocked_address")]
+    assert statuses == [
+        ("failed", "http_error"),
+        ("failed", "unsupported_scheme"),
+        ("failed", "unsupported_scheme"),
+        ("ok", None),
+        ("failed", "blocked_address"),
+    ]
     assert report.pages[3].images[0].status == "captioned"
     assert report.summary()["pages_failed"] == 4
 
@@ -114,12 +125,18 @@ def test_loopback_page_refused_without_allow_private(server: FixtureServer) -> N
 
 def test_img_or_base_pointing_inside_is_refused_rest_audited(fresh_server: FixtureServer) -> None:
     fresh_server.add("/a.png", make_image(200, 200), content_type="image/png")
-    fresh_server.add("/p.html", "<img src='/a.png'><img src='http://169.254.169.254/latest/x.png'>"
-                     "<img src='http://[fe80::1]/y.png'><img src='http://0xa9.0xfe.0xa9.0xfe/z.png'>")
-    fresh_server.add("/b.html", f"<base href='http://169.254.169.254/'><img src='inside.png'>"
-                     f"<img src='{fresh_server.url('/a.png')}'>")
-    report = run_audit([fresh_server.url("/p.html"), fresh_server.url("/b.html")],
-                       AuditOptions(allow_private=True), FakeCaptioner())
+    fresh_server.add(
+        "/p.html",
+        "<img src='/a.png'><img src='http://169.254.169.254/latest/x.png'>"
+        "<img src='http://[fe80::1]/y.png'><img src='http://0xa9.0xfe.0xa9.0xfe/z.png'>",
+    )
+    fresh_server.add(
+        "/b.html",
+        f"<base href='http://169.254.169.254/'><img src='inside.png'><img src='{fresh_server.url('/a.png')}'>",
+    )
+    report = run_audit(
+        [fresh_server.url("/p.html"), fresh_server.url("/b.html")], AuditOptions(allow_private=True), FakeCaptioner()
+    )
     first, second = report.pages
     assert [(r.status, r.reason) for r in first.images] == [("captioned", None)] + [("failed", "blocked_address")] * 3
     assert [(r.status, r.reason) for r in second.images] == [("failed", "blocked_address"), ("captioned", None)]
@@ -128,8 +145,11 @@ def test_img_or_base_pointing_inside_is_refused_rest_audited(fresh_server: Fixtu
 def test_max_images_caps_and_reports(fresh_server: FixtureServer) -> None:
     tags = "".join(f"<img src='/i{i}.png'>" for i in range(300))
     fresh_server.add("/many.html", f"<html><body>{tags}</body></html>")
-    report = run_audit([fresh_server.url("/many.html")], AuditOptions(allow_private=True, max_images=5,
-                                                                     image_deadline_s=2), FakeCaptioner())
+    report = run_audit(
+        [fresh_server.url("/many.html")],
+        AuditOptions(allow_private=True, max_images=5, image_deadline_s=2),
+        FakeCaptioner(),
+    )
     images = report.pages[0].images
     assert len(images) == 300
     assert sum(1 for r in images if r.reason == "over_limit") == 295

@@ -1,0 +1,125 @@
+"""End to end: ``python cli.py`` on the fixture site with the tiny random BLIP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+from conftest import ROOT, FixtureServer
+from site_fixture import build_site
+
+from reports import SCHEMA_PATH
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240
+    )
+
+
+@pytest.fixture(scope="module")
+def site(server: FixtureServer) -> tuple[str, dict]:
+    return build_site(server)
+
+
+def test_cli_end_to_end_with_tiny_blip(site, server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path) -> None:
+    page, expected = site
+    urls_file = tmp_path / "urls.txt"
+    urls_file.write_text(f"# pages\n{server.url('/nope.html')}\n")
+    result = run_cli(
+        page,
+        "--urls-file",
+        str(urls_file),
+        "--model",
+        str(tiny_blip_dir),
+        "--device",
+        "cpu",
+        "--dtype",
+        "float32",
+        "--allow-private",
+        "--max-new-tokens",
+        "6",
+        "--min-new-tokens",
+        "3",
+        "--max-image-mb",
+        "1",
+        "--timeout",
+        "2",
+        "--batch-size",
+        "4",
+        "--json",
+        "report.json",
+        "--csv",
+        "report.csv",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr  # one of the two pages failed
+    assert "Traceback" not in result.stderr
+    assert "page failed" in result.stderr and "images" in result.stderr
+    data = json.loads((tmp_path / "report.json").read_text())
+    jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
+    images = data["pages"][0]["images"]
+    assert len(images) == len(expected)
+    captioned = [i for i in images if i["status"] == "captioned"]
+    outcomes = {i["url"]: (i["status"], i["reason"]) for i in images}
+    for source, want in expected.items():
+        got = next(v for k, v in outcomes.items() if source.startswith(k.split("…")[0]))
+        assert got == want, source
+    assert all(i["caption"] and i["raw_caption"] is not None for i in captioned)
+    assert data["model"]["id"] == str(tiny_blip_dir) and data["model"]["batch_size"] == 4
+    lines = (tmp_path / "captions.txt").read_text().splitlines()
+    assert lines[0] == f"# Page: {page}"
+    caption_lines = [line for line in lines if not line.startswith("#") and line]
+    assert len(caption_lines) == len(captioned)
+    for image in captioned:
+        assert f"{image['url']}: {image['caption']}" in caption_lines
+    assert any(line.startswith("# captioned") and "too_small" in line for line in lines)
+    assert (tmp_path / "report.csv").read_text().count("\n") == len(images) + 2
+
+
+def test_cli_exit_0_when_all_pages_audited(server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path) -> None:
+    from conftest import make_image
+
+    server.add("/exit0.png", make_image(300, 200, seed=1), content_type="image/png")
+    server.add("/one.html", "<img src='/exit0.png' alt='x'>")
+    result = run_cli(
+        server.url("/one.html"),
+        "--model",
+        str(tiny_blip_dir),
+        "--allow-private",
+        "--quiet",
+        "--max-new-tokens",
+        "4",
+        "--min-new-tokens",
+        "2",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert (tmp_path / "captions.txt").read_text().count(server.url("/exit0.png") + ": ") == 1
+
+
+def test_cli_model_error_is_one_sentence_exit_2(tmp_path: Path) -> None:
+    result = run_cli("https://example.com/", "--model", str(tmp_path / "missing-model"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "missing-model" in lines[0] and "--model" in lines[0]
+    assert not (tmp_path / "captions.txt").exists()
+
+
+def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert run_cli(cwd=tmp_path).returncode == 2
+    bad = run_cli("https://example.com/", "--batch-size", "0", cwd=tmp_path)
+    assert bad.returncode == 2 and "batch-size must be positive" in bad.stderr
+
+
+def test_cli_debug_shows_traceback(tmp_path: Path) -> None:
+    result = run_cli("https://example.com/", "--model", str(tmp_path / "missing"), "--debug", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" in result.stderr

@@ -1,0 +1,72 @@
+"""Reports: captions.txt golden file, JSON validated against the schema, CSV rows."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from conftest import FakeCaptioner, FixtureServer, make_image
+
+from options import AuditOptions
+from pipeline import run_audit
+from records import AuditReport
+from reports import CSV_COLUMNS, SCHEMA_PATH, render_captions_txt, write_csv, write_json
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.fixture(scope="module")
+def report(server: FixtureServer) -> AuditReport:
+    server.add("/r/a.png", make_image(300, 200, seed=1), content_type="image/png")
+    server.add("/r/b.jpg", make_image(400, 300, "JPEG", seed=2), content_type="image/jpeg")
+    server.add("/r/tiny.png", make_image(10, 10), content_type="image/png")
+    server.add(
+        "/r/page.html",
+        '<html lang="fr"><title>Boutique</title><img src="a.png" alt="A"><img src="b.jpg">'
+        '<img src="tiny.png"><img src="gone.png"><img src="vector.svg" width="300" height="300">',
+    )
+    server.add("/r/vector.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", content_type="image/svg+xml")
+    return run_audit(
+        [server.url("/r/page.html"), server.url("/r/missing.html")],
+        AuditOptions(allow_private=True, batch_size=2),
+        FakeCaptioner(),
+    )
+
+
+def test_captions_txt_matches_golden(report: AuditReport, server: FixtureServer) -> None:
+    text = render_captions_txt(report).replace(server.base, "http://HOST")
+    assert text == (GOLDEN / "captions.txt").read_text(encoding="utf-8")
+
+
+def test_json_validates_against_schema(report: AuditReport, tmp_path: Path) -> None:
+    path = write_json(report, tmp_path / "report.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(data, schema)
+    page = data["pages"][0]
+    assert page["lang"] == "fr" and page["title"] == "Boutique"
+    assert [i["status"] for i in page["images"]] == ["captioned", "captioned", "skipped", "failed", "skipped"]
+    assert data["summary"]["skipped_by_reason"] == {"svg_not_supported": 1, "too_small": 1}
+    assert data["pages"][1]["status"] == "failed" and data["model"]["id"] == "fake"
+
+
+def test_schema_rejects_a_caption_on_a_failed_image(report: AuditReport) -> None:
+    data = report.to_dict()
+    data["pages"][0]["images"][3]["caption"] = "error: 404"
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema)
+
+
+def test_csv_one_row_per_image(report: AuditReport, tmp_path: Path) -> None:
+    path = write_csv(report, tmp_path / "report.csv")
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == CSV_COLUMNS
+    assert len(rows) == 6
+    assert rows[-1]["status"] == "page_failed" and rows[-1]["reason"] == "http_error"
+    assert {row["status"] for row in rows[:5]} == {"captioned", "skipped", "failed"}
