@@ -33,7 +33,9 @@ def sample_images(n: int) -> list:
         image = Image.new("RGB", (width, height), ((i * 40) % 256, (i * 90) % 256, (i * 150) % 256))
         draw = ImageDraw.Draw(image)
         for k in range(8):
-            draw.ellipse((k * 20, k * 15, width - k * 20, height - k * 15), outline=(k * 30, 255 - k * 30, 100), width=9)
+            draw.ellipse(
+                (k * 20, k * 15, width - k * 20, height - k * 15), outline=(k * 30, 255 - k * 30, 100), width=9
+            )
         buffer = io.BytesIO()
         image.filter(ImageFilter.GaussianBlur(2)).save(buffer, "JPEG", quality=90)
         images.append(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
@@ -55,7 +57,9 @@ def main() -> None:
     settings = GenerationSettings(max_new_tokens=args.tokens, min_new_tokens=args.tokens)
     import torch
 
-    print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, cores {os.cpu_count()}, device {args.device}")
+    print(
+        f"# torch {torch.__version__}, threads {torch.get_num_threads()}, cores {os.cpu_count()}, device {args.device}"
+    )
     print("| device | dtype | batch | images | seconds | s/image | images/s |")
     print("|---|---|---|---|---|---|---|")
     for dtype in args.dtypes:
