@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from captioning.base import GenerationSettings
@@ -97,8 +97,3 @@ class AuditOptions:
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for reports."""
         return asdict(self)
-
-    @classmethod
-    def field_names(cls) -> set[str]:
-        """Names a front end may set."""
-        return {f.name for f in fields(cls)}

@@ -116,10 +116,6 @@ class PageReport:
     warnings: list[str] = field(default_factory=list)
     images: list[ImageRecord] = field(default_factory=list)
 
-    def counts(self) -> Counter[str]:
-        """Images per final status."""
-        return Counter(image.status for image in self.images)
-
     def to_dict(self) -> dict[str, Any]:
         """The JSON view of the page."""
         return {

@@ -138,7 +138,6 @@ class GuardedAdapter(HTTPAdapter):
             ConnectionCls = _guarded_connection(HTTPSConnection, allow)
 
         self.poolmanager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
-        self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
