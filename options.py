@@ -47,6 +47,7 @@ class AuditOptions:
     download_workers: int = 8
     per_host_limit: int = 4
     user_agent: str = USER_AGENT
+    thumbnail_size: int = 0  # >0: keep a JPEG thumbnail of this many px per image (web UI, HTML report)
 
     def __post_init__(self) -> None:
         positive = (
@@ -66,7 +67,7 @@ class AuditOptions:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise OptionsError(f"{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        for name in ("min_width", "min_height", "max_stylesheets", "max_redirects"):
+        for name in ("min_width", "min_height", "max_stylesheets", "max_redirects", "thumbnail_size"):
             if getattr(self, name) < 0:
                 raise OptionsError(f"{name.replace('_', '-')} must not be negative")
         if self.batch_size is not None and self.batch_size <= 0:

@@ -9,6 +9,7 @@ exist at once, whatever the page size. Typed errors become records here, at the 
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
@@ -218,6 +219,15 @@ class AuditRun:
                         deadline_s=opts.image_deadline_s,
                         accept=IMAGE_ACCEPT,
                     ).content
+        except ScrapeError as exc:
+            record.fail(exc.code, exc.message)
+            return None
+        return self._prepare(record, data)
+
+    def _prepare(self, record: ImageRecord, data: bytes) -> PreparedImage | None:
+        """Decode bytes into the record; on failure finish the record and return None."""
+        opts = self.options
+        try:
             prepared = prepare_image(data, min_width=opts.min_width, min_height=opts.min_height)
         except ImageSkipped as exc:
             record.skip(exc.code, exc.message)
@@ -231,7 +241,17 @@ class AuditRun:
             return None
         record.width, record.height = prepared.width, prepared.height
         record.bytes, record.format, record.sha256 = prepared.bytes, prepared.format, prepared.sha256
+        if opts.thumbnail_size:
+            record.thumbnail = make_thumbnail(prepared.image, opts.thumbnail_size)
         return prepared
+
+    def caption_single(self, record: ImageRecord, data: bytes | None = None) -> ImageRecord:
+        """Fetch (unless ``data`` is given), decode and caption one image record."""
+        prepared = self._download(record) if data is None else self._prepare(record, data)
+        if prepared is not None:
+            for _ in self._caption([(record, prepared.image)], {}):
+                pass
+        return record
 
     def _process_images(self, records: list[ImageRecord]) -> Iterator[ImageRecord]:
         """Yield every record once it is final: pre-skipped first, then as work completes."""
@@ -300,6 +320,36 @@ class AuditRun:
                     member.raw_caption = raw_text
                     member.fail("empty_caption", "the model produced no caption for this image")
                 yield member
+
+
+def make_thumbnail(image: Image.Image, size: int) -> bytes:
+    """A JPEG no larger than ``size`` px on its longer side."""
+    thumb = image.copy()
+    thumb.thumbnail((size, size), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    thumb.save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+def caption_image(
+    source: str | bytes, options: AuditOptions, captioner: Captioner | None = None, name: str = "upload"
+) -> ImageRecord:
+    """Caption one image given as a URL (fetched through the guarded fetcher) or as bytes.
+
+    Raises ModelLoadError if the model cannot be loaded; every other problem is in the record.
+    """
+    run = AuditRun(options, captioner)
+    run.captioner.load()
+    if isinstance(source, bytes):
+        return run.caption_single(ImageRecord(source=name, found_in=["upload"], occurrences=1), source)
+    url = source.strip()
+    record = ImageRecord(source=url, found_in=["url"], occurrences=1)
+    try:
+        check_url(url)
+    except ScrapeError as exc:
+        record.fail(exc.code, exc.message)
+        return record
+    return run.caption_single(record)
 
 
 def audit(urls: Iterable[str], options: AuditOptions, captioner: Captioner | None = None) -> Iterator[AuditEvent]:

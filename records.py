@@ -54,6 +54,7 @@ class ImageRecord:
     sha256: str | None = None
     caption: str | None = None
     raw_caption: str | None = None
+    thumbnail: bytes | None = field(default=None, repr=False)  # small JPEG for UIs; not in JSON/CSV
 
     @property
     def url(self) -> str:

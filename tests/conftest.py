@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw
 
 # Tests never reach the Hugging Face hub: fail fast instead of retrying for half a minute.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
