@@ -11,6 +11,7 @@ from scraper.net import Fetcher
 
 ROBOTS_MAX_BYTES = 512 * 1024
 ROBOTS_AGENT = "AltScout"
+_HOST_DOWN = ("connection_error", "dns_error", "timeout")
 
 
 class RobotsCache:
@@ -40,7 +41,9 @@ class RobotsCache:
             )
         except BlockedURLError:
             raise  # the page itself would be refused: say so, not "robots"
-        except ScrapeError:
+        except ScrapeError as exc:
+            if exc.code in _HOST_DOWN:
+                raise  # nothing is fetched either way (RFC 9309); the true cause is the better message
             parser.disallow_all = True  # unreachable: RFC 9309 says assume complete disallow
         else:
             if result.status >= 500:

@@ -24,6 +24,7 @@ def shop(server: FixtureServer) -> str:
     for i, (w, h) in enumerate([(640, 480), (800, 600), (500, 500), (1200, 400)]):
         server.add(f"/shop/p{i}.jpg", make_image(w, h, "JPEG", seed=40 + i), content_type="image/jpeg")
     server.add("/shop/icon.png", make_image(16, 16), content_type="image/png")
+    server.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
     server.add("/shop/logo.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", content_type="image/svg+xml")
     return server.add(
         "/shop/index.html",
@@ -103,6 +104,32 @@ def test_api_errors_are_sentences(client, tiny_blip_dir: Path, url: str, message
     text = str(caught.value)
     assert message in text
     assert "Traceback" not in text and "169.254" not in text.replace(url, "")
+
+
+def test_api_unreachable_and_robots_messages(client, server: FixtureServer, tiny_blip_dir: Path) -> None:
+    with pytest.raises(Exception, match="could not be reached"):
+        client.predict(*audit_args(f"http://127.0.0.1:{unused_port()}/", tiny_blip_dir), api_name="/audit")
+    with pytest.raises(Exception, match=r"robots\.txt does not allow"):
+        client.predict(*audit_args(server.url("/private/page.html"), tiny_blip_dir), api_name="/audit")
+    with pytest.raises(Exception, match="HTTP 404"):
+        client.predict(*audit_args(server.url("/shop/nothing.html"), tiny_blip_dir), api_name="/audit")
+
+
+def test_model_that_cannot_load_is_one_sentence(shop: str, tmp_path: Path) -> None:
+    from gradio_client import Client
+
+    missing = str(tmp_path / "no-model")
+    demo = app.build_app(AuditOptions(model=missing, device="cpu", allow_private=True))
+    port = unused_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        with pytest.raises(Exception, match="captioning model could not be loaded") as caught:
+            Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+                shop, 100, 50, missing, 1, 8, "", api_name="/audit"
+            )
+        assert "Traceback" not in str(caught.value)
+    finally:
+        demo.close()
 
 
 def test_private_guard_on_by_default(server: FixtureServer, tiny_blip_dir: Path, shop: str) -> None:

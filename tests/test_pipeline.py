@@ -198,3 +198,21 @@ def test_memory_is_bounded_by_the_batch(fresh_server: FixtureServer) -> None:
     events = list(run.audit_page(0, fresh_server.url("/p.html")))
     assert sum(1 for e in events if isinstance(e, ImageFinished)) == 60
     assert 2 <= peak <= 2 * options.batch_size + options.download_workers
+
+
+@pytest.mark.parametrize(("robots_status", "page_status"), [(404, "ok"), (500, "failed")])
+def test_robots_status_semantics(fresh_server: FixtureServer, robots_status: int, page_status: str) -> None:
+    """RFC 9309: a 4xx robots.txt allows everything, a 5xx disallows everything."""
+    fresh_server.add("/robots.txt", "err", status=robots_status, content_type="text/plain")
+    fresh_server.add("/p.html", "<p>no images</p>")
+    report = run_audit([fresh_server.url("/p.html")], AuditOptions(allow_private=True), FakeCaptioner())
+    assert report.pages[0].status == page_status
+    if page_status == "failed":
+        assert report.pages[0].error_code == "robots_disallowed"
+
+
+def test_unreachable_host_reports_connection_error() -> None:
+    from conftest import unused_port
+
+    report = run_audit([f"http://127.0.0.1:{unused_port()}/"], AuditOptions(allow_private=True), FakeCaptioner())
+    assert report.pages[0].error_code == "connection_error"
