@@ -20,16 +20,17 @@ from urllib.parse import urlsplit
 
 import gradio as gr
 
+from auditing import ISSUES
 from captioning import Captioner, ModelLoadError, get_captioner, resolve_model_id
 from captioning.blip import DEFAULT_MODEL
 from options import DEVICES, DTYPES, AuditOptions, OptionsError
 from pipeline import ImageFinished, PageStarted, audit, caption_image
 from records import CAPTIONED, AuditReport, ImageRecord
-from reports import write_captions_txt, write_csv, write_json
+from reports import write_captions_txt, write_csv, write_html, write_json
 
 log = logging.getLogger("altscout.app")
 
-TABLE_HEADERS = ["image", "status", "reason", "existing alt", "caption", "size"]
+TABLE_HEADERS = ["image", "status", "reason", "existing alt", "suggested alt", "issues", "caption", "size"]
 THUMBNAIL_PX = 256
 MAX_UPLOAD = "10mb"
 QUEUE_SIZE = 16
@@ -121,7 +122,11 @@ def table_rows(records: Sequence[ImageRecord]) -> list[list[Any]]:
     for record in records:
         size = f"{record.width}x{record.height}" if record.width and record.height else ""
         alt = "(none)" if record.alt is None else (record.alt or '(empty: "")')
-        rows.append([record.url, record.status, record.detail or "", alt, record.caption or "", size])
+        issues = ", ".join(f"{slug} ({ISSUES[slug].severity})" for slug in [*record.alt_issues, *record.seo_issues])
+        suggested = "" if record.suggested_alt is None else (record.suggested_alt or '""')
+        rows.append(
+            [record.url, record.status, record.detail or "", alt, suggested, issues, record.caption or "", size]
+        )
     return rows
 
 
@@ -145,6 +150,7 @@ def _write_files(report: AuditReport) -> tuple[list[tuple[str, str]], list[str]]
         str(write_captions_txt(report, folder / "captions.txt")),
         str(write_json(report, folder / "report.json")),
         str(write_csv(report, folder / "report.csv")),
+        str(write_html(report, folder / "report.html")),
     ]
     return gallery, files
 
@@ -242,10 +248,12 @@ def build_app(
                 label="All images",
                 wrap=True,
                 interactive=False,
-                column_widths=["30%", "9%", "20%", "12%", "21%", "8%"],
+                column_widths=["20%", "8%", "13%", "10%", "13%", "15%", "14%", "7%"],
                 elem_id="table",
             )
-            files = gr.File(label="Downloads: captions.txt, JSON, CSV", file_count="multiple", elem_id="files")
+            files = gr.File(
+                label="Downloads: captions.txt, JSON, CSV, HTML report", file_count="multiple", elem_id="files"
+            )
             inputs = [url_box, min_size, max_images, model_choice, beams, tokens, prompt]
             outputs = [summary, gallery, table, files]
             run_button.click(run_audit_form, inputs, outputs, api_name="audit")

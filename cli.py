@@ -1,7 +1,8 @@
 """AltScout command line: ``python cli.py URL [URL ...]``.
 
 Turns arguments into :class:`AuditOptions`, runs the shared pipeline, renders progress and
-writes reports. Exit codes: 0 every page audited, 1 some pages failed, 2 usage or model error.
+writes reports. Exit codes: 0 every page audited, 1 some pages failed, 2 usage or model error,
+3 ``--fail-on`` found an issue at or above the given severity (takes precedence over 1).
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from auditing import ISSUES, SEVERITIES, severity_at_least
 from captioning import ModelLoadError
 from captioning.blip import DEFAULT_MODEL
 from options import DEVICES, DTYPES, MB, AuditOptions, OptionsError
 from pipeline import AuditEvent, ImageFinished, PageFinished, PageStarted, run_audit
 from records import AuditReport
-from reports import write_captions_txt, write_csv, write_json
+from reports import write_captions_txt, write_csv, write_html, write_json
 
-EXIT_OK, EXIT_PAGES_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_PAGES_FAILED, EXIT_USAGE, EXIT_ISSUES = 0, 1, 2, 3
+HTML_THUMBNAIL_PX = 160
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +39,27 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--out", type=Path, default=Path("captions.txt"), help="captions file (default: %(default)s)")
     out.add_argument("--json", type=Path, help="write the JSON report here")
     out.add_argument("--csv", type=Path, help="write the CSV report here (one row per image)")
+    out.add_argument("--html", type=Path, help="write the self-contained HTML audit report here")
+    out.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        default=None,
+        help="exit 3 when an issue of this severity or worse is found (CI gate)",
+    )
+    checks = p.add_argument_group("audit checks")
+    checks.add_argument("--max-alt-length", type=int, default=d.max_alt_length, help="flag longer alt text")
+    checks.add_argument(
+        "--max-image-kb",
+        type=float,
+        default=d.large_image_bytes / 1024,
+        help="flag image files over this size (default %(default)s KB)",
+    )
+    checks.add_argument(
+        "--mismatch-threshold",
+        type=float,
+        default=d.mismatch_threshold,
+        help="flag alt text whose word overlap with the caption is below this (0-1)",
+    )
     model = p.add_argument_group("captioning")
     model.add_argument(
         "--model", default=DEFAULT_MODEL, help="hub id, local folder, or alias 'base'/'large' (default: %(default)s)"
@@ -103,6 +127,10 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         image_max_bytes=int(args.max_image_mb * MB),
         page_deadline_s=args.timeout,
         image_deadline_s=args.timeout,
+        max_alt_length=args.max_alt_length,
+        large_image_bytes=int(args.max_image_kb * 1024),
+        mismatch_threshold=args.mismatch_threshold,
+        thumbnail_size=HTML_THUMBNAIL_PX if args.html else 0,
     )
 
 
@@ -159,7 +187,19 @@ def write_reports(report: AuditReport, args: argparse.Namespace) -> list[Path]:
         written.append(write_json(report, args.json))
     if args.csv:
         written.append(write_csv(report, args.csv))
+    if args.html:
+        written.append(write_html(report, args.html))
     return written
+
+
+def worst_issue_at_least(report: AuditReport, threshold: str) -> bool:
+    """True when any image has an issue of ``threshold`` severity or worse."""
+    return any(
+        severity_at_least(ISSUES[slug].severity, threshold)
+        for page in report.pages
+        for image in page.images
+        for slug in [*image.alt_issues, *image.seo_issues]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -199,6 +239,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{summary['skipped']} skipped, {summary['failed']} failed -> {', '.join(map(str, written))}",
             file=sys.stderr,
         )
+    if args.fail_on and worst_issue_at_least(report, args.fail_on):
+        if not args.quiet:
+            print(f"altscout: issues of severity {args.fail_on} or worse found (--fail-on)", file=sys.stderr)
+        return EXIT_ISSUES
     return EXIT_PAGES_FAILED if summary["pages_failed"] else EXIT_OK
 
 

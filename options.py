@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from auditing.checks import AuditSettings
 from captioning.base import GenerationSettings
 from captioning.blip import DEFAULT_MODEL
 from scraper.net import USER_AGENT, FetchPolicy
@@ -47,6 +48,9 @@ class AuditOptions:
     download_workers: int = 8
     per_host_limit: int = 4
     user_agent: str = USER_AGENT
+    max_alt_length: int = 125
+    large_image_bytes: int = 100 * 1024
+    mismatch_threshold: float = 0.2
     thumbnail_size: int = 0  # >0: keep a JPEG thumbnail of this many px per image (web UI, HTML report)
 
     def __post_init__(self) -> None:
@@ -70,6 +74,8 @@ class AuditOptions:
         for name in ("min_width", "min_height", "max_stylesheets", "max_redirects", "thumbnail_size"):
             if getattr(self, name) < 0:
                 raise OptionsError(f"{name.replace('_', '-')} must not be negative")
+        if not 0.0 <= self.mismatch_threshold <= 1.0:
+            raise OptionsError("mismatch-threshold must be between 0 and 1")
         if self.batch_size is not None and self.batch_size <= 0:
             raise OptionsError(f"batch-size must be positive, got {self.batch_size}")
         if self.min_new_tokens is not None and not 0 < self.min_new_tokens <= self.max_new_tokens:
@@ -87,6 +93,11 @@ class AuditOptions:
     def generation(self) -> GenerationSettings:
         """The generation settings these options imply."""
         return GenerationSettings(self.max_new_tokens, self.num_beams, self.prompt, self.min_new_tokens)
+
+    @property
+    def audit_settings(self) -> AuditSettings:
+        """The alt/SEO check thresholds these options imply."""
+        return AuditSettings(self.max_alt_length, self.large_image_bytes, self.mismatch_threshold)
 
     @property
     def fetch_policy(self) -> FetchPolicy:

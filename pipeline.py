@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
+from auditing import audit_page as audit_checks
 from captioning import Captioner, ModelLoadError, clean_caption, get_captioner
 from options import AuditOptions
 from records import PENDING, AuditReport, ImageRecord, PageReport
@@ -136,6 +137,7 @@ class AuditRun:
         page.images = records
         for done, record in enumerate(self._process_images(records), start=1):
             yield ImageFinished(index, record, done, len(records))
+        audit_checks(page, self.options.audit_settings)
         yield PageFinished(index, page)
 
     def _discover(self, page: PageReport) -> list[ImageRecord]:

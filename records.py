@@ -54,6 +54,11 @@ class ImageRecord:
     sha256: str | None = None
     caption: str | None = None
     raw_caption: str | None = None
+    alt_issues: list[str] = field(default_factory=list)
+    seo_issues: list[str] = field(default_factory=list)
+    alt_match_score: float | None = None
+    suggested_alt: str | None = None
+    suggested_filename: str | None = None
     thumbnail: bytes | None = field(default=None, repr=False)  # small JPEG for UIs; not in JSON/CSV
 
     @property
@@ -100,6 +105,11 @@ class ImageRecord:
             "sha256": self.sha256,
             "caption": self.caption,
             "raw_caption": self.raw_caption,
+            "alt_issues": list(self.alt_issues),
+            "seo_issues": list(self.seo_issues),
+            "alt_match_score": self.alt_match_score,
+            "suggested_alt": self.suggested_alt,
+            "suggested_filename": self.suggested_filename,
         }
 
 
@@ -148,6 +158,10 @@ class AuditReport:
         for image in images:
             if image.status in reasons and image.reason:
                 reasons[image.status][image.reason] += 1
+        issues: Counter[str] = Counter()
+        for image in images:
+            issues.update(image.alt_issues)
+            issues.update(image.seo_issues)
         return {
             "pages": len(self.pages),
             "pages_failed": sum(1 for page in self.pages if page.status != "ok"),
@@ -157,13 +171,17 @@ class AuditReport:
             "failed": by_status[FAILED],
             "skipped_by_reason": dict(sorted(reasons[SKIPPED].items())),
             "failed_by_reason": dict(sorted(reasons[FAILED].items())),
+            "issues": dict(sorted(issues.items())),
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report."""
+        from auditing.registry import ISSUES
+
         return {
             "pages": [page.to_dict() for page in self.pages],
             "summary": self.summary(),
             "model": dict(self.model),
+            "issue_types": {slug: issue.to_dict() for slug, issue in ISSUES.items()},
         }

@@ -1,5 +1,6 @@
-"""Report writers: captions.txt, JSON (with a JSON Schema) and CSV."""
+"""Report writers: captions.txt, JSON (with a JSON Schema), CSV and HTML."""
 
+from reports.html import render_html, write_html
 from reports.writers import (
     CSV_COLUMNS,
     SCHEMA_PATH,
@@ -9,4 +10,13 @@ from reports.writers import (
     write_json,
 )
 
-__all__ = ["CSV_COLUMNS", "SCHEMA_PATH", "render_captions_txt", "write_captions_txt", "write_csv", "write_json"]
+__all__ = [
+    "CSV_COLUMNS",
+    "SCHEMA_PATH",
+    "render_captions_txt",
+    "render_html",
+    "write_captions_txt",
+    "write_csv",
+    "write_html",
+    "write_json",
+]

@@ -95,6 +95,9 @@ def write_csv(report: AuditReport, path: str | Path) -> Path:
             for image in page.images:
                 row = image.to_dict()
                 row["page_url"] = page.url
+                row["page_title"], row["page_lang"] = page.title, page.lang
                 row["found_in"] = " ".join(image.found_in)
+                row["alt_issues"] = " ".join(image.alt_issues)
+                row["seo_issues"] = " ".join(image.seo_issues)
                 writer.writerow({key: "" if value is None else value for key, value in row.items()})
     return target

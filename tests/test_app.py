@@ -69,7 +69,11 @@ def test_api_audit_returns_records_and_files(client, shop: str, tiny_blip_dir: P
     assert rows["missing.jpg"][1] == "failed" and "404" in rows["missing.jpg"][2]
     assert rows["logo.svg"][1] == "skipped"
     names = sorted(Path(f).name for f in files)
-    assert names == ["captions.txt", "report.csv", "report.json"]
+    assert names == ["captions.txt", "report.csv", "report.html", "report.json"]
+    assert "linked_image_no_text (critical)" in rows["p1.jpg"][5] and rows["p1.jpg"][4].endswith(
+        "(link to the cart page)"
+    )
+    assert "empty_alt_on_content" in rows["p2.jpg"][5] and rows["p0.jpg"][4]
     by_name = {Path(f).name: Path(f) for f in files}
     report = json.loads(by_name["report.json"].read_text())
     assert report["summary"]["captioned"] == 4 and report["model"]["id"] == str(tiny_blip_dir)

@@ -1,0 +1,162 @@
+"""Every issue AltScout reports: slug, severity, a one-line explanation and where to read more."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+SEVERITIES = ("minor", "moderate", "serious", "critical")  # axe-core's impact levels, lowest first
+
+_WCAG_TEXT_ALT = "https://www.w3.org/WAI/WCAG22/Understanding/non-text-content.html"
+_H37 = "https://www.w3.org/WAI/WCAG22/Techniques/html/H37"
+_H30 = "https://www.w3.org/WAI/WCAG22/Techniques/html/H30"
+_F30 = "https://www.w3.org/WAI/WCAG22/Techniques/failures/F30"
+_F39 = "https://www.w3.org/WAI/WCAG22/Techniques/failures/F39"
+_H67 = "https://www.w3.org/WAI/WCAG22/Techniques/html/H67"
+_G94 = "https://www.w3.org/WAI/WCAG22/Techniques/general/G94"
+_WEB_DEV_IMAGES = "https://web.dev/learn/images"
+_CLS = "https://web.dev/articles/optimize-cls#images-without-dimensions"
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One kind of problem."""
+
+    slug: str
+    kind: str  # "alt" or "seo"
+    severity: str
+    title: str
+    explanation: str
+    help_url: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Plain values for reports."""
+        return asdict(self)
+
+
+ISSUES: dict[str, Issue] = {
+    issue.slug: issue
+    for issue in (
+        Issue(
+            "linked_image_no_text",
+            "alt",
+            "critical",
+            "Linked image without text",
+            "The image is the only content of a link or button and has no alt: the link has no accessible name.",
+            _H30,
+        ),
+        Issue(
+            "missing_alt",
+            "alt",
+            "serious",
+            "Missing alt attribute",
+            "The image has no alt attribute (WCAG 1.1.1, axe image-alt); screen readers may read the file name.",
+            _H37,
+        ),
+        Issue(
+            "filename_alt",
+            "alt",
+            "serious",
+            "File name as alt",
+            "The alt text is a file or camera name, which tells a reader nothing about the image.",
+            _F30,
+        ),
+        Issue(
+            "placeholder_alt",
+            "alt",
+            "serious",
+            "Placeholder alt",
+            "The alt text is only a generic word such as 'image' or 'photo'.",
+            _F30,
+        ),
+        Issue(
+            "empty_alt_on_content",
+            "alt",
+            "moderate",
+            "Empty alt on a content image",
+            'alt="" marks the image as decorative, but it looks like content: decorative? verify.',
+            _F39,
+        ),
+        Issue(
+            "alt_mismatch",
+            "alt",
+            "moderate",
+            "Alt does not match the image",
+            "The alt text shares (almost) no words with what the image shows; check that it describes this image.",
+            _G94,
+        ),
+        Issue(
+            "redundant_prefix",
+            "alt",
+            "minor",
+            "Redundant 'image of'",
+            "Screen readers already announce an image; drop 'image of', 'picture of', 'photo of'.",
+            _H37,
+        ),
+        Issue(
+            "too_long",
+            "alt",
+            "minor",
+            "Alt text too long",
+            "Long alt text is tiring to listen to; keep it short and move details to the page text.",
+            _WCAG_TEXT_ALT,
+        ),
+        Issue(
+            "duplicate_alt",
+            "alt",
+            "minor",
+            "Same alt on different images",
+            "Different images share the same alt text, so a reader cannot tell them apart.",
+            _H37,
+        ),
+        Issue(
+            "broken_image",
+            "seo",
+            "serious",
+            "Broken image",
+            "The image URL answers with an HTTP error (4xx/5xx).",
+            _WEB_DEV_IMAGES,
+        ),
+        Issue(
+            "large_file",
+            "seo",
+            "minor",
+            "Large image file",
+            "The image file is larger than the size budget and slows the page down.",
+            _WEB_DEV_IMAGES,
+        ),
+        Issue(
+            "modern_format",
+            "seo",
+            "minor",
+            "Use a modern format",
+            "A large JPEG or PNG is usually much smaller as WebP or AVIF.",
+            _WEB_DEV_IMAGES,
+        ),
+        Issue(
+            "missing_dimensions",
+            "seo",
+            "minor",
+            "Missing width/height",
+            "Without width and height attributes the layout shifts while the image loads (CLS).",
+            _CLS,
+        ),
+        Issue(
+            "non_descriptive_filename",
+            "seo",
+            "minor",
+            "Non-descriptive file name",
+            "The file name says nothing about the image; a descriptive name helps image search.",
+            _WEB_DEV_IMAGES,
+        ),
+    )
+}
+
+
+def severity_at_least(severity: str, threshold: str) -> bool:
+    """True when ``severity`` is ``threshold`` or worse."""
+    return SEVERITIES.index(severity) >= SEVERITIES.index(threshold)
+
+
+def decorative_help() -> str:
+    """Where to read about decorative images."""
+    return _H67

@@ -1,0 +1,231 @@
+"""Suggested alt text and file names, and the alt/caption word-overlap score.
+
+The overlap score is a documented heuristic (no second model): the share of the alt text's
+content words (lower-cased, stop words removed, light stemming, a few synonym groups) that
+also occur in the caption. 1.0 means every content word of the alt is in the caption; 0.0
+means none is.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "on",
+        "in",
+        "at",
+        "to",
+        "for",
+        "with",
+        "and",
+        "or",
+        "by",
+        "from",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "near",
+        "next",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "being",
+        "been",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "there",
+        "here",
+        "some",
+        "two",
+        "three",
+        "several",
+        "many",
+        "his",
+        "her",
+        "their",
+        "our",
+        "your",
+        "my",
+        "who",
+        "which",
+        "while",
+        "up",
+        "down",
+        "out",
+        "off",
+        "as",
+        "very",
+    ]
+)
+_SYNONYMS = {
+    "men": "person",
+    "man": "person",
+    "woman": "person",
+    "women": "person",
+    "people": "person",
+    "persons": "person",
+    "boy": "person",
+    "girl": "person",
+    "child": "person",
+    "children": "person",
+    "kid": "person",
+    "guy": "person",
+    "lady": "person",
+    "puppy": "dog",
+    "kitten": "cat",
+    "automobile": "car",
+    "vehicle": "car",
+    "sneaker": "shoe",
+    "trainer": "shoe",
+    "boot": "shoe",
+    "photo": "picture",
+    "photograph": "picture",
+    "image": "picture",
+}
+_PREFIX = re.compile(
+    r"^\s*(?:there is |there are )?(?:an? |the )?(?:close[- ]up |black and white )?"
+    r"(?:image|picture|photo|photograph|graphic|pic|illustration|drawing) of\s+",
+    re.I,
+)
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ies", "s", "ing", "ed"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    """Normalised content words of a text."""
+    words = set()
+    for word in _WORD.findall(text.lower()):
+        if word in STOP_WORDS or len(word) < 2:
+            continue
+        word = _SYNONYMS.get(word, word)
+        words.add(_SYNONYMS.get(_stem(word), _stem(word)))
+    return words
+
+
+def overlap_score(alt: str, caption: str) -> float | None:
+    """Share of the alt's content words found in the caption (None when the alt has none)."""
+    alt_words = content_words(alt)
+    if not alt_words:
+        return None
+    return round(len(alt_words & content_words(caption)) / len(alt_words), 3)
+
+
+def strip_prefix(text: str) -> str:
+    """Remove 'a picture of' and the like from the start."""
+    return _PREFIX.sub("", text).strip()
+
+
+def sentence_case(text: str) -> str:
+    """Capitalise the first letter, keep the rest."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] if text else text
+
+
+def trim_to(text: str, limit: int) -> str:
+    """Cut at a word boundary so the result is at most ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1]
+    cut = head.rsplit(" ", 1)[0].rstrip(" ,;:-") if " " in head else ""
+    return cut if cut else text[:limit]
+
+
+def _link_target(href: str | None) -> str | None:
+    if not href or href.startswith(("#", "javascript:")):
+        return None
+    path = unquote(urlsplit(href).path).strip("/")
+    if not path:
+        return "the home page"
+    last = PurePosixPath(path).name
+    words = re.sub(r"[-_.]+", " ", PurePosixPath(last).stem if "." in last else last).strip()
+    return f"the {words} page" if words else None
+
+
+def suggest_alt(
+    caption: str | None,
+    *,
+    limit: int = 125,
+    in_link: bool = False,
+    link_text: str | None = None,
+    link_href: str | None = None,
+    figcaption: str | None = None,
+) -> str | None:
+    """Alt text a person can accept; None when there is nothing to suggest from."""
+    if in_link and link_text:
+        return trim_to(sentence_case(link_text), limit)  # the link's own words say what it does
+    if not caption:
+        return None
+    text = sentence_case(strip_prefix(caption).rstrip("."))
+    if figcaption and overlap_score(text, figcaption) == 1.0:
+        return ""  # the figcaption already says it: do not repeat it
+    if in_link:
+        target = _link_target(link_href)
+        if target:
+            suffix = f" (link to {target})"
+            return trim_to(text, max(limit - len(suffix), 20)) + suffix
+    return trim_to(text, limit)
+
+
+_GENERIC_STEM = re.compile(
+    r"^(?:img|image|photo|picture|pic|dsc[nf]?|pxl|gopr|mvimg|screenshot|untitled|unnamed|download|file|"
+    r"hero|banner|header|bg|background|thumb|thumbnail|placeholder|default|spacer|p)?[-_ ]?\d*(?:[-_ ]\d+)*"
+    r"(?:[-_ ]?(?:x|scaled|copy|final|edited|min|large|small|\d+x\d+))*$",
+    re.I,
+)
+_HASHLIKE = re.compile(r"^[0-9a-f]{12,}$|^(?=[A-Za-z]*\d)[A-Za-z0-9]{16,}$")  # hex digests, opaque ids
+
+
+def file_name(url: str) -> str:
+    """The last path segment of a URL, unquoted."""
+    return PurePosixPath(unquote(urlsplit(url).path)).name
+
+
+def is_descriptive_filename(url: str) -> bool:
+    """False for camera names, hashes, numbers and generic words."""
+    stem = PurePosixPath(file_name(url)).stem
+    if not stem or url.startswith("data:"):
+        return False
+    return not (_GENERIC_STEM.fullmatch(stem) or _HASHLIKE.fullmatch(stem))
+
+
+def slugify(text: str, max_words: int = 8) -> str:
+    """Lower-case words joined by hyphens, stop words dropped."""
+    words = [w for w in _WORD.findall(strip_prefix(text).lower()) if w not in STOP_WORDS]
+    return "-".join(words[:max_words])
+
+
+def suggest_filename(caption: str, url: str, image_format: str | None, taken: set[str]) -> str | None:
+    """A descriptive file name from the caption, extension kept, collisions numbered."""
+    slug = slugify(caption)
+    if not slug:
+        return None
+    suffix = PurePosixPath(file_name(url)).suffix.lower()
+    if not suffix:
+        suffix = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp", "AVIF": ".avif"}.get(
+            image_format or "", ".jpg"
+        )
+    name, n = f"{slug}{suffix}", 2
+    while name in taken:
+        name, n = f"{slug}-{n}{suffix}", n + 1
+    taken.add(name)
+    return name

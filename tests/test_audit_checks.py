@@ -1,0 +1,233 @@
+"""The alt-text and SEO checks: one positive and one negative case per slug, and a golden file."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+from conftest import FakeCaptioner, FixtureServer
+from PIL import Image
+
+from auditing import ISSUES
+from auditing.suggest import (
+    is_descriptive_filename,
+    overlap_score,
+    slugify,
+    suggest_alt,
+    suggest_filename,
+    trim_to,
+)
+from options import AuditOptions
+from pipeline import run_audit
+from records import ImageRecord
+
+GOLDEN = Path(__file__).parent / "golden" / "checks.json"
+RED = (200, 30, 30)
+
+
+def solid(width: int, height: int, fmt: str = "PNG", colour: tuple[int, int, int] = RED) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def noise(width: int, height: int, fmt: str) -> bytes:
+    """Seeded, red-tinted noise: large files whose fake caption is always 'red'."""
+    raw = Image.frombytes("RGB", (width, height), random.Random(7).randbytes(width * height * 3))
+    tinted = Image.blend(raw, Image.new("RGB", (width, height), RED), 0.5)
+    buffer = io.BytesIO()
+    tinted.save(buffer, fmt, quality=95)
+    return buffer.getvalue()
+
+
+LONG_ALT = "A red square " + "with a very long description that goes on and on " * 3
+
+# name -> (markup, bytes); every image file is named after the case it proves.
+CASES: dict[str, tuple[str, bytes | None]] = {
+    "missing-alt-pos.png": ('<img src="missing-alt-pos.png" width="300" height="200">', solid(300, 200)),
+    "missing-alt-neg.png": (
+        '<img src="missing-alt-neg.png" alt="Red square" width="300" height="200">',
+        solid(300, 200),
+    ),
+    "linked-pos.png": (
+        '<a href="/products/shoes"><img src="linked-pos.png" width="300" height="200"></a>',
+        solid(300, 200),
+    ),
+    "linked-neg.png": (
+        '<a href="/products/hats">Shop hats <img src="linked-neg.png" alt="" width="300" height="200"></a>',
+        solid(300, 200),
+    ),
+    "empty-content-pos.png": ('<img src="empty-content-pos.png" alt="" width="300" height="200">', solid(300, 200)),
+    "empty-spacer-neg.png": ('<img src="empty-spacer-neg.png" alt="" width="160" height="40">', solid(160, 40)),
+    "filename-pos.png": ('<img src="filename-pos.png" alt="IMG_2031.jpg" width="300" height="200">', solid(300, 200)),
+    "filename-neg.png": (
+        '<img src="filename-neg.png" alt="Red square on a page" width="300" height="200">',
+        solid(300, 200),
+    ),
+    "placeholder-pos.png": ('<img src="placeholder-pos.png" alt="photo" width="300" height="200">', solid(300, 200)),
+    "placeholder-neg.png": (
+        '<img src="placeholder-neg.png" alt="Red photo square" width="300" height="200">',
+        solid(300, 200),
+    ),
+    "prefix-pos.png": (
+        '<img src="prefix-pos.png" alt="Image of a red square" width="300" height="200">',
+        solid(300, 200),
+    ),
+    "prefix-neg.png": (
+        '<img src="prefix-neg.png" alt="A red square, imaged" width="300" height="200">',
+        solid(300, 200),
+    ),
+    "long-pos.png": (f'<img src="long-pos.png" alt="{LONG_ALT}" width="300" height="200">', solid(300, 200)),
+    "long-neg.png": ('<img src="long-neg.png" alt="A red square, briefly" width="300" height="200">', solid(300, 200)),
+    "dup-a-pos.png": ('<img src="dup-a-pos.png" alt="Our red product" width="300" height="200">', solid(300, 201)),
+    "dup-b-pos.png": ('<img src="dup-b-pos.png" alt="Our red product" width="300" height="200">', solid(300, 202)),
+    "mismatch-pos.png": (
+        '<img src="mismatch-pos.png" alt="Smiling chef in a kitchen" width="300" height="200">',
+        solid(300, 200),
+    ),
+    "mismatch-neg.png": ('<img src="mismatch-neg.png" alt="Red picture" width="300" height="200">', solid(300, 200)),
+    "broken-pos.png": ('<img src="broken-pos.png" alt="Red square gone" width="300" height="200">', None),
+    "large-pos.png": (
+        '<img src="large-pos.png" alt="Red noise large" width="400" height="400">',
+        noise(400, 400, "PNG"),
+    ),
+    "large-webp-neg.webp": (
+        '<img src="large-webp-neg.webp" alt="Red noise webp" width="400" height="400">',
+        noise(400, 400, "WEBP"),
+    ),
+    "no-dimensions-pos.png": ('<img src="no-dimensions-pos.png" alt="Red square unsized">', solid(300, 200)),
+    "IMG_2031.jpg": (
+        '<img src="IMG_2031.jpg" alt="Red square camera" width="300" height="200">',
+        solid(300, 200, "JPEG"),
+    ),
+    "red-square-descriptive.png": (
+        '<img src="red-square-descriptive.png" alt="Red square named" width="300" height="200">',
+        solid(300, 200),
+    ),
+    "figure-pos.png": (
+        '<figure><img src="figure-pos.png" alt="" width="300" height="200"><figcaption>A red picture '
+        "300x200</figcaption></figure>",
+        solid(300, 200),
+    ),
+    "css-bg.png": ('<div style="background-image:url(css-bg.png)"></div>', solid(300, 200)),
+}
+
+# slug -> (file proving it, file proving its absence)
+POS_NEG = {
+    "missing_alt": ("missing-alt-pos.png", "missing-alt-neg.png"),
+    "linked_image_no_text": ("linked-pos.png", "linked-neg.png"),
+    "empty_alt_on_content": ("empty-content-pos.png", "linked-neg.png"),
+    "filename_alt": ("filename-pos.png", "filename-neg.png"),
+    "placeholder_alt": ("placeholder-pos.png", "placeholder-neg.png"),
+    "redundant_prefix": ("prefix-pos.png", "prefix-neg.png"),
+    "too_long": ("long-pos.png", "long-neg.png"),
+    "duplicate_alt": ("dup-a-pos.png", "mismatch-neg.png"),
+    "alt_mismatch": ("mismatch-pos.png", "mismatch-neg.png"),
+    "broken_image": ("broken-pos.png", "missing-alt-neg.png"),
+    "large_file": ("large-pos.png", "missing-alt-neg.png"),
+    "modern_format": ("large-pos.png", "large-webp-neg.webp"),
+    "missing_dimensions": ("no-dimensions-pos.png", "missing-alt-neg.png"),
+    "non_descriptive_filename": ("IMG_2031.jpg", "red-square-descriptive.png"),
+}
+
+
+@pytest.fixture(scope="module")
+def audited(server: FixtureServer) -> dict[str, ImageRecord]:
+    for name, (_, data) in CASES.items():
+        if data is not None:
+            kind = "image/jpeg" if name.endswith(".jpg") else "image/webp" if name.endswith(".webp") else "image/png"
+            server.add(f"/checks/{name}", data, content_type=kind)
+    server.add("/checks/page.html", "<html><body>" + "\n".join(m for m, _ in CASES.values()) + "</body></html>")
+    report = run_audit([server.url("/checks/page.html")], AuditOptions(allow_private=True), FakeCaptioner())
+    return {record.source.rsplit("/", 1)[-1]: record for record in report.pages[0].images}
+
+
+def test_every_slug_has_a_positive_and_a_negative_case(audited: dict[str, ImageRecord]) -> None:
+    assert set(POS_NEG) == set(ISSUES)
+    for slug, (positive, negative) in POS_NEG.items():
+        pos, neg = audited[positive], audited[negative]
+        assert slug in pos.alt_issues + pos.seo_issues, f"{slug} not flagged on {positive}"
+        assert slug not in neg.alt_issues + neg.seo_issues, f"{slug} wrongly flagged on {negative}"
+
+
+def test_small_spacer_with_empty_alt_is_not_flagged(audited: dict[str, ImageRecord]) -> None:
+    spacer = audited["empty-spacer-neg.png"]
+    assert spacer.status == "skipped" and "empty_alt_on_content" not in spacer.alt_issues
+
+
+def test_css_backgrounds_get_no_alt_checks(audited: dict[str, ImageRecord]) -> None:
+    assert audited["css-bg.png"].alt_issues == [] and audited["css-bg.png"].suggested_alt is None
+
+
+def test_mismatch_scores_are_reported(audited: dict[str, ImageRecord]) -> None:
+    assert audited["mismatch-pos.png"].alt_match_score == 0.0
+    assert audited["mismatch-neg.png"].alt_match_score == 1.0
+
+
+def test_existing_alt_is_never_overwritten(audited: dict[str, ImageRecord]) -> None:
+    assert audited["filename-pos.png"].alt == "IMG_2031.jpg"
+    assert audited["filename-pos.png"].suggested_alt == "A red picture 300x200"
+
+
+def test_matches_golden_file(audited: dict[str, ImageRecord]) -> None:
+    got = {
+        name: {
+            "status": record.status,
+            "alt_issues": record.alt_issues,
+            "seo_issues": record.seo_issues,
+            "alt_match_score": record.alt_match_score,
+            "suggested_alt": record.suggested_alt,
+            "suggested_filename": record.suggested_filename,
+        }
+        for name, record in sorted(audited.items())
+    }
+    if os.environ.get("ALTSCOUT_UPDATE_GOLDEN"):
+        GOLDEN.write_text(json.dumps(got, indent=2) + "\n", encoding="utf-8")
+    assert got == json.loads(GOLDEN.read_text(encoding="utf-8"))
+
+
+# --- suggestion rules -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"caption": "a picture of a dog on a beach"}, "A dog on a beach"),
+        ({"caption": "there is a photo of two cats"}, "Two cats"),
+        ({"caption": "a man riding a bike"}, "A man riding a bike"),
+        ({"caption": "a dog " * 40, "limit": 30}, "A dog a dog a dog a dog a dog"),
+        ({"caption": "a red shoe", "in_link": True, "link_text": "Buy red shoes"}, "Buy red shoes"),
+        (
+            {"caption": "a red shoe", "in_link": True, "link_href": "/products/red-shoes"},
+            "A red shoe (link to the red shoes page)",
+        ),
+        ({"caption": "a red shoe", "in_link": True, "link_href": "/"}, "A red shoe (link to the home page)"),
+        ({"caption": "a red shoe on a table", "figcaption": "A red shoe on a table."}, ""),
+        ({"caption": "a red shoe on a table", "figcaption": "Autumn collection"}, "A red shoe on a table"),
+        ({"caption": None}, None),
+    ],
+)
+def test_suggest_alt(kwargs: dict, expected: str | None) -> None:
+    caption = kwargs.pop("caption")
+    assert suggest_alt(caption, **kwargs) == expected
+
+
+def test_trim_and_overlap_and_filenames() -> None:
+    assert trim_to("one two three four", 9) == "one two"
+    assert len(trim_to("x" * 200, 125)) == 125
+    assert overlap_score("Red shoes on a wooden floor", "a pair of red sneakers on a wooden floor") == 1.0
+    assert overlap_score("Our CEO Jane", "a woman smiling") == 0.0
+    assert overlap_score("the of a", "anything") is None
+    assert not is_descriptive_filename("https://x/IMG_2031.JPG")
+    assert not is_descriptive_filename("https://x/3f9a2b7c4d5e6f70.png")
+    assert not is_descriptive_filename("https://x/image-1.png")
+    assert is_descriptive_filename("https://x/red-running-shoes.png")
+    assert slugify("a picture of a red shoe on the table") == "red-shoe-table"
+    taken: set[str] = set()
+    assert suggest_filename("a red shoe", "https://x/IMG_1.JPG", "JPEG", taken) == "red-shoe.jpg"
+    assert suggest_filename("a red shoe", "https://x/IMG_2.jpg", "JPEG", taken) == "red-shoe-2.jpg"
+    assert suggest_filename("a red shoe", "https://x/img", "PNG", taken) == "red-shoe.png"

@@ -1,0 +1,147 @@
+"""The HTML audit report: structure, escaping, filtering in a real browser, and --fail-on."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from conftest import FakeCaptioner, FixtureServer, make_image
+from test_cli import run_cli
+
+from auditing import ISSUES
+from options import AuditOptions
+from pipeline import run_audit
+from records import AuditReport
+from reports import render_html, write_html
+
+CHROMIUM = "/usr/bin/chromium"
+HOSTILE_ALT = '"><script>window.pwned=1</script><img src=x onerror=alert(1)>'
+
+
+@pytest.fixture(scope="module")
+def report(server: FixtureServer) -> AuditReport:
+    for i in range(4):
+        server.add(f"/h/p{i}.jpg", make_image(400, 300, "JPEG", seed=60 + i), content_type="image/jpeg")
+    server.add("/h/tiny.png", make_image(10, 10), content_type="image/png")
+    server.add(
+        "/h/page.html",
+        "<html lang='en'><title>Report page</title><body>"
+        "<img src='p0.jpg' alt='image of a product' width=400 height=300>"
+        "<a href='/buy'><img src='p1.jpg'></a>"
+        f"<img src='p2.jpg' alt='{HOSTILE_ALT.replace(chr(39), '')}' width=400 height=300>"
+        "<img src='p3.jpg' alt='IMG_0001.jpg'><img src='tiny.png' alt=''><img src='gone.png' alt='x'></body></html>",
+    )
+    options = AuditOptions(allow_private=True, thumbnail_size=120)
+    return run_audit([server.url("/h/page.html")], options, FakeCaptioner())
+
+
+def test_structure_and_escaping(report: AuditReport) -> None:
+    html = render_html(report)
+    soup = BeautifulSoup(html, "lxml")
+    rows = soup.select("tbody tr")
+    assert len(rows) == 6
+    assert soup.find("title").text == "AltScout audit"
+    assert [s.text for s in soup.find_all("script")] and len(soup.find_all("script")) == 1  # only our filter
+    assert "window.pwned" not in "".join(s.text for s in soup.find_all("script"))
+    assert "&lt;script&gt;" in html
+    thumbs = soup.select("td.thumb img")
+    assert len(thumbs) == 4 and all(img["src"].startswith("data:image/jpeg;base64,") for img in thumbs)
+    options = [o["value"] for o in soup.select("#issue-filter option")]
+    assert options[:2] == ["", "none"] and "linked_image_no_text" in options and "filename_alt" in options
+    linked = next(r for r in rows if "p1.jpg" in r.text)
+    assert "linked_image_no_text" in linked["data-issues"].split()
+    assert ISSUES["linked_image_no_text"].explanation in linked.text
+    assert linked.find("a", href=ISSUES["linked_image_no_text"].help_url)
+    counts = soup.select_one("#issue-counts").text
+    assert "Linked image without text" in counts
+    assert "http://" not in html.split("<body>")[0]  # self-contained: no external CSS/JS
+
+
+def test_html_renders_and_filters_in_chromium(report: AuditReport, tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing in CI: .ci/run installs it with apt")
+        pytest.skip("no /usr/bin/chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    path = write_html(report, tmp_path / "report.html")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(path.as_uri())
+        expect(page.locator("tbody tr:visible")).to_have_count(6)
+        assert page.evaluate("window.pwned") is None
+        page.select_option("#issue-filter", "linked_image_no_text")
+        expect(page.locator("tbody tr:visible")).to_have_count(1)
+        expect(page.locator("#shown")).to_have_text("1")
+        page.select_option("#issue-filter", "")
+        expect(page.locator("tbody tr:visible")).to_have_count(6)
+        images = page.locator("td.thumb img")
+        assert all(images.nth(i).evaluate("img => img.naturalWidth > 0") for i in range(images.count()))
+        shot = tmp_path / "report.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert not errors and shot.stat().st_size > 10_000
+    if os.environ.get("ALTSCOUT_SCREENSHOT_DIR"):
+        shutil.copy(shot, Path(os.environ["ALTSCOUT_SCREENSHOT_DIR"]) / "screenshot-report.png")
+
+
+@pytest.mark.parametrize(
+    ("page", "fail_on", "code"),
+    [
+        ("/f/clean.html", "critical", 0),
+        ("/f/linked.html", "critical", 3),
+        ("/f/clean.html", "minor", 3),
+        ("/f/linked.html", None, 0),
+    ],
+)
+def test_fail_on_exit_codes(
+    server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path, page: str, fail_on: str | None, code: int
+) -> None:
+    server.add("/f/red-running-shoes.png", make_image(300, 200, seed=3), content_type="image/png")
+    server.add("/f/clean.html", "<img src='red-running-shoes.png' alt='Red shoes' width=300 height=200>")
+    server.add("/f/linked.html", "<a href='/x'><img src='red-running-shoes.png' width=300 height=200></a>")
+    args = [
+        server.url(page),
+        "--model",
+        str(tiny_blip_dir),
+        "--allow-private",
+        "--quiet",
+        "--max-new-tokens",
+        "4",
+        "--min-new-tokens",
+        "2",
+        "--html",
+        "r.html",
+    ]
+    if fail_on:
+        args += ["--fail-on", fail_on]
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == code, result.stderr
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_fail_on_takes_precedence_over_failed_pages(server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path) -> None:
+    server.add("/f/red-running-shoes.png", make_image(300, 200, seed=3), content_type="image/png")
+    server.add("/f/linked.html", "<a href='/x'><img src='red-running-shoes.png' width=300 height=200></a>")
+    result = run_cli(
+        server.url("/f/linked.html"),
+        server.url("/f/missing.html"),
+        "--model",
+        str(tiny_blip_dir),
+        "--allow-private",
+        "--quiet",
+        "--max-new-tokens",
+        "4",
+        "--fail-on",
+        "serious",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 3
