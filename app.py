@@ -23,7 +23,8 @@ import gradio as gr
 from auditing import ISSUES
 from captioning import Captioner, ModelLoadError, get_captioner, resolve_model_id
 from captioning.blip import DEFAULT_MODEL
-from options import DEVICES, DTYPES, AuditOptions, OptionsError
+from captioning.translate import supported_languages
+from options import DEVICES, DTYPES, AuditOptions, OptionsError, parse_translation_models
 from pipeline import ImageFinished, PageStarted, audit, caption_image
 from records import CAPTIONED, AuditReport, ImageRecord
 from reports import write_captions_txt, write_csv, write_html, write_json
@@ -91,6 +92,7 @@ def options_from_form(
     max_new_tokens: float | None,
     prompt: str | None,
     allowed_models: Sequence[str],
+    lang: str | None = None,
 ) -> AuditOptions:
     """The web form's converter: server defaults overridden by the form's fields."""
     chosen = (model or defaults.model).strip()
@@ -110,6 +112,7 @@ def options_from_form(
             num_beams=whole(num_beams, defaults.num_beams),
             max_new_tokens=whole(max_new_tokens, defaults.max_new_tokens),
             prompt=(prompt or "").strip() or None,
+            lang=lang or defaults.lang,
             thumbnail_size=THUMBNAIL_PX,
         )
     except OptionsError as exc:
@@ -124,8 +127,13 @@ def table_rows(records: Sequence[ImageRecord]) -> list[list[Any]]:
         alt = "(none)" if record.alt is None else (record.alt or '(empty: "")')
         issues = ", ".join(f"{slug} ({ISSUES[slug].severity})" for slug in [*record.alt_issues, *record.seo_issues])
         suggested = "" if record.suggested_alt is None else (record.suggested_alt or '""')
+        caption = record.caption or ""
+        if record.caption_translated:
+            caption += f"\n[{record.translation_lang}] {record.caption_translated}"
+        if record.suggested_alt_translated:
+            suggested += f"\n[{record.translation_lang}] {record.suggested_alt_translated}"
         rows.append(
-            [record.url, record.status, record.detail or "", alt, suggested, issues, record.caption or "", size]
+            [record.url, record.status, record.detail or "", alt, suggested, issues, caption, size]
         )
     return rows
 
@@ -177,12 +185,15 @@ def build_app(
         num_beams: float,
         max_new_tokens: float,
         prompt: str,
+        lang: str,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
     ) -> tuple[str, list[tuple[str, str]], list[list[Any]], list[str]]:
         """Audit one page URL: summary, gallery, table rows, report files."""
         try:
             page_url = normalise_url(url)
-            options = options_from_form(base, min_size, max_images, model, num_beams, max_new_tokens, prompt, models)
+            options = options_from_form(
+                base, min_size, max_images, model, num_beams, max_new_tokens, prompt, models, lang
+            )
             progress(0, desc="Fetching the page")
             report = None
             for event in audit([page_url], options, captioner_for(options)):
@@ -207,7 +218,7 @@ def build_app(
     def caption_one(upload: str | None, image_url: str, model: str) -> tuple[str, str]:
         """Caption an uploaded image, or an image URL: caption and a status line."""
         try:
-            options = options_from_form(base, 1, None, model, None, None, None, models)
+            options = options_from_form(base, 1, None, model, None, None, None, models, "en")
             if upload:
                 record = caption_image(Path(upload).read_bytes(), options, captioner_for(options))
             elif image_url and image_url.strip():
@@ -241,6 +252,9 @@ def build_app(
                     beams = gr.Slider(1, 8, value=base.num_beams, step=1, label="Beams")
                     tokens = gr.Slider(5, 100, value=base.max_new_tokens, step=1, label="Max new tokens")
                     prompt = gr.Textbox(label="Prompt (optional)", placeholder="a photograph of")
+                    language = gr.Dropdown(
+                        ["en", "auto", *supported_languages()], value=base.lang, label="Caption language"
+                    )
             summary = gr.Markdown(elem_id="summary")
             gallery = gr.Gallery(label="Captioned images", columns=4, height="auto", elem_id="gallery")
             table = gr.Dataframe(
@@ -254,7 +268,7 @@ def build_app(
             files = gr.File(
                 label="Downloads: captions.txt, JSON, CSV, HTML report", file_count="multiple", elem_id="files"
             )
-            inputs = [url_box, min_size, max_images, model_choice, beams, tokens, prompt]
+            inputs = [url_box, min_size, max_images, model_choice, beams, tokens, prompt, language]
             outputs = [summary, gallery, table, files]
             run_button.click(run_audit_form, inputs, outputs, api_name="audit")
             url_box.submit(run_audit_form, inputs, outputs, api_name=False)
@@ -289,6 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-beams", type=int, default=d.num_beams)
     p.add_argument("--min-size", type=int, default=d.min_width)
     p.add_argument("--max-images", type=int, default=d.max_images)
+    p.add_argument("--lang", default=d.lang, help="the form's default caption language (en, auto or a code)")
+    p.add_argument(
+        "--translation-model",
+        action="append",
+        default=[],
+        metavar="LANG=MODEL",
+        help="MarianMT hub id or folder for a language; repeatable",
+    )
     p.add_argument(
         "--allow-private",
         action="store_true",
@@ -310,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         min_width=args.min_size,
         min_height=args.min_size,
         max_images=args.max_images,
+        lang=args.lang,
+        translation_models=parse_translation_models(args.translation_model, args.lang),
         allow_private=args.allow_private,
     )
     demo = build_app(defaults, allowed_models=[resolve_model_id(m) for m in args.extra_models])

@@ -11,13 +11,16 @@ import argparse
 import logging
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from auditing import ISSUES, SEVERITIES, severity_at_least
 from captioning import ModelLoadError
 from captioning.blip import DEFAULT_MODEL
-from options import DEVICES, DTYPES, MB, AuditOptions, OptionsError
+from captioning.translate import supported_languages
+from library import apply_renames, write_rename_plan
+from options import DEVICES, DTYPES, MB, AuditOptions, OptionsError, parse_translation_models
 from pipeline import AuditEvent, ImageFinished, PageFinished, PageStarted, run_audit
 from records import AuditReport
 from reports import write_captions_txt, write_csv, write_html, write_json
@@ -33,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="altscout",
         description="Find every image on web pages, caption it with BLIP and write an alt-text audit.",
     )
-    p.add_argument("urls", nargs="*", metavar="URL", help="page URLs to audit")
+    p.add_argument("urls", nargs="*", metavar="URL", help="page URLs to audit, or local folders of images")
     p.add_argument("--urls-file", type=Path, help="file with one URL per line (# comments allowed)")
     out = p.add_argument_group("reports")
     out.add_argument("--out", type=Path, default=Path("captions.txt"), help="captions file (default: %(default)s)")
@@ -45,6 +48,29 @@ def build_parser() -> argparse.ArgumentParser:
         choices=SEVERITIES,
         default=None,
         help="exit 3 when an issue of this severity or worse is found (CI gate)",
+    )
+    lang = p.add_argument_group("languages")
+    lang.add_argument(
+        "--lang",
+        default=d.lang,
+        help=f"translate captions and suggested alt: en (none), auto (<html lang>), or one of "
+        f"{', '.join(supported_languages())}",
+    )
+    lang.add_argument(
+        "--translation-model",
+        action="append",
+        default=[],
+        metavar="[LANG=]MODEL",
+        help="MarianMT hub id or folder to use (for --lang, or for LANG=); repeatable",
+    )
+    folders = p.add_argument_group("local folders")
+    folders.add_argument("--glob", default=None, help="folder mode: only files matching this pattern, e.g. '*.jpg'")
+    folders.add_argument("--rename-plan", type=Path, help="folder mode: write suggested descriptive file names here")
+    folders.add_argument(
+        "--apply-renames",
+        type=Path,
+        metavar="PLAN",
+        help="carry out a reviewed rename plan (no captioning); writes PLAN.undo.csv",
     )
     checks = p.add_argument_group("audit checks")
     checks.add_argument("--max-alt-length", type=int, default=d.max_alt_length, help="flag longer alt text")
@@ -131,7 +157,28 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         large_image_bytes=int(args.max_image_kb * 1024),
         mismatch_threshold=args.mismatch_threshold,
         thumbnail_size=HTML_THUMBNAIL_PX if args.html else 0,
+        lang=args.lang,
+        translation_models=parse_translation_models(args.translation_model, args.lang),
+        allow_local_folders=True,
+        glob=args.glob,
     )
+
+
+def run_apply_renames(plan: Path, quiet: bool) -> int:
+    """The --apply-renames mode: carry out a reviewed plan and report what happened."""
+    try:
+        outcomes, undo = apply_renames(plan)
+    except (OSError, ValueError) as exc:
+        print(f"altscout: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    counts = Counter(outcome.status for outcome in outcomes)
+    if not quiet:
+        for outcome in outcomes:
+            if outcome.status != "renamed":
+                print(f"altscout: {outcome.status}: {outcome.source}: {outcome.detail}", file=sys.stderr)
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "nothing to do"
+    print(f"altscout: renames: {summary}; undo plan: {undo}", file=sys.stderr)
+    return EXIT_OK
 
 
 def read_urls(args: argparse.Namespace) -> list[str]:
@@ -207,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL, format="%(levelname)s %(message)s")
+    if args.apply_renames:
+        return run_apply_renames(args.apply_renames, args.quiet)
     try:
         urls = read_urls(args)
         if not urls:
@@ -229,6 +278,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         progress.close()
     written = write_reports(report, args)
+    if args.rename_plan:
+        folders = [page for page in report.pages if page.kind == "folder"]
+        rows = sum(write_rename_plan(page, args.rename_plan) for page in folders[:1])
+        written.append(args.rename_plan)
+        if len(folders) > 1 and not args.quiet:
+            print("altscout: --rename-plan covers the first folder only", file=sys.stderr)
+        if not args.quiet:
+            print(f"altscout: rename plan with {rows} row(s) -> {args.rename_plan}", file=sys.stderr)
     summary = report.summary()
     if not args.quiet:
         for page in report.pages:

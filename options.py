@@ -8,6 +8,7 @@ from typing import Any
 from auditing.checks import AuditSettings
 from captioning.base import GenerationSettings
 from captioning.blip import DEFAULT_MODEL
+from captioning.translate import UnsupportedLanguageError, normalise_lang, translation_model_for
 from scraper.net import USER_AGENT, FetchPolicy
 
 MB = 1024 * 1024
@@ -51,6 +52,10 @@ class AuditOptions:
     max_alt_length: int = 125
     large_image_bytes: int = 100 * 1024
     mismatch_threshold: float = 0.2
+    lang: str = "en"  # translate captions and suggestions into this language; "auto": the page's <html lang>
+    translation_models: tuple[tuple[str, str], ...] = ()  # (lang, MarianMT hub id or folder) overrides
+    allow_local_folders: bool = False  # CLI only: a target that is a folder is captioned as a library
+    glob: str | None = None  # folder mode: only files matching this pattern
     thumbnail_size: int = 0  # >0: keep a JPEG thumbnail of this many px per image (web UI, HTML report)
 
     def __post_init__(self) -> None:
@@ -84,6 +89,12 @@ class AuditOptions:
             raise OptionsError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.dtype not in DTYPES:
             raise OptionsError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        lang = (self.lang or "en").strip().lower()
+        object.__setattr__(self, "lang", lang)
+        overrides = tuple((normalise_lang(code) or code, model) for code, model in self.translation_models)
+        object.__setattr__(self, "translation_models", overrides)
+        if lang not in ("en", "auto"):
+            self.translation_model_id(lang)
         if not self.model.strip():
             raise OptionsError("model must not be empty")
         if self.prompt is not None and not self.prompt.strip():
@@ -93,6 +104,17 @@ class AuditOptions:
     def generation(self) -> GenerationSettings:
         """The generation settings these options imply."""
         return GenerationSettings(self.max_new_tokens, self.num_beams, self.prompt, self.min_new_tokens)
+
+    def translation_model_id(self, lang: str) -> str:
+        """The MarianMT model for ``lang``: an override, else Helsinki-NLP's; OptionsError if none."""
+        code = normalise_lang(lang) or lang
+        overrides = dict(self.translation_models)
+        if code in overrides:
+            return overrides[code]
+        try:
+            return translation_model_for(code)
+        except UnsupportedLanguageError as exc:
+            raise OptionsError(str(exc)) from exc
 
     @property
     def audit_settings(self) -> AuditSettings:
@@ -109,3 +131,17 @@ class AuditOptions:
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for reports."""
         return asdict(self)
+
+
+def parse_translation_models(values: list[str], lang: str) -> tuple[tuple[str, str], ...]:
+    """``LANG=MODEL`` pairs; a bare ``MODEL`` applies to ``--lang``."""
+    pairs = []
+    for value in values:
+        code, sep, model = value.partition("=")
+        if sep and code and "/" not in code and "\\" not in code:
+            pairs.append((code, model))
+        elif lang in ("en", "auto"):
+            raise OptionsError("--translation-model without LANG= needs --lang set to a language code")
+        else:
+            pairs.append((lang, value))
+    return tuple(pairs)

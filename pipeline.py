@@ -17,16 +17,19 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from PIL import Image
 
 from auditing import audit_page as audit_checks
 from captioning import Captioner, ModelLoadError, clean_caption, get_captioner
-from options import AuditOptions
+from captioning.translate import AUTO, ENGLISH, Translator, get_translator, page_language
+from library import scan_folder
+from options import AuditOptions, OptionsError
 from records import PENDING, AuditReport, ImageRecord, PageReport
 from scraper.discover import ParsedPage, find_images, parse_page, stylesheet_imports
-from scraper.errors import ScrapeError
+from scraper.errors import FetchError, ScrapeError
 from scraper.images import ImageSkipped, PreparedImage, decode_data_uri, prepare_image
 from scraper.net import Fetcher, check_url
 from scraper.robots import RobotsCache
@@ -115,6 +118,12 @@ class AuditRun:
             "min_new_tokens": generation.min_new_tokens,
             "num_beams": generation.num_beams,
             "prompt": generation.prompt,
+            "lang": self.options.lang,
+            "translation_model": (
+                self.options.translation_model_id(self.options.lang)
+                if self.options.lang not in (ENGLISH, AUTO)
+                else None
+            ),
         }
 
     # --- pages -------------------------------------------------------------------------
@@ -138,6 +147,23 @@ class AuditRun:
         for done, record in enumerate(self._process_images(records), start=1):
             yield ImageFinished(index, record, done, len(records))
         audit_checks(page, self.options.audit_settings)
+        self._translate(page)
+        yield PageFinished(index, page)
+
+    def audit_folder(self, index: int, folder: Path) -> Iterator[AuditEvent]:
+        """Caption every image file of a local folder (recursive) as one report."""
+        page = PageReport(url=str(folder), final_url=str(folder.resolve()), kind="folder", title=folder.name)
+        root = folder.resolve()
+        page.images = [
+            ImageRecord(
+                source=path.relative_to(root).as_posix(), found_in=["file"], occurrences=1, local_path=str(path)
+            )
+            for path in scan_folder(folder, self.options.glob)
+        ]
+        for done, record in enumerate(self._process_images(page.images), start=1):
+            yield ImageFinished(index, record, done, len(page.images))
+        audit_checks(page, self.options.audit_settings)
+        self._translate(page)
         yield PageFinished(index, page)
 
     def _discover(self, page: PageReport) -> list[ImageRecord]:
@@ -205,13 +231,43 @@ class AuditRun:
                 continue
             kept += 1
 
+    # --- translation -------------------------------------------------------------------
+
+    def translator_for(self, lang: str) -> Translator:
+        """The cached translator for a language (weights load on first use)."""
+        return get_translator(self.options.translation_model_id(lang), self.options.device)
+
+    def _translate(self, page: PageReport) -> None:
+        """Translate captions and suggested alt text into the page's target language."""
+        lang = page_language(self.options.lang, page.lang)
+        records = [record for record in page.images if record.caption]
+        if lang == ENGLISH or not records:
+            return
+        try:
+            translator = self.translator_for(lang)
+            translator.load()
+        except (OptionsError, ModelLoadError) as exc:
+            if self.options.lang != AUTO:
+                raise
+            page.warnings.append(f"captions not translated into {lang}: {exc}")
+            return
+        suggestions = [record for record in records if record.suggested_alt]
+        texts = [record.caption or "" for record in records] + [record.suggested_alt or "" for record in suggestions]
+        translated = translator.translate(texts)
+        for record, text in zip(records, translated[: len(records)], strict=True):
+            record.caption_translated, record.translation_lang = text, lang
+        for record, text in zip(suggestions, translated[len(records) :], strict=True):
+            record.suggested_alt_translated = text
+
     # --- images ------------------------------------------------------------------------
 
     def _download(self, record: ImageRecord) -> PreparedImage | None:
         """Fetch and decode one image; on failure finish the record and return None."""
         opts = self.options
         try:
-            if record.source.lower().startswith("data:"):
+            if record.local_path is not None:
+                data = _read_local(Path(record.local_path), opts.image_max_bytes)
+            elif record.source.lower().startswith("data:"):
                 data = decode_data_uri(record.source, opts.image_max_bytes)
             else:
                 with self.host_limit(record.source):
@@ -324,6 +380,17 @@ class AuditRun:
                 yield member
 
 
+def _read_local(path: Path, max_bytes: int) -> bytes:
+    """Read a local image file within the byte cap."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise FetchError(f"file of {size:,} bytes exceeds the {max_bytes:,}-byte limit", code="too_large")
+        return path.read_bytes()
+    except OSError as exc:
+        raise FetchError(f"cannot read file: {exc.strerror or exc}", code="read_error") from exc
+
+
 def make_thumbnail(image: Image.Image, size: int) -> bytes:
     """A JPEG no larger than ``size`` px on its longer side."""
     thumb = image.copy()
@@ -363,10 +430,15 @@ def audit(urls: Iterable[str], options: AuditOptions, captioner: Captioner | Non
     url_list = [u.strip() for u in urls if u and u.strip()]
     run = AuditRun(options, captioner)
     run.captioner.load()
+    if options.lang not in (ENGLISH, AUTO):
+        run.translator_for(options.lang).load()  # a fixed language fails fast, before any page
     report = AuditReport(model=run.model_info())
     for index, url in enumerate(url_list):
         yield PageStarted(index, len(url_list), url)
-        for event in run.audit_page(index, url):
+        folder = Path(url)
+        is_folder = options.allow_local_folders and "://" not in url and folder.is_dir()
+        events = run.audit_folder(index, folder) if is_folder else run.audit_page(index, url)
+        for event in events:
             if isinstance(event, PageFinished):
                 report.pages.append(event.page)
             yield event

@@ -59,6 +59,10 @@ class ImageRecord:
     alt_match_score: float | None = None
     suggested_alt: str | None = None
     suggested_filename: str | None = None
+    translation_lang: str | None = None
+    caption_translated: str | None = None
+    suggested_alt_translated: str | None = None
+    local_path: str | None = field(default=None, repr=False)  # folder mode: the file to read
     thumbnail: bytes | None = field(default=None, repr=False)  # small JPEG for UIs; not in JSON/CSV
 
     @property
@@ -110,6 +114,9 @@ class ImageRecord:
             "alt_match_score": self.alt_match_score,
             "suggested_alt": self.suggested_alt,
             "suggested_filename": self.suggested_filename,
+            "translation_lang": self.translation_lang,
+            "caption_translated": self.caption_translated,
+            "suggested_alt_translated": self.suggested_alt_translated,
         }
 
 
@@ -119,6 +126,7 @@ class PageReport:
 
     url: str
     final_url: str | None = None
+    kind: str = "page"  # "page" | "folder"
     status: str = "ok"  # "ok" | "failed"
     error: str | None = None
     error_code: str | None = None
@@ -132,6 +140,7 @@ class PageReport:
         return {
             "url": self.url,
             "final_url": self.final_url,
+            "kind": self.kind,
             "status": self.status,
             "error": self.error,
             "error_code": self.error_code,

@@ -1,4 +1,8 @@
-"""BLIP captioning with Hugging Face transformers: loaded once, batched, under inference_mode."""
+"""BLIP and BLIP-2 captioning with Hugging Face transformers: loaded once, batched, under inference_mode.
+
+The model class is picked from the folder's (or hub repo's) ``config.json``, so the pipeline
+does not care which family is used.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,9 @@ DEFAULT_MODEL = "Salesforce/blip-image-captioning-base"
 MODEL_ALIASES = {
     "base": DEFAULT_MODEL,
     "large": "Salesforce/blip-image-captioning-large",
+    "blip2": "Salesforce/blip2-opt-2.7b",
 }
+FAMILIES = ("blip", "blip-2")
 DEFAULT_BATCH_SIZE = {"cpu": 8, "cuda": 64}
 
 
@@ -48,6 +54,7 @@ class BlipCaptioner:
         self.dtype: str | None = None
         self._model: Any = None
         self._processor: Any = None
+        self.family: str | None = None
         self._lock = threading.Lock()
 
     @property
@@ -70,15 +77,25 @@ class BlipCaptioner:
             transformers.utils.logging.disable_progress_bar()
             previous = transformers.utils.logging.get_verbosity()
             transformers.utils.logging.set_verbosity_error()
+            kwargs: dict[str, Any] = {}
             try:
                 config = AutoConfig.from_pretrained(self.model_id)
-                if config.model_type != "blip":
+                if config.model_type not in FAMILIES:
                     raise ModelLoadError(
-                        f"The model '{self.model_id}' is a '{config.model_type}' model, not a BLIP "
-                        "captioning model; pass --model base, large or a BLIP folder."
+                        f"The model '{self.model_id}' is a '{config.model_type}' model, not a BLIP or BLIP-2 "
+                        "captioning model; pass --model base, large, blip2 or a folder of one of those."
                     )
-                processor = BlipProcessor.from_pretrained(self.model_id)
-                model = BlipForConditionalGeneration.from_pretrained(self.model_id, dtype=getattr(torch, dtype))
+                kwargs["dtype"] = getattr(torch, dtype)
+                if config.model_type == "blip-2":
+                    from transformers import Blip2ForConditionalGeneration, Blip2Processor
+
+                    model_class, processor_class = Blip2ForConditionalGeneration, Blip2Processor
+                    if device.startswith("cuda") and _has_accelerate():
+                        kwargs["device_map"] = "auto"
+                else:
+                    model_class, processor_class = BlipForConditionalGeneration, BlipProcessor
+                processor = processor_class.from_pretrained(self.model_id)
+                model = model_class.from_pretrained(self.model_id, **kwargs)
             except ModelLoadError:
                 raise
             except Exception as exc:  # hub, file-system and format errors all become one sentence
@@ -86,7 +103,8 @@ class BlipCaptioner:
             finally:
                 transformers.utils.logging.set_verbosity(previous)
             self._processor = processor
-            self._model = model.to(device).eval()
+            self._model = (model if "device_map" in kwargs else model.to(device)).eval()
+            self.family = config.model_type
             self.device, self.dtype = device, dtype
 
     def caption_batch(self, images: Sequence[Image.Image], settings: GenerationSettings) -> list[str]:
@@ -98,10 +116,11 @@ class BlipCaptioner:
             return []
         texts = [settings.prompt] * len(images) if settings.prompt else None
         inputs = self._processor(images=list(images), text=texts, return_tensors="pt")
+        device = self._model.device
         inputs = {
-            key: value.to(self.device, dtype=getattr(torch, self.dtype or "float32"))
+            key: value.to(device, dtype=getattr(torch, self.dtype or "float32"))
             if key == "pixel_values"
-            else value.to(self.device)
+            else value.to(device)
             for key, value in inputs.items()
             if key in ("pixel_values", "input_ids", "attention_mask")
         }
@@ -119,16 +138,33 @@ class BlipCaptioner:
             generate_kwargs["suppress_tokens"] = list(suppressed)
         with torch.inference_mode():
             sequences = self._model.generate(**inputs, **generate_kwargs)
-        # Output starts with BOS plus the prompt tokens (the prompt's final [SEP] is dropped).
-        prompt_length = inputs["input_ids"].shape[1] - 1 if "input_ids" in inputs else 1
+        prompt_length = self._prompt_length(inputs)
         return [
             text.strip()
             for text in self._processor.batch_decode(sequences[:, prompt_length:], skip_special_tokens=True)
         ]
 
+    def _prompt_length(self, inputs: dict[str, Any]) -> int:
+        """Where the new tokens start in ``generate``'s output."""
+        if self.family == "blip-2":
+            # Decoder-only LM: the output repeats the input (query image tokens, BOS, prompt).
+            if "input_ids" in inputs:
+                return int(inputs["input_ids"].shape[1])
+            return int(self._model.config.num_query_tokens) + 1
+        # BLIP: BOS plus the prompt tokens; the prompt's final [SEP] is dropped.
+        return int(inputs["input_ids"].shape[1]) - 1 if "input_ids" in inputs else 1
+
     def describe(self) -> dict[str, Any]:
-        """Model id, device and dtype (resolved once loaded)."""
-        return {"id": self.model_id, "device": self.device, "dtype": self.dtype, "family": "blip"}
+        """Model id, family, device and dtype (resolved once loaded)."""
+        return {"id": self.model_id, "device": self.device, "dtype": self.dtype, "family": self.family}
+
+
+def _has_accelerate() -> bool:
+    try:
+        import accelerate  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=4)

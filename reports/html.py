@@ -28,7 +28,7 @@ th{background:#f0f0f3;position:sticky;top:0}td.thumb img{max-width:120px;max-hei
 .critical{background:#b00020}.serious{background:#d9480f}.moderate{background:#b7791f}.minor{background:#5c6b7a}
 .status-captioned{color:#1b7f3b}.status-skipped{color:#8a6d00}.status-failed{color:#b00020}
 .explain{font-size:12px;color:#444;margin:2px 0 6px}label{font-weight:600}select{font-size:15px;padding:3px}
-tr.hidden{display:none}
+tr.hidden{display:none}.translated{color:#2b5797;margin-top:4px}
 """
 
 _JS = """
@@ -46,6 +46,13 @@ def _text(value: str | None) -> str:
     if value == "":
         return '<span class="none">(empty: "")</span>'
     return escape(value)
+
+
+def _translated(record: ImageRecord, which: str) -> str:
+    text = record.caption_translated if which == "caption" else record.suggested_alt_translated
+    if not text:
+        return ""
+    return f'<div class="translated" lang="{escape(record.translation_lang or "")}">{escape(text)}</div>'
 
 
 def _issue_badges(record: ImageRecord) -> str:
@@ -81,7 +88,8 @@ def _row(record: ImageRecord) -> str:
     return (
         f'<tr data-issues="{escape(issues)}"><td class="thumb">{thumb}</td>'
         f'<td><div class="url">{escape(record.url)}</div>{filename}</td><td>{status}</td>'
-        f"<td>{_text(record.alt)}</td><td>{_text(record.suggested_alt)}</td><td>{_text(record.caption)}</td>"
+        f"<td>{_text(record.alt)}</td><td>{_text(record.suggested_alt)}{_translated(record, 'suggested')}</td>"
+        f"<td>{_text(record.caption)}{_translated(record, 'caption')}</td>"
         f"<td>{_issue_badges(record)}</td><td>{size}</td></tr>"
     )
 

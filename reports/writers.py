@@ -34,6 +34,16 @@ CSV_COLUMNS = [
     "in_figure",
     "figcaption",
     "sha256",
+    "alt_issues",
+    "seo_issues",
+    "alt_match_score",
+    "suggested_alt",
+    "suggested_filename",
+    "translation_lang",
+    "caption_translated",
+    "suggested_alt_translated",
+    "page_title",
+    "page_lang",
 ]
 
 
@@ -52,7 +62,7 @@ def render_captions_txt(report: AuditReport) -> str:
     """``# Page: URL`` then ``IMAGE_URL: caption`` lines, then a commented summary, per page."""
     lines: list[str] = []
     for page in report.pages:
-        lines.append(f"# Page: {page.url}")
+        lines.append(f"# {'Folder' if page.kind == 'folder' else 'Page'}: {page.url}")
         if page.status != "ok":
             lines.append(f"# page failed: {_one_line(page.error or 'unknown error')}")
             lines.append("")

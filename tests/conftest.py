@@ -306,3 +306,128 @@ def tiny_blip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+MARIAN_SENTENCES = [
+    "a dog sitting on a table",
+    "a red car parked on the street",
+    "a man and a woman standing in a field",
+    "two cats sleeping on a bed",
+    "un chien assis sur une table",
+    "une voiture rouge garée dans la rue",
+    "un homme et une femme debout dans un champ",
+    "deux chats dormant sur un lit",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_marian_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random MarianMT with a SentencePiece model trained here, saved like a real one."""
+    import json
+    import shutil
+
+    import sentencepiece as spm
+    import torch
+    from transformers import MarianConfig, MarianMTModel, MarianTokenizer
+
+    work = tmp_path_factory.mktemp("tiny-marian-src")
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(MARIAN_SENTENCES * 10),
+        model_prefix=str(work / "sp"),
+        vocab_size=48,
+        model_type="unigram",
+        character_coverage=1.0,
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    processor = spm.SentencePieceProcessor(model_file=str(work / "sp.model"))
+    vocab = {processor.id_to_piece(i): i for i in range(processor.get_piece_size())}
+    (work / "vocab.json").write_text(json.dumps(vocab))
+    for name in ("source.spm", "target.spm"):
+        shutil.copy(work / "sp.model", work / name)
+    tokenizer = MarianTokenizer(
+        source_spm=str(work / "source.spm"), target_spm=str(work / "target.spm"), vocab=str(work / "vocab.json")
+    )
+    config = MarianConfig(
+        vocab_size=len(vocab),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=256,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+        forced_eos_token_id=1,
+        init_std=0.2,
+    )
+    torch.manual_seed(0)
+    model = MarianMTModel(config).eval()
+    folder = tmp_path_factory.mktemp("tiny-marian")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_blip2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BLIP-2 (ViT, Q-Former, OPT) saved with save_pretrained."""
+    import torch
+    from transformers import BertTokenizer, Blip2Config, Blip2ForConditionalGeneration, Blip2Processor
+    from transformers.models.blip import BlipImageProcessorPil
+
+    folder = tmp_path_factory.mktemp("tiny-blip2")
+    tokenizer = BertTokenizer(vocab={word: i for i, word in enumerate(TINY_WORDS)})
+    processor = Blip2Processor(
+        image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tokenizer, num_query_tokens=4
+    )
+    vocab_size = len(processor.tokenizer)
+    config = Blip2Config(
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+            "initializer_range": 0.2,
+        },
+        qformer_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "encoder_hidden_size": 32,
+            "vocab_size": vocab_size,
+        },
+        text_config={
+            "model_type": "opt",
+            "vocab_size": vocab_size,
+            "hidden_size": 32,
+            "ffn_dim": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "word_embed_proj_dim": 32,
+            "max_position_embeddings": 64,
+            "bos_token_id": 2,
+            "eos_token_id": 3,
+            "pad_token_id": 0,
+            "init_std": 0.2,
+        },
+        num_query_tokens=4,
+        image_token_index=processor.tokenizer.convert_tokens_to_ids("<image>"),
+        initializer_range=0.2,
+    )
+    torch.manual_seed(0)
+    model = Blip2ForConditionalGeneration(config).eval()
+    model.generation_config.suppress_tokens = [0, 1, 2, 4, 5, config.image_token_index]
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

@@ -36,9 +36,14 @@ def shop(server: FixtureServer) -> str:
 
 
 @pytest.fixture(scope="module")
-def app_url(tiny_blip_dir: Path) -> Iterator[str]:
+def app_url(tiny_blip_dir: Path, tiny_marian_dir: Path) -> Iterator[str]:
     defaults = AuditOptions(
-        model=str(tiny_blip_dir), device="cpu", dtype="float32", min_new_tokens=3, allow_private=True
+        model=str(tiny_blip_dir),
+        device="cpu",
+        dtype="float32",
+        min_new_tokens=3,
+        allow_private=True,
+        translation_models=(("fr", str(tiny_marian_dir)),),
     )
     demo = app.build_app(defaults)
     port = unused_port()
@@ -55,7 +60,7 @@ def client(app_url: str):
 
 
 def audit_args(url: str, tiny_blip_dir: Path) -> tuple:
-    return (url, 100, 50, str(tiny_blip_dir), 1, 8, "")
+    return (url, 100, 50, str(tiny_blip_dir), 1, 8, "", "en")
 
 
 def test_api_audit_returns_records_and_files(client, shop: str, tiny_blip_dir: Path) -> None:
@@ -79,6 +84,16 @@ def test_api_audit_returns_records_and_files(client, shop: str, tiny_blip_dir: P
     assert report["summary"]["captioned"] == 4 and report["model"]["id"] == str(tiny_blip_dir)
     assert by_name["captions.txt"].read_text().startswith(f"# Page: {shop}")
     assert len(list(csv.DictReader(by_name["report.csv"].open()))) == 7
+
+
+def test_api_audit_in_french(client, shop: str, tiny_blip_dir: Path) -> None:
+    _, _, table, files = client.predict(*audit_args(shop, tiny_blip_dir)[:-1], "fr", api_name="/audit")
+    rows = {row[0].rsplit("/", 1)[-1]: row for row in table["data"]}
+    assert "\n[fr] " in rows["p0.jpg"][6] and "\n[fr] " in rows["p0.jpg"][4]
+    report = json.loads(next(Path(f) for f in files if f.endswith(".json")).read_text())
+    first = report["pages"][0]["images"][0]
+    assert first["translation_lang"] == "fr" and first["caption_translated"] and first["caption"]
+    assert report["model"]["lang"] == "fr"
 
 
 def test_api_single_image_upload_and_url(client, server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path) -> None:
@@ -129,7 +144,7 @@ def test_model_that_cannot_load_is_one_sentence(shop: str, tmp_path: Path) -> No
     try:
         with pytest.raises(Exception, match="captioning model could not be loaded") as caught:
             Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
-                shop, 100, 50, missing, 1, 8, "", api_name="/audit"
+                shop, 100, 50, missing, 1, 8, "", "en", api_name="/audit"
             )
         assert "Traceback" not in str(caught.value)
     finally:
@@ -154,7 +169,7 @@ def test_private_guard_on_by_default(server: FixtureServer, tiny_blip_dir: Path,
 
 def test_unknown_model_is_refused(client, shop: str) -> None:
     with pytest.raises(Exception, match=r"not offered by this server|not in the list of choices"):
-        client.predict(shop, 100, 50, "/etc", 1, 8, "", api_name="/audit")
+        client.predict(shop, 100, 50, "/etc", 1, 8, "", "en", api_name="/audit")
 
 
 def test_browser_audit(app_url: str, shop: str, tmp_path: Path) -> None:

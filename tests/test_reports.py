@@ -67,6 +67,10 @@ def test_csv_one_row_per_image(report: AuditReport, tmp_path: Path) -> None:
     with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == CSV_COLUMNS
+    for column in ("alt_issues", "seo_issues", "suggested_alt", "suggested_filename", "alt_match_score",
+                   "caption_translated", "translation_lang", "page_title", "page_lang"):
+        assert column in rows[0]
+    assert rows[0]["page_title"] == "Boutique" and rows[0]["page_lang"] == "fr"
     assert len(rows) == 6
     assert rows[-1]["status"] == "page_failed" and rows[-1]["reason"] == "http_error"
     assert {row["status"] for row in rows[:5]} == {"captioned", "skipped", "failed"}
