@@ -132,9 +132,7 @@ def table_rows(records: Sequence[ImageRecord]) -> list[list[Any]]:
             caption += f"\n[{record.translation_lang}] {record.caption_translated}"
         if record.suggested_alt_translated:
             suggested += f"\n[{record.translation_lang}] {record.suggested_alt_translated}"
-        rows.append(
-            [record.url, record.status, record.detail or "", alt, suggested, issues, caption, size]
-        )
+        rows.append([record.url, record.status, record.detail or "", alt, suggested, issues, caption, size])
     return rows
 
 

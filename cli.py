@@ -125,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow loopback and private addresses (intranet audits); link-local stays blocked",
     )
     scrape.add_argument("--ignore-robots", action="store_true", help="do not obey robots.txt")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="on-disk caption cache: re-audits of unchanged images skip captioning",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
@@ -160,6 +167,7 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         lang=args.lang,
         translation_models=parse_translation_models(args.translation_model, args.lang),
         allow_local_folders=True,
+        cache_dir=str(args.cache) if args.cache else None,
         glob=args.glob,
     )
 

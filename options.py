@@ -56,6 +56,7 @@ class AuditOptions:
     translation_models: tuple[tuple[str, str], ...] = ()  # (lang, MarianMT hub id or folder) overrides
     allow_local_folders: bool = False  # CLI only: a target that is a folder is captioned as a library
     glob: str | None = None  # folder mode: only files matching this pattern
+    cache_dir: str | None = None  # on-disk caption cache (model + settings + image hash)
     thumbnail_size: int = 0  # >0: keep a JPEG thumbnail of this many px per image (web UI, HTML report)
 
     def __post_init__(self) -> None:

@@ -24,6 +24,7 @@ from PIL import Image
 
 from auditing import audit_page as audit_checks
 from captioning import Captioner, ModelLoadError, clean_caption, get_captioner
+from captioning.cache import CaptionCache
 from captioning.translate import AUTO, ENGLISH, Translator, get_translator, page_language
 from library import scan_folder
 from options import AuditOptions, OptionsError
@@ -102,6 +103,22 @@ class AuditRun:
         self.robots = RobotsCache(self.fetcher, deadline_s=min(10.0, options.page_deadline_s))
         self.host_limit = _HostLimiter(options.per_host_limit)
         self._captions_by_hash: dict[str, tuple[str, str]] = {}
+        self.cache = (
+            CaptionCache(options.cache_dir, self.captioner_id(), options.generation) if options.cache_dir else None
+        )
+
+    def captioner_id(self) -> str:
+        """The captioner's model id (for cache keys)."""
+        return str(self.captioner.describe().get("id") or self.options.model)
+
+    def _known_caption(self, sha256: str) -> tuple[str, str] | None:
+        """A caption already made in this run, or stored in the on-disk cache."""
+        known = self._captions_by_hash.get(sha256)
+        if known is None and self.cache is not None:
+            known = self.cache.get(sha256)
+            if known is not None:
+                self._captions_by_hash[sha256] = known
+        return known
 
     @property
     def batch_size(self) -> int:
@@ -341,8 +358,8 @@ class AuditRun:
                     prepared = future.result()
                     if prepared is None:
                         yield record
-                    elif prepared.sha256 in self._captions_by_hash:
-                        record.set_caption(*self._captions_by_hash[prepared.sha256])
+                    elif (known := self._known_caption(prepared.sha256)) is not None:
+                        record.set_caption(*known)
                         yield record
                     elif prepared.sha256 in followers:
                         followers[prepared.sha256].append(record)
@@ -371,6 +388,8 @@ class AuditRun:
             caption = clean_caption(raw_text)
             if caption and record.sha256:
                 self._captions_by_hash[record.sha256] = (caption, raw_text)
+                if self.cache is not None:
+                    self.cache.put(record.sha256, caption, raw_text)
             for member in [record, *followers.pop(record.sha256 or "", [])]:
                 if caption:
                     member.set_caption(caption, raw_text)

@@ -216,3 +216,20 @@ def test_unreachable_host_reports_connection_error() -> None:
 
     report = run_audit([f"http://127.0.0.1:{unused_port()}/"], AuditOptions(allow_private=True), FakeCaptioner())
     assert report.pages[0].error_code == "connection_error"
+
+
+def test_disk_cache_skips_captioning_on_reaudit(fresh_server: FixtureServer, tmp_path) -> None:
+    for i in range(5):
+        fresh_server.add(f"/c{i}.png", make_image(200, 200, seed=i), content_type="image/png")
+    fresh_server.add("/p.html", "".join(f"<img src='/c{i}.png'>" for i in range(5)))
+    options = AuditOptions(allow_private=True, cache_dir=str(tmp_path / "cache"))
+    first, second = FakeCaptioner(), FakeCaptioner()
+    report1 = run_audit([fresh_server.url("/p.html")], options, first)
+    report2 = run_audit([fresh_server.url("/p.html")], options, second)
+    assert sum(first.batches) == 5 and second.batches == []
+    assert [r.caption for r in report1.pages[0].images] == [r.caption for r in report2.pages[0].images]
+    other = FakeCaptioner()
+    from dataclasses import replace
+
+    run_audit([fresh_server.url("/p.html")], replace(options, prompt="a photo of"), other)
+    assert sum(other.batches) == 5  # other generation settings: not reused

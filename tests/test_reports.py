@@ -67,8 +67,17 @@ def test_csv_one_row_per_image(report: AuditReport, tmp_path: Path) -> None:
     with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == CSV_COLUMNS
-    for column in ("alt_issues", "seo_issues", "suggested_alt", "suggested_filename", "alt_match_score",
-                   "caption_translated", "translation_lang", "page_title", "page_lang"):
+    for column in (
+        "alt_issues",
+        "seo_issues",
+        "suggested_alt",
+        "suggested_filename",
+        "alt_match_score",
+        "caption_translated",
+        "translation_lang",
+        "page_title",
+        "page_lang",
+    ):
         assert column in rows[0]
     assert rows[0]["page_title"] == "Boutique" and rows[0]["page_lang"] == "fr"
     assert len(rows) == 6

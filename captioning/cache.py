@@ -1,0 +1,62 @@
+"""An on-disk caption cache: re-auditing an unchanged page skips captioning entirely.
+
+Keyed by the model id, the generation settings and the image's sha256, so a different model,
+prompt or token budget never reuses a caption. One small JSON file per entry, written
+atomically; a damaged entry is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from captioning.base import GenerationSettings
+
+
+class CaptionCache:
+    """Captions stored under ``folder`` for one model and one set of generation settings."""
+
+    def __init__(self, folder: str | Path, model_id: str, settings: GenerationSettings) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._namespace = json.dumps(
+            {
+                "model": model_id,
+                "max_new_tokens": settings.max_new_tokens,
+                "min_new_tokens": settings.min_new_tokens,
+                "num_beams": settings.num_beams,
+                "prompt": settings.prompt,
+            },
+            sort_keys=True,
+        )
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, image_sha256: str) -> Path:
+        key = hashlib.sha256(f"{self._namespace}\n{image_sha256}".encode()).hexdigest()
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, image_sha256: str) -> tuple[str, str] | None:
+        """``(caption, raw_caption)`` if cached."""
+        try:
+            entry = json.loads(self._path(image_sha256).read_text(encoding="utf-8"))
+            result = (str(entry["caption"]), str(entry["raw_caption"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return result
+
+    def put(self, image_sha256: str, caption: str, raw_caption: str) -> None:
+        """Store a caption (atomic rename; errors are not fatal to the audit)."""
+        path = self._path(image_sha256)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8") as handle:
+                json.dump({"caption": caption, "raw_caption": raw_caption}, handle)
+            os.replace(handle.name, path)
+        except OSError:
+            return

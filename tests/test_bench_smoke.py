@@ -1,0 +1,24 @@
+"""The benchmark's pieces still work (speed is measured by bench/, never asserted here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import requests
+
+from bench import bench_pipeline, naive
+
+
+def test_bench_site_and_naive_loop(tiny_blip_dir: Path, tmp_path: Path) -> None:
+    routes = bench_pipeline.build_site(3)
+    assert len(routes) == 3 and {path.rsplit(".", 1)[1] for path in routes} == {"jpg", "png", "webp"}
+    server = bench_pipeline.serve(routes)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        assert requests.get(url, timeout=10).text.count("<img") == 3
+        processor, model = naive.load(str(tiny_blip_dir))
+        out = tmp_path / "captions.txt"
+        assert naive.run(url, processor, model, 3, out) == 3
+        assert len(out.read_text().splitlines()) == 3
+    finally:
+        server.shutdown()
