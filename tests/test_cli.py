@@ -23,6 +23,11 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def tiny_cli_args(model_dir: Path) -> list[str]:
+    """Flags that run the CLI on the tiny BLIP against the loopback server, quietly and fast."""
+    return ["--model", str(model_dir), "--allow-private", "--quiet", "--max-new-tokens", "4", "--min-new-tokens", "2"]
+
+
 @pytest.fixture(scope="module")
 def site(server: FixtureServer) -> tuple[str, dict]:
     return build_site(server)
@@ -90,14 +95,7 @@ def test_cli_exit_0_when_all_pages_audited(server: FixtureServer, tiny_blip_dir:
     server.add("/one.html", "<img src='/exit0.png' alt='x'>")
     result = run_cli(
         server.url("/one.html"),
-        "--model",
-        str(tiny_blip_dir),
-        "--allow-private",
-        "--quiet",
-        "--max-new-tokens",
-        "4",
-        "--min-new-tokens",
-        "2",
+        *tiny_cli_args(tiny_blip_dir),
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from conftest import FakeCaptioner, FixtureServer, make_image
-from test_cli import run_cli
+from test_cli import run_cli, tiny_cli_args
 
 from auditing import ISSUES
 from options import AuditOptions
@@ -110,14 +110,7 @@ def test_fail_on_exit_codes(
     server.add("/f/linked.html", "<a href='/x'><img src='red-running-shoes.png' width=300 height=200></a>")
     args = [
         server.url(page),
-        "--model",
-        str(tiny_blip_dir),
-        "--allow-private",
-        "--quiet",
-        "--max-new-tokens",
-        "4",
-        "--min-new-tokens",
-        "2",
+        *tiny_cli_args(tiny_blip_dir),
         "--html",
         "r.html",
     ]

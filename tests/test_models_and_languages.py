@@ -150,20 +150,13 @@ def test_auto_with_unloadable_model_warns_and_continues(server: FixtureServer, t
 
 
 def test_cli_lang_flags(server: FixtureServer, tiny_blip_dir: Path, tiny_marian_dir: Path, tmp_path: Path) -> None:
-    from test_cli import run_cli
+    from test_cli import run_cli, tiny_cli_args
 
     server.add("/l/c.png", make_image(300, 200, seed=4), content_type="image/png")
     server.add("/l/cli.html", "<html lang='en'><img src='c.png'></html>")
     ok = run_cli(
         server.url("/l/cli.html"),
-        "--model",
-        str(tiny_blip_dir),
-        "--allow-private",
-        "--quiet",
-        "--max-new-tokens",
-        "4",
-        "--min-new-tokens",
-        "2",
+        *tiny_cli_args(tiny_blip_dir),
         "--lang",
         "es",
         "--translation-model",
