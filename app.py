@@ -229,10 +229,10 @@ def build_app(
             log.exception("model load failed")
             raise gr.Error("The captioning model could not be loaded on this server.") from None
         if record.status != CAPTIONED:
-            message = FRIENDLY_ERRORS.get(record.reason or "") or (
-                "That file is not an image AltScout can read." if record.reason != "http_error" else ""
+            known = record.reason == "http_error" or record.reason in FRIENDLY_ERRORS
+            raise gr.Error(
+                friendly(record.reason, record.detail) if known else "That file is not an image AltScout can read."
             )
-            raise gr.Error(message or friendly(record.reason, record.detail))
         return record.caption or "", f"{record.width}x{record.height} {record.format}"
 
     with gr.Blocks(title="AltScout") as demo:

@@ -288,12 +288,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     written = write_reports(report, args)
     if args.rename_plan:
         folders = [page for page in report.pages if page.kind == "folder"]
-        rows = sum(write_rename_plan(page, args.rename_plan) for page in folders[:1])
-        written.append(args.rename_plan)
-        if len(folders) > 1 and not args.quiet:
-            print("altscout: --rename-plan covers the first folder only", file=sys.stderr)
-        if not args.quiet:
-            print(f"altscout: rename plan with {rows} row(s) -> {args.rename_plan}", file=sys.stderr)
+        if not folders:
+            print("altscout: --rename-plan needs a folder to audit; no plan written", file=sys.stderr)
+        else:
+            rows = write_rename_plan(folders[0], args.rename_plan)
+            written.append(args.rename_plan)
+            if len(folders) > 1 and not args.quiet:
+                print("altscout: --rename-plan covers the first folder only", file=sys.stderr)
+            if not args.quiet:
+                print(f"altscout: rename plan with {rows} row(s) -> {args.rename_plan}", file=sys.stderr)
     summary = report.summary()
     if not args.quiet:
         for page in report.pages:

@@ -11,7 +11,6 @@ _H37 = "https://www.w3.org/WAI/WCAG22/Techniques/html/H37"
 _H30 = "https://www.w3.org/WAI/WCAG22/Techniques/html/H30"
 _F30 = "https://www.w3.org/WAI/WCAG22/Techniques/failures/F30"
 _F39 = "https://www.w3.org/WAI/WCAG22/Techniques/failures/F39"
-_H67 = "https://www.w3.org/WAI/WCAG22/Techniques/html/H67"
 _G94 = "https://www.w3.org/WAI/WCAG22/Techniques/general/G94"
 _WEB_DEV_IMAGES = "https://web.dev/learn/images"
 _CLS = "https://web.dev/articles/optimize-cls#images-without-dimensions"
@@ -155,8 +154,3 @@ ISSUES: dict[str, Issue] = {
 def severity_at_least(severity: str, threshold: str) -> bool:
     """True when ``severity`` is ``threshold`` or worse."""
     return SEVERITIES.index(severity) >= SEVERITIES.index(threshold)
-
-
-def decorative_help() -> str:
-    """Where to read about decorative images."""
-    return _H67
