@@ -2,9 +2,10 @@
 
 ``audit(urls, options)`` yields events as work completes: a page starts, an image record is
 final, a page is done, the whole audit is done (carrying the :class:`AuditReport`).
-``run_audit`` drains it. Downloads run in a bounded thread pool and overlap captioning, which
-happens in batches in the calling thread; at most ``2 x batch + workers`` decoded images
-exist at once, whatever the page size. Typed errors become records here, at the boundary.
+``run_audit`` drains it. Downloads, decoding and the model's preprocessing
+(``Captioner.prepare``) run in a bounded thread pool and overlap captioning, which happens in
+batches in the calling thread; at most ``2 x batch + workers`` prepared images exist at once,
+whatever the page size. Typed errors become records here, at the boundary.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from PIL import Image
@@ -31,7 +33,7 @@ from options import AuditOptions, OptionsError
 from records import PENDING, AuditReport, ImageRecord, PageReport
 from scraper.discover import ParsedPage, find_images, parse_page, stylesheet_imports
 from scraper.errors import FetchError, ScrapeError
-from scraper.images import ImageSkipped, PreparedImage, decode_data_uri, prepare_image
+from scraper.images import ImageSkipped, decode_data_uri, prepare_image
 from scraper.net import Fetcher, check_url
 from scraper.robots import RobotsCache
 
@@ -77,6 +79,14 @@ class AuditFinished:
 
 
 AuditEvent = PageStarted | ImageFinished | PageFinished | AuditFinished
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A decoded image reduced to what captioning needs: its hash and the model's input."""
+
+    sha256: str
+    model_input: Any
 
 
 class _HostLimiter:
@@ -278,8 +288,8 @@ class AuditRun:
 
     # --- images ------------------------------------------------------------------------
 
-    def _download(self, record: ImageRecord) -> PreparedImage | None:
-        """Fetch and decode one image; on failure finish the record and return None."""
+    def _download(self, record: ImageRecord) -> _Ready | None:
+        """Fetch, decode and preprocess one image; on failure finish the record and return None."""
         opts = self.options
         try:
             if record.local_path is not None:
@@ -299,11 +309,15 @@ class AuditRun:
             return None
         return self._prepare(record, data)
 
-    def _prepare(self, record: ImageRecord, data: bytes) -> PreparedImage | None:
-        """Decode bytes into the record; on failure finish the record and return None."""
+    def _prepare(self, record: ImageRecord, data: bytes) -> _Ready | None:
+        """Decode bytes into the record and preprocess them for the model (in a worker thread).
+
+        On failure the record is finished and None returned.
+        """
         opts = self.options
         try:
             prepared = prepare_image(data, min_width=opts.min_width, min_height=opts.min_height)
+            model_input = self.captioner.prepare(prepared.image)
         except ImageSkipped as exc:
             record.skip(exc.code, exc.message)
             return None
@@ -318,13 +332,13 @@ class AuditRun:
         record.bytes, record.format, record.sha256 = prepared.bytes, prepared.format, prepared.sha256
         if opts.thumbnail_size:
             record.thumbnail = make_thumbnail(prepared.image, opts.thumbnail_size)
-        return prepared
+        return _Ready(prepared.sha256, model_input)
 
     def caption_single(self, record: ImageRecord, data: bytes | None = None) -> ImageRecord:
         """Fetch (unless ``data`` is given), decode and caption one image record."""
         prepared = self._download(record) if data is None else self._prepare(record, data)
         if prepared is not None:
-            for _ in self._caption([(record, prepared.image)], {}):
+            for _ in self._caption([(record, prepared.model_input)], {}):
                 pass
         return record
 
@@ -340,9 +354,9 @@ class AuditRun:
             return
         batch_size = self.batch_size
         capacity = 2 * batch_size + self.options.download_workers
-        ready: list[tuple[ImageRecord, Image.Image]] = []
+        ready: list[tuple[ImageRecord, Any]] = []  # (record, model input) waiting for a batch
         followers: dict[str, list[ImageRecord]] = {}  # same bytes as an image already queued
-        in_flight: dict[Future[PreparedImage | None], ImageRecord] = {}
+        in_flight: dict[Future[_Ready | None], ImageRecord] = {}
         with ThreadPoolExecutor(self.options.download_workers, thread_name_prefix="altscout-dl") as pool:
             while todo or in_flight or ready:
                 while todo and len(in_flight) + len(ready) < capacity:
@@ -365,14 +379,14 @@ class AuditRun:
                         followers[prepared.sha256].append(record)
                     else:
                         followers[prepared.sha256] = []
-                        ready.append((record, prepared.image))
+                        ready.append((record, prepared.model_input))
 
     def _caption(
-        self, batch: list[tuple[ImageRecord, Image.Image]], followers: dict[str, list[ImageRecord]]
+        self, batch: list[tuple[ImageRecord, Any]], followers: dict[str, list[ImageRecord]]
     ) -> Iterator[ImageRecord]:
         """Caption one batch; records with the same bytes (followers) share the outcome."""
         try:
-            raw = self.captioner.caption_batch([image for _, image in batch], self.options.generation)
+            raw = self.captioner.caption_batch([model_input for _, model_input in batch], self.options.generation)
             if len(raw) != len(batch):
                 raise RuntimeError(f"captioner returned {len(raw)} captions for {len(batch)} images")
         except ModelLoadError:

@@ -33,8 +33,11 @@ class Captioner(Protocol):
     def load(self) -> None:
         """Load weights if not loaded yet (idempotent, thread-safe)."""
 
-    def caption_batch(self, images: Sequence[Image.Image], settings: GenerationSettings) -> list[str]:
-        """One raw caption per image, in order."""
+    def prepare(self, image: Image.Image) -> Any:
+        """Per-image preprocessing, run in the download threads after ``load`` (thread-safe)."""
+
+    def caption_batch(self, images: Sequence[Any], settings: GenerationSettings) -> list[str]:
+        """One raw caption per item, in order; items are PIL images or ``prepare`` outputs."""
 
     def describe(self) -> dict[str, Any]:
         """Model id, device and dtype for the report."""
@@ -68,3 +71,23 @@ def resolve_dtype(dtype: str, device: str) -> str:
     if device.startswith("cuda"):
         return "float16"
     return "bfloat16" if cpu_has_native_bf16() else "float32"
+
+
+def bytes_per_image(config: Any, dtype_bytes: int) -> int:
+    """A generous estimate of one image's GPU working memory in a BLIP or BLIP-2 ``generate``.
+
+    Counts the vision encoder's eager attention scores and MLP activations, and the text
+    decoder's cross-attention cache over the image tokens, with a 2x margin.
+    """
+    vision, text = config.vision_config, config.text_config
+    tokens = (vision.image_size // vision.patch_size) ** 2 + 1
+    attention = 2 * vision.num_attention_heads * tokens * tokens
+    activations = tokens * (vision.intermediate_size + 4 * vision.hidden_size)
+    cross_cache = 2 * text.num_hidden_layers * tokens * text.hidden_size
+    return 2 * dtype_bytes * (attention + activations + cross_cache)
+
+
+def device_batch_size(free_bytes: int, image_bytes: int, smallest: int = 16, largest: int = 512) -> int:
+    """The largest power of two whose images fit in half the free GPU memory, within bounds."""
+    fits = max(1, (free_bytes // 2) // max(1, image_bytes))
+    return max(smallest, min(largest, 1 << (fits.bit_length() - 1)))

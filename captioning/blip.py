@@ -6,6 +6,7 @@ does not care which family is used.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -13,9 +14,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
-from captioning.base import GenerationSettings, ModelLoadError, resolve_device, resolve_dtype
+from captioning.base import (
+    GenerationSettings,
+    ModelLoadError,
+    bytes_per_image,
+    device_batch_size,
+    resolve_device,
+    resolve_dtype,
+)
+from captioning.pixels import PixelRecipe
 
 DEFAULT_MODEL = "Salesforce/blip-image-captioning-base"
 MODEL_ALIASES = {
@@ -24,7 +34,10 @@ MODEL_ALIASES = {
     "blip2": "Salesforce/blip2-opt-2.7b",
 }
 FAMILIES = ("blip", "blip-2")
-DEFAULT_BATCH_SIZE = {"cpu": 8, "cuda": 64}
+FALLBACK_SIDE = 768  # images waiting for the processor's own path are bounded to this
+DEFAULT_BATCH_SIZE = {"cpu": 8, "cuda": 64}  # CUDA: replaced by a size fitted to the GPU once loaded
+
+log = logging.getLogger("altscout")
 
 
 def resolve_model_id(model: str) -> str:
@@ -54,12 +67,17 @@ class BlipCaptioner:
         self.dtype: str | None = None
         self._model: Any = None
         self._processor: Any = None
+        self._pixels: PixelRecipe | None = None  # None: the processor runs at batch time
         self.family: str | None = None
+        self._fitted_batch_size: int | None = None  # CUDA: sized to the GPU's free memory at load
+        self._largest_batch: int | None = None  # lowered after an out-of-memory error
         self._lock = threading.Lock()
 
     @property
     def default_batch_size(self) -> int:
-        """A batch size that suits the device."""
+        """A batch size that suits the device (on CUDA, fitted to free memory once loaded)."""
+        if self._fitted_batch_size is not None:
+            return self._fitted_batch_size
         device = self.device or resolve_device(self._device_request)
         return DEFAULT_BATCH_SIZE["cuda" if device.startswith("cuda") else "cpu"]
 
@@ -103,27 +121,79 @@ class BlipCaptioner:
             finally:
                 transformers.utils.logging.set_verbosity(previous)
             self._processor = processor
+            self._pixels = PixelRecipe.from_processor(processor.image_processor)
             self._model = (model if "device_map" in kwargs else model.to(device)).eval()
             self.family = config.model_type
             self.device, self.dtype = device, dtype
+            if device.startswith("cuda"):
+                free_bytes, _ = torch.cuda.mem_get_info(self._model.device)
+                image_bytes = bytes_per_image(config, torch.finfo(getattr(torch, dtype)).bits // 8)
+                self._fitted_batch_size = device_batch_size(free_bytes, image_bytes)
 
-    def caption_batch(self, images: Sequence[Image.Image], settings: GenerationSettings) -> list[str]:
-        """Caption a batch; the prompt, if any, is not repeated in the returned text."""
+    def prepare(self, image: Image.Image) -> Image.Image | np.ndarray:
+        """The model's input for one image: resized uint8 pixels (thread-safe, for download workers).
+
+        When the processor cannot be copied, the image itself, bounded to 768 px, is returned
+        and the processor runs at batch time.
+        """
+        self.load()
+        if self._pixels is not None:
+            return self._pixels.to_array(image)
+        if max(image.size) <= FALLBACK_SIDE:
+            return image
+        bounded = image.copy()
+        bounded.thumbnail((FALLBACK_SIDE, FALLBACK_SIDE), Image.Resampling.BICUBIC, reducing_gap=2.0)
+        return bounded
+
+    def caption_batch(self, images: Sequence[Image.Image | np.ndarray], settings: GenerationSettings) -> list[str]:
+        """Caption a batch of images or ``prepare`` outputs; the prompt is not repeated in the text.
+
+        A batch that runs out of memory is halved and retried, and later batches stay at
+        the size that fitted; only a single image that does not fit raises.
+        """
         import torch
 
         self.load()
+        largest = self._largest_batch
+        if largest is not None and len(images) > largest:
+            return [
+                caption
+                for start in range(0, len(images), largest)
+                for caption in self.caption_batch(images[start : start + largest], settings)
+            ]
+        try:
+            return self._caption_once(images, settings)
+        except torch.OutOfMemoryError:
+            if len(images) <= 1:
+                raise
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            half = len(images) // 2
+            self._largest_batch = half
+            log.warning("out of memory at batch %d; continuing with batches of %d", len(images), half)
+            return self.caption_batch(images[:half], settings) + self.caption_batch(images[half:], settings)
+
+    def _caption_once(self, images: Sequence[Image.Image | np.ndarray], settings: GenerationSettings) -> list[str]:
+        """One ``generate`` call for the whole batch."""
+        import torch
+
         if not images:
             return []
-        texts = [settings.prompt] * len(images) if settings.prompt else None
-        inputs = self._processor(images=list(images), text=texts, return_tensors="pt")
+        dtype = getattr(torch, self.dtype or "float32")
         device = self._model.device
-        inputs = {
-            key: value.to(device, dtype=getattr(torch, self.dtype or "float32"))
-            if key == "pixel_values"
-            else value.to(device)
-            for key, value in inputs.items()
-            if key in ("pixel_values", "input_ids", "attention_mask")
-        }
+        if self._pixels is not None:
+            arrays = [item if isinstance(item, np.ndarray) else self._pixels.to_array(item) for item in images]
+            inputs = {"pixel_values": self._pixels.to_tensor(arrays, device, dtype)}
+            if settings.prompt:
+                inputs |= self._prompt_tensors(settings.prompt, len(images), device)
+        else:
+            texts = [settings.prompt] * len(images) if settings.prompt else None
+            encoded = self._processor(images=list(images), text=texts, return_tensors="pt")
+            inputs = {
+                key: value.to(device, dtype=dtype) if key == "pixel_values" else value.to(device)
+                for key, value in encoded.items()
+                if key in ("pixel_values", "input_ids", "attention_mask")
+            }
         generate_kwargs: dict[str, Any] = {
             "max_new_tokens": settings.max_new_tokens,
             "num_beams": settings.num_beams,
@@ -143,6 +213,14 @@ class BlipCaptioner:
             text.strip()
             for text in self._processor.batch_decode(sequences[:, prompt_length:], skip_special_tokens=True)
         ]
+
+    def _prompt_tensors(self, prompt: str, count: int, device: Any) -> dict[str, Any]:
+        """``input_ids`` and ``attention_mask`` for ``count`` copies of the prompt."""
+        # BLIP-2's processor puts its image-token prefix before the prompt only when it is
+        # given images; a 1 px stand-in per row costs next to nothing and keeps that logic theirs.
+        blanks = [Image.new("RGB", (1, 1))] * count if self.family == "blip-2" else None
+        encoded = self._processor(images=blanks, text=[prompt] * count, return_tensors="pt")
+        return {name: encoded[name].to(device) for name in ("input_ids", "attention_mask") if name in encoded}
 
     def _prompt_length(self, inputs: dict[str, Any]) -> int:
         """Where the new tokens start in ``generate``'s output."""

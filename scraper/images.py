@@ -4,8 +4,9 @@ The real type is read from the bytes (never the extension or Content-Type); Pill
 only an allow-list of formats; the pixel count is checked from the header before any
 decoding (Pillow's ``MAX_IMAGE_PIXELS`` warning threshold is treated as an error); only
 the first frame of an animation is used; EXIF orientation is applied; transparency is
-flattened onto white; large images are reduced (JPEG ``draft`` mode, then a thumbnail)
-so memory is bounded by the batch.
+flattened onto white. Large JPEGs are decoded at 1/2, 1/4 or 1/8 scale (``draft`` mode)
+while both sides stay at least BLIP's 384 px input. The picture returned is transient: the
+download thread turns it into the model's compact input (``Captioner.prepare``) and drops it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from scraper.errors import ImageDecodeError, ScrapeError
 
 ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "BMP") + (("AVIF",) if features.check("avif") else ())
 DEFAULT_MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
-WORKING_SIDE = 768  # BLIP sees 384x384; twice that keeps quality and bounds memory
+DRAFT_SIDE = 384  # JPEG draft decoding keeps both sides at least this (BLIP's input side)
 _ORIENTATION_TAG = 0x0112
 
 
@@ -92,7 +93,7 @@ def prepare_image(
     min_width: int,
     min_height: int,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    working_side: int = WORKING_SIDE,
+    draft_side: int = DRAFT_SIDE,
 ) -> PreparedImage:
     """Decode and normalise ``data``; raise ImageSkipped or ImageDecodeError."""
     if not data:
@@ -119,7 +120,7 @@ def prepare_image(
                     f"{width}x{height} px is below the {min_width}x{min_height} px minimum", code="too_small"
                 )
             if fmt == "JPEG":
-                opened.draft("RGB", (working_side, working_side))
+                opened.draft("RGB", (draft_side, draft_side))
             opened.seek(0)
             upright = ImageOps.exif_transpose(opened)
             upright.load()
@@ -134,6 +135,4 @@ def prepare_image(
         raise ImageDecodeError(str(exc), code="too_many_pixels") from exc
     except Exception as exc:  # Pillow raises many types on hostile bytes; record them all
         raise ImageDecodeError(f"could not decode image: {exc or type(exc).__name__}", code="decode_error") from exc
-    if max(rgb.size) > working_side:
-        rgb.thumbnail((working_side, working_side), Image.Resampling.BICUBIC, reducing_gap=2.0)
     return PreparedImage(rgb, width, height, fmt, len(data), digest)

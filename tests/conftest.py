@@ -185,11 +185,16 @@ class FakeCaptioner:
         self.batches: list[int] = []
         self.loaded = 0
         self.fail_on = fail_on
+        self.prepared_in: set[str] = set()  # names of the threads that ran prepare()
         self._lock = threading.Lock()
 
     def load(self) -> None:
         with self._lock:
             self.loaded += 1
+
+    def prepare(self, image: Image.Image) -> Image.Image:
+        self.prepared_in.add(threading.current_thread().name)
+        return image
 
     def caption_batch(self, images: Sequence[Image.Image], settings: GenerationSettings) -> list[str]:
         self.batches.append(len(images))

@@ -40,9 +40,11 @@ def test_exif_orientation_applied(orientation: int) -> None:
     assert prepared.image.size == (200, 300) and (prepared.width, prepared.height) == (200, 300)
 
 
-def test_large_image_reduced_but_real_size_recorded() -> None:
+def test_large_jpeg_decoded_in_draft_mode_but_real_size_recorded() -> None:
     prepared = prepare_image(make_image(3000, 2000, "JPEG"), min_width=100, min_height=100)
-    assert (prepared.width, prepared.height) == (3000, 2000) and max(prepared.image.size) <= 768
+    assert (prepared.width, prepared.height) == (3000, 2000) and prepared.image.size == (750, 500)  # 1/4 scale
+    small = prepare_image(make_image(700, 500, "JPEG"), min_width=100, min_height=100)
+    assert small.image.size == (700, 500)  # 1/2 scale would go below the 384 px the model sees
 
 
 @pytest.mark.parametrize(
