@@ -49,10 +49,14 @@ class PixelRecipe:
         do_rescale = getattr(image_processor, "do_rescale", True)
         scale = float(getattr(image_processor, "rescale_factor", 1 / 255)) if do_rescale else 1.0
         resample = getattr(image_processor, "resample", None)
+        try:
+            resample = Image.Resampling(int(resample if resample is not None else Image.Resampling.BILINEAR))
+        except (TypeError, ValueError):  # e.g. a torchvision InterpolationMode: leave it to the processor
+            return None
         return cls(
             height=height,
             width=width,
-            resample=int(resample) if resample is not None else int(Image.Resampling.BILINEAR),
+            resample=int(resample),
             scale=scale,
             mean=(float(mean[0]), float(mean[1]), float(mean[2])),
             std=(float(std[0]), float(std[1]), float(std[2])),

@@ -45,6 +45,7 @@ def test_recipe_refuses_what_it_cannot_copy() -> None:
     assert PixelRecipe.from_processor(BlipImageProcessorPil(size={"shortest_edge": 300})) is None
     assert PixelRecipe.from_processor(BlipImageProcessorPil(do_normalize=False)) is None
     assert PixelRecipe.from_processor(SimpleNamespace()) is None
+    assert PixelRecipe.from_processor(BlipImageProcessorPil(resample="bicubic")) is None
 
 
 @pytest.fixture()
@@ -103,10 +104,12 @@ def test_out_of_memory_halves_the_batch_and_remembers(tiny: BlipCaptioner, monke
 
 
 def test_gpu_batch_is_sized_to_free_memory() -> None:
-    from transformers import BlipConfig
+    from transformers import Blip2Config, BlipConfig
 
     per_image = bytes_per_image(BlipConfig(), dtype_bytes=2)  # BLIP-base, fp16
     assert 40e6 < per_image < 200e6
+    assert bytes_per_image(BlipConfig(), dtype_bytes=4) == 2 * per_image
+    assert 0 < bytes_per_image(Blip2Config(), dtype_bytes=2) < 1e9  # BLIP-2's configs have the same fields
     gib = 1024**3
     assert device_batch_size(75 * gib, per_image) == 256  # H100, 80 GB
     assert device_batch_size(135 * gib, per_image) == 512  # H200, capped
