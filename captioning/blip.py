@@ -83,6 +83,8 @@ class BlipCaptioner:
 
     def load(self) -> None:
         """Load processor and model once; raise ModelLoadError with one clear sentence."""
+        if self._model is not None:  # the download threads call this for every image
+            return
         with self._lock:
             if self._model is not None:
                 return
@@ -120,15 +122,16 @@ class BlipCaptioner:
                 raise _load_failure(self.model_id, exc) from exc
             finally:
                 transformers.utils.logging.set_verbosity(previous)
-            self._processor = processor
-            self._pixels = PixelRecipe.from_processor(processor.image_processor)
-            self._model = (model if "device_map" in kwargs else model.to(device)).eval()
-            self.family = config.model_type
-            self.device, self.dtype = device, dtype
+            model = (model if "device_map" in kwargs else model.to(device)).eval()
             if device.startswith("cuda"):
-                free_bytes, _ = torch.cuda.mem_get_info(self._model.device)
+                free_bytes, _ = torch.cuda.mem_get_info(model.device)
                 image_bytes = bytes_per_image(config, torch.finfo(getattr(torch, dtype)).bits // 8)
                 self._fitted_batch_size = device_batch_size(free_bytes, image_bytes)
+            self._processor = processor
+            self._pixels = PixelRecipe.from_processor(processor.image_processor)
+            self.family = config.model_type
+            self.device, self.dtype = device, dtype
+            self._model = model  # last: a set model means everything above is ready
 
     def prepare(self, image: Image.Image) -> Image.Image | np.ndarray:
         """The model's input for one image: resized uint8 pixels (thread-safe, for download workers).
