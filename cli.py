@@ -20,10 +20,11 @@ from captioning import ModelLoadError
 from captioning.blip import DEFAULT_MODEL
 from captioning.translate import supported_languages
 from library import apply_renames, write_rename_plan
-from options import DEVICES, DTYPES, MB, AuditOptions, OptionsError, parse_translation_models
+from options import DEVICES, DTYPES, MB, RENDER_MODES, AuditOptions, OptionsError, parse_translation_models
 from pipeline import AuditEvent, ImageFinished, PageFinished, PageStarted, run_audit
 from records import AuditReport
 from reports import write_captions_txt, write_csv, write_html, write_json
+from scraper.browser import BrowserUnavailableError
 
 EXIT_OK, EXIT_PAGES_FAILED, EXIT_USAGE, EXIT_ISSUES = 0, 1, 2, 3
 HTML_THUMBNAIL_PX = 160
@@ -125,6 +126,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow loopback and private addresses (intranet audits); link-local stays blocked",
     )
     scrape.add_argument("--ignore-robots", action="store_true", help="do not obey robots.txt")
+    render = p.add_argument_group("rendering (JavaScript-built pages)")
+    render.add_argument(
+        "--render",
+        choices=RENDER_MODES,
+        default=d.render,
+        help="read pages as a headless Chromium shows them: auto (when a browser is found), always, never",
+    )
+    render.add_argument(
+        "--browser", default=None, metavar="PATH", help="Chromium/Chrome executable (else $ALTSCOUT_CHROMIUM, PATH)"
+    )
+    render.add_argument(
+        "--render-timeout",
+        type=float,
+        default=d.render_timeout_s,
+        help="seconds per rendered page: load, scroll, settle (default %(default)s)",
+    )
     p.add_argument(
         "--cache",
         type=Path,
@@ -169,6 +186,9 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         allow_local_folders=True,
         cache_dir=str(args.cache) if args.cache else None,
         glob=args.glob,
+        render=args.render,
+        browser_path=args.browser,
+        render_timeout_s=args.render_timeout,
     )
 
 
@@ -277,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = Progress(enabled=not args.quiet)
     try:
         report = run_audit(urls, options, on_event=progress)
-    except ModelLoadError as exc:
+    except (ModelLoadError, BrowserUnavailableError) as exc:
         progress.close()
         if args.debug:
             traceback.print_exc()
@@ -302,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for page in report.pages:
             if page.status != "ok":
                 print(f"altscout: page failed: {page.url}: {page.error}", file=sys.stderr)
+            for warning in page.warnings:
+                print(f"altscout: warning: {page.url}: {warning}", file=sys.stderr)
         print(
             f"altscout: {summary['pages']} page(s), {summary['images']} images: {summary['captioned']} captioned, "
             f"{summary['skipped']} skipped, {summary['failed']} failed -> {', '.join(map(str, written))}",

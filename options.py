@@ -14,6 +14,7 @@ from scraper.net import USER_AGENT, FetchPolicy
 MB = 1024 * 1024
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+RENDER_MODES = ("auto", "always", "never")
 
 
 class OptionsError(ValueError):
@@ -58,6 +59,12 @@ class AuditOptions:
     glob: str | None = None  # folder mode: only files matching this pattern
     cache_dir: str | None = None  # on-disk caption cache (model + settings + image hash)
     thumbnail_size: int = 0  # >0: keep a JPEG thumbnail of this many px per image (web UI, HTML report)
+    render: str = "auto"  # auto: headless Chromium when one is found; always: require one; never: static only
+    browser_path: str | None = None  # Chromium to drive (else ALTSCOUT_CHROMIUM, Playwright's, PATH)
+    render_timeout_s: float = 20.0  # time budget per rendered page (load, scroll, settle, read the DOM)
+    render_max_requests: int = 400  # requests one rendered page may make
+    render_max_bytes: int = 64 * MB  # bytes one rendered page may load (also bounds the reused bytes)
+    oversized_min_waste_bytes: int = 4 * 1024  # oversized_image: only when this many bytes would be saved
 
     def __post_init__(self) -> None:
         positive = (
@@ -73,6 +80,9 @@ class AuditOptions:
             "read_timeout_s",
             "page_deadline_s",
             "image_deadline_s",
+            "render_timeout_s",
+            "render_max_requests",
+            "render_max_bytes",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -88,6 +98,8 @@ class AuditOptions:
             raise OptionsError("min-new-tokens must be between 1 and max-new-tokens")
         if self.device not in DEVICES:
             raise OptionsError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.render not in RENDER_MODES:
+            raise OptionsError(f"render must be one of {', '.join(RENDER_MODES)}, got {self.render!r}")
         if self.dtype not in DTYPES:
             raise OptionsError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         lang = (self.lang or "en").strip().lower()
@@ -120,7 +132,9 @@ class AuditOptions:
     @property
     def audit_settings(self) -> AuditSettings:
         """The alt/SEO check thresholds these options imply."""
-        return AuditSettings(self.max_alt_length, self.large_image_bytes, self.mismatch_threshold)
+        return AuditSettings(
+            self.max_alt_length, self.large_image_bytes, self.mismatch_threshold, self.oversized_min_waste_bytes
+        )
 
     @property
     def fetch_policy(self) -> FetchPolicy:

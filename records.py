@@ -44,6 +44,12 @@ class ImageRecord:
     in_figure: bool = False
     figcaption: str | None = None
     occurrences: int = 0
+    rendered_width: int | None = None  # CSS px of the element's box in the rendered page (DPR 1)
+    rendered_height: int | None = None
+    visible: bool | None = None  # rendered pages: on screen (box > 0, not hidden); None = not rendered
+    role: str | None = None  # the element's ARIA role attribute (presentation/none/img)
+    aria_hidden: bool = False  # the element or an ancestor has aria-hidden="true"
+    aria_label: str | None = None
     status: str = PENDING
     reason: str | None = None
     detail: str | None = None
@@ -99,6 +105,12 @@ class ImageRecord:
             "in_figure": self.in_figure,
             "figcaption": self.figcaption,
             "occurrences": self.occurrences,
+            "rendered_width": self.rendered_width,
+            "rendered_height": self.rendered_height,
+            "visible": self.visible,
+            "role": self.role,
+            "aria_hidden": self.aria_hidden,
+            "aria_label": self.aria_label,
             "status": self.status,
             "reason": self.reason,
             "detail": self.detail,
@@ -133,6 +145,7 @@ class PageReport:
     title: str | None = None
     lang: str | None = None
     warnings: list[str] = field(default_factory=list)
+    rendered: bool = False  # discovered in a headless browser (and statically), not statically alone
     images: list[ImageRecord] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,6 +160,7 @@ class PageReport:
             "title": self.title,
             "lang": self.lang,
             "warnings": list(self.warnings),
+            "rendered": self.rendered,
             "images": [image.to_dict() for image in self.images],
         }
 

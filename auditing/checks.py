@@ -20,6 +20,7 @@ from auditing.suggest import (
     suggest_filename,
 )
 from records import CAPTIONED, FAILED, ImageRecord, PageReport
+from scraper.rendered import is_decorative
 
 ALT_SOURCES = frozenset({"img", "input"})
 PLACEHOLDER_ALTS = re.compile(
@@ -45,12 +46,15 @@ class AuditSettings:
     max_alt_length: int = 125
     large_image_bytes: int = 100 * 1024
     mismatch_threshold: float = 0.2
+    oversized_min_waste_bytes: int = 4 * 1024
 
 
 def _alt_issues(record: ImageRecord, settings: AuditSettings, alt_counts: dict[str, int]) -> list[str]:
     issues: list[str] = []
     alts = record.alts or [record.alt]
     no_text = record.in_link and not record.link_text
+    if is_decorative(record):  # hidden from assistive technology: alt is not read
+        alts = ["" if alt is None else alt for alt in alts]
     if any(alt is None for alt in alts):
         issues.append("missing_alt")
     if no_text and any(alt is None or not alt.strip() for alt in alts):
@@ -92,9 +96,23 @@ def _seo_issues(record: ImageRecord, settings: AuditSettings) -> list[str]:
             issues.append("modern_format")
     if ALT_SOURCES & set(record.found_in) and (record.width_attr is None or record.height_attr is None):
         issues.append("missing_dimensions")
+    if _oversized(record, settings):
+        issues.append("oversized_image")
     if record.status == CAPTIONED and not is_descriptive_filename(record.source):
         issues.append("non_descriptive_filename")
     return issues
+
+
+def _oversized(record: ImageRecord, settings: AuditSettings) -> bool:
+    """Lighthouse's "properly size images" at device pixel ratio 1: natural width over twice the
+    rendered width, and the bytes a fitting file would save (by area) at least the threshold."""
+    shown_w, shown_h = record.rendered_width or 0, record.rendered_height or 0
+    if not (record.visible and shown_w and shown_h and record.width and record.height and record.bytes):
+        return False
+    if record.width <= 2 * shown_w:
+        return False
+    shown_share = min(1.0, (shown_w * shown_h) / (record.width * record.height))
+    return record.bytes * (1 - shown_share) >= settings.oversized_min_waste_bytes
 
 
 def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:

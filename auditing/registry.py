@@ -13,6 +13,7 @@ _F30 = "https://www.w3.org/WAI/WCAG22/Techniques/failures/F30"
 _F39 = "https://www.w3.org/WAI/WCAG22/Techniques/failures/F39"
 _G94 = "https://www.w3.org/WAI/WCAG22/Techniques/general/G94"
 _WEB_DEV_IMAGES = "https://web.dev/learn/images"
+_SIZE_IMAGES = "https://developer.chrome.com/docs/lighthouse/performance/uses-responsive-images"
 _CLS = "https://web.dev/articles/optimize-cls#images-without-dimensions"
 
 
@@ -138,6 +139,14 @@ ISSUES: dict[str, Issue] = {
             "Missing width/height",
             "Without width and height attributes the layout shifts while the image loads (CLS).",
             _CLS,
+        ),
+        Issue(
+            "oversized_image",
+            "seo",
+            "minor",
+            "Image larger than shown",
+            "The file is more than twice as wide as the space it is shown in; serve a smaller size (srcset).",
+            _SIZE_IMAGES,
         ),
         Issue(
             "non_descriptive_filename",

@@ -8,7 +8,7 @@ matches an element, ``og:image`` / ``twitter:image``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urldefrag, urljoin
 
@@ -31,11 +31,13 @@ LAZY_SRC_ATTRS = (
     "data-full-src",
     "data-orig-src",
 )
+# Elements whose background a script sets from an attribute (jQuery "set-bg" templates and the like).
+LAZY_BACKGROUND_ATTRS = ("data-setbg", "data-bg", "data-background", "data-background-image", "data-bg-src")
 LAZY_SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset")
 SKIPPED_SCHEMES = ("javascript:", "about:", "blob:", "file:", "ftp:", "mailto:", "tel:", "chrome:")
 # MIME types of <source type=…> that Pillow cannot decode here.
 _UNDECODABLE_TYPES = ("image/svg+xml", "image/jxl", "image/heic", "image/heif")
-_PLACEHOLDER_NAME = re.compile(r"(blank|spacer|placeholder|transparent|pixel|lazy|loading|1x1)[^/]*$", re.I)
+PLACEHOLDER_NAME = re.compile(r"(blank|spacer|placeholder|transparent|pixel|lazy|loading|1x1)[^/]*$", re.I)
 _URL_NOISE = re.compile(r"[\t\n\r]")
 
 
@@ -106,7 +108,7 @@ def _is_placeholder(src: str, tag: Tag) -> bool:
         return True
     if _int_attr(tag, "width") == 1 and _int_attr(tag, "height") == 1:
         return True
-    return bool(_PLACEHOLDER_NAME.search(src.split("?", 1)[0]))
+    return bool(PLACEHOLDER_NAME.search(src.split("?", 1)[0]))
 
 
 def _first_attr(tag: Tag, names: Iterable[str]) -> str:
@@ -152,23 +154,30 @@ def _choose_img_url(img: Tag) -> tuple[str, list[str]]:
     return src, ["img", *how]
 
 
-class _Collector:
-    """Deduplicate images by absolute URL, merging occurrences."""
+class Collector:
+    """Deduplicate images by absolute URL, merging occurrences (static and rendered discovery)."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.records: dict[str, ImageRecord] = {}
 
-    def add(self, raw_url: str, found_in: list[str], element: Tag | None, alt: str | None) -> None:
+    def add(
+        self,
+        raw_url: str,
+        found_in: list[str],
+        alt: str | None,
+        fill: Callable[[ImageRecord], None] | None = None,
+    ) -> ImageRecord | None:
+        """Count one occurrence of an image; ``fill`` sets the context of a new record."""
         raw_url = clean_url(raw_url)
         if not raw_url:
-            return
+            return None
         url = raw_url if raw_url.lower().startswith("data:") else urldefrag(urljoin(self.base_url, raw_url))[0]
         record = self.records.get(url)
         if record is None:
             record = ImageRecord(source=url, alt=alt)
-            if element is not None:
-                _fill_context(record, element)
+            if fill is not None:
+                fill(record)
             if url.lower().startswith(SKIPPED_SCHEMES):
                 record.skip("unsupported_scheme", f"{url.split(':', 1)[0]}: URLs are not images that can be fetched")
             self.records[url] = record
@@ -179,6 +188,11 @@ class _Collector:
         for where in found_in:
             if where not in record.found_in:
                 record.found_in.append(where)
+        return record
+
+    def add_element(self, raw_url: str, found_in: list[str], element: Tag | None, alt: str | None) -> None:
+        """Count one occurrence found on a parsed element."""
+        self.add(raw_url, found_in, alt, None if element is None else lambda record: _fill_context(record, element))
 
 
 def _fill_context(record: ImageRecord, element: Tag) -> None:
@@ -207,25 +221,28 @@ def _attr_alt(tag: Tag) -> str | None:
 def find_images(page: ParsedPage, stylesheets: Iterable[tuple[str, str]] = ()) -> list[ImageRecord]:
     """Every image of the page in document order; ``stylesheets`` are ``(css_text, css_url)``."""
     soup = page.soup
-    collector = _Collector(page.base_url)
+    collector = Collector(page.base_url)
     for element in soup.find_all(["img", "input", "video"]):
         if element.name == "img":
             url, how = _choose_img_url(element)
-            collector.add(url, how, element, _attr_alt(element))
+            collector.add_element(url, how, element, _attr_alt(element))
         elif element.name == "input" and str(element.get("type") or "").lower() == "image":
-            collector.add(str(element.get("src") or ""), ["input"], element, _attr_alt(element))
+            collector.add_element(str(element.get("src") or ""), ["input"], element, _attr_alt(element))
         elif element.name == "video" and element.get("poster"):
-            collector.add(str(element["poster"]), ["poster"], element, None)
+            collector.add_element(str(element["poster"]), ["poster"], element, None)
+    for element in soup.find_all(lambda tag: any(tag.get(name) for name in LAZY_BACKGROUND_ATTRS)):
+        if element.name != "img":
+            collector.add_element(_first_attr(element, LAZY_BACKGROUND_ATTRS), ["style", "lazy"], element, None)
     for element in soup.find_all(style=True):
         for url in inline_style_urls(str(element["style"])):
-            collector.add(url, ["style"], element, None)
+            collector.add_element(url, ["style"], element, None)
     css_sources = [(text, page.base_url) for text in page.style_blocks] + list(stylesheets)
     for css_text, css_url in css_sources:
         backgrounds, _imports = stylesheet_backgrounds(css_text)
         for background in backgrounds:
             element = _first_match(soup, background.selector)
             if element is not None:
-                collector.add(urljoin(css_url, clean_url(background.url)), ["css"], element, None)
+                collector.add_element(urljoin(css_url, clean_url(background.url)), ["css"], element, None)
     for meta in soup.find_all("meta"):
         key = str(meta.get("property") or meta.get("name") or "").lower()
         if key in ("og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"):
@@ -234,7 +251,7 @@ def find_images(page: ParsedPage, stylesheets: Iterable[tuple[str, str]] = ()) -
                 "meta", attrs={"name": f"{label}:alt"}
             )
             alt = str(alt_meta.get("content")) if isinstance(alt_meta, Tag) and alt_meta.get("content") else None
-            collector.add(str(meta.get("content") or ""), [label], None, alt)
+            collector.add_element(str(meta.get("content") or ""), [label], None, alt)
     return list(collector.records.values())
 
 

@@ -181,15 +181,28 @@ class Fetcher:
         deadline_s: float,
         accept: str = "*/*",
         raise_for_status: bool = True,
+        follow_redirects: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> FetchResult:
-        """GET ``url`` following safe redirects; raise a ScrapeError subclass on failure."""
+        """GET ``url`` following safe redirects; raise a ScrapeError subclass on failure.
+
+        With ``follow_redirects=False`` a redirect is returned as it is (status 3xx, empty body,
+        ``location`` made absolute and checked), so a caller such as the browser can follow it
+        itself, hop by hop, each hop coming back here. ``headers`` adds request headers
+        (``Accept`` and ``User-Agent`` stay the fetcher's).
+        """
         deadline = time.monotonic() + deadline_s
         current = check_url(url)
         redirects: list[str] = []
         retried = False
         while True:
-            response = self._send(current, accept, deadline)
+            response = self._send(current, accept, deadline, headers)
             try:
+                if response.is_redirect and not follow_redirects:
+                    location = check_url(urljoin(current, response.headers.get("location", "")))
+                    found = {k.lower(): v for k, v in response.headers.items()}
+                    found["location"] = location
+                    return FetchResult(url, current, response.status_code, found, b"", redirects)
                 if response.is_redirect:
                     location = response.headers.get("location", "")
                     if len(redirects) >= self.policy.max_redirects:
@@ -217,7 +230,9 @@ class Fetcher:
             finally:
                 response.close()
 
-    def _send(self, url: str, accept: str, deadline: float) -> requests.Response:
+    def _send(
+        self, url: str, accept: str, deadline: float, extra_headers: dict[str, str] | None = None
+    ) -> requests.Response:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchError("download deadline exceeded", code="timeout")
@@ -226,9 +241,8 @@ class Fetcher:
             min(self.policy.read_timeout, remaining),
         )
         try:
-            return self._session().get(
-                url, headers={"Accept": accept}, stream=True, allow_redirects=False, timeout=timeout
-            )
+            headers = {**(extra_headers or {}), "Accept": accept}
+            return self._session().get(url, headers=headers, stream=True, allow_redirects=False, timeout=timeout)
         except ScrapeError:
             raise
         except requests.Timeout as exc:

@@ -38,6 +38,7 @@ def shop(server: FixtureServer) -> str:
 @pytest.fixture(scope="module")
 def app_url(tiny_blip_dir: Path, tiny_marian_dir: Path) -> Iterator[str]:
     defaults = AuditOptions(
+        render="never",
         model=str(tiny_blip_dir),
         device="cpu",
         dtype="float32",
@@ -138,7 +139,7 @@ def test_model_that_cannot_load_is_one_sentence(shop: str, tmp_path: Path) -> No
     from gradio_client import Client
 
     missing = str(tmp_path / "no-model")
-    demo = app.build_app(AuditOptions(model=missing, device="cpu", allow_private=True))
+    demo = app.build_app(AuditOptions(render="never", model=missing, device="cpu", allow_private=True))
     port = unused_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
@@ -154,7 +155,7 @@ def test_model_that_cannot_load_is_one_sentence(shop: str, tmp_path: Path) -> No
 def test_private_guard_on_by_default(server: FixtureServer, tiny_blip_dir: Path, shop: str) -> None:
     from gradio_client import Client
 
-    demo = app.build_app(AuditOptions(model=str(tiny_blip_dir), device="cpu", dtype="float32"))
+    demo = app.build_app(AuditOptions(render="never", model=str(tiny_blip_dir), device="cpu", dtype="float32"))
     port = unused_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:

@@ -12,7 +12,7 @@ import pytest
 from conftest import FakeCaptioner, FixtureServer
 from PIL import Image
 
-from auditing import ISSUES
+from auditing import ISSUES, audit_page
 from auditing.suggest import (
     is_descriptive_filename,
     overlap_score,
@@ -23,7 +23,7 @@ from auditing.suggest import (
 )
 from options import AuditOptions
 from pipeline import run_audit
-from records import ImageRecord
+from records import ImageRecord, PageReport
 
 GOLDEN = Path(__file__).parent / "golden" / "checks.json"
 RED = (200, 30, 30)
@@ -142,12 +142,17 @@ def audited(server: FixtureServer) -> dict[str, ImageRecord]:
             kind = "image/jpeg" if name.endswith(".jpg") else "image/webp" if name.endswith(".webp") else "image/png"
             server.add(f"/checks/{name}", data, content_type=kind)
     server.add("/checks/page.html", "<html><body>" + "\n".join(m for m, _ in CASES.values()) + "</body></html>")
-    report = run_audit([server.url("/checks/page.html")], AuditOptions(allow_private=True), FakeCaptioner())
+    report = run_audit(
+        [server.url("/checks/page.html")], AuditOptions(render="never", allow_private=True), FakeCaptioner()
+    )
     return {record.source.rsplit("/", 1)[-1]: record for record in report.pages[0].images}
 
 
+RENDERED_ONLY = {"oversized_image"}  # needs the rendered size: tests/test_render.py and the unit test below
+
+
 def test_every_slug_has_a_positive_and_a_negative_case(audited: dict[str, ImageRecord]) -> None:
-    assert set(POS_NEG) == set(ISSUES)
+    assert set(POS_NEG) == set(ISSUES) - RENDERED_ONLY
     for slug, (positive, negative) in POS_NEG.items():
         pos, neg = audited[positive], audited[negative]
         assert slug in pos.alt_issues + pos.seo_issues, f"{slug} not flagged on {positive}"
@@ -231,3 +236,39 @@ def test_trim_and_overlap_and_filenames() -> None:
     assert suggest_filename("a red shoe", "https://x/IMG_1.JPG", "JPEG", taken) == "red-shoe.jpg"
     assert suggest_filename("a red shoe", "https://x/IMG_2.jpg", "JPEG", taken) == "red-shoe-2.jpg"
     assert suggest_filename("a red shoe", "https://x/img", "PNG", taken) == "red-shoe.png"
+
+
+def _shown(width: int, shown: int, size: int, visible: bool = True) -> ImageRecord:
+    record = ImageRecord(source="http://x/a.png", found_in=["img", "rendered"], occurrences=1, alt="A")
+    record.width = record.height = width
+    record.rendered_width = record.rendered_height = shown
+    record.bytes, record.visible = size, visible
+    record.set_caption("a red square", "a red square")
+    return record
+
+
+@pytest.mark.parametrize(
+    ("record", "flagged"),
+    [
+        (_shown(512, 24, 40_000), True),  # an icon file 20x too wide
+        (_shown(512, 256, 40_000), False),  # exactly 2x: fine at DPR 1... and 2
+        (_shown(512, 200, 40_000), True),
+        (_shown(512, 24, 3_000), False),  # too few bytes to matter (< 4 KiB saved)
+        (_shown(512, 24, 40_000, visible=False), False),  # not on screen: no rendered size to compare
+    ],
+)
+def test_oversized_image_compares_natural_and_rendered_width(record: ImageRecord, flagged: bool) -> None:
+    page = PageReport(url="http://x/", images=[record])
+    audit_page(page)
+    assert ("oversized_image" in record.seo_issues) is flagged
+
+
+def test_aria_hidden_and_presentational_images_need_no_alt() -> None:
+    hidden = ImageRecord(source="http://x/h.png", found_in=["img", "rendered"], occurrences=1, alts=[None])
+    hidden.aria_hidden = True
+    presentational = ImageRecord(source="http://x/p.png", found_in=["img"], occurrences=1, alts=[None], role="none")
+    plain = ImageRecord(source="http://x/m.png", found_in=["img"], occurrences=1, alts=[None])
+    page = PageReport(url="http://x/", images=[hidden, presentational, plain])
+    audit_page(page)
+    assert "missing_alt" not in hidden.alt_issues and "missing_alt" not in presentational.alt_issues
+    assert "missing_alt" in plain.alt_issues

@@ -25,7 +25,10 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def tiny_cli_args(model_dir: Path) -> list[str]:
     """Flags that run the CLI on the tiny BLIP against the loopback server, quietly and fast."""
-    return ["--model", str(model_dir), "--allow-private", "--quiet", "--max-new-tokens", "4", "--min-new-tokens", "2"]
+    return [
+        *("--model", str(model_dir), "--allow-private", "--quiet", "--render", "never"),
+        *("--max-new-tokens", "4", "--min-new-tokens", "2"),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +51,8 @@ def test_cli_end_to_end_with_tiny_blip(site, server: FixtureServer, tiny_blip_di
         "--dtype",
         "float32",
         "--allow-private",
+        "--render",
+        "never",
         "--max-new-tokens",
         "6",
         "--min-new-tokens",

@@ -34,7 +34,7 @@ def report(server: FixtureServer) -> AuditReport:
         f"<img src='p2.jpg' alt='{HOSTILE_ALT.replace(chr(39), '')}' width=400 height=300>"
         "<img src='p3.jpg' alt='IMG_0001.jpg'><img src='tiny.png' alt=''><img src='gone.png' alt='x'></body></html>",
     )
-    options = AuditOptions(allow_private=True, thumbnail_size=120)
+    options = AuditOptions(render="never", allow_private=True, thumbnail_size=120)
     return run_audit([server.url("/h/page.html")], options, FakeCaptioner())
 
 
@@ -130,6 +130,8 @@ def test_fail_on_takes_precedence_over_failed_pages(server: FixtureServer, tiny_
         "--model",
         str(tiny_blip_dir),
         "--allow-private",
+        "--render",
+        "never",
         "--quiet",
         "--max-new-tokens",
         "4",

@@ -42,7 +42,7 @@ def library(tmp_path: Path) -> Path:
 
 
 def audit_folder(folder: Path, **kwargs: object) -> PageReport:
-    options = AuditOptions(allow_local_folders=True, **kwargs)  # type: ignore[arg-type]
+    options = AuditOptions(render="never", allow_local_folders=True, **kwargs)  # type: ignore[arg-type]
     return run_audit([str(folder)], options, FakeCaptioner()).pages[0]
 
 
@@ -78,7 +78,7 @@ def test_folder_index_in_captions_txt(library: Path) -> None:
 
 
 def test_folders_are_off_unless_allowed(library: Path) -> None:
-    page = run_audit([str(library)], AuditOptions(), FakeCaptioner()).pages[0]
+    page = run_audit([str(library)], AuditOptions(render="never"), FakeCaptioner()).pages[0]
     assert page.status == "failed" and page.error_code == "unsupported_scheme"
 
 

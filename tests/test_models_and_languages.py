@@ -54,7 +54,13 @@ def test_blip2_in_the_pipeline(server: FixtureServer, tiny_blip2_dir: Path) -> N
     server.add("/m/a.png", make_image(300, 200, seed=1), content_type="image/png")
     server.add("/m/page.html", "<img src='a.png' alt='x'>")
     options = AuditOptions(
-        model=str(tiny_blip2_dir), device="cpu", dtype="float32", allow_private=True, max_new_tokens=5, min_new_tokens=3
+        render="never",
+        model=str(tiny_blip2_dir),
+        device="cpu",
+        dtype="float32",
+        allow_private=True,
+        max_new_tokens=5,
+        min_new_tokens=3,
     )
     report = run_audit([server.url("/m/page.html")], options)
     assert report.pages[0].images[0].status == "captioned"
@@ -72,7 +78,7 @@ def test_required_languages_resolve(code: str) -> None:
 
 def test_unknown_language_lists_supported() -> None:
     with pytest.raises(OptionsError) as caught:
-        AuditOptions(lang="xx")
+        AuditOptions(render="never", lang="xx")
     message = str(caught.value)
     assert "'xx'" in message and all(code in message for code in ("es", "fr", "de", "it", "pt", "nl"))
     assert set(supported_languages()) >= {"es", "fr", "de", "it", "pt", "nl"}
@@ -115,7 +121,9 @@ def test_auto_translates_from_html_lang_and_reports_both(
     server.add("/l/fr.html", "<html lang='fr-FR'><img src='a.png'></html>")
     server.add("/l/en.html", "<html lang='en'><img src='a.png'></html>")
     server.add("/l/none.html", "<html><img src='a.png'></html>")
-    options = AuditOptions(allow_private=True, lang="auto", translation_models=(("fr", str(tiny_marian_dir)),))
+    options = AuditOptions(
+        render="never", allow_private=True, lang="auto", translation_models=(("fr", str(tiny_marian_dir)),)
+    )
     report = run_audit(
         [server.url("/l/fr.html"), server.url("/l/en.html"), server.url("/l/none.html")], options, FakeCaptioner()
     )
@@ -134,7 +142,7 @@ def test_auto_translates_from_html_lang_and_reports_both(
 def test_fixed_language_with_unloadable_model_fails_before_any_page(tmp_path: Path) -> None:
     from captioning import ModelLoadError
 
-    options = AuditOptions(lang="es", translation_models=(("es", str(tmp_path / "missing")),))
+    options = AuditOptions(render="never", lang="es", translation_models=(("es", str(tmp_path / "missing")),))
     with pytest.raises(ModelLoadError, match="--translation-model"):
         run_audit(["http://example.invalid/"], options, FakeCaptioner())
 
@@ -142,7 +150,9 @@ def test_fixed_language_with_unloadable_model_fails_before_any_page(tmp_path: Pa
 def test_auto_with_unloadable_model_warns_and_continues(server: FixtureServer, tmp_path: Path) -> None:
     server.add("/l/b.png", make_image(300, 200, seed=3), content_type="image/png")
     server.add("/l/de.html", "<html lang='de'><img src='b.png'></html>")
-    options = AuditOptions(allow_private=True, lang="auto", translation_models=(("de", str(tmp_path / "none")),))
+    options = AuditOptions(
+        render="never", allow_private=True, lang="auto", translation_models=(("de", str(tmp_path / "none")),)
+    )
     report = run_audit([server.url("/l/de.html")], options, FakeCaptioner())
     page = report.pages[0]
     assert page.status == "ok" and page.images[0].status == "captioned"

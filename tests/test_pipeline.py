@@ -10,7 +10,9 @@ from options import AuditOptions
 from pipeline import AuditFinished, ImageFinished, PageFinished, PageStarted, audit, run_audit
 from records import FINAL_STATUSES
 
-OPTIONS = AuditOptions(allow_private=True, image_max_bytes=1_000_000, image_deadline_s=1.5, batch_size=4)
+OPTIONS = AuditOptions(
+    render="never", allow_private=True, image_max_bytes=1_000_000, image_deadline_s=1.5, batch_size=4
+)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +91,9 @@ def test_identifying_user_agent_and_robots(audited, server: FixtureServer) -> No
     report = run_audit([server.url("/private/secret.html")], OPTIONS, FakeCaptioner())
     assert report.pages[0].status == "failed" and report.pages[0].error_code == "robots_disallowed"
     ignored = run_audit(
-        [server.url("/private/secret.html")], AuditOptions(allow_private=True, ignore_robots=True), FakeCaptioner()
+        [server.url("/private/secret.html")],
+        AuditOptions(render="never", allow_private=True, ignore_robots=True),
+        FakeCaptioner(),
     )
     assert ignored.pages[0].status == "ok"
 
@@ -104,7 +108,7 @@ def test_one_bad_page_does_not_abort_the_run(fresh_server: FixtureServer) -> Non
         good,
         "http://169.254.169.254/latest/",
     ]
-    report = run_audit(urls, AuditOptions(allow_private=True), FakeCaptioner())
+    report = run_audit(urls, AuditOptions(render="never", allow_private=True), FakeCaptioner())
     statuses = [(p.status, p.error_code) for p in report.pages]
     assert statuses == [
         ("failed", "http_error"),
@@ -118,7 +122,7 @@ def test_one_bad_page_does_not_abort_the_run(fresh_server: FixtureServer) -> Non
 
 
 def test_loopback_page_refused_without_allow_private(server: FixtureServer) -> None:
-    report = run_audit([server.url("/index.html")], AuditOptions(), FakeCaptioner())
+    report = run_audit([server.url("/index.html")], AuditOptions(render="never"), FakeCaptioner())
     assert report.pages[0].error_code == "blocked_address"
     assert "refused for safety" in (report.pages[0].error or "")
 
@@ -135,7 +139,9 @@ def test_img_or_base_pointing_inside_is_refused_rest_audited(fresh_server: Fixtu
         f"<base href='http://169.254.169.254/'><img src='inside.png'><img src='{fresh_server.url('/a.png')}'>",
     )
     report = run_audit(
-        [fresh_server.url("/p.html"), fresh_server.url("/b.html")], AuditOptions(allow_private=True), FakeCaptioner()
+        [fresh_server.url("/p.html"), fresh_server.url("/b.html")],
+        AuditOptions(render="never", allow_private=True),
+        FakeCaptioner(),
     )
     first, second = report.pages
     assert [(r.status, r.reason) for r in first.images] == [("captioned", None)] + [("failed", "blocked_address")] * 3
@@ -147,7 +153,7 @@ def test_max_images_caps_and_reports(fresh_server: FixtureServer) -> None:
     fresh_server.add("/many.html", f"<html><body>{tags}</body></html>")
     report = run_audit(
         [fresh_server.url("/many.html")],
-        AuditOptions(allow_private=True, max_images=5, image_deadline_s=2),
+        AuditOptions(render="never", allow_private=True, max_images=5, image_deadline_s=2),
         FakeCaptioner(),
     )
     images = report.pages[0].images
@@ -159,7 +165,7 @@ def test_caption_failure_marks_batch_failed_and_run_continues(fresh_server: Fixt
     fresh_server.add("/a.png", make_image(200, 200, seed=1), content_type="image/png")
     fresh_server.add("/p.html", "<img src='/a.png'>")
     captioner = FakeCaptioner(fail_on=lambda image: True)
-    report = run_audit([fresh_server.url("/p.html")], AuditOptions(allow_private=True), captioner)
+    report = run_audit([fresh_server.url("/p.html")], AuditOptions(render="never", allow_private=True), captioner)
     record = report.pages[0].images[0]
     assert (record.status, record.reason) == ("failed", "caption_error")
 
@@ -173,15 +179,15 @@ def test_memory_is_bounded_by_the_batch(fresh_server: FixtureServer) -> None:
     for i in range(60):
         fresh_server.add(f"/i{i}.png", make_image(200, 200, seed=i), content_type="image/png")
     fresh_server.add("/p.html", "".join(f"<img src='/i{i}.png'>" for i in range(60)))
-    options = AuditOptions(allow_private=True, batch_size=2, download_workers=3)
+    options = AuditOptions(render="never", allow_private=True, batch_size=2, download_workers=3)
     run = pipeline.AuditRun(options, FakeCaptioner())
     lock = threading.Lock()
     alive = peak = 0
     original_download, original_caption = run._download, run._caption
 
-    def counting_download(record):
+    def counting_download(record, source):
         nonlocal alive, peak
-        result = original_download(record)
+        result = original_download(record, source)
         with lock:
             alive += result is not None
             peak = max(peak, alive)
@@ -195,7 +201,7 @@ def test_memory_is_bounded_by_the_batch(fresh_server: FixtureServer) -> None:
 
     run._download = counting_download  # type: ignore[method-assign]
     run._caption = counting_caption  # type: ignore[method-assign]
-    events = list(run.audit_page(0, fresh_server.url("/p.html")))
+    events = list(run.audit_page(0, run.discover(fresh_server.url("/p.html"))))
     assert sum(1 for e in events if isinstance(e, ImageFinished)) == 60
     assert 2 <= peak <= 2 * options.batch_size + options.download_workers
 
@@ -205,7 +211,7 @@ def test_robots_status_semantics(fresh_server: FixtureServer, robots_status: int
     """RFC 9309: a 4xx robots.txt allows everything, a 5xx disallows everything."""
     fresh_server.add("/robots.txt", "err", status=robots_status, content_type="text/plain")
     fresh_server.add("/p.html", "<p>no images</p>")
-    report = run_audit([fresh_server.url("/p.html")], AuditOptions(allow_private=True), FakeCaptioner())
+    report = run_audit([fresh_server.url("/p.html")], AuditOptions(render="never", allow_private=True), FakeCaptioner())
     assert report.pages[0].status == page_status
     if page_status == "failed":
         assert report.pages[0].error_code == "robots_disallowed"
@@ -214,7 +220,9 @@ def test_robots_status_semantics(fresh_server: FixtureServer, robots_status: int
 def test_unreachable_host_reports_connection_error() -> None:
     from conftest import unused_port
 
-    report = run_audit([f"http://127.0.0.1:{unused_port()}/"], AuditOptions(allow_private=True), FakeCaptioner())
+    report = run_audit(
+        [f"http://127.0.0.1:{unused_port()}/"], AuditOptions(render="never", allow_private=True), FakeCaptioner()
+    )
     assert report.pages[0].error_code == "connection_error"
 
 
@@ -222,7 +230,7 @@ def test_disk_cache_skips_captioning_on_reaudit(fresh_server: FixtureServer, tmp
     for i in range(5):
         fresh_server.add(f"/c{i}.png", make_image(200, 200, seed=i), content_type="image/png")
     fresh_server.add("/p.html", "".join(f"<img src='/c{i}.png'>" for i in range(5)))
-    options = AuditOptions(allow_private=True, cache_dir=str(tmp_path / "cache"))
+    options = AuditOptions(render="never", allow_private=True, cache_dir=str(tmp_path / "cache"))
     first, second = FakeCaptioner(), FakeCaptioner()
     report1 = run_audit([fresh_server.url("/p.html")], options, first)
     report2 = run_audit([fresh_server.url("/p.html")], options, second)

@@ -124,6 +124,6 @@ def test_pipeline_preprocesses_in_download_threads(server: FixtureServer) -> Non
         server.add(f"/pp/{i}.png", make_image(300, 200, seed=i), content_type="image/png")
     server.add("/pp/page.html", "".join(f"<img src='{i}.png' alt='x'>" for i in range(6)))
     captioner = FakeCaptioner()
-    report = run_audit([server.url("/pp/page.html")], AuditOptions(allow_private=True), captioner)
+    report = run_audit([server.url("/pp/page.html")], AuditOptions(render="never", allow_private=True), captioner)
     assert report.summary()["captioned"] == 6
     assert captioner.prepared_in and all(name.startswith("altscout-dl") for name in captioner.prepared_in)

@@ -30,18 +30,18 @@ from captioning.cache import CaptionCache
 from captioning.translate import AUTO, ENGLISH, Translator, get_translator, page_language
 from library import scan_folder
 from options import AuditOptions, OptionsError
+from pipeline.page_stage import DiscoveredPage, PageBytes, decided_by_rendered_size, discover_page
 from records import PENDING, AuditReport, ImageRecord, PageReport
-from scraper.discover import ParsedPage, find_images, parse_page, stylesheet_imports
+from scraper.browser import BrowserUnavailableError
 from scraper.errors import FetchError, ScrapeError
 from scraper.images import ImageSkipped, decode_data_uri, prepare_image
 from scraper.net import Fetcher, check_url
+from scraper.render import Renderer, get_renderer
 from scraper.robots import RobotsCache
 
 log = logging.getLogger("altscout")
 
-HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 IMAGE_ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/*;q=0.8,*/*;q=0.1"
-CSS_ACCEPT = "text/css,*/*;q=0.1"
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,8 @@ class AuditRun:
         self.fetcher = Fetcher(options.fetch_policy)
         self.robots = RobotsCache(self.fetcher, deadline_s=min(10.0, options.page_deadline_s))
         self.host_limit = _HostLimiter(options.per_host_limit)
+        self.renderer: Renderer | None = None  # set by start_renderer
+        self.browser_unavailable: BrowserUnavailableError | None = None
         self._captions_by_hash: dict[str, tuple[str, str]] = {}
         self.cache = (
             CaptionCache(options.cache_dir, self.captioner_id(), options.generation) if options.cache_dir else None
@@ -155,27 +157,51 @@ class AuditRun:
 
     # --- pages -------------------------------------------------------------------------
 
-    def audit_page(self, index: int, url: str) -> Iterator[AuditEvent]:
-        """Fetch, discover, download and caption one page; never raises for page problems."""
-        page = PageReport(url=url)
-        try:
-            records = self._discover(page)
-        except ScrapeError as exc:
-            page.status, page.error, page.error_code = "failed", exc.message, exc.code
-            yield PageFinished(index, page)
+    def start_renderer(self) -> None:
+        """Start the browser for ``--render auto|always``; ``always`` without one raises."""
+        if self.options.render == "never":
             return
+        renderer = get_renderer(self.options.browser_path)
+        try:
+            renderer.start()
+        except BrowserUnavailableError as exc:
+            if self.options.render == "always":
+                raise
+            log.info("rendering off: %s", exc.message)
+            self.browser_unavailable = exc
+            return
+        self.renderer = renderer
+
+    def discover(self, url: str) -> DiscoveredPage:
+        """The page stage for one URL; page problems become a failed PageReport, never an exception."""
+        try:
+            return discover_page(url, self.options, self.fetcher, self.robots, self.renderer, self.browser_unavailable)
+        except ScrapeError as exc:
+            page = PageReport(url=url, status="failed", error=exc.message, error_code=exc.code)
         except Exception as exc:  # one bad page never aborts a run
             log.exception("unexpected error on page %s", url)
-            page.status, page.error_code = "failed", "internal_error"
-            page.error = f"internal error: {type(exc).__name__}"
+            page = PageReport(url=url, status="failed", error=f"internal error: {type(exc).__name__}")
+            page.error_code = "internal_error"
+        return DiscoveredPage(page, PageBytes(self.fetcher))
+
+    def audit_page(self, index: int, discovered: DiscoveredPage) -> Iterator[AuditEvent]:
+        """Download and caption the images of a discovered page, then run the page audit."""
+        page = discovered.page
+        if page.status != "ok":
             yield PageFinished(index, page)
             return
-        page.images = records
-        for done, record in enumerate(self._process_images(records), start=1):
-            yield ImageFinished(index, record, done, len(records))
+        try:
+            for done, record in enumerate(self._process_images(page.images, discovered.source), start=1):
+                yield ImageFinished(index, record, done, len(page.images))
+        finally:
+            discovered.source.release()
         audit_checks(page, self.options.audit_settings)
         self._translate(page)
         yield PageFinished(index, page)
+
+    def is_folder(self, target: str) -> bool:
+        """A local folder target (CLI only)."""
+        return self.options.allow_local_folders and "://" not in target and Path(target).is_dir()
 
     def audit_folder(self, index: int, folder: Path) -> Iterator[AuditEvent]:
         """Caption every image file of a local folder (recursive) as one report."""
@@ -187,76 +213,11 @@ class AuditRun:
             )
             for path in scan_folder(folder, self.options.glob)
         ]
-        for done, record in enumerate(self._process_images(page.images), start=1):
+        for done, record in enumerate(self._process_images(page.images, PageBytes(self.fetcher)), start=1):
             yield ImageFinished(index, record, done, len(page.images))
         audit_checks(page, self.options.audit_settings)
         self._translate(page)
         yield PageFinished(index, page)
-
-    def _discover(self, page: PageReport) -> list[ImageRecord]:
-        opts = self.options
-        check_url(page.url)
-        if not opts.ignore_robots:
-            self.robots.check(page.url)
-        result = self.fetcher.fetch(
-            page.url, max_bytes=opts.page_max_bytes, deadline_s=opts.page_deadline_s, accept=HTML_ACCEPT
-        )
-        page.final_url = result.final_url
-        if result.content_type.startswith("image/"):
-            raise ScrapeError(f"{page.url} is an image, not an HTML page", code="not_html")
-        parsed = parse_page(result.content, result.final_url, result.charset)
-        page.title, page.lang = parsed.title, parsed.lang
-        stylesheets = self._fetch_stylesheets(parsed, page)
-        records = find_images(parsed, stylesheets)
-        self._prefilter(records)
-        return records
-
-    def _fetch_stylesheets(self, parsed: ParsedPage, page: PageReport) -> list[tuple[str, str]]:
-        """Fetch linked stylesheets (and their @imports), at most ``max_stylesheets``."""
-        opts = self.options
-        queue = deque(parsed.stylesheet_urls)
-        for block in parsed.style_blocks:
-            queue.extend(stylesheet_imports(block, parsed.base_url))
-        seen: set[str] = set()
-        sheets: list[tuple[str, str]] = []
-        while queue:
-            css_url = queue.popleft()
-            if css_url in seen:
-                continue
-            if len(seen) >= opts.max_stylesheets:
-                page.warnings.append(f"stylesheet limit ({opts.max_stylesheets}) reached; {css_url} not read")
-                continue
-            seen.add(css_url)
-            try:
-                result = self.fetcher.fetch(
-                    css_url, max_bytes=opts.css_max_bytes, deadline_s=min(10.0, opts.page_deadline_s), accept=CSS_ACCEPT
-                )
-            except ScrapeError as exc:
-                page.warnings.append(f"stylesheet {css_url} not read: {exc.message}")
-                continue
-            text = result.content.decode(result.charset or "utf-8", errors="replace")
-            sheets.append((text, result.final_url))
-            queue.extend(stylesheet_imports(text, result.final_url))
-        return sheets
-
-    def _prefilter(self, records: list[ImageRecord]) -> None:
-        """Skip, before any download, images over the limit or declared too small."""
-        opts = self.options
-        kept = 0
-        for record in records:
-            if record.status != PENDING:
-                continue
-            if kept >= opts.max_images:
-                record.skip("over_limit", f"page has more than {opts.max_images} images (--max-images)")
-                continue
-            w, h = record.width_attr, record.height_attr
-            if (w is not None and w < opts.min_width) or (h is not None and h < opts.min_height):
-                record.skip(
-                    "too_small",
-                    f"declared {w or '?'}x{h or '?'} px is below the {opts.min_width}x{opts.min_height} px minimum",
-                )
-                continue
-            kept += 1
 
     # --- translation -------------------------------------------------------------------
 
@@ -288,8 +249,8 @@ class AuditRun:
 
     # --- images ------------------------------------------------------------------------
 
-    def _download(self, record: ImageRecord) -> _Ready | None:
-        """Fetch, decode and preprocess one image; on failure finish the record and return None."""
+    def _download(self, record: ImageRecord, source: PageBytes) -> _Ready | None:
+        """Fetch (or reuse the browser's bytes), decode and preprocess one image; on failure finish the record."""
         opts = self.options
         try:
             if record.local_path is not None:
@@ -298,7 +259,7 @@ class AuditRun:
                 data = decode_data_uri(record.source, opts.image_max_bytes)
             else:
                 with self.host_limit(record.source):
-                    data = self.fetcher.fetch(
+                    data = source.fetch(
                         record.source,
                         max_bytes=opts.image_max_bytes,
                         deadline_s=opts.image_deadline_s,
@@ -316,7 +277,12 @@ class AuditRun:
         """
         opts = self.options
         try:
-            prepared = prepare_image(data, min_width=opts.min_width, min_height=opts.min_height)
+            by_rendered_size = decided_by_rendered_size(record)  # already checked against the minimum
+            prepared = prepare_image(
+                data,
+                min_width=0 if by_rendered_size else opts.min_width,
+                min_height=0 if by_rendered_size else opts.min_height,
+            )
             model_input = self.captioner.prepare(prepared.image)
         except ImageSkipped as exc:
             record.skip(exc.code, exc.message)
@@ -336,13 +302,13 @@ class AuditRun:
 
     def caption_single(self, record: ImageRecord, data: bytes | None = None) -> ImageRecord:
         """Fetch (unless ``data`` is given), decode and caption one image record."""
-        prepared = self._download(record) if data is None else self._prepare(record, data)
+        prepared = self._download(record, PageBytes(self.fetcher)) if data is None else self._prepare(record, data)
         if prepared is not None:
             for _ in self._caption([(record, prepared.model_input)], {}):
                 pass
         return record
 
-    def _process_images(self, records: list[ImageRecord]) -> Iterator[ImageRecord]:
+    def _process_images(self, records: list[ImageRecord], source: PageBytes) -> Iterator[ImageRecord]:
         """Yield every record once it is final: pre-skipped first, then as work completes."""
         todo: deque[ImageRecord] = deque()
         for record in records:
@@ -361,7 +327,7 @@ class AuditRun:
             while todo or in_flight or ready:
                 while todo and len(in_flight) + len(ready) < capacity:
                     record = todo.popleft()
-                    in_flight[pool.submit(self._download, record)] = record
+                    in_flight[pool.submit(self._download, record, source)] = record
                 if len(ready) >= batch_size or (ready and not in_flight):
                     batch, ready = ready[:batch_size], ready[batch_size:]
                     yield from self._caption(batch, followers)
@@ -465,16 +431,26 @@ def audit(urls: Iterable[str], options: AuditOptions, captioner: Captioner | Non
     run.captioner.load()
     if options.lang not in (ENGLISH, AUTO):
         run.translator_for(options.lang).load()  # a fixed language fails fast, before any page
+    run.start_renderer()
     report = AuditReport(model=run.model_info())
-    for index, url in enumerate(url_list):
-        yield PageStarted(index, len(url_list), url)
-        folder = Path(url)
-        is_folder = options.allow_local_folders and "://" not in url and folder.is_dir()
-        events = run.audit_folder(index, folder) if is_folder else run.audit_page(index, url)
-        for event in events:
-            if isinstance(event, PageFinished):
-                report.pages.append(event.page)
-            yield event
+    # The page stage runs one page ahead, so the next page is fetched or rendered while this
+    # page's images are downloaded and captioned.
+    with ThreadPoolExecutor(1, thread_name_prefix="altscout-page") as page_stage:
+
+        def start(i: int) -> Future[DiscoveredPage] | None:
+            if i >= len(url_list) or run.is_folder(url_list[i]):
+                return None
+            return page_stage.submit(run.discover, url_list[i])
+
+        upcoming = start(0)
+        for index, url in enumerate(url_list):
+            current, upcoming = upcoming, start(index + 1)
+            yield PageStarted(index, len(url_list), url)
+            events = run.audit_page(index, current.result()) if current else run.audit_folder(index, Path(url))
+            for event in events:
+                if isinstance(event, PageFinished):
+                    report.pages.append(event.page)
+                yield event
     report.elapsed_s = time.monotonic() - started
     yield AuditFinished(report)
 

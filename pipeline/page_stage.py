@@ -1,0 +1,216 @@
+"""The page stage: one page URL in, its records out (statically, or as a browser shows it).
+
+:func:`discover_page` fetches or renders the page, finds its images (one record per URL,
+rendered and static finds merged), and skips the ones that need no download. Every byte comes
+through the guarded fetcher, directly or by way of the browser's request interception; what
+the browser loaded stays in :class:`PageBytes` so the image stage reuses it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+from options import AuditOptions
+from records import PENDING, ImageRecord, PageReport
+from scraper.browser import INSTALL_HINT, BrowserUnavailableError
+from scraper.discover import ParsedPage, find_images, parse_page, stylesheet_imports
+from scraper.errors import HTTPStatusError, ScrapeError
+from scraper.net import Fetcher, FetchResult, check_url
+from scraper.render import RenderBudget, Renderer, RenderError, RenderResult, ResponseStash
+from scraper.rendered import add_network_images, client_rendered_signs, merge_static, records_from_snapshot
+from scraper.robots import RobotsCache
+
+log = logging.getLogger("altscout")
+
+HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+CSS_ACCEPT = "text/css,*/*;q=0.1"
+BLOCKED_SHOWN = 5
+
+
+class PageBytes:
+    """Fetch through the guarded fetcher, answering first from what the browser already loaded."""
+
+    def __init__(self, fetcher: Fetcher, stash: ResponseStash | None = None) -> None:
+        self.fetcher = fetcher
+        self.stash = stash
+
+    def fetch(self, url: str, *, max_bytes: int, deadline_s: float, accept: str) -> FetchResult:
+        """A stashed 2xx/4xx/5xx answer within ``max_bytes``, else a guarded download."""
+        stashed = self.stash.get(url) if self.stash is not None else None
+        if stashed is not None and len(stashed.content) <= max_bytes:
+            if stashed.status >= 400:
+                raise HTTPStatusError(stashed.status, stashed.final_url)
+            return stashed
+        return self.fetcher.fetch(url, max_bytes=max_bytes, deadline_s=deadline_s, accept=accept)
+
+    def release(self) -> None:
+        """Free the browser's bytes once the page's images are done."""
+        if self.stash is not None:
+            self.stash.clear()
+
+
+@dataclass
+class DiscoveredPage:
+    """A page with its records, and the bytes its images may be read from."""
+
+    page: PageReport
+    source: PageBytes
+
+
+def render_budget(options: AuditOptions) -> RenderBudget:
+    """The browser's budgets for one page."""
+    return RenderBudget(
+        timeout_s=options.render_timeout_s,
+        max_requests=options.render_max_requests,
+        max_bytes=options.render_max_bytes,
+        document_max_bytes=options.page_max_bytes,
+        resource_max_bytes=options.image_max_bytes,
+        resource_deadline_s=options.image_deadline_s,
+    )
+
+
+def how_to_render(options: AuditOptions, unavailable: BrowserUnavailableError | None) -> str:
+    """The sentence that tells a person how to see this page as a browser does."""
+    if options.render == "never":
+        return "run with --render auto (or always) to read it in a headless browser"
+    reason = unavailable.message if unavailable is not None else f"no browser: {INSTALL_HINT}"
+    return f"it was read without a browser because {reason}"
+
+
+def discover_page(
+    url: str,
+    options: AuditOptions,
+    fetcher: Fetcher,
+    robots: RobotsCache,
+    renderer: Renderer | None,
+    unavailable: BrowserUnavailableError | None = None,
+) -> DiscoveredPage:
+    """Find the images of one page; a page-level problem raises a ScrapeError."""
+    page = PageReport(url=url)
+    check_url(url)
+    if not options.ignore_robots:
+        robots.check(url)
+    rendered: RenderResult | None = None
+    if renderer is not None:
+        try:
+            rendered = renderer.render(url, fetcher, render_budget(options))
+        except RenderError as exc:
+            page.warnings.append(f"not rendered in the browser ({exc.message}); read statically instead")
+    if rendered is not None:
+        source = PageBytes(fetcher, rendered.stash)
+        records = _rendered_records(page, rendered, options, source)
+    else:
+        source = PageBytes(fetcher)
+        document = fetcher.fetch(
+            url, max_bytes=options.page_max_bytes, deadline_s=options.page_deadline_s, accept=HTML_ACCEPT
+        )
+        parsed = _parse_document(page, document)
+        records = find_images(parsed, _fetch_stylesheets(parsed, page, options, source))
+        signs = client_rendered_signs(parsed, len(records))
+        if signs:
+            page.warnings.append(
+                f"this page looks client-rendered ({'; '.join(signs)}): images that JavaScript adds are missing; "
+                + how_to_render(options, unavailable)
+            )
+    prefilter(records, options)
+    page.images = records
+    return DiscoveredPage(page, source)
+
+
+def _parse_document(page: PageReport, document: FetchResult) -> ParsedPage:
+    page.final_url = document.final_url
+    if document.content_type.startswith("image/"):
+        raise ScrapeError(f"{page.url} is an image, not an HTML page", code="not_html")
+    parsed = parse_page(document.content, document.final_url, document.charset)
+    page.title, page.lang = parsed.title, parsed.lang
+    return parsed
+
+
+def _rendered_records(
+    page: PageReport, rendered: RenderResult, options: AuditOptions, source: PageBytes
+) -> list[ImageRecord]:
+    """Records from the rendered DOM, merged with static discovery of the same document."""
+    document = rendered.document
+    assert document is not None
+    if document.status >= 400:
+        raise HTTPStatusError(document.status, document.final_url)
+    parsed = _parse_document(page, document)
+    page.rendered = True
+    snapshot = rendered.snapshot
+    page.title = snapshot.get("title") or page.title
+    page.lang = snapshot.get("lang") or page.lang
+    static = find_images(parsed, _fetch_stylesheets(parsed, page, options, source))
+    records, aliases = records_from_snapshot(snapshot)
+    records = merge_static(records, aliases, static)
+    add_network_images(records, aliases, rendered.stash.image_urls)
+    page.warnings.extend(rendered.warnings)
+    if rendered.blocked:
+        shown = ", ".join(f"{url} ({code})" for url, code in rendered.blocked[:BLOCKED_SHOWN])
+        more = f" and {len(rendered.blocked) - BLOCKED_SHOWN} more" if len(rendered.blocked) > BLOCKED_SHOWN else ""
+        page.warnings.append(f"the browser's requests were refused for safety: {shown}{more}")
+    return records
+
+
+def _fetch_stylesheets(
+    parsed: ParsedPage, page: PageReport, options: AuditOptions, source: PageBytes
+) -> list[tuple[str, str]]:
+    """Fetch linked stylesheets (and their @imports), at most ``max_stylesheets``."""
+    queue = deque(parsed.stylesheet_urls)
+    for block in parsed.style_blocks:
+        queue.extend(stylesheet_imports(block, parsed.base_url))
+    seen: set[str] = set()
+    sheets: list[tuple[str, str]] = []
+    while queue:
+        css_url = queue.popleft()
+        if css_url in seen:
+            continue
+        if len(seen) >= options.max_stylesheets:
+            page.warnings.append(f"stylesheet limit ({options.max_stylesheets}) reached; {css_url} not read")
+            continue
+        seen.add(css_url)
+        try:
+            result = source.fetch(
+                css_url,
+                max_bytes=options.css_max_bytes,
+                deadline_s=min(10.0, options.page_deadline_s),
+                accept=CSS_ACCEPT,
+            )
+        except ScrapeError as exc:
+            page.warnings.append(f"stylesheet {css_url} not read: {exc.message}")
+            continue
+        text = result.content.decode(result.charset or "utf-8", errors="replace")
+        sheets.append((text, result.final_url))
+        queue.extend(stylesheet_imports(text, result.final_url))
+    return sheets
+
+
+def decided_by_rendered_size(record: ImageRecord) -> bool:
+    """A visible image in a rendered page is judged by the size it is shown at, not its file's size."""
+    return bool(record.visible) and record.rendered_width is not None and record.rendered_height is not None
+
+
+def prefilter(records: list[ImageRecord], options: AuditOptions) -> None:
+    """Skip, before any download, images over the limit or shown / declared too small."""
+    kept = 0
+    for record in records:
+        if record.status != PENDING:
+            continue
+        if kept >= options.max_images:
+            record.skip("over_limit", f"page has more than {options.max_images} images (--max-images)")
+            continue
+        minimum = f"{options.min_width}x{options.min_height} px minimum"
+        if decided_by_rendered_size(record):
+            w, h = record.rendered_width or 0, record.rendered_height or 0
+            if w < options.min_width or h < options.min_height:
+                record.skip("too_small", f"shown at {w}x{h} px, below the {minimum}")
+                continue
+        else:
+            w_attr, h_attr = record.width_attr, record.height_attr
+            if (w_attr is not None and w_attr < options.min_width) or (
+                h_attr is not None and h_attr < options.min_height
+            ):
+                record.skip("too_small", f"declared {w_attr or '?'}x{h_attr or '?'} px is below the {minimum}")
+                continue
+        kept += 1

@@ -1,0 +1,498 @@
+"""Render a page in headless Chromium, every request served by the guarded fetcher.
+
+One browser per process (:func:`get_renderer`), driven by Playwright's async API on a thread
+of its own, so any thread can call :meth:`Renderer.render` and several pages can render at
+once. Each page gets a fresh browser context that is closed on every path.
+
+Safety is structural: the context routes every request (document, script, style, image,
+XHR/fetch, iframe, redirect hop) to :class:`scraper.net.Fetcher` with its address checks, caps
+and deadlines, and fulfils it with what the fetcher read; redirects go back to the browser one
+hop at a time, so each hop comes through here again. WebSockets are closed, service workers
+and downloads blocked, popups closed, WebRTC removed, and media and fonts never fetched. What
+Chromium would open on its own goes to a proxy on a closed port (:mod:`scraper.browser`).
+
+Budgets per page: time, requests and bytes. Hitting one keeps what was found and says so in
+``RenderResult.warnings``. Everything the browser loaded stays in a :class:`ResponseStash`
+(bounded by the byte budget) so the pipeline reuses those bytes instead of downloading again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import functools
+import logging
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urldefrag
+
+from scraper.browser import BrowserUnavailableError, find_browser, launch_args, use_sandbox
+from scraper.errors import BlockedURLError, ScrapeError, UnsupportedSchemeError
+from scraper.net import Fetcher, FetchResult, check_url
+
+log = logging.getLogger("altscout.render")
+
+DOM_SCRIPT = (Path(__file__).with_name("render_dom.js")).read_text(encoding="utf-8")
+VIEWPORT = {"width": 1366, "height": 900}  # a laptop screen at device pixel ratio 1
+NOT_FETCHED_TYPES = frozenset({"media", "font", "websocket", "eventsource", "manifest", "texttrack", "ping"})
+FORWARDED_HEADERS = ("referer", "cookie", "accept-language")
+DROPPED_RESPONSE_HEADERS = frozenset(
+    {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive", "alt-svc"}
+)
+# Nothing a page script does may reach the network past the route: no peer connections.
+INIT_SCRIPT = """
+for (const name of ["RTCPeerConnection", "webkitRTCPeerConnection", "RTCDataChannel", "RTCIceTransport"]) {
+  try { delete window[name]; Object.defineProperty(window, name, {value: undefined}); } catch (e) {}
+}
+"""
+MAX_SCROLL_STEPS = 40
+SCROLL_PAUSE_S = 0.15
+QUIET_S = 0.5  # the network counts as settled after this long without a request in flight
+DOM_READ_RESERVE_S = 3.0
+MAX_DOM_ELEMENTS = 20_000
+FETCH_THREADS = 16
+PER_PAGE_CONCURRENCY = 6
+
+
+@dataclass(frozen=True)
+class RenderBudget:
+    """What one page may spend."""
+
+    timeout_s: float = 20.0
+    max_requests: int = 400
+    max_bytes: int = 64 * 1024 * 1024
+    document_max_bytes: int = 10 * 1024 * 1024
+    resource_max_bytes: int = 20 * 1024 * 1024
+    resource_deadline_s: float = 30.0
+
+
+class ResponseStash:
+    """What the browser loaded for one page, by URL (fragment dropped); bounded in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._results: dict[str, FetchResult] = {}
+        self.image_urls: list[str] = []  # image responses, in load order
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(url: str) -> str:
+        """The stash key of a URL."""
+        return urldefrag(url)[0]
+
+    def put(self, url: str, result: FetchResult, is_image: bool) -> None:
+        """Keep a response while the budget allows."""
+        with self._lock:
+            key = self.key(url)
+            if key in self._results or self.size + len(result.content) > self.max_bytes:
+                return
+            self._results[key] = result
+            self.size += len(result.content)
+            if is_image:
+                self.image_urls.append(key)
+
+    def get(self, url: str) -> FetchResult | None:
+        """The stored response for ``url``, if any."""
+        with self._lock:
+            return self._results.get(self.key(url))
+
+    def __contains__(self, url: object) -> bool:
+        return isinstance(url, str) and self.get(url) is not None
+
+    def clear(self) -> None:
+        """Free the bytes."""
+        with self._lock:
+            self._results.clear()
+            self.size = 0
+
+
+@dataclass
+class RenderResult:
+    """What the browser showed: the DOM snapshot, the raw document, what it loaded, and notes."""
+
+    url: str
+    final_url: str
+    document: FetchResult | None
+    snapshot: dict[str, Any]
+    stash: ResponseStash
+    warnings: list[str] = field(default_factory=list)
+    blocked: list[tuple[str, str]] = field(default_factory=list)  # (url, reason code)
+    requests: int = 0
+    elapsed_s: float = 0.0
+
+
+class RenderError(ScrapeError):
+    """The page could not be rendered (crash, browser gone, no DOM); the caller reads it statically."""
+
+    code = "render_failed"
+
+
+class _PageRoute:
+    """The request router of one page: budgets, the guarded fetcher, the stash."""
+
+    def __init__(
+        self, fetcher: Fetcher, budget: RenderBudget, stash: ResponseStash, pool: ThreadPoolExecutor, deadline: float
+    ) -> None:
+        self.fetcher = fetcher
+        self.budget = budget
+        self.stash = stash
+        self.pool = pool
+        self.deadline = deadline
+        self.requests = 0
+        self.bytes = 0
+        self.in_flight = 0
+        self.last_activity = time.monotonic()
+        self.document: FetchResult | None = None
+        self.document_error: ScrapeError | None = None
+        self.blocked: list[tuple[str, str]] = []
+        self.notes: dict[str, str] = {}  # one warning per kind
+        self.slots = asyncio.Semaphore(PER_PAGE_CONCURRENCY)
+
+    def note(self, kind: str, message: str) -> None:
+        """Remember one warning per kind."""
+        self.notes.setdefault(kind, message)
+
+    def over_bytes(self) -> None:
+        """Note that the byte budget stopped a request."""
+        self.note("bytes", f"byte budget ({self.budget.max_bytes:,} bytes) reached; later requests were refused")
+
+    async def handle(self, route: Any) -> None:
+        """Serve one intercepted request through the guarded fetcher, or refuse it."""
+        try:
+            await self._handle(route)
+        except Exception as exc:  # the context may close under a late request; log, never raise
+            log.debug("route for %s ended: %s", route.request.url, exc)
+
+    async def _handle(self, route: Any) -> None:
+        request = route.request
+        url = request.url
+        main_navigation = request.is_navigation_request() and request.frame.parent_frame is None
+        if main_navigation and self.document is not None:
+            # The page is loaded; a later top-level navigation (meta refresh, script) would
+            # replace what we read. 204 keeps the current document.
+            self.note("navigation", f"the page tried to navigate to {url[:200]}; not followed")
+            await route.fulfill(status=204)
+            return
+        try:
+            check_url(url)
+        except ScrapeError as exc:
+            self.blocked.append((url[:200], exc.code))
+            await route.abort("blockedbyclient")
+            return
+        if request.method not in ("GET", "HEAD"):
+            self.blocked.append((url[:200], "method_not_allowed"))
+            await route.abort("blockedbyclient")
+            return
+        if request.resource_type in NOT_FETCHED_TYPES:
+            await route.abort("blockedbyclient")
+            return
+        if self.requests >= self.budget.max_requests:
+            self.note("requests", f"request budget ({self.budget.max_requests}) reached; later requests were refused")
+            await route.abort("blockedbyclient")
+            return
+        if self.bytes >= self.budget.max_bytes:
+            self.over_bytes()
+            await route.abort("blockedbyclient")
+            return
+        remaining_s = self.deadline - time.monotonic()
+        if remaining_s <= 0:
+            await route.abort("timedout")
+            return
+        self.requests += 1
+        self.in_flight += 1
+        try:
+            async with self.slots:
+                result = await self._fetch(request, main_navigation, remaining_s)
+        except ScrapeError as exc:
+            if main_navigation:
+                self.document_error = exc
+            if isinstance(exc, BlockedURLError | UnsupportedSchemeError):
+                self.blocked.append((url[:200], exc.code))
+            elif exc.code == "too_large" and not main_navigation:
+                self.over_bytes()
+            await route.abort("blockedbyclient" if exc.code == "blocked_address" else "failed")
+            return
+        finally:
+            self.in_flight -= 1
+            self.last_activity = time.monotonic()
+        self.bytes += len(result.content)
+        is_image = request.resource_type == "image" or result.content_type.startswith("image/")
+        if not 300 <= result.status < 400:
+            self.stash.put(url, result, is_image and result.status < 300)
+        if main_navigation and not 300 <= result.status < 400:
+            self.document = result
+        headers = {k: v for k, v in result.headers.items() if k not in DROPPED_RESPONSE_HEADERS}
+        await route.fulfill(status=result.status, headers=headers, body=result.content)
+
+    async def _fetch(self, request: Any, main_navigation: bool, remaining_s: float) -> FetchResult:
+        budget = self.budget
+        cap = budget.document_max_bytes if main_navigation else budget.resource_max_bytes
+        cap = max(1, min(cap, budget.max_bytes - self.bytes))
+        sent = request.headers
+        fetch = functools.partial(
+            self.fetcher.fetch,
+            request.url,
+            max_bytes=cap,
+            deadline_s=min(budget.resource_deadline_s, remaining_s),
+            accept=sent.get("accept", "*/*"),
+            raise_for_status=False,
+            follow_redirects=False,
+            headers={k: sent[k] for k in FORWARDED_HEADERS if k in sent},
+        )
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fetch)
+
+    async def handle_websocket(self, socket_route: Any) -> None:
+        """WebSockets are never connected: the fetcher cannot guard them."""
+        self.blocked.append((socket_route.url[:200], "websocket"))
+        try:
+            await socket_route.close(code=1008, reason="refused by AltScout")
+        except Exception as exc:  # the page may be gone already
+            log.debug("websocket close: %s", exc)
+
+    async def settle(self, until: float) -> bool:
+        """Wait until nothing has been in flight for QUIET_S, or ``until``; True when settled."""
+        while time.monotonic() < until:
+            if self.in_flight == 0 and time.monotonic() - self.last_activity >= QUIET_S:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+
+class Renderer:
+    """One headless Chromium for the process; render pages from any thread."""
+
+    def __init__(self, executable: str | None = None) -> None:
+        self._explicit = executable
+        self.executable: str | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="altscout-browser", daemon=True)
+        self._pool = ThreadPoolExecutor(FETCH_THREADS, thread_name_prefix="altscout-render-fetch")
+        self._dead_port = socket.socket()  # bound, never listening: connections to it are refused
+        self._dead_port.bind(("127.0.0.1", 0))
+        self._playwright: Any = None
+        self._browser: Any = None
+        self._lock = threading.Lock()
+        self.restarts = 0
+        self.broken: str | None = None  # set when the browser crashed again after its one restart
+        self.unavailable: BrowserUnavailableError | None = None
+        self._thread.start()
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def _call(self, coroutine: Any, timeout: float | None = None) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def start(self) -> None:
+        """Start Playwright and launch the browser; BrowserUnavailableError if impossible (remembered)."""
+        with self._lock:
+            if self.unavailable is not None:
+                raise self.unavailable
+            if self._browser is None:
+                try:
+                    self._call(self._start(), timeout=120)
+                except BrowserUnavailableError as exc:
+                    self.unavailable = exc
+                    raise
+
+    async def _start(self) -> None:
+        try:
+            from playwright.async_api import async_playwright
+        except ImportError as exc:
+            raise BrowserUnavailableError(
+                "Playwright is not installed, so pages cannot be rendered: pip install playwright"
+            ) from exc
+        if self._playwright is None:
+            self._playwright = await async_playwright().start()
+        chromium = self._playwright.chromium
+        self.executable = find_browser(self._explicit, chromium.executable_path)
+        await self._launch()
+
+    async def _launch(self) -> None:
+        try:
+            self._browser = await self._playwright.chromium.launch(
+                executable_path=self.executable,
+                headless=True,
+                chromium_sandbox=use_sandbox(),
+                args=launch_args(self._dead_port.getsockname()[1]),
+            )
+        except Exception as exc:
+            raise BrowserUnavailableError(f"Chromium at {self.executable} did not start: {str(exc)[:300]}") from exc
+
+    def close(self) -> None:
+        """Close the browser and stop the loop thread."""
+        if not self._thread.is_alive():
+            return
+        try:
+            self._call(self._close(), timeout=30)
+        except Exception as exc:  # shutting down anyway
+            log.debug("renderer close: %s", exc)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._dead_port.close()
+
+    async def _close(self) -> None:
+        if self._browser is not None:
+            await self._browser.close()
+            self._browser = None
+        if self._playwright is not None:
+            await self._playwright.stop()
+            self._playwright = None
+
+    def kill_browser_for_test(self) -> None:
+        """Close the browser underneath the renderer, as a crash would (tests)."""
+        self._call(self._browser.close(), timeout=30)
+
+    # --- rendering ---------------------------------------------------------------------
+
+    def render(self, url: str, fetcher: Fetcher, budget: RenderBudget) -> RenderResult:
+        """Render ``url``; ScrapeError for a page that cannot be loaded, RenderError for a browser failure."""
+        if self.broken:
+            raise RenderError(self.broken)
+        self.start()
+        try:
+            return self._call(self._render(url, fetcher, budget), timeout=budget.timeout_s + 60)
+        except RenderError:
+            if not self._browser_gone():
+                raise
+        with self._lock:  # the browser died: restart it once per process
+            if self.restarts >= 1:
+                self.broken = "the browser crashed again after a restart; pages are read statically from now on"
+                raise RenderError(self.broken)
+            self.restarts += 1
+            log.warning("browser crashed; restarting it once")
+            self._call(self._launch(), timeout=120)
+        return self._call(self._render(url, fetcher, budget), timeout=budget.timeout_s + 60)
+
+    def _browser_gone(self) -> bool:
+        return self._browser is None or not self._browser.is_connected()
+
+    async def _render(self, url: str, fetcher: Fetcher, budget: RenderBudget) -> RenderResult:
+        started = time.monotonic()
+        deadline = started + budget.timeout_s
+        work_until = deadline - min(DOM_READ_RESERVE_S, budget.timeout_s / 4)
+        stash = ResponseStash(budget.max_bytes)
+        router = _PageRoute(fetcher, budget, stash, self._pool, work_until)
+        try:
+            context = await self._browser.new_context(
+                viewport=VIEWPORT,
+                device_scale_factor=1,
+                service_workers="block",
+                accept_downloads=False,
+            )
+        except Exception as exc:
+            raise RenderError(f"the browser could not open a page: {str(exc)[:200]}") from exc
+        try:
+            await context.route("**/*", router.handle)
+            await context.route_web_socket("**/*", router.handle_websocket)
+            await context.add_init_script(INIT_SCRIPT)
+            page = await context.new_page()
+            crashed: list[bool] = []
+            page.on("crash", lambda _page: crashed.append(True))
+            context.on("page", lambda popup: asyncio.ensure_future(_close_quietly(popup)))
+            await self._load(page, url, router, work_until)
+            if router.document is None:
+                raise router.document_error or ScrapeError("the page did not load in the browser", code="render_failed")
+            await self._scroll(page, router, work_until)
+            if not await router.settle(work_until):
+                router.note("time", f"render time budget ({budget.timeout_s:g} s) reached; kept what had loaded")
+            if crashed:
+                raise RenderError("the page crashed the browser tab")
+            try:
+                snapshot = await asyncio.wait_for(
+                    page.evaluate(DOM_SCRIPT, MAX_DOM_ELEMENTS), max(1.0, deadline - time.monotonic())
+                )
+            except TimeoutError as exc:
+                raise RenderError("reading the rendered page took longer than its time budget") from exc
+            if snapshot.get("truncated"):
+                router.note(
+                    "dom",
+                    f"page has {snapshot['elements']:,} elements; backgrounds read from the first {MAX_DOM_ELEMENTS:,}",
+                )
+            return RenderResult(
+                url=url,
+                final_url=router.document.final_url,
+                document=router.document,
+                snapshot=snapshot,
+                stash=stash,
+                warnings=list(router.notes.values()),
+                blocked=router.blocked,
+                requests=router.requests,
+                elapsed_s=time.monotonic() - started,
+            )
+        except ScrapeError:
+            raise
+        except Exception as exc:
+            raise RenderError(f"rendering failed: {type(exc).__name__}: {str(exc)[:200]}") from exc
+        finally:
+            await _close_quietly(context)
+
+    async def _load(self, page: Any, url: str, router: _PageRoute, until: float) -> None:
+        """Navigate and wait for the load event, within the budget."""
+        from playwright.async_api import Error as PlaywrightError
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+        timeout_ms = max(1000.0, (until - time.monotonic()) * 1000)
+        try:
+            await page.goto(url, wait_until="load", timeout=timeout_ms)
+        except PlaywrightTimeout:
+            router.note("time", "the page did not finish loading within the render time budget; kept what had loaded")
+        except PlaywrightError as exc:
+            if router.document is None:  # the document itself failed: the fetcher's reason says why
+                if router.document_error is not None:
+                    raise router.document_error from exc
+                raise RenderError(f"the browser could not load the page: {str(exc)[:200]}") from exc
+            log.debug("navigation error after the document loaded: %s", exc)
+
+    async def _scroll(self, page: Any, router: _PageRoute, until: float) -> None:
+        """Scroll down a screen at a time so lazy loaders fire; stop at the bottom or the budget."""
+        for _ in range(MAX_SCROLL_STEPS):
+            if time.monotonic() >= until:
+                router.note("time", "render time budget reached while scrolling; kept what had loaded")
+                return
+            position, height = await page.evaluate(
+                "() => { window.scrollBy(0, window.innerHeight);"
+                " return [window.scrollY + window.innerHeight, document.documentElement.scrollHeight]; }"
+            )
+            await asyncio.sleep(SCROLL_PAUSE_S)
+            if position >= height:  # at the bottom: done unless loading made the page longer
+                await router.settle(min(until, time.monotonic() + 2.0))
+                if await page.evaluate("() => document.documentElement.scrollHeight") <= height:
+                    return
+        router.note(
+            "scroll",
+            f"the page kept growing while scrolling (infinite scroll?); stopped after {MAX_SCROLL_STEPS} screens",
+        )
+
+
+async def _close_quietly(target: Any) -> None:
+    try:
+        await target.close()
+    except Exception as exc:  # already closed or crashed
+        log.debug("close: %s", exc)
+
+
+_renderers: dict[str | None, Renderer] = {}
+_renderers_lock = threading.Lock()
+
+
+def get_renderer(executable: str | None = None) -> Renderer:
+    """The process's renderer for ``executable`` (None: search for one); started lazily."""
+    with _renderers_lock:
+        renderer = _renderers.get(executable)
+        if renderer is None:
+            renderer = _renderers[executable] = Renderer(executable)
+        return renderer
+
+
+@atexit.register
+def _close_all() -> None:
+    for renderer in list(_renderers.values()):
+        renderer.close()
+    _renderers.clear()

@@ -1,0 +1,185 @@
+"""Turn what the browser showed into image records, and merge them with static discovery.
+
+* :func:`records_from_snapshot`: one record per URL from the DOM snapshot of
+  ``render_dom.js`` (``found_in`` gains ``rendered``), with rendered box size, visibility,
+  ARIA role, link and figure context.
+* :func:`merge_static`: static finds for the same image (same URL, or a ``src``/``srcset``
+  candidate of a rendered ``img``) join the rendered record; static-only finds stay.
+* :func:`add_network_images`: images the browser loaded that no element explains
+  (``found_in: network``).
+* :func:`client_rendered_signs`: why a statically read page probably needs a browser.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from bs4 import Tag
+
+from records import ImageRecord
+from scraper.discover import LAZY_BACKGROUND_ATTRS, PLACEHOLDER_NAME, Collector, ParsedPage
+from scraper.srcset import largest, parse_srcset
+
+PRESENTATIONAL_ROLES = frozenset({"presentation", "none"})
+FOUND_IN_BY_KIND = {"img": ["img"], "input": ["input"], "poster": ["poster"], "background": ["background"]}
+FRAMEWORK_ROOTS = (
+    ("#app", "a #app root element (Vue and others)"),
+    ("#root", "a #root element (React)"),
+    ("#__next", "a Next.js root"),
+    ("#__nuxt", "a Nuxt root"),
+    ("[data-reactroot]", "a React root"),
+    ("[ng-version], app-root, [ng-app]", "an Angular root"),
+    ("[data-v-app]", "a Vue root"),
+    ("#svelte", "a Svelte root"),
+)
+_TEXT_FEW = 200  # characters of visible text in an "almost empty" body
+_SCRIPT_LARGE = 20_000  # bytes of inline script, or any external bundle, counts as a large script
+
+
+def _fill_from_dom(record: ImageRecord, item: dict[str, Any]) -> None:
+    record.title = item.get("title")
+    record.width_attr = item.get("widthAttr")
+    record.height_attr = item.get("heightAttr")
+    record.in_link = bool(item.get("inLink"))
+    record.link_href = item.get("linkHref")
+    record.link_text = item.get("linkText")
+    record.in_figure = bool(item.get("inFigure"))
+    record.figcaption = item.get("figcaption")
+    record.role = (item.get("role") or "").lower() or None
+    record.aria_label = item.get("ariaLabel")
+
+
+def _update_rendered(record: ImageRecord, item: dict[str, Any]) -> None:
+    """Rendered size and visibility over every occurrence: the largest visible box wins."""
+    visible = bool(item.get("visible"))
+    width, height = int(item.get("w") or 0), int(item.get("h") or 0)
+    record.aria_hidden = record.aria_hidden or bool(item.get("ariaHidden"))
+    if record.visible is None or (visible and not record.visible):
+        record.visible = visible
+        record.rendered_width, record.rendered_height = width, height
+    elif visible == record.visible and width * height > (record.rendered_width or 0) * (record.rendered_height or 0):
+        record.rendered_width, record.rendered_height = width, height
+
+
+def _img_url(item: dict[str, Any], base_url: str) -> tuple[str, list[str]]:
+    """The URL an ``img`` shows, and how: a placeholder with a lazy attribute stands for the lazy image.
+
+    A lazy loader the scroll did not trigger (one that waits for a click, say) still means the
+    page has that image; static discovery makes the same choice.
+    """
+    url = str(item.get("url") or "")
+    placeholder = (
+        not url
+        or url.startswith("data:")
+        or int(item.get("naturalWidth") or 0) <= 1
+        or bool(PLACEHOLDER_NAME.search(urlsplit(url).path))
+    )
+    if not placeholder:
+        return url, []
+    best = largest([c for srcset in item.get("lazySrcsets") or [] for c in parse_srcset(srcset)])
+    if best is not None:
+        return urljoin(base_url, best.url), ["lazy", "srcset"]
+    lazy = item.get("lazy") or []
+    return (str(lazy[0]), ["lazy"]) if lazy else (url, [])
+
+
+def _aliases(item: dict[str, Any], base_url: str) -> set[str]:
+    """The URLs static discovery may have chosen for this ``img``: src, lazy attributes, srcset candidates."""
+    urls = {item.get("src") or "", item.get("url") or "", *(item.get("lazy") or [])}
+    for srcset in [*(item.get("srcsets") or []), *(item.get("lazySrcsets") or [])]:
+        urls.update(urljoin(base_url, candidate.url) for candidate in parse_srcset(srcset))
+    return {urldefrag(url)[0] for url in urls if url}
+
+
+def records_from_snapshot(snapshot: dict[str, Any]) -> tuple[list[ImageRecord], dict[str, ImageRecord]]:
+    """Records in document order, and the map from every alias URL to its record."""
+    base_url = snapshot.get("baseURI") or snapshot.get("url") or ""
+    collector = Collector(base_url)
+    aliases: dict[str, ImageRecord] = {}
+    for item in snapshot.get("images") or []:
+        kind = str(item.get("kind") or "img")
+        found_in = [*FOUND_IN_BY_KIND.get(kind, [kind]), "rendered"]
+        if item.get("picture"):
+            found_in.insert(1, "picture")
+        alt = item.get("alt") if kind in ("img", "input") else None
+        url = str(item.get("url") or "")
+        if kind == "img":
+            url, how = _img_url(item, base_url)
+            found_in[1:1] = how
+        record = collector.add(url, found_in, alt, lambda r, item=item: _fill_from_dom(r, item))
+        if record is None:
+            continue
+        _update_rendered(record, item)
+        if kind == "img":
+            for alias in _aliases(item, base_url):
+                aliases.setdefault(alias, record)
+    records = list(collector.records.values())
+    for record in records:
+        aliases.setdefault(record.source, record)
+    return records, aliases
+
+
+def merge_static(
+    rendered: list[ImageRecord], aliases: dict[str, ImageRecord], static: Iterable[ImageRecord]
+) -> list[ImageRecord]:
+    """Rendered records first; a static find of the same image adds how it was found; static-only finds stay."""
+    merged = list(rendered)
+    for record in static:
+        twin = aliases.get(record.source)
+        if twin is None:
+            merged.append(record)
+            continue
+        for where in record.found_in:
+            if where not in twin.found_in:
+                twin.found_in.append(where)
+        if twin.width_attr is None and twin.height_attr is None:
+            twin.width_attr, twin.height_attr = record.width_attr, record.height_attr
+    return merged
+
+
+def add_network_images(records: list[ImageRecord], aliases: dict[str, ImageRecord], loaded: Iterable[str]) -> None:
+    """Append a ``network`` record for every loaded image that no element accounts for."""
+    known = {record.source for record in records} | set(aliases)
+    for url in loaded:
+        if url not in known:
+            known.add(url)
+            records.append(ImageRecord(source=url, found_in=["network"], occurrences=0))
+
+
+def is_decorative(record: ImageRecord) -> bool:
+    """Hidden from assistive technology: ``aria-hidden`` or a presentational role."""
+    return record.aria_hidden or (record.role or "") in PRESENTATIONAL_ROLES
+
+
+def client_rendered_signs(page: ParsedPage, found_images: int) -> list[str]:
+    """Why this statically read page probably builds its content with JavaScript (empty: it doesn't)."""
+    soup = page.soup
+    body = soup.find("body")
+    if not isinstance(body, Tag):
+        return []
+    scripts = soup.find_all("script")
+    external = [s for s in scripts if s.get("src")]
+    inline_bytes = sum(len(s.get_text()) for s in scripts if not s.get("src"))
+    large_script = bool(external) or inline_bytes >= _SCRIPT_LARGE
+    text = " ".join(
+        t.strip() for t in body.find_all(string=True) if t.parent is None or t.parent.name not in ("script", "style")
+    )
+    text = re.sub(r"\s+", " ", text).strip()
+    signs: list[str] = []
+    if len(text) < _TEXT_FEW and large_script:
+        signs.append(f"an almost empty body ({len(text)} characters of text) next to {len(scripts)} script(s)")
+    for selector, label in FRAMEWORK_ROOTS:
+        root = soup.select_one(selector)
+        if isinstance(root, Tag) and len(root.get_text(" ", strip=True)) < _TEXT_FEW and not root.find("img"):
+            signs.append(f"an empty {label}")
+            break
+    placeholders = [tag for tag in soup.find_all(True) if any(tag.get(name) for name in LAZY_BACKGROUND_ATTRS)]
+    if placeholders:
+        attrs = sorted({name for tag in placeholders for name in LAZY_BACKGROUND_ATTRS if tag.get(name)})
+        signs.append(f"{len(placeholders)} element(s) whose image a script sets from {', '.join(attrs)}")
+    if not signs and found_images == 0 and large_script:
+        signs.append("no images in the HTML, only scripts")
+    return signs
