@@ -50,6 +50,7 @@ class ImageRecord:
     role: str | None = None  # the element's ARIA role attribute (presentation/none/img)
     aria_hidden: bool = False  # the element or an ancestor has aria-hidden="true"
     aria_label: str | None = None
+    shown_size_applies: bool = field(default=False, repr=False)  # visible and loaded: the size filter uses the box
     status: str = PENDING
     reason: str | None = None
     detail: str | None = None

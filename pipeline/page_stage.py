@@ -38,6 +38,8 @@ class PageBytes:
 
     def fetch(self, url: str, *, max_bytes: int, deadline_s: float, accept: str) -> FetchResult:
         """A stashed 2xx/4xx/5xx answer within ``max_bytes``, else a guarded download."""
+        if self.stash is not None and (error := self.stash.error(url)) is not None:
+            raise error
         stashed = self.stash.get(url) if self.stash is not None else None
         if stashed is not None and len(stashed.content) <= max_bytes:
             if stashed.status >= 400:
@@ -143,6 +145,10 @@ def _rendered_records(
     page.lang = snapshot.get("lang") or page.lang
     static = find_images(parsed, _fetch_stylesheets(parsed, page, options, source))
     records, aliases = records_from_snapshot(snapshot)
+    for record in records:  # a broken image shows as a small icon: its box says nothing then
+        record.shown_size_applies = bool(record.visible) and (
+            record.source.startswith("data:") or rendered.stash.loaded(record.source)
+        )
     records = merge_static(records, aliases, static)
     add_network_images(records, aliases, rendered.stash.image_urls)
     page.warnings.extend(rendered.warnings)
@@ -187,8 +193,8 @@ def _fetch_stylesheets(
 
 
 def decided_by_rendered_size(record: ImageRecord) -> bool:
-    """A visible image in a rendered page is judged by the size it is shown at, not its file's size."""
-    return bool(record.visible) and record.rendered_width is not None and record.rendered_height is not None
+    """A visible image the browser loaded is judged by the size it is shown at, not its file's size."""
+    return record.shown_size_applies and record.rendered_width is not None and record.rendered_height is not None
 
 
 def prefilter(records: list[ImageRecord], options: AuditOptions) -> None:

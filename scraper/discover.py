@@ -36,7 +36,7 @@ LAZY_BACKGROUND_ATTRS = ("data-setbg", "data-bg", "data-background", "data-backg
 LAZY_SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset")
 SKIPPED_SCHEMES = ("javascript:", "about:", "blob:", "file:", "ftp:", "mailto:", "tel:", "chrome:")
 # MIME types of <source type=…> that Pillow cannot decode here.
-_UNDECODABLE_TYPES = ("image/svg+xml", "image/jxl", "image/heic", "image/heif")
+UNDECODABLE_TYPES = ("image/svg+xml", "image/jxl", "image/heic", "image/heif")
 PLACEHOLDER_NAME = re.compile(r"(blank|spacer|placeholder|transparent|pixel|lazy|loading|1x1)[^/]*$", re.I)
 _URL_NOISE = re.compile(r"[\t\n\r]")
 
@@ -121,7 +121,7 @@ def _first_attr(tag: Tag, names: Iterable[str]) -> str:
 
 def _decodable_source(source: Tag) -> bool:
     media_type = str(source.get("type") or "").lower()
-    return not media_type.startswith(_UNDECODABLE_TYPES)
+    return not media_type.startswith(UNDECODABLE_TYPES)
 
 
 def _choose_img_url(img: Tag) -> tuple[str, list[str]]:

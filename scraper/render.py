@@ -78,6 +78,7 @@ class ResponseStash:
         self.max_bytes = max_bytes
         self.size = 0
         self._results: dict[str, FetchResult] = {}
+        self._errors: dict[str, ScrapeError] = {}  # requests the fetcher refused or could not complete
         self.image_urls: list[str] = []  # image responses, in load order
         self._lock = threading.Lock()
 
@@ -97,10 +98,25 @@ class ResponseStash:
             if is_image:
                 self.image_urls.append(key)
 
+    def put_error(self, url: str, error: ScrapeError) -> None:
+        """Remember why a request failed, so the image stage reports it without asking again."""
+        with self._lock:
+            self._errors.setdefault(self.key(url), error)
+
     def get(self, url: str) -> FetchResult | None:
         """The stored response for ``url``, if any."""
         with self._lock:
             return self._results.get(self.key(url))
+
+    def error(self, url: str) -> ScrapeError | None:
+        """Why the browser's request for ``url`` failed, if it did."""
+        with self._lock:
+            return self._errors.get(self.key(url))
+
+    def loaded(self, url: str) -> bool:
+        """The browser received this URL with a 2xx status."""
+        result = self.get(url)
+        return result is not None and 200 <= result.status < 300
 
     def __contains__(self, url: object) -> bool:
         return isinstance(url, str) and self.get(url) is not None
@@ -109,6 +125,7 @@ class ResponseStash:
         """Free the bytes."""
         with self._lock:
             self._results.clear()
+            self._errors.clear()
             self.size = 0
 
 
@@ -212,9 +229,10 @@ class _PageRoute:
         except ScrapeError as exc:
             if main_navigation:
                 self.document_error = exc
+            self.stash.put_error(url, exc)
             if isinstance(exc, BlockedURLError | UnsupportedSchemeError):
                 self.blocked.append((url[:200], exc.code))
-            elif exc.code == "too_large" and not main_navigation:
+            elif exc.code == "too_large" and self.budget.max_bytes - self.bytes < self.budget.resource_max_bytes:
                 self.over_bytes()
             await route.abort("blockedbyclient" if exc.code == "blocked_address" else "failed")
             return
@@ -344,6 +362,10 @@ class Renderer:
         if self._playwright is not None:
             await self._playwright.stop()
             self._playwright = None
+
+    def open_contexts(self) -> int:
+        """How many browser contexts are open (0 between pages)."""
+        return 0 if self._browser is None else len(self._browser.contexts)
 
     def kill_browser_for_test(self) -> None:
         """Close the browser underneath the renderer, as a crash would (tests)."""

@@ -57,14 +57,17 @@
     for (const name of LAZY) if (img.getAttribute(name)) lazy.push(new URL(img.getAttribute(name), document.baseURI).href);
     const lazySrcsets = [];
     for (const name of ["data-srcset", "data-lazy-srcset"]) if (img.getAttribute(name)) lazySrcsets.push(img.getAttribute(name));
+    const sources = [];
     if (picture) {
       for (const s of picture.querySelectorAll("source")) {
         srcsets.push(s.getAttribute("srcset") || "");
+        sources.push({ srcset: s.getAttribute("srcset") || s.getAttribute("data-srcset") || "", type: s.type || "" });
         if (s.getAttribute("data-srcset")) lazySrcsets.push(s.getAttribute("data-srcset"));
       }
     }
     images.push({
-      kind: "img", url: img.currentSrc || img.src, src: img.src, srcsets, lazy, lazySrcsets, picture: !!picture,
+      kind: "img", url: img.currentSrc || img.src, src: img.src, srcsets, lazy, lazySrcsets, sources,
+      picture: !!picture, decoded: img.complete && img.naturalWidth > 0,
       alt: attr(img, "alt"), naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight,
       ...box(img), ...context(img),
     });

@@ -20,7 +20,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from bs4 import Tag
 
 from records import ImageRecord
-from scraper.discover import LAZY_BACKGROUND_ATTRS, PLACEHOLDER_NAME, Collector, ParsedPage
+from scraper.discover import LAZY_BACKGROUND_ATTRS, PLACEHOLDER_NAME, UNDECODABLE_TYPES, Collector, ParsedPage
 from scraper.srcset import largest, parse_srcset
 
 PRESENTATIONAL_ROLES = frozenset({"presentation", "none"})
@@ -71,6 +71,8 @@ def _img_url(item: dict[str, Any], base_url: str) -> tuple[str, list[str]]:
     page has that image; static discovery makes the same choice.
     """
     url = str(item.get("url") or "")
+    if fallback := _decodable_picture_choice(item, url, base_url):
+        return fallback, ["srcset"]
     placeholder = (
         not url
         or url.startswith("data:")
@@ -84,6 +86,20 @@ def _img_url(item: dict[str, Any], base_url: str) -> tuple[str, list[str]]:
         return urljoin(base_url, best.url), ["lazy", "srcset"]
     lazy = item.get("lazy") or []
     return (str(lazy[0]), ["lazy"]) if lazy else (url, [])
+
+
+def _decodable_picture_choice(item: dict[str, Any], url: str, base_url: str) -> str | None:
+    """When the browser chose a ``<picture>`` source AltScout cannot decode (SVG, JPEG XL...), the
+    largest decodable candidate of the same picture, as static discovery picks it."""
+    sources = item.get("sources") or []
+    chosen = [s for s in sources if url in {urljoin(base_url, c.url) for c in parse_srcset(s.get("srcset") or "")}]
+    if not chosen or not str(chosen[0].get("type") or "").lower().startswith(UNDECODABLE_TYPES):
+        return None
+    decodable = [s for s in sources if not str(s.get("type") or "").lower().startswith(UNDECODABLE_TYPES)]
+    best = largest([c for s in decodable for c in parse_srcset(s.get("srcset") or "")])
+    if best is not None:
+        return urljoin(base_url, best.url)
+    return str(item.get("src") or "") or None
 
 
 def _aliases(item: dict[str, Any], base_url: str) -> set[str]:
@@ -105,14 +121,17 @@ def records_from_snapshot(snapshot: dict[str, Any]) -> tuple[list[ImageRecord], 
         if item.get("picture"):
             found_in.insert(1, "picture")
         alt = item.get("alt") if kind in ("img", "input") else None
-        url = str(item.get("url") or "")
+        url, how = str(item.get("url") or ""), []
         if kind == "img":
             url, how = _img_url(item, base_url)
             found_in[1:1] = how
         record = collector.add(url, found_in, alt, lambda r, item=item: _fill_from_dom(r, item))
         if record is None:
             continue
-        _update_rendered(record, item)
+        # The box is the image's size only when the browser showed that very image: not a placeholder
+        # a lazy image stands in for, not a broken-image icon.
+        if not how and item.get("decoded") is not False:
+            _update_rendered(record, item)
         if kind == "img":
             for alias in _aliases(item, base_url):
                 aliases.setdefault(alias, record)

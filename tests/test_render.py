@@ -1,0 +1,242 @@
+"""Rendered discovery in a real headless Chromium: JavaScript-built pages, budgets, fallbacks.
+
+These tests need a Chromium (CI installs Debian's); without one they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import stat
+from pathlib import Path
+
+import pytest
+from conftest import FakeCaptioner, FixtureServer
+from render_fixture import build_js_site
+from site_fixture import build_site
+
+from options import AuditOptions
+from pipeline import run_audit
+from pipeline.page_stage import discover_page, render_budget
+from records import AuditReport, ImageRecord
+from scraper.browser import BrowserUnavailableError, find_browser
+from scraper.net import Fetcher
+from scraper.render import Renderer, RenderError
+from scraper.robots import RobotsCache
+
+try:
+    BROWSER: str | None = find_browser()
+except BrowserUnavailableError:
+    BROWSER = None
+needs_browser = pytest.mark.skipif(BROWSER is None, reason="no Chromium found (apt-get install chromium)")
+
+RENDERED = AuditOptions(render="always", allow_private=True, image_deadline_s=3, render_timeout_s=10, batch_size=4)
+STATIC = dataclasses.replace(RENDERED, render="never")
+
+
+@pytest.fixture(scope="module")
+def js_site() -> tuple[FixtureServer, dict]:
+    server = FixtureServer()
+    expected = build_js_site(server)
+    yield server, expected
+    server.close()
+
+
+def by_path(report: AuditReport, base: str) -> dict[str, ImageRecord]:
+    return {record.source.removeprefix(base): record for page in report.pages for record in page.images}
+
+
+@pytest.fixture(scope="module")
+def rendered_js(js_site) -> AuditReport:
+    server, expected = js_site
+    return run_audit([server.url(path) for path in expected], RENDERED, FakeCaptioner())
+
+
+@needs_browser
+def test_every_js_image_ends_in_its_expected_status(js_site, rendered_js: AuditReport) -> None:
+    server, expected = js_site
+    for page, (path, images) in zip(rendered_js.pages, expected.items(), strict=True):
+        assert page.status == "ok" and page.rendered, (path, page.error)
+        got = {r.source.removeprefix(server.base): (r.status, r.reason) for r in page.images}
+        for image, outcome in images.items():
+            assert got.get(image) == outcome, (path, image, got)
+
+
+@needs_browser
+def test_rendered_records_carry_what_the_browser_saw(js_site, rendered_js: AuditReport) -> None:
+    server, _ = js_site
+    images = by_path(rendered_js, server.base)
+    cake = images["/js/cake-0.png"]
+    assert "rendered" in cake.found_in and "img" in cake.found_in
+    assert cake.alt == "Cake 0" and cake.in_figure and cake.visible
+    assert (cake.rendered_width, cake.rendered_height) == (300, 200)
+    hero = images["/js/hero.png"]
+    assert "background" in hero.found_in and hero.role == "img" and hero.aria_label == "Our shop"
+    assert (hero.rendered_width, hero.rendered_height) == (800, 400)
+    assert {"background", "rendered", "style", "lazy"} <= set(images["/js/bg-0.jpg"].found_in)  # merged with static
+    icon = images["/js/icon-512.png"]
+    assert (icon.rendered_width, icon.rendered_height) == (24, 24) and "shown at 24x24" in (icon.detail or "")
+    photo = images["/js/photo-1600.jpg"]
+    assert photo.width == 1600 and photo.rendered_width == 300 and "oversized_image" in photo.seo_issues
+    assert "oversized_image" not in images["/js/cake-0.png"].seo_issues
+    slide = images["/js/slide-2.png"]
+    assert slide.visible is False and slide.width == 400
+    assert images["/js/sprite.png"].found_in == ["network"]
+
+
+@needs_browser
+def test_no_image_is_downloaded_twice_and_nothing_captioned_the_browser_never_loaded(
+    js_site, rendered_js: AuditReport
+) -> None:
+    server, expected = js_site
+    for page in rendered_js.pages:
+        for record in page.images:
+            path = record.source.removeprefix(server.base).split("?", 1)[0]
+            if record.status == "captioned":
+                assert server.routes[path].hits >= 1, f"{path} captioned but never loaded by the browser"
+    for images in expected.values():
+        for path in images:
+            assert server.routes[path].hits == 1, f"{path} fetched {server.routes[path].hits} times"
+
+
+@needs_browser
+def test_found_and_captioned_share_of_what_the_browser_loads(js_site, rendered_js: AuditReport) -> None:
+    """Done-when: >= 95% of the images >= min size that the browser loads are found, >= 90% captioned."""
+    server, expected = js_site
+    big_enough = [path for images in expected.values() for path, outcome in images.items() if outcome[1] is None]
+    images = by_path(rendered_js, server.base)
+    found = [path for path in big_enough if path in images]
+    captioned = [path for path in found if images[path].status == "captioned"]
+    assert len(found) >= 0.95 * len(big_enough) and len(captioned) >= 0.9 * len(big_enough)
+
+
+@needs_browser
+def test_infinite_scroll_stops_at_the_budget(js_site) -> None:
+    server, _ = js_site
+    options = dataclasses.replace(RENDERED, render_timeout_s=4)
+    report = run_audit([server.url("/js/infinite.html")], options, FakeCaptioner())
+    page = report.pages[0]
+    assert page.status == "ok" and page.rendered
+    assert any("infinite scroll" in w or "time budget" in w for w in page.warnings), page.warnings
+    assert sum(1 for r in page.images if r.status == "captioned") >= 2
+    assert report.elapsed_s < 30
+
+
+def test_static_reading_of_a_js_page_warns_instead_of_a_silent_zero(js_site) -> None:
+    server, _ = js_site
+    report = run_audit([server.url("/js/app.html"), server.url("/js/setbg.html")], STATIC, FakeCaptioner())
+    app, setbg = report.pages
+    assert app.images == [] and not app.rendered
+    assert any("client-rendered" in w and "--render auto" in w for w in app.warnings), app.warnings
+    assert any("data-setbg" in w for w in setbg.warnings), setbg.warnings
+    # The static reader itself now reads data-setbg placeholders.
+    assert {r.source.removeprefix(server.base) for r in setbg.images} == {"/js/bg-0.jpg", "/js/bg-1.jpg"}
+
+
+def test_auto_without_a_browser_reads_statically_and_says_why(js_site, tmp_path: Path) -> None:
+    server, _ = js_site
+    options = dataclasses.replace(STATIC, render="auto", browser_path=str(tmp_path / "no-chromium"))
+    report = run_audit([server.url("/js/app.html")], options, FakeCaptioner())
+    warning = " ".join(report.pages[0].warnings)
+    assert "client-rendered" in warning and "no-chromium is not an executable file" in warning
+
+
+def test_always_without_a_browser_stops_before_any_page(js_site, tmp_path: Path) -> None:
+    server, _ = js_site
+    options = dataclasses.replace(STATIC, render="always", browser_path=str(tmp_path / "no-chromium"))
+    before = server.routes["/js/app.html"].hits
+    with pytest.raises(BrowserUnavailableError):
+        run_audit([server.url("/js/app.html")], options, FakeCaptioner())
+    assert server.routes["/js/app.html"].hits == before
+
+
+@needs_browser
+def test_static_pages_lose_nothing_when_rendered(server: FixtureServer) -> None:
+    """Every image of the static fixture site keeps its record and outcome when the page is rendered.
+
+    The one allowed difference is the browser's own evidence: a background shown in a box
+    smaller than the minimum (the fixture's one-line ``styled`` div) is skipped as shown.
+    """
+    page_url, _ = build_site(server)
+    static = run_audit([page_url], STATIC, FakeCaptioner()).pages[0]
+    rendered = run_audit([page_url], RENDERED, FakeCaptioner()).pages[0]
+    assert rendered.rendered and rendered.status == "ok"
+    got = {record.source: record for record in rendered.images}
+    for record in static.images:
+        twin = got.get(record.source)
+        assert twin is not None, f"{record.source} lost when rendered"
+        if (twin.status, twin.reason) != (record.status, record.reason):
+            assert twin.reason == "too_small" and (twin.detail or "").startswith("shown at"), (record, twin)
+            assert twin.source.endswith("/img/style-bg.jpg")
+    # Apart from meta images and stylesheet rules, every image on this page is one the browser shows.
+    unseen = [
+        r.source for r in rendered.images if not {"rendered", "og:image", "twitter:image", "css"} & set(r.found_in)
+    ]
+    assert unseen == []
+
+
+# --- browser lifecycle ---------------------------------------------------------------
+
+
+def test_find_browser_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "chromium"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    other = tmp_path / "chrome-env"
+    other.write_text("#!/bin/sh\n")
+    other.chmod(other.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("ALTSCOUT_CHROMIUM", raising=False)
+    assert find_browser() == str(fake)  # PATH
+    assert find_browser(playwright_default=str(other)) == str(other)  # Playwright's own before PATH
+    monkeypatch.setenv("ALTSCOUT_CHROMIUM", str(other))
+    assert find_browser(playwright_default=str(fake)) == str(other)  # the variable before both
+    assert find_browser(str(fake)) == str(fake)  # --browser first
+    with pytest.raises(BrowserUnavailableError, match="--browser"):
+        find_browser(str(tmp_path / "missing"))
+    monkeypatch.delenv("ALTSCOUT_CHROMIUM")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(BrowserUnavailableError, match="apt-get install chromium"):
+        find_browser()
+
+
+@needs_browser
+def test_crashed_browser_restarts_once_then_pages_are_read_statically(js_site) -> None:
+    server, _ = js_site
+    renderer = Renderer(BROWSER)
+    fetcher = Fetcher(RENDERED.fetch_policy)
+    robots = RobotsCache(fetcher)
+    try:
+        first = discover_page(server.url("/js/react.html"), RENDERED, fetcher, robots, renderer)
+        assert first.page.rendered
+        renderer.kill_browser_for_test()
+        second = discover_page(server.url("/js/react.html"), RENDERED, fetcher, robots, renderer)
+        assert second.page.rendered and renderer.restarts == 1
+        renderer.kill_browser_for_test()
+        third = discover_page(server.url("/js/sizes.html"), RENDERED, fetcher, robots, renderer)
+        assert not third.page.rendered and third.page.status == "ok"
+        assert any("read statically" in w for w in third.page.warnings)
+        assert third.page.images  # the static reader still found the page's images
+        with pytest.raises(RenderError):
+            renderer.render(server.url("/js/react.html"), fetcher, render_budget(RENDERED))
+    finally:
+        renderer.close()
+
+
+@needs_browser
+def test_contexts_are_closed_on_every_path(js_site) -> None:
+    server, _ = js_site
+    server.add("/js/slow.html", "<html><body><img src='/js/slow.png'></body></html>")
+    server.add("/js/slow.png", b"x" * 10, content_type="image/png", delay_s=3)
+    renderer = Renderer(BROWSER)
+    fetcher = Fetcher(RENDERED.fetch_policy)
+    robots = RobotsCache(fetcher)
+    quick = dataclasses.replace(RENDERED, render_timeout_s=1.5)
+    try:
+        discover_page(server.url("/js/app.html"), RENDERED, fetcher, robots, renderer)  # success
+        slow = discover_page(server.url("/js/slow.html"), quick, fetcher, robots, renderer)  # time budget
+        assert any("budget" in w for w in slow.page.warnings), slow.page.warnings
+        with pytest.raises(Exception, match="404"):
+            discover_page(server.url("/js/nope.html"), RENDERED, fetcher, robots, renderer)  # page error
+        assert renderer.open_contexts() == 0
+    finally:
+        renderer.close()
