@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import html
 import logging
 import tempfile
 from collections.abc import Sequence
@@ -24,10 +25,11 @@ from auditing import ISSUES
 from captioning import Captioner, ModelLoadError, get_captioner, resolve_model_id
 from captioning.blip import DEFAULT_MODEL
 from captioning.translate import supported_languages
-from options import DEVICES, DTYPES, AuditOptions, OptionsError, parse_translation_models
+from options import DEVICES, DTYPES, RENDER_MODES, AuditOptions, OptionsError, parse_translation_models
 from pipeline import ImageFinished, PageStarted, audit, caption_image
 from records import CAPTIONED, AuditReport, ImageRecord
 from reports import write_captions_txt, write_csv, write_html, write_json
+from scraper.browser import BrowserUnavailableError
 
 log = logging.getLogger("altscout.app")
 
@@ -93,6 +95,7 @@ def options_from_form(
     prompt: str | None,
     allowed_models: Sequence[str],
     lang: str | None = None,
+    render: str | None = None,
 ) -> AuditOptions:
     """The web form's converter: server defaults overridden by the form's fields."""
     chosen = (model or defaults.model).strip()
@@ -113,6 +116,7 @@ def options_from_form(
             max_new_tokens=whole(max_new_tokens, defaults.max_new_tokens),
             prompt=(prompt or "").strip() or None,
             lang=lang or defaults.lang,
+            render=render or defaults.render,
             thumbnail_size=THUMBNAIL_PX,
         )
     except OptionsError as exc:
@@ -137,9 +141,15 @@ def table_rows(records: Sequence[ImageRecord]) -> list[list[Any]]:
 
 
 def summary_line(report: AuditReport) -> str:
-    """found / captioned / skipped / failed."""
+    """found / captioned / skipped / failed, how the page was read, and every page warning."""
     s = report.summary()
-    return f"**{s['images']} images found**: {s['captioned']} captioned, {s['skipped']} skipped, {s['failed']} failed."
+    line = f"**{s['images']} images found**: {s['captioned']} captioned, {s['skipped']} skipped, {s['failed']} failed."
+    pages = [page for page in report.pages if page.status == "ok"]
+    if pages:
+        how = "as a headless browser shows it" if all(p.rendered for p in pages) else "from its HTML (no browser)"
+        line += f" Read {how}."
+    warnings = [warning for page in report.pages for warning in page.warnings]
+    return line + "".join(f"\n\n⚠ {html.escape(warning)}" for warning in warnings)
 
 
 def _write_files(report: AuditReport) -> tuple[list[tuple[str, str]], list[str]]:
@@ -184,13 +194,14 @@ def build_app(
         max_new_tokens: float,
         prompt: str,
         lang: str,
+        render: str = "auto",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
     ) -> tuple[str, list[tuple[str, str]], list[list[Any]], list[str]]:
         """Audit one page URL: summary, gallery, table rows, report files."""
         try:
             page_url = normalise_url(url)
             options = options_from_form(
-                base, min_size, max_images, model, num_beams, max_new_tokens, prompt, models, lang
+                base, min_size, max_images, model, num_beams, max_new_tokens, prompt, models, lang, render
             )
             progress(0, desc="Fetching the page")
             report = None
@@ -206,6 +217,9 @@ def build_app(
         except ModelLoadError:
             log.exception("model load failed")
             raise gr.Error("The captioning model could not be loaded on this server.") from None
+        except BrowserUnavailableError:
+            log.exception("no browser")
+            raise gr.Error("This server has no browser to render pages; choose 'never' or 'auto' rendering.") from None
         assert report is not None
         page = report.pages[0]
         if page.status != "ok":
@@ -253,6 +267,13 @@ def build_app(
                     language = gr.Dropdown(
                         ["en", "auto", *supported_languages()], value=base.lang, label="Caption language"
                     )
+                    render = gr.Dropdown(
+                        list(RENDER_MODES),
+                        value=base.render,
+                        label="Run JavaScript (headless browser)",
+                        info="auto: when the server has a browser; never: read the HTML only",
+                        elem_id="render",
+                    )
             summary = gr.Markdown(elem_id="summary")
             gallery = gr.Gallery(label="Captioned images", columns=4, height="auto", elem_id="gallery")
             table = gr.Dataframe(
@@ -266,7 +287,7 @@ def build_app(
             files = gr.File(
                 label="Downloads: captions.txt, JSON, CSV, HTML report", file_count="multiple", elem_id="files"
             )
-            inputs = [url_box, min_size, max_images, model_choice, beams, tokens, prompt, language]
+            inputs = [url_box, min_size, max_images, model_choice, beams, tokens, prompt, language, render]
             outputs = [summary, gallery, table, files]
             run_button.click(run_audit_form, inputs, outputs, api_name="audit")
             url_box.submit(run_audit_form, inputs, outputs, api_name=False)
@@ -314,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let the form reach loopback/private addresses (intranet deployments, tests)",
     )
+    p.add_argument("--render", choices=RENDER_MODES, default=d.render, help="the form's default rendering mode")
+    p.add_argument("--browser", default=None, metavar="PATH", help="Chromium/Chrome executable to render with")
+    p.add_argument("--render-timeout", type=float, default=d.render_timeout_s, help="seconds per rendered page")
     return p
 
 
@@ -333,6 +357,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         lang=args.lang,
         translation_models=parse_translation_models(args.translation_model, args.lang),
         allow_private=args.allow_private,
+        render=args.render,
+        browser_path=args.browser,
+        render_timeout_s=args.render_timeout,
     )
     demo = build_app(defaults, allowed_models=[resolve_model_id(m) for m in args.extra_models])
     demo.launch(

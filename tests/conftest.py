@@ -166,6 +166,19 @@ def fresh_server() -> Iterator[FixtureServer]:
     srv.close()
 
 
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium rendering tests drive; skipped without one, a failure in CI (which installs it)."""
+    from scraper.browser import BrowserUnavailableError, find_browser
+
+    try:
+        return find_browser()
+    except BrowserUnavailableError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have a browser for the rendering tests: {exc.message}")
+        pytest.skip(exc.message)
+
+
 def unused_port() -> int:
     """A TCP port on 127.0.0.1 nobody listens on."""
     with socket.socket() as sock:

@@ -38,7 +38,7 @@ def shop(server: FixtureServer) -> str:
 @pytest.fixture(scope="module")
 def app_url(tiny_blip_dir: Path, tiny_marian_dir: Path) -> Iterator[str]:
     defaults = AuditOptions(
-        render="never",
+        render="auto",  # the form renders with the system Chromium
         model=str(tiny_blip_dir),
         device="cpu",
         dtype="float32",
@@ -60,13 +60,14 @@ def client(app_url: str):
     return Client(app_url, verbose=False)
 
 
-def audit_args(url: str, tiny_blip_dir: Path) -> tuple:
-    return (url, 100, 50, str(tiny_blip_dir), 1, 8, "", "en")
+def audit_args(url: str, tiny_blip_dir: Path, render: str = "auto") -> tuple:
+    return (url, 100, 50, str(tiny_blip_dir), 1, 8, "", "en", render)
 
 
 def test_api_audit_returns_records_and_files(client, shop: str, tiny_blip_dir: Path) -> None:
     summary, gallery, table, files = client.predict(*audit_args(shop, tiny_blip_dir), api_name="/audit")
     assert summary.startswith("**7 images found**: 4 captioned, 2 skipped, 1 failed")
+    assert "Read as a headless browser shows it." in summary
     assert len(gallery) == 4 and all(item["caption"] for item in gallery)
     rows = {row[0].rsplit("/", 1)[-1]: row for row in table["data"]}
     assert rows["p0.jpg"][1:2] == ["captioned"] and rows["p0.jpg"][3] == "Red shoes"
@@ -87,8 +88,23 @@ def test_api_audit_returns_records_and_files(client, shop: str, tiny_blip_dir: P
     assert len(list(csv.DictReader(by_name["report.csv"].open()))) == 7
 
 
+def test_api_js_page_rendered_or_warned(client, server: FixtureServer, tiny_blip_dir: Path) -> None:
+    """The form renders a page whose images come from JavaScript; read statically, it says so."""
+    server.add("/spa/photo.png", make_image(300, 200, seed=21), content_type="image/png")
+    server.add(
+        "/spa/index.html",
+        "<html><body><div id='app'></div><script>const i = document.createElement('img');"
+        "i.src = '/spa/photo.png'; i.alt = 'Fresh bread'; document.getElementById('app').appendChild(i);"
+        "</script></body></html>",
+    )
+    rendered = client.predict(*audit_args(server.url("/spa/index.html"), tiny_blip_dir), api_name="/audit")[0]
+    assert rendered.startswith("**1 images found**: 1 captioned")
+    static = client.predict(*audit_args(server.url("/spa/index.html"), tiny_blip_dir, "never"), api_name="/audit")[0]
+    assert static.startswith("**0 images found**") and "looks client-rendered" in static
+
+
 def test_api_audit_in_french(client, shop: str, tiny_blip_dir: Path) -> None:
-    _, _, table, files = client.predict(*audit_args(shop, tiny_blip_dir)[:-1], "fr", api_name="/audit")
+    _, _, table, files = client.predict(*audit_args(shop, tiny_blip_dir)[:-2], "fr", "auto", api_name="/audit")
     rows = {row[0].rsplit("/", 1)[-1]: row for row in table["data"]}
     assert "\n[fr] " in rows["p0.jpg"][6] and "\n[fr] " in rows["p0.jpg"][4]
     report = json.loads(next(Path(f) for f in files if f.endswith(".json")).read_text())
@@ -191,6 +207,7 @@ def test_browser_audit(app_url: str, shop: str, tmp_path: Path) -> None:
         page.locator("#run").click()
         expect(page.locator("#summary")).to_contain_text("7 images found", timeout=120_000)
         expect(page.locator("#summary")).to_contain_text("4 captioned, 2 skipped, 1 failed")
+        expect(page.locator("#summary")).to_contain_text("Read as a headless browser shows it")
         expect(page.locator("#gallery img")).to_have_count(4, timeout=30_000)
         table = page.locator("#table")
         for text in ("p0.jpg", "Red shoes", "captioned", "skipped", "failed", "missing.jpg"):

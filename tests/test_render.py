@@ -23,11 +23,7 @@ from scraper.net import Fetcher
 from scraper.render import Renderer, RenderError
 from scraper.robots import RobotsCache
 
-try:
-    BROWSER: str | None = find_browser()
-except BrowserUnavailableError:
-    BROWSER = None
-needs_browser = pytest.mark.skipif(BROWSER is None, reason="no Chromium found (apt-get install chromium)")
+needs_browser = pytest.mark.usefixtures("chromium")
 
 RENDERED = AuditOptions(render="always", allow_private=True, image_deadline_s=3, render_timeout_s=10, batch_size=4)
 STATIC = dataclasses.replace(RENDERED, render="never")
@@ -46,7 +42,7 @@ def by_path(report: AuditReport, base: str) -> dict[str, ImageRecord]:
 
 
 @pytest.fixture(scope="module")
-def rendered_js(js_site) -> AuditReport:
+def rendered_js(js_site, chromium: str) -> AuditReport:
     server, expected = js_site
     return run_audit([server.url(path) for path in expected], RENDERED, FakeCaptioner())
 
@@ -200,9 +196,9 @@ def test_find_browser_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @needs_browser
-def test_crashed_browser_restarts_once_then_pages_are_read_statically(js_site) -> None:
+def test_crashed_browser_restarts_once_then_pages_are_read_statically(js_site, chromium: str) -> None:
     server, _ = js_site
-    renderer = Renderer(BROWSER)
+    renderer = Renderer(chromium)
     fetcher = Fetcher(RENDERED.fetch_policy)
     robots = RobotsCache(fetcher)
     try:
@@ -223,11 +219,11 @@ def test_crashed_browser_restarts_once_then_pages_are_read_statically(js_site) -
 
 
 @needs_browser
-def test_contexts_are_closed_on_every_path(js_site) -> None:
+def test_contexts_are_closed_on_every_path(js_site, chromium: str) -> None:
     server, _ = js_site
     server.add("/js/slow.html", "<html><body><img src='/js/slow.png'></body></html>")
     server.add("/js/slow.png", b"x" * 10, content_type="image/png", delay_s=3)
-    renderer = Renderer(BROWSER)
+    renderer = Renderer(chromium)
     fetcher = Fetcher(RENDERED.fetch_policy)
     robots = RobotsCache(fetcher)
     quick = dataclasses.replace(RENDERED, render_timeout_s=1.5)
