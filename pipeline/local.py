@@ -1,11 +1,12 @@
-"""The one audit pipeline behind every front end.
+"""The local engine: the page stage, then images and captions, with threads.
 
 ``audit(urls, options)`` yields events as work completes: a page starts, an image record is
 final, a page is done, the whole audit is done (carrying the :class:`AuditReport`).
-``run_audit`` drains it. Downloads, decoding and the model's preprocessing
-(``Captioner.prepare``) run in a bounded thread pool and overlap captioning, which happens in
-batches in the calling thread; at most ``2 x batch + workers`` prepared images exist at once,
-whatever the page size. Typed errors become records here, at the boundary.
+``run_audit`` drains it. The page stage (:mod:`pipeline.page_stage`: fetch or render, discover)
+runs one page ahead in its own thread. Downloads (or the browser's bytes, reused), decoding
+and the model's preprocessing (``Captioner.prepare``) run in a bounded thread pool and overlap
+captioning, which happens in batches in the calling thread; at most ``2 x batch + workers``
+prepared images exist at once, whatever the page size. Typed errors become records here, at the boundary.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ for (const name of ["RTCPeerConnection", "webkitRTCPeerConnection", "RTCDataChan
 }
 """
 MAX_SCROLL_STEPS = 40
-SCROLL_PAUSE_S = 0.15
+SCROLL_PAUSE_S = 0.05  # a few frames: IntersectionObserver callbacks run on the next frame
 QUIET_S = 0.5  # the network counts as settled after this long without a request in flight
 DOM_READ_RESERVE_S = 3.0
 MAX_DOM_ELEMENTS = 20_000
