@@ -22,6 +22,7 @@ h1{margin:0 0 4px;font-size:26px}h2{margin:28px 0 8px;font-size:20px}.meta{color
 .card b{display:block;font-size:22px}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #ddd}
 th,td{border-bottom:1px solid #eee;padding:8px;text-align:left;vertical-align:top}
+.warning{color:#8a4b00;margin:4px 0}
 th{background:#f0f0f3;position:sticky;top:0}td.thumb img{max-width:120px;max-height:90px;border-radius:4px}
 .url{word-break:break-all;font-size:12px;color:#555}.none{color:#999;font-style:italic}
 .issue{display:inline-block;margin:0 4px 4px 0;padding:1px 7px;border-radius:10px;font-size:12px;color:#fff}
@@ -84,6 +85,10 @@ def _row(record: ImageRecord) -> str:
     size = f"{record.width}×{record.height}" if record.width and record.height else ""
     if record.bytes:
         size += f"<br>{record.bytes / 1024:.0f} KB {escape(record.format or '')}"
+    if record.rendered_width is not None and record.rendered_height is not None:
+        size += f"<br>shown at {record.rendered_width}×{record.rendered_height}" + (
+            "" if record.visible else " (hidden)"
+        )
     filename = f"<br>rename: <code>{escape(record.suggested_filename)}</code>" if record.suggested_filename else ""
     return (
         f'<tr data-issues="{escape(issues)}"><td class="thumb">{thumb}</td>'
@@ -98,7 +103,10 @@ def _page_section(page: PageReport) -> str:
     heading = f'<h2>{escape(page.title or page.url)}</h2><p class="meta">{escape(page.url)}'
     if page.lang:
         heading += f" · lang {escape(page.lang)}"
+    if page.kind == "page" and page.status == "ok":
+        heading += " · read in a headless browser" if page.rendered else " · read from its HTML"
     heading += "</p>"
+    heading += "".join(f'<p class="warning">⚠ {escape(warning)}</p>' for warning in page.warnings)
     if page.status != "ok":
         return heading + f'<p class="status-failed">Page could not be audited: {escape(page.error or "")}</p>'
     rows = "".join(_row(record) for record in page.images)

@@ -240,6 +240,8 @@ class _PageRoute:
             self.in_flight -= 1
             self.last_activity = time.monotonic()
         self.bytes += len(result.content)
+        if self.bytes >= self.budget.max_bytes:  # later requests are refused; the few in flight finish
+            self.over_bytes()
         is_image = request.resource_type == "image" or result.content_type.startswith("image/")
         if not 300 <= result.status < 400:
             self.stash.put(url, result, is_image and result.status < 300)

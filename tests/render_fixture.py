@@ -103,9 +103,11 @@ fetch('/js/products.json').then(r => r.json()).then(items => {
     _img(server, "/js/photo-1600.jpg", 1600, 1000, 501, "JPEG")
     _img(server, "/js/slide-2.png", 400, 300, 502)
     _img(server, "/js/sprite.png", 300, 300, 503)
+    _img(server, "/js/badge.png", 200, 150, 504)
     server.add(
         "/js/sizes.html",
-        "<html><body>"
+        "<html><head><style>.badge::before { content: ''; display: block; width: 200px; height: 150px;"
+        " background-image: url(/js/badge.png) }</style></head><body><div class='badge'></div>"
         '<img src="/js/icon-512.png" style="width:24px;height:24px" alt="Cart">'
         '<img src="/js/photo-1600.jpg" style="width:300px" alt="Shop front">'
         '<div class="slide" style="display:none"><img src="/js/slide-2.png" alt="Slide two"></div>'
@@ -116,6 +118,7 @@ fetch('/js/products.json').then(r => r.json()).then(items => {
         "/js/photo-1600.jpg": ("captioned", None),  # and oversized_image
         "/js/slide-2.png": ("captioned", None),  # hidden slide: judged by its natural size
         "/js/sprite.png": ("captioned", None),  # found_in: network
+        "/js/badge.png": ("captioned", None),  # a ::before background
     }
 
     # 6. Infinite scroll: every screen adds another; the render budget must stop it.

@@ -126,3 +126,42 @@ def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
 def test_cli_debug_shows_traceback(tmp_path: Path) -> None:
     result = run_cli("https://example.com/", "--model", str(tmp_path / "missing"), "--debug", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" in result.stderr
+
+
+def test_cli_renders_a_js_page_and_says_so(
+    server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path, chromium: str
+) -> None:
+    from render_fixture import build_js_site
+
+    build_js_site(server)
+    page = server.url("/js/app.html")
+    args = [*tiny_cli_args(tiny_blip_dir)]
+    args[args.index("never")] = "always"
+    result = run_cli(page, *args, "--json", "r.json", "--html", "r.html", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    jsonschema.validate(report, json.loads(SCHEMA_PATH.read_text()))
+    images = report["pages"][0]["images"]
+    assert report["pages"][0]["rendered"] and len(images) == 4
+    assert all(i["status"] == "captioned" and "rendered" in i["found_in"] for i in images)
+    assert all((i["rendered_width"], i["rendered_height"], i["visible"]) == (300, 200, True) for i in images)
+    assert "read in a headless browser" in (tmp_path / "r.html").read_text()
+
+
+def test_cli_static_js_page_warns_on_stderr(server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path) -> None:
+    from render_fixture import build_js_site
+
+    build_js_site(server)
+    args = [a for a in tiny_cli_args(tiny_blip_dir) if a != "--quiet"]
+    result = run_cli(server.url("/js/app.html"), *args, cwd=tmp_path)
+    assert result.returncode == 0
+    assert "warning:" in result.stderr and "looks client-rendered" in result.stderr
+
+
+def test_cli_render_always_without_a_browser_is_one_line(tiny_blip_dir: Path, tmp_path: Path) -> None:
+    args = [*tiny_cli_args(tiny_blip_dir), "--browser", str(tmp_path / "no-chromium")]
+    args[args.index("never")] = "always"
+    result = run_cli("http://127.0.0.1:9/", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no-chromium is not an executable file" in lines[0]

@@ -77,6 +77,11 @@ def test_rendered_records_carry_what_the_browser_saw(js_site, rendered_js: Audit
     slide = images["/js/slide-2.png"]
     assert slide.visible is False and slide.width == 400
     assert images["/js/sprite.png"].found_in == ["network"]
+    badge = images["/js/badge.png"]
+    assert {"background", "rendered"} <= set(badge.found_in) and (badge.rendered_width, badge.rendered_height) == (
+        200,
+        150,
+    )
 
 
 @needs_browser
@@ -115,6 +120,28 @@ def test_infinite_scroll_stops_at_the_budget(js_site) -> None:
     assert any("infinite scroll" in w or "time budget" in w for w in page.warnings), page.warnings
     assert sum(1 for r in page.images if r.status == "captioned") >= 2
     assert report.elapsed_s < 30
+
+
+@needs_browser
+@pytest.mark.parametrize(
+    ("limits", "warning"),
+    [({"render_max_requests": 4}, "request budget (4)"), ({"render_max_bytes": 30_000}, "byte budget (30,000 bytes)")],
+)
+def test_request_and_byte_budgets_keep_what_was_found(js_site, limits: dict, warning: str) -> None:
+    server, _ = js_site
+    for i in range(12):
+        server.add(f"/js/many-{i}.png", b"\x89PNG" + bytes(4000), content_type="image/png")
+    tags = "".join(f"<img src='/js/many-{i}.png'>" for i in range(12))
+    server.add("/js/many.html", f"<html><body>{tags}</body></html>")
+    page = run_audit([server.url("/js/many.html")], dataclasses.replace(RENDERED, **limits), FakeCaptioner()).pages[0]
+    assert page.status == "ok" and page.rendered
+    assert any(warning in w for w in page.warnings), page.warnings
+    assert len(page.images) == 12  # every element is still recorded
+    hits = [server.routes[f"/js/many-{i}.png"].hits for i in range(12)]
+    if "render_max_requests" in limits:  # what the browser loaded is reused, what it refused is fetched once
+        assert hits == [1] * 12
+    else:  # the reuse store is bounded by the same byte budget: past it, the image stage fetches again
+        assert all(1 <= count <= 2 for count in hits) and hits.count(1) >= 5
 
 
 def test_static_reading_of_a_js_page_warns_instead_of_a_silent_zero(js_site) -> None:
