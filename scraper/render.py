@@ -183,8 +183,9 @@ class _PageRoute:
         """Serve one intercepted request through the guarded fetcher, or refuse it."""
         try:
             await self._handle(route)
-        except Exception as exc:  # the context may close under a late request; log, never raise
+        except Exception as exc:  # the context may close under a late request: refuse it, never raise
             log.debug("route for %s ended: %s", route.request.url, exc)
+            await _abort_quietly(route)
 
     async def _handle(self, route: Any) -> None:
         request = route.request
@@ -493,6 +494,13 @@ class Renderer:
             "scroll",
             f"the page kept growing while scrolling (infinite scroll?); stopped after {MAX_SCROLL_STEPS} screens",
         )
+
+
+async def _abort_quietly(route: Any) -> None:
+    try:
+        await route.abort("failed")
+    except Exception as exc:  # already handled, or the page is gone
+        log.debug("abort: %s", exc)
 
 
 async def _close_quietly(target: Any) -> None:

@@ -80,7 +80,10 @@ class UdpTrap:
 
 
 def _add_address(address: str) -> bool:
-    result = subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], capture_output=True, check=False)
+    try:
+        result = subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], capture_output=True, check=False)
+    except FileNotFoundError:  # no iproute2
+        return False
     return result.returncode == 0
 
 
