@@ -318,12 +318,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.quiet:
                 print(f"altscout: rename plan with {rows} row(s) -> {args.rename_plan}", file=sys.stderr)
     summary = report.summary()
+    for page in report.pages:  # even with --quiet: a page missing what JavaScript adds must not pass silently
+        for warning in page.warnings:
+            print(f"altscout: warning: {page.url}: {warning}", file=sys.stderr)
     if not args.quiet:
         for page in report.pages:
             if page.status != "ok":
                 print(f"altscout: page failed: {page.url}: {page.error}", file=sys.stderr)
-            for warning in page.warnings:
-                print(f"altscout: warning: {page.url}: {warning}", file=sys.stderr)
         print(
             f"altscout: {summary['pages']} page(s), {summary['images']} images: {summary['captioned']} captioned, "
             f"{summary['skipped']} skipped, {summary['failed']} failed -> {', '.join(map(str, written))}",

@@ -62,7 +62,7 @@ def _reason_summary(page: PageReport, status: str) -> str:
 
 
 def render_captions_txt(report: AuditReport) -> str:
-    """``# Page: URL`` then ``IMAGE_URL: caption`` lines, then a commented summary, per page."""
+    """``# Page: URL`` then ``IMAGE_URL: caption`` lines, ``# warning:`` lines, a commented summary, per page."""
     lines: list[str] = []
     for page in report.pages:
         lines.append(f"# {'Folder' if page.kind == 'folder' else 'Page'}: {page.url}")
@@ -73,6 +73,7 @@ def render_captions_txt(report: AuditReport) -> str:
         for image in page.images:
             if image.status == CAPTIONED and image.caption is not None:
                 lines.append(f"{image.url}: {_one_line(image.caption)}")
+        lines.extend(f"# warning: {_one_line(warning)}" for warning in page.warnings)
         captioned = sum(1 for image in page.images if image.status == CAPTIONED)
         lines.append(f"# captioned {captioned}; {_reason_summary(page, SKIPPED)}; {_reason_summary(page, FAILED)}")
         lines.append("")

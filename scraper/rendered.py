@@ -26,14 +26,14 @@ from scraper.srcset import largest, parse_srcset
 PRESENTATIONAL_ROLES = frozenset({"presentation", "none"})
 FOUND_IN_BY_KIND = {"img": ["img"], "input": ["input"], "poster": ["poster"], "background": ["background"]}
 FRAMEWORK_ROOTS = (
-    ("#app", "a #app root element (Vue and others)"),
-    ("#root", "a #root element (React)"),
-    ("#__next", "a Next.js root"),
-    ("#__nuxt", "a Nuxt root"),
-    ("[data-reactroot]", "a React root"),
-    ("[ng-version], app-root, [ng-app]", "an Angular root"),
-    ("[data-v-app]", "a Vue root"),
-    ("#svelte", "a Svelte root"),
+    ("#app", "#app root (Vue and others)"),
+    ("#root", "#root element (React)"),
+    ("#__next", "Next.js root"),
+    ("#__nuxt", "Nuxt root"),
+    ("[data-reactroot]", "React root"),
+    ("[ng-version], app-root, [ng-app]", "Angular root"),
+    ("[data-v-app]", "Vue root"),
+    ("#svelte", "Svelte root"),
 )
 _TEXT_FEW = 200  # characters of visible text in an "almost empty" body
 _SCRIPT_LARGE = 20_000  # bytes of inline script, or any external bundle, counts as a large script
