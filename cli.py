@@ -20,11 +20,12 @@ from captioning import ModelLoadError
 from captioning.blip import DEFAULT_MODEL
 from captioning.translate import supported_languages
 from library import apply_renames, write_rename_plan
-from options import DEVICES, DTYPES, MB, RENDER_MODES, AuditOptions, OptionsError, parse_translation_models
+from options import DEVICES, DTYPES, MB, RENDER_MODES, SCOPES, AuditOptions, OptionsError, parse_translation_models
 from pipeline import AuditEvent, ImageFinished, PageFinished, PageStarted, run_audit
 from records import AuditReport
 from reports import write_captions_txt, write_csv, write_html, write_json
 from scraper.browser import BrowserUnavailableError
+from store import StateMismatchError
 
 EXIT_OK, EXIT_PAGES_FAILED, EXIT_USAGE, EXIT_ISSUES = 0, 1, 2, 3
 HTML_THUMBNAIL_PX = 160
@@ -126,6 +127,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow loopback and private addresses (intranet audits); link-local stays blocked",
     )
     scrape.add_argument("--ignore-robots", action="store_true", help="do not obey robots.txt")
+    site = p.add_argument_group("whole sites")
+    site.add_argument("--crawl", action="store_true", help="audit the site: sitemaps and same-site links")
+    site.add_argument("--max-pages", type=int, default=d.max_pages, help="pages to audit at most (default %(default)s)")
+    site.add_argument("--max-depth", type=int, default=None, help="links away from a start URL")
+    site.add_argument(
+        "--scope", choices=SCOPES, default=d.scope, help="host: the start URLs' hosts; domain: all their subdomains"
+    )
+    site.add_argument("--include", action="append", default=[], metavar="REGEX", help="crawl only matching URLs")
+    site.add_argument("--exclude", action="append", default=[], metavar="REGEX", help="never crawl matching URLs")
+    site.add_argument(
+        "--per-host", type=int, default=d.per_host_pages, help="page requests in flight per host (default %(default)s)"
+    )
+    site.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        metavar="DB",
+        help="SQLite file keeping the crawl: rerun the same command to continue after a stop or crash",
+    )
     render = p.add_argument_group("rendering (JavaScript-built pages)")
     render.add_argument(
         "--render",
@@ -189,6 +209,14 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         render=args.render,
         browser_path=args.browser,
         render_timeout_s=args.render_timeout,
+        crawl=args.crawl,
+        max_pages=args.max_pages,
+        max_depth=args.max_depth,
+        scope=args.scope,
+        include=tuple(args.include),
+        exclude=tuple(args.exclude),
+        per_host_pages=args.per_host,
+        state_path=str(args.state) if args.state else None,
     )
 
 
@@ -236,6 +264,9 @@ class Progress:
         if isinstance(event, PageStarted):
             if self._pages is None:
                 self._pages = tqdm(total=event.total, desc="pages", unit="page", position=0, file=sys.stderr)
+            elif self._pages.total != event.total:  # a crawl keeps discovering pages
+                self._pages.total = event.total
+                self._pages.refresh()
             if self._images is None:
                 self._images = tqdm(total=0, desc="images", unit="img", position=1, file=sys.stderr)
             self._images.reset(total=0)
@@ -297,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = Progress(enabled=not args.quiet)
     try:
         report = run_audit(urls, options, on_event=progress)
-    except (ModelLoadError, BrowserUnavailableError) as exc:
+    except (ModelLoadError, BrowserUnavailableError, StateMismatchError) as exc:
         progress.close()
         if args.debug:
             traceback.print_exc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ MB = 1024 * 1024
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 RENDER_MODES = ("auto", "always", "never")
+SCOPES = ("host", "domain")
 
 
 class OptionsError(ValueError):
@@ -65,6 +67,15 @@ class AuditOptions:
     render_max_requests: int = 400  # requests one rendered page may make
     render_max_bytes: int = 64 * MB  # bytes one rendered page may load (also bounds the reused bytes)
     oversized_min_waste_bytes: int = 4 * 1024  # oversized_image: only when this many bytes would be saved
+    crawl: bool = False  # follow sitemaps and same-site links from the start URLs
+    max_pages: int = 500  # pages a crawl audits at most (every further URL is recorded as skipped)
+    max_depth: int | None = None  # links away from a start URL (sitemap pages count as 1)
+    scope: str = "host"  # host: the start URLs' hosts; domain: every host of their registered domains
+    include: tuple[str, ...] = ()  # crawl only URLs matching one of these regular expressions
+    exclude: tuple[str, ...] = ()  # never crawl URLs matching one of these
+    per_host_pages: int = 2  # page requests in flight per host (Crawl-delay makes it 1)
+    page_workers: int = 4  # pages fetched or rendered at once
+    state_path: str | None = None  # SQLite file: the crawl survives restarts and re-audits reuse captions
 
     def __post_init__(self) -> None:
         positive = (
@@ -83,6 +94,9 @@ class AuditOptions:
             "render_timeout_s",
             "render_max_requests",
             "render_max_bytes",
+            "max_pages",
+            "per_host_pages",
+            "page_workers",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -98,6 +112,16 @@ class AuditOptions:
             raise OptionsError("min-new-tokens must be between 1 and max-new-tokens")
         if self.device not in DEVICES:
             raise OptionsError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        for flag, patterns in (("--include", self.include), ("--exclude", self.exclude)):
+            for pattern in patterns:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise OptionsError(f"{flag} {pattern!r} is not a valid regular expression: {exc}") from exc
+        if self.scope not in SCOPES:
+            raise OptionsError(f"scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
+        if self.max_depth is not None and self.max_depth < 0:
+            raise OptionsError("max-depth must not be negative")
         if self.render not in RENDER_MODES:
             raise OptionsError(f"render must be one of {', '.join(RENDER_MODES)}, got {self.render!r}")
         if self.dtype not in DTYPES:

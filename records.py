@@ -7,8 +7,9 @@ stable ``reason`` code and a human ``detail``.
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 PENDING = "pending"
@@ -90,6 +91,23 @@ class ImageRecord:
         self.status, self.reason, self.detail = CAPTIONED, None, None
         self.caption, self.raw_caption = caption, raw_caption
 
+    def to_state(self) -> dict[str, Any]:
+        """Every field, JSON-safe, for the state store (``from_state`` reads it back)."""
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        state["found_in"], state["alts"] = list(self.found_in), list(self.alts)
+        state["alt_issues"], state["seo_issues"] = list(self.alt_issues), list(self.seo_issues)
+        state["thumbnail"] = base64.b64encode(self.thumbnail).decode() if self.thumbnail else None
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ImageRecord:
+        """The record ``to_state`` saved."""
+        values = dict(state)
+        thumbnail = values.pop("thumbnail", None)
+        record = cls(**values)
+        record.thumbnail = base64.b64decode(thumbnail) if thumbnail else None
+        return record
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON/CSV view of the record."""
         return {
@@ -149,6 +167,20 @@ class PageReport:
     rendered: bool = False  # discovered in a headless browser (and statically), not statically alone
     images: list[ImageRecord] = field(default_factory=list)
 
+    def to_state(self) -> dict[str, Any]:
+        """Every field, JSON-safe, for the state store."""
+        state = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "images"}
+        state["warnings"] = list(self.warnings)
+        state["images"] = [image.to_state() for image in self.images]
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> PageReport:
+        """The page ``to_state`` saved."""
+        values = dict(state)
+        images = [ImageRecord.from_state(image) for image in values.pop("images", [])]
+        return cls(**values, images=images)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON view of the page."""
         return {
@@ -173,6 +205,7 @@ class AuditReport:
     pages: list[PageReport] = field(default_factory=list)
     model: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    site: dict[str, Any] | None = None  # site audits: start URLs, scope, every URL met with its status
 
     def summary(self) -> dict[str, Any]:
         """Counts by page status, image status and skip/fail reason."""
@@ -203,7 +236,8 @@ class AuditReport:
         """The JSON report."""
         from auditing.registry import ISSUES
 
-        return {
+        report: dict[str, Any] = {"site": self.site} if self.site is not None else {}
+        return report | {
             "pages": [page.to_dict() for page in self.pages],
             "summary": self.summary(),
             "model": dict(self.model),

@@ -22,16 +22,7 @@ class CaptionCache:
     def __init__(self, folder: str | Path, model_id: str, settings: GenerationSettings) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._namespace = json.dumps(
-            {
-                "model": model_id,
-                "max_new_tokens": settings.max_new_tokens,
-                "min_new_tokens": settings.min_new_tokens,
-                "num_beams": settings.num_beams,
-                "prompt": settings.prompt,
-            },
-            sort_keys=True,
-        )
+        self._namespace = caption_namespace(model_id, settings)
         self.hits = 0
         self.misses = 0
 
@@ -60,3 +51,17 @@ class CaptionCache:
             os.replace(handle.name, path)
         except OSError:
             return
+
+
+def caption_namespace(model_id: str, settings: GenerationSettings) -> str:
+    """What makes two captions of the same bytes interchangeable: the model and generation settings."""
+    return json.dumps(
+        {
+            "model": model_id,
+            "max_new_tokens": settings.max_new_tokens,
+            "min_new_tokens": settings.min_new_tokens,
+            "num_beams": settings.num_beams,
+            "prompt": settings.prompt,
+        },
+        sort_keys=True,
+    )

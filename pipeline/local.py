@@ -31,7 +31,7 @@ from captioning.cache import CaptionCache
 from captioning.translate import AUTO, ENGLISH, Translator, get_translator, page_language
 from library import scan_folder
 from options import AuditOptions, OptionsError
-from pipeline.page_stage import DiscoveredPage, PageBytes, decided_by_rendered_size, discover_page
+from pipeline.page_stage import DiscoveredPage, PageBytes, PageChecks, decided_by_rendered_size, discover_page
 from records import PENDING, AuditReport, ImageRecord, PageReport
 from scraper.browser import BrowserUnavailableError
 from scraper.errors import FetchError, ScrapeError
@@ -173,10 +173,12 @@ class AuditRun:
             return
         self.renderer = renderer
 
-    def discover(self, url: str) -> DiscoveredPage:
+    def discover(self, url: str, checks: PageChecks | None = None) -> DiscoveredPage:
         """The page stage for one URL; page problems become a failed PageReport, never an exception."""
         try:
-            return discover_page(url, self.options, self.fetcher, self.robots, self.renderer, self.browser_unavailable)
+            return discover_page(
+                url, self.options, self.fetcher, self.robots, self.renderer, self.browser_unavailable, checks
+            )
         except ScrapeError as exc:
             page = PageReport(url=url, status="failed", error=exc.message, error_code=exc.code)
         except Exception as exc:  # one bad page never aborts a run
@@ -424,8 +426,14 @@ def caption_image(
 def audit(urls: Iterable[str], options: AuditOptions, captioner: Captioner | None = None) -> Iterator[AuditEvent]:
     """Audit pages in order, yielding events; the last event carries the report.
 
-    Raises ModelLoadError before any page is fetched if the model cannot be loaded.
+    Raises ModelLoadError before any page is fetched if the model cannot be loaded. With
+    ``crawl`` or ``state_path`` the site engine (:mod:`pipeline.site`) runs instead.
     """
+    if options.crawl or options.state_path:
+        from pipeline.site import audit_site
+
+        yield from audit_site(urls, options, captioner)
+        return
     started = time.monotonic()
     url_list = [u.strip() for u in urls if u and u.strip()]
     run = AuditRun(options, captioner)

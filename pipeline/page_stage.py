@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from options import AuditOptions
 from records import PENDING, ImageRecord, PageReport
@@ -55,10 +56,20 @@ class PageBytes:
 
 @dataclass
 class DiscoveredPage:
-    """A page with its records, and the bytes its images may be read from."""
+    """A page with its records, the bytes its images may be read from, and where it points."""
 
     page: PageReport
     source: PageBytes
+    links: list[str] = field(default_factory=list)  # static and rendered links, absolute
+    canonical: str | None = None
+
+
+@dataclass(frozen=True)
+class PageChecks:
+    """A crawl's checks on the page request itself, before any body is read."""
+
+    redirect_guard: Callable[[str], str | None] | None = None  # refuses a redirect hop with a sentence
+    require_type: Callable[[str], bool] | None = None  # refuses a non-page Content-Type
 
 
 def render_budget(options: AuditOptions) -> RenderBudget:
@@ -88,8 +99,10 @@ def discover_page(
     robots: RobotsCache,
     renderer: Renderer | None,
     unavailable: BrowserUnavailableError | None = None,
+    checks: PageChecks | None = None,
 ) -> DiscoveredPage:
     """Find the images of one page; a page-level problem raises a ScrapeError."""
+    checks = checks or PageChecks()
     page = PageReport(url=url)
     check_url(url)
     if not options.ignore_robots:
@@ -97,18 +110,25 @@ def discover_page(
     rendered: RenderResult | None = None
     if renderer is not None:
         try:
-            rendered = renderer.render(url, fetcher, render_budget(options))
+            rendered = renderer.render(url, fetcher, render_budget(options), checks.redirect_guard, checks.require_type)
         except RenderError as exc:
             page.warnings.append(f"not rendered in the browser ({exc.message}); read statically instead")
     if rendered is not None:
         source = PageBytes(fetcher, rendered.stash)
-        records = _rendered_records(page, rendered, options, source)
+        records, parsed = _rendered_records(page, rendered, options, source)
+        links = [*rendered.snapshot.get("links", []), *parsed.links()]
     else:
         source = PageBytes(fetcher)
         document = fetcher.fetch(
-            url, max_bytes=options.page_max_bytes, deadline_s=options.page_deadline_s, accept=HTML_ACCEPT
+            url,
+            max_bytes=options.page_max_bytes,
+            deadline_s=options.page_deadline_s,
+            accept=HTML_ACCEPT,
+            redirect_guard=checks.redirect_guard,
+            require_type=checks.require_type,
         )
         parsed = _parse_document(page, document)
+        links = parsed.links()
         records = find_images(parsed, _fetch_stylesheets(parsed, page, options, source))
         signs = client_rendered_signs(parsed, len(records))
         if signs:
@@ -118,7 +138,7 @@ def discover_page(
             )
     prefilter(records, options)
     page.images = records
-    return DiscoveredPage(page, source)
+    return DiscoveredPage(page, source, list(dict.fromkeys(links)), parsed.canonical)
 
 
 def _parse_document(page: PageReport, document: FetchResult) -> ParsedPage:
@@ -132,7 +152,7 @@ def _parse_document(page: PageReport, document: FetchResult) -> ParsedPage:
 
 def _rendered_records(
     page: PageReport, rendered: RenderResult, options: AuditOptions, source: PageBytes
-) -> list[ImageRecord]:
+) -> tuple[list[ImageRecord], ParsedPage]:
     """Records from the rendered DOM, merged with static discovery of the same document."""
     document = rendered.document
     assert document is not None
@@ -156,7 +176,7 @@ def _rendered_records(
         shown = ", ".join(f"{url} ({code})" for url, code in rendered.blocked[:BLOCKED_SHOWN])
         more = f" and {len(rendered.blocked) - BLOCKED_SHOWN} more" if len(rendered.blocked) > BLOCKED_SHOWN else ""
         page.warnings.append(f"the browser's requests were refused for safety: {shown}{more}")
-    return records
+    return records, parsed
 
 
 def _fetch_stylesheets(

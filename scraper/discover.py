@@ -51,6 +51,16 @@ class ParsedPage:
     lang: str | None
     stylesheet_urls: list[str] = field(default_factory=list)
     style_blocks: list[str] = field(default_factory=list)
+    canonical: str | None = None  # <link rel=canonical>, absolute
+
+    def links(self) -> list[str]:
+        """Absolute http(s) URLs of the page's ``a``/``area`` links, fragments dropped, in order."""
+        found: dict[str, None] = {}
+        for tag in self.soup.find_all(["a", "area"], href=True):
+            url = urldefrag(urljoin(self.base_url, clean_url(str(tag["href"]))))[0]
+            if url.lower().startswith(("http://", "https://")):
+                found.setdefault(url, None)
+        return list(found)
 
 
 def parse_page(content: bytes, final_url: str, charset: str | None = None) -> ParsedPage:
@@ -76,7 +86,12 @@ def parse_page(content: bytes, final_url: str, charset: str | None = None) -> Pa
         if "stylesheet" in [r.lower() for r in (link.get("rel") or [])]
     ]
     style_blocks = [tag.get_text() for tag in soup.find_all("style")]
-    return ParsedPage(soup, base_url, title or None, lang, stylesheet_urls, style_blocks)
+    canonical = None
+    for link in soup.select("link[href]"):
+        if "canonical" in [r.lower() for r in (link.get("rel") or [])]:
+            canonical = urljoin(base_url, clean_url(str(link["href"])))
+            break
+    return ParsedPage(soup, base_url, title or None, lang, stylesheet_urls, style_blocks, canonical)
 
 
 def sniff_charset(content: bytes) -> str:

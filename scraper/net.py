@@ -14,6 +14,7 @@ from __future__ import annotations
 import email.utils
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -183,13 +184,17 @@ class Fetcher:
         raise_for_status: bool = True,
         follow_redirects: bool = True,
         headers: dict[str, str] | None = None,
+        redirect_guard: Callable[[str], str | None] | None = None,
+        require_type: Callable[[str], bool] | None = None,
     ) -> FetchResult:
         """GET ``url`` following safe redirects; raise a ScrapeError subclass on failure.
 
         With ``follow_redirects=False`` a redirect is returned as it is (status 3xx, empty body,
         ``location`` made absolute and checked), so a caller such as the browser can follow it
         itself, hop by hop, each hop coming back here. ``headers`` adds request headers
-        (``Accept`` and ``User-Agent`` stay the fetcher's).
+        (``Accept`` and ``User-Agent`` stay the fetcher's). ``redirect_guard(url)`` may refuse a
+        redirect hop with a sentence (a crawl's scope); ``require_type(content_type)`` may refuse
+        a 2xx response by its Content-Type before its body is read (a crawl's non-HTML links).
         """
         deadline = time.monotonic() + deadline_s
         current = check_url(url)
@@ -208,6 +213,8 @@ class Fetcher:
                     if len(redirects) >= self.policy.max_redirects:
                         raise FetchError(f"more than {self.policy.max_redirects} redirects", code="too_many_redirects")
                     current = check_url(urljoin(current, location))
+                    if redirect_guard is not None and (refusal := redirect_guard(current)) is not None:
+                        raise FetchError(f"redirects to {current}: {refusal}", code="redirect_out_of_scope")
                     redirects.append(current)
                     continue
                 if response.status_code in (429, 503) and not retried:
@@ -218,6 +225,9 @@ class Fetcher:
                         continue
                 if raise_for_status and response.status_code >= 400:
                     raise HTTPStatusError(response.status_code, current)
+                content_type = response.headers.get("content-type", "")
+                if require_type is not None and response.status_code < 300 and not require_type(content_type):
+                    raise FetchError(f"{current} is {content_type.split(';')[0]}, not a page", code="not_html")
                 content = self._read_capped(response, max_bytes, deadline)
                 return FetchResult(
                     url=url,

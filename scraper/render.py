@@ -25,6 +25,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from typing import Any
 from urllib.parse import urldefrag
 
 from scraper.browser import BrowserUnavailableError, find_browser, launch_args, use_sandbox
-from scraper.errors import BlockedURLError, ScrapeError, UnsupportedSchemeError
+from scraper.errors import BlockedURLError, FetchError, ScrapeError, UnsupportedSchemeError
 from scraper.net import Fetcher, FetchResult, check_url
 
 log = logging.getLogger("altscout.render")
@@ -154,8 +155,17 @@ class _PageRoute:
     """The request router of one page: budgets, the guarded fetcher, the stash."""
 
     def __init__(
-        self, fetcher: Fetcher, budget: RenderBudget, stash: ResponseStash, pool: ThreadPoolExecutor, deadline: float
+        self,
+        fetcher: Fetcher,
+        budget: RenderBudget,
+        stash: ResponseStash,
+        pool: ThreadPoolExecutor,
+        deadline: float,
+        redirect_guard: Callable[[str], str | None] | None = None,
+        require_type: Callable[[str], bool] | None = None,
     ) -> None:
+        self.redirect_guard = redirect_guard
+        self.require_type = require_type
         self.fetcher = fetcher
         self.budget = budget
         self.stash = stash
@@ -165,6 +175,7 @@ class _PageRoute:
         self.bytes = 0
         self.in_flight = 0
         self.last_activity = time.monotonic()
+        self.first_url: str | None = None  # the page's own URL; later main-frame hops are redirects
         self.document: FetchResult | None = None
         self.document_error: ScrapeError | None = None
         self.blocked: list[tuple[str, str]] = []
@@ -199,8 +210,14 @@ class _PageRoute:
             return
         try:
             check_url(url)
+            refusal = self.redirect_guard(url) if main_navigation and self.redirect_guard else None
+            if url != self.first_url and refusal is not None:
+                raise FetchError(f"redirects to {url}: {refusal}", code="redirect_out_of_scope")
         except ScrapeError as exc:
-            self.blocked.append((url[:200], exc.code))
+            if main_navigation:
+                self.document_error = exc
+            else:
+                self.blocked.append((url[:200], exc.code))
             await route.abort("blockedbyclient")
             return
         if request.method not in ("GET", "HEAD"):
@@ -265,6 +282,7 @@ class _PageRoute:
             raise_for_status=False,
             follow_redirects=False,
             headers={k: sent[k] for k in FORWARDED_HEADERS if k in sent},
+            require_type=self.require_type if main_navigation else None,
         )
         return await asyncio.get_running_loop().run_in_executor(self.pool, fetch)
 
@@ -376,13 +394,25 @@ class Renderer:
 
     # --- rendering ---------------------------------------------------------------------
 
-    def render(self, url: str, fetcher: Fetcher, budget: RenderBudget) -> RenderResult:
-        """Render ``url``; ScrapeError for a page that cannot be loaded, RenderError for a browser failure."""
+    def render(
+        self,
+        url: str,
+        fetcher: Fetcher,
+        budget: RenderBudget,
+        redirect_guard: Callable[[str], str | None] | None = None,
+        require_type: Callable[[str], bool] | None = None,
+    ) -> RenderResult:
+        """Render ``url``; ScrapeError for a page that cannot be loaded, RenderError for a browser failure.
+
+        ``redirect_guard`` and ``require_type`` check the page's own request (each redirect hop,
+        and its Content-Type before the body is read), as :meth:`Fetcher.fetch` does.
+        """
+        checks = (redirect_guard, require_type)
         if self.broken:
             raise RenderError(self.broken)
         self.start()
         try:
-            return self._call(self._render(url, fetcher, budget), timeout=budget.timeout_s + 60)
+            return self._call(self._render(url, fetcher, budget, checks), timeout=budget.timeout_s + 60)
         except RenderError:
             if not self._browser_gone():
                 raise
@@ -393,17 +423,18 @@ class Renderer:
             self.restarts += 1
             log.warning("browser crashed; restarting it once")
             self._call(self._launch(), timeout=120)
-        return self._call(self._render(url, fetcher, budget), timeout=budget.timeout_s + 60)
+        return self._call(self._render(url, fetcher, budget, checks), timeout=budget.timeout_s + 60)
 
     def _browser_gone(self) -> bool:
         return self._browser is None or not self._browser.is_connected()
 
-    async def _render(self, url: str, fetcher: Fetcher, budget: RenderBudget) -> RenderResult:
+    async def _render(self, url: str, fetcher: Fetcher, budget: RenderBudget, checks: tuple) -> RenderResult:
         started = time.monotonic()
         deadline = started + budget.timeout_s
         work_until = deadline - min(DOM_READ_RESERVE_S, budget.timeout_s / 4)
         stash = ResponseStash(budget.max_bytes)
-        router = _PageRoute(fetcher, budget, stash, self._pool, work_until)
+        router = _PageRoute(fetcher, budget, stash, self._pool, work_until, *checks)
+        router.first_url = url
         try:
             context = await self._browser.new_context(
                 viewport=VIEWPORT,

@@ -86,6 +86,7 @@ class FixtureServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.times: list[tuple[str, float]] = []  # (path, time.monotonic()) of every request
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -97,6 +98,7 @@ class FixtureServer:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 server.requests.append((self.path, dict(self.headers.items())))
+                server.times.append((self.path, time.monotonic()))
                 route = server.routes.get(path)
                 if route is None:
                     route = Route(b"not found", "text/plain", 404)

@@ -1,0 +1,145 @@
+"""The crawl frontier: which URLs are pages to audit, in which order, and how politely.
+
+Every URL the crawl meets goes into the state store once (normalised) with a decision:
+``queued``, or ``skipped`` with a reason (``out_of_scope``, ``non_html``, ``max_depth``,
+``max_pages``); the engine later moves queued URLs to ``audited``, ``failed`` or ``skipped``
+(``robots``, ``canonical_duplicate``, ``redirect_duplicate``, ``redirect_out_of_scope``). Pages are
+found from the start URLs, the sitemaps of their hosts (``Sitemap:`` lines of robots.txt, else
+``/sitemap.xml``; indexes and gzip followed) and the links of audited pages. :class:`HostGate`
+keeps at most ``per_host`` page requests per host in flight and honours ``Crawl-delay``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+from options import AuditOptions
+from scraper.errors import ScrapeError
+from scraper.net import Fetcher
+from scraper.robots import RobotsCache, origin_of
+from scraper.sitemaps import SitemapError, parse_sitemap
+from scraper.urls import Scope, looks_non_html, normalise_url
+from store import QUEUED, SKIPPED, AuditStore, UrlRow
+
+log = logging.getLogger("altscout.crawl")
+
+MAX_SITEMAP_FILES = 50
+SITEMAP_DEADLINE_S = 30.0
+_WINDOW = 256
+
+
+class Frontier:
+    """Admission and order of pages, backed by the store."""
+
+    def __init__(self, store: AuditStore, scope: Scope, options: AuditOptions) -> None:
+        self.store = store
+        self.scope = scope
+        self.max_pages = options.max_pages
+        self.max_depth = options.max_depth
+        self.admitted = store.count() - store.count(SKIPPED)  # queued, audited or failed so far
+        self._window: deque[UrlRow] = deque()
+        self._last_seq = 0
+        self._taken: set[str] = set()
+        self.warnings: list[str] = []
+
+    def offer(self, url: str, depth: int, via: str, found_on: str | None = None, lastmod: str | None = None) -> None:
+        """Meet a URL: record it once, queued or skipped with the reason."""
+        try:
+            url = normalise_url(url)
+        except ValueError:
+            return
+        if self.store.knows(url):
+            return
+        status, reason, detail = QUEUED, None, None
+        if (why := self.scope.why_out(url)) is not None:
+            status, reason, detail = SKIPPED, "out_of_scope", why
+        elif looks_non_html(url):
+            status, reason, detail = SKIPPED, "non_html", "the link's extension says it is not a page"
+        elif self.max_depth is not None and depth > self.max_depth:
+            detail = f"{depth} links from a start URL (--max-depth {self.max_depth})"
+            status, reason = SKIPPED, "max_depth"
+        elif self.admitted >= self.max_pages:
+            status, reason, detail = SKIPPED, "max_pages", f"the crawl reached --max-pages {self.max_pages}"
+        if self.store.add_url(url, depth, via, found_on, status, reason, detail, lastmod) and status == QUEUED:
+            self.admitted += 1
+
+    def next(self) -> UrlRow | None:
+        """The next queued URL not yet handed out, in discovery order."""
+        while True:
+            if not self._window:
+                rows = self.store.queued(_WINDOW, self._last_seq)
+                if not rows:
+                    self._last_seq = 0  # start over: URLs handed out earlier may have been requeued
+                    rows = [row for row in self.store.queued(_WINDOW) if row.url not in self._taken]
+                    if not rows:
+                        return None
+                self._window.extend(rows)
+                self._last_seq = rows[-1].seq
+            row = self._window.popleft()
+            if row.url not in self._taken:
+                self._taken.add(row.url)
+                return row
+
+    def done(self, url: str) -> None:
+        """A handed-out URL reached its outcome."""
+        self._taken.discard(url)
+
+    def read_sitemaps(self, start_url: str, fetcher: Fetcher, robots: RobotsCache) -> None:
+        """Queue the pages the sitemaps of ``start_url``'s host list (at depth 1)."""
+        origin = origin_of(start_url)
+        try:
+            declared = list(robots.rules_for(start_url).sitemaps)
+        except ScrapeError:
+            declared = []
+        pending = deque(declared or [origin + "/sitemap.xml"])
+        seen: set[str] = set()
+        while pending:
+            sitemap_url = pending.popleft()
+            if sitemap_url in seen:
+                continue
+            if len(seen) >= MAX_SITEMAP_FILES:
+                self.warnings.append(f"sitemap limit ({MAX_SITEMAP_FILES} files) reached; {sitemap_url} not read")
+                continue
+            seen.add(sitemap_url)
+            try:
+                result = fetcher.fetch(sitemap_url, max_bytes=10 * 1024 * 1024, deadline_s=SITEMAP_DEADLINE_S)
+                sitemap = parse_sitemap(result.content)
+            except (ScrapeError, SitemapError) as exc:
+                if declared or sitemap_url != origin + "/sitemap.xml" or exc.code != "http_error":
+                    self.warnings.append(f"sitemap {sitemap_url} not read: {exc.message}")
+                continue
+            pending.extend(sitemap.sitemaps)
+            for loc, lastmod in sitemap.pages:
+                self.offer(loc, 1, "sitemap", sitemap_url, lastmod)
+
+
+class HostGate:
+    """At most ``limit`` page requests per host at once; ``Crawl-delay`` seconds between starts."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.Semaphore] = {}
+        self._next_start: dict[str, float] = {}
+
+    @contextmanager
+    def slot(self, url: str, crawl_delay: float | None) -> Iterator[None]:
+        """Hold a slot of ``url``'s host; with a crawl delay, one request at a time, spaced."""
+        host = urlsplit(url).netloc.lower()
+        with self._lock:
+            semaphore = self._slots.setdefault(host, threading.Semaphore(1 if crawl_delay else self._limit))
+        with semaphore:
+            if crawl_delay:
+                with self._lock:
+                    wait = self._next_start.get(host, 0.0) - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                with self._lock:
+                    self._next_start[host] = time.monotonic() + crawl_delay
+            yield

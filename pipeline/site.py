@@ -1,0 +1,324 @@
+"""The site engine: pages flow through the stages concurrently, work is shared across pages.
+
+``audit_site(urls, options)`` yields the same events as :func:`pipeline.audit`. Page workers
+(``page_workers`` threads, ``per_host_pages`` per host, ``Crawl-delay`` honoured) run the page
+stage; the image stage (download, decode, prepare) runs in the download pool; the caller's
+thread captions batches drawn from every open page and keeps the state store. So while page N's
+images are captioned, later pages are fetched or rendered and their images downloaded.
+
+Sharing: an image URL met on many pages is downloaded once (later records wait for the first
+and copy its outcome); identical bytes under several URLs are captioned once (by SHA-256, also
+across restarts through the store). Memory is bounded by queues, not the site: at most
+``2 x page_workers`` pages are open, at most ``2 x batch + workers`` images wait, and finished
+pages live in the store until the report is built.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from auditing import audit_page as audit_checks
+from captioning import Captioner
+from captioning.cache import caption_namespace
+from options import AuditOptions
+from pipeline.frontier import Frontier, HostGate
+from pipeline.local import AuditEvent, AuditFinished, AuditRun, ImageFinished, PageFinished, PageStarted, _Ready
+from pipeline.page_stage import DiscoveredPage, PageChecks
+from records import FINAL_STATUSES, PENDING, AuditReport, ImageRecord
+from scraper.errors import ScrapeError
+from scraper.urls import Scope, is_html_type, normalise_url
+from store import AUDITED, FAILED, SKIPPED, AuditStore, UrlRow
+
+log = logging.getLogger("altscout.site")
+
+# Fields an image's download, decoding and caption decide; copied to every record of the same URL.
+SHARED_FIELDS = (
+    "status",
+    "reason",
+    "detail",
+    "width",
+    "height",
+    "bytes",
+    "format",
+    "sha256",
+    "caption",
+    "raw_caption",
+    "thumbnail",
+)
+# Page failures that mean "not a page to audit" rather than "a page that failed".
+SKIP_CODES = {"robots_disallowed": "robots", "redirect_out_of_scope": "redirect_out_of_scope", "not_html": "non_html"}
+
+
+@dataclass
+class _OpenPage:
+    """A discovered page whose records are not all final yet."""
+
+    row: UrlRow
+    discovered: DiscoveredPage
+    waiting: int
+
+
+class SiteRun:
+    """One site audit: frontier, page workers, shared image and caption work, state store."""
+
+    def __init__(self, urls: Iterable[str], options: AuditOptions, captioner: Captioner | None = None) -> None:
+        self.options = options
+        self.start_urls = [normalise_url(u) for u in dict.fromkeys(u.strip() for u in urls if u and u.strip())]
+        self.run = AuditRun(options, captioner)
+        self.store = AuditStore(options.state_path)
+        self.scope = Scope.for_start(self.start_urls, options.scope == "domain", options.include, options.exclude)
+        self.frontier = Frontier(self.store, self.scope, options)
+        self.gate = HostGate(options.per_host_pages)
+        self.checks = PageChecks(redirect_guard=self.scope.why_out, require_type=is_html_type)
+        self.open_pages: dict[str, _OpenPage] = {}
+        self.page_of: dict[int, str] = {}  # id(record) -> page URL
+        self.outcomes: dict[str, dict[str, Any]] = {}  # image URL -> shared fields of its final record
+        self.url_waiters: dict[str, list[ImageRecord]] = {}  # image URL in flight -> records waiting for it
+        self.sha_followers: dict[str, list[ImageRecord]] = {}
+        self.download_queue: deque[tuple[ImageRecord, DiscoveredPage]] = deque()
+        self.ready: list[tuple[ImageRecord, Any]] = []
+        self.pages_done = 0
+        self.caption_key = ""
+
+    # --- the flow --------------------------------------------------------------------
+
+    def events(self) -> Iterator[AuditEvent]:
+        """Run the audit to the end, yielding events; the last one carries the report."""
+        started = time.monotonic()
+        options = self.options
+        resuming = self.store.bind(
+            {
+                "start": self.start_urls,
+                "crawl": options.crawl,
+                "scope": options.scope,
+                "include": list(options.include),
+                "exclude": list(options.exclude),
+            }
+        )
+        self.run.captioner.load()
+        self.run.start_renderer()
+        self.caption_key = caption_namespace(self.run.captioner_id(), options.generation)
+        self.run._captions_by_hash.update(self.store.captions(self.caption_key))
+        if not resuming:
+            for url in self.start_urls:
+                self.frontier.offer(url, 0, "start")
+            if options.crawl:
+                for url in self.start_urls:
+                    self.frontier.read_sitemaps(url, self.run.fetcher, self.run.robots)
+        self.pages_done = self.store.page_count()
+        batch_size = self.run.batch_size
+        capacity = 2 * batch_size + options.download_workers
+        page_futures: dict[Future[DiscoveredPage], UrlRow] = {}
+        image_futures: dict[Future[_Ready | None], ImageRecord] = {}
+        with (
+            ThreadPoolExecutor(options.page_workers, thread_name_prefix="altscout-page") as page_pool,
+            ThreadPoolExecutor(options.download_workers, thread_name_prefix="altscout-dl") as image_pool,
+        ):
+            while True:
+                while len(page_futures) + len(self.open_pages) < 2 * options.page_workers:
+                    row = self.frontier.next()
+                    if row is None:
+                        break
+                    page_futures[page_pool.submit(self._page_job, row)] = row
+                while self.download_queue and len(image_futures) + len(self.ready) < capacity:
+                    record, discovered = self.download_queue.popleft()
+                    image_futures[image_pool.submit(self.run._download, record, discovered.source)] = record
+                if len(self.ready) >= batch_size or (self.ready and not image_futures and not self.download_queue):
+                    batch, self.ready = self.ready[:batch_size], self.ready[batch_size:]
+                    yield from self._caption(batch)
+                    continue
+                if not page_futures and not image_futures:
+                    break
+                finished, _ = wait([*page_futures, *image_futures], return_when=FIRST_COMPLETED)
+                for future in finished:
+                    if future in page_futures:
+                        row = page_futures.pop(future)  # type: ignore[arg-type]
+                        yield from self._accept_page(row, future.result())  # type: ignore[arg-type]
+                    else:
+                        record = image_futures.pop(future)  # type: ignore[arg-type]
+                        yield from self._accept_image(record, future.result())  # type: ignore[arg-type]
+        report = AuditReport(model=self.run.model_info(), pages=list(self.store.pages()))
+        report.site = self.site_block()
+        report.elapsed_s = time.monotonic() - started
+        yield AuditFinished(report)
+
+    def _page_job(self, row: UrlRow) -> DiscoveredPage:
+        """Page worker: wait for the host's slot (and Crawl-delay), then run the page stage."""
+        delay = None
+        if not self.options.ignore_robots:
+            try:
+                delay = self.run.robots.rules_for(row.url).crawl_delay()
+            except ScrapeError:
+                delay = None  # the page stage reports the host's problem
+        with self.gate.slot(row.url, delay):
+            return self.run.discover(row.url, self.checks)
+
+    # --- pages -----------------------------------------------------------------------
+
+    def _accept_page(self, row: UrlRow, discovered: DiscoveredPage) -> Iterator[AuditEvent]:
+        """A page's discovery finished: decide its fate, queue its links and images."""
+        page = discovered.page
+        url = row.url
+        if page.status != "ok":
+            discovered.source.release()
+            self.frontier.done(url)
+            if page.error_code in SKIP_CODES:
+                self.store.set_status(url, SKIPPED, SKIP_CODES[page.error_code], page.error)
+                return
+            self.store.save_page(page, FAILED, page.error_code, page.error)
+            self.pages_done += 1
+            yield PageFinished(self.pages_done - 1, page)
+            return
+        if (skip := self._duplicate(row, discovered)) is not None:
+            discovered.source.release()
+            self.frontier.done(url)
+            self.store.set_status(url, SKIPPED, *skip)
+            return
+        if self.options.crawl:
+            for link in discovered.links:
+                self.frontier.offer(link, row.depth + 1, "link", url)
+        yield PageStarted(self.pages_done, self.frontier.admitted, url)
+        pending = [record for record in page.images if record.status == PENDING]
+        self.open_pages[url] = _OpenPage(row, discovered, len(pending))
+        if not pending:
+            yield from self._close(url)
+            return
+        for record in pending:
+            self.page_of[id(record)] = url
+            if record.source in self.outcomes:
+                self._copy_outcome(record, self.outcomes[record.source])
+                yield from self._finish(record)
+            elif record.source in self.url_waiters:
+                self.url_waiters[record.source].append(record)
+            else:
+                self.url_waiters[record.source] = []
+                self.download_queue.append((record, discovered))
+
+    def _duplicate(self, row: UrlRow, discovered: DiscoveredPage) -> tuple[str, str] | None:
+        """(reason, detail) when this page is another URL's duplicate (redirect or canonical)."""
+        url = row.url
+        final = normalise_url(discovered.page.final_url or url)
+        if final != url:
+            known = self.store.url(final)
+            if known is not None and known.status != SKIPPED:
+                return "redirect_duplicate", f"redirects to {final}, audited on its own"
+            self.store.add_url(
+                final,
+                row.depth,
+                "redirect",
+                url,
+                SKIPPED,
+                "redirect_target",
+                f"reached by a redirect from {url} and audited there",
+            )
+        if discovered.canonical:
+            canonical = normalise_url(discovered.canonical)
+            if canonical not in (url, final) and self.scope.why_out(canonical) is None:
+                known = self.store.url(canonical)
+                if known is None or known.reason != "canonical_duplicate":
+                    self.frontier.offer(canonical, row.depth, "canonical", url)
+                    return "canonical_duplicate", f"its canonical URL is {canonical}"
+        return None
+
+    def _close(self, url: str) -> Iterator[AuditEvent]:
+        """Every record of the page is final: audit it, keep it, report it."""
+        open_page = self.open_pages.pop(url)
+        open_page.discovered.source.release()
+        page = open_page.discovered.page
+        audit_checks(page, self.options.audit_settings)
+        self.run._translate(page)
+        self.store.save_page(page, AUDITED)
+        self.frontier.done(url)
+        self.pages_done += 1
+        yield PageFinished(self.pages_done - 1, page)
+
+    # --- images ----------------------------------------------------------------------
+
+    def _accept_image(self, record: ImageRecord, prepared: _Ready | None) -> Iterator[AuditEvent]:
+        """An image was downloaded and prepared (or failed): caption it, or share a known caption."""
+        if prepared is None:
+            yield from self._finish(record)
+        elif (known := self.run._known_caption(prepared.sha256)) is not None:
+            record.set_caption(*known)
+            yield from self._finish(record)
+        elif prepared.sha256 in self.sha_followers:
+            self.sha_followers[prepared.sha256].append(record)
+        else:
+            self.sha_followers[prepared.sha256] = []
+            self.ready.append((record, prepared.model_input))
+
+    def _caption(self, batch: list[tuple[ImageRecord, Any]]) -> Iterator[AuditEvent]:
+        """Caption a batch from any open pages; keep new captions in the store."""
+        finished = list(self.run._caption(batch, self.sha_followers))
+        self.store.put_captions(
+            self.caption_key,
+            [(r.sha256, r.caption, r.raw_caption or "") for r, _ in batch if r.sha256 and r.caption],
+        )
+        for record in finished:
+            yield from self._finish(record)
+
+    @staticmethod
+    def _copy_outcome(record: ImageRecord, outcome: dict[str, Any]) -> None:
+        for name, value in outcome.items():
+            setattr(record, name, value)
+
+    def _finish(self, record: ImageRecord) -> Iterator[AuditEvent]:
+        """A record is final: share its outcome with records of the same URL, count it for its page."""
+        assert record.status in FINAL_STATUSES
+        outcome = {name: getattr(record, name) for name in SHARED_FIELDS}
+        self.outcomes[record.source] = outcome
+        for follower in self.url_waiters.pop(record.source, []):
+            self._copy_outcome(follower, outcome)
+            yield from self._count(follower)
+        yield from self._count(record)
+
+    def _count(self, record: ImageRecord) -> Iterator[AuditEvent]:
+        url = self.page_of.pop(id(record))
+        open_page = self.open_pages[url]
+        open_page.waiting -= 1
+        page = open_page.discovered.page
+        done = sum(1 for r in page.images if r.status != PENDING)
+        yield ImageFinished(self.pages_done, record, done, len(page.images))
+        if open_page.waiting == 0:
+            yield from self._close(url)
+
+    # --- the site block --------------------------------------------------------------
+
+    def site_block(self) -> dict[str, Any]:
+        """Coverage: every URL met with its status, counts by status and reason."""
+        urls = [row.to_dict() for row in self.store.urls()]
+        by_reason: dict[str, int] = {}
+        for row in urls:
+            if row["status"] == SKIPPED:
+                by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + 1
+        return {
+            "start_urls": self.start_urls,
+            "crawl": self.options.crawl,
+            "scope": self.options.scope,
+            "include": list(self.options.include),
+            "exclude": list(self.options.exclude),
+            "max_pages": self.options.max_pages,
+            "max_depth": self.options.max_depth,
+            "pages_discovered": len(urls),
+            "pages_audited": sum(1 for row in urls if row["status"] == AUDITED),
+            "pages_failed": sum(1 for row in urls if row["status"] == FAILED),
+            "pages_skipped": sum(1 for row in urls if row["status"] == SKIPPED),
+            "skipped_by_reason": dict(sorted(by_reason.items())),
+            "warnings": list(self.frontier.warnings),
+            "urls": urls,
+        }
+
+
+def audit_site(urls: Iterable[str], options: AuditOptions, captioner: Captioner | None = None) -> Iterator[AuditEvent]:
+    """Audit a site (``--crawl``) or a URL list with ``--state``; yields events, the last with the report."""
+    run = SiteRun(urls, options, captioner)
+    try:
+        yield from run.events()
+    finally:
+        run.store.close()
