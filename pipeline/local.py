@@ -116,6 +116,7 @@ class AuditRun:
         self.renderer: Renderer | None = None  # set by start_renderer
         self.browser_unavailable: BrowserUnavailableError | None = None
         self._captions_by_hash: dict[str, tuple[str, str]] = {}
+        self.model_captions = 0  # images the model captioned in this run (not reused from memory, cache or state)
         self.cache = (
             CaptionCache(options.cache_dir, self.captioner_id(), options.generation) if options.cache_dir else None
         )
@@ -354,6 +355,7 @@ class AuditRun:
         self, batch: list[tuple[ImageRecord, Any]], followers: dict[str, list[ImageRecord]]
     ) -> Iterator[ImageRecord]:
         """Caption one batch; records with the same bytes (followers) share the outcome."""
+        self.model_captions += len(batch)
         try:
             raw = self.captioner.caption_batch([model_input for _, model_input in batch], self.options.generation)
             if len(raw) != len(batch):

@@ -311,6 +311,7 @@ class SiteRun:
             "pages_skipped": sum(1 for row in urls if row["status"] == SKIPPED),
             "skipped_by_reason": dict(sorted(by_reason.items())),
             "warnings": list(self.frontier.warnings),
+            "captioned_this_run": self.run.model_captions,  # by the model; the rest came from the state store
             "urls": urls,
         }
 
