@@ -8,6 +8,7 @@ writes reports. Exit codes: 0 every page audited, 1 some pages failed, 2 usage o
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import traceback
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from auditing import ISSUES, SEVERITIES, severity_at_least
+from auditing.compare import compare, new_at_least
 from captioning import ModelLoadError
 from captioning.blip import DEFAULT_MODEL
 from captioning.translate import supported_languages
@@ -23,7 +25,7 @@ from library import apply_renames, write_rename_plan
 from options import DEVICES, DTYPES, MB, RENDER_MODES, SCOPES, AuditOptions, OptionsError, parse_translation_models
 from pipeline import AuditEvent, ImageFinished, PageFinished, PageStarted, run_audit
 from records import AuditReport
-from reports import write_captions_txt, write_csv, write_html, write_json
+from reports import write_captions_txt, write_csv, write_html, write_json, write_pages_csv
 from scraper.browser import BrowserUnavailableError
 from store import StateMismatchError
 
@@ -44,7 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--out", type=Path, default=Path("captions.txt"), help="captions file (default: %(default)s)")
     out.add_argument("--json", type=Path, help="write the JSON report here")
     out.add_argument("--csv", type=Path, help="write the CSV report here (one row per image)")
+    out.add_argument(
+        "--pages-csv", type=Path, help="write one row per page URL here (a crawl: every URL met, with its status)"
+    )
     out.add_argument("--html", type=Path, help="write the self-contained HTML audit report here")
+    out.add_argument(
+        "--compare",
+        type=Path,
+        metavar="PREVIOUS.json",
+        help="mark every finding new, fixed, persisting or not comparable against a previous JSON report",
+    )
+    out.add_argument(
+        "--fail-on-new",
+        action="store_true",
+        help="with --fail-on and --compare: exit 3 only for new findings (regressions)",
+    )
     out.add_argument(
         "--fail-on",
         choices=SEVERITIES,
@@ -293,6 +309,8 @@ def write_reports(report: AuditReport, args: argparse.Namespace) -> list[Path]:
         written.append(write_json(report, args.json))
     if args.csv:
         written.append(write_csv(report, args.csv))
+    if args.pages_csv:
+        written.append(write_pages_csv(report, args.pages_csv))
     if args.html:
         written.append(write_html(report, args.html))
     return written
@@ -322,7 +340,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("altscout: error: give at least one URL or --urls-file", file=sys.stderr)
             return EXIT_USAGE
         options = options_from_args(args)
-    except (OptionsError, OSError) as exc:
+        if args.fail_on_new and not (args.fail_on and args.compare):
+            raise OptionsError("--fail-on-new needs --fail-on and --compare")
+        previous = json.loads(args.compare.read_text(encoding="utf-8")) if args.compare else None
+    except (OptionsError, OSError, ValueError) as exc:
         print(f"altscout: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     progress = Progress(enabled=not args.quiet)
@@ -336,6 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     finally:
         progress.close()
+    if previous is not None:
+        report.comparison = compare(report, previous)
     written = write_reports(report, args)
     if args.rename_plan:
         folders = [page for page in report.pages if page.kind == "folder"]
@@ -361,7 +384,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{summary['skipped']} skipped, {summary['failed']} failed -> {', '.join(map(str, written))}",
             file=sys.stderr,
         )
-    if args.fail_on and worst_issue_at_least(report, args.fail_on):
+    if report.comparison is not None and not args.quiet:
+        counts = report.comparison["counts"]
+        print(
+            f"altscout: compared with {args.compare}: {counts['new']} new, {counts['fixed']} fixed, "
+            f"{counts['persisting']} persisting, {counts['not_comparable']} not comparable",
+            file=sys.stderr,
+        )
+    gate = new_at_least(report.comparison, args.fail_on) if args.fail_on_new and report.comparison else None
+    if gate is None and args.fail_on:
+        gate = worst_issue_at_least(report, args.fail_on)
+    if gate:
         if not args.quiet:
             print(f"altscout: issues of severity {args.fail_on} or worse found (--fail-on)", file=sys.stderr)
         return EXIT_ISSUES

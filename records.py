@@ -206,6 +206,8 @@ class AuditReport:
     model: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
     site: dict[str, Any] | None = None  # site audits: start URLs, scope, every URL met with its status
+    comparison: dict[str, Any] | None = None  # --compare: findings new, fixed, persisting, not comparable
+    images: list[dict[str, Any]] | None = None  # site audits: distinct images with every page they are on
 
     def summary(self) -> dict[str, Any]:
         """Counts by page status, image status and skip/fail reason."""
@@ -237,6 +239,10 @@ class AuditReport:
         from auditing.registry import ISSUES
 
         report: dict[str, Any] = {"site": self.site} if self.site is not None else {}
+        if self.comparison is not None:
+            report["comparison"] = self.comparison
+        if self.images is not None:
+            report["images"] = self.images
         return report | {
             "pages": [page.to_dict() for page in self.pages],
             "summary": self.summary(),

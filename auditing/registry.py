@@ -149,6 +149,14 @@ ISSUES: dict[str, Issue] = {
             _SIZE_IMAGES,
         ),
         Issue(
+            "inconsistent_alt",
+            "alt",
+            "minor",
+            "Same image, different alt",
+            "Site audits: the same image carries different alt text on different pages; check which one is right.",
+            _WCAG_TEXT_ALT,
+        ),
+        Issue(
             "non_descriptive_filename",
             "seo",
             "minor",

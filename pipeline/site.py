@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditing import audit_page as audit_checks
+from auditing.site import site_images
 from captioning import Captioner
 from captioning.cache import caption_namespace
 from options import AuditOptions
@@ -144,7 +145,9 @@ class SiteRun:
                         record = image_futures.pop(future)  # type: ignore[arg-type]
                         yield from self._accept_image(record, future.result())  # type: ignore[arg-type]
         report = AuditReport(model=self.run.model_info(), pages=list(self.store.pages()))
+        report.images = site_images(report.pages)
         report.site = self.site_block()
+        report.site["unique_images"] = len(report.images)
         report.elapsed_s = time.monotonic() - started
         yield AuditFinished(report)
 

@@ -8,6 +8,7 @@ from reports.writers import (
     write_captions_txt,
     write_csv,
     write_json,
+    write_pages_csv,
 )
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "write_csv",
     "write_html",
     "write_json",
+    "write_pages_csv",
 ]

@@ -115,3 +115,52 @@ def write_csv(report: AuditReport, path: str | Path) -> Path:
                 row["seo_issues"] = " ".join(image.seo_issues)
                 writer.writerow({key: "" if value is None else value for key, value in row.items()})
     return target
+
+
+PAGES_CSV_COLUMNS = [
+    "url",
+    "status",
+    "reason",
+    "detail",
+    "depth",
+    "via",
+    "found_on",
+    "lastmod",
+    "title",
+    "rendered",
+    "images",
+    "captioned",
+    "skipped",
+    "failed",
+    "issues",
+]
+
+
+def write_pages_csv(report: AuditReport, path: str | Path) -> Path:
+    """One row per URL met (site audits: every URL with its status; else every page), with counts."""
+    target = Path(path)
+    pages = {page.url: page for page in report.pages}
+    rows = list(report.site["urls"]) if report.site else [
+        {"url": page.url, "status": "audited" if page.status == "ok" else "failed", "reason": page.error_code,
+         "detail": page.error}
+        for page in report.pages
+    ]  # fmt: skip
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=PAGES_CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            out = dict(row)
+            page = pages.get(row["url"])
+            if page is not None and page.status == "ok":
+                by_status = Counter(image.status for image in page.images)
+                out.update(
+                    title=page.title,
+                    rendered=page.rendered,
+                    images=len(page.images),
+                    captioned=by_status[CAPTIONED],
+                    skipped=by_status[SKIPPED],
+                    failed=by_status[FAILED],
+                    issues=sum(len(i.alt_issues) + len(i.seo_issues) for i in page.images),
+                )
+            writer.writerow({key: "" if value is None else value for key, value in out.items()})
+    return target

@@ -1,0 +1,76 @@
+"""Compare an audit with a previous report (JSON from either mode): what is new, fixed, persisting.
+
+A finding is keyed by (page URL, image URL, check), page URLs normalised the crawl's way. A
+finding is ``new`` or ``persisting`` when its page was audited in both runs, ``fixed`` when it is
+gone from a page audited in both, and ``not_comparable`` when its page was audited in only one of
+the two runs: a page that was not audited is never counted as fixed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from auditing.registry import ISSUES, severity_at_least
+from records import AuditReport
+from scraper.urls import normalise_url
+
+NEW, FIXED, PERSISTING, NOT_COMPARABLE = "new", "fixed", "persisting", "not_comparable"
+Finding = tuple[str, str, str]  # (page URL, image URL, check slug)
+
+
+def _page_key(url: str) -> str:
+    try:
+        return normalise_url(url)
+    except ValueError:
+        return url
+
+
+def findings(pages: Iterable[dict[str, Any]]) -> tuple[set[str], set[Finding]]:
+    """Audited page keys and every finding of a report's ``pages`` (JSON form)."""
+    audited: set[str] = set()
+    found: set[Finding] = set()
+    for page in pages:
+        if page.get("status") != "ok":
+            continue
+        key = _page_key(page["url"])
+        audited.add(key)
+        for image in page.get("images", []):
+            for slug in [*image.get("alt_issues", []), *image.get("seo_issues", [])]:
+                found.add((key, image["url"], slug))
+    return audited, found
+
+
+def compare(current: AuditReport, previous: dict[str, Any]) -> dict[str, Any]:
+    """The comparison block: counts by state and every finding with its state."""
+    now_pages, now = findings(page.to_dict() for page in current.pages)
+    then_pages, then = findings(previous.get("pages", []))
+    rows: list[dict[str, Any]] = []
+
+    def add(finding: Finding, state: str) -> None:
+        page, image, slug = finding
+        severity = ISSUES[slug].severity if slug in ISSUES else None
+        rows.append({"page": page, "image": image, "check": slug, "severity": severity, "state": state})
+
+    for finding in sorted(now):
+        if finding[0] not in then_pages:
+            add(finding, NOT_COMPARABLE)
+        else:
+            add(finding, PERSISTING if finding in then else NEW)
+    for finding in sorted(then - now):
+        add(finding, FIXED if finding[0] in now_pages else NOT_COMPARABLE)
+    counts = Counter(row["state"] for row in rows)
+    return {
+        "counts": {state: counts[state] for state in (NEW, FIXED, PERSISTING, NOT_COMPARABLE)},
+        "pages_in_both": len(now_pages & then_pages),
+        "findings": rows,
+    }
+
+
+def new_at_least(comparison: dict[str, Any], threshold: str) -> bool:
+    """True when a new finding has ``threshold`` severity or worse (``--fail-on-new``)."""
+    return any(
+        row["state"] == NEW and row["severity"] and severity_at_least(row["severity"], threshold)
+        for row in comparison["findings"]
+    )

@@ -1,0 +1,55 @@
+"""Site-level views: each distinct image with every page it appears on, and inconsistent alt text.
+
+An image is identified by its content (SHA-256) when it was read, else by its URL, so the same
+photo under two URLs is one entry. ``inconsistent_alt`` is added to every occurrence of a content
+image (captioned, with alt semantics, not hidden from assistive technology) whose alt text differs
+between pages (absent, empty and each distinct text count as different).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from auditing.checks import ALT_SOURCES
+from records import CAPTIONED, ImageRecord, PageReport
+from scraper.rendered import is_decorative
+
+
+def _key(record: ImageRecord) -> str:
+    return f"sha256:{record.sha256}" if record.sha256 else f"url:{record.source}"
+
+
+def site_images(pages: Iterable[PageReport]) -> list[dict[str, Any]]:
+    """The images view; flags ``inconsistent_alt`` on the records as a side effect."""
+    groups: dict[str, list[tuple[PageReport, ImageRecord]]] = {}
+    for page in pages:
+        if page.status != "ok":
+            continue
+        for record in page.images:
+            groups.setdefault(_key(record), []).append((page, record))
+    view = []
+    for occurrences in groups.values():
+        first = occurrences[0][1]
+        with_alt = [(p, r) for p, r in occurrences if ALT_SOURCES & set(r.found_in) and not is_decorative(r)]
+        alts = {alt for _, r in with_alt for alt in (r.alts or [r.alt])}
+        inconsistent = first.status == CAPTIONED and len({p.url for p, _ in with_alt}) > 1 and len(alts) > 1
+        if inconsistent:
+            for _, record in with_alt:
+                if "inconsistent_alt" not in record.alt_issues:
+                    record.alt_issues.append("inconsistent_alt")
+        view.append(
+            {
+                "urls": sorted({r.url for _, r in occurrences}),
+                "sha256": first.sha256,
+                "status": first.status,
+                "reason": first.reason,
+                "caption": first.caption,
+                "width": first.width,
+                "height": first.height,
+                "bytes": first.bytes,
+                "inconsistent_alt": inconsistent,
+                "pages": [{"page": p.url, "url": r.url, "alt": r.alt} for p, r in occurrences],
+            }
+        )
+    return view
