@@ -9,6 +9,9 @@ committed state; running the same command again continues from it:
 * ``pages``: the finished ``PageReport`` of every audited or failed page (records included).
 * ``captions``: captions by image SHA-256 and model settings, so no image is captioned twice.
 * ``meta``: what the run was started with (start URLs, scope), checked on resume.
+
+A state whose crawl ran to its end is a finished audit: running the same command again audits
+the site afresh (pages fetched again, to see what changed) and reuses every stored caption.
 """
 
 from __future__ import annotations
@@ -133,6 +136,16 @@ class AuditStore:
                 f"{self.path} holds another audit ({row[0]}); use a new --state file or the same command"
             )
         return True
+
+    def finished(self) -> bool:
+        """A crawl ran to its end here: pages exist and nothing is queued."""
+        return self.page_count() > 0 and self.count(QUEUED) == 0
+
+    def start_over(self) -> None:
+        """Forget the crawl (URLs and pages) for a fresh audit; captions stay for reuse."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM urls")
+            db.execute("DELETE FROM pages")
 
     # --- urls ------------------------------------------------------------------------
 

@@ -102,6 +102,10 @@ class SiteRun:
                 "exclude": list(options.exclude),
             }
         )
+        if resuming and self.store.finished():  # the last audit ran to its end: re-audit, reuse captions
+            self.store.start_over()
+            self.frontier = Frontier(self.store, self.scope, options)
+            resuming = False
         self.run.captioner.load()
         self.run.start_renderer()
         self.caption_key = caption_namespace(self.run.captioner_id(), options.generation)

@@ -110,3 +110,16 @@ def test_url_list_with_state_uses_the_site_engine_without_following_links(shop, 
     )
     assert [p.url.rsplit("/", 1)[-1] for p in report.pages] == ["", "about"]
     assert report.site["pages_discovered"] == 2
+
+
+def test_rerun_of_a_finished_state_re_audits_with_no_captioning(shop, tmp_path) -> None:
+    server, _ = shop
+    options = dataclasses.replace(CRAWL, state_path=str(tmp_path / "site.db"))
+    first = run_audit([f"http://shop.test:{server.port}/"], options, FakeCaptioner())
+    home_hits = server.routes["/"].hits
+    captioner = FakeCaptioner()
+    second = run_audit([f"http://shop.test:{server.port}/"], options, captioner)
+    assert server.routes["/"].hits == home_hits + 1  # the site is read again, to see what changed
+    assert second.site["captioned_this_run"] == 0 and captioner.batches == []
+    by_url = lambda report: sorted((p.to_dict() for p in report.pages), key=lambda page: page["url"])  # noqa: E731
+    assert by_url(second) == by_url(first)
