@@ -1,0 +1,313 @@
+"""Whole-site audit: AltScout --crawl against the naive loop, plus resume and re-audit.
+
+    python bench/bench_site.py                    # 50 pages (about 20 minutes on 2 CPU cores)
+    python bench/bench_site.py --naive-pages 50   # the naive loop on all 50 pages too (30 more minutes)
+    python bench/bench_site.py --quick            # 6 pages, naive on 2
+    python bench/bench_site.py --memory           # peak memory at 50 and 2,000 pages (fake captioner)
+
+A loopback site: a home page linking every page; each page has 5 images of its own and 10
+shared ones (a logo, 3 icons and 2 header photos on every page, 4 product thumbnails shared by
+the pages of its category, 5 categories); every response waits 150 ms. AltScout crawls it from
+the home page with the full-size BLIP-base architecture (random weights, exactly 20 new tokens);
+the naive loop (bench/naive.py) audits the same page list one page after another, one image at a
+time, with no sharing. The naive loop's time is linear in pages (no state, no sharing), so by
+default it runs on the first ``--naive-pages`` pages and its 50-page time is scaled from them.
+Each run is a fresh process (model loading excluded). Then: a crawl with ``--state`` killed with
+SIGKILL at half its pages and run again, and a re-audit of the unchanged site with that state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DELAY_S = 0.15
+CATEGORIES = 5
+SHARED = ["/img/logo.png", "/img/icon-1.png", "/img/icon-2.png", "/img/icon-3.png", "/img/header-1.jpg",
+          "/img/header-2.jpg"]  # fmt: skip
+
+
+def page_images(i: int) -> list[str]:
+    """The 15 images of page ``i``: 10 shared, 5 of its own."""
+    category = i % CATEGORIES
+    return [*SHARED, *(f"/img/cat{category}-{k}.jpg" for k in range(4)), *(f"/img/p{i}-{k}.jpg" for k in range(5))]
+
+
+def _image_bytes(path: str, sources: list) -> tuple[bytes, str]:
+    """Deterministic image bytes for a path: photos at 400-1200 px, icons at 128 px."""
+    seed = sum(ord(c) * (k + 1) for k, c in enumerate(path))
+    source = sources[seed % len(sources)]
+    if "/icon-" in path:
+        image, fmt = source.resize((128, 128)), "PNG"
+    else:
+        width = 400 + seed % 801
+        image, fmt = source.resize((width, max(300, width * 3 // 4))), "PNG" if path.endswith(".png") else "JPEG"
+    if seed % 2:
+        image = image.transpose(0)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, quality=85)
+    return buffer.getvalue(), "image/png" if fmt == "PNG" else "image/jpeg"
+
+
+def serve(pages: int, delay_s: float) -> http.server.ThreadingHTTPServer:
+    """The benchmark site on 127.0.0.1; image bytes are made on first request and kept."""
+    from bench.bench_pipeline import _sources
+
+    sources = [s.resize((800, 600)) for s in _sources()]
+    made: dict[str, tuple[bytes, str]] = {}
+    lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            status, content_type, body = 200, "text/html", b""
+            if path == "/robots.txt":
+                content_type, body = "text/plain", b"User-agent: *\nAllow: /\n"
+            elif path == "/":
+                links = "".join(f'<a href="/page/{i}">Page {i}</a>' for i in range(pages))
+                body = f"<html><body><h1>Shop</h1>{links}</body></html>".encode()
+            elif path.startswith("/page/") and path[6:].isdigit() and int(path[6:]) < pages:
+                i = int(path[6:])
+                base = f"http://127.0.0.1:{self.server.server_address[1]}"  # absolute: the naive loop drops relative
+                imgs = "".join(f'<img src="{base}{src}" alt="">' for src in page_images(i))
+                body = f'<html><body><a href="/">Home</a><a href="/page/{(i + 1) % pages}">Next</a>{imgs}</body></html>'
+                body = body.encode()
+            elif path.startswith("/img/"):
+                with lock:
+                    if path not in made:
+                        made[path] = _image_bytes(path, sources)
+                body, content_type = made[path]
+            else:
+                status, content_type = 404, "text/plain"
+            time.sleep(delay_s)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the crawl killed on purpose hangs up
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- children: one measured run each, in a fresh process -------------------------------
+
+
+class FakeCaptioner:
+    """Costs nothing: the memory runs measure the pipeline, not the model."""
+
+    default_batch_size = 8
+
+    def load(self) -> None:
+        return None
+
+    def prepare(self, image):  # type: ignore[no-untyped-def]
+        return image.size
+
+    def caption_batch(self, images, settings):  # type: ignore[no-untyped-def]
+        return [f"a picture {w} {h}" for w, h in images]
+
+    def describe(self) -> dict:
+        return {"id": "fake", "device": "cpu", "dtype": "none", "family": "bench"}
+
+
+def child_crawl(args: argparse.Namespace) -> dict:
+    from captioning import get_captioner
+    from options import AuditOptions
+    from pipeline import run_audit
+
+    options = AuditOptions(
+        model=str(args.model_dir),
+        allow_private=True,
+        render="never",
+        crawl=True,
+        max_pages=100_000,
+        max_new_tokens=args.tokens,
+        min_new_tokens=args.tokens,
+        state_path=args.state,
+    )
+    captioner = FakeCaptioner() if args.fake else get_captioner(options.model, options.device, options.dtype)
+    captioner.load()
+    busy = {"s": 0.0}
+    original = captioner.caption_batch
+
+    def timed(images, settings):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        try:
+            return original(images, settings)
+        finally:
+            busy["s"] += time.perf_counter() - start
+
+    captioner.caption_batch = timed  # type: ignore[method-assign]
+    started = time.perf_counter()
+    report = run_audit([args.url], options, captioner)
+    seconds = time.perf_counter() - started
+    summary = report.summary()
+    return {
+        "seconds": seconds,
+        "pages": report.site["pages_audited"],
+        "images": summary["images"],
+        "captioned": summary["captioned"],
+        "unique_images": report.site["unique_images"],
+        "captioned_this_run": report.site["captioned_this_run"],
+        "caption_busy_s": busy["s"],
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def child_naive(args: argparse.Namespace) -> dict:
+    from bench.naive import load, run
+
+    processor, model = load(str(args.model_dir))
+    started = time.perf_counter()
+    captioned = 0
+    for i in range(args.pages):
+        out = Path(args.workdir) / f"naive-{i}.txt"
+        captioned += run(f"{args.url}page/{i}", processor, model, args.tokens, out)
+    return {"seconds": time.perf_counter() - started, "captioned": captioned, "peak_rss_mb": peak_rss_mb()}
+
+
+def child_command(method: str, url: str, args: argparse.Namespace, **extra: object) -> list[str]:
+    command = [sys.executable, __file__, "--child", method, "--url", url, "--model-dir", str(args.model_dir),
+               "--tokens", str(args.tokens), "--workdir", str(args.workdir)]  # fmt: skip
+    for key, value in extra.items():
+        if value is True:
+            command.append(f"--{key}")
+        elif value is not None and value is not False:
+            command += [f"--{key}", str(value)]
+    return command
+
+
+def child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
+
+
+def run_child(command: list[str]) -> dict:
+    result = subprocess.run(command, capture_output=True, text=True, env=child_env(), check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"{command[3]} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def killed_at_half(command: list[str], state: Path, pages: int) -> float:
+    """Run a crawl until half its pages are audited, then SIGKILL it; return the seconds it ran."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env())
+    while process.poll() is None:
+        time.sleep(0.5)
+        if state.exists():
+            try:
+                with sqlite3.connect(state) as db:
+                    done = db.execute("SELECT COUNT(*) FROM urls WHERE status = 'audited'").fetchone()[0]
+            except sqlite3.OperationalError:
+                continue
+            if done >= pages // 2:
+                os.kill(process.pid, signal.SIGKILL)
+                break
+    process.wait()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages", type=int, default=50)
+    parser.add_argument("--naive-pages", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="6 pages, the naive loop on 2")
+    parser.add_argument("--memory", action="store_true", help="peak memory at 50 and 2,000 pages (fake captioner)")
+    parser.add_argument("--tokens", type=int, default=20)
+    parser.add_argument("--model-dir", type=Path, default=Path(tempfile.gettempdir()) / "altscout-blip-base-random")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--child", choices=["crawl", "naive"], help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--state", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--fake", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        result = child_crawl(args) if args.child == "crawl" else child_naive(args)
+        print(json.dumps(result))
+        return
+    args.workdir = args.workdir or Path(tempfile.mkdtemp(prefix="altscout-bench-site-"))
+    if args.memory:
+        for pages in (50, 2000):
+            server = serve(pages, 0.0)
+            url = f"http://127.0.0.1:{server.server_address[1]}/"
+            result = run_child(child_command("crawl", url, args, fake=True))
+            print(
+                f"{pages} pages, {result['images']} image records, {result['unique_images']} distinct images: "
+                f"peak RSS {result['peak_rss_mb']:.0f} MiB, {result['seconds']:.1f} s"
+            )
+            server.shutdown()
+        return
+    from bench.blip_random import save_random_blip_base
+
+    if args.quick:
+        args.pages, args.naive_pages = 6, 2
+    save_random_blip_base(args.model_dir)
+    server = serve(args.pages, DELAY_S)
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    print(
+        f"# {args.pages} pages x 15 images, {DELAY_S * 1000:.0f} ms per response, BLIP-base random, "
+        f"{args.tokens} tokens, {os.cpu_count()} CPUs"
+    )
+    ours = run_child(child_command("crawl", url, args))
+    print(
+        f"AltScout --crawl: {ours['seconds']:.1f} s for {ours['pages']} pages, {ours['images']} image records "
+        f"({ours['unique_images']} distinct), {ours['images'] / ours['seconds']:.2f} images/s; captioner busy "
+        f"{ours['caption_busy_s'] / ours['seconds']:.0%}; peak RSS {ours['peak_rss_mb']:.0f} MiB"
+    )
+    naive = run_child(child_command("naive", url, args, pages=args.naive_pages))
+    scaled = naive["seconds"] * args.pages / args.naive_pages
+    how = "measured" if args.naive_pages == args.pages else f"scaled from {args.naive_pages} pages"
+    print(
+        f"naive loop: {naive['seconds']:.1f} s for {args.naive_pages} pages ({naive['captioned']} captions); "
+        f"{scaled:.1f} s for {args.pages} pages ({how}); ratio {scaled / ours['seconds']:.2f}x"
+    )
+    state = args.workdir / "site.db"
+    first = killed_at_half(child_command("crawl", url, args, state=state), state, args.pages)
+    resumed = run_child(child_command("crawl", url, args, state=state))
+    print(
+        f"resume: killed (SIGKILL) after {first:.1f} s at half the pages; the rerun took {resumed['seconds']:.1f} s "
+        f"and captioned {resumed['captioned_this_run']} of {resumed['unique_images']} distinct images "
+        f"(total {first + resumed['seconds']:.1f} s)"
+    )
+    again = run_child(child_command("crawl", url, args, state=state))
+    print(
+        f"re-audit of the unchanged site with --state: {again['seconds']:.1f} s, "
+        f"{again['captioned_this_run']} images captioned, {again['pages']} pages read again"
+    )
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
