@@ -1,21 +1,13 @@
 """The one audit pipeline behind every front end.
 
-``pipeline.page_stage`` turns a page URL into records (static reading, or a headless browser);
-``pipeline.local`` runs pages and images through the stages with threads and yields events.
+Stages (:mod:`pipeline.page_stage`, :mod:`pipeline.stages`) are functions over records; the
+local engine (:mod:`pipeline.engine`) composes them with threads and a state store, for a list of
+pages, local folders, or a crawl (:mod:`pipeline.frontier`). ``audit`` yields events
+(:mod:`pipeline.events`); ``run_audit`` returns the report.
 """
 
-from pipeline.local import (
-    AuditEvent,
-    AuditFinished,
-    AuditRun,
-    ImageFinished,
-    PageFinished,
-    PageStarted,
-    audit,
-    caption_image,
-    make_thumbnail,
-    run_audit,
-)
+from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
+from pipeline.stages import AuditRun, audit, caption_image, make_thumbnail, run_audit
 
 __all__ = [
     "AuditEvent",

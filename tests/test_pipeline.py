@@ -174,13 +174,14 @@ def test_memory_is_bounded_by_the_batch(fresh_server: FixtureServer) -> None:
     """At most 2 x batch + workers decoded images wait for captioning, whatever the page size."""
     import threading
 
-    import pipeline
+    from pipeline.engine import Engine
 
     for i in range(60):
         fresh_server.add(f"/i{i}.png", make_image(200, 200, seed=i), content_type="image/png")
     fresh_server.add("/p.html", "".join(f"<img src='/i{i}.png'>" for i in range(60)))
     options = AuditOptions(render="never", allow_private=True, batch_size=2, download_workers=3)
-    run = pipeline.AuditRun(options, FakeCaptioner())
+    engine = Engine([fresh_server.url("/p.html")], options, FakeCaptioner())
+    run = engine.run
     lock = threading.Lock()
     alive = peak = 0
     original_download, original_caption = run._download, run._caption
@@ -201,7 +202,7 @@ def test_memory_is_bounded_by_the_batch(fresh_server: FixtureServer) -> None:
 
     run._download = counting_download  # type: ignore[method-assign]
     run._caption = counting_caption  # type: ignore[method-assign]
-    events = list(run.audit_page(0, run.discover(fresh_server.url("/p.html"))))
+    events = list(engine.events())
     assert sum(1 for e in events if isinstance(e, ImageFinished)) == 60
     assert 2 <= peak <= 2 * options.batch_size + options.download_workers
 

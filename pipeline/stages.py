@@ -1,12 +1,11 @@
-"""The local engine: the page stage, then images and captions, with threads.
+"""The stages every engine composes, with the state they share in one run (:class:`AuditRun`).
 
-``audit(urls, options)`` yields events as work completes: a page starts, an image record is
-final, a page is done, the whole audit is done (carrying the :class:`AuditReport`).
-``run_audit`` drains it. The page stage (:mod:`pipeline.page_stage`: fetch or render, discover)
-runs one page ahead in its own thread. Downloads (or the browser's bytes, reused), decoding
-and the model's preprocessing (``Captioner.prepare``) run in a bounded thread pool and overlap
-captioning, which happens in batches in the calling thread; at most ``2 x batch + workers``
-prepared images exist at once, whatever the page size. Typed errors become records here, at the boundary.
+Page stage: :meth:`AuditRun.discover` (fetch or render a page, find its images; see
+:mod:`pipeline.page_stage`) and :meth:`AuditRun.folder_page`. Image stage: :meth:`AuditRun._download`
+(fetch or reuse the browser's bytes, decode, prepare for the model), run in worker threads. Model
+stage: :meth:`AuditRun._caption` (one batch). Page audit: checks and :meth:`AuditRun._translate`.
+Typed errors become records here, at the boundary. ``audit``/``run_audit`` run the engine
+(:mod:`pipeline.engine`); ``caption_image`` captions one image.
 """
 
 from __future__ import annotations
@@ -14,10 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
-import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,14 +21,14 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
-from auditing import audit_page as audit_checks
 from captioning import Captioner, ModelLoadError, clean_caption, get_captioner
 from captioning.cache import CaptionCache
 from captioning.translate import AUTO, ENGLISH, Translator, get_translator, page_language
 from library import scan_folder
 from options import AuditOptions, OptionsError
+from pipeline.events import AuditEvent, AuditFinished
 from pipeline.page_stage import DiscoveredPage, PageBytes, PageChecks, decided_by_rendered_size, discover_page
-from records import PENDING, AuditReport, ImageRecord, PageReport
+from records import AuditReport, ImageRecord, PageReport
 from scraper.browser import BrowserUnavailableError
 from scraper.errors import FetchError, ScrapeError
 from scraper.images import ImageSkipped, decode_data_uri, prepare_image
@@ -43,43 +39,6 @@ from scraper.robots import RobotsCache
 log = logging.getLogger("altscout")
 
 IMAGE_ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/*;q=0.8,*/*;q=0.1"
-
-
-@dataclass(frozen=True)
-class PageStarted:
-    """A page is about to be fetched."""
-
-    index: int
-    total: int
-    url: str
-
-
-@dataclass(frozen=True)
-class ImageFinished:
-    """One image record reached its final status."""
-
-    page_index: int
-    record: ImageRecord
-    done: int
-    total: int
-
-
-@dataclass(frozen=True)
-class PageFinished:
-    """A page is fully audited (or failed)."""
-
-    index: int
-    page: PageReport
-
-
-@dataclass(frozen=True)
-class AuditFinished:
-    """The whole run is done."""
-
-    report: AuditReport
-
-
-AuditEvent = PageStarted | ImageFinished | PageFinished | AuditFinished
 
 
 @dataclass(frozen=True)
@@ -188,27 +147,12 @@ class AuditRun:
             page.error_code = "internal_error"
         return DiscoveredPage(page, PageBytes(self.fetcher))
 
-    def audit_page(self, index: int, discovered: DiscoveredPage) -> Iterator[AuditEvent]:
-        """Download and caption the images of a discovered page, then run the page audit."""
-        page = discovered.page
-        if page.status != "ok":
-            yield PageFinished(index, page)
-            return
-        try:
-            for done, record in enumerate(self._process_images(page.images, discovered.source), start=1):
-                yield ImageFinished(index, record, done, len(page.images))
-        finally:
-            discovered.source.release()
-        audit_checks(page, self.options.audit_settings)
-        self._translate(page)
-        yield PageFinished(index, page)
-
     def is_folder(self, target: str) -> bool:
         """A local folder target (CLI only)."""
         return self.options.allow_local_folders and "://" not in target and Path(target).is_dir()
 
-    def audit_folder(self, index: int, folder: Path) -> Iterator[AuditEvent]:
-        """Caption every image file of a local folder (recursive) as one report."""
+    def folder_page(self, folder: Path) -> DiscoveredPage:
+        """A local folder (recursive) as one page whose records read local files."""
         page = PageReport(url=str(folder), final_url=str(folder.resolve()), kind="folder", title=folder.name)
         root = folder.resolve()
         page.images = [
@@ -217,11 +161,7 @@ class AuditRun:
             )
             for path in scan_folder(folder, self.options.glob)
         ]
-        for done, record in enumerate(self._process_images(page.images, PageBytes(self.fetcher)), start=1):
-            yield ImageFinished(index, record, done, len(page.images))
-        audit_checks(page, self.options.audit_settings)
-        self._translate(page)
-        yield PageFinished(index, page)
+        return DiscoveredPage(page, PageBytes(self.fetcher))
 
     # --- translation -------------------------------------------------------------------
 
@@ -312,45 +252,6 @@ class AuditRun:
                 pass
         return record
 
-    def _process_images(self, records: list[ImageRecord], source: PageBytes) -> Iterator[ImageRecord]:
-        """Yield every record once it is final: pre-skipped first, then as work completes."""
-        todo: deque[ImageRecord] = deque()
-        for record in records:
-            if record.status == PENDING:
-                todo.append(record)
-            else:
-                yield record
-        if not todo:
-            return
-        batch_size = self.batch_size
-        capacity = 2 * batch_size + self.options.download_workers
-        ready: list[tuple[ImageRecord, Any]] = []  # (record, model input) waiting for a batch
-        followers: dict[str, list[ImageRecord]] = {}  # same bytes as an image already queued
-        in_flight: dict[Future[_Ready | None], ImageRecord] = {}
-        with ThreadPoolExecutor(self.options.download_workers, thread_name_prefix="altscout-dl") as pool:
-            while todo or in_flight or ready:
-                while todo and len(in_flight) + len(ready) < capacity:
-                    record = todo.popleft()
-                    in_flight[pool.submit(self._download, record, source)] = record
-                if len(ready) >= batch_size or (ready and not in_flight):
-                    batch, ready = ready[:batch_size], ready[batch_size:]
-                    yield from self._caption(batch, followers)
-                    continue
-                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    record = in_flight.pop(future)
-                    prepared = future.result()
-                    if prepared is None:
-                        yield record
-                    elif (known := self._known_caption(prepared.sha256)) is not None:
-                        record.set_caption(*known)
-                        yield record
-                    elif prepared.sha256 in followers:
-                        followers[prepared.sha256].append(record)
-                    else:
-                        followers[prepared.sha256] = []
-                        ready.append((record, prepared.model_input))
-
     def _caption(
         self, batch: list[tuple[ImageRecord, Any]], followers: dict[str, list[ImageRecord]]
     ) -> Iterator[ImageRecord]:
@@ -426,44 +327,17 @@ def caption_image(
 
 
 def audit(urls: Iterable[str], options: AuditOptions, captioner: Captioner | None = None) -> Iterator[AuditEvent]:
-    """Audit pages in order, yielding events; the last event carries the report.
+    """Audit pages (or crawl a site, or caption folders), yielding events; the last carries the report.
 
-    Raises ModelLoadError before any page is fetched if the model cannot be loaded. With
-    ``crawl`` or ``state_path`` the site engine (:mod:`pipeline.site`) runs instead.
+    Raises ModelLoadError before any page is fetched if the model cannot be loaded.
     """
-    if options.crawl or options.state_path:
-        from pipeline.site import audit_site
+    from pipeline.engine import Engine
 
-        yield from audit_site(urls, options, captioner)
-        return
-    started = time.monotonic()
-    url_list = [u.strip() for u in urls if u and u.strip()]
-    run = AuditRun(options, captioner)
-    run.captioner.load()
-    if options.lang not in (ENGLISH, AUTO):
-        run.translator_for(options.lang).load()  # a fixed language fails fast, before any page
-    run.start_renderer()
-    report = AuditReport(model=run.model_info())
-    # The page stage runs one page ahead, so the next page is fetched or rendered while this
-    # page's images are downloaded and captioned.
-    with ThreadPoolExecutor(1, thread_name_prefix="altscout-page") as page_stage:
-
-        def start(i: int) -> Future[DiscoveredPage] | None:
-            if i >= len(url_list) or run.is_folder(url_list[i]):
-                return None
-            return page_stage.submit(run.discover, url_list[i])
-
-        upcoming = start(0)
-        for index, url in enumerate(url_list):
-            current, upcoming = upcoming, start(index + 1)
-            yield PageStarted(index, len(url_list), url)
-            events = run.audit_page(index, current.result()) if current else run.audit_folder(index, Path(url))
-            for event in events:
-                if isinstance(event, PageFinished):
-                    report.pages.append(event.page)
-                yield event
-    report.elapsed_s = time.monotonic() - started
-    yield AuditFinished(report)
+    engine = Engine(urls, options, captioner)
+    try:
+        yield from engine.events()
+    finally:
+        engine.store.close()
 
 
 def run_audit(

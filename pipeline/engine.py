@@ -1,6 +1,7 @@
-"""The site engine: pages flow through the stages concurrently, work is shared across pages.
+"""The local engine: pages flow through the stages concurrently, work is shared across pages.
 
-``audit_site(urls, options)`` yields the same events as :func:`pipeline.audit`. Page workers
+:class:`Engine` runs every audit: a list of page URLs or local folders (the targets, audited as
+given, in order), or with ``crawl`` a site grown from its start URLs by the frontier. Page workers
 (``page_workers`` threads, ``per_host_pages`` per host, ``Crawl-delay`` honoured) run the page
 stage; the image stage (download, decode, prepare) runs in the download pool; the caller's
 thread captions batches drawn from every open page and keeps the state store. So while page N's
@@ -21,20 +22,23 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from auditing import audit_page as audit_checks
 from auditing.site import site_images
 from captioning import Captioner
 from captioning.cache import caption_namespace
+from captioning.translate import AUTO, ENGLISH
 from options import AuditOptions
+from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
 from pipeline.frontier import Frontier, HostGate
-from pipeline.local import AuditEvent, AuditFinished, AuditRun, ImageFinished, PageFinished, PageStarted, _Ready
 from pipeline.page_stage import DiscoveredPage, PageChecks
+from pipeline.stages import AuditRun, _Ready
 from records import FINAL_STATUSES, PENDING, AuditReport, ImageRecord
 from scraper.errors import ScrapeError
 from scraper.urls import Scope, is_html_type, normalise_url
-from store import AUDITED, FAILED, SKIPPED, AuditStore, UrlRow
+from store import AUDITED, FAILED, QUEUED, SKIPPED, AuditStore, UrlRow
 
 log = logging.getLogger("altscout.site")
 
@@ -63,20 +67,26 @@ class _OpenPage:
     row: UrlRow
     discovered: DiscoveredPage
     waiting: int
+    done: int = 0  # records final so far, for the progress events
 
 
-class SiteRun:
-    """One site audit: frontier, page workers, shared image and caption work, state store."""
+class Engine:
+    """One audit: targets or a frontier, page workers, shared image and caption work, a state store."""
 
     def __init__(self, urls: Iterable[str], options: AuditOptions, captioner: Captioner | None = None) -> None:
         self.options = options
-        self.start_urls = [normalise_url(u) for u in dict.fromkeys(u.strip() for u in urls if u and u.strip())]
         self.run = AuditRun(options, captioner)
+        targets = list(dict.fromkeys(u.strip() for u in urls if u and u.strip()))
+        # A crawl normalises its start URLs; a list of targets is audited exactly as given.
+        self.targets = [normalise_url(u) for u in targets] if options.crawl else targets
+        self.start_urls = [u for u in self.targets if not self.run.is_folder(u)]
         self.store = AuditStore(options.state_path)
         self.scope = Scope.for_start(self.start_urls, options.scope == "domain", options.include, options.exclude)
         self.frontier = Frontier(self.store, self.scope, options)
         self.gate = HostGate(options.per_host_pages)
-        self.checks = PageChecks(redirect_guard=self.scope.why_out, require_type=is_html_type)
+        # The crawl's checks on each page request; a target given by a person is audited whatever it is.
+        self.checks = PageChecks(self.scope.why_out, is_html_type) if options.crawl else None
+        self.site_report = options.crawl or options.state_path is not None
         self.open_pages: dict[str, _OpenPage] = {}
         self.page_of: dict[int, str] = {}  # id(record) -> page URL
         self.outcomes: dict[str, dict[str, Any]] = {}  # image URL -> shared fields of its final record
@@ -95,7 +105,7 @@ class SiteRun:
         options = self.options
         resuming = self.store.bind(
             {
-                "start": self.start_urls,
+                "start": self.targets,
                 "crawl": options.crawl,
                 "scope": options.scope,
                 "include": list(options.include),
@@ -107,12 +117,17 @@ class SiteRun:
             self.frontier = Frontier(self.store, self.scope, options)
             resuming = False
         self.run.captioner.load()
+        if options.lang not in (ENGLISH, AUTO):
+            self.run.translator_for(options.lang).load()  # a fixed language fails fast, before any page
         self.run.start_renderer()
         self.caption_key = caption_namespace(self.run.captioner_id(), options.generation)
         self.run._captions_by_hash.update(self.store.captions(self.caption_key))
         if not resuming:
-            for url in self.start_urls:
-                self.frontier.offer(url, 0, "start")
+            for target in self.targets:
+                if options.crawl:
+                    self.frontier.offer(target, 0, "start")
+                else:  # audited as given: no scope, extension or page-cap decision
+                    self.store.add_url(target, 0, "start", None, QUEUED)
             if options.crawl:
                 for url in self.start_urls:
                     self.frontier.read_sitemaps(url, self.run.fetcher, self.run.robots)
@@ -149,14 +164,17 @@ class SiteRun:
                         record = image_futures.pop(future)  # type: ignore[arg-type]
                         yield from self._accept_image(record, future.result())  # type: ignore[arg-type]
         report = AuditReport(model=self.run.model_info(), pages=list(self.store.pages()))
-        report.images = site_images(report.pages)
-        report.site = self.site_block()
-        report.site["unique_images"] = len(report.images)
+        if self.site_report:
+            report.images = site_images(report.pages)
+            report.site = self.site_block()
+            report.site["unique_images"] = len(report.images)
         report.elapsed_s = time.monotonic() - started
         yield AuditFinished(report)
 
     def _page_job(self, row: UrlRow) -> DiscoveredPage:
         """Page worker: wait for the host's slot (and Crawl-delay), then run the page stage."""
+        if self.run.is_folder(row.url):
+            return self.run.folder_page(Path(row.url))
         delay = None
         if not self.options.ignore_robots:
             try:
@@ -175,14 +193,14 @@ class SiteRun:
         if page.status != "ok":
             discovered.source.release()
             self.frontier.done(url)
-            if page.error_code in SKIP_CODES:
+            if self.options.crawl and page.error_code in SKIP_CODES:
                 self.store.set_status(url, SKIPPED, SKIP_CODES[page.error_code], page.error)
                 return
             self.store.save_page(page, FAILED, page.error_code, page.error)
             self.pages_done += 1
             yield PageFinished(self.pages_done - 1, page)
             return
-        if (skip := self._duplicate(row, discovered)) is not None:
+        if self.options.crawl and (skip := self._duplicate(row, discovered)) is not None:
             discovered.source.release()
             self.frontier.done(url)
             self.store.set_status(url, SKIPPED, *skip)
@@ -190,9 +208,14 @@ class SiteRun:
         if self.options.crawl:
             for link in discovered.links:
                 self.frontier.offer(link, row.depth + 1, "link", url)
-        yield PageStarted(self.pages_done, self.frontier.admitted, url)
+        total = self.frontier.admitted if self.options.crawl else len(self.targets)
+        yield PageStarted(self.pages_done, total, url)
         pending = [record for record in page.images if record.status == PENDING]
-        self.open_pages[url] = _OpenPage(row, discovered, len(pending))
+        open_page = self.open_pages[url] = _OpenPage(row, discovered, len(pending))
+        for record in page.images:  # final before any download: too small, over the limit, not fetchable
+            if record.status != PENDING:
+                open_page.done += 1
+                yield ImageFinished(self.pages_done, record, open_page.done, len(page.images))
         if not pending:
             yield from self._close(url)
             return
@@ -290,8 +313,8 @@ class SiteRun:
         open_page = self.open_pages[url]
         open_page.waiting -= 1
         page = open_page.discovered.page
-        done = sum(1 for r in page.images if r.status != PENDING)
-        yield ImageFinished(self.pages_done, record, done, len(page.images))
+        open_page.done += 1
+        yield ImageFinished(self.pages_done, record, open_page.done, len(page.images))
         if open_page.waiting == 0:
             yield from self._close(url)
 
@@ -321,12 +344,3 @@ class SiteRun:
             "captioned_this_run": self.run.model_captions,  # by the model; the rest came from the state store
             "urls": urls,
         }
-
-
-def audit_site(urls: Iterable[str], options: AuditOptions, captioner: Captioner | None = None) -> Iterator[AuditEvent]:
-    """Audit a site (``--crawl``) or a URL list with ``--state``; yields events, the last with the report."""
-    run = SiteRun(urls, options, captioner)
-    try:
-        yield from run.events()
-    finally:
-        run.store.close()
