@@ -161,6 +161,7 @@ def child_crawl(args: argparse.Namespace) -> dict:
         max_new_tokens=args.tokens,
         min_new_tokens=args.tokens,
         state_path=args.state,
+        dtype=args.dtype,
     )
     captioner = FakeCaptioner() if args.fake else get_captioner(options.model, options.device, options.dtype)
     captioner.load()
@@ -205,7 +206,7 @@ def child_naive(args: argparse.Namespace) -> dict:
 
 def child_command(method: str, url: str, args: argparse.Namespace, **extra: object) -> list[str]:
     command = [sys.executable, __file__, "--child", method, "--url", url, "--model-dir", str(args.model_dir),
-               "--tokens", str(args.tokens), "--workdir", str(args.workdir)]  # fmt: skip
+               "--tokens", str(args.tokens), "--workdir", str(args.workdir), "--dtype", args.dtype]  # fmt: skip
     for key, value in extra.items():
         if value is True:
             command.append(f"--{key}")
@@ -251,6 +252,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="6 pages, the naive loop on 2")
     parser.add_argument("--memory", action="store_true", help="peak memory at 50 and 2,000 pages (fake captioner)")
     parser.add_argument("--tokens", type=int, default=20)
+    parser.add_argument("--dtype", default="auto", help="AltScout's dtype (auto: bf16 on CPUs with AMX)")
+    parser.add_argument("--only-crawl", action="store_true", help="only the AltScout crawl (no naive, resume)")
     parser.add_argument("--model-dir", type=Path, default=Path(tempfile.gettempdir()) / "altscout-blip-base-random")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--child", choices=["crawl", "naive"], help=argparse.SUPPRESS)
@@ -283,7 +286,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     print(
         f"# {args.pages} pages x 15 images, {DELAY_S * 1000:.0f} ms per response, BLIP-base random, "
-        f"{args.tokens} tokens, {os.cpu_count()} CPUs"
+        f"{args.tokens} tokens, dtype {args.dtype}, {os.cpu_count()} CPUs"
     )
     ours = run_child(child_command("crawl", url, args))
     print(
@@ -291,6 +294,9 @@ def main() -> None:
         f"({ours['unique_images']} distinct), {ours['images'] / ours['seconds']:.2f} images/s; captioner busy "
         f"{ours['caption_busy_s'] / ours['seconds']:.0%}; peak RSS {ours['peak_rss_mb']:.0f} MiB"
     )
+    if args.only_crawl:
+        server.shutdown()
+        return
     naive = run_child(child_command("naive", url, args, pages=args.naive_pages))
     scaled = naive["seconds"] * args.pages / args.naive_pages
     how = "measured" if args.naive_pages == args.pages else f"scaled from {args.naive_pages} pages"
