@@ -21,7 +21,6 @@ import json
 import platform
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import loopback  # noqa: E402
 from bench.bench_pipeline import build_site  # noqa: E402
+from bench.loopback import NOT_FOUND, ROBOTS_ALLOW_ALL, Answer  # noqa: E402
 from captioning.base import GenerationSettings  # noqa: E402
 from options import AuditOptions  # noqa: E402
 from pipeline import run_audit  # noqa: E402
@@ -63,49 +64,36 @@ class SleepyCaptioner:
         return {"id": "sleepy", "device": "cpu", "dtype": "none", "family": "bench"}
 
 
-def serve(images: dict[str, tuple[bytes, str]], delay_s: float, pages: int) -> http.server.ThreadingHTTPServer:
+def serve(images: dict[str, tuple[bytes, str]], delay_s: float) -> http.server.ThreadingHTTPServer:
     """The benchmark site: /static.html (every image), /app-N.html (JS pages of APP_IMAGES each)."""
     names = sorted(images)
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            return
-
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            status, content_type, body = 200, "text/html", b""
-            if path == "/robots.txt":
-                content_type, body = "text/plain", b"User-agent: *\nAllow: /\n"
-            elif path == "/static.html":
-                body = ("<html><body>" + "".join(f'<img src="{n}" alt="">' for n in names) + "</body></html>").encode()
-            elif path.startswith("/app-") and path.endswith(".html"):
-                body = (
+    def answer(path: str, base: str) -> Answer:
+        if path == "/robots.txt":
+            return ROBOTS_ALLOW_ALL
+        if path == "/static.html":
+            return 200, "text/html", ("<html><body>" + "".join(f'<img src="{n}" alt="">' for n in names)).encode()
+        if path.startswith("/app-") and path.endswith(".html"):
+            return (
+                200,
+                "text/html",
+                (
                     "<html><body><div id='app'></div><script>"
                     f"fetch('/data-{path[5:-5]}.json').then(r => r.json()).then(items => {{ for (const src of items) {{"
                     "const img = document.createElement('img'); img.src = src; img.alt = '';"
                     "document.getElementById('app').appendChild(img); } });</script></body></html>"
-                ).encode()
-            elif path.startswith("/data-") and path.endswith(".json"):
-                page = int(path[6:-5])
-                chosen = [names[(page * APP_IMAGES + i) % len(names)] for i in range(APP_IMAGES)]
-                content_type, body = "application/json", json.dumps(chosen).encode()
-            elif path in images:
-                time.sleep(delay_s)
-                body, content_type = images[path]
-            else:
-                status, content_type = 404, "text/plain"
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                ).encode(),
+            )
+        if path.startswith("/data-") and path.endswith(".json"):
+            page = int(path[6:-5])
+            chosen = [names[(page * APP_IMAGES + i) % len(names)] for i in range(APP_IMAGES)]
+            return 200, "application/json", json.dumps(chosen).encode()
+        if path in images:
+            body, content_type = images[path]
+            return 200, content_type, body
+        return NOT_FOUND
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return loopback.serve(answer, lambda path: delay_s if path in images else 0.0)
 
 
 def page_seconds(url: str, options: AuditOptions, repeat: int) -> tuple[float, int]:
@@ -127,7 +115,7 @@ def main() -> None:
     args = parser.parse_args()
 
     images = {f"/{path.rsplit('/', 1)[-1]}": value for path, value in build_site(40).items()}
-    server = serve(images, args.delay, args.pages)
+    server = serve(images, args.delay)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     rendered = AuditOptions(render="always", allow_private=True, min_width=1, min_height=1, max_images=500)
     static = dataclasses.replace(rendered, render="never")

@@ -36,6 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import loopback  # noqa: E402
+from bench.bench_pipeline import peak_rss_mb  # noqa: E402
+from bench.loopback import NOT_FOUND, ROBOTS_ALLOW_ALL, Answer  # noqa: E402
+
 DELAY_S = 0.15
 CATEGORIES = 5
 SHARED = ["/img/logo.png", "/img/icon-1.png", "/img/icon-2.png", "/img/icon-3.png", "/img/header-1.jpg",
@@ -76,54 +80,26 @@ def serve(pages: int, delay_s: float) -> http.server.ThreadingHTTPServer:
     made: dict[str, tuple[bytes, str]] = {}
     lock = threading.Lock()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(path: str, base: str) -> Answer:
+        if path == "/robots.txt":
+            return ROBOTS_ALLOW_ALL
+        if path == "/":
+            links = "".join(f'<a href="/page/{i}">Page {i}</a>' for i in range(pages))
+            return 200, "text/html", f"<html><body><h1>Shop</h1>{links}</body></html>".encode()
+        if path.startswith("/page/") and path[6:].isdigit() and int(path[6:]) < pages:
+            i = int(path[6:])
+            imgs = "".join(f'<img src="{base}{src}" alt="">' for src in page_images(i))  # absolute: see naive.py
+            html = f'<html><body><a href="/">Home</a><a href="/page/{(i + 1) % pages}">Next</a>{imgs}</body></html>'
+            return 200, "text/html", html.encode()
+        if path.startswith("/img/"):
+            with lock:
+                if path not in made:
+                    made[path] = _image_bytes(path, sources)
+            body, content_type = made[path]
+            return 200, content_type, body
+        return NOT_FOUND
 
-        def log_message(self, *args: object) -> None:
-            return
-
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            status, content_type, body = 200, "text/html", b""
-            if path == "/robots.txt":
-                content_type, body = "text/plain", b"User-agent: *\nAllow: /\n"
-            elif path == "/":
-                links = "".join(f'<a href="/page/{i}">Page {i}</a>' for i in range(pages))
-                body = f"<html><body><h1>Shop</h1>{links}</body></html>".encode()
-            elif path.startswith("/page/") and path[6:].isdigit() and int(path[6:]) < pages:
-                i = int(path[6:])
-                base = f"http://127.0.0.1:{self.server.server_address[1]}"  # absolute: the naive loop drops relative
-                imgs = "".join(f'<img src="{base}{src}" alt="">' for src in page_images(i))
-                body = f'<html><body><a href="/">Home</a><a href="/page/{(i + 1) % pages}">Next</a>{imgs}</body></html>'
-                body = body.encode()
-            elif path.startswith("/img/"):
-                with lock:
-                    if path not in made:
-                        made[path] = _image_bytes(path, sources)
-                body, content_type = made[path]
-            else:
-                status, content_type = 404, "text/plain"
-            time.sleep(delay_s)
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the crawl killed on purpose hangs up
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory in MiB."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return loopback.serve(answer, lambda path: delay_s)
 
 
 # --- children: one measured run each, in a fresh process -------------------------------

@@ -22,3 +22,21 @@ def test_bench_site_and_naive_loop(tiny_blip_dir: Path, tmp_path: Path) -> None:
         assert len(out.read_text().splitlines()) == 3
     finally:
         server.shutdown()
+
+
+def test_bench_site_shares_what_it_says() -> None:
+    """The site benchmark: 15 images a page, 10 shared; the crawl finds every distinct one once."""
+    from bench import bench_site
+    from options import AuditOptions
+    from pipeline import run_audit
+
+    server = bench_site.serve(3, 0.0)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        options = AuditOptions(render="never", crawl=True, allow_private=True)
+        report = run_audit([url], options, bench_site.FakeCaptioner())
+        assert report.site["pages_audited"] == 4  # the home page and three pages
+        assert report.summary()["images"] == 45 and report.summary()["captioned"] == 45
+        assert report.site["unique_images"] == 6 + 3 * 4 + 3 * 5  # shared, category thumbnails, own photos
+    finally:
+        server.shutdown()

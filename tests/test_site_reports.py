@@ -136,6 +136,8 @@ def test_cli_compare_and_fail_on_new(shop: FixtureServer, tiny_blip_dir: Path, t
     # A regression: an image loses its alt on the products page.
     shop.routes["/products"].body = shop.routes["/products"].body.replace(b' alt="Cakes"', b"")
     assert cli.main([*common, *gate, "--json", str(tmp_path / "after.json")]) == 3
-    after = json.loads((tmp_path / "after.json").read_text())["comparison"]
+    after_report = json.loads((tmp_path / "after.json").read_text())
+    jsonschema.validate(after_report, json.loads(SCHEMA_PATH.read_text()))
+    after = after_report["comparison"]
     new = [row for row in after["findings"] if row["state"] == "new"]
     assert {(row["check"], row["image"].rsplit("/", 1)[-1]) for row in new} >= {("missing_alt", "products.png")}
