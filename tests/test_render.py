@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import FakeCaptioner, FixtureServer
+from conftest import FakeCaptioner, FixtureServer, make_image
 from render_fixture import build_js_site
 from site_fixture import build_site
 
@@ -263,3 +263,24 @@ def test_contexts_are_closed_on_every_path(js_site, chromium: str) -> None:
         assert renderer.open_contexts() == 0
     finally:
         renderer.close()
+
+
+@needs_browser
+def test_a_crawl_follows_links_that_only_javascript_adds(fresh_server: FixtureServer) -> None:
+    fresh_server.add("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    fresh_server.add(
+        "/",
+        "<html><body><nav id='menu'></nav><script>const a = document.createElement('a');"
+        "a.href = '/menu'; a.textContent = 'Menu'; document.getElementById('menu').appendChild(a);"
+        "</script></body></html>",
+    )
+    fresh_server.add("/menu", "<html><body><img src='/dish.png' alt='Soup' width='300' height='200'></body></html>")
+    fresh_server.add("/dish.png", make_image(300, 200, seed=77), content_type="image/png")
+    options = dataclasses.replace(RENDERED, crawl=True)
+    report = run_audit([fresh_server.url("/")], options, FakeCaptioner())
+    by_url = {row["url"].removeprefix(fresh_server.base): row for row in report.site["urls"]}
+    assert by_url["/menu"]["status"] == "audited" and by_url["/menu"]["via"] == "link"
+    menu = next(page for page in report.pages if page.url.endswith("/menu"))
+    assert menu.rendered and [r.status for r in menu.images] == ["captioned"]
+    static = run_audit([fresh_server.url("/")], dataclasses.replace(options, render="never"), FakeCaptioner())
+    assert "/menu" not in {row["url"].removeprefix(fresh_server.base) for row in static.site["urls"]}
