@@ -34,7 +34,7 @@ from options import AuditOptions
 from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
 from pipeline.frontier import Frontier, HostGate
 from pipeline.page_stage import DiscoveredPage, PageChecks
-from pipeline.stages import AuditRun, _Ready
+from pipeline.stages import AuditRun, Prepared
 from records import FINAL_STATUSES, PENDING, AuditReport, ImageRecord
 from scraper.errors import ScrapeError
 from scraper.urls import Scope, is_html_type, normalise_url
@@ -121,7 +121,7 @@ class Engine:
             self.run.translator_for(options.lang).load()  # a fixed language fails fast, before any page
         self.run.start_renderer()
         self.caption_key = caption_namespace(self.run.captioner_id(), options.generation)
-        self.run._captions_by_hash.update(self.store.captions(self.caption_key))
+        self.run.captions_by_hash.update(self.store.captions(self.caption_key))
         if not resuming:
             for target in self.targets:
                 if options.crawl:
@@ -135,7 +135,7 @@ class Engine:
         batch_size = self.run.batch_size
         capacity = 2 * batch_size + options.download_workers
         page_futures: dict[Future[DiscoveredPage], UrlRow] = {}
-        image_futures: dict[Future[_Ready | None], ImageRecord] = {}
+        image_futures: dict[Future[Prepared | None], ImageRecord] = {}
         with (
             ThreadPoolExecutor(options.page_workers, thread_name_prefix="altscout-page") as page_pool,
             ThreadPoolExecutor(options.download_workers, thread_name_prefix="altscout-dl") as image_pool,
@@ -148,10 +148,10 @@ class Engine:
                     page_futures[page_pool.submit(self._page_job, row)] = row
                 while self.download_queue and len(image_futures) + len(self.ready) < capacity:
                     record, discovered = self.download_queue.popleft()
-                    image_futures[image_pool.submit(self.run._download, record, discovered.source)] = record
+                    image_futures[image_pool.submit(self.run.download_image, record, discovered.source)] = record
                 if len(self.ready) >= batch_size or (self.ready and not image_futures and not self.download_queue):
                     batch, self.ready = self.ready[:batch_size], self.ready[batch_size:]
-                    yield from self._caption(batch)
+                    yield from self.caption_images(batch)
                     continue
                 if not page_futures and not image_futures:
                     break
@@ -262,7 +262,7 @@ class Engine:
         open_page.discovered.source.release()
         page = open_page.discovered.page
         audit_checks(page, self.options.audit_settings)
-        self.run._translate(page)
+        self.run.translate_page(page)
         self.store.save_page(page, AUDITED)
         self.frontier.done(url)
         self.pages_done += 1
@@ -270,11 +270,11 @@ class Engine:
 
     # --- images ----------------------------------------------------------------------
 
-    def _accept_image(self, record: ImageRecord, prepared: _Ready | None) -> Iterator[AuditEvent]:
+    def _accept_image(self, record: ImageRecord, prepared: Prepared | None) -> Iterator[AuditEvent]:
         """An image was downloaded and prepared (or failed): caption it, or share a known caption."""
         if prepared is None:
             yield from self._finish(record)
-        elif (known := self.run._known_caption(prepared.sha256)) is not None:
+        elif (known := self.run.known_caption(prepared.sha256)) is not None:
             record.set_caption(*known)
             yield from self._finish(record)
         elif prepared.sha256 in self.sha_followers:
@@ -283,9 +283,9 @@ class Engine:
             self.sha_followers[prepared.sha256] = []
             self.ready.append((record, prepared.model_input))
 
-    def _caption(self, batch: list[tuple[ImageRecord, Any]]) -> Iterator[AuditEvent]:
+    def caption_images(self, batch: list[tuple[ImageRecord, Any]]) -> Iterator[AuditEvent]:
         """Caption a batch from any open pages; keep new captions in the store."""
-        finished = list(self.run._caption(batch, self.sha_followers))
+        finished = list(self.run.caption_images(batch, self.sha_followers))
         self.store.put_captions(
             self.caption_key,
             [(r.sha256, r.caption, r.raw_caption or "") for r, _ in batch if r.sha256 and r.caption],

@@ -1,9 +1,9 @@
 """The stages every engine composes, with the state they share in one run (:class:`AuditRun`).
 
 Page stage: :meth:`AuditRun.discover` (fetch or render a page, find its images; see
-:mod:`pipeline.page_stage`) and :meth:`AuditRun.folder_page`. Image stage: :meth:`AuditRun._download`
+:mod:`pipeline.page_stage`) and :meth:`AuditRun.folder_page`. Image stage: :meth:`AuditRun.download_image`
 (fetch or reuse the browser's bytes, decode, prepare for the model), run in worker threads. Model
-stage: :meth:`AuditRun._caption` (one batch). Page audit: checks and :meth:`AuditRun._translate`.
+stage: :meth:`AuditRun.caption_images` (one batch). Page audit: checks and :meth:`AuditRun.translate_page`.
 Typed errors become records here, at the boundary. ``audit``/``run_audit`` run the engine
 (:mod:`pipeline.engine`); ``caption_image`` captions one image.
 """
@@ -42,7 +42,7 @@ IMAGE_ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/*;q=0.8,*/*;q=0
 
 
 @dataclass(frozen=True)
-class _Ready:
+class Prepared:
     """A decoded image reduced to what captioning needs: its hash and the model's input."""
 
     sha256: str
@@ -74,7 +74,7 @@ class AuditRun:
         self.host_limit = _HostLimiter(options.per_host_limit)
         self.renderer: Renderer | None = None  # set by start_renderer
         self.browser_unavailable: BrowserUnavailableError | None = None
-        self._captions_by_hash: dict[str, tuple[str, str]] = {}
+        self.captions_by_hash: dict[str, tuple[str, str]] = {}
         self.model_captions = 0  # images the model captioned in this run (not reused from memory, cache or state)
         self.cache = (
             CaptionCache(options.cache_dir, self.captioner_id(), options.generation) if options.cache_dir else None
@@ -84,13 +84,13 @@ class AuditRun:
         """The captioner's model id (for cache keys)."""
         return str(self.captioner.describe().get("id") or self.options.model)
 
-    def _known_caption(self, sha256: str) -> tuple[str, str] | None:
+    def known_caption(self, sha256: str) -> tuple[str, str] | None:
         """A caption already made in this run, or stored in the on-disk cache."""
-        known = self._captions_by_hash.get(sha256)
+        known = self.captions_by_hash.get(sha256)
         if known is None and self.cache is not None:
             known = self.cache.get(sha256)
             if known is not None:
-                self._captions_by_hash[sha256] = known
+                self.captions_by_hash[sha256] = known
         return known
 
     @property
@@ -169,7 +169,7 @@ class AuditRun:
         """The cached translator for a language (weights load on first use)."""
         return get_translator(self.options.translation_model_id(lang), self.options.device)
 
-    def _translate(self, page: PageReport) -> None:
+    def translate_page(self, page: PageReport) -> None:
         """Translate captions and suggested alt text into the page's target language."""
         lang = page_language(self.options.lang, page.lang)
         records = [record for record in page.images if record.caption]
@@ -193,7 +193,7 @@ class AuditRun:
 
     # --- images ------------------------------------------------------------------------
 
-    def _download(self, record: ImageRecord, source: PageBytes) -> _Ready | None:
+    def download_image(self, record: ImageRecord, source: PageBytes) -> Prepared | None:
         """Fetch (or reuse the browser's bytes), decode and preprocess one image; on failure finish the record."""
         opts = self.options
         try:
@@ -214,7 +214,7 @@ class AuditRun:
             return None
         return self._prepare(record, data)
 
-    def _prepare(self, record: ImageRecord, data: bytes) -> _Ready | None:
+    def _prepare(self, record: ImageRecord, data: bytes) -> Prepared | None:
         """Decode bytes into the record and preprocess them for the model (in a worker thread).
 
         On failure the record is finished and None returned.
@@ -242,17 +242,17 @@ class AuditRun:
         record.bytes, record.format, record.sha256 = prepared.bytes, prepared.format, prepared.sha256
         if opts.thumbnail_size:
             record.thumbnail = make_thumbnail(prepared.image, opts.thumbnail_size)
-        return _Ready(prepared.sha256, model_input)
+        return Prepared(prepared.sha256, model_input)
 
     def caption_single(self, record: ImageRecord, data: bytes | None = None) -> ImageRecord:
         """Fetch (unless ``data`` is given), decode and caption one image record."""
-        prepared = self._download(record, PageBytes(self.fetcher)) if data is None else self._prepare(record, data)
+        prepared = self.download_image(record, PageBytes(self.fetcher)) if data is None else self._prepare(record, data)
         if prepared is not None:
-            for _ in self._caption([(record, prepared.model_input)], {}):
+            for _ in self.caption_images([(record, prepared.model_input)], {}):
                 pass
         return record
 
-    def _caption(
+    def caption_images(
         self, batch: list[tuple[ImageRecord, Any]], followers: dict[str, list[ImageRecord]]
     ) -> Iterator[ImageRecord]:
         """Caption one batch; records with the same bytes (followers) share the outcome."""
@@ -273,7 +273,7 @@ class AuditRun:
         for (record, _), raw_text in zip(batch, raw, strict=True):
             caption = clean_caption(raw_text)
             if caption and record.sha256:
-                self._captions_by_hash[record.sha256] = (caption, raw_text)
+                self.captions_by_hash[record.sha256] = (caption, raw_text)
                 if self.cache is not None:
                     self.cache.put(record.sha256, caption, raw_text)
             for member in [record, *followers.pop(record.sha256 or "", [])]:

@@ -184,7 +184,7 @@ def test_memory_is_bounded_by_the_batch(fresh_server: FixtureServer) -> None:
     run = engine.run
     lock = threading.Lock()
     alive = peak = 0
-    original_download, original_caption = run._download, run._caption
+    original_download, original_caption = run.download_image, run.caption_images
 
     def counting_download(record, source):
         nonlocal alive, peak
@@ -200,8 +200,8 @@ def test_memory_is_bounded_by_the_batch(fresh_server: FixtureServer) -> None:
         with lock:
             alive -= len(batch)
 
-    run._download = counting_download  # type: ignore[method-assign]
-    run._caption = counting_caption  # type: ignore[method-assign]
+    run.download_image = counting_download  # type: ignore[method-assign]
+    run.caption_images = counting_caption  # type: ignore[method-assign]
     events = list(engine.events())
     assert sum(1 for e in events if isinstance(e, ImageFinished)) == 60
     assert 2 <= peak <= 2 * options.batch_size + options.download_workers
