@@ -23,13 +23,14 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import loopback  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.md"
 PHOTOS = [
@@ -98,37 +99,35 @@ def build_site(count: int) -> dict[str, tuple[bytes, str]]:
 def serve(routes: dict[str, tuple[bytes, str]]) -> http.server.ThreadingHTTPServer:
     """Serve the site on 127.0.0.1; image responses wait DELAY_S like a real network."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(path: str, base: str) -> loopback.Answer:
+        if path == "/robots.txt":
+            return loopback.ROBOTS_ALLOW_ALL
+        if path == "/index.html":
+            tags = "".join(f'<img src="{base}{p}" alt="">' for p in sorted(routes))
+            return 200, "text/html", f"<html><body>{tags}</body></html>".encode()
+        if path in routes:
+            body, content_type = routes[path]
+            return 200, content_type, body
+        return loopback.NOT_FOUND
 
-        def log_message(self, *args: object) -> None:
-            return
+    return loopback.serve(answer, lambda path: DELAY_S if path in routes else 0.0)
 
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/robots.txt":
-                body, content_type = b"User-agent: *\nAllow: /\n", "text/plain"
-            elif path == "/index.html":
-                base = f"http://127.0.0.1:{self.server.server_address[1]}"
-                tags = "".join(f'<img src="{base}{p}" alt="">' for p in sorted(routes))
-                body, content_type = f"<html><body>{tags}</body></html>".encode(), "text/html"
-            elif path in routes:
-                time.sleep(DELAY_S)
-                body, content_type = routes[path]
-            else:
-                body, content_type = b"", "text/plain"
-                self.send_response(404)
-            if path in routes or path in ("/robots.txt", "/index.html"):
-                self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+def time_batches(captioner: object) -> dict[str, float]:
+    """Wrap ``captioner.caption_batch`` to add up its seconds and calls; return the live totals."""
+    busy = {"s": 0.0, "batches": 0}
+    original = captioner.caption_batch  # type: ignore[attr-defined]
+
+    def timed(images, settings):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        try:
+            return original(images, settings)
+        finally:
+            busy["s"] += time.perf_counter() - start
+            busy["batches"] += 1
+
+    captioner.caption_batch = timed  # type: ignore[attr-defined]
+    return busy
 
 
 def peak_rss_mb() -> float:
@@ -164,18 +163,7 @@ def child_altscout(args: argparse.Namespace) -> dict[str, float]:
     )
     captioner = get_captioner(options.model, options.device, options.dtype)
     captioner.load()
-    busy = {"s": 0.0, "batches": 0}
-    original = captioner.caption_batch
-
-    def timed(images, settings):  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        try:
-            return original(images, settings)
-        finally:
-            busy["s"] += time.perf_counter() - start
-            busy["batches"] += 1
-
-    captioner.caption_batch = timed  # type: ignore[method-assign]
+    busy = time_batches(captioner)
     started = time.perf_counter()
     report = run_audit([args.url], options, captioner)
     write_captions_txt(report, Path(args.workdir) / "altscout-captions.txt")

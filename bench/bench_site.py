@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import loopback  # noqa: E402
-from bench.bench_pipeline import peak_rss_mb  # noqa: E402
+from bench.bench_pipeline import peak_rss_mb, time_batches  # noqa: E402
 from bench.loopback import NOT_FOUND, ROBOTS_ALLOW_ALL, Answer  # noqa: E402
 
 DELAY_S = 0.15
@@ -141,17 +141,7 @@ def child_crawl(args: argparse.Namespace) -> dict:
     )
     captioner = FakeCaptioner() if args.fake else get_captioner(options.model, options.device, options.dtype)
     captioner.load()
-    busy = {"s": 0.0}
-    original = captioner.caption_batch
-
-    def timed(images, settings):  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        try:
-            return original(images, settings)
-        finally:
-            busy["s"] += time.perf_counter() - start
-
-    captioner.caption_batch = timed  # type: ignore[method-assign]
+    busy = time_batches(captioner)
     started = time.perf_counter()
     report = run_audit([args.url], options, captioner)
     seconds = time.perf_counter() - started
