@@ -1,189 +1,160 @@
-"""AltScout web app (Gradio): paste a URL, watch progress, read and download the audit.
+"""AltScout server: the web form (Gradio) and the REST API on one FastAPI app, over one job store.
 
-A thin front end: it turns form input into :class:`AuditOptions` (``options_from_form``),
-runs the shared pipeline, and renders its records. ``build_app`` is a factory so tests can
-build the app with a tiny model; ``launch`` happens only under ``__main__``.
+A thin front end. The form turns its fields into an :class:`service.submit.AuditRequest` and hands
+it to :class:`service.Service`, which queues a job; the job page (``/?job=ID``) polls the store,
+so progress survives a reload, another browser or a server restart. ``build_app`` is a factory so
+tests can build the app with a tiny model; the server starts only under ``__main__``.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--model base] [--device auto] [--share]
+    python app.py [--data-dir ./altscout-data] [--host 127.0.0.1] [--port 7860] [--workers 1] ...
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import html
+import json
 import logging
-import tempfile
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import gradio as gr
 
-from auditing import ISSUES
-from captioning import Captioner, ModelLoadError, get_captioner, resolve_model_id
+from captioning import ModelLoadError, resolve_model_id
 from captioning.blip import DEFAULT_MODEL
 from captioning.translate import supported_languages
 from options import DEVICES, DTYPES, RENDER_MODES, AuditOptions, OptionsError, parse_translation_models
-from pipeline import ImageFinished, PageStarted, audit, caption_image
-from records import CAPTIONED, AuditReport, ImageRecord
-from reports import write_captions_txt, write_csv, write_html, write_json
-from scraper.browser import BrowserUnavailableError
+from pipeline import caption_image
+from records import CAPTIONED
+from service import Service
+from service.jobs import DONE, FINAL_STATES, WEB_OWNER, Job, JobError, Limits
+from service.keys import KeyFileError, KeyRing, read_key_file
+from service.submit import (
+    FRIENDLY_ERRORS,
+    AuditRequest,
+    JobOptionsIn,
+    SubmitError,
+    friendly,
+    normalise_url,
+)
+from service.views import (
+    TABLE_HEADERS,
+    gallery_items,
+    progress_line,
+    recent_markdown,
+    report_frame,
+    report_paths,
+    summary_markdown,
+    table_rows,
+)
 
 log = logging.getLogger("altscout.app")
 
-TABLE_HEADERS = ["image", "status", "reason", "existing alt", "suggested alt", "issues", "caption", "size"]
-THUMBNAIL_PX = 256
 MAX_UPLOAD = "10mb"
-QUEUE_SIZE = 16
-
-# What a person is told for each failure code: no internal addresses, no tracebacks.
-FRIENDLY_ERRORS = {
-    "blocked_address": "This address is refused for safety: it points to a private, local or internal network.",
-    "unsupported_scheme": "Only http:// and https:// addresses can be audited.",
-    "bad_url": "That does not look like a valid web address.",
-    "robots_disallowed": "The site's robots.txt does not allow AltScout to read this page.",
-    "dns_error": "The site's name could not be found. Check the address.",
-    "connection_error": "The page could not be reached.",
-    "timeout": "The page took too long to answer.",
-    "too_large": "The page is larger than AltScout reads.",
-    "too_many_redirects": "The page redirects too many times.",
-    "incomplete": "The connection broke while reading the page.",
-    "not_html": "That address is an image, not a web page: use the Single image tab.",
-}
+QUEUE_SIZE = 64
+POLL_S = 1.0
+RECENT = 15
+PAGE, SITE = "This page", "Whole site"
 
 
 class AppError(Exception):
     """A message for the person using the form."""
 
 
-def friendly(code: str | None, detail: str | None = None) -> str:
-    """One sentence for a person, for a pipeline error code."""
-    if code == "http_error" and detail:
-        status = detail.split()[1] if detail.startswith("HTTP ") else "an error"
-        return f"The page answered with HTTP {status}."
-    return FRIENDLY_ERRORS.get(code or "", "The page could not be audited.")
-
-
-def normalise_url(text: str | None) -> str:
-    """Trim the URL, add https:// when no scheme is given, reject what cannot be a page URL."""
-    url = (text or "").strip()
-    if not url:
-        raise AppError("Please enter the address of a web page.")
-    if "://" not in url and not url.lower().startswith(("javascript:", "data:", "file:", "about:", "mailto:")):
-        url = "https://" + url
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise AppError(FRIENDLY_ERRORS["bad_url"]) from exc
-    if parts.scheme.lower() not in ("http", "https"):
-        raise AppError(FRIENDLY_ERRORS["unsupported_scheme"])
-    if not parts.hostname or " " in url:
-        raise AppError(FRIENDLY_ERRORS["bad_url"])
-    return url
-
-
-def options_from_form(
-    defaults: AuditOptions,
+def job_request(
+    url: str | None,
+    what: str | None,
+    site_pages: float | None,
     min_size: float | None,
     max_images: float | None,
     model: str | None,
     num_beams: float | None,
     max_new_tokens: float | None,
     prompt: str | None,
-    allowed_models: Sequence[str],
     lang: str | None = None,
     render: str | None = None,
-) -> AuditOptions:
-    """The web form's converter: server defaults overridden by the form's fields."""
-    chosen = (model or defaults.model).strip()
-    if chosen not in allowed_models:
-        raise AppError("That model is not offered by this server.")
+) -> AuditRequest:
+    """The web form's converter: its fields as the request the API also takes."""
 
-    def whole(value: float | None, fallback: int) -> int:
-        return fallback if value is None else int(value)
+    def whole(value: float | None) -> int | None:
+        return None if value is None else int(value)
 
+    crawl = what == SITE
     try:
-        return dataclasses.replace(
-            defaults,
-            model=chosen,
-            min_width=whole(min_size, defaults.min_width),
-            min_height=whole(min_size, defaults.min_height),
-            max_images=whole(max_images, defaults.max_images),
-            num_beams=whole(num_beams, defaults.num_beams),
-            max_new_tokens=whole(max_new_tokens, defaults.max_new_tokens),
-            prompt=(prompt or "").strip() or None,
-            lang=lang or defaults.lang,
-            render=render or defaults.render,
-            thumbnail_size=THUMBNAIL_PX,
+        options = JobOptionsIn(
+            min_size=whole(min_size),
+            max_images=whole(max_images),
+            model=(model or "").strip() or None,
+            num_beams=whole(num_beams),
+            max_new_tokens=whole(max_new_tokens),
+            prompt=prompt or None,
+            lang=lang or None,
+            render=render or None,
+            max_pages=whole(site_pages) if crawl else None,
         )
-    except OptionsError as exc:
-        raise AppError(f"Invalid option: {exc}.") from exc
+    except ValueError as exc:
+        raise AppError(f"Invalid option: {str(exc).splitlines()[-1].strip()}.") from None
+    return AuditRequest(urls=[normalise_url(url)], crawl=crawl, options=options)
 
 
-def table_rows(records: Sequence[ImageRecord]) -> list[list[Any]]:
-    """One row per image for the results table."""
-    rows = []
-    for record in records:
-        size = f"{record.width}x{record.height}" if record.width and record.height else ""
-        alt = "(none)" if record.alt is None else (record.alt or '(empty: "")')
-        issues = ", ".join(f"{slug} ({ISSUES[slug].severity})" for slug in [*record.alt_issues, *record.seo_issues])
-        suggested = "" if record.suggested_alt is None else (record.suggested_alt or '""')
-        caption = record.caption or ""
-        if record.caption_translated:
-            caption += f"\n[{record.translation_lang}] {record.caption_translated}"
-        if record.suggested_alt_translated:
-            suggested += f"\n[{record.translation_lang}] {record.suggested_alt_translated}"
-        rows.append([record.url, record.status, record.detail or "", alt, suggested, issues, caption, size])
-    return rows
+def build_app(service: Service) -> gr.Blocks:
+    """The Blocks app over a service (its store, runner and limits)."""
+    base = service.defaults
+    models = list(service.allowed_models)
+    store = service.store
 
+    def job_outputs(job: Job | None, first: bool = False) -> tuple[Any, ...]:
+        """progress, summary, gallery, report, files, cancel button, timer, recent (skip what has not changed)."""
+        if job is None:
+            return ("", "", [], "", None, gr.update(visible=False), gr.Timer(active=False), recent())
+        progress = progress_line(job, store.queued_ahead(job))
+        if job.state not in FINAL_STATES:
+            shown = ("", [], "", None) if first else (gr.skip(),) * 4
+            return (progress, *shown, gr.update(visible=True), gr.Timer(active=True), gr.skip())
+        folder = store.job_dir(job.id)
+        if job.state == DONE:
+            results = (summary_markdown(job), gallery_items(folder), report_frame(job), report_paths(folder))
+        else:
+            results = ("", [], "", None)
+        return (progress, *results, gr.update(visible=False), gr.Timer(active=False), recent())
 
-def summary_line(report: AuditReport) -> str:
-    """found / captioned / skipped / failed, how the page was read, and every page warning."""
-    s = report.summary()
-    line = f"**{s['images']} images found**: {s['captioned']} captioned, {s['skipped']} skipped, {s['failed']} failed."
-    pages = [page for page in report.pages if page.status == "ok"]
-    if pages:
-        how = "as a headless browser shows it" if all(p.rendered for p in pages) else "from its HTML (no browser)"
-        line += f" Read {how}."
-    warnings = [warning for page in report.pages for warning in page.warnings]
-    return line + "".join(f"\n\n⚠ {html.escape(warning)}" for warning in warnings)
+    def recent() -> str:
+        return recent_markdown(store.list(owner=WEB_OWNER, limit=RECENT))
 
+    def find(job_id: str | None) -> Job | None:
+        try:
+            return store.get(job_id.strip(), WEB_OWNER) if job_id and job_id.strip() else None
+        except JobError:
+            return None
 
-def _write_files(report: AuditReport) -> tuple[list[tuple[str, str]], list[str]]:
-    """Gallery items from thumbnails, and the three report files, in a fresh temp folder."""
-    folder = Path(tempfile.mkdtemp(prefix="altscout-run-"))
-    gallery: list[tuple[str, str]] = []
-    for page in report.pages:
-        for index, record in enumerate(page.images):
-            if record.status == CAPTIONED and record.thumbnail:
-                path = folder / f"thumb-{index:04d}.jpg"
-                path.write_bytes(record.thumbnail)
-                gallery.append((str(path), record.caption or ""))
-    files = [
-        str(write_captions_txt(report, folder / "captions.txt")),
-        str(write_json(report, folder / "report.json")),
-        str(write_csv(report, folder / "report.csv")),
-        str(write_html(report, folder / "report.html")),
-    ]
-    return gallery, files
+    def start_job(*fields: Any) -> tuple[Any, ...]:
+        """Queue an audit from the form; the job page follows it from here."""
+        try:
+            request = job_request(*fields)
+            job = service.submit(request, WEB_OWNER)
+        except (AppError, SubmitError, JobError) as exc:
+            raise gr.Error(str(exc)) from None
+        return (job.id, *job_outputs(job, first=True))
 
+    def open_job(request: gr.Request) -> tuple[Any, ...]:
+        """A page load: show the job named by ``?job=ID`` (a reload, a link, another browser)."""
+        job_id = request.query_params.get("job") if request else None
+        job = find(job_id)
+        if job_id and job is None:
+            return ("", "There is no audit with that id (it may have expired).", *job_outputs(None)[1:])
+        return (job.id if job else "", *job_outputs(job, first=True))
 
-def build_app(
-    defaults: AuditOptions | None = None,
-    captioner: Captioner | None = None,
-    allowed_models: Sequence[str] | None = None,
-) -> gr.Blocks:
-    """Build the Blocks app. ``captioner`` overrides model loading (tests); the model loads lazily."""
-    base = defaults or AuditOptions()
-    models = list(dict.fromkeys([base.model, *(allowed_models or [])]))
+    def poll(job_id: str) -> tuple[Any, ...]:
+        """The timer's tick: progress, then the results once the job is final."""
+        job = find(job_id)
+        return job_outputs(job)
 
-    def captioner_for(options: AuditOptions) -> Captioner:
-        if captioner is not None:
-            return captioner
-        return get_captioner(options.model, options.device, options.dtype)
+    def cancel(job_id: str) -> str:
+        job = find(job_id)
+        if job is None:
+            raise gr.Error("There is no audit to cancel.")
+        return progress_line(store.cancel(job.id))
 
     def run_audit_form(
         url: str,
@@ -197,51 +168,48 @@ def build_app(
         render: str = "auto",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented idiom
     ) -> tuple[str, list[tuple[str, str]], list[list[Any]], list[str]]:
-        """Audit one page URL: summary, gallery, table rows, report files."""
+        """The Gradio API's ``/audit``: one page, as a job, waited for; summary, gallery, rows, files."""
         try:
-            page_url = normalise_url(url)
-            options = options_from_form(
-                base, min_size, max_images, model, num_beams, max_new_tokens, prompt, models, lang, render
+            request = job_request(
+                url, PAGE, None, min_size, max_images, model, num_beams, max_new_tokens, prompt, lang, render
             )
-            progress(0, desc="Fetching the page")
-            report = None
-            for event in audit([page_url], options, captioner_for(options)):
-                if isinstance(event, PageStarted):
-                    progress(0, desc="Reading the page")
-                elif isinstance(event, ImageFinished):
-                    progress((event.done, event.total), desc=f"{event.done} of {event.total} images", unit="images")
-                elif hasattr(event, "report"):
-                    report = event.report
-        except AppError as exc:
+            job = service.submit(request, WEB_OWNER)
+        except (AppError, SubmitError, JobError) as exc:
             raise gr.Error(str(exc)) from None
-        except ModelLoadError:
-            log.exception("model load failed")
-            raise gr.Error("The captioning model could not be loaded on this server.") from None
-        except BrowserUnavailableError:
-            log.exception("no browser")
-            raise gr.Error("This server has no browser to render pages; choose 'never' or 'auto' rendering.") from None
-        assert report is not None
-        page = report.pages[0]
-        if page.status != "ok":
-            raise gr.Error(friendly(page.error_code, page.error))
-        gallery, files = _write_files(report)
-        return summary_line(report), gallery, table_rows(page.images), files
+        progress(0, desc="Waiting to start")
+        while not job.finished:
+            time.sleep(0.2)
+            job = store.get(job.id)
+            if job.images_known:
+                progress((job.images_done, job.images_known), desc="images", unit="images")
+        if job.state != DONE:
+            raise gr.Error(job.error or "The audit did not finish.")
+        folder = store.job_dir(job.id)
+        report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        page = report["pages"][0]
+        if page["status"] != "ok":
+            raise gr.Error(friendly(page.get("error_code"), page.get("error")))
+        files = [path for path in report_paths(folder) if not path.endswith("pages.csv")]
+        return summary_markdown(job), gallery_items(folder), table_rows(page["images"]), files
 
     def caption_one(upload: str | None, image_url: str, model: str) -> tuple[str, str]:
         """Caption an uploaded image, or an image URL: caption and a status line."""
         try:
-            options = options_from_form(base, 1, None, model, None, None, None, models, "en")
+            chosen = (model or base.model).strip()
+            if chosen not in models:
+                raise AppError("That model is not offered by this server.")
+            options = AuditOptions(**{**base.to_dict(), "model": chosen, "min_width": 1, "min_height": 1})
+            captioner = service.captioner_for(options)
             if upload:
-                record = caption_image(Path(upload).read_bytes(), options, captioner_for(options))
+                record = caption_image(Path(upload).read_bytes(), options, captioner)
             elif image_url and image_url.strip():
-                record = caption_image(normalise_url(image_url), options, captioner_for(options))
+                record = caption_image(normalise_url(image_url), options, captioner)
             else:
                 raise AppError("Upload an image or enter an image address.")
-        except AppError as exc:
+        except (AppError, SubmitError) as exc:
             raise gr.Error(str(exc)) from None
-        except ModelLoadError:
-            log.exception("model load failed")
-            raise gr.Error("The captioning model could not be loaded on this server.") from None
+        except ModelLoadError as exc:
+            raise gr.Error(str(exc)) from None
         if record.status != CAPTIONED:
             known = record.reason == "http_error" or record.reason in FRIENDLY_ERRORS
             raise gr.Error(
@@ -249,16 +217,27 @@ def build_app(
             )
         return record.caption or "", f"{record.width}x{record.height} {record.format}"
 
+    ceiling = service.max_site_pages
     with gr.Blocks(title="AltScout") as demo:
-        gr.Markdown("# AltScout\nFind every image on a page, describe it with BLIP, and audit its alt text.")
-        with gr.Tab("Page audit"):
+        gr.Markdown(
+            "# AltScout\nFind every image on a page or a whole site, describe it with BLIP, audit its alt text."
+        )
+        with gr.Tab("Audit"):
             with gr.Row():
-                url_box = gr.Textbox(label="Page URL", placeholder="https://example.com/", scale=4, elem_id="url")
+                url_box = gr.Textbox(
+                    label="Page or site URL", placeholder="https://example.com/", scale=4, elem_id="url"
+                )
                 run_button = gr.Button("Run", variant="primary", scale=1, elem_id="run")
+            with gr.Row():
+                what = gr.Radio([PAGE, SITE], value=PAGE, label="Audit", elem_id="what")
+                site_pages = gr.Slider(
+                    1, ceiling, value=min(50, ceiling), step=1, elem_id="site-pages",
+                    label=f"Whole site: up to this many pages (this server allows {ceiling})",
+                )  # fmt: skip
             with gr.Accordion("Options", open=False):
                 with gr.Row():
                     min_size = gr.Number(base.min_width, label="Minimum image size (px)", precision=0, minimum=0)
-                    max_images = gr.Number(base.max_images, label="Maximum images", precision=0, minimum=1)
+                    max_images = gr.Number(base.max_images, label="Maximum images per page", precision=0, minimum=1)
                     model_choice = gr.Dropdown(models, value=base.model, label="Model")
                 with gr.Row():
                     beams = gr.Slider(1, 8, value=base.num_beams, step=1, label="Beams")
@@ -274,23 +253,47 @@ def build_app(
                         info="auto: when the server has a browser; never: read the HTML only",
                         elem_id="render",
                     )
+            job_box = gr.Textbox(visible="hidden", elem_id="job-id", label="job")
+            with gr.Row():
+                progress_box = gr.Markdown(elem_id="progress")
+                cancel_button = gr.Button("Cancel this audit", visible=False, scale=0, elem_id="cancel")
             summary = gr.Markdown(elem_id="summary")
-            gallery = gr.Gallery(label="Captioned images", columns=4, height="auto", elem_id="gallery")
-            table = gr.Dataframe(
-                headers=TABLE_HEADERS,
-                label="All images",
-                wrap=True,
-                interactive=False,
-                column_widths=["20%", "8%", "13%", "10%", "13%", "15%", "14%", "7%"],
-                elem_id="table",
-            )
+            gallery = gr.Gallery(label="Captioned images", columns=6, height="auto", elem_id="gallery")
+            report = gr.HTML(elem_id="results")
             files = gr.File(
-                label="Downloads: captions.txt, JSON, CSV, HTML report", file_count="multiple", elem_id="files"
+                label="Downloads: captions.txt, JSON, CSV, HTML report (and pages.csv for a site)",
+                file_count="multiple",
+                interactive=False,
+                elem_id="files",
             )
-            inputs = [url_box, min_size, max_images, model_choice, beams, tokens, prompt, language, render]
-            outputs = [summary, gallery, table, files]
-            run_button.click(run_audit_form, inputs, outputs, api_name="audit")
-            url_box.submit(run_audit_form, inputs, outputs, api_name=False)
+            with gr.Accordion("Recent audits", open=True):
+                recent_box = gr.Markdown(elem_id="recent")
+            table = gr.Dataframe(headers=TABLE_HEADERS, visible=False, interactive=False)
+            api_button = gr.Button(visible=False)
+            timer = gr.Timer(POLL_S, active=False)
+
+            form = [
+                url_box,
+                what,
+                site_pages,
+                min_size,
+                max_images,
+                model_choice,
+                beams,
+                tokens,
+                prompt,
+                language,
+                render,
+            ]
+            shown = [progress_box, summary, gallery, report, files, cancel_button, timer, recent_box]
+            remember = "(job) => { if (job) { window.history.replaceState(null, '', '?job=' + job); } }"
+            for trigger in (run_button.click, url_box.submit):
+                trigger(start_job, form, [job_box, *shown], api_name=False).then(None, [job_box], None, js=remember)
+            timer.tick(poll, [job_box], shown, api_name=False, show_progress="hidden")
+            cancel_button.click(cancel, [job_box], [progress_box], api_name=False)
+            demo.load(open_job, None, [job_box, *shown], api_name=False)
+            api_inputs = [url_box, min_size, max_images, model_choice, beams, tokens, prompt, language, render]
+            api_button.click(run_audit_form, api_inputs, [summary, gallery, table, files], api_name="audit")
         with gr.Tab("Single image"):
             with gr.Row():
                 upload = gr.Image(type="filepath", label="Upload an image", sources=["upload"], elem_id="upload")
@@ -302,23 +305,48 @@ def build_app(
             single_button.click(
                 caption_one, [upload, image_url, model_choice], [caption_out, size_out], api_name="caption"
             )
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=8)
     return demo
+
+
+def create_app(service: Service) -> Any:
+    """The whole server: REST API and report routes, with the Gradio app mounted at ``/``."""
+    from service.api import create_server
+
+    server = create_server(service)
+    demo = build_app(service)
+    return gr.mount_gradio_app(
+        server,
+        demo,
+        path="/",
+        allowed_paths=[str(service.data_dir.resolve())],
+        show_error=False,
+        max_file_size=MAX_UPLOAD,
+        footer_links=["api"],
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Server flags; generation flags set the form's defaults, as in the CLI."""
     d = AuditOptions()
-    p = argparse.ArgumentParser(prog="altscout-app", description="Serve the AltScout web app.")
+    p = argparse.ArgumentParser(prog="altscout-app", description="Serve the AltScout web app and REST API.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--share", action="store_true", help="create a public Gradio share link (off by default)")
+    p.add_argument("--data-dir", type=Path, default=Path("altscout-data"), help="job database and report files")
+    p.add_argument("--workers", type=int, default=1, help="audits run at once (sharing the one model)")
+    p.add_argument("--queue-size", type=int, default=20, help="audits that may wait; beyond it, refused at once")
+    p.add_argument("--max-site-pages", type=int, default=200, help="the most pages one audit may cover")
+    p.add_argument("--keep-days", type=float, default=30.0, help="finished audits are deleted after this many days")
+    p.add_argument("--api-key-file", type=Path, help="lines 'NAME KEY [running=N] [queued=N]': the API needs a key")
+    p.add_argument("--key-running", type=int, default=1, help="audits one API key may run at once")
+    p.add_argument("--key-queued", type=int, default=5, help="audits one API key may have waiting")
     p.add_argument("--model", default=DEFAULT_MODEL, help="hub id, local folder, or alias 'base'/'large'")
     p.add_argument("--extra-models", nargs="*", default=[], help="other models the form may offer")
     p.add_argument("--device", choices=DEVICES, default=d.device)
     p.add_argument("--dtype", choices=DTYPES, default=d.dtype)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens)
+    p.add_argument("--min-new-tokens", type=int, default=None)
     p.add_argument("--num-beams", type=int, default=d.num_beams)
     p.add_argument("--min-size", type=int, default=d.min_width)
     p.add_argument("--max-images", type=int, default=d.max_images)
@@ -333,23 +361,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-private",
         action="store_true",
-        help="let the form reach loopback/private addresses (intranet deployments, tests)",
+        help="let audits reach loopback/private addresses (intranet deployments, tests)",
     )
-    p.add_argument("--render", choices=RENDER_MODES, default=d.render, help="the form's default rendering mode")
+    p.add_argument("--render", choices=RENDER_MODES, default=d.render, help="the default rendering mode")
     p.add_argument("--browser", default=None, metavar="PATH", help="Chromium/Chrome executable to render with")
     p.add_argument("--render-timeout", type=float, default=d.render_timeout_s, help="seconds per rendered page")
+    p.add_argument("--per-host", type=int, default=d.per_host_pages, help="page requests in flight per site")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Parse flags and serve."""
-    args = build_parser().parse_args(argv)
+def service_from_args(args: argparse.Namespace) -> Service:
+    """The server's converter: flags to defaults, limits and keys."""
+    for name in ("workers", "queue_size", "max_site_pages", "key_running", "key_queued"):
+        if getattr(args, name) < 1:
+            raise OptionsError(f"--{name.replace('_', '-')} must be at least 1")
     defaults = AuditOptions(
         model=resolve_model_id(args.model),
         device=args.device,
         dtype=args.dtype,
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
+        min_new_tokens=args.min_new_tokens,
         num_beams=args.num_beams,
         min_width=args.min_size,
         min_height=args.min_size,
@@ -360,12 +392,40 @@ def main(argv: Sequence[str] | None = None) -> None:
         render=args.render,
         browser_path=args.browser,
         render_timeout_s=args.render_timeout,
+        per_host_pages=args.per_host,
     )
-    demo = build_app(defaults, allowed_models=[resolve_model_id(m) for m in args.extra_models])
-    demo.launch(
-        server_name=args.host, server_port=args.port, share=args.share, show_error=False, max_file_size=MAX_UPLOAD
+    limits = Limits(max_queued=args.queue_size, per_key_queued=args.key_queued, per_key_running=args.key_running)
+    keys = KeyRing(read_key_file(args.api_key_file, limits) if args.api_key_file else None)
+    return Service(
+        defaults=defaults,
+        data_dir=args.data_dir,
+        allowed_models=[resolve_model_id(m) for m in args.extra_models],
+        max_site_pages=args.max_site_pages,
+        workers=args.workers,
+        keep_days=args.keep_days,
+        limits=limits,
+        keys=keys,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse flags, resume interrupted jobs, serve."""
+    import uvicorn
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        service = service_from_args(args)
+    except (OptionsError, KeyFileError, OSError) as exc:
+        print(f"altscout-app: error: {exc}", file=sys.stderr)
+        return 2
+    recovered = service.start()
+    if recovered:
+        log.info("continuing %d audit(s) interrupted by the last stop", len(recovered))
+    log.info("AltScout on http://%s:%d/ (API docs at /docs), data in %s", args.host, args.port, args.data_dir)
+    uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from auditing import ISSUES, SEVERITIES, severity_at_least
 from auditing.compare import compare, new_at_least
-from captioning import ModelLoadError
+from captioning import ModelLoadError, get_captioner
 from captioning.blip import DEFAULT_MODEL
 from captioning.translate import supported_languages
 from library import apply_renames, write_rename_plan
@@ -27,6 +27,9 @@ from pipeline import AuditEvent, ImageFinished, PageFinished, PageStarted, run_a
 from records import AuditReport
 from reports import write_captions_txt, write_csv, write_html, write_json, write_pages_csv
 from scraper.browser import BrowserUnavailableError
+from service.jobs import CLI_OWNER, DONE, JobError, JobStore
+from service.runner import run_job
+from service.submit import site_of
 from store import StateMismatchError
 
 EXIT_OK, EXIT_PAGES_FAILED, EXIT_USAGE, EXIT_ISSUES = 0, 1, 2, 3
@@ -161,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DB",
         help="SQLite file keeping the crawl: rerun the same command to continue after a stop or crash",
+    )
+    site.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run the audit as a job in the service's job store (app.py --data-dir): its reports stay there, "
+        "it is compared with the site's previous audit there, and rerunning the same command continues it",
     )
     render = p.add_argument_group("rendering (JavaScript-built pages)")
     render.add_argument(
@@ -316,6 +327,31 @@ def write_reports(report: AuditReport, args: argparse.Namespace) -> list[Path]:
     return written
 
 
+def run_as_job(
+    urls: list[str], options: AuditOptions, data_dir: Path, progress: Progress, compared_with: str | None
+) -> tuple[AuditReport, str | None]:
+    """``--data-dir``: the audit as a job of the service's store, run here; the report and what it was compared with.
+
+    Raises JobError (one sentence) when the job did not finish.
+    """
+    if options.state_path:
+        raise JobError("--data-dir keeps the audit's state in the job store; leave out --state")
+    if any(Path(url).is_dir() for url in urls):
+        raise JobError("--data-dir audits web pages and sites; folders are audited without it")
+    store = JobStore(data_dir)
+    stored = options.to_dict()
+    stored.pop("state_path", None)
+    job = store.start_here(urls, options.crawl, stored, site_of(urls[0]), CLI_OWNER)
+    outcome = run_job(store, job, lambda o: get_captioner(o.model, o.device, o.dtype), on_event=progress)
+    if outcome.state != DONE or outcome.report is None:
+        raise JobError(outcome.error or f"the audit ended {outcome.state}")
+    report = outcome.report
+    if report.comparison and not compared_with:
+        compared_with = f"the previous audit of {job.site} in {data_dir} (job {report.comparison['previous_job']})"
+    print(f"altscout: job {job.id} in {data_dir}", file=sys.stderr)
+    return report, compared_with
+
+
 def worst_issue_at_least(report: AuditReport, threshold: str) -> bool:
     """True when any image has an issue of ``threshold`` severity or worse."""
     return any(
@@ -347,9 +383,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"altscout: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     progress = Progress(enabled=not args.quiet)
+    compared_with = str(args.compare) if args.compare else None
     try:
-        report = run_audit(urls, options, on_event=progress)
-    except (ModelLoadError, BrowserUnavailableError, StateMismatchError) as exc:
+        if args.data_dir:
+            report, compared_with = run_as_job(urls, options, args.data_dir, progress, compared_with)
+        else:
+            report = run_audit(urls, options, on_event=progress)
+    except (ModelLoadError, BrowserUnavailableError, StateMismatchError, JobError) as exc:
         progress.close()
         if args.debug:
             traceback.print_exc()
@@ -387,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if report.comparison is not None and not args.quiet:
         counts = report.comparison["counts"]
         print(
-            f"altscout: compared with {args.compare}: {counts['new']} new, {counts['fixed']} fixed, "
+            f"altscout: compared with {compared_with}: {counts['new']} new, {counts['fixed']} fixed, "
             f"{counts['persisting']} persisting, {counts['not_comparable']} not comparable",
             file=sys.stderr,
         )

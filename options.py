@@ -76,6 +76,7 @@ class AuditOptions:
     per_host_pages: int = 2  # page requests in flight per host (Crawl-delay makes it 1)
     page_workers: int = 4  # pages fetched or rendered at once
     state_path: str | None = None  # SQLite file: the crawl survives restarts and re-audits reuse captions
+    reaudit_finished: bool = True  # a finished state: audit afresh (CLI); False: report it as it is (service jobs)
 
     def __post_init__(self) -> None:
         positive = (

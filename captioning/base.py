@@ -12,7 +12,24 @@ from PIL import Image
 
 
 class ModelLoadError(Exception):
-    """The captioning model could not be loaded; the message is one sentence for a person."""
+    """A model (captioner, translator, OCR) could not be loaded; the message is one sentence for a person."""
+
+
+def model_load_failure(kind: str, model_id: str, exc: BaseException, folder: str, flag: str) -> ModelLoadError:
+    """One sentence naming the model and the fix; the library's own error goes to the log only.
+
+    ``kind`` is what the model does ("captioning"), ``folder`` where to download it, ``flag`` the
+    option that points AltScout at that folder (``--model``).
+    """
+    import logging
+
+    logging.getLogger("altscout").warning("loading the %s model %r failed: %r", kind, model_id, exc)
+    is_folder = Path(model_id).exists()
+    where = "its folder" if is_folder else "the Hugging Face hub or its local cache"
+    return ModelLoadError(
+        f"The {kind} model '{model_id}' could not be loaded from {where}; download it where the hub is reachable "
+        f"(huggingface-cli download {model_id} --local-dir {folder}) and pass {flag}{folder}."
+    )
 
 
 @dataclass(frozen=True)

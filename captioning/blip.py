@@ -7,11 +7,9 @@ does not care which family is used.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +20,7 @@ from captioning.base import (
     ModelLoadError,
     bytes_per_image,
     device_batch_size,
+    model_load_failure,
     resolve_device,
     resolve_dtype,
 )
@@ -45,17 +44,6 @@ def resolve_model_id(model: str) -> str:
     return MODEL_ALIASES.get(model.strip(), model.strip())
 
 
-def _load_failure(model_id: str, exc: BaseException) -> ModelLoadError:
-    is_folder = os.path.sep in model_id and Path(model_id).exists()
-    where = "the folder" if is_folder else "the Hugging Face hub or its local cache"
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return ModelLoadError(
-        f"Could not load the captioning model '{model_id}' from {where} ({first_line[:160]}); "
-        f"download it where the hub is reachable (huggingface-cli download {model_id} "
-        f"--local-dir ./models/blip) and pass --model ./models/blip."
-    )
-
-
 class BlipCaptioner:
     """A BLIP ``*ForConditionalGeneration`` model and its processor on one device."""
 
@@ -72,6 +60,7 @@ class BlipCaptioner:
         self._fitted_batch_size: int | None = None  # CUDA: sized to the GPU's free memory at load
         self._largest_batch: int | None = None  # lowered after an out-of-memory error
         self._lock = threading.Lock()
+        self._generate_lock = threading.Lock()
 
     @property
     def default_batch_size(self) -> int:
@@ -119,7 +108,7 @@ class BlipCaptioner:
             except ModelLoadError:
                 raise
             except Exception as exc:  # hub, file-system and format errors all become one sentence
-                raise _load_failure(self.model_id, exc) from exc
+                raise model_load_failure("captioning", self.model_id, exc, "./models/blip", "--model ") from exc
             finally:
                 transformers.utils.logging.set_verbosity(previous)
             model = (model if "device_map" in kwargs else model.to(device)).eval()
@@ -165,7 +154,8 @@ class BlipCaptioner:
                 for caption in self.caption_batch(images[start : start + largest], settings)
             ]
         try:
-            return self._caption_once(images, settings)
+            with self._generate_lock:  # jobs running side by side share the one model, a batch at a time
+                return self._caption_once(images, settings)
         except torch.OutOfMemoryError:
             if len(images) <= 1:
                 raise

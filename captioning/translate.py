@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from captioning.base import ModelLoadError, resolve_device
+from captioning.base import model_load_failure, resolve_device
 
 # Language code -> MarianMT model translating from English. Portuguese has no plain
 # opus-mt-en-pt model; the tc-big one is also a Marian model.
@@ -97,10 +97,8 @@ class Translator:
                 tokenizer = MarianTokenizer.from_pretrained(self.model_id)
                 model = MarianMTModel.from_pretrained(self.model_id)
             except Exception as exc:  # hub, file-system and format errors all become one sentence
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ModelLoadError(
-                    f"Could not load the translation model '{self.model_id}' ({first[:160]}); download it where "
-                    f"the hub is reachable and pass --translation-model ./models/marian."
+                raise model_load_failure(
+                    "translation", self.model_id, exc, "./models/marian", "--translation-model LANG="
                 ) from exc
             finally:
                 transformers.utils.logging.set_verbosity(previous)

@@ -112,7 +112,7 @@ class Engine:
                 "exclude": list(options.exclude),
             }
         )
-        if resuming and self.store.finished():  # the last audit ran to its end: re-audit, reuse captions
+        if resuming and self.store.finished() and options.reaudit_finished:  # re-audit, reuse captions
             self.store.start_over()
             self.frontier = Frontier(self.store, self.scope, options)
             resuming = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.server
 import io
@@ -451,3 +452,32 @@ def tiny_blip2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+# --------------------------------------------------------------------------- the service
+
+
+@contextlib.contextmanager
+def serving(service: Any) -> Iterator[str]:
+    """Run the whole AltScout server (REST API + Gradio) for ``service`` on loopback; yield its base URL."""
+    import uvicorn
+
+    import app
+
+    service.start()
+    port = unused_port()
+    config = uvicorn.Config(app.create_app(service), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the service did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        service.runner.stop(timeout=30)

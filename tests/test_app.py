@@ -8,12 +8,13 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import ROOT, FixtureServer, make_image, unused_port
+from conftest import ROOT, FixtureServer, make_image, serving, unused_port
 
-import app
 from options import AuditOptions
+from service import Service
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -36,7 +37,7 @@ def shop(server: FixtureServer) -> str:
 
 
 @pytest.fixture(scope="module")
-def app_url(tiny_blip_dir: Path, tiny_marian_dir: Path) -> Iterator[str]:
+def app_url(tiny_blip_dir: Path, tiny_marian_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     defaults = AuditOptions(
         render="auto",  # the form renders with the system Chromium
         model=str(tiny_blip_dir),
@@ -46,11 +47,8 @@ def app_url(tiny_blip_dir: Path, tiny_marian_dir: Path) -> Iterator[str]:
         allow_private=True,
         translation_models=(("fr", str(tiny_marian_dir)),),
     )
-    demo = app.build_app(defaults)
-    port = unused_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_error=False)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with serving(Service(defaults, tmp_path_factory.mktemp("app-data"), max_site_pages=20)) as base:
+        yield f"{base}/"
 
 
 @pytest.fixture(scope="module")
@@ -155,33 +153,23 @@ def test_model_that_cannot_load_is_one_sentence(shop: str, tmp_path: Path) -> No
     from gradio_client import Client
 
     missing = str(tmp_path / "no-model")
-    demo = app.build_app(AuditOptions(render="never", model=missing, device="cpu", allow_private=True))
-    port = unused_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        with pytest.raises(Exception, match="captioning model could not be loaded") as caught:
-            Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
-                shop, 100, 50, missing, 1, 8, "", "en", api_name="/audit"
-            )
-        assert "Traceback" not in str(caught.value)
-    finally:
-        demo.close()
+    service = Service(AuditOptions(render="never", model=missing, device="cpu", allow_private=True), tmp_path / "d")
+    with serving(service) as base:
+        with pytest.raises(Exception, match=r"The captioning model '.*no-model' could not be loaded") as caught:
+            Client(f"{base}/", verbose=False).predict(shop, 100, 50, missing, 1, 8, "", "en", api_name="/audit")
+        text = str(caught.value)
+        assert "Traceback" not in text and "huggingface-cli download" in text and "--model ./models/blip" in text
+        assert "(" + "Error" not in text and "Repository" not in text  # the library's own words stay in the log
 
 
-def test_private_guard_on_by_default(server: FixtureServer, tiny_blip_dir: Path, shop: str) -> None:
+def test_private_guard_on_by_default(server: FixtureServer, tiny_blip_dir: Path, shop: str, tmp_path: Path) -> None:
     from gradio_client import Client
 
-    demo = app.build_app(AuditOptions(render="never", model=str(tiny_blip_dir), device="cpu", dtype="float32"))
-    port = unused_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
+    service = Service(AuditOptions(render="never", model=str(tiny_blip_dir), device="cpu"), tmp_path / "d")
+    with serving(service) as base:
         with pytest.raises(Exception) as caught:
-            Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
-                *audit_args(shop, tiny_blip_dir), api_name="/audit"
-            )
+            Client(f"{base}/", verbose=False).predict(*audit_args(shop, tiny_blip_dir), api_name="/audit")
         assert "refused for safety" in str(caught.value) and "127.0.0.1" not in str(caught.value).replace(shop, "")
-    finally:
-        demo.close()
 
 
 def test_unknown_model_is_refused(client, shop: str) -> None:
@@ -189,29 +177,51 @@ def test_unknown_model_is_refused(client, shop: str) -> None:
         client.predict(shop, 100, 50, "/etc", 1, 8, "", "en", api_name="/audit")
 
 
-def test_browser_audit(app_url: str, shop: str, tmp_path: Path) -> None:
-    """Playwright drives the system Chromium: type the URL, Run, check gallery and table."""
+def launch(p: Any) -> Any:
+    return p.chromium.launch(
+        executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    )
+
+
+def need_chromium() -> None:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("Chromium is missing in CI: .ci/run installs it with apt")
         pytest.skip("no /usr/bin/chromium (apt-get install -y chromium)")
+
+
+def test_browser_audit(app_url: str, shop: str, tmp_path: Path) -> None:
+    """Playwright drives the system Chromium: type the URL, Run, read the job page's results."""
+    need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(app_url)
         page.locator("#url textarea, #url input").first.fill(shop)
         page.locator("#run").click()
-        expect(page.locator("#summary")).to_contain_text("7 images found", timeout=120_000)
-        expect(page.locator("#summary")).to_contain_text("4 captioned, 2 skipped, 1 failed")
-        expect(page.locator("#summary")).to_contain_text("Read as a headless browser shows it")
+        expect(page.locator("#progress")).to_contain_text("Done", timeout=120_000)
+        assert "?job=" in page.url
+        summary = page.locator("#summary")
+        expect(summary).to_contain_text("7 images found: 4 captioned, 2 skipped, 1 failed")
+        expect(summary).to_contain_text("Read as a headless browser shows it")
         expect(page.locator("#gallery img")).to_have_count(4, timeout=30_000)
-        table = page.locator("#table")
+        expect(page.locator("#files a")).to_have_count(4)
+        frame = page.frame_locator("#results iframe")
+        rows = frame.locator("tr.image-row")
+        expect(rows).to_have_count(7, timeout=30_000)
         for text in ("p0.jpg", "Red shoes", "captioned", "skipped", "failed", "missing.jpg"):
-            expect(table).to_contain_text(text)
+            expect(frame.locator("body")).to_contain_text(text)
+        box = page.locator("#results iframe").bounding_box()
+        assert box and box["height"] >= 0.8 * 1000  # a screenful of rows, not a two-row scroll box
+        frame.locator("#status-filter").select_option("failed")
+        expect(frame.locator("tr.image-row:visible")).to_have_count(1)
+        expect(frame.locator("tr.image-row:visible")).to_contain_text("missing.jpg")
+        frame.locator("tr.image-row:visible details.more summary").click()
+        expect(frame.locator("tr.image-row:visible details.more dl")).to_contain_text("reason code")
+        frame.locator("#status-filter").select_option("")
+        expect(page.locator("#recent")).to_contain_text("127.0.0.1")
         shot = tmp_path / "audit.png"
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
@@ -220,3 +230,42 @@ def test_browser_audit(app_url: str, shop: str, tmp_path: Path) -> None:
     if target:
         shutil.copy(shot, Path(target) / "screenshot-audit.png")
     assert ROOT.exists()
+
+
+def test_browser_site_audit_survives_a_reload(app_url: str, server: FixtureServer) -> None:
+    """Start a whole-site audit from the form, reload mid-run, watch it go on from another browser too."""
+    need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    server.add("/web-site/logo.png", make_image(300, 120, seed=80), content_type="image/png")
+    links = "".join(f'<a href="/web-site/p{i}">Page {i}</a>' for i in range(6))
+    for i in range(6):
+        server.add(f"/web-site/p{i}.jpg", make_image(320, 200, "JPEG", seed=81 + i), content_type="image/jpeg")
+        server.add(
+            f"/web-site/p{i}",
+            f"<html><body><img src='/web-site/logo.png' alt='Logo'><img src='/web-site/p{i}.jpg' alt='Photo'></body>",
+            delay_s=1.5,
+        )
+    start = server.add("/web-site/", f"<html><body><img src='/web-site/logo.png' alt='Logo'>{links}</body></html>")
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(app_url)
+        page.locator("#url textarea, #url input").first.fill(start)
+        page.locator("#what").get_by_text("Whole site").click()
+        page.locator("#run").click()
+        expect(page.locator("#progress")).to_contain_text("Running", timeout=60_000)
+        job_url = page.url
+        assert "?job=" in job_url
+        page.reload()
+        expect(page.locator("#progress")).to_contain_text("Running", timeout=30_000)
+        expect(page.locator("#cancel")).to_be_visible()
+        other = launch(p).new_page()  # another browser: the job's link shows the same audit
+        other.goto(job_url)
+        expect(other.locator("#progress")).to_contain_text("pages", timeout=30_000)
+        expect(page.locator("#progress")).to_contain_text("Done", timeout=180_000)
+        expect(page.locator("#progress")).to_contain_text("7 of 7 pages")
+        expect(page.locator("#summary")).to_contain_text("Site: 7 URLs found, 7 pages audited")
+        expect(page.frame_locator("#results iframe").locator("#site-summary")).to_be_visible(timeout=30_000)
+        expect(other.locator("#progress")).to_contain_text("Done", timeout=30_000)
+        browser.close()

@@ -83,6 +83,14 @@ def test_html_renders_and_filters_in_chromium(report: AuditReport, tmp_path: Pat
         expect(page.locator("#shown")).to_have_text("1")
         page.select_option("#issue-filter", "")
         expect(page.locator("tbody tr:visible")).to_have_count(6)
+        failed = sum(1 for record in report.pages[0].images if record.status == "failed")
+        page.select_option("#status-filter", "failed")
+        expect(page.locator("tbody tr:visible")).to_have_count(failed)
+        page.select_option("#status-filter", "")
+        first = page.locator("tbody tr").first
+        expect(first.locator("details.more dl")).not_to_be_visible()
+        first.locator("details.more summary").click()
+        expect(first.locator("details.more dl")).to_contain_text("found in")
         images = page.locator("td.thumb img")
         assert all(images.nth(i).evaluate("img => img.naturalWidth > 0") for i in range(images.count()))
         shot = tmp_path / "report.png"

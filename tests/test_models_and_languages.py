@@ -183,3 +183,25 @@ def test_cli_lang_flags(server: FixtureServer, tiny_blip_dir: Path, tiny_marian_
     assert "caption_translated" in (tmp_path / "r.csv").read_text().splitlines()[0]
     bad = run_cli("https://example.com/", "--lang", "xx", cwd=tmp_path)
     assert bad.returncode == 2 and "supported: en, auto, " in bad.stderr
+
+
+def test_translation_model_that_cannot_load_names_the_model_and_the_fix(tiny_marian_dir: Path, tmp_path: Path) -> None:
+    """Issue 12: a half-downloaded MarianMT said "(expected str, bytes or os.PathLike object, not NoneType)"."""
+    import shutil
+
+    from captioning import ModelLoadError
+    from captioning.translate import Translator
+
+    partial = tmp_path / "marian-without-vocab"
+    partial.mkdir()
+    shutil.copy(tiny_marian_dir / "config.json", partial / "config.json")  # no tokenizer files
+    for model in (str(partial), "Helsinki-NLP/opus-mt-en-xx-missing"):
+        with pytest.raises(ModelLoadError) as caught:
+            Translator(model, device="cpu").load()
+        message = str(caught.value)
+        assert message.startswith(f"The translation model '{model}' could not be loaded from ")
+        assert message.endswith(
+            f"(huggingface-cli download {model} --local-dir ./models/marian) "
+            "and pass --translation-model LANG=./models/marian."
+        )
+        assert "expected str" not in message and "NoneType" not in message and "\n" not in message

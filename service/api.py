@@ -1,0 +1,241 @@
+"""The REST API (``/api/v1``) and the one FastAPI server that also carries the Gradio app.
+
+Handlers only turn HTTP into calls on :class:`service.Service` and jobs into JSON; every error is
+``{"error": "one sentence"}`` with a 4xx status (401 without a valid key when keys are set, 404 for
+an unknown job, 409 for a report not ready, 429 for a full queue), never a traceback. FastAPI
+documents it all at ``/docs`` (OpenAPI at ``/openapi.json``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service import Service
+from service.jobs import DONE, FINAL_STATES, RUNNING, WEB_OWNER, Job, JobError, JobNotFoundError, QueueFullError
+from service.keys import ApiKey
+from service.runner import REPORT_FILES
+from service.submit import AuditRequest, SubmitError, friendly, sentence
+
+log = logging.getLogger("altscout.api")
+
+API = "/api/v1"
+DELETE_WAIT_S = 15.0
+PUBLIC_OPTIONS = (
+    "model", "min_width", "max_images", "num_beams", "max_new_tokens", "prompt", "lang", "render", "crawl",
+    "max_pages", "max_depth", "scope", "include", "exclude", "max_alt_length", "mismatch_threshold",
+)  # fmt: skip
+
+
+class ApiError(Exception):
+    """An answer other than success: a status and one sentence."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def _iso(timestamp: float | None) -> str | None:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds") if timestamp else None
+
+
+def job_links(job: Job, base: str = "") -> dict[str, str]:
+    """Where to read a job and its reports."""
+    root = f"{base}{API}/audits/{job.id}"
+    links = {"self": root, "cancel": f"{root}/cancel"}
+    for name in REPORT_FILES:
+        if name != "pages.csv" or job.crawl:
+            links[name.replace(".", "_")] = f"{root}/{name}"
+    if job.owner == WEB_OWNER:
+        links["page"] = f"{base}/?job={job.id}"
+    return links
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    """A job as the API shows it (no internal paths, no owner key)."""
+    summary = dict(job.summary or {})
+    page_error = summary.pop("page_error", None)
+    if page_error:
+        summary["page_error"] = friendly(page_error.get("code"), page_error.get("detail"))
+    return {
+        "id": job.id,
+        "state": job.state,
+        "site": job.site,
+        "urls": job.urls,
+        "crawl": job.crawl,
+        "progress": {
+            "pages_done": job.pages_done,
+            "pages_known": job.pages_known,
+            "images_done": job.images_done,
+            "images_known": job.images_known,
+        },
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "resumed_after_restart": job.resumes,
+        "cancel_requested": job.cancel_requested and job.state == RUNNING,
+        "options": {name: job.options.get(name) for name in PUBLIC_OPTIONS},
+        "summary": summary or None,
+        "error": job.error,
+        "links": job_links(job),
+    }
+
+
+def api_caller(
+    request: Request,
+    authorization: Annotated[str | None, Header(description="Bearer API key")] = None,
+    x_api_key: Annotated[str | None, Header(description="or the API key alone")] = None,
+) -> ApiKey | None:
+    """The caller's key; None when the API is open; 401 when keys are set and none matches."""
+    service: Service = request.app.state.service
+    if not service.keys.required:
+        return None
+    presented = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        presented = authorization[7:].strip()
+    key = service.keys.find(presented)
+    if key is None:
+        raise ApiError(401, "An API key is required: send 'Authorization: Bearer KEY'.", {"WWW-Authenticate": "Bearer"})
+    return key
+
+
+Caller = Annotated[ApiKey | None, Depends(api_caller)]
+
+
+def build_router(service: Service) -> APIRouter:
+    """The ``/api/v1`` routes over one service."""
+    router = APIRouter(prefix=API, tags=["audits"])
+
+    def owner_of(key: ApiKey | None) -> str | None:
+        """Whose jobs a caller sees: a key sees its own; without keys the API sees every job."""
+        return key.name if key else None
+
+    def find(job_id: str, key: ApiKey | None) -> Job:
+        try:
+            return service.store.get(job_id, owner_of(key))
+        except JobNotFoundError as exc:
+            raise ApiError(404, str(exc)) from None
+
+    @router.post("/audits", status_code=202, summary="Start an audit (a page list or a whole site)")
+    def create_audit(body: AuditRequest, request: Request, key: Caller) -> JSONResponse:
+        try:
+            job = service.submit(body, key.name if key else "api", key.limits if key else None)
+        except QueueFullError as exc:
+            raise ApiError(429, str(exc), {"Retry-After": "60"}) from None
+        except SubmitError as exc:
+            raise ApiError(400, str(exc)) from None
+        return JSONResponse(job_json(job), status_code=202, headers={"Location": job_links(job)["self"]})
+
+    @router.get("/audits", summary="List audits, newest first")
+    def list_audits(
+        key: Caller,
+        site: Annotated[str | None, Query(max_length=300, description="a site's host, e.g. shop.example")] = None,
+        state: Annotated[str | None, Query(pattern="^(queued|running|done|failed|cancelled)$")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> dict[str, Any]:
+        jobs = service.store.list(site=site.lower() if site else None, owner=owner_of(key), state=state, limit=limit)
+        return {"audits": [job_json(job) for job in jobs]}
+
+    @router.get("/audits/{job_id}", summary="An audit's state, progress and summary")
+    def get_audit(job_id: str, key: Caller) -> dict[str, Any]:
+        return job_json(find(job_id, key))
+
+    @router.post("/audits/{job_id}/cancel", summary="Cancel a queued or running audit")
+    def cancel_audit(job_id: str, key: Caller) -> dict[str, Any]:
+        find(job_id, key)
+        return job_json(service.store.cancel(job_id))
+
+    @router.delete("/audits/{job_id}", status_code=204, summary="Delete an audit and its files (cancels it first)")
+    def delete_audit(job_id: str, key: Caller) -> Response:
+        find(job_id, key)
+        service.store.cancel(job_id)
+        deadline = time.monotonic() + DELETE_WAIT_S
+        while not service.store.delete(job_id):
+            if time.monotonic() > deadline:
+                raise ApiError(409, "The audit is still stopping; try the delete again in a few seconds.")
+            time.sleep(0.2)
+        return Response(status_code=204)
+
+    def report_route(name: str, media_type: str) -> None:
+        @router.get(f"/audits/{{job_id}}/{name}", summary=f"The finished audit's {name}", name=f"report_{name}")
+        def report(job_id: str, key: Caller) -> FileResponse:
+            job = find(job_id, key)
+            return report_file(service, job, name, media_type)
+
+    for name, media_type in REPORT_FILES.items():
+        report_route(name, media_type)
+
+    return router
+
+
+def report_file(service: Service, job: Job, name: str, media_type: str) -> FileResponse:
+    """A finished job's report file; 409 before it is done, 404 when that report does not exist."""
+    if job.state != DONE:
+        if job.state in FINAL_STATES:
+            raise ApiError(409, f"The audit ended {job.state} and has no reports.")
+        raise ApiError(409, f"The audit is not finished yet ({job.state}); poll its status until it is done.")
+    path = service.store.job_dir(job.id) / name
+    if not path.exists():
+        raise ApiError(404, f"This audit has no {name} (pages.csv exists for whole-site audits).")
+    return FileResponse(path, media_type=media_type, filename=name, content_disposition_type="inline")
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def create_server(service: Service) -> FastAPI:
+    """The FastAPI app: the REST API, the web form's report pages, errors as one sentence."""
+    app = FastAPI(
+        title="AltScout API",
+        version="1",
+        description="Audit the images of web pages and whole sites: alt text, captions, SEO. "
+        "Start an audit with POST /api/v1/audits, poll it, then download its reports.",
+    )
+
+    @app.exception_handler(ApiError)
+    def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message = sentence(list(exc.errors()))
+        return _error(400 if "not valid JSON" in message else 422, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = {404: "Not found.", 405: "That method is not allowed here."}.get(exc.status_code, "Bad request.")
+        return _error(exc.status_code, message)
+
+    @app.exception_handler(JobError)
+    def job_error(_: Request, exc: JobError) -> JSONResponse:
+        return _error(404 if isinstance(exc, JobNotFoundError) else 409, str(exc))
+
+    @app.exception_handler(Exception)
+    def internal(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error", exc_info=exc)
+        return _error(500, "Something went wrong on the server; the server log has the details.")
+
+    @app.get(f"{API}/health", tags=["service"], summary="Is the service up; jobs by state")
+    def health() -> dict[str, Any]:
+        return {"ok": True, "jobs": service.store.counts()}
+
+    @app.get("/jobs/{job_id}/report.html", include_in_schema=False)
+    def web_report(job_id: str) -> FileResponse:
+        """The HTML report of a job started from the web form (its unguessable id is the capability)."""
+        try:
+            job = service.store.get(job_id, WEB_OWNER)
+        except JobNotFoundError:
+            raise ApiError(404, "There is no audit with that id.") from None
+        return report_file(service, job, "report.html", REPORT_FILES["report.html"])
+
+    app.state.service = service
+    app.include_router(build_router(service))
+    return app

@@ -1,0 +1,207 @@
+"""From a request (web form or API) to a queued job: validation, the server's limits, one sentence per error.
+
+Both front ends describe an audit the same way (:class:`AuditRequest`: URLs, page or whole site,
+a few options) and call :func:`submit`, which checks it against the server's limits, turns it into
+the stored :class:`AuditOptions` and queues the job. Every refusal is a :class:`SubmitError` whose
+message is one sentence for a person: never a traceback, never an internal address.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from options import AuditOptions, OptionsError
+from scraper.addresses import check_address, resolve_checked
+from scraper.errors import BlockedURLError, ScrapeError
+from service.jobs import Job, JobStore, Limits
+
+THUMBNAIL_PX = 256
+MAX_START_URLS = 20
+
+# What a person is told for each failure code: no internal addresses, no tracebacks.
+FRIENDLY_ERRORS = {
+    "blocked_address": "This address is refused for safety: it points to a private, local or internal network.",
+    "unsupported_scheme": "Only http:// and https:// addresses can be audited.",
+    "bad_url": "That does not look like a valid web address.",
+    "robots_disallowed": "The site's robots.txt does not allow AltScout to read this page.",
+    "dns_error": "The site's name could not be found. Check the address.",
+    "connection_error": "The page could not be reached.",
+    "timeout": "The page took too long to answer.",
+    "too_large": "The page is larger than AltScout reads.",
+    "too_many_redirects": "The page redirects too many times.",
+    "incomplete": "The connection broke while reading the page.",
+    "not_html": "That address is an image, not a web page: use the Single image tab.",
+}
+
+
+class SubmitError(ValueError):
+    """A request that cannot be queued; the message is one sentence for a person."""
+
+
+def friendly(code: str | None, detail: str | None = None) -> str:
+    """One sentence for a person, for a pipeline error code."""
+    if code == "http_error" and detail:
+        status = detail.split()[1] if detail.startswith("HTTP ") else "an error"
+        return f"The page answered with HTTP {status}."
+    return FRIENDLY_ERRORS.get(code or "", "The page could not be audited.")
+
+
+def normalise_url(text: str | None) -> str:
+    """Trim the URL, add https:// when no scheme is given, reject what cannot be a page URL."""
+    url = (text or "").strip()
+    if not url:
+        raise SubmitError("Please enter the address of a web page.")
+    if "://" not in url and not url.lower().startswith(("javascript:", "data:", "file:", "about:", "mailto:")):
+        url = "https://" + url
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise SubmitError(FRIENDLY_ERRORS["bad_url"]) from exc
+    if parts.scheme.lower() not in ("http", "https"):
+        raise SubmitError(FRIENDLY_ERRORS["unsupported_scheme"])
+    if not parts.hostname or any(c.isspace() for c in url):
+        raise SubmitError(FRIENDLY_ERRORS["bad_url"])
+    return url
+
+
+def check_reachable_safely(url: str, allow_private: bool) -> None:
+    """Refuse at once a URL whose host is, or resolves to, a private or internal address.
+
+    The guarded fetcher checks again when the job runs (the name may resolve differently then); a
+    name that does not resolve now is left to the job, which reports it as the page's outcome.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").strip("[]")
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        is_literal = True
+    except ValueError:
+        is_literal = False
+    try:
+        if is_literal:
+            check_address(host, allow_private=allow_private)
+        elif not allow_private and (host == "localhost" or host.endswith(".localhost")):
+            raise BlockedURLError("localhost")
+        elif not allow_private:
+            resolve_checked(host, port, allow_private=False)
+    except BlockedURLError as exc:
+        raise SubmitError(FRIENDLY_ERRORS["blocked_address"]) from exc
+    except ScrapeError:
+        return
+
+
+class JobOptionsIn(BaseModel):
+    """The options a request may set; anything else is refused. Ranges are the server's outer bounds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_size: int | None = Field(None, ge=0, le=10_000, description="smallest width and height audited, px")
+    max_images: int | None = Field(None, ge=1, le=1000, description="images per page at most")
+    model: str | None = Field(None, max_length=300, description="one of the models this server offers")
+    num_beams: int | None = Field(None, ge=1, le=8)
+    max_new_tokens: int | None = Field(None, ge=5, le=100)
+    prompt: str | None = Field(None, max_length=200, description="text the caption starts with")
+    lang: str | None = Field(None, max_length=16, description="caption language: en, auto or a language code")
+    render: Literal["auto", "always", "never"] | None = Field(None, description="run the page's JavaScript")
+    max_pages: int | None = Field(None, ge=1, description="crawl: pages at most (bounded by the server)")
+    max_depth: int | None = Field(None, ge=0, le=100, description="crawl: links away from a start URL")
+    scope: Literal["host", "domain"] | None = Field(None, description="crawl: the start hosts or their domains")
+    include: list[str] = Field(default_factory=list, max_length=20, description="crawl: URL regular expressions")
+    exclude: list[str] = Field(default_factory=list, max_length=20)
+    max_alt_length: int | None = Field(None, ge=1, le=1000)
+    mismatch_threshold: float | None = Field(None, ge=0.0, le=1.0)
+
+
+class AuditRequest(BaseModel):
+    """One audit to run: page URLs, or the start of a site crawl."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    urls: list[str] = Field(min_length=1, max_length=MAX_START_URLS, description="page URLs (or crawl start URLs)")
+    crawl: bool = Field(False, description="audit the whole site from these URLs")
+    options: JobOptionsIn = Field(default_factory=JobOptionsIn)
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What this server allows: its models and its ceiling on pages per audit."""
+
+    allowed_models: Sequence[str]
+    max_site_pages: int = 200
+
+
+def sentence(errors: Sequence[Mapping[str, Any]]) -> str:
+    """One sentence from the first problem pydantic found (``ValidationError.errors()``)."""
+    first = errors[0] if errors else {}
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "the request"
+    kind = first.get("type", "")
+    if kind == "extra_forbidden":
+        return f"Unknown field '{where}'; see the API documentation at /docs for the fields an audit takes."
+    if kind == "missing":
+        return f"The field '{where}' is required."
+    if kind == "json_invalid":
+        return "The request body is not valid JSON."
+    message = str(first.get("msg", "is not valid"))
+    return f"The field '{where}' is not valid: {message[0].lower()}{message[1:]}."
+
+
+def build_options(request: AuditRequest, defaults: AuditOptions, limits: ServerLimits) -> AuditOptions:
+    """The server's defaults overridden by the request, within the server's limits."""
+    given = request.options
+    model = (given.model or defaults.model).strip()
+    if model not in limits.allowed_models:
+        raise SubmitError("That model is not offered by this server.")
+    if given.max_pages is not None and given.max_pages > limits.max_site_pages:
+        raise SubmitError(f"This server audits at most {limits.max_site_pages} pages of a site (max_pages).")
+    if not request.crawl and len(request.urls) > limits.max_site_pages:
+        raise SubmitError(f"This server audits at most {limits.max_site_pages} pages in one audit.")
+    changes: dict[str, Any] = {"model": model, "thumbnail_size": THUMBNAIL_PX, "crawl": request.crawl}
+    if given.min_size is not None:
+        changes["min_width"] = changes["min_height"] = given.min_size
+    for name in ("max_images", "num_beams", "max_new_tokens", "lang", "render", "max_depth", "scope"):
+        value = getattr(given, name)
+        if value is not None:
+            changes[name] = value
+    for name in ("max_alt_length", "mismatch_threshold"):
+        value = getattr(given, name)
+        if value is not None:
+            changes[name] = value
+    changes["prompt"] = (given.prompt or "").strip() or None
+    changes["max_pages"] = min(given.max_pages or limits.max_site_pages, limits.max_site_pages)
+    changes["include"], changes["exclude"] = tuple(given.include), tuple(given.exclude)
+    try:
+        return dataclasses.replace(defaults, **changes)
+    except OptionsError as exc:
+        raise SubmitError(f"Invalid option: {exc}.") from exc
+
+
+def site_of(url: str) -> str:
+    """The site a job belongs to (for listing and comparison): the first URL's host, lower-case."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+def submit(
+    store: JobStore,
+    request: AuditRequest,
+    defaults: AuditOptions,
+    limits: ServerLimits,
+    owner: str,
+    owner_limits: Limits | None = None,
+) -> Job:
+    """Validate a request and queue it; SubmitError or QueueFullError (one sentence) when it cannot be."""
+    urls = list(dict.fromkeys(normalise_url(url) for url in request.urls))
+    for url in urls:
+        check_reachable_safely(url, defaults.allow_private)
+    options = build_options(request, defaults, limits)
+    stored = options.to_dict()
+    stored.pop("state_path", None)
+    return store.submit(urls, request.crawl, stored, site_of(urls[0]), owner, owner_limits)

@@ -1,0 +1,255 @@
+"""The REST API on a real server on loopback: submit, poll, every report format, cancel, delete, errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from conftest import FakeCaptioner, FixtureServer, make_image, serving
+
+from options import AuditOptions
+from service import Service
+from service.jobs import Limits
+from service.keys import KeyRing, read_key_file
+
+API = "/api/v1/audits"
+
+
+def serve_site(server: FixtureServer, prefix: str, pages: int = 2, delay_s: float = 0.0) -> str:
+    """A home page linking ``pages`` pages, each with its own photo and the shared logo."""
+    server.add(f"{prefix}/logo.png", make_image(300, 120, seed=70), content_type="image/png")
+    links = "".join(f'<a href="{prefix}/p{i}">Page {i}</a>' for i in range(pages))
+    for i in range(pages):
+        server.add(f"{prefix}/p{i}.jpg", make_image(320, 200, "JPEG", seed=71 + i), content_type="image/jpeg")
+        server.add(
+            f"{prefix}/p{i}",
+            f"<html><title>P{i}</title><body><img src='{prefix}/logo.png' alt='Logo'>"
+            f"<img src='{prefix}/p{i}.jpg' alt='Photo {i}'></body></html>",
+            delay_s=delay_s,
+        )
+    return server.add(f"{prefix}/", f"<html><body><img src='{prefix}/logo.png' alt='Logo'>{links}</body></html>")
+
+
+def make_service(tmp_path: Path, **kwargs: Any) -> Service:
+    defaults = kwargs.pop("defaults", AuditOptions(render="never", allow_private=True))
+    return Service(defaults=defaults, data_dir=tmp_path / "data", captioner=FakeCaptioner(), **kwargs)
+
+
+@pytest.fixture()
+def api(tmp_path: Path) -> Iterator[str]:
+    with serving(make_service(tmp_path, max_site_pages=20)) as base:
+        yield base
+
+
+def wait_for(base: str, job_id: str, states: tuple[str, ...] = ("done", "failed", "cancelled"), **kw: Any) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = requests.get(f"{base}{API}/{job_id}", timeout=10, **kw).json()
+        if job["state"] in states:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} never reached {states}: {job}")
+
+
+def submit(base: str, body: dict, **kw: Any) -> requests.Response:
+    return requests.post(f"{base}{API}", json=body, timeout=30, **kw)
+
+
+def test_submit_poll_and_every_report_format(api: str, server: FixtureServer) -> None:
+    start = serve_site(server, "/api-site")
+    answer = submit(api, {"urls": [start], "crawl": True, "options": {"max_pages": 10}})
+    assert answer.status_code == 202
+    job = answer.json()
+    assert job["state"] == "queued" and answer.headers["Location"] == job["links"]["self"]
+    done = wait_for(api, job["id"])
+    assert done["state"] == "done" and done["progress"]["pages_done"] == 3 == done["progress"]["pages_known"]
+    assert done["progress"]["images_done"] == done["progress"]["images_known"] == 5  # logo on each page + 2 photos
+    assert done["summary"]["captioned"] == 5 and done["summary"]["site"]["unique_images"] == 3
+    assert done["options"]["max_pages"] == 10 and done["started_at"] and done["finished_at"]
+
+    links = done["links"]
+    report = requests.get(api + links["report_json"], timeout=10).json()
+    assert report["summary"]["pages"] == 3 and report["site"]["pages_audited"] == 3
+    rows = list(csv.DictReader(io.StringIO(requests.get(api + links["report_csv"], timeout=10).text)))
+    assert len(rows) == 5 and {row["status"] for row in rows} == {"captioned"}
+    page = requests.get(api + links["report_html"], timeout=10)
+    assert page.headers["content-type"].startswith("text/html") and 'id="site-summary"' in page.text
+    captions = requests.get(api + links["captions_txt"], timeout=10).text
+    assert captions.startswith("# Page: ") and "logo.png" in captions
+    pages = list(csv.DictReader(io.StringIO(requests.get(api + links["pages_csv"], timeout=10).text)))
+    assert len(pages) == 3
+
+    listed = requests.get(f"{api}{API}", params={"site": "127.0.0.1"}, timeout=10).json()["audits"]
+    assert [item["id"] for item in listed] == [job["id"]]
+    assert requests.get(f"{api}{API}", params={"site": "elsewhere.test"}, timeout=10).json() == {"audits": []}
+    assert requests.get(f"{api}/api/v1/health", timeout=10).json()["jobs"] == {"done": 1}
+
+
+def test_a_page_audit_has_no_pages_csv_and_unknown_jobs_are_404(api: str, server: FixtureServer) -> None:
+    start = serve_site(server, "/api-page")
+    job = wait_for(api, submit(api, {"urls": [start]}).json()["id"])
+    assert job["state"] == "done" and "pages_csv" not in job["links"]
+    missing = requests.get(f"{api}{API}/{job['id']}/pages.csv", timeout=10)
+    assert missing.status_code == 404 and "pages.csv exists for whole-site audits" in missing.json()["error"]
+    unknown = requests.get(f"{api}{API}/0123456789abcdef/report.json", timeout=10)
+    assert unknown.status_code == 404 and unknown.json() == {"error": "There is no audit with that id."}
+
+
+def test_comparison_with_the_previous_audit_of_the_site(api: str, server: FixtureServer) -> None:
+    start = serve_site(server, "/api-compare")
+    first = wait_for(api, submit(api, {"urls": [start], "crawl": True}).json()["id"])
+    assert "comparison" not in first["summary"]
+    server.add("/api-compare/p0", "<html><body><img src='/api-compare/p0.jpg'></body></html>")  # alt removed
+    second = wait_for(api, submit(api, {"urls": [start], "crawl": True}).json()["id"])
+    assert second["summary"]["comparison"]["new"] >= 1
+    report = requests.get(api + second["links"]["report_json"], timeout=10).json()
+    assert report["comparison"]["previous_job"] == first["id"]
+
+
+def test_cancel_and_delete(tmp_path: Path, server: FixtureServer) -> None:
+    slow = serve_site(server, "/api-slow", pages=6, delay_s=1.0)
+    with serving(make_service(tmp_path, workers=1)) as base:
+        running = submit(base, {"urls": [slow], "crawl": True}).json()
+        waiting = submit(base, {"urls": [slow], "crawl": True}).json()
+        wait_for(base, running["id"], ("running",))
+        early = requests.get(f"{base}{API}/{running['id']}/report.json", timeout=10)
+        assert early.status_code == 409 and "not finished yet (running)" in early.json()["error"]
+
+        cancelled = requests.post(f"{base}{API}/{waiting['id']}/cancel", timeout=10).json()
+        assert cancelled["state"] == "cancelled"  # a queued job ends at once
+        requests.post(f"{base}{API}/{running['id']}/cancel", timeout=10)
+        stopped = wait_for(base, running["id"])
+        assert stopped["state"] == "cancelled" and stopped["progress"]["pages_done"] < 7
+        gone = requests.get(f"{base}{API}/{running['id']}/report.csv", timeout=10)
+        assert gone.status_code == 409 and "ended cancelled" in gone.json()["error"]
+
+        folder = tmp_path / "data" / "jobs" / running["id"]
+        assert (folder / "state.db").exists()
+        assert requests.delete(f"{base}{API}/{running['id']}", timeout=30).status_code == 204
+        assert not folder.exists()
+        assert requests.get(f"{base}{API}/{running['id']}", timeout=10).status_code == 404
+
+        again = submit(base, {"urls": [slow], "crawl": True}).json()  # deleting a running job stops it first
+        wait_for(base, again["id"], ("running",))
+        assert requests.delete(f"{base}{API}/{again['id']}", timeout=30).status_code == 204
+        assert not (tmp_path / "data" / "jobs" / again["id"]).exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ('{"urls": ["http://a.test/"', 400, "The request body is not valid JSON."),
+        ("{}", 422, "The field 'urls' is required."),
+        ('{"urls": []}', 422, "The field 'urls' is not valid: list should have at least 1 item"),
+        ('{"urls": ["http://a.test/"], "depth": 3}', 422, "Unknown field 'depth'"),
+        ('{"urls": ["http://a.test/"], "options": {"colour": "red"}}', 422, "Unknown field 'options.colour'"),
+        ('{"urls": ["http://a.test/"], "options": {"num_beams": 99}}', 422, "less than or equal to 8"),
+        ('{"urls": ["http://a.test/"], "options": {"max_pages": 0}}', 422, "greater than or equal to 1"),
+        ('{"urls": ["http://a.test/"], "crawl": true, "options": {"max_pages": 21}}', 400, "at most 20 pages"),
+        ('{"urls": ["http://a.test/"], "options": {"model": "/etc"}}', 400, "not offered by this server"),
+        ('{"urls": ["http://a.test/"], "options": {"include": ["("]}}', 400, "not a valid regular expression"),
+        ('{"urls": ["http://a.test/"], "options": {"render": "sometimes"}}', 422, "'options.render' is not valid"),
+        ('{"urls": ["ftp://a.test/"]}', 400, "Only http:// and https:// addresses can be audited."),
+        ('{"urls": ["javascript:alert(1)"]}', 400, "Only http:// and https://"),
+        ('{"urls": ["http://exa mple.com/"]}', 400, "does not look like a valid web address"),
+        ('{"urls": "http://a.test/"}', 422, "'urls' is not valid"),
+        ("[1, 2]", 422, "is not valid"),
+    ],
+)
+def test_bad_requests_get_one_sentence(api: str, body: str, status: int, message: str) -> None:
+    answer = requests.post(f"{api}{API}", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+    assert answer.status_code == status, answer.text
+    error = answer.json()["error"]
+    assert message in error and "Traceback" not in error and "\n" not in error
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/",
+        "http://10.1.2.3/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/",
+        "http://[::ffff:192.168.0.1]/",
+        "http://localhost/",
+        "http://printer.localhost/",
+    ],
+)
+def test_private_addresses_are_refused(tmp_path: Path, url: str) -> None:
+    with serving(make_service(tmp_path, defaults=AuditOptions(render="never"))) as base:
+        answer = submit(base, {"urls": [url], "crawl": True})
+        assert answer.status_code == 400
+        error = answer.json()["error"]
+        assert error == "This address is refused for safety: it points to a private, local or internal network."
+        assert requests.get(f"{base}{API}", timeout=10).json() == {"audits": []}
+
+
+def test_full_queue_answers_429_at_once(tmp_path: Path, server: FixtureServer) -> None:
+    slow = serve_site(server, "/api-busy", pages=4, delay_s=1.0)
+    with serving(make_service(tmp_path, workers=1, limits=Limits(max_queued=2))) as base:
+        first = submit(base, {"urls": [slow], "crawl": True}).json()
+        wait_for(base, first["id"], ("running",))
+        assert [submit(base, {"urls": [slow]}).status_code for _ in range(2)] == [202, 202]
+        started = time.monotonic()
+        refused = submit(base, {"urls": [slow]})
+        assert time.monotonic() - started < 5
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+        assert refused.json()["error"].startswith("The server is busy: 2 audits are waiting")
+        for job in requests.get(f"{base}{API}", timeout=10).json()["audits"]:
+            requests.delete(f"{base}{API}/{job['id']}", timeout=30)
+
+
+def test_api_keys(tmp_path: Path, server: FixtureServer) -> None:
+    slow = serve_site(server, "/api-keys", pages=6, delay_s=1.0)
+    key_file = tmp_path / "keys.txt"
+    key_file.write_text(
+        "# name key [limits]\nalice alice-key-0123456789abcdef queued=1\nbob bob-key-0123456789abcdef\n"
+    )
+    keys = KeyRing(read_key_file(key_file, Limits()))
+    with serving(make_service(tmp_path, workers=2, keys=keys)) as base:
+        assert submit(base, {"urls": [slow]}).status_code == 401
+        wrong = submit(base, {"urls": [slow]}, headers={"Authorization": "Bearer nope-0123456789abcdef"})
+        assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"] == "Bearer"
+        assert wrong.json()["error"] == "An API key is required: send 'Authorization: Bearer KEY'."
+        assert requests.get(f"{base}{API}", timeout=10).status_code == 401
+
+        alice = {"Authorization": "Bearer alice-key-0123456789abcdef"}
+        bob = {"X-API-Key": "bob-key-0123456789abcdef"}
+        running = submit(base, {"urls": [slow], "crawl": True}, headers=alice).json()
+        wait_for(base, running["id"], ("running",), headers=alice)
+        queued = submit(base, {"urls": [slow], "crawl": True}, headers=alice)
+        assert queued.status_code == 202
+        time.sleep(1.0)  # a second worker is free, but alice may run one job at a time
+        state = requests.get(f"{base}{API}/{queued.json()['id']}", headers=alice, timeout=10).json()["state"]
+        assert (state, wait_for(base, running["id"], ("running",), headers=alice)["state"]) == ("queued", "running")
+        over = submit(base, {"urls": [slow]}, headers=alice)
+        assert over.status_code == 429 and "This API key already has 1 audits waiting" in over.json()["error"]
+
+        assert requests.get(f"{base}{API}/{running['id']}", headers=bob, timeout=10).status_code == 404
+        assert requests.get(f"{base}{API}", headers=bob, timeout=10).json() == {"audits": []}
+        mine = submit(base, {"urls": [slow]}, headers=bob)
+        assert mine.status_code == 202
+        assert wait_for(base, mine.json()["id"], headers=bob)["state"] == "done"  # bob runs beside alice
+        assert wait_for(base, queued.json()["id"], headers=alice)["state"] == "done"
+        listed = requests.get(f"{base}{API}", headers=alice, timeout=10).json()["audits"]
+        assert {job["id"] for job in listed} == {running["id"], queued.json()["id"]}
+
+
+def test_openapi_documents_the_api(api: str) -> None:
+    schema = requests.get(f"{api}/openapi.json", timeout=10).json()
+    paths = schema["paths"]
+    assert {"post", "get"} <= set(paths["/api/v1/audits"])
+    assert {"get", "delete"} <= set(paths["/api/v1/audits/{job_id}"])
+    for name in ("report.json", "report.csv", "report.html", "captions.txt", "pages.csv"):
+        assert f"/api/v1/audits/{{job_id}}/{name}" in paths
+    assert "AuditRequest" in json.dumps(schema["components"])
+    docs = requests.get(f"{api}/docs", timeout=10)
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert requests.get(f"{api}/", timeout=10).status_code == 200  # the web form beside it
