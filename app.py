@@ -319,7 +319,8 @@ def create_app(service: Service) -> Any:
         server,
         demo,
         path="/",
-        allowed_paths=[str(service.data_dir.resolve())],
+        # Only the job folders (a job's id, 128 random bits, is needed to name a file there); never jobs.db.
+        allowed_paths=[str(service.store.jobs_dir.resolve())],
         show_error=False,
         max_file_size=MAX_UPLOAD,
         footer_links=["api"],

@@ -129,6 +129,8 @@ class JobStore:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.limits = limits or Limits()
         self.path = self.data_dir / "jobs.db"
+        self.jobs_dir = self.data_dir / "jobs"
+        self.jobs_dir.mkdir(exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
@@ -155,7 +157,7 @@ class JobStore:
 
     def job_dir(self, job_id: str) -> Path:
         """Where a job's state and reports live."""
-        return self.data_dir / "jobs" / job_id
+        return self.jobs_dir / job_id
 
     # --- submitting ------------------------------------------------------------------
 

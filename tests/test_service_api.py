@@ -18,6 +18,7 @@ from options import AuditOptions
 from service import Service
 from service.jobs import Limits
 from service.keys import KeyRing, read_key_file
+from service.submit import AuditRequest
 
 API = "/api/v1/audits"
 
@@ -253,3 +254,19 @@ def test_openapi_documents_the_api(api: str) -> None:
     docs = requests.get(f"{api}/docs", timeout=10)
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assert requests.get(f"{api}/", timeout=10).status_code == 200  # the web form beside it
+
+
+def test_the_web_routes_expose_no_store_files(tmp_path: Path, server: FixtureServer) -> None:
+    """Gradio serves files of the job folders only: never the job database; API jobs have no web report."""
+    start = serve_site(server, "/api-files")
+    service = make_service(tmp_path)
+    with serving(service) as base:
+        job = wait_for(base, submit(base, {"urls": [start]}).json()["id"])
+        database = service.store.path.resolve()
+        for name in (database, Path(f"{database}-wal"), database.parent):
+            assert requests.get(f"{base}/gradio_api/file={name}", timeout=10).status_code == 403
+        assert requests.get(f"{base}/jobs/{job['id']}/report.html", timeout=10).status_code == 404  # not a form job
+        web = service.submit(AuditRequest(urls=[start]), "web")
+        wait_for(base, web.id)
+        page = requests.get(f"{base}/jobs/{web.id}/report.html", timeout=10)
+        assert page.status_code == 200 and "AltScout alt-text audit" in page.text
