@@ -24,7 +24,7 @@ import gradio as gr
 from captioning import ModelLoadError, resolve_model_id
 from captioning.blip import DEFAULT_MODEL
 from captioning.translate import supported_languages
-from options import DEVICES, DTYPES, RENDER_MODES, AuditOptions, OptionsError, parse_translation_models
+from options import DEVICES, DTYPES, OCR_MODES, RENDER_MODES, AuditOptions, OptionsError, parse_translation_models
 from pipeline import caption_image
 from records import CAPTIONED
 from service import Service
@@ -74,6 +74,7 @@ def job_request(
     prompt: str | None,
     lang: str | None = None,
     render: str | None = None,
+    ocr: str | None = None,
 ) -> AuditRequest:
     """The web form's converter: its fields as the request the API also takes."""
 
@@ -91,6 +92,7 @@ def job_request(
             prompt=prompt or None,
             lang=lang or None,
             render=render or None,
+            ocr=ocr or None,
             max_pages=whole(site_pages) if crawl else None,
         )
     except ValueError as exc:
@@ -253,6 +255,13 @@ def build_app(service: Service) -> gr.Blocks:
                         info="auto: when the server has a browser; never: read the HTML only",
                         elem_id="render",
                     )
+                    ocr_choice = gr.Dropdown(
+                        list(OCR_MODES),
+                        value=base.ocr,
+                        label="Read text in images (OCR)",
+                        info="auto: when the server has the OCR engine; off: captions only",
+                        elem_id="ocr",
+                    )
             job_box = gr.Textbox(visible="hidden", elem_id="job-id", label="job")
             with gr.Row():
                 progress_box = gr.Markdown(elem_id="progress")
@@ -284,6 +293,7 @@ def build_app(service: Service) -> gr.Blocks:
                 prompt,
                 language,
                 render,
+                ocr_choice,
             ]
             shown = [progress_box, summary, gallery, report, files, cancel_button, timer, recent_box]
             remember = "(job) => { if (job) { window.history.replaceState(null, '', '?job=' + job); } }"
@@ -368,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--browser", default=None, metavar="PATH", help="Chromium/Chrome executable to render with")
     p.add_argument("--render-timeout", type=float, default=d.render_timeout_s, help="seconds per rendered page")
     p.add_argument("--per-host", type=int, default=d.per_host_pages, help="page requests in flight per site")
+    p.add_argument("--ocr", choices=OCR_MODES, default=d.ocr, help="the default for reading the text in images")
     return p
 
 
@@ -394,6 +405,7 @@ def service_from_args(args: argparse.Namespace) -> Service:
         browser_path=args.browser,
         render_timeout_s=args.render_timeout,
         per_host_pages=args.per_host,
+        ocr=args.ocr,
     )
     limits = Limits(max_queued=args.queue_size, per_key_queued=args.key_queued, per_key_running=args.key_running)
     keys = KeyRing(read_key_file(args.api_key_file, limits) if args.api_key_file else None)

@@ -22,7 +22,17 @@ from captioning import ModelLoadError, get_captioner
 from captioning.blip import DEFAULT_MODEL
 from captioning.translate import supported_languages
 from library import apply_renames, write_rename_plan
-from options import DEVICES, DTYPES, MB, RENDER_MODES, SCOPES, AuditOptions, OptionsError, parse_translation_models
+from options import (
+    DEVICES,
+    DTYPES,
+    MB,
+    OCR_MODES,
+    RENDER_MODES,
+    SCOPES,
+    AuditOptions,
+    OptionsError,
+    parse_translation_models,
+)
 from pipeline import AuditEvent, ImageFinished, PageFinished, PageStarted, run_audit
 from records import AuditReport
 from reports import write_captions_txt, write_csv, write_html, write_json, write_pages_csv
@@ -190,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds per rendered page: load, scroll, settle (default %(default)s)",
     )
     p.add_argument(
+        "--ocr",
+        choices=OCR_MODES,
+        default=d.ocr,
+        help="read the text in images (RapidOCR, PP-OCRv5): auto (when installed) or off (default %(default)s)",
+    )
+    p.add_argument(
         "--cache",
         type=Path,
         default=None,
@@ -236,6 +252,7 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         render=args.render,
         browser_path=args.browser,
         render_timeout_s=args.render_timeout,
+        ocr=args.ocr,
         crawl=args.crawl,
         max_pages=args.max_pages,
         max_depth=args.max_depth,

@@ -16,6 +16,7 @@ MB = 1024 * 1024
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 RENDER_MODES = ("auto", "always", "never")
+OCR_MODES = ("auto", "off")
 SCOPES = ("host", "domain")
 
 
@@ -76,6 +77,7 @@ class AuditOptions:
     per_host_pages: int = 2  # page requests in flight per host (Crawl-delay makes it 1)
     page_workers: int = 4  # pages fetched or rendered at once
     state_path: str | None = None  # SQLite file: the crawl survives restarts and re-audits reuse captions
+    ocr: str = "auto"  # auto: read the text in images when the OCR engine is installed; off: never
     reaudit_finished: bool = True  # a finished state: audit afresh (CLI); False: report it as it is (service jobs)
 
     def __post_init__(self) -> None:
@@ -125,6 +127,8 @@ class AuditOptions:
             raise OptionsError("max-depth must not be negative")
         if self.render not in RENDER_MODES:
             raise OptionsError(f"render must be one of {', '.join(RENDER_MODES)}, got {self.render!r}")
+        if self.ocr not in OCR_MODES:
+            raise OptionsError(f"ocr must be one of {', '.join(OCR_MODES)}, got {self.ocr!r}")
         if self.dtype not in DTYPES:
             raise OptionsError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         lang = (self.lang or "en").strip().lower()
@@ -159,7 +163,7 @@ class AuditOptions:
         """The alt/SEO check thresholds these options imply."""
         return AuditSettings(
             self.max_alt_length, self.large_image_bytes, self.mismatch_threshold, self.oversized_min_waste_bytes
-        )
+        )  # the OCR thresholds keep their documented defaults
 
     @property
     def fetch_policy(self) -> FetchPolicy:

@@ -62,10 +62,14 @@ class ImageRecord:
     sha256: str | None = None
     caption: str | None = None
     raw_caption: str | None = None
+    image_text: str | None = None  # OCR: the text in the image, in reading order; None when none was read
+    text_coverage: float | None = None  # OCR: share of the image's area inside text boxes (None without text)
     alt_issues: list[str] = field(default_factory=list)
     seo_issues: list[str] = field(default_factory=list)
     alt_match_score: float | None = None
     suggested_alt: str | None = None
+    suggestion_for: str | None = None  # where the suggested text goes: alt, og:image:alt, twitter:image:alt, aria-label
+    suggestion_basis: str | None = None  # caption, image_text, caption_and_text, link_text or figcaption
     suggested_filename: str | None = None
     translation_lang: str | None = None
     caption_translated: str | None = None
@@ -140,10 +144,14 @@ class ImageRecord:
             "sha256": self.sha256,
             "caption": self.caption,
             "raw_caption": self.raw_caption,
+            "image_text": self.image_text,
+            "text_coverage": self.text_coverage,
             "alt_issues": list(self.alt_issues),
             "seo_issues": list(self.seo_issues),
             "alt_match_score": self.alt_match_score,
             "suggested_alt": self.suggested_alt,
+            "suggestion_for": self.suggestion_for,
+            "suggestion_basis": self.suggestion_basis,
             "suggested_filename": self.suggested_filename,
             "translation_lang": self.translation_lang,
             "caption_translated": self.caption_translated,

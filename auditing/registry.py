@@ -15,6 +15,9 @@ _G94 = "https://www.w3.org/WAI/WCAG22/Techniques/general/G94"
 _WEB_DEV_IMAGES = "https://web.dev/learn/images"
 _SIZE_IMAGES = "https://developer.chrome.com/docs/lighthouse/performance/uses-responsive-images"
 _CLS = "https://web.dev/articles/optimize-cls#images-without-dimensions"
+_IMAGES_OF_TEXT = "https://www.w3.org/WAI/WCAG22/Understanding/images-of-text.html"
+_TEXT_IN_ALT = "https://www.w3.org/WAI/tutorials/images/textual/"
+_OG_ALT = "https://ogp.me/#structured"
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,33 @@ ISSUES: dict[str, Issue] = {
             "Same image, different alt",
             "Site audits: the same image carries different alt text on different pages; check which one is right.",
             _WCAG_TEXT_ALT,
+        ),
+        Issue(
+            "alt_missing_text",
+            "alt",
+            "serious",
+            "Alt misses the image's text",
+            "The image carries prominent text that its alt text does not repeat (WCAG 1.1.1): a screen reader user "
+            "misses the message; put the text in the alt.",
+            _TEXT_IN_ALT,
+        ),
+        Issue(
+            "image_of_text",
+            "alt",
+            "moderate",
+            "Image of text",
+            "Text covers a large part of the image (a banner, a menu); use real text styled with CSS where you can "
+            "(WCAG 1.4.5; logos are exempt), so it can be resized, translated and read.",
+            _IMAGES_OF_TEXT,
+        ),
+        Issue(
+            "social_image_no_alt",
+            "seo",
+            "minor",
+            "Social image without alt",
+            "The page declares og:image (or twitter:image) without og:image:alt: shared links show the image with no "
+            "text alternative; add the suggested one.",
+            _OG_ALT,
         ),
         Issue(
             "non_descriptive_filename",

@@ -186,6 +186,67 @@ def suggest_alt(
     return trim_to(text, limit)
 
 
+SIGN_CLAUSE = " with a sign reading "  # joins a photo's caption and the short text seen in it
+SHORT_TEXT_WORDS, SHORT_TEXT_CHARS = 4, 30  # incidental text this short is added to the caption
+
+
+def trim_sentences(text: str, limit: int) -> str:
+    """Whole sentences up to ``limit`` characters; else cut at a word boundary."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1]
+    ends = [match.end() for match in re.finditer(r"[.!?](?=\s|$)", head)]
+    if ends and ends[-1] >= limit // 3:
+        return head[: ends[-1]].strip()
+    return trim_to(text, limit)
+
+
+def is_short_text(text: str) -> bool:
+    """Text short enough to quote inside a caption (a sign, a label)."""
+    return len(text) <= SHORT_TEXT_CHARS and len(text.split()) <= SHORT_TEXT_WORDS
+
+
+def suggest_text_alternative(
+    caption: str | None,
+    *,
+    limit: int = 125,
+    in_link: bool = False,
+    link_text: str | None = None,
+    link_href: str | None = None,
+    figcaption: str | None = None,
+    image_text: str | None = None,
+    text_dominant: bool = False,
+) -> tuple[str | None, str | None]:
+    """The suggested text alternative and what it is made of (``suggestion_basis``).
+
+    An image whose message is its text (a banner, a menu) is described by that text; a photo with
+    a little text (a shop sign) by its caption with the text quoted; the image's own words are
+    kept as they are written.
+    """
+    if in_link and link_text:
+        return trim_to(sentence_case(link_text), limit), "link_text"
+    if text_dominant and image_text:
+        text = trim_sentences(image_text, limit)
+        if in_link:
+            target = _link_target(link_href)
+            if target:
+                suffix = f" (link to {target})"
+                text = trim_sentences(image_text, max(limit - len(suffix), 20)) + suffix
+        return text, "image_text"
+    suggestion = suggest_alt(
+        caption, limit=limit, in_link=in_link, link_text=link_text, link_href=link_href, figcaption=figcaption
+    )
+    if suggestion is None:
+        return None, None
+    if suggestion == "":
+        return "", "figcaption"
+    if image_text and not in_link and is_short_text(image_text):
+        with_text = f"{suggestion}{SIGN_CLAUSE}'{image_text}'"
+        if len(with_text) <= limit:
+            return with_text, "caption_and_text"
+    return suggestion, "caption"
+
+
 _GENERIC_STEM = re.compile(
     r"^(?:img|image|photo|picture|pic|dsc[nf]?|pxl|gopr|mvimg|screenshot|untitled|unnamed|download|file|"
     r"hero|banner|header|bg|background|thumb|thumbnail|placeholder|default|spacer|p)?[-_ ]?\d*(?:[-_ ]\d+)*"

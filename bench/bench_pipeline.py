@@ -3,6 +3,7 @@
     python bench/bench_pipeline.py            # 48 images (about 4 minutes on 2 CPU cores)
     python bench/bench_pipeline.py --quick    # 6 images, under a minute
     python bench/bench_pipeline.py --memory   # peak memory at 48 and 480 images (small BLIP)
+    python bench/bench_pipeline.py --ocr-overhead   # 48 images with --ocr off and auto, alternating, twice each
 
 A loopback server serves a page of photos (scikit-image's sample photos when installed, else
 synthetic ones) at 400-1600 px as JPEG/PNG/WebP, each image response delayed by 150 ms. Both
@@ -160,6 +161,7 @@ def child_altscout(args: argparse.Namespace) -> dict[str, float]:
         min_new_tokens=args.tokens,
         cache_dir=args.cache,
         max_images=1000,
+        ocr=args.ocr,
     )
     captioner = get_captioner(options.model, options.device, options.dtype)
     captioner.load()
@@ -175,10 +177,13 @@ def child_altscout(args: argparse.Namespace) -> dict[str, float]:
         "caption_busy_s": busy["s"],
         "batches": busy["batches"],
         "batch_size": report.model["batch_size"],
+        "ocr": report.model["ocr"],
     }
 
 
-def run_child(method: str, url: str, model_dir: Path, tokens: int, workdir: Path, cache: Path | None = None) -> dict:
+def run_child(
+    method: str, url: str, model_dir: Path, tokens: int, workdir: Path, cache: Path | None = None, ocr: str = "auto"
+) -> dict:
     """Run one method in a fresh Python process and return its measurements."""
     command = [
         sys.executable,
@@ -193,6 +198,8 @@ def run_child(method: str, url: str, model_dir: Path, tokens: int, workdir: Path
         str(tokens),
         "--workdir",
         str(workdir),
+        "--ocr",
+        ocr,
     ]
     if cache is not None:
         command += ["--cache", str(cache)]
@@ -243,6 +250,8 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="peak memory at 48 and 480 images (small BLIP)")
     parser.add_argument("--tokens", type=int, default=20)
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--ocr-overhead", action="store_true", help="AltScout with --ocr off and auto, alternating")
+    parser.add_argument("--ocr", choices=["auto", "off"], default="auto", help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", type=Path, default=Path(tempfile.gettempdir()) / "altscout-blip-base-random")
     parser.add_argument("--child", choices=["naive", "altscout"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -271,6 +280,9 @@ def main() -> None:
     from bench.blip_random import save_random_blip_base
 
     count = 6 if args.quick else args.images
+    if args.ocr_overhead:
+        ocr_overhead(count, save_random_blip_base(args.model_dir), args.tokens, workdir)
+        return
     model_dir = save_random_blip_base(args.model_dir)
     server = serve(build_site(count))
     url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
@@ -304,6 +316,28 @@ def main() -> None:
     )
     print(f"re-audit with warm cache: {warm['seconds']:.2f} s, captioner busy {warm['caption_busy_s']:.2f} s")
     _append(f"end to end, {count} images", ours, naive)
+
+
+def ocr_overhead(count: int, model_dir: Path, tokens: int, workdir: Path) -> None:
+    """End to end with OCR off and on, alternating (off, auto, off, auto), and OCR time per image."""
+    server = serve(build_site(count))
+    url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    print(f"# {count} images, {tokens} tokens, {os.cpu_count()} cores; model loading excluded")
+    print("| run | --ocr | seconds | captioned | OCR images | detect s/image | recognise s/image |")
+    print("|---|---|---|---|---|---|---|")
+    seconds: dict[str, list[float]] = {"off": [], "auto": []}
+    for run in range(2):
+        for mode in ("off", "auto"):
+            result = run_child("altscout", url, model_dir, tokens, workdir, ocr=mode)
+            seconds[mode].append(result["seconds"])
+            ocr = result["ocr"]
+            read = ocr.get("images_read", 0)
+            per = (f"{ocr['detect_s'] / read:.3f}", f"{ocr['recognise_s'] / read:.3f}") if read else ("", "")
+            row = [run + 1, mode, f"{result['seconds']:.1f}", result["captioned"], read, *per]
+            print("| " + " | ".join(str(cell) for cell in row) + " |")
+    server.shutdown()
+    off, auto = sum(seconds["off"]) / 2, sum(seconds["auto"]) / 2
+    print(f"\nOCR overhead end to end: {100 * (auto / off - 1):+.1f}% ({auto:.1f} s vs {off:.1f} s, mean of 2 each)")
 
 
 def _print_row(name: str, result: dict, count: int) -> None:

@@ -54,6 +54,8 @@ SHARED_FIELDS = (
     "sha256",
     "caption",
     "raw_caption",
+    "image_text",
+    "text_coverage",
     "thumbnail",
 )
 # Page failures that mean "not a page to audit" rather than "a page that failed".
@@ -120,6 +122,7 @@ class Engine:
         if options.lang not in (ENGLISH, AUTO):
             self.run.translator_for(options.lang).load()  # a fixed language fails fast, before any page
         self.run.start_renderer()
+        self.run.start_ocr()
         self.caption_key = caption_namespace(self.run.captioner_id(), options.generation)
         self.run.captions_by_hash.update(self.store.captions(self.caption_key))
         if not resuming:

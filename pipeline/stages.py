@@ -25,13 +25,14 @@ from captioning import Captioner, ModelLoadError, clean_caption, get_captioner
 from captioning.cache import CaptionCache
 from captioning.translate import AUTO, ENGLISH, Translator, get_translator, page_language
 from library import scan_folder
+from ocr.reader import DETECT_MAX_SIDE, TextReader, get_text_reader
 from options import AuditOptions, OptionsError
 from pipeline.events import AuditEvent, AuditFinished
 from pipeline.page_stage import DiscoveredPage, PageBytes, PageChecks, decided_by_rendered_size, discover_page
 from records import AuditReport, ImageRecord, PageReport
 from scraper.browser import BrowserUnavailableError
 from scraper.errors import FetchError, ScrapeError
-from scraper.images import ImageSkipped, decode_data_uri, prepare_image
+from scraper.images import DRAFT_SIDE, ImageSkipped, decode_data_uri, prepare_image
 from scraper.net import Fetcher, check_url
 from scraper.render import Renderer, get_renderer
 from scraper.robots import RobotsCache
@@ -74,6 +75,10 @@ class AuditRun:
         self.host_limit = _HostLimiter(options.per_host_limit)
         self.renderer: Renderer | None = None  # set by start_renderer
         self.browser_unavailable: BrowserUnavailableError | None = None
+        self.text_reader: TextReader | None = None  # set by start_ocr
+        self.ocr_unavailable: str | None = None  # why --ocr auto reads no text (a page warning)
+        self.ocr_seconds = [0.0, 0.0, 0]  # detector, recognizer, images read (for the report and benchmarks)
+        self._ocr_lock = threading.Lock()
         self.captions_by_hash: dict[str, tuple[str, str]] = {}
         self.model_captions = 0  # images the model captioned in this run (not reused from memory, cache or state)
         self.cache = (
@@ -109,6 +114,7 @@ class AuditRun:
             "num_beams": generation.num_beams,
             "prompt": generation.prompt,
             "lang": self.options.lang,
+            "ocr": self.ocr_info(),
             "translation_model": (
                 self.options.translation_model_id(self.options.lang)
                 if self.options.lang not in (ENGLISH, AUTO)
@@ -133,12 +139,57 @@ class AuditRun:
             return
         self.renderer = renderer
 
+    def start_ocr(self) -> None:
+        """Load the OCR engine for ``--ocr auto``; without it pages are audited with a warning."""
+        if self.options.ocr == "off":
+            return
+        reader = get_text_reader()
+        try:
+            reader.load()
+        except ModelLoadError as exc:
+            log.info("text in images not read: %s", exc)
+            self.ocr_unavailable = str(exc)
+            return
+        self.text_reader = reader
+
+    def read_text(self, record: ImageRecord, image: Image.Image) -> None:
+        """OCR (download thread): the image's text and its coverage into the record; never fails the image."""
+        if self.text_reader is None:
+            return
+        try:
+            reading = self.text_reader.read(image)
+        except Exception:  # an OCR failure leaves the image without text fields, never fails it
+            log.exception("OCR failed on %s", record.url)
+            return
+        with self._ocr_lock:
+            self.ocr_seconds[0] += reading.detect_s
+            self.ocr_seconds[1] += reading.recognise_s
+            self.ocr_seconds[2] += 1
+        text = reading.text
+        record.image_text, record.text_coverage = (text, reading.coverage) if text else (None, None)
+
+    def ocr_info(self) -> dict[str, object]:
+        """The report's ``model.ocr`` block."""
+        if self.text_reader is None:
+            return {"enabled": False, "reason": "off" if self.options.ocr == "off" else self.ocr_unavailable}
+        detect, recognise, images = self.ocr_seconds
+        return {
+            "enabled": True,
+            **self.text_reader.describe(),
+            "images_read": images,
+            "detect_s": round(detect, 3),
+            "recognise_s": round(recognise, 3),
+        }
+
     def discover(self, url: str, checks: PageChecks | None = None) -> DiscoveredPage:
         """The page stage for one URL; page problems become a failed PageReport, never an exception."""
         try:
-            return discover_page(
+            discovered = discover_page(
                 url, self.options, self.fetcher, self.robots, self.renderer, self.browser_unavailable, checks
             )
+            if self.ocr_unavailable and discovered.page.status == "ok" and discovered.page.images:
+                discovered.page.warnings.append(f"text in images not read: {self.ocr_unavailable}")
+            return discovered
         except ScrapeError as exc:
             page = PageReport(url=url, status="failed", error=exc.message, error_code=exc.code)
         except Exception as exc:  # one bad page never aborts a run
@@ -183,13 +234,20 @@ class AuditRun:
                 raise
             page.warnings.append(f"captions not translated into {lang}: {exc}")
             return
-        suggestions = [record for record in records if record.suggested_alt]
-        texts = [record.caption or "" for record in records] + [record.suggested_alt or "" for record in suggestions]
-        translated = translator.translate(texts)
+        # The image's own text stays as written: a suggestion that is the text is not translated, and
+        # the quoted text of "... with a sign reading 'Open'" is put back after the rest is translated.
+        suggestions = [r for r in records if r.suggested_alt and r.suggestion_basis != "image_text"]
+        quoted = {
+            id(r): r.suggested_alt.rsplit(" '", 1) for r in suggestions if r.suggestion_basis == "caption_and_text"
+        }  # type: ignore[union-attr]
+        sources = [quoted[id(r)][0] if id(r) in quoted else r.suggested_alt or "" for r in suggestions]
+        translated = translator.translate([record.caption or "" for record in records] + sources)
         for record, text in zip(records, translated[: len(records)], strict=True):
             record.caption_translated, record.translation_lang = text, lang
+            if record.suggestion_basis == "image_text":
+                record.suggested_alt_translated = record.suggested_alt
         for record, text in zip(suggestions, translated[len(records) :], strict=True):
-            record.suggested_alt_translated = text
+            record.suggested_alt_translated = f"{text} '{quoted[id(record)][1]}" if id(record) in quoted else text
 
     # --- images ------------------------------------------------------------------------
 
@@ -226,8 +284,10 @@ class AuditRun:
                 data,
                 min_width=0 if by_rendered_size else opts.min_width,
                 min_height=0 if by_rendered_size else opts.min_height,
+                draft_side=DETECT_MAX_SIDE if self.text_reader is not None else DRAFT_SIDE,
             )
             model_input = self.captioner.prepare(prepared.image)
+            self.read_text(record, prepared.image)
         except ImageSkipped as exc:
             record.skip(exc.code, exc.message)
             return None

@@ -29,7 +29,7 @@ log = logging.getLogger("altscout.api")
 API = "/api/v1"
 DELETE_WAIT_S = 15.0
 PUBLIC_OPTIONS = (
-    "model", "min_width", "max_images", "num_beams", "max_new_tokens", "prompt", "lang", "render", "crawl",
+    "model", "min_width", "max_images", "num_beams", "max_new_tokens", "prompt", "lang", "render", "ocr", "crawl",
     "max_pages", "max_depth", "scope", "include", "exclude", "max_alt_length", "mismatch_threshold",
 )  # fmt: skip
 

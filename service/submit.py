@@ -112,6 +112,7 @@ class JobOptionsIn(BaseModel):
     prompt: str | None = Field(None, max_length=200, description="text the caption starts with")
     lang: str | None = Field(None, max_length=16, description="caption language: en, auto or a language code")
     render: Literal["auto", "always", "never"] | None = Field(None, description="run the page's JavaScript")
+    ocr: Literal["auto", "off"] | None = Field(None, description="read the text in images")
     max_pages: int | None = Field(None, ge=1, description="crawl: pages at most (bounded by the server)")
     max_depth: int | None = Field(None, ge=0, le=100, description="crawl: links away from a start URL")
     scope: Literal["host", "domain"] | None = Field(None, description="crawl: the start hosts or their domains")
@@ -167,7 +168,7 @@ def build_options(request: AuditRequest, defaults: AuditOptions, limits: ServerL
     changes: dict[str, Any] = {"model": model, "thumbnail_size": THUMBNAIL_PX, "crawl": request.crawl}
     if given.min_size is not None:
         changes["min_width"] = changes["min_height"] = given.min_size
-    for name in ("max_images", "num_beams", "max_new_tokens", "lang", "render", "max_depth", "scope"):
+    for name in ("max_images", "num_beams", "max_new_tokens", "lang", "render", "ocr", "max_depth", "scope"):
         value = getattr(given, name)
         if value is not None:
             changes[name] = value

@@ -114,6 +114,11 @@ CASES: dict[str, tuple[str, bytes | None]] = {
         solid(300, 200),
     ),
     "css-bg.png": ('<div style="background-image:url(css-bg.png)"></div>', solid(300, 200)),
+    "social-pos.png": ('<meta property="og:image" content="social-pos.png">', solid(300, 200)),
+    "social-neg.png": (
+        '<meta name="twitter:image" content="social-neg.png"><meta name="twitter:image:alt" content="Red card">',
+        solid(300, 200),
+    ),
 }
 
 # slug -> (file proving it, file proving its absence)
@@ -132,6 +137,7 @@ POS_NEG = {
     "modern_format": ("large-pos.png", "large-webp-neg.webp"),
     "missing_dimensions": ("no-dimensions-pos.png", "missing-alt-neg.png"),
     "non_descriptive_filename": ("IMG_2031.jpg", "red-square-descriptive.png"),
+    "social_image_no_alt": ("social-pos.png", "social-neg.png"),
 }
 
 
@@ -151,10 +157,11 @@ def audited(server: FixtureServer) -> dict[str, ImageRecord]:
 # oversized_image needs the rendered size (tests/test_render.py, the unit test below); inconsistent_alt
 # compares pages (tests/test_site_reports.py).
 RENDERED_ONLY = {"oversized_image", "inconsistent_alt"}
+TEXT_IN_IMAGES = {"image_of_text", "alt_missing_text"}  # need images of text: tests/test_ocr.py
 
 
 def test_every_slug_has_a_positive_and_a_negative_case(audited: dict[str, ImageRecord]) -> None:
-    assert set(POS_NEG) == set(ISSUES) - RENDERED_ONLY
+    assert set(POS_NEG) == set(ISSUES) - RENDERED_ONLY - TEXT_IN_IMAGES
     for slug, (positive, negative) in POS_NEG.items():
         pos, neg = audited[positive], audited[negative]
         assert slug in pos.alt_issues + pos.seo_issues, f"{slug} not flagged on {positive}"
@@ -166,8 +173,10 @@ def test_small_spacer_with_empty_alt_is_not_flagged(audited: dict[str, ImageReco
     assert spacer.status == "skipped" and "empty_alt_on_content" not in spacer.alt_issues
 
 
-def test_css_backgrounds_get_no_alt_checks(audited: dict[str, ImageRecord]) -> None:
-    assert audited["css-bg.png"].alt_issues == [] and audited["css-bg.png"].suggested_alt is None
+def test_css_backgrounds_get_no_alt_checks_but_a_suggested_aria_label(audited: dict[str, ImageRecord]) -> None:
+    background = audited["css-bg.png"]
+    assert background.alt_issues == [] and background.suggestion_for == "aria-label"
+    assert background.suggested_alt == "A red picture 300x200" and background.suggestion_basis == "caption"
 
 
 def test_mismatch_scores_are_reported(audited: dict[str, ImageRecord]) -> None:

@@ -45,6 +45,8 @@ def comparable(report: dict) -> dict:
     report = json.loads(json.dumps(report))
     report["summary"].pop("elapsed_s")
     report["site"].pop("captioned_this_run")
+    for counter in ("images_read", "detect_s", "recognise_s"):  # OCR work of this run
+        report["model"]["ocr"].pop(counter, None)
     report["pages"] = sorted(report["pages"], key=lambda page: page["url"])
     report["site"]["urls"] = sorted(report["site"]["urls"], key=lambda row: row["url"])
     return report

@@ -157,6 +157,7 @@ def test_cancel_and_delete(tmp_path: Path, server: FixtureServer) -> None:
         ('{"urls": ["http://a.test/"], "options": {"model": "/etc"}}', 400, "not offered by this server"),
         ('{"urls": ["http://a.test/"], "options": {"include": ["("]}}', 400, "not a valid regular expression"),
         ('{"urls": ["http://a.test/"], "options": {"render": "sometimes"}}', 422, "'options.render' is not valid"),
+        ('{"urls": ["http://a.test/"], "options": {"ocr": "on"}}', 422, "'options.ocr' is not valid"),
         ('{"urls": ["ftp://a.test/"]}', 400, "Only http:// and https:// addresses can be audited."),
         ('{"urls": ["javascript:alert(1)"]}', 400, "Only http:// and https://"),
         ('{"urls": ["http://exa mple.com/"]}', 400, "does not look like a valid web address"),
