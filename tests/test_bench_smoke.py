@@ -40,3 +40,17 @@ def test_bench_site_shares_what_it_says() -> None:
         assert report.site["unique_images"] == 6 + 3 * 4 + 3 * 5  # shared, category thumbnails, own photos
     finally:
         server.shutdown()
+
+
+def test_ocr_benchmark_scores_a_small_set() -> None:
+    """bench/bench_ocr.py on 8 text images and 4 photos: the metrics are computed, the set is balanced."""
+    from bench import bench_ocr
+    from bench.ocr_set import evaluation_set
+
+    samples = list(evaluation_set(8, 4))
+    assert [s.text is None for s in samples] == [False] * 8 + [True] * 4
+    assert {s.lang for s in samples[:8]} == {"en", "es", "fr", "de"}
+    result = bench_ocr.evaluate(bench_ocr.altscout_reader(), samples)
+    assert result["quality"]["all"]["images"] == 8 and 0 <= result["quality"]["all"]["cer"] <= 1
+    assert result["detection"]["true_positive"] + result["detection"]["false_negative"] == 8
+    assert bench_ocr.cer("abc", "abd") == 1 / 3 and bench_ocr.word_accuracy("a b c d", "a b x d") == 0.75

