@@ -25,6 +25,7 @@ from library import apply_renames, write_rename_plan
 from options import (
     DEVICES,
     DTYPES,
+    ENGINES,
     MB,
     OCR_MODES,
     RENDER_MODES,
@@ -199,6 +200,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.render_timeout_s,
         help="seconds per rendered page: load, scroll, settle (default %(default)s)",
     )
+    engine = p.add_argument_group("engine (past one machine)")
+    engine.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=d.engine,
+        help="local: threads in this process; ray: the stages on Ray Data (requirements-ray.txt)",
+    )
+    engine.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="the Ray cluster (default: $RAY_ADDRESS, else a local Ray)",
+    )
+    engine.add_argument(
+        "--caption-actors", type=int, default=d.caption_actors, help="--engine ray: captioning actors (one GPU each)"
+    )
     p.add_argument(
         "--ocr",
         choices=OCR_MODES,
@@ -253,6 +270,9 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         browser_path=args.browser,
         render_timeout_s=args.render_timeout,
         ocr=args.ocr,
+        engine=args.engine,
+        ray_address=args.ray_address,
+        caption_actors=args.caption_actors,
         crawl=args.crawl,
         max_pages=args.max_pages,
         max_depth=args.max_depth,

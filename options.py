@@ -17,6 +17,7 @@ DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 RENDER_MODES = ("auto", "always", "never")
 OCR_MODES = ("auto", "off")
+ENGINES = ("local", "ray")
 SCOPES = ("host", "domain")
 
 
@@ -78,6 +79,9 @@ class AuditOptions:
     page_workers: int = 4  # pages fetched or rendered at once
     state_path: str | None = None  # SQLite file: the crawl survives restarts and re-audits reuse captions
     ocr: str = "auto"  # auto: read the text in images when the OCR engine is installed; off: never
+    engine: str = "local"  # local: threads in this process; ray: the stages on Ray Data (a cluster or a local Ray)
+    ray_address: str | None = None  # --engine ray: the cluster (else RAY_ADDRESS, else a local Ray)
+    caption_actors: int = 1  # --engine ray: captioning actors, each with the model (one GPU each on CUDA)
     reaudit_finished: bool = True  # a finished state: audit afresh (CLI); False: report it as it is (service jobs)
 
     def __post_init__(self) -> None:
@@ -100,6 +104,7 @@ class AuditOptions:
             "max_pages",
             "per_host_pages",
             "page_workers",
+            "caption_actors",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -127,6 +132,8 @@ class AuditOptions:
             raise OptionsError("max-depth must not be negative")
         if self.render not in RENDER_MODES:
             raise OptionsError(f"render must be one of {', '.join(RENDER_MODES)}, got {self.render!r}")
+        if self.engine not in ENGINES:
+            raise OptionsError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.ocr not in OCR_MODES:
             raise OptionsError(f"ocr must be one of {', '.join(OCR_MODES)}, got {self.ocr!r}")
         if self.dtype not in DTYPES:
@@ -189,3 +196,15 @@ def parse_translation_models(values: list[str], lang: str) -> tuple[tuple[str, s
         else:
             pairs.append((lang, value))
     return tuple(pairs)
+
+
+TUPLE_FIELDS = ("include", "exclude")
+
+
+def options_from_dict(values: dict[str, Any]) -> AuditOptions:
+    """``AuditOptions.to_dict()`` read back (JSON turns tuples into lists)."""
+    values = dict(values)
+    for name in TUPLE_FIELDS:
+        values[name] = tuple(values.get(name) or ())
+    values["translation_models"] = tuple(tuple(pair) for pair in values.get("translation_models") or ())
+    return AuditOptions(**values)

@@ -35,7 +35,7 @@ from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinish
 from pipeline.frontier import Frontier, HostGate
 from pipeline.page_stage import DiscoveredPage, PageChecks
 from pipeline.stages import AuditRun, Prepared
-from records import FINAL_STATUSES, PENDING, AuditReport, ImageRecord
+from records import FINAL_STATUSES, PENDING, AuditReport, ImageRecord, PageReport
 from scraper.errors import ScrapeError
 from scraper.urls import Scope, is_html_type, normalise_url
 from store import AUDITED, FAILED, QUEUED, SKIPPED, AuditStore, UrlRow
@@ -104,6 +104,12 @@ class Engine:
     def events(self) -> Iterator[AuditEvent]:
         """Run the audit to the end, yielding events; the last one carries the report."""
         started = time.monotonic()
+        self._begin()
+        yield from self._run_stages()
+        yield self._finished(started)
+
+    def _begin(self) -> None:
+        """Bind the state, load the models, seed the frontier (or resume it)."""
         options = self.options
         resuming = self.store.bind(
             {
@@ -118,13 +124,7 @@ class Engine:
             self.store.start_over()
             self.frontier = Frontier(self.store, self.scope, options)
             resuming = False
-        self.run.captioner.load()
-        if options.lang not in (ENGLISH, AUTO):
-            self.run.translator_for(options.lang).load()  # a fixed language fails fast, before any page
-        self.run.start_renderer()
-        self.run.start_ocr()
-        self.caption_key = caption_namespace(self.run.captioner_id(), options.generation)
-        self.run.captions_by_hash.update(self.store.captions(self.caption_key))
+        self._load_models()
         if not resuming:
             for target in self.targets:
                 if options.crawl:
@@ -135,6 +135,21 @@ class Engine:
                 for url in self.start_urls:
                     self.frontier.read_sitemaps(url, self.run.fetcher, self.run.robots)
         self.pages_done = self.store.page_count()
+
+    def _load_models(self) -> None:
+        """The captioner, a fixed language's translator, the browser and OCR, before any page."""
+        options = self.options
+        self.run.captioner.load()
+        if options.lang not in (ENGLISH, AUTO):
+            self.run.translator_for(options.lang).load()  # a fixed language fails fast, before any page
+        self.run.start_renderer()
+        self.run.start_ocr()
+        self.caption_key = caption_namespace(self.run.captioner_id(), options.generation)
+        self.run.captions_by_hash.update(self.store.captions(self.caption_key))
+
+    def _run_stages(self) -> Iterator[AuditEvent]:
+        """The local engine: page workers, the download pool, captioning in this thread."""
+        options = self.options
         batch_size = self.run.batch_size
         capacity = 2 * batch_size + options.download_workers
         page_futures: dict[Future[DiscoveredPage], UrlRow] = {}
@@ -166,13 +181,16 @@ class Engine:
                     else:
                         record = image_futures.pop(future)  # type: ignore[arg-type]
                         yield from self._accept_image(record, future.result())  # type: ignore[arg-type]
+
+    def _finished(self, started: float) -> AuditFinished:
+        """The report, read back from the store."""
         report = AuditReport(model=self.run.model_info(), pages=list(self.store.pages()))
         if self.site_report:
             report.images = site_images(report.pages)
             report.site = self.site_block()
             report.site["unique_images"] = len(report.images)
         report.elapsed_s = time.monotonic() - started
-        yield AuditFinished(report)
+        return AuditFinished(report)
 
     def _page_job(self, row: UrlRow) -> DiscoveredPage:
         """Page worker: wait for the host's slot (and Crawl-delay), then run the page stage."""
@@ -189,8 +207,11 @@ class Engine:
 
     # --- pages -----------------------------------------------------------------------
 
-    def _accept_page(self, row: UrlRow, discovered: DiscoveredPage) -> Iterator[AuditEvent]:
-        """A page's discovery finished: decide its fate, queue its links and images."""
+    def _triage(self, row: UrlRow, discovered: DiscoveredPage) -> Iterator[AuditEvent]:
+        """A page's discovery finished: keep a failed page, skip a duplicate, offer the links.
+
+        Returns (as the generator's value) True when the page's images are to be audited.
+        """
         page = discovered.page
         url = row.url
         if page.status != "ok":
@@ -198,21 +219,29 @@ class Engine:
             self.frontier.done(url)
             if self.options.crawl and page.error_code in SKIP_CODES:
                 self.store.set_status(url, SKIPPED, SKIP_CODES[page.error_code], page.error)
-                return
+                return False
             self.store.save_page(page, FAILED, page.error_code, page.error)
             self.pages_done += 1
             yield PageFinished(self.pages_done - 1, page)
-            return
+            return False
         if self.options.crawl and (skip := self._duplicate(row, discovered)) is not None:
             discovered.source.release()
             self.frontier.done(url)
             self.store.set_status(url, SKIPPED, *skip)
-            return
+            return False
         if self.options.crawl:
             for link in discovered.links:
                 self.frontier.offer(link, row.depth + 1, "link", url)
         total = self.frontier.admitted if self.options.crawl else len(self.targets)
         yield PageStarted(self.pages_done, total, url)
+        return True
+
+    def _accept_page(self, row: UrlRow, discovered: DiscoveredPage) -> Iterator[AuditEvent]:
+        """A page's discovery finished: decide its fate, queue its images."""
+        if not (yield from self._triage(row, discovered)):
+            return
+        page = discovered.page
+        url = row.url
         pending = [record for record in page.images if record.status == PENDING]
         open_page = self.open_pages[url] = _OpenPage(row, discovered, len(pending))
         for record in page.images:  # final before any download: too small, over the limit, not fetchable
@@ -263,7 +292,10 @@ class Engine:
         """Every record of the page is final: audit it, keep it, report it."""
         open_page = self.open_pages.pop(url)
         open_page.discovered.source.release()
-        page = open_page.discovered.page
+        yield from self._complete(url, open_page.discovered.page)
+
+    def _complete(self, url: str, page: PageReport) -> Iterator[AuditEvent]:
+        """The page stage's last step (any engine): checks and suggestions, translation, the store."""
         audit_checks(page, self.options.audit_settings)
         self.run.translate_page(page)
         self.store.save_page(page, AUDITED)

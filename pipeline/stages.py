@@ -393,7 +393,12 @@ def audit(urls: Iterable[str], options: AuditOptions, captioner: Captioner | Non
     """
     from pipeline.engine import Engine
 
-    engine = Engine(urls, options, captioner)
+    if options.engine == "ray":
+        from pipeline.ray_engine import RayEngine
+
+        engine: Engine = RayEngine(urls, options, captioner)
+    else:
+        engine = Engine(urls, options, captioner)
     try:
         yield from engine.events()
     finally:

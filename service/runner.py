@@ -19,7 +19,7 @@ from typing import Any
 
 from auditing.compare import compare
 from captioning import Captioner, ModelLoadError
-from options import AuditOptions, OptionsError
+from options import AuditOptions, OptionsError, options_from_dict
 from pipeline import AuditFinished, ImageFinished, PageFinished, PageStarted, audit
 from records import CAPTIONED, AuditReport
 from reports import write_captions_txt, write_csv, write_html, write_json, write_pages_csv
@@ -38,20 +38,14 @@ REPORT_FILES = {
 }
 GALLERY_MAX = 200
 PROGRESS_EVERY_S = 0.5
-TUPLE_OPTIONS = ("include", "exclude")
 
 CaptionerFor = Callable[[AuditOptions], Captioner]
 
 
 def job_options(job: Job, job_dir: Path) -> AuditOptions:
     """The job's stored options, with its own state database; a finished state is reported, not redone."""
-    values = dict(job.options)
-    for name in TUPLE_OPTIONS:
-        values[name] = tuple(values.get(name) or ())
-    values["translation_models"] = tuple(tuple(pair) for pair in values.get("translation_models") or ())
-    values["state_path"] = str(job_dir / "state.db")
-    values["reaudit_finished"] = False
-    return AuditOptions(**values)
+    values = {**job.options, "state_path": str(job_dir / "state.db"), "reaudit_finished": False}
+    return options_from_dict(values)
 
 
 class _Progress:

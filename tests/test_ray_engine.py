@@ -1,0 +1,141 @@
+"""``--engine ray`` on a local Ray (2 CPUs, small object store, no dashboard): the same report as the
+local engine, failures as records, a killed captioning actor, with the tiny random BLIP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import FixtureServer, png_bomb
+from test_resume import PAGES, comparable, serve_chain
+
+from options import AuditOptions
+from pipeline import PageFinished, audit, run_audit
+
+ray = pytest.importorskip("ray", reason="pip install -r requirements-ray.txt")
+
+
+@pytest.fixture(scope="session")
+def local_ray() -> Iterator[None]:
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    root = str(Path(__file__).resolve().parents[1])
+    ray.init(
+        address="local",
+        num_cpus=2,
+        object_store_memory=150 * 1024 * 1024,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": root, "HF_HUB_OFFLINE": "1"}},
+    )
+    yield
+    ray.shutdown()
+
+
+def options(model: Path, tmp_path: Path, engine: str, **extra: object) -> AuditOptions:
+    return AuditOptions(
+        model=str(model), device="cpu", dtype="float32", allow_private=True, render="never", ocr="off",
+        max_new_tokens=4, min_new_tokens=2, batch_size=2, crawl=True, engine=engine,
+        state_path=str(tmp_path / f"{engine}.db"), **extra,
+    )  # fmt: skip
+
+
+def as_json(report) -> dict:
+    data = comparable(json.loads(json.dumps(report.to_dict())))
+    for page in data["pages"]:
+        page["images"] = sorted(page["images"], key=lambda image: image["url"])
+    return data
+
+
+def serve_hostile(server: FixtureServer) -> None:
+    """The chain site plus a page that fails and a hostile image."""
+    serve_chain(server)
+    server.add("/img/bomb.png", png_bomb(), content_type="image/png")
+    server.add("/img/fake.jpg", b"<html>not an image</html>", content_type="image/jpeg")
+    server.add("/p0", "<html><body><img src='/img/p0-0.png' alt='P'><img src='/img/bomb.png'>"
+               "<img src='/img/fake.jpg'><a href='/broken'>x</a></body></html>", delay_s=0.2)  # fmt: skip
+    server.add("/broken", "oops", status=500)
+
+
+def test_ray_gives_the_local_report(
+    local_ray: None, fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path
+) -> None:
+    serve_hostile(fresh_server)
+    start = [fresh_server.url("/")]
+    local = run_audit(start, options(tiny_blip_dir, tmp_path, "local"))
+    distributed = run_audit(start, options(tiny_blip_dir, tmp_path, "ray"))
+    assert as_json(distributed) == as_json(local)
+    pages = {page.url.rsplit("/", 1)[-1]: page for page in distributed.pages}
+    assert len(distributed.pages) == PAGES + 2 and pages["broken"].status == "failed"
+    images = {image.url.rsplit("/", 1)[-1]: image for image in pages["p0"].images}
+    assert images["bomb.png"].status == "failed" and images["bomb.png"].reason == "too_many_pixels"
+    assert images["fake.jpg"].status == "failed" and images["fake.jpg"].reason
+    assert images["p0-0.png"].status == "captioned" and images["p0-0.png"].caption
+
+
+def test_a_killed_captioning_actor_loses_nothing(
+    local_ray: None, fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path
+) -> None:
+    serve_chain(fresh_server)
+    start = [fresh_server.url("/")]
+    killed: list[int] = []
+
+    def kill_caption_actor() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    try:
+                        title = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    except OSError:
+                        continue
+                    if b"CaptionStage" in title:
+                        os.kill(int(pid), signal.SIGKILL)
+                        killed.append(int(pid))
+                        return
+            time.sleep(0.05)
+
+    events = audit(start, options(tiny_blip_dir, tmp_path, "ray"))
+    report = None
+    for event in events:
+        if isinstance(event, PageFinished) and not killed and event.index >= 1:
+            threading.Thread(target=kill_caption_actor, daemon=True).start()
+            time.sleep(0.5)
+        if hasattr(event, "report"):
+            report = event.report
+    assert killed, "no captioning actor was found to kill"
+    assert report is not None
+    urls = [image.url for page in report.pages for image in page.images]
+    assert len(report.pages) == PAGES + 1 and len(urls) == 1 + PAGES * 3
+    assert all(image.status == "captioned" for page in report.pages for image in page.images)
+    assert len({page.url for page in report.pages}) == len(report.pages)
+
+
+def test_ray_resumes_from_the_state(
+    local_ray: None, fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path
+) -> None:
+    """Stopped after a few pages, the same run continues: no page audited before is fetched again."""
+    import sqlite3
+
+    serve_chain(fresh_server)
+    start = [fresh_server.url("/")]
+    opts = options(tiny_blip_dir, tmp_path, "ray")
+    first = audit(start, opts)
+    for event in first:
+        if isinstance(event, PageFinished) and event.index >= 3:
+            break
+    first.close()
+    with sqlite3.connect(opts.state_path) as db:
+        audited = {url for (url,) in db.execute("SELECT url FROM urls WHERE status = 'audited'")}
+    assert len(audited) >= 4
+    hits = {path: route.hits for path, route in fresh_server.routes.items()}
+    report = run_audit(start, opts)
+    assert len(report.pages) == PAGES + 1
+    for url in audited:
+        path = "/" + url.split("/", 3)[3]
+        assert fresh_server.routes[path].hits == hits[path], path
