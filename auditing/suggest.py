@@ -9,6 +9,7 @@ means none is.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -178,12 +179,16 @@ def suggest_alt(
     text = sentence_case(strip_prefix(caption).rstrip("."))
     if figcaption and overlap_score(text, figcaption) == 1.0:
         return ""  # the figcaption already says it: do not repeat it
-    if in_link:
-        target = _link_target(link_href)
-        if target:
-            suffix = f" (link to {target})"
-            return trim_to(text, max(limit - len(suffix), 20)) + suffix
-    return trim_to(text, limit)
+    return _with_link_target(text, limit, trim_to, link_href if in_link else None)
+
+
+def _with_link_target(text: str, limit: int, trim: Callable[[str, int], str], link_href: str | None) -> str:
+    """``text`` trimmed to ``limit``, ending with "(link to ...)" when it sits in a link with a known target."""
+    target = _link_target(link_href) if link_href else None
+    if not target:
+        return trim(text, limit)
+    suffix = f" (link to {target})"
+    return trim(text, max(limit - len(suffix), 20)) + suffix
 
 
 SIGN_CLAUSE = " with a sign reading "  # joins a photo's caption and the short text seen in it
@@ -226,13 +231,7 @@ def suggest_text_alternative(
     if in_link and link_text:
         return trim_to(sentence_case(link_text), limit), "link_text"
     if text_dominant and image_text:
-        text = trim_sentences(image_text, limit)
-        if in_link:
-            target = _link_target(link_href)
-            if target:
-                suffix = f" (link to {target})"
-                text = trim_sentences(image_text, max(limit - len(suffix), 20)) + suffix
-        return text, "image_text"
+        return _with_link_target(image_text, limit, trim_sentences, link_href if in_link else None), "image_text"
     suggestion = suggest_alt(
         caption, limit=limit, in_link=in_link, link_text=link_text, link_href=link_href, figcaption=figcaption
     )

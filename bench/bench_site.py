@@ -4,6 +4,7 @@
     python bench/bench_site.py --naive-pages 50   # the naive loop on all 50 pages too (30 more minutes)
     python bench/bench_site.py --quick            # 6 pages, naive on 2
     python bench/bench_site.py --memory           # peak memory at 50 and 2,000 pages (fake captioner)
+    python bench/bench_site.py --engines local,ray --only-crawl   # the crawl on each engine (Ray: a local Ray)
 
 A loopback site: a home page linking every page; each page has 5 images of its own and 10
 shared ones (a logo, 3 icons and 2 header photos on every page, 4 product thumbnails shared by
@@ -138,10 +139,18 @@ def child_crawl(args: argparse.Namespace) -> dict:
         min_new_tokens=args.tokens,
         state_path=args.state,
         dtype=args.dtype,
+        engine=args.engine,
+        ocr="off",
     )
-    captioner = FakeCaptioner() if args.fake else get_captioner(options.model, options.device, options.dtype)
-    captioner.load()
-    busy = time_batches(captioner)
+    if args.engine == "ray":  # the actors load the model; the driver only needs a Ray to talk to
+        from pipeline.ray_engine import ensure_ray
+
+        ensure_ray(None)
+        captioner, busy = None, {"s": float("nan")}
+    else:
+        captioner = FakeCaptioner() if args.fake else get_captioner(options.model, options.device, options.dtype)
+        captioner.load()
+        busy = time_batches(captioner)
     started = time.perf_counter()
     report = run_audit([args.url], options, captioner)
     seconds = time.perf_counter() - started
@@ -226,6 +235,8 @@ def main() -> None:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--state", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--fake", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--engines", default="local", help="comma-separated: local, ray (each crawls the site)")
+    parser.add_argument("--engine", default="local", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         result = child_crawl(args) if args.child == "crawl" else child_naive(args)
@@ -254,12 +265,15 @@ def main() -> None:
         f"# {args.pages} pages x 15 images, {DELAY_S * 1000:.0f} ms per response, BLIP-base random, "
         f"{args.tokens} tokens, dtype {args.dtype}, {os.cpu_count()} CPUs"
     )
-    ours = run_child(child_command("crawl", url, args))
-    print(
-        f"AltScout --crawl: {ours['seconds']:.1f} s for {ours['pages']} pages, {ours['images']} image records "
-        f"({ours['unique_images']} distinct), {ours['images'] / ours['seconds']:.2f} images/s; captioner busy "
-        f"{ours['caption_busy_s'] / ours['seconds']:.0%}; peak RSS {ours['peak_rss_mb']:.0f} MiB"
-    )
+    for engine in args.engines.split(","):
+        ours = run_child(child_command("crawl", url, args, engine=engine))
+        print(
+            f"AltScout --crawl --engine {engine}: {ours['seconds']:.1f} s for {ours['pages']} pages, "
+            f"{ours['images']} image records ({ours['unique_images']} distinct), "
+            f"{ours['images'] / ours['seconds']:.2f} images/s; captioner busy "
+            f"{ours['caption_busy_s'] / ours['seconds']:.0%}; peak RSS (driver) {ours['peak_rss_mb']:.0f} MiB",
+            flush=True,
+        )
     if args.only_crawl:
         server.shutdown()
         return

@@ -56,6 +56,7 @@ class BlipCaptioner:
         self._model: Any = None
         self._processor: Any = None
         self._pixels: PixelRecipe | None = None  # None: the processor runs at batch time
+        self._pixels_ready = False  # the recipe was read without the model (_load_pixels)
         self.family: str | None = None
         self._fitted_batch_size: int | None = None  # CUDA: sized to the GPU's free memory at load
         self._largest_batch: int | None = None  # lowered after an out-of-memory error
@@ -122,13 +123,39 @@ class BlipCaptioner:
             self.device, self.dtype = device, dtype
             self._model = model  # last: a set model means everything above is ready
 
+    def _load_pixels(self) -> None:
+        """Only the processor's pixel recipe (image workers of the Ray engine never load the model)."""
+        if self._model is not None or self._pixels_ready:
+            return
+        with self._lock:
+            if self._model is not None or self._pixels_ready:
+                return
+            import transformers
+            from transformers import AutoConfig, AutoProcessor
+
+            previous = transformers.utils.logging.get_verbosity()
+            transformers.utils.logging.set_verbosity_error()
+            try:
+                if AutoConfig.from_pretrained(self.model_id).model_type not in FAMILIES:
+                    self.load()  # says which models are supported, in one sentence
+                processor = AutoProcessor.from_pretrained(self.model_id)
+            except ModelLoadError:
+                raise
+            except Exception as exc:  # hub, file-system and format errors all become one sentence
+                raise model_load_failure("captioning", self.model_id, exc, "./models/blip", "--model ") from exc
+            finally:
+                transformers.utils.logging.set_verbosity(previous)
+            self._pixels = PixelRecipe.from_processor(processor.image_processor)
+            self._pixels_ready = True
+
     def prepare(self, image: Image.Image) -> Image.Image | np.ndarray:
         """The model's input for one image: resized uint8 pixels (thread-safe, for download workers).
 
-        When the processor cannot be copied, the image itself, bounded to 768 px, is returned
-        and the processor runs at batch time.
+        Needs only the processor (loaded on its own when the model is not). When the processor
+        cannot be copied, the image itself, bounded to 768 px, is returned and the processor runs
+        at batch time.
         """
-        self.load()
+        self._load_pixels()
         if self._pixels is not None:
             return self._pixels.to_array(image)
         if max(image.size) <= FALLBACK_SIDE:

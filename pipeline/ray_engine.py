@@ -2,7 +2,7 @@
 
 The driver keeps what the local engine keeps: the frontier, the state store, duplicate and skip
 decisions, the page audit and the report (``Engine._triage``, ``Engine._complete``). Pages leave it
-in waves of ``WAVE_PAGES`` URLs as a Ray Dataset that runs the stages on the cluster:
+in waves of up to ``WAVE_PAGES`` URLs as a Ray Dataset that runs the stages on the cluster:
 
     page URLs -> DiscoverStage (actors: ``AuditRun.discover``; rendering where the workers have a browser)
               -> PrepareStage (actors with a thread pool: ``AuditRun.download_image``: fetch, decode,
@@ -43,8 +43,9 @@ from store import UrlRow
 log = logging.getLogger("altscout.ray")
 
 ROOT = Path(__file__).resolve().parent.parent
-WAVE_PAGES = 32  # page URLs handed to the cluster at once
+WAVE_PAGES = 256  # page URLs handed to the cluster at once (each wave starts its actor pools)
 PAGE, IMAGE = "page", "image"
+IO_ACTOR_CPUS = 0.5  # discovery and image actors mostly wait on the network; captioning takes whole CPUs
 
 
 def ensure_ray(address: str | None) -> None:
@@ -56,7 +57,14 @@ def ensure_ray(address: str | None) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     target = address or os.environ.get("RAY_ADDRESS") or "local"
     runtime_env = {"env_vars": {"PYTHONPATH": str(ROOT)}} if target == "local" else None
-    ray.init(address=target, runtime_env=runtime_env, include_dashboard=False, log_to_driver=False)
+    ray.init(
+        address=target,
+        runtime_env=runtime_env,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+    )
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 def _row(kind: str, page_url: str, index: int, state: dict[str, Any], prepared: bytes = b"") -> dict[str, Any]:
@@ -138,10 +146,24 @@ class CaptionStage:
                 record = ImageRecord.from_state(json.loads(row["state"]))
                 record.sha256 = sha256
                 todo.append((position, record, model_input))
+        # Identical bytes are captioned once per actor: a caption this actor made is reused, and the
+        # same bytes twice in a batch follow the first (the stage function shares the outcome).
+        fresh: list[tuple[ImageRecord, Any]] = []
+        followers: dict[str, list[ImageRecord]] = {}
+        for _, record, model_input in todo:
+            sha256 = record.sha256 or ""
+            if not sha256:
+                fresh.append((record, model_input))
+            elif (known := self.run.known_caption(sha256)) is not None:
+                record.set_caption(*known)
+            elif sha256 in followers:
+                followers[sha256].append(record)
+            else:
+                followers[sha256] = []
+                fresh.append((record, model_input))
         size = self.run.batch_size
-        for start in range(0, len(todo), size):
-            chunk = todo[start : start + size]
-            list(self.run.caption_images([(record, model_input) for _, record, model_input in chunk], {}))
+        for start in range(0, len(fresh), size):
+            list(self.run.caption_images(fresh[start : start + size], followers))
         for position, record, _ in todo:
             rows[position] = {**rows[position], "state": json.dumps(record.to_state()), "prepared": b""}
         return _columns(rows)
@@ -194,12 +216,14 @@ class RayEngine(Engine):
                 fn_constructor_kwargs={"options": options, "start_urls": self.start_urls},
                 batch_size=1,
                 compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers),
+                num_cpus=IO_ACTOR_CPUS,
             )
             .map_batches(
                 PrepareStage,
                 fn_constructor_kwargs={"options": options},
                 batch_size=self.options.download_workers,
                 compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers),
+                num_cpus=IO_ACTOR_CPUS,
             )
             .map_batches(
                 CaptionStage,
