@@ -88,7 +88,3 @@ def text_in_alt(image_text: str, alt: str) -> bool:
     found = sum(1 for word in wanted if process.extractOne(word, have, scorer=fuzz.ratio, score_cutoff=WORD_MATCH))
     return found / len(wanted) >= TEXT_IN_ALT_SHARE
 
-
-def alt_within_text(alt: str, image_text: str) -> bool:
-    """Whether the alt's words come from the image's text (an alt quoting part of a banner)."""
-    return text_in_alt(alt, image_text)

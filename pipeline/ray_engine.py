@@ -244,7 +244,7 @@ class RayEngine(Engine):
             url = str(out["page_url"])
             state = json.loads(out["state"])
             if out["kind"] == PAGE:
-                row = rows_by_url.get(url) or next(r for r in wave if r.url == url)
+                row = rows_by_url[url]
                 page = PageReport.from_state(state["page"])
                 discovered = DiscoveredPage(page, PageBytes(self.run.fetcher), state["links"], state["canonical"])
                 if not (yield from self._triage(row, discovered)):
