@@ -87,4 +87,3 @@ def text_in_alt(image_text: str, alt: str) -> bool:
         return False
     found = sum(1 for word in wanted if process.extractOne(word, have, scorer=fuzz.ratio, score_cutoff=WORD_MATCH))
     return found / len(wanted) >= TEXT_IN_ALT_SHARE
-
