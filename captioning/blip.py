@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -85,16 +86,9 @@ class BlipCaptioner:
             device = resolve_device(self._device_request)
             dtype = resolve_dtype(self._dtype_request, device)
             transformers.utils.logging.disable_progress_bar()
-            previous = transformers.utils.logging.get_verbosity()
-            transformers.utils.logging.set_verbosity_error()
             kwargs: dict[str, Any] = {}
-            try:
-                config = AutoConfig.from_pretrained(self.model_id)
-                if config.model_type not in FAMILIES:
-                    raise ModelLoadError(
-                        f"The model '{self.model_id}' is a '{config.model_type}' model, not a BLIP or BLIP-2 "
-                        "captioning model; pass --model base, large, blip2 or a folder of one of those."
-                    )
+            with self._loading():
+                config = self._config(AutoConfig)
                 kwargs["dtype"] = getattr(torch, dtype)
                 if config.model_type == "blip-2":
                     from transformers import Blip2ForConditionalGeneration, Blip2Processor
@@ -106,12 +100,6 @@ class BlipCaptioner:
                     model_class, processor_class = BlipForConditionalGeneration, BlipProcessor
                 processor = processor_class.from_pretrained(self.model_id)
                 model = model_class.from_pretrained(self.model_id, **kwargs)
-            except ModelLoadError:
-                raise
-            except Exception as exc:  # hub, file-system and format errors all become one sentence
-                raise model_load_failure("captioning", self.model_id, exc, "./models/blip", "--model ") from exc
-            finally:
-                transformers.utils.logging.set_verbosity(previous)
             model = (model if "device_map" in kwargs else model.to(device)).eval()
             if device.startswith("cuda"):
                 free_bytes, _ = torch.cuda.mem_get_info(model.device)
@@ -123,6 +111,32 @@ class BlipCaptioner:
             self.device, self.dtype = device, dtype
             self._model = model  # last: a set model means everything above is ready
 
+    @contextmanager
+    def _loading(self) -> Iterator[None]:
+        """Quiet transformers while loading; any failure becomes one sentence naming the model and the fix."""
+        import transformers
+
+        previous = transformers.utils.logging.get_verbosity()
+        transformers.utils.logging.set_verbosity_error()
+        try:
+            yield
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # hub, file-system and format errors all become one sentence
+            raise model_load_failure("captioning", self.model_id, exc, "./models/blip", "--model ") from exc
+        finally:
+            transformers.utils.logging.set_verbosity(previous)
+
+    def _config(self, auto_config: Any) -> Any:
+        """The model's config; ModelLoadError for a model that is not BLIP or BLIP-2."""
+        config = auto_config.from_pretrained(self.model_id)
+        if config.model_type not in FAMILIES:
+            raise ModelLoadError(
+                f"The model '{self.model_id}' is a '{config.model_type}' model, not a BLIP or BLIP-2 "
+                "captioning model; pass --model base, large, blip2 or a folder of one of those."
+            )
+        return config
+
     def _load_pixels(self) -> None:
         """Only the processor's pixel recipe (image workers of the Ray engine never load the model)."""
         if self._model is not None or self._pixels_ready:
@@ -130,21 +144,11 @@ class BlipCaptioner:
         with self._lock:
             if self._model is not None or self._pixels_ready:
                 return
-            import transformers
             from transformers import AutoConfig, AutoProcessor
 
-            previous = transformers.utils.logging.get_verbosity()
-            transformers.utils.logging.set_verbosity_error()
-            try:
-                if AutoConfig.from_pretrained(self.model_id).model_type not in FAMILIES:
-                    self.load()  # says which models are supported, in one sentence
+            with self._loading():
+                self._config(AutoConfig)
                 processor = AutoProcessor.from_pretrained(self.model_id)
-            except ModelLoadError:
-                raise
-            except Exception as exc:  # hub, file-system and format errors all become one sentence
-                raise model_load_failure("captioning", self.model_id, exc, "./models/blip", "--model ") from exc
-            finally:
-                transformers.utils.logging.set_verbosity(previous)
             self._pixels = PixelRecipe.from_processor(processor.image_processor)
             self._pixels_ready = True
 

@@ -95,3 +95,14 @@ def test_aliases_and_dtype_choice() -> None:
 )
 def test_clean_caption(raw: str, clean: str) -> None:
     assert clean_caption(raw) == clean
+
+
+def test_prepare_without_the_model_reads_only_the_processor(tiny_blip_dir: Path, tmp_path: Path) -> None:
+    """The Ray engine's image actors: prepare() loads the processor alone; a non-BLIP model is one sentence."""
+    captioner = BlipCaptioner(str(tiny_blip_dir), device="cpu")
+    pixels = captioner.prepare(Image.new("RGB", (64, 48), (200, 30, 30)))
+    assert captioner._model is None and getattr(pixels, "shape", None) is not None
+    (tmp_path / "bert").mkdir()
+    (tmp_path / "bert" / "config.json").write_text('{"model_type": "bert"}')
+    with pytest.raises(ModelLoadError, match="is a 'bert' model, not a BLIP"):
+        BlipCaptioner(str(tmp_path / "bert"), device="cpu").prepare(Image.new("RGB", (64, 48)))
