@@ -108,8 +108,10 @@ def job_summary(report: AuditReport) -> dict[str, Any]:
     return result
 
 
-def write_job_reports(report: AuditReport, folder: Path) -> None:
-    """Every report file, the gallery's thumbnails, and report.json last (its presence means done)."""
+def write_job_reports(report: AuditReport, folder: Path, summary: dict[str, Any]) -> None:
+    """Every report file, the gallery's thumbnails, the status summary, and report.json last (its
+    presence means done: a job killed after it is recorded as done with the same summary)."""
+    (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     write_captions_txt(report, folder / "captions.txt")
     write_csv(report, folder / "report.csv")
     write_html(report, folder / "report.html")
@@ -146,8 +148,8 @@ def run_job(
     folder = store.job_dir(job.id)
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / "report.json").exists():  # killed after the reports were written: it is done
-        report_json = json.loads((folder / "report.json").read_text(encoding="utf-8"))
-        store.finish(job.id, DONE, summary=dict(report_json.get("summary", {})))
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        store.finish(job.id, DONE, summary=summary)
         return JobOutcome(DONE)
     try:
         options = job_options(job, folder)
@@ -176,8 +178,9 @@ def run_job(
             previous_json = json.loads((store.job_dir(previous.id) / "report.json").read_text(encoding="utf-8"))
             report.comparison = compare(report, previous_json)
             report.comparison["previous_job"] = previous.id
-        write_job_reports(report, folder)
-        store.finish(job.id, DONE, summary=job_summary(report))
+        summary = job_summary(report)
+        write_job_reports(report, folder, summary)
+        store.finish(job.id, DONE, summary=summary)
         return JobOutcome(DONE, report)
     except (ModelLoadError, BrowserUnavailableError, StateMismatchError, OptionsError) as exc:
         log.warning("job %s failed: %s", job.id, exc)

@@ -162,3 +162,15 @@ def test_cli_data_dir_is_the_service_store(tmp_path: Path, server: FixtureServer
         served = requests.get(f"{base}/api/v1/audits/{jobs[0]['id']}/report.json", timeout=10).json()
         assert served["comparison"]["previous_job"] == jobs[1]["id"]
     assert cli.main([*args, "--state", str(tmp_path / "s.db")]) == 2  # the job keeps its own state
+
+
+def test_a_job_killed_after_its_reports_is_done_with_its_summary(tmp_path: Path) -> None:
+    store = JobStore(tmp_path)
+    (job,) = queue(store)
+    store.claim()
+    folder = store.job_dir(job.id)
+    (folder / "summary.json").write_text(json.dumps({"images": 3, "site": {"pages_audited": 2}}))
+    (folder / "report.json").write_text("{}")
+    outcome = run_job(store, store.get(job.id), lambda options: FakeCaptioner())
+    assert outcome.state == "done"
+    assert store.get(job.id).summary == {"images": 3, "site": {"pages_audited": 2}}
