@@ -36,7 +36,6 @@ from pipeline.frontier import Frontier, HostGate
 from pipeline.page_stage import DiscoveredPage, PageChecks
 from pipeline.stages import AuditRun, Prepared
 from records import FINAL_STATUSES, PENDING, AuditReport, ImageRecord, PageReport
-from scraper.errors import ScrapeError
 from scraper.urls import Scope, is_html_type, normalise_url
 from store import AUDITED, FAILED, QUEUED, SKIPPED, AuditStore, UrlRow
 
@@ -196,13 +195,7 @@ class Engine:
         """Page worker: wait for the host's slot (and Crawl-delay), then run the page stage."""
         if self.run.is_folder(row.url):
             return self.run.folder_page(Path(row.url))
-        delay = None
-        if not self.options.ignore_robots:
-            try:
-                delay = self.run.robots.rules_for(row.url).crawl_delay()
-            except ScrapeError:
-                delay = None  # the page stage reports the host's problem
-        with self.gate.slot(row.url, delay):
+        with self.gate.slot(row.url, self.run.crawl_delay(row.url)):
             return self.run.discover(row.url, self.checks)
 
     # --- pages -----------------------------------------------------------------------

@@ -128,18 +128,31 @@ class HostGate:
         self._slots: dict[str, threading.Semaphore] = {}
         self._next_start: dict[str, float] = {}
 
-    @contextmanager
-    def slot(self, url: str, crawl_delay: float | None) -> Iterator[None]:
-        """Hold a slot of ``url``'s host; with a crawl delay, one request at a time, spaced."""
+    def acquire(self, url: str, crawl_delay: float | None) -> None:
+        """Take a slot of ``url``'s host (blocking); with a crawl delay, one request at a time, spaced."""
         host = urlsplit(url).netloc.lower()
         with self._lock:
             semaphore = self._slots.setdefault(host, threading.Semaphore(1 if crawl_delay else self._limit))
-        with semaphore:
-            if crawl_delay:
-                with self._lock:
-                    wait = self._next_start.get(host, 0.0) - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)
-                with self._lock:
-                    self._next_start[host] = time.monotonic() + crawl_delay
+        semaphore.acquire()
+        if crawl_delay:
+            with self._lock:
+                wait = self._next_start.get(host, 0.0) - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            with self._lock:
+                self._next_start[host] = time.monotonic() + crawl_delay
+
+    def release(self, url: str) -> None:
+        """Give back the slot taken by :meth:`acquire`."""
+        with self._lock:
+            semaphore = self._slots[urlsplit(url).netloc.lower()]
+        semaphore.release()
+
+    @contextmanager
+    def slot(self, url: str, crawl_delay: float | None) -> Iterator[None]:
+        """Hold a slot of ``url``'s host for the duration of the block."""
+        self.acquire(url, crawl_delay)
+        try:
             yield
+        finally:
+            self.release(url)

@@ -1,22 +1,27 @@
 """The Ray engine (``--engine ray``): the same stage functions on Ray Data, the bookkeeping in the driver.
 
 The driver keeps what the local engine keeps: the frontier, the state store, duplicate and skip
-decisions, the page audit and the report (``Engine._triage``, ``Engine._complete``). Pages leave it
-in waves of up to ``WAVE_PAGES`` URLs as a Ray Dataset that runs the stages on the cluster:
+decisions, the page audit and the reports (``Engine._triage``, ``Engine._complete``). One Ray
+Dataset runs the whole audit on the cluster; the frontier feeds it page URLs as it grows:
 
-    page URLs -> DiscoverStage (actors: ``AuditRun.discover``; rendering where the workers have a browser)
+    frontier (driver) -> queue -> FrontierSource (a read task that streams URL batches)
+              -> DiscoverStage (actors: ``AuditRun.discover``, within the cluster's per-host slots;
+                 rendering where the workers have a browser; each image URL claimed once)
               -> PrepareStage (actors with a thread pool: ``AuditRun.download_image``: fetch, decode,
                  prepare for the model, read the text in the image)
               -> CaptionStage (an actor pool, each loading the model once; ``num_gpus=1`` on CUDA;
                  ``AuditRun.caption_images`` in batches)
-              -> rows back to the driver, which reassembles pages and audits them.
+              -> rows back to the driver, which reassembles pages, audits them and feeds the
+                 frontier's next URLs (the page's links) to the queue.
 
-Rows are plain data: a kind (``page`` or ``image``), the page URL, the record's index, its state as
-JSON, and the model's input as pickled bytes (never a live PIL or model object). Every failure is
-already data in the record (status and reason); a worker or actor that dies is restarted by Ray and
-its batch retried. Each wave is one dataset, so a crawl's next wave starts when the previous one
-has been read back (the frontier needs its links); within a wave discovery, downloads and
-captioning overlap.
+So a crawl's discovery, downloads and captioning overlap on the cluster, as they do locally, and
+the caption model is loaded once per actor for the whole audit. Rows are plain data: a kind
+(``page``, ``image`` or ``follow``), the page URL, the record's index, its state as JSON, and the
+model's input as pickled bytes (never a live PIL or model object). Every failure is already data
+in the record (status and reason); a worker or actor that dies is restarted by Ray and its batch
+retried. Cluster-wide sharing lives in two small actors: :class:`HostGate` (the local engine's
+per-host slots and ``Crawl-delay``) and :class:`ImageLedger` (the first page that meets an image
+URL downloads it; later records are ``follow`` rows that copy its outcome in the driver).
 """
 
 from __future__ import annotations
@@ -25,26 +30,35 @@ import json
 import logging
 import os
 import pickle
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from options import options_from_dict
-from pipeline.engine import Engine
+from options import OptionsError, options_from_dict
+
+try:
+    from ray.data.block import BlockMetadata
+    from ray.data.datasource import Datasource, ReadTask
+except ImportError as exc:  # pragma: no cover - the base install has no Ray
+    raise OptionsError("--engine ray needs Ray: pip install -r requirements-ray.txt") from exc
+from pipeline.engine import SHARED_FIELDS, Engine
 from pipeline.events import AuditEvent, ImageFinished
+from pipeline.frontier import HostGate
 from pipeline.page_stage import DiscoveredPage, PageBytes, PageChecks
 from pipeline.stages import AuditRun
-from records import PENDING, ImageRecord, PageReport
+from records import FINAL_STATUSES, PENDING, ImageRecord, PageReport
 from scraper.urls import Scope, is_html_type
 from store import UrlRow
 
 log = logging.getLogger("altscout.ray")
 
 ROOT = Path(__file__).resolve().parent.parent
-WAVE_PAGES = 256  # page URLs handed to the cluster at once (each wave starts its actor pools)
-PAGE, IMAGE = "page", "image"
+PAGES_IN_FLIGHT = 64  # pages handed to the cluster and not yet audited (bounds the driver's memory)
+PAGE, IMAGE, FOLLOW = "page", "image", "follow"
+FLUSH = ""  # the source's flush row (Ray Data holds back a read task's last row until the next)
 IO_ACTOR_CPUS = 0.5  # discovery and image actors mostly wait on the network; captioning takes whole CPUs
 
 
@@ -85,26 +99,86 @@ def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return columns
 
 
+class ImageLedger:
+    """Which image URLs the cluster has taken on: the first page to claim a URL downloads it.
+
+    A claim is idempotent per page, so a discovery batch that Ray retries after a worker died
+    claims the same URLs again and still leads them.
+    """
+
+    def __init__(self) -> None:
+        self._owner: dict[str, str] = {}
+
+    def claim(self, page_url: str, image_urls: list[str]) -> list[bool]:
+        """For each image URL: True when this page leads it (downloads it), False when it follows."""
+        return [self._owner.setdefault(url, page_url) == page_url for url in image_urls]
+
+
+class FrontierSource(Datasource):
+    """A Ray Data source fed by the driver: URL batches from a queue, until ``None``.
+
+    Ray Data holds back a read task's last row until the next one arrives, so each batch ends with
+    a :data:`FLUSH` row that the discovery stage drops.
+    """
+
+    def __init__(self, queue: Any) -> None:
+        super().__init__()
+        self.queue = queue
+
+    def estimate_inmemory_data_size(self) -> int | None:
+        """Unknown: the crawl decides."""
+        return None
+
+    def get_read_tasks(self, parallelism: int, *args: Any, **kwargs: Any) -> list[ReadTask]:
+        """One task that streams the queue."""
+        import pyarrow as pa
+
+        queue = self.queue
+
+        def read() -> Iterator[Any]:
+            while (urls := queue.get(block=True)) is not None:
+                yield pa.table({"url": [*urls, FLUSH]})
+
+        return [ReadTask(read, BlockMetadata(num_rows=None, size_bytes=None, input_files=None, exec_stats=None))]
+
+
 class DiscoverStage:
     """The page stage on a worker: discovery (and rendering when the worker has a browser)."""
 
-    def __init__(self, options: dict[str, Any], start_urls: list[str]) -> None:
+    def __init__(self, options: dict[str, Any], start_urls: list[str], gate: Any, ledger: Any) -> None:
         self.options = options_from_dict(options)
         self.run = AuditRun(self.options)
         self.run.start_renderer()
         scope = Scope.for_start(start_urls, self.options.scope == "domain", self.options.include, self.options.exclude)
         self.checks = PageChecks(scope.why_out, is_html_type) if self.options.crawl else None
+        self.gate, self.ledger = gate, ledger
+
+    def _discover(self, url: str) -> DiscoveredPage:
+        """Discovery within the cluster's slot for the host (``--per-host``, ``Crawl-delay``)."""
+        import ray
+
+        ray.get(self.gate.acquire.remote(url, self.run.crawl_delay(url)))
+        try:
+            return self.run.discover(url, self.checks)
+        finally:
+            self.gate.release.remote(url)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+        import ray
+
         out: list[dict[str, Any]] = []
-        for url in batch["url"]:
-            discovered = self.run.discover(str(url), self.checks)
+        for url in (str(url) for url in batch["url"] if url != FLUSH):
+            discovered = self._discover(url)
             discovered.source.release()  # the browser's bytes stay on this worker: images are fetched again
             page = discovered.page
             pending = [i for i, record in enumerate(page.images) if record.status == PENDING]
+            leads = ray.get(self.ledger.claim.remote(page.url, [page.images[i].source for i in pending]))
             state = {"page": page.to_state(), "links": discovered.links, "canonical": discovered.canonical}
             out.append(_row(PAGE, page.url, len(pending), state))
-            out.extend(_row(IMAGE, page.url, i, page.images[i].to_state()) for i in pending)
+            out.extend(
+                _row(IMAGE if lead else FOLLOW, page.url, i, page.images[i].to_state())
+                for i, lead in zip(pending, leads, strict=True)
+            )
         return _columns(out)
 
 
@@ -130,43 +204,67 @@ class PrepareStage:
 
 
 class CaptionStage:
-    """Captioning on an actor that loads the model once; batches of prepared images."""
+    """Captioning on an actor that loads the model once and batches across its concurrent calls.
+
+    Rows stream in one by one (a crawl has no end to wait for), so the actor takes several calls
+    at once and each call's images join a shared queue: while one batch is on the model, the next
+    one fills. Identical bytes are captioned once per actor (a caption this actor made is reused;
+    the same bytes in flight follow the first, as the stage function shares the outcome).
+    """
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options_from_dict(options)
         self.run = AuditRun(self.options)
         self.run.captioner.load()
+        self._turn = threading.Condition()
+        self._queue: list[tuple[ImageRecord, Any]] = []
+        self._followers: dict[str, list[ImageRecord]] = {}
+        self._busy = False
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         rows = _rows(batch)
-        todo: list[tuple[int, ImageRecord, Any]] = []
-        for position, row in enumerate(rows):
-            if row["kind"] == IMAGE and row["prepared"]:
-                sha256, model_input = pickle.loads(row["prepared"])
-                record = ImageRecord.from_state(json.loads(row["state"]))
-                record.sha256 = sha256
-                todo.append((position, record, model_input))
-        # Identical bytes are captioned once per actor: a caption this actor made is reused, and the
-        # same bytes twice in a batch follow the first (the stage function shares the outcome).
-        fresh: list[tuple[ImageRecord, Any]] = []
-        followers: dict[str, list[ImageRecord]] = {}
-        for _, record, model_input in todo:
-            sha256 = record.sha256 or ""
-            if not sha256:
-                fresh.append((record, model_input))
-            elif (known := self.run.known_caption(sha256)) is not None:
-                record.set_caption(*known)
-            elif sha256 in followers:
-                followers[sha256].append(record)
-            else:
-                followers[sha256] = []
-                fresh.append((record, model_input))
-        size = self.run.batch_size
-        for start in range(0, len(fresh), size):
-            list(self.run.caption_images(fresh[start : start + size], followers))
-        for position, record, _ in todo:
+        mine: list[tuple[int, ImageRecord]] = []
+        with self._turn:
+            for position, row in enumerate(rows):
+                if row["kind"] == IMAGE and row["prepared"]:
+                    sha256, model_input = pickle.loads(row["prepared"])
+                    record = ImageRecord.from_state(json.loads(row["state"]))
+                    record.sha256 = sha256
+                    mine.append((position, record))
+                    self._enqueue(record, model_input)
+            self._caption_until(lambda: all(record.status in FINAL_STATUSES for _, record in mine))
+        for position, record in mine:
             rows[position] = {**rows[position], "state": json.dumps(record.to_state()), "prepared": b""}
         return _columns(rows)
+
+    def _enqueue(self, record: ImageRecord, model_input: Any) -> None:
+        """Queue an image for the model, or give it a caption already known (the caller holds the lock)."""
+        sha256 = record.sha256 or ""
+        if sha256 and (known := self.run.known_caption(sha256)) is not None:
+            record.set_caption(*known)
+        elif sha256 and sha256 in self._followers:
+            self._followers[sha256].append(record)
+        else:
+            if sha256:
+                self._followers[sha256] = []
+            self._queue.append((record, model_input))
+
+    def _caption_until(self, done: Callable[[], bool]) -> None:
+        """Run batches off the shared queue (one at a time) until this call's images are final."""
+        while not done():
+            if self._busy or not self._queue:
+                self._turn.wait()
+                continue
+            size = self.run.batch_size
+            batch, self._queue = self._queue[:size], self._queue[size:]
+            self._busy = True
+            self._turn.release()
+            try:
+                list(self.run.caption_images(batch, self._followers))
+            finally:
+                self._turn.acquire()
+                self._busy = False
+                self._turn.notify_all()
 
 
 @dataclass
@@ -179,6 +277,19 @@ class _Assembly:
     arrived: dict[int, ImageRecord] = field(default_factory=dict)
 
 
+def _concurrent_pool(least: int, most: int, calls: int) -> Any:
+    """An actor pool whose actors each run ``calls`` calls at once (threads)."""
+    import ray.data
+
+    return ray.data.ActorPoolStrategy(
+        min_size=least,
+        max_size=most,
+        max_tasks_in_flight_per_actor=calls,
+        max_concurrent_calls_per_actor=calls,
+        enable_true_multi_threading=True,
+    )
+
+
 class RayEngine(Engine):
     """The local engine's driver-side logic with the stages on Ray Data."""
 
@@ -187,90 +298,154 @@ class RayEngine(Engine):
         from captioning.cache import caption_namespace
         from captioning.translate import AUTO, ENGLISH
 
+        if any(self.run.is_folder(target) for target in self.targets):
+            raise OptionsError("--engine ray audits web pages; caption local folders with --engine local")
         ensure_ray(self.options.ray_address)
         if self.options.lang not in (ENGLISH, AUTO):
             self.run.translator_for(self.options.lang).load()
         self.caption_key = caption_namespace(self.options.model, self.options.generation)
 
     def _run_stages(self) -> Iterator[AuditEvent]:
-        while True:
-            wave: list[UrlRow] = []
-            while len(wave) < WAVE_PAGES and (row := self.frontier.next()) is not None:
-                wave.append(row)
-            if not wave:
-                return
-            yield from self._run_wave(wave)
+        """One dataset for the whole audit, fed by the frontier through a queue."""
+        import ray
+        from ray.util.queue import Queue
 
-    def _dataset(self, wave: list[UrlRow]) -> Any:
+        self.queue = Queue(actor_options={"num_cpus": 0})
+        gate = ray.remote(HostGate).options(num_cpus=0, max_concurrency=1000).remote(self.options.per_host_pages)
+        ledger = ray.remote(ImageLedger).options(num_cpus=0).remote()
+        self.sent: dict[str, UrlRow] = {}  # handed to the cluster, discovery not back yet
+        self.assembling: dict[str, _Assembly] = {}
+        self.early: dict[str, list[tuple[int, ImageRecord]]] = {}  # image rows ahead of their page row
+        self.followers: dict[str, list[tuple[str, int, ImageRecord]]] = {}  # image URL -> rows waiting for it
+        self.seen_pages: set[str] = set()
+        self.closed = False
+        try:
+            if not self._feed():
+                return
+            for out in self._dataset(gate, ledger).iter_rows():
+                yield from self._accept_row(out)
+                self._feed()
+        finally:
+            for actor in (self.queue.actor, gate, ledger):
+                ray.kill(actor)
+
+    def _feed(self) -> bool:
+        """Hand the frontier's next URLs to the cluster; close the source when the crawl is done.
+
+        Returns False when there was nothing to do at all.
+        """
+        batch: list[UrlRow] = []
+        exhausted = False
+        while len(self.sent) + len(self.assembling) + len(batch) < PAGES_IN_FLIGHT:
+            row = self.frontier.next()
+            if row is None:
+                exhausted = True
+                break
+            batch.append(row)
+        if batch:
+            self.sent.update((row.url, row) for row in batch)
+            self.queue.put([row.url for row in batch])
+            return True
+        if exhausted and not self.sent and not self.closed:
+            self.closed = True
+            self.queue.put(None)
+            return bool(self.assembling)
+        return True
+
+    def _dataset(self, gate: Any, ledger: Any) -> Any:
         import ray.data
 
         options = self.options.to_dict()
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
+        context.target_max_block_size = 1  # a row is a block: pages and images stream one by one
         cuda = self.options.device == "cuda"
-        workers = max(1, min(self.options.page_workers, len(wave)))
+        workers = max(1, self.options.page_workers)
+        batch = self.run.batch_size
         return (
-            ray.data.from_items([{"url": row.url} for row in wave], override_num_blocks=len(wave))
+            ray.data.read_datasource(FrontierSource(self.queue), override_num_blocks=1, ray_remote_args={"num_cpus": 0})
             .map_batches(
                 DiscoverStage,
-                fn_constructor_kwargs={"options": options, "start_urls": self.start_urls},
+                fn_constructor_kwargs={
+                    "options": options,
+                    "start_urls": self.start_urls,
+                    "gate": gate,
+                    "ledger": ledger,
+                },
                 batch_size=1,
-                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers),
+                compute=_concurrent_pool(1, workers, workers),
                 num_cpus=IO_ACTOR_CPUS,
             )
             .map_batches(
                 PrepareStage,
                 fn_constructor_kwargs={"options": options},
-                batch_size=self.options.download_workers,
-                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers),
+                batch_size=None,  # a row at a time, as they stream; the actor takes several at once
+                compute=_concurrent_pool(1, workers, self.options.download_workers),
                 num_cpus=IO_ACTOR_CPUS,
             )
             .map_batches(
                 CaptionStage,
                 fn_constructor_kwargs={"options": options},
-                batch_size=self.options.batch_size or 8,
-                compute=ray.data.ActorPoolStrategy(size=self.options.caption_actors),
+                batch_size=None,  # the actor batches across its concurrent calls
+                compute=_concurrent_pool(self.options.caption_actors, self.options.caption_actors, 4 * batch),
                 num_gpus=1 if cuda else 0,
             )
         )
 
-    def _run_wave(self, wave: list[UrlRow]) -> Iterator[AuditEvent]:
-        """One dataset: rows back to pages; a page is audited when its last record is back."""
-        rows_by_url = {row.url: row for row in wave}
-        assembling: dict[str, _Assembly] = {}
-        early: dict[str, list[tuple[int, ImageRecord]]] = {}
-        dropped: set[str] = set()
-        for out in self._dataset(wave).iter_rows():
-            url = str(out["page_url"])
-            state = json.loads(out["state"])
-            if out["kind"] == PAGE:
-                row = rows_by_url[url]
-                page = PageReport.from_state(state["page"])
-                discovered = DiscoveredPage(page, PageBytes(self.run.fetcher), state["links"], state["canonical"])
-                if not (yield from self._triage(row, discovered)):
-                    dropped.add(url)
-                    early.pop(url, None)
-                    continue
-                assembling[url] = _Assembly(row, page, int(out["index"]))
-                for index, record in early.pop(url, []):
-                    assembling[url].arrived[index] = record
-            elif url not in dropped:
-                record = ImageRecord.from_state(state)
-                if url in assembling:
-                    assembling[url].arrived[int(out["index"])] = record
-                else:
-                    early.setdefault(url, []).append((int(out["index"]), record))
-            if url in assembling and len(assembling[url].arrived) == assembling[url].expected:
-                yield from self._assemble(assembling.pop(url))
+    def _accept_row(self, out: dict[str, Any]) -> Iterator[AuditEvent]:
+        """One row back from the cluster: a page's discovery, or one of its records."""
+        url = str(out["page_url"])
+        state = json.loads(out["state"])
+        if out["kind"] == PAGE:
+            if url in self.seen_pages:
+                return  # a retried batch's second copy
+            self.seen_pages.add(url)
+            row = self.sent.pop(url)
+            page = PageReport.from_state(state["page"])
+            discovered = DiscoveredPage(page, PageBytes(self.run.fetcher), state["links"], state["canonical"])
+            if not (yield from self._triage(row, discovered)):
+                self.early.pop(url, None)
+                return
+            self.assembling[url] = assembly = _Assembly(row, page, int(out["index"]))
+            for index, record in self.early.pop(url, []):
+                assembly.arrived[index] = record
+            yield from self._maybe_done(url)
+            return
+        record = ImageRecord.from_state(state)
+        index = int(out["index"])
+        if out["kind"] == IMAGE:
+            outcome = {name: getattr(record, name) for name in SHARED_FIELDS}
+            self.outcomes[record.source] = outcome
+            for page_url, follower_index, follower in self.followers.pop(record.source, []):
+                self._copy_outcome(follower, outcome)
+                yield from self._arrive(page_url, follower_index, follower)
+        elif record.source in self.outcomes:
+            self._copy_outcome(record, self.outcomes[record.source])
+        else:  # its leader is still on the cluster
+            self.followers.setdefault(record.source, []).append((url, index, record))
+            return
+        yield from self._arrive(url, index, record)
 
-    def _assemble(self, done: _Assembly) -> Iterator[AuditEvent]:
-        page = done.page
-        for index, record in done.arrived.items():
+    def _arrive(self, page_url: str, index: int, record: ImageRecord) -> Iterator[AuditEvent]:
+        """A final record for a page (kept until its page row is back, dropped if the page was)."""
+        if page_url in self.assembling:
+            self.assembling[page_url].arrived[index] = record
+            yield from self._maybe_done(page_url)
+        elif page_url not in self.seen_pages:
+            self.early.setdefault(page_url, []).append((index, record))
+
+    def _maybe_done(self, url: str) -> Iterator[AuditEvent]:
+        assembly = self.assembling[url]
+        if len(assembly.arrived) < assembly.expected:
+            return
+        del self.assembling[url]
+        page = assembly.page
+        for index, record in assembly.arrived.items():
             page.images[index] = record
         self.store.put_captions(
             self.caption_key,
-            [(r.sha256, r.caption, r.raw_caption or "") for r in done.arrived.values() if r.sha256 and r.caption],
+            [(r.sha256, r.caption, r.raw_caption or "") for r in assembly.arrived.values() if r.sha256 and r.caption],
         )
         for position, record in enumerate(page.images, start=1):
             yield ImageFinished(self.pages_done, record, position, len(page.images))
-        yield from self._complete(done.row.url, page)
+        yield from self._complete(url, page)

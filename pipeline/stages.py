@@ -198,6 +198,16 @@ class AuditRun:
             page.error_code = "internal_error"
         return DiscoveredPage(page, PageBytes(self.fetcher))
 
+    def crawl_delay(self, url: str) -> float | None:
+        """The ``Crawl-delay`` of robots.txt for ``url``'s host (None when ignored, absent or unreadable)."""
+        if self.options.ignore_robots:
+            return None
+        try:
+            delay = self.robots.rules_for(url).crawl_delay()
+        except ScrapeError:
+            return None  # the page stage reports the host's problem
+        return float(delay) if delay else None
+
     def is_folder(self, target: str) -> bool:
         """A local folder target (CLI only)."""
         return self.options.allow_local_folders and "://" not in target and Path(target).is_dir()
