@@ -15,6 +15,7 @@ import traceback
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from auditing import ISSUES, SEVERITIES, severity_at_least
 from auditing.compare import compare, new_at_least
@@ -34,13 +35,15 @@ from options import (
     OptionsError,
     parse_translation_models,
 )
-from pipeline import AuditEvent, ImageFinished, PageFinished, PageStarted, run_audit
+from pipeline import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted, audit, run_audit
 from records import AuditReport
 from reports import write_captions_txt, write_csv, write_html, write_json, write_pages_csv
+from reports.sharded import ShardReports, build_reports
 from scraper.browser import BrowserUnavailableError
 from service.jobs import CLI_OWNER, DONE, JobError, JobStore
 from service.runner import run_job
 from service.submit import site_of
+from shards import ShardError
 from store import StateMismatchError
 
 EXIT_OK, EXIT_PAGES_FAILED, EXIT_USAGE, EXIT_ISSUES = 0, 1, 2, 3
@@ -216,6 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument(
         "--caption-actors", type=int, default=d.caption_actors, help="--engine ray: captioning actors (one GPU each)"
     )
+    engine.add_argument(
+        "--shard-dir",
+        type=Path,
+        metavar="DIR",
+        help="big runs: finished pages stream to shard files in DIR (its state.db unless --state), the reports are"
+        " built from them into DIR, and a rerun continues without recomputing a completed shard",
+    )
+    engine.add_argument(
+        "--shard-pages", type=int, default=d.shard_pages, help="--shard-dir: pages per shard (default %(default)s)"
+    )
     p.add_argument(
         "--ocr",
         choices=OCR_MODES,
@@ -281,6 +294,8 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         exclude=tuple(args.exclude),
         per_host_pages=args.per_host,
         state_path=str(args.state) if args.state else None,
+        shard_dir=str(args.shard_dir) if args.shard_dir else None,
+        shard_pages=args.shard_pages,
     )
 
 
@@ -389,14 +404,45 @@ def run_as_job(
     return report, compared_with
 
 
-def worst_issue_at_least(report: AuditReport, threshold: str) -> bool:
-    """True when any image has an issue of ``threshold`` severity or worse."""
-    return any(
-        severity_at_least(ISSUES[slug].severity, threshold)
-        for page in report.pages
-        for image in page.images
-        for slug in [*image.alt_issues, *image.seo_issues]
-    )
+def worst_issue_at_least(summary: dict[str, Any], threshold: str) -> bool:
+    """True when the report's summary counts an issue of ``threshold`` severity or worse."""
+    issues = summary["issues"]
+    return any(severity_at_least(ISSUES[slug].severity, threshold) for slug, count in issues.items() if count)
+
+
+def shard_outputs(args: argparse.Namespace, folder: Path) -> ShardReports:
+    """--shard-dir: every report in the folder, unless a report's own flag names another path."""
+    outputs = ShardReports.in_folder(folder)
+    if args.out != Path("captions.txt"):
+        outputs.captions_txt = args.out
+    for name in ("json", "csv", "pages_csv", "html"):
+        if getattr(args, name):
+            setattr(outputs, name, getattr(args, name))
+    return outputs
+
+
+def run_sharded(urls: list[str], options: AuditOptions, args: argparse.Namespace, progress: Progress) -> int:
+    """--shard-dir: the audit's pages go to shards; the reports are built from them, streaming."""
+    shard_dir = None
+    for event in audit(urls, options):
+        progress(event)
+        if isinstance(event, AuditFinished):
+            shard_dir = event.shard_dir
+    progress.close()
+    assert shard_dir is not None
+    outputs = shard_outputs(args, Path(shard_dir))
+    summary = build_reports(shard_dir, outputs)
+    if not args.quiet:
+        print(
+            f"altscout: {summary['pages']} page(s), {summary['images']} images: {summary['captioned']} captioned, "
+            f"{summary['skipped']} skipped, {summary['failed']} failed -> {', '.join(map(str, outputs.written()))}",
+            file=sys.stderr,
+        )
+    if args.fail_on and worst_issue_at_least(summary, args.fail_on):
+        if not args.quiet:
+            print(f"altscout: issues of severity {args.fail_on} or worse found (--fail-on)", file=sys.stderr)
+        return EXIT_ISSUES
+    return EXIT_PAGES_FAILED if summary["pages_failed"] else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -415,6 +461,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = options_from_args(args)
         if args.fail_on_new and not (args.fail_on and args.compare):
             raise OptionsError("--fail-on-new needs --fail-on and --compare")
+        if args.shard_dir and (args.compare or args.data_dir or args.rename_plan):
+            raise OptionsError("--shard-dir cannot be combined with --compare, --data-dir or --rename-plan")
         previous = json.loads(args.compare.read_text(encoding="utf-8")) if args.compare else None
     except (OptionsError, OSError, ValueError) as exc:
         print(f"altscout: error: {exc}", file=sys.stderr)
@@ -422,11 +470,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = Progress(enabled=not args.quiet)
     compared_with = str(args.compare) if args.compare else None
     try:
+        if args.shard_dir:
+            return run_sharded(urls, options, args, progress)
         if args.data_dir:
             report, compared_with = run_as_job(urls, options, args.data_dir, progress, compared_with)
         else:
             report = run_audit(urls, options, on_event=progress)
-    except (ModelLoadError, BrowserUnavailableError, StateMismatchError, JobError) as exc:
+    except (ModelLoadError, BrowserUnavailableError, StateMismatchError, JobError, ShardError, OptionsError) as exc:
         progress.close()
         if args.debug:
             traceback.print_exc()
@@ -470,7 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     gate = new_at_least(report.comparison, args.fail_on) if args.fail_on_new and report.comparison else None
     if gate is None and args.fail_on:
-        gate = worst_issue_at_least(report, args.fail_on)
+        gate = worst_issue_at_least(summary, args.fail_on)
     if gate:
         if not args.quiet:
             print(f"altscout: issues of severity {args.fail_on} or worse found (--fail-on)", file=sys.stderr)

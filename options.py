@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from auditing.checks import AuditSettings
@@ -82,6 +83,8 @@ class AuditOptions:
     engine: str = "local"  # local: threads in this process; ray: the stages on Ray Data (a cluster or a local Ray)
     ray_address: str | None = None  # --engine ray: the cluster (else RAY_ADDRESS, else a local Ray)
     caption_actors: int = 1  # --engine ray: captioning actors, each with the model (one GPU each on CUDA)
+    shard_dir: str | None = None  # big runs: finished pages stream to shard files here, reports built from them
+    shard_pages: int = 100  # --shard-dir: pages per shard (the most a stopped run redoes)
     reaudit_finished: bool = True  # a finished state: audit afresh (CLI); False: report it as it is (service jobs)
 
     def __post_init__(self) -> None:
@@ -134,6 +137,10 @@ class AuditOptions:
             raise OptionsError(f"render must be one of {', '.join(RENDER_MODES)}, got {self.render!r}")
         if self.engine not in ENGINES:
             raise OptionsError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.shard_pages < 1:
+            raise OptionsError("shard-pages must be at least 1")
+        if self.shard_dir is not None and self.state_path is None:
+            object.__setattr__(self, "state_path", str(Path(self.shard_dir) / "state.db"))
         if self.ocr not in OCR_MODES:
             raise OptionsError(f"ocr must be one of {', '.join(OCR_MODES)}, got {self.ocr!r}")
         if self.dtype not in DTYPES:

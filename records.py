@@ -206,6 +206,45 @@ class PageReport:
         }
 
 
+class SummaryCounter:
+    """A report's summary, counted page by page (so a report streamed from shards gets the same one)."""
+
+    def __init__(self) -> None:
+        self.pages = 0
+        self.pages_failed = 0
+        self.images = 0
+        self.by_status: Counter[str] = Counter()
+        self.reasons: dict[str, Counter[str]] = {SKIPPED: Counter(), FAILED: Counter()}
+        self.issues: Counter[str] = Counter()
+
+    def add(self, page: PageReport) -> None:
+        """Count one page and its records."""
+        self.pages += 1
+        self.pages_failed += page.status != "ok"
+        for image in page.images:
+            self.images += 1
+            self.by_status[image.status] += 1
+            if image.status in self.reasons and image.reason:
+                self.reasons[image.status][image.reason] += 1
+            self.issues.update(image.alt_issues)
+            self.issues.update(image.seo_issues)
+
+    def summary(self, elapsed_s: float) -> dict[str, Any]:
+        """The summary block of the JSON report."""
+        return {
+            "pages": self.pages,
+            "pages_failed": self.pages_failed,
+            "images": self.images,
+            "captioned": self.by_status[CAPTIONED],
+            "skipped": self.by_status[SKIPPED],
+            "failed": self.by_status[FAILED],
+            "skipped_by_reason": dict(sorted(self.reasons[SKIPPED].items())),
+            "failed_by_reason": dict(sorted(self.reasons[FAILED].items())),
+            "issues": dict(sorted(self.issues.items())),
+            "elapsed_s": round(elapsed_s, 3),
+        }
+
+
 @dataclass
 class AuditReport:
     """The result of a whole run: pages in input order plus how it was made."""
@@ -219,28 +258,10 @@ class AuditReport:
 
     def summary(self) -> dict[str, Any]:
         """Counts by page status, image status and skip/fail reason."""
-        images = [image for page in self.pages for image in page.images]
-        by_status = Counter(image.status for image in images)
-        reasons: dict[str, Counter[str]] = {SKIPPED: Counter(), FAILED: Counter()}
-        for image in images:
-            if image.status in reasons and image.reason:
-                reasons[image.status][image.reason] += 1
-        issues: Counter[str] = Counter()
-        for image in images:
-            issues.update(image.alt_issues)
-            issues.update(image.seo_issues)
-        return {
-            "pages": len(self.pages),
-            "pages_failed": sum(1 for page in self.pages if page.status != "ok"),
-            "images": len(images),
-            "captioned": by_status[CAPTIONED],
-            "skipped": by_status[SKIPPED],
-            "failed": by_status[FAILED],
-            "skipped_by_reason": dict(sorted(reasons[SKIPPED].items())),
-            "failed_by_reason": dict(sorted(reasons[FAILED].items())),
-            "issues": dict(sorted(issues.items())),
-            "elapsed_s": round(self.elapsed_s, 3),
-        }
+        counter = SummaryCounter()
+        for page in self.pages:
+            counter.add(page)
+        return counter.summary(self.elapsed_s)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report."""

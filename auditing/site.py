@@ -16,40 +16,44 @@ from records import CAPTIONED, ImageRecord, PageReport
 from scraper.rendered import is_decorative
 
 
-def _key(record: ImageRecord) -> str:
-    return f"sha256:{record.sha256}" if record.sha256 else f"url:{record.source}"
-
-
 def site_images(pages: Iterable[PageReport]) -> list[dict[str, Any]]:
     """The images view; flags ``inconsistent_alt`` on the records as a side effect."""
-    groups: dict[str, list[tuple[PageReport, ImageRecord]]] = {}
+    groups: dict[str, list[tuple[str, ImageRecord]]] = {}
     for page in pages:
         if page.status != "ok":
             continue
         for record in page.images:
-            groups.setdefault(_key(record), []).append((page, record))
-    view = []
-    for occurrences in groups.values():
-        first = occurrences[0][1]
-        with_alt = [(p, r) for p, r in occurrences if ALT_SOURCES & set(r.found_in) and not is_decorative(r)]
-        alts = {alt for _, r in with_alt for alt in (r.alts or [r.alt])}
-        inconsistent = first.status == CAPTIONED and len({p.url for p, _ in with_alt}) > 1 and len(alts) > 1
-        if inconsistent:
-            for _, record in with_alt:
-                if "inconsistent_alt" not in record.alt_issues:
-                    record.alt_issues.append("inconsistent_alt")
-        view.append(
-            {
-                "urls": sorted({r.url for _, r in occurrences}),
-                "sha256": first.sha256,
-                "status": first.status,
-                "reason": first.reason,
-                "caption": first.caption,
-                "width": first.width,
-                "height": first.height,
-                "bytes": first.bytes,
-                "inconsistent_alt": inconsistent,
-                "pages": [{"page": p.url, "url": r.url, "alt": r.alt} for p, r in occurrences],
-            }
-        )
-    return view
+            groups.setdefault(image_key(record), []).append((page.url, record))
+    return [image_view(occurrences) for occurrences in groups.values()]
+
+
+def image_key(record: ImageRecord) -> str:
+    """What identifies an image across pages: its content when read, else its URL."""
+    return f"sha256:{record.sha256}" if record.sha256 else f"url:{record.source}"
+
+
+def image_view(occurrences: list[tuple[str, ImageRecord]]) -> dict[str, Any]:
+    """One distinct image from its ``(page URL, record)`` occurrences, in page order.
+
+    Flags ``inconsistent_alt`` on the occurrences' records when their alt text differs between pages.
+    """
+    first = occurrences[0][1]
+    with_alt = [(p, r) for p, r in occurrences if ALT_SOURCES & set(r.found_in) and not is_decorative(r)]
+    alts = {alt for _, r in with_alt for alt in (r.alts or [r.alt])}
+    inconsistent = first.status == CAPTIONED and len({p for p, _ in with_alt}) > 1 and len(alts) > 1
+    if inconsistent:
+        for _, record in with_alt:
+            if "inconsistent_alt" not in record.alt_issues:
+                record.alt_issues.append("inconsistent_alt")
+    return {
+        "urls": sorted({r.url for _, r in occurrences}),
+        "sha256": first.sha256,
+        "status": first.status,
+        "reason": first.reason,
+        "caption": first.caption,
+        "width": first.width,
+        "height": first.height,
+        "bytes": first.bytes,
+        "inconsistent_alt": inconsistent,
+        "pages": [{"page": p, "url": r.url, "alt": r.alt} for p, r in occurrences],
+    }

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -36,7 +36,9 @@ from pipeline.frontier import Frontier, HostGate
 from pipeline.page_stage import DiscoveredPage, PageChecks
 from pipeline.stages import AuditRun, Prepared
 from records import FINAL_STATUSES, PENDING, AuditReport, ImageRecord, PageReport
+from reports.sharded import write_run_files
 from scraper.urls import Scope, is_html_type, normalise_url
+from shards import ShardWriter
 from store import AUDITED, FAILED, QUEUED, SKIPPED, AuditStore, UrlRow
 
 log = logging.getLogger("altscout.site")
@@ -81,7 +83,11 @@ class Engine:
         # A crawl normalises its start URLs; a list of targets is audited exactly as given.
         self.targets = [normalise_url(u) for u in targets] if options.crawl else targets
         self.start_urls = [u for u in self.targets if not self.run.is_folder(u)]
+        if options.shard_dir:
+            Path(options.shard_dir).mkdir(parents=True, exist_ok=True)
         self.store = AuditStore(options.state_path)
+        # Big runs: finished pages go to shard files (completed shards replayed into the store first).
+        self.shards = ShardWriter(options.shard_dir, options.shard_pages, self.store) if options.shard_dir else None
         self.scope = Scope.for_start(self.start_urls, options.scope == "domain", options.include, options.exclude)
         self.frontier = Frontier(self.store, self.scope, options)
         self.gate = HostGate(options.per_host_pages)
@@ -103,9 +109,13 @@ class Engine:
     def events(self) -> Iterator[AuditEvent]:
         """Run the audit to the end, yielding events; the last one carries the report."""
         started = time.monotonic()
-        self._begin()
-        yield from self._run_stages()
-        yield self._finished(started)
+        try:
+            self._begin()
+            yield from self._run_stages()
+            yield self._finished(started)
+        finally:
+            if self.shards is not None:
+                self.shards.abandon()  # a stopped run: its open shard is redone by the next run
 
     def _begin(self) -> None:
         """Bind the state, load the models, seed the frontier (or resume it)."""
@@ -119,7 +129,8 @@ class Engine:
                 "exclude": list(options.exclude),
             }
         )
-        if resuming and self.store.finished() and options.reaudit_finished:  # re-audit, reuse captions
+        fresh_audit = options.reaudit_finished and self.shards is None  # a shard folder is never redone
+        if resuming and self.store.finished() and fresh_audit:  # re-audit, reuse captions
             self.store.start_over()
             self.frontier = Frontier(self.store, self.scope, options)
             resuming = False
@@ -133,7 +144,7 @@ class Engine:
             if options.crawl:
                 for url in self.start_urls:
                     self.frontier.read_sitemaps(url, self.run.fetcher, self.run.robots)
-        self.pages_done = self.store.page_count()
+        self.pages_done = self.shards.pages if self.shards is not None else self.store.page_count()
 
     def _load_models(self) -> None:
         """The captioner, a fixed language's translator, the browser and OCR, before any page."""
@@ -182,7 +193,15 @@ class Engine:
                         yield from self._accept_image(record, future.result())  # type: ignore[arg-type]
 
     def _finished(self, started: float) -> AuditFinished:
-        """The report, read back from the store."""
+        """The report, read back from the store (or, for sharded output, the files to build it from)."""
+        if self.shards is not None:
+            for url in self.shards.complete():
+                self.frontier.done(url)
+            site = self.site_block(with_urls=False) if self.site_report else None
+            report = AuditReport(model=self.run.model_info(), site=site, elapsed_s=time.monotonic() - started)
+            folder = self.shards.folder
+            write_run_files(folder, report, (row.to_dict() for row in self.store.urls()))
+            return AuditFinished(report, shard_dir=str(folder))
         report = AuditReport(model=self.run.model_info(), pages=list(self.store.pages()))
         if self.site_report:
             report.images = site_images(report.pages)
@@ -209,11 +228,11 @@ class Engine:
         url = row.url
         if page.status != "ok":
             discovered.source.release()
-            self.frontier.done(url)
             if self.options.crawl and page.error_code in SKIP_CODES:
+                self.frontier.done(url)
                 self.store.set_status(url, SKIPPED, SKIP_CODES[page.error_code], page.error)
                 return False
-            self.store.save_page(page, FAILED, page.error_code, page.error)
+            self._keep(url, page, FAILED, page.error_code, page.error)
             self.pages_done += 1
             yield PageFinished(self.pages_done - 1, page)
             return False
@@ -291,10 +310,20 @@ class Engine:
         """The page stage's last step (any engine): checks and suggestions, translation, the store."""
         audit_checks(page, self.options.audit_settings)
         self.run.translate_page(page)
-        self.store.save_page(page, AUDITED)
-        self.frontier.done(url)
+        self._keep(url, page, AUDITED)
         self.pages_done += 1
         yield PageFinished(self.pages_done - 1, page)
+
+    def _keep(
+        self, url: str, page: PageReport, status: str, reason: str | None = None, detail: str | None = None
+    ) -> None:
+        """A finished page to the store, or to the open shard (its URL is done when the shard is)."""
+        if self.shards is None:
+            self.store.save_page(page, status, reason, detail)
+            self.frontier.done(url)
+            return
+        for committed in self.shards.add(url, page, status, reason, detail):
+            self.frontier.done(committed)
 
     # --- images ----------------------------------------------------------------------
 
@@ -348,14 +377,15 @@ class Engine:
 
     # --- the site block --------------------------------------------------------------
 
-    def site_block(self) -> dict[str, Any]:
-        """Coverage: every URL met with its status, counts by status and reason."""
-        urls = [row.to_dict() for row in self.store.urls()]
-        by_reason: dict[str, int] = {}
-        for row in urls:
-            if row["status"] == SKIPPED:
-                by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + 1
-        return {
+    def site_block(self, with_urls: bool = True) -> dict[str, Any]:
+        """Coverage: counts by status and reason, and every URL met with its status (unless left out)."""
+        counts: Counter[str] = Counter()
+        by_reason: Counter[str] = Counter()
+        for url_row in self.store.urls():
+            counts[url_row.status] += 1
+            if url_row.status == SKIPPED:
+                by_reason[url_row.reason or ""] += 1
+        block = {
             "start_urls": self.start_urls,
             "crawl": self.options.crawl,
             "scope": self.options.scope,
@@ -363,12 +393,14 @@ class Engine:
             "exclude": list(self.options.exclude),
             "max_pages": self.options.max_pages,
             "max_depth": self.options.max_depth,
-            "pages_discovered": len(urls),
-            "pages_audited": sum(1 for row in urls if row["status"] == AUDITED),
-            "pages_failed": sum(1 for row in urls if row["status"] == FAILED),
-            "pages_skipped": sum(1 for row in urls if row["status"] == SKIPPED),
+            "pages_discovered": counts.total(),
+            "pages_audited": counts[AUDITED],
+            "pages_failed": counts[FAILED],
+            "pages_skipped": counts[SKIPPED],
             "skipped_by_reason": dict(sorted(by_reason.items())),
             "warnings": list(self.frontier.warnings),
             "captioned_this_run": self.run.model_captions,  # by the model; the rest came from the state store
-            "urls": urls,
         }
+        if with_urls:
+            block["urls"] = [url_row.to_dict() for url_row in self.store.urls()]
+        return block

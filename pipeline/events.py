@@ -40,6 +40,7 @@ class AuditFinished:
     """The whole run is done."""
 
     report: AuditReport
+    shard_dir: str | None = None  # sharded output: the report holds no pages; build it with reports.sharded
 
 
 AuditEvent = PageStarted | ImageFinished | PageFinished | AuditFinished

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from auditing.registry import ISSUES, SEVERITIES
-from records import AuditReport
+from records import AuditReport, PageReport
 
 WORST_PAGES = 10
 CHANGES_SHOWN = 200
@@ -41,30 +43,62 @@ def _text(value: str | None) -> Markup:
 
 def render_html(report: AuditReport) -> str:
     """The whole report as one HTML document."""
-    summary = report.summary()
-    counts: Counter[str] = Counter(summary["issues"])
-    by_issue = sorted(ISSUES.values(), key=lambda i: (-SEVERITIES.index(i.severity), i.slug))
     ok_pages = [page for page in report.pages if page.status == "ok"]
     issue_count = {page.url: sum(len(r.alt_issues) + len(r.seo_issues) for r in page.images) for page in ok_pages}
     worst = sorted(ok_pages, key=lambda page: -issue_count[page.url])[:WORST_PAGES]
-    changed = []
-    if report.comparison:
-        changed = [row for row in report.comparison["findings"] if row["state"] in ("new", "fixed")][:CHANGES_SHOWN]
-    return _ENV.get_template("report.html.j2").render(
-        summary=summary,
-        model_id=str(report.model.get("id", "")),
-        site=report.site,
-        comparison=report.comparison,
-        changed=changed,
-        worst_pages=[(page, issue_count[page.url]) for page in worst if issue_count[page.url]],
-        page_index={page.url: index for index, page in enumerate(report.pages)},
-        counts=counts,
-        issues_found=[issue for issue in by_issue if counts[issue.slug]],
-        all_issues=ISSUES,
-        pages=report.pages,
-        images=report.images,
-        text=_text,
+    context = html_context(
+        report.summary(),
+        report.model,
+        report.site,
+        report.comparison,
+        [(page, issue_count[page.url]) for page in worst if issue_count[page.url]],
+        {page.url: index for index, page in enumerate(report.pages)},
+        report.pages,
+        report.images,
     )
+    return _ENV.get_template("report.html.j2").render(context)
+
+
+def html_context(
+    summary: dict[str, Any],
+    model: dict[str, Any],
+    site: dict[str, Any] | None,
+    comparison: dict[str, Any] | None,
+    worst_pages: list[tuple[Any, int]],
+    page_index: dict[str, int],
+    pages: Iterable[PageReport],
+    images: Iterable[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """What the template needs; ``pages`` and ``images`` are read once, so they may be streams."""
+    counts: Counter[str] = Counter(summary["issues"])
+    by_issue = sorted(ISSUES.values(), key=lambda i: (-SEVERITIES.index(i.severity), i.slug))
+    changed = []
+    if comparison:
+        changed = [row for row in comparison["findings"] if row["state"] in ("new", "fixed")][:CHANGES_SHOWN]
+    return {
+        "summary": summary,
+        "model_id": str(model.get("id", "")),
+        "site": site,
+        "comparison": comparison,
+        "changed": changed,
+        "worst_pages": worst_pages,
+        "page_index": page_index,
+        "counts": counts,
+        "issues_found": [issue for issue in by_issue if counts[issue.slug]],
+        "all_issues": ISSUES,
+        "pages": pages,
+        "images": images,
+        "text": _text,
+    }
+
+
+def stream_html(context: dict[str, Any], path: str | Path) -> Path:
+    """Write the HTML report piece by piece (the template reads ``pages`` and ``images`` as it goes)."""
+    target = Path(path)
+    with target.open("w", encoding="utf-8") as handle:
+        for piece in _ENV.get_template("report.html.j2").generate(context):
+            handle.write(piece)
+    return target
 
 
 def write_html(report: AuditReport, path: str | Path) -> Path:

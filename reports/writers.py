@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, TextIO
 
 from records import CAPTIONED, FAILED, SKIPPED, AuditReport, PageReport
 
@@ -65,23 +67,24 @@ def _reason_summary(page: PageReport, status: str) -> str:
     return f"{status} {total}" + (f" ({detail})" if detail else "")
 
 
+def captions_txt_lines(page: PageReport) -> list[str]:
+    """One page's part of captions.txt."""
+    lines = [f"# {'Folder' if page.kind == 'folder' else 'Page'}: {page.url}"]
+    if page.status != "ok":
+        return [*lines, f"# page failed: {_one_line(page.error or 'unknown error')}", ""]
+    for image in page.images:
+        if image.status == CAPTIONED and image.caption is not None:
+            lines.append(f"{image.url}: {_one_line(image.caption)}")
+    lines.extend(f"# warning: {_one_line(warning)}" for warning in page.warnings)
+    captioned = sum(1 for image in page.images if image.status == CAPTIONED)
+    lines.append(f"# captioned {captioned}; {_reason_summary(page, SKIPPED)}; {_reason_summary(page, FAILED)}")
+    lines.append("")
+    return lines
+
+
 def render_captions_txt(report: AuditReport) -> str:
     """``# Page: URL`` then ``IMAGE_URL: caption`` lines, ``# warning:`` lines, a commented summary, per page."""
-    lines: list[str] = []
-    for page in report.pages:
-        lines.append(f"# {'Folder' if page.kind == 'folder' else 'Page'}: {page.url}")
-        if page.status != "ok":
-            lines.append(f"# page failed: {_one_line(page.error or 'unknown error')}")
-            lines.append("")
-            continue
-        for image in page.images:
-            if image.status == CAPTIONED and image.caption is not None:
-                lines.append(f"{image.url}: {_one_line(image.caption)}")
-        lines.extend(f"# warning: {_one_line(warning)}" for warning in page.warnings)
-        captioned = sum(1 for image in page.images if image.status == CAPTIONED)
-        lines.append(f"# captioned {captioned}; {_reason_summary(page, SKIPPED)}; {_reason_summary(page, FAILED)}")
-        lines.append("")
-    return "\n".join(lines)
+    return "\n".join(line for page in report.pages for line in captions_txt_lines(page))
 
 
 def write_captions_txt(report: AuditReport, path: str | Path) -> Path:
@@ -98,26 +101,35 @@ def write_json(report: AuditReport, path: str | Path) -> Path:
     return target
 
 
+def csv_rows(page: PageReport) -> Iterator[dict[str, Any]]:
+    """One page's rows of the CSV report (a failed page is one row with its error)."""
+    if page.status != "ok":
+        yield {"page_url": page.url, "status": "page_failed", "reason": page.error_code, "detail": page.error}
+        return
+    for image in page.images:
+        row = image.to_dict()
+        row["page_url"] = page.url
+        row["page_title"], row["page_lang"] = page.title, page.lang
+        row["found_in"] = " ".join(image.found_in)
+        row["alt_issues"] = " ".join(image.alt_issues)
+        row["seo_issues"] = " ".join(image.seo_issues)
+        yield {key: "" if value is None else value for key, value in row.items()}
+
+
+def csv_writer(handle: TextIO, columns: list[str]) -> csv.DictWriter[str]:
+    """A CSV writer with its header written."""
+    writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    return writer
+
+
 def write_csv(report: AuditReport, path: str | Path) -> Path:
     """Write one CSV row per image (failed pages get one row with the page error)."""
     target = Path(path)
     with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
+        writer = csv_writer(handle, CSV_COLUMNS)
         for page in report.pages:
-            if page.status != "ok":
-                writer.writerow(
-                    {"page_url": page.url, "status": "page_failed", "reason": page.error_code, "detail": page.error}
-                )
-                continue
-            for image in page.images:
-                row = image.to_dict()
-                row["page_url"] = page.url
-                row["page_title"], row["page_lang"] = page.title, page.lang
-                row["found_in"] = " ".join(image.found_in)
-                row["alt_issues"] = " ".join(image.alt_issues)
-                row["seo_issues"] = " ".join(image.seo_issues)
-                writer.writerow({key: "" if value is None else value for key, value in row.items()})
+            writer.writerows(csv_rows(page))
     return target
 
 
@@ -140,31 +152,37 @@ PAGES_CSV_COLUMNS = [
 ]
 
 
+def page_counts(page: PageReport) -> dict[str, Any]:
+    """An audited page's columns of pages.csv."""
+    by_status = Counter(image.status for image in page.images)
+    return {
+        "title": page.title,
+        "rendered": page.rendered,
+        "images": len(page.images),
+        "captioned": by_status[CAPTIONED],
+        "skipped": by_status[SKIPPED],
+        "failed": by_status[FAILED],
+        "issues": sum(len(i.alt_issues) + len(i.seo_issues) for i in page.images),
+    }
+
+
+def pages_csv_row(url_row: dict[str, Any], counts: dict[str, Any] | None) -> dict[str, Any]:
+    """One row of pages.csv: a URL's outcome, with its page's counts when it was audited."""
+    out = dict(url_row) | (counts or {})
+    return {key: "" if value is None else value for key, value in out.items()}
+
+
 def write_pages_csv(report: AuditReport, path: str | Path) -> Path:
     """One row per URL met (site audits: every URL with its status; else every page), with counts."""
     target = Path(path)
-    pages = {page.url: page for page in report.pages}
+    counts = {page.url: page_counts(page) for page in report.pages if page.status == "ok"}
     rows = list(report.site["urls"]) if report.site else [
         {"url": page.url, "status": "audited" if page.status == "ok" else "failed", "reason": page.error_code,
          "detail": page.error}
         for page in report.pages
     ]  # fmt: skip
     with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=PAGES_CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
+        writer = csv_writer(handle, PAGES_CSV_COLUMNS)
         for row in rows:
-            out = dict(row)
-            page = pages.get(row["url"])
-            if page is not None and page.status == "ok":
-                by_status = Counter(image.status for image in page.images)
-                out.update(
-                    title=page.title,
-                    rendered=page.rendered,
-                    images=len(page.images),
-                    captioned=by_status[CAPTIONED],
-                    skipped=by_status[SKIPPED],
-                    failed=by_status[FAILED],
-                    issues=sum(len(i.alt_issues) + len(i.seo_issues) for i in page.images),
-                )
-            writer.writerow({key: "" if value is None else value for key, value in out.items()})
+            writer.writerow(pages_csv_row(row, counts.get(row["url"])))
     return target

@@ -16,7 +16,7 @@ from conftest import FixtureServer, png_bomb
 from test_resume import PAGES, comparable, serve_chain
 
 from options import AuditOptions
-from pipeline import PageFinished, audit, run_audit
+from pipeline import AuditFinished, PageFinished, audit, run_audit
 
 ray = pytest.importorskip("ray", reason="pip install -r requirements-ray.txt")
 
@@ -139,3 +139,38 @@ def test_ray_resumes_from_the_state(
     for url in audited:
         path = "/" + url.split("/", 3)[3]
         assert fresh_server.routes[path].hits == hits[path], path
+
+
+def test_ray_sharded_run_stopped_then_rerun_recomputes_no_shard(
+    local_ray: None, fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path
+) -> None:
+    """Sharded output on the cluster: stopped after two shards, the rerun keeps them and redoes the rest."""
+    from reports.sharded import ShardReports, build_reports
+    from shards import markers
+
+    serve_chain(fresh_server)
+    start = [fresh_server.url("/")]
+    folder = tmp_path / "shards"
+    opts = options(tiny_blip_dir, tmp_path, "ray", shard_dir=str(folder), shard_pages=3)
+    first = audit(start, opts)
+    for event in first:
+        if isinstance(event, PageFinished) and len(markers(folder)) >= 2:
+            break
+    first.close()
+    kept = {path.name: path.read_bytes() for path in folder.glob("shard-*")}
+    done_urls = [url for marker in markers(folder) for url, *_ in marker["urls"]]
+    assert len(done_urls) == 6 and not (folder / "report.json").exists()
+    hits = {path: route.hits for path, route in fresh_server.routes.items()}
+
+    finished = [event for event in audit(start, opts) if isinstance(event, AuditFinished)]
+    assert finished and finished[0].shard_dir == str(folder)
+    after = {path.name: path.read_bytes() for path in folder.glob("shard-*")}
+    assert {name: data for name, data in after.items() if name in kept} == kept
+    for url in done_urls:
+        path = "/" + url.split("/", 3)[3]
+        assert fresh_server.routes[path].hits == hits[path], path
+    summary = build_reports(folder, ShardReports.in_folder(folder))
+    report = json.loads((folder / "report.json").read_text())
+    urls = [page["url"] for page in report["pages"]]
+    assert len(urls) == len(set(urls)) == PAGES + 1 and summary["images"] == 1 + PAGES * 3
+    assert summary["captioned"] == summary["images"]
