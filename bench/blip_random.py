@@ -1,4 +1,5 @@
-"""Build the full-size BLIP-base architecture with random weights (no hub access needed)."""
+"""BLIP with random weights (no hub access needed): the full-size BLIP-base architecture for
+throughput, and a tiny one for tests and for benchmarks where the model must cost nothing."""
 
 from __future__ import annotations
 
@@ -25,6 +26,101 @@ def save_random_blip_base(folder: Path, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = BlipForConditionalGeneration(config).eval()
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+TINY_WORDS = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "[DEC]",
+    "a",
+    "an",
+    "the",
+    "of",
+    "on",
+    "in",
+    "with",
+    "man",
+    "woman",
+    "dog",
+    "cat",
+    "red",
+    "blue",
+    "green",
+    "sitting",
+    "standing",
+    "table",
+    "car",
+    "tree",
+    "sky",
+    "house",
+    "picture",
+    "photo",
+    "white",
+    "black",
+    "small",
+    "large",
+    "two",
+    "people",
+    "street",
+    "arafed",
+    "building",
+    "flower",
+    "field",
+    "water",
+    "boat",
+    "bird",
+]
+
+
+def save_tiny_blip(folder: Path) -> Path:
+    """A tiny random BLIP (32 px input, 2 layers) saved with save_pretrained, loaded back like a real one."""
+    import torch
+    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipProcessor
+    from transformers.models.blip import BlipImageProcessorPil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = BertTokenizer(vocab={word: i for i, word in enumerate(TINY_WORDS)})
+    tokenizer.add_special_tokens({"bos_token": "[DEC]"})
+    processor = BlipProcessor(
+        image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tokenizer
+    )
+    config = BlipConfig(
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+            "initializer_range": 0.2,
+        },
+        text_config={
+            "vocab_size": len(TINY_WORDS),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "bos_token_id": 5,
+            "pad_token_id": 0,
+            "sep_token_id": 3,
+            "eos_token_id": 3,
+            "max_position_embeddings": 64,
+            "initializer_range": 0.2,
+        },
+        projection_dim=32,
+        initializer_range=0.2,  # large random weights make captions depend on the image
+    )
+    torch.manual_seed(0)
+    model = BlipForConditionalGeneration(config).eval()
+    # A random decoder happily emits [MASK]/[PAD]; suppress them (saved in generation_config.json)
+    # so that, with --min-new-tokens, every caption has words and tests can expect exact outcomes.
+    model.generation_config.suppress_tokens = [0, 1, 2, 4, 5]
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder

@@ -31,7 +31,8 @@ import logging
 import os
 import pickle
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,7 @@ from pipeline.events import AuditEvent, ImageFinished
 from pipeline.frontier import HostGate
 from pipeline.page_stage import DiscoveredPage, PageBytes, PageChecks
 from pipeline.stages import AuditRun
-from records import FINAL_STATUSES, PENDING, ImageRecord, PageReport
+from records import PENDING, ImageRecord, PageReport
 from scraper.urls import Scope, is_html_type
 from store import UrlRow
 
@@ -57,9 +58,11 @@ log = logging.getLogger("altscout.ray")
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES_IN_FLIGHT = 64  # pages handed to the cluster and not yet audited (bounds the driver's memory)
-PAGE, IMAGE, FOLLOW = "page", "image", "follow"
+PAGE, IMAGE, FOLLOW, FLUSH_KIND = "page", "image", "follow", "flush"
 FLUSH = ""  # the source's flush row (Ray Data holds back a read task's last row until the next)
-IO_ACTOR_CPUS = 0.5  # discovery and image actors mostly wait on the network; captioning takes whole CPUs
+IO_ACTOR_CPUS = 0.25  # discovery and image actors mostly wait on the network; captioning takes whole CPUs
+IDLE_FLUSH_S = 0.05  # no row back for this long: flush rows push partial batches through
+FLUSHES_PER_QUIET = 3  # at most this many flushes until a real row comes back
 
 
 def ensure_ray(address: str | None) -> None:
@@ -118,7 +121,8 @@ class FrontierSource(Datasource):
     """A Ray Data source fed by the driver: URL batches from a queue, until ``None``.
 
     Ray Data holds back a read task's last row until the next one arrives, so each batch ends with
-    a :data:`FLUSH` row that the discovery stage drops.
+    a :data:`FLUSH` row; the stages pass it on (a stage that outputs no rows stalls the stream) and
+    the driver drops it.
     """
 
     def __init__(self, queue: Any) -> None:
@@ -167,7 +171,10 @@ class DiscoverStage:
         import ray
 
         out: list[dict[str, Any]] = []
-        for url in (str(url) for url in batch["url"] if url != FLUSH):
+        for url in map(str, batch["url"]):
+            if url == FLUSH:  # passed on, never dropped: an empty output stalls Ray Data's stream here
+                out.append(_row(FLUSH_KIND, "", 0, {}))
+                continue
             discovered = self._discover(url)
             discovered.source.release()  # the browser's bytes stay on this worker: images are fetched again
             page = discovered.page
@@ -204,67 +211,43 @@ class PrepareStage:
 
 
 class CaptionStage:
-    """Captioning on an actor that loads the model once and batches across its concurrent calls.
-
-    Rows stream in one by one (a crawl has no end to wait for), so the actor takes several calls
-    at once and each call's images join a shared queue: while one batch is on the model, the next
-    one fills. Identical bytes are captioned once per actor (a caption this actor made is reused;
-    the same bytes in flight follow the first, as the stage function shares the outcome).
-    """
+    """Captioning on an actor that loads the model once; batches of prepared images (flush rows pass)."""
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options_from_dict(options)
         self.run = AuditRun(self.options)
         self.run.captioner.load()
-        self._turn = threading.Condition()
-        self._queue: list[tuple[ImageRecord, Any]] = []
-        self._followers: dict[str, list[ImageRecord]] = {}
-        self._busy = False
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         rows = _rows(batch)
-        mine: list[tuple[int, ImageRecord]] = []
-        with self._turn:
-            for position, row in enumerate(rows):
-                if row["kind"] == IMAGE and row["prepared"]:
-                    sha256, model_input = pickle.loads(row["prepared"])
-                    record = ImageRecord.from_state(json.loads(row["state"]))
-                    record.sha256 = sha256
-                    mine.append((position, record))
-                    self._enqueue(record, model_input)
-            self._caption_until(lambda: all(record.status in FINAL_STATUSES for _, record in mine))
-        for position, record in mine:
+        todo: list[tuple[int, ImageRecord, Any]] = []
+        for position, row in enumerate(rows):
+            if row["kind"] == IMAGE and row["prepared"]:
+                sha256, model_input = pickle.loads(row["prepared"])
+                record = ImageRecord.from_state(json.loads(row["state"]))
+                record.sha256 = sha256
+                todo.append((position, record, model_input))
+        # Identical bytes are captioned once per actor: a caption this actor made is reused, and the
+        # same bytes twice in a batch follow the first (the stage function shares the outcome).
+        fresh: list[tuple[ImageRecord, Any]] = []
+        followers: dict[str, list[ImageRecord]] = {}
+        for _, record, model_input in todo:
+            sha256 = record.sha256 or ""
+            if not sha256:
+                fresh.append((record, model_input))
+            elif (known := self.run.known_caption(sha256)) is not None:
+                record.set_caption(*known)
+            elif sha256 in followers:
+                followers[sha256].append(record)
+            else:
+                followers[sha256] = []
+                fresh.append((record, model_input))
+        size = self.run.batch_size
+        for start in range(0, len(fresh), size):
+            list(self.run.caption_images(fresh[start : start + size], followers))
+        for position, record, _ in todo:
             rows[position] = {**rows[position], "state": json.dumps(record.to_state()), "prepared": b""}
         return _columns(rows)
-
-    def _enqueue(self, record: ImageRecord, model_input: Any) -> None:
-        """Queue an image for the model, or give it a caption already known (the caller holds the lock)."""
-        sha256 = record.sha256 or ""
-        if sha256 and (known := self.run.known_caption(sha256)) is not None:
-            record.set_caption(*known)
-        elif sha256 and sha256 in self._followers:
-            self._followers[sha256].append(record)
-        else:
-            if sha256:
-                self._followers[sha256] = []
-            self._queue.append((record, model_input))
-
-    def _caption_until(self, done: Callable[[], bool]) -> None:
-        """Run batches off the shared queue (one at a time) until this call's images are final."""
-        while not done():
-            if self._busy or not self._queue:
-                self._turn.wait()
-                continue
-            size = self.run.batch_size
-            batch, self._queue = self._queue[:size], self._queue[size:]
-            self._busy = True
-            self._turn.release()
-            try:
-                list(self.run.caption_images(batch, self._followers))
-            finally:
-                self._turn.acquire()
-                self._busy = False
-                self._turn.notify_all()
 
 
 @dataclass
@@ -277,17 +260,15 @@ class _Assembly:
     arrived: dict[int, ImageRecord] = field(default_factory=dict)
 
 
-def _concurrent_pool(least: int, most: int, calls: int) -> Any:
-    """An actor pool whose actors each run ``calls`` calls at once (threads)."""
+def _pool(least: int, most: int) -> Any:
+    """An actor pool; each actor runs one call at a time, the next ones queued beside it.
+
+    (Ray Data 2.60 loses rows when an actor runs several calls at once with one-row blocks, so
+    the stages get their parallelism from batches and threads inside a call.)
+    """
     import ray.data
 
-    return ray.data.ActorPoolStrategy(
-        min_size=least,
-        max_size=most,
-        max_tasks_in_flight_per_actor=calls,
-        max_concurrent_calls_per_actor=calls,
-        enable_true_multi_threading=True,
-    )
+    return ray.data.ActorPoolStrategy(min_size=least, max_size=most, max_tasks_in_flight_per_actor=8)
 
 
 class RayEngine(Engine):
@@ -322,12 +303,44 @@ class RayEngine(Engine):
         try:
             if not self._feed():
                 return
-            for out in self._dataset(gate, ledger).iter_rows():
+            for out in self._rows_with_flushes(self._dataset(gate, ledger)):
                 yield from self._accept_row(out)
                 self._feed()
         finally:
             for actor in (self.queue.actor, gate, ledger):
                 ray.kill(actor)
+
+    def _rows_with_flushes(self, dataset: Any) -> Iterator[dict[str, Any]]:
+        """The dataset's rows; while none come and the source is open, flush rows fill partial batches.
+
+        A stage with ``batch_size`` N waits for N rows until its input ends, and a crawl's input
+        ends only when the crawl does. So when the cluster has been quiet for ``IDLE_FLUSH_S``, a
+        helper thread sends as many flush rows as the largest batch, which pushes the waiting rows
+        through (at most ``FLUSHES_PER_QUIET`` times until a real row comes back).
+        """
+        padding = max(self.options.download_workers, self.run.batch_size)
+        quiet = {"since": time.monotonic(), "flushes_left": FLUSHES_PER_QUIET}
+        stop = threading.Event()
+
+        def flush_when_quiet() -> None:
+            while not stop.wait(IDLE_FLUSH_S):
+                idle = time.monotonic() - quiet["since"] >= IDLE_FLUSH_S
+                if idle and quiet["flushes_left"] and not self.closed:
+                    quiet["flushes_left"] -= 1
+                    try:
+                        self.queue.put([FLUSH] * padding)
+                    except Exception:  # the run is ending and the queue with it
+                        return
+
+        threading.Thread(target=flush_when_quiet, name="altscout-ray-flush", daemon=True).start()
+        try:
+            for out in dataset.iter_rows():
+                quiet["since"] = time.monotonic()
+                if out["kind"] != FLUSH_KIND:
+                    quiet["flushes_left"] = FLUSHES_PER_QUIET
+                yield out
+        finally:
+            stop.set()
 
     def _feed(self) -> bool:
         """Hand the frontier's next URLs to the cluster; close the source when the crawl is done.
@@ -361,9 +374,8 @@ class RayEngine(Engine):
         context.target_max_block_size = 1  # a row is a block: pages and images stream one by one
         cuda = self.options.device == "cuda"
         workers = max(1, self.options.page_workers)
-        batch = self.run.batch_size
         return (
-            ray.data.read_datasource(FrontierSource(self.queue), override_num_blocks=1, ray_remote_args={"num_cpus": 0})
+            ray.data.read_datasource(FrontierSource(self.queue), override_num_blocks=1, num_cpus=0)
             .map_batches(
                 DiscoverStage,
                 fn_constructor_kwargs={
@@ -373,27 +385,29 @@ class RayEngine(Engine):
                     "ledger": ledger,
                 },
                 batch_size=1,
-                compute=_concurrent_pool(1, workers, workers),
+                compute=_pool(1, workers),
                 num_cpus=IO_ACTOR_CPUS,
             )
             .map_batches(
                 PrepareStage,
                 fn_constructor_kwargs={"options": options},
-                batch_size=None,  # a row at a time, as they stream; the actor takes several at once
-                compute=_concurrent_pool(1, workers, self.options.download_workers),
+                batch_size=self.options.download_workers,  # downloaded by the actor's threads at once
+                compute=_pool(1, workers),
                 num_cpus=IO_ACTOR_CPUS,
             )
             .map_batches(
                 CaptionStage,
                 fn_constructor_kwargs={"options": options},
-                batch_size=None,  # the actor batches across its concurrent calls
-                compute=_concurrent_pool(self.options.caption_actors, self.options.caption_actors, 4 * batch),
+                batch_size=self.run.batch_size,
+                compute=_pool(self.options.caption_actors, self.options.caption_actors),
                 num_gpus=1 if cuda else 0,
             )
         )
 
     def _accept_row(self, out: dict[str, Any]) -> Iterator[AuditEvent]:
         """One row back from the cluster: a page's discovery, or one of its records."""
+        if out["kind"] == FLUSH_KIND:
+            return
         url = str(out["page_url"])
         state = json.loads(out["state"])
         if out["kind"] == PAGE:

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.blip_random import TINY_WORDS  # noqa: E402
 from captioning.base import GenerationSettings  # noqa: E402
 
 # --------------------------------------------------------------------------- images
@@ -233,100 +234,12 @@ def fake_captioner() -> FakeCaptioner:
     return FakeCaptioner()
 
 
-TINY_WORDS = [
-    "[PAD]",
-    "[UNK]",
-    "[CLS]",
-    "[SEP]",
-    "[MASK]",
-    "[DEC]",
-    "a",
-    "an",
-    "the",
-    "of",
-    "on",
-    "in",
-    "with",
-    "man",
-    "woman",
-    "dog",
-    "cat",
-    "red",
-    "blue",
-    "green",
-    "sitting",
-    "standing",
-    "table",
-    "car",
-    "tree",
-    "sky",
-    "house",
-    "picture",
-    "photo",
-    "white",
-    "black",
-    "small",
-    "large",
-    "two",
-    "people",
-    "street",
-    "arafed",
-    "building",
-    "flower",
-    "field",
-    "water",
-    "boat",
-    "bird",
-]
-
-
 @pytest.fixture(scope="session")
 def tiny_blip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random BLIP saved with save_pretrained, to be loaded back like a real one."""
-    import torch
-    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipProcessor
-    from transformers.models.blip import BlipImageProcessorPil
+    from bench.blip_random import save_tiny_blip
 
-    folder = tmp_path_factory.mktemp("tiny-blip")
-    tokenizer = BertTokenizer(vocab={word: i for i, word in enumerate(TINY_WORDS)})
-    tokenizer.add_special_tokens({"bos_token": "[DEC]"})
-    processor = BlipProcessor(
-        image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tokenizer
-    )
-    config = BlipConfig(
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": 32,
-            "patch_size": 8,
-            "initializer_range": 0.2,
-        },
-        text_config={
-            "vocab_size": len(TINY_WORDS),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "bos_token_id": 5,
-            "pad_token_id": 0,
-            "sep_token_id": 3,
-            "eos_token_id": 3,
-            "max_position_embeddings": 64,
-            "initializer_range": 0.2,
-        },
-        projection_dim=32,
-        initializer_range=0.2,  # large random weights make captions depend on the image
-    )
-    torch.manual_seed(0)
-    model = BlipForConditionalGeneration(config).eval()
-    # A random decoder happily emits [MASK]/[PAD]; suppress them (saved in generation_config.json)
-    # so that, with --min-new-tokens, every caption has words and tests can expect exact outcomes.
-    model.generation_config.suppress_tokens = [0, 1, 2, 4, 5]
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
+    return save_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))
 
 
 MARIAN_SENTENCES = [
