@@ -16,13 +16,13 @@ shards (:mod:`reports.sharded`).
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from library import sha256_file
 from records import PageReport
 from store import AuditStore
 
@@ -45,14 +45,6 @@ def _marker_path(folder: Path, number: int) -> Path:
 
 def _number(path: Path) -> int:
     return int(path.name[len(SHARD_PREFIX) :].split(".", 1)[0])
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -84,7 +76,7 @@ def read_pages(folder: Path) -> Iterator[tuple[str, PageReport]]:
     """Every page of the completed shards, ``(status, page)``, one at a time; checked against the markers."""
     for marker in markers(folder):
         path = _shard_path(folder, marker["shard"])
-        if not path.exists() or _sha256(path) != marker["sha256"]:
+        if not path.exists() or sha256_file(path) != marker["sha256"]:
             raise ShardError(f"{path} does not match its completion marker; delete the folder's shards and rerun")
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             for line in handle:
@@ -147,7 +139,7 @@ class ShardWriter:
         marker = {
             "shard": number,
             "pages": len(self._outcomes),
-            "sha256": _sha256(final),
+            "sha256": sha256_file(final),
             "urls": [list(outcome) for outcome in self._outcomes],
         }
         _write_atomically(_marker_path(self.folder, number), json.dumps(marker, ensure_ascii=False))

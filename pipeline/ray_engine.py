@@ -32,6 +32,7 @@ import os
 import pickle
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ PAGES_IN_FLIGHT = 64  # pages handed to the cluster and not yet audited (bounds 
 PAGE, IMAGE, FOLLOW, FLUSH_KIND = "page", "image", "follow", "flush"
 FLUSH = ""  # the source's flush row (Ray Data holds back a read task's last row until the next)
 IO_ACTOR_CPUS = 0.25  # discovery and image actors mostly wait on the network; captioning takes whole CPUs
-IDLE_FLUSH_S = 0.05  # no row back for this long: flush rows push partial batches through
+IDLE_FLUSH_S = 0.25  # no row back for this long (at least): flush rows push partial batches through
 FLUSHES_PER_QUIET = 3  # at most this many flushes until a real row comes back
 
 
@@ -320,13 +321,18 @@ class RayEngine(Engine):
         """
         padding = max(self.options.download_workers, self.run.batch_size)
         quiet = {"since": time.monotonic(), "flushes_left": FLUSHES_PER_QUIET}
+        gaps: deque[float] = deque(maxlen=16)  # recent waits between real rows: how long a batch takes
         stop = threading.Event()
 
         def flush_when_quiet() -> None:
             while not stop.wait(IDLE_FLUSH_S):
-                idle = time.monotonic() - quiet["since"] >= IDLE_FLUSH_S
+                # Quiet means longer than twice the slowest recent wait: a model busy with a batch
+                # is not a stalled batch, and flush rows would only break the next batches up.
+                patience = max(IDLE_FLUSH_S, 2 * max(gaps, default=0.0))
+                idle = time.monotonic() - quiet["since"] >= patience
                 if idle and quiet["flushes_left"] and not self.closed:
                     quiet["flushes_left"] -= 1
+                    quiet["since"] = time.monotonic()
                     try:
                         self.queue.put([FLUSH] * padding)
                     except Exception:  # the run is ending and the queue with it
@@ -335,9 +341,10 @@ class RayEngine(Engine):
         threading.Thread(target=flush_when_quiet, name="altscout-ray-flush", daemon=True).start()
         try:
             for out in dataset.iter_rows():
-                quiet["since"] = time.monotonic()
                 if out["kind"] != FLUSH_KIND:
-                    quiet["flushes_left"] = FLUSHES_PER_QUIET
+                    now = time.monotonic()
+                    gaps.append(now - quiet["since"])
+                    quiet["since"], quiet["flushes_left"] = now, FLUSHES_PER_QUIET
                 yield out
         finally:
             stop.set()
