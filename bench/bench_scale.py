@@ -34,9 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import loopback  # noqa: E402
+from bench import bench_site  # noqa: E402
 from bench.bench_site import page_images  # noqa: E402
-from bench.loopback import NOT_FOUND, ROBOTS_ALLOW_ALL, Answer  # noqa: E402
 
 
 def _image(path: str) -> bytes:
@@ -57,24 +56,11 @@ def _image(path: str) -> bytes:
 
 
 def serve(pages: int, delay_s: float) -> tuple[object, int]:
-    """The site, every image made before the clock starts; returns (server, distinct images)."""
+    """The benchmark site of bench_site.py with small images, all made before the clock starts;
+    returns (server, distinct images)."""
     paths = sorted({src for i in range(pages) for src in page_images(i)})
     images = {path: _image(path) for path in paths}
-
-    def answer(path: str, base: str) -> Answer:
-        if path == "/robots.txt":
-            return ROBOTS_ALLOW_ALL
-        if path == "/":
-            links = "".join(f'<a href="/page/{i}">Page {i}</a>' for i in range(pages))
-            return 200, "text/html", f"<html><body><h1>Shop</h1>{links}</body></html>".encode()
-        if path.startswith("/page/") and path[6:].isdigit() and int(path[6:]) < pages:
-            imgs = "".join(f'<img src="{src}" alt="">' for src in page_images(int(path[6:])))
-            return 200, "text/html", f"<html><body><a href='/'>Home</a>{imgs}</body></html>".encode()
-        if path in images:
-            return 200, "image/jpeg", images[path]
-        return NOT_FOUND
-
-    return loopback.serve(answer, lambda path: delay_s), len(paths)
+    return bench_site.serve(pages, delay_s, image=lambda path: (images[path], "image/jpeg")), len(paths)
 
 
 class WorkerMemory:

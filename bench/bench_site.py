@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,13 +74,20 @@ def _image_bytes(path: str, sources: list) -> tuple[bytes, str]:
     return buffer.getvalue(), "image/png" if fmt == "PNG" else "image/jpeg"
 
 
-def serve(pages: int, delay_s: float) -> http.server.ThreadingHTTPServer:
-    """The benchmark site on 127.0.0.1; image bytes are made on first request and kept."""
-    from bench.bench_pipeline import _sources
-
-    sources = [s.resize((800, 600)) for s in _sources()]
+def serve(
+    pages: int, delay_s: float, image: Callable[[str], tuple[bytes, str]] | None = None
+) -> http.server.ThreadingHTTPServer:
+    """The benchmark site on 127.0.0.1; ``image(path)`` gives (bytes, content type) of an image,
+    by default made on first request (400-1200 px photos, 128 px icons) and kept."""
     made: dict[str, tuple[bytes, str]] = {}
     lock = threading.Lock()
+    if image is None:
+        from bench.bench_pipeline import _sources
+
+        sources = [s.resize((800, 600)) for s in _sources()]
+
+        def image(path: str) -> tuple[bytes, str]:
+            return _image_bytes(path, sources)
 
     def answer(path: str, base: str) -> Answer:
         if path == "/robots.txt":
@@ -95,7 +103,7 @@ def serve(pages: int, delay_s: float) -> http.server.ThreadingHTTPServer:
         if path.startswith("/img/"):
             with lock:
                 if path not in made:
-                    made[path] = _image_bytes(path, sources)
+                    made[path] = image(path)
             body, content_type = made[path]
             return 200, content_type, body
         return NOT_FOUND

@@ -381,10 +381,13 @@ class Engine:
         """Coverage: counts by status and reason, and every URL met with its status (unless left out)."""
         counts: Counter[str] = Counter()
         by_reason: Counter[str] = Counter()
-        for url_row in self.store.urls():
+        urls: list[dict[str, Any]] = []
+        for url_row in self.store.urls():  # one pass: counts, and the rows when they are wanted
             counts[url_row.status] += 1
             if url_row.status == SKIPPED:
                 by_reason[url_row.reason or ""] += 1
+            if with_urls:
+                urls.append(url_row.to_dict())
         block = {
             "start_urls": self.start_urls,
             "crawl": self.options.crawl,
@@ -402,5 +405,5 @@ class Engine:
             "captioned_this_run": self.run.model_captions,  # by the model; the rest came from the state store
         }
         if with_urls:
-            block["urls"] = [url_row.to_dict() for url_row in self.store.urls()]
+            block["urls"] = urls
         return block
