@@ -23,6 +23,7 @@ import gradio as gr
 
 from captioning import ModelLoadError, resolve_model_id
 from captioning.blip import DEFAULT_MODEL
+from captioning.runtimes import BACKENDS, QUANTIZE
 from captioning.translate import supported_languages
 from options import DEVICES, DTYPES, OCR_MODES, RENDER_MODES, AuditOptions, OptionsError, parse_translation_models
 from pipeline import caption_image
@@ -355,6 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extra-models", nargs="*", default=[], help="other models the form may offer")
     p.add_argument("--device", choices=DEVICES, default=d.device)
     p.add_argument("--dtype", choices=DTYPES, default=d.dtype)
+    p.add_argument("--backend", choices=BACKENDS, default=d.backend, help="CPU runtime (auto: measured fastest exact)")
+    p.add_argument("--quantize", choices=QUANTIZE, default=d.quantize, help="int8: opt-in quantised encoder")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens)
     p.add_argument("--min-new-tokens", type=int, default=None)
@@ -391,6 +394,8 @@ def service_from_args(args: argparse.Namespace) -> Service:
         model=resolve_model_id(args.model),
         device=args.device,
         dtype=args.dtype,
+        backend=args.backend,
+        quantize=args.quantize,
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
         min_new_tokens=args.min_new_tokens,

@@ -21,6 +21,7 @@ from auditing import ISSUES, SEVERITIES, severity_at_least
 from auditing.compare import compare, new_at_least
 from captioning import ModelLoadError, get_captioner
 from captioning.blip import DEFAULT_MODEL
+from captioning.runtimes import BACKENDS, QUANTIZE
 from captioning.translate import supported_languages
 from library import apply_renames, write_rename_plan
 from options import (
@@ -127,7 +128,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument("--device", choices=DEVICES, default=d.device)
     model.add_argument(
-        "--dtype", choices=DTYPES, default=d.dtype, help="auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32"
+        "--dtype",
+        choices=DTYPES,
+        default=d.dtype,
+        help="auto: fp16 on CUDA; on a CPU float32, or bf16 where it is measured faster here",
+    )
+    model.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=d.backend,
+        help="CPU runtime for the vision encoder; auto: the fastest exact one measured on this machine",
+    )
+    model.add_argument(
+        "--quantize",
+        choices=QUANTIZE,
+        default=d.quantize,
+        help="int8: quantised encoder on ONNX Runtime (opt-in; effect on caption quality not measured)",
     )
     model.add_argument("--batch-size", type=int, default=None, help="images per batch (default: 8 CPU, 64 CUDA)")
     model.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens)
@@ -256,6 +272,8 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         model=args.model,
         device=args.device,
         dtype=args.dtype,
+        backend=args.backend,
+        quantize=args.quantize,
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
         min_new_tokens=args.min_new_tokens,
@@ -394,7 +412,7 @@ def run_as_job(
     stored = options.to_dict()
     stored.pop("state_path", None)
     job = store.start_here(urls, options.crawl, stored, site_of(urls[0]), CLI_OWNER)
-    outcome = run_job(store, job, lambda o: get_captioner(o.model, o.device, o.dtype), on_event=progress)
+    outcome = run_job(store, job, lambda o: get_captioner(*o.captioner_args), on_event=progress)
     if outcome.state != DONE or outcome.report is None:
         raise JobError(outcome.error or f"the audit ended {outcome.state}")
     report = outcome.report

@@ -10,6 +10,7 @@ from typing import Any
 from auditing.checks import AuditSettings
 from captioning.base import GenerationSettings
 from captioning.blip import DEFAULT_MODEL
+from captioning.runtimes import BACKENDS, QUANTIZE
 from captioning.translate import UnsupportedLanguageError, normalise_lang, translation_model_for
 from scraper.net import USER_AGENT, FetchPolicy
 
@@ -34,6 +35,8 @@ class AuditOptions:
     device: str = "auto"
     dtype: str = "auto"
     batch_size: int | None = None  # None: the captioner's default for its device
+    backend: str = "auto"  # CPU: auto (the fastest exact path measured here), torch, openvino, onnxruntime
+    quantize: str = "none"  # CPU: int8 runs a quantised encoder (opt-in; its caption quality is not measured)
     max_new_tokens: int = 30
     min_new_tokens: int | None = None
     num_beams: int = 1
@@ -145,6 +148,12 @@ class AuditOptions:
             raise OptionsError(f"ocr must be one of {', '.join(OCR_MODES)}, got {self.ocr!r}")
         if self.dtype not in DTYPES:
             raise OptionsError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.backend not in BACKENDS:
+            raise OptionsError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.quantize not in QUANTIZE:
+            raise OptionsError(f"quantize must be one of {', '.join(QUANTIZE)}, got {self.quantize!r}")
+        if self.quantize == "int8" and self.backend not in ("auto", "onnxruntime"):
+            raise OptionsError("--quantize int8 runs on ONNX Runtime; use --backend auto or onnxruntime with it")
         lang = (self.lang or "en").strip().lower()
         object.__setattr__(self, "lang", lang)
         overrides = tuple((normalise_lang(code) or code, model) for code, model in self.translation_models)
@@ -155,6 +164,11 @@ class AuditOptions:
             raise OptionsError("model must not be empty")
         if self.prompt is not None and not self.prompt.strip():
             object.__setattr__(self, "prompt", None)
+
+    @property
+    def captioner_args(self) -> tuple[str, str, str, str, str]:
+        """``get_captioner``'s arguments: model, device, dtype, backend, quantize."""
+        return (self.model, self.device, self.dtype, self.backend, self.quantize)
 
     @property
     def generation(self) -> GenerationSettings:

@@ -154,6 +154,10 @@ def child_altscout(args: argparse.Namespace) -> dict[str, float]:
     from pipeline import run_audit
     from reports import write_captions_txt
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # the CPU plan's runtimes follow PyTorch's setting
     options = AuditOptions(
         model=str(args.model_dir),
         allow_private=True,
@@ -162,8 +166,11 @@ def child_altscout(args: argparse.Namespace) -> dict[str, float]:
         cache_dir=args.cache,
         max_images=1000,
         ocr=args.ocr,
+        backend=args.backend,
+        dtype=args.dtype,
+        download_workers=args.download_workers,
     )
-    captioner = get_captioner(options.model, options.device, options.dtype)
+    captioner = get_captioner(*options.captioner_args)
     captioner.load()
     busy = time_batches(captioner)
     started = time.perf_counter()
@@ -178,11 +185,19 @@ def child_altscout(args: argparse.Namespace) -> dict[str, float]:
         "batches": busy["batches"],
         "batch_size": report.model["batch_size"],
         "ocr": report.model["ocr"],
+        "plan": f"{report.model['backend']}/{report.model['dtype']}",
     }
 
 
 def run_child(
-    method: str, url: str, model_dir: Path, tokens: int, workdir: Path, cache: Path | None = None, ocr: str = "auto"
+    method: str,
+    url: str,
+    model_dir: Path,
+    tokens: int,
+    workdir: Path,
+    cache: Path | None = None,
+    ocr: str = "auto",
+    variant: tuple[str, ...] = (),
 ) -> dict:
     """Run one method in a fresh Python process and return its measurements."""
     command = [
@@ -203,6 +218,7 @@ def run_child(
     ]
     if cache is not None:
         command += ["--cache", str(cache)]
+    command += list(variant)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
@@ -257,6 +273,23 @@ def main() -> None:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", default="auto", help=argparse.SUPPRESS)
+    parser.add_argument("--dtype", default="auto", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--download-workers", type=int, default=8, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--cpu-paths",
+        action="store_true",
+        help="also run AltScout's exact path (float32), PyTorch eager float32 and PyTorch's own dtype choice",
+    )
+    parser.add_argument(
+        "--threads-sweep",
+        type=int,
+        nargs="*",
+        default=None,
+        metavar="THREADS",
+        help="AltScout's defaults with these model threads (default 1..cores), each with 2 and 8 download threads",
+    )
     args = parser.parse_args()
 
     if args.child:
@@ -307,6 +340,27 @@ def main() -> None:
         _print_row("AltScout --cache, cold", cold, count)
     warm = run_child("altscout", url, model_dir, args.tokens, workdir, cache)
     _print_row("AltScout --cache, re-audit", warm, count)
+    extra: list[tuple[str, tuple[str, ...]]] = []
+    if args.cpu_paths:
+        extra += [
+            ("AltScout --dtype float32 (the exact path)", ("--dtype", "float32")),
+            ("AltScout --backend torch --dtype float32", ("--backend", "torch", "--dtype", "float32")),
+            ("AltScout --backend torch (PyTorch's dtype choice)", ("--backend", "torch")),
+        ]
+    if args.threads_sweep is not None:
+        for threads in args.threads_sweep or range(1, (os.cpu_count() or 1) + 1):
+            for workers in (2, 8):
+                extra.append(
+                    (
+                        f"AltScout, {threads} model threads, {workers} download threads",
+                        ("--threads", str(threads), "--download-workers", str(workers)),
+                    )
+                )
+    for name, variant in extra:
+        result = run_child("altscout", url, model_dir, args.tokens, workdir, variant=variant)
+        _print_row(name, result, count)
+        if naive is not None:
+            print(f"|   speed-up over the naive loop: {naive['seconds'] / result['seconds']:.2f}x | | | | | |")
     server.shutdown()
     if naive is not None:
         print(f"\nspeed-up AltScout / naive: {naive['seconds'] / ours['seconds']:.2f}x")
@@ -342,8 +396,9 @@ def ocr_overhead(count: int, model_dir: Path, tokens: int, workdir: Path) -> Non
 
 def _print_row(name: str, result: dict, count: int) -> None:
     busy = f"{result['caption_busy_s']:.1f}" if "caption_busy_s" in result else ""
+    plan = f" [{result['plan']}]" if "plan" in result else ""
     print(
-        f"| {name} | {result['seconds']:.1f} | {count / result['seconds']:.2f} | {result['captioned']} | "
+        f"| {name}{plan} | {result['seconds']:.1f} | {count / result['seconds']:.2f} | {result['captioned']} | "
         f"{result['peak_rss_mb']:.0f} | {busy} |",
         flush=True,
     )

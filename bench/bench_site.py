@@ -156,7 +156,7 @@ def child_crawl(args: argparse.Namespace) -> dict:
         ensure_ray(None)
         captioner, busy = None, {"s": float("nan")}
     else:
-        captioner = FakeCaptioner() if args.fake else get_captioner(options.model, options.device, options.dtype)
+        captioner = FakeCaptioner() if args.fake else get_captioner(*options.captioner_args)
         captioner.load()
         busy = time_batches(captioner)
     started = time.perf_counter()

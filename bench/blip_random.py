@@ -6,8 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def save_random_blip_base(folder: Path, seed: int = 0) -> Path:
-    """Save a ``BlipConfig()``-default model and a matching processor to ``folder``."""
+def save_random_blip_base(folder: Path, seed: int = 0, initializer_range: float | None = None) -> Path:
+    """Save a ``BlipConfig()``-default model and a matching processor to ``folder``.
+
+    With the default initialisation the random decoder writes the same caption for every image;
+    a larger ``initializer_range`` (0.05) makes captions depend on the image, which is what a
+    check of identical captions across backends needs.
+    """
     import torch
     from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipProcessor
     from transformers.models.blip import BlipImageProcessorPil
@@ -16,6 +21,12 @@ def save_random_blip_base(folder: Path, seed: int = 0) -> Path:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     config = BlipConfig()  # BLIP-base sizes: ViT-B/16 at 384 px, BERT-base decoder
+    if initializer_range is not None:
+        config = BlipConfig(
+            vision_config={"initializer_range": initializer_range},
+            text_config={"initializer_range": initializer_range},
+            initializer_range=initializer_range,
+        )
     vocab_size = config.text_config.vocab_size
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     words = specials + [f"w{i}" for i in range(vocab_size - len(specials) - 1)] + ["[DEC]"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -60,16 +59,6 @@ class Captioner(Protocol):
         """Model id, device and dtype for the report."""
 
 
-@lru_cache(maxsize=1)
-def cpu_has_native_bf16() -> bool:
-    """True when the CPU advertises AVX-512 BF16 or AMX (Linux /proc/cpuinfo)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="ignore")
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def resolve_device(device: str) -> str:
     """Map ``auto`` to ``cuda`` when a GPU is usable, else ``cpu``."""
     import torch
@@ -82,12 +71,11 @@ def resolve_device(device: str) -> str:
 
 
 def resolve_dtype(dtype: str, device: str) -> str:
-    """Choose the dtype: fp16 on CUDA, bf16 on CPUs with native support, else fp32."""
+    """The dtype before any measurement: fp16 on CUDA, fp32 on a CPU (``captioning/accel.py`` may then
+    choose bf16 where it is measured faster on the machine at hand)."""
     if dtype != "auto":
         return dtype
-    if device.startswith("cuda"):
-        return "float16"
-    return "bfloat16" if cpu_has_native_bf16() else "float32"
+    return "float16" if device.startswith("cuda") else "float32"
 
 
 def bytes_per_image(config: Any, dtype_bytes: int) -> int:

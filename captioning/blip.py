@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from captioning.accel import CpuPlan, cpu_threads, plan_for_cpu
 from captioning.base import (
     GenerationSettings,
     ModelLoadError,
@@ -26,6 +27,7 @@ from captioning.base import (
     resolve_dtype,
 )
 from captioning.pixels import PixelRecipe
+from captioning.runtimes import BackendError
 
 DEFAULT_MODEL = "Salesforce/blip-image-captioning-base"
 MODEL_ALIASES = {
@@ -48,12 +50,22 @@ def resolve_model_id(model: str) -> str:
 class BlipCaptioner:
     """A BLIP ``*ForConditionalGeneration`` model and its processor on one device."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto") -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        device: str = "auto",
+        dtype: str = "auto",
+        backend: str = "auto",
+        quantize: str = "none",
+    ) -> None:
         self.model_id = resolve_model_id(model)
         self._device_request = device
         self._dtype_request = dtype
+        self._backend_request = backend
+        self._quantize_request = quantize
         self.device: str | None = None
         self.dtype: str | None = None
+        self.plan: CpuPlan | None = None  # on a CPU: the backend, dtype and threads chosen at load
         self._model: Any = None
         self._processor: Any = None
         self._pixels: PixelRecipe | None = None  # None: the processor runs at batch time
@@ -84,11 +96,11 @@ class BlipCaptioner:
             from transformers import AutoConfig, BlipForConditionalGeneration, BlipProcessor
 
             device = resolve_device(self._device_request)
-            dtype = resolve_dtype(self._dtype_request, device)
             transformers.utils.logging.disable_progress_bar()
             kwargs: dict[str, Any] = {}
             with self._loading():
                 config = self._config(AutoConfig)
+                dtype = self._load_dtype(device, config.model_type)
                 kwargs["dtype"] = getattr(torch, dtype)
                 if config.model_type == "blip-2":
                     from transformers import Blip2ForConditionalGeneration, Blip2Processor
@@ -101,6 +113,9 @@ class BlipCaptioner:
                 processor = processor_class.from_pretrained(self.model_id)
                 model = model_class.from_pretrained(self.model_id, **kwargs)
             model = (model if "device_map" in kwargs else model.to(device)).eval()
+            if device == "cpu":
+                model, self.plan = self._plan_cpu(model, config.model_type)
+                dtype = self.plan.dtype
             if device.startswith("cuda"):
                 free_bytes, _ = torch.cuda.mem_get_info(model.device)
                 image_bytes = bytes_per_image(config, torch.finfo(getattr(torch, dtype)).bits // 8)
@@ -110,6 +125,36 @@ class BlipCaptioner:
             self.family = config.model_type
             self.device, self.dtype = device, dtype
             self._model = model  # last: a set model means everything above is ready
+
+    def _load_dtype(self, device: str, family: str) -> str:
+        """The dtype weights load in: float32 for BLIP on a CPU (the plan converts), else as resolved."""
+        if device != "cpu":
+            if self._backend_request not in ("auto", "torch") or self._quantize_request != "none":
+                log.warning("--backend and --quantize apply to CPUs; %s runs with PyTorch", device)
+            return resolve_dtype(self._dtype_request, device)
+        if family == "blip":
+            return "float32"
+        return "float32" if self._dtype_request == "auto" else self._dtype_request
+
+    def _plan_cpu(self, model: Any, family: str) -> tuple[Any, CpuPlan]:
+        """Backend, dtype and threads for a CPU (measured once per machine and model, then cached)."""
+        if family != "blip":
+            if self._backend_request not in ("auto", "torch") or self._quantize_request != "none":
+                log.warning(
+                    "%s is a %s model; the CPU backends export BLIP only, so it keeps the PyTorch path",
+                    self.model_id,
+                    family,
+                )
+            else:
+                log.warning("%s is a %s model: it keeps the PyTorch path on the CPU", self.model_id, family)
+            dtype = str(model.dtype).removeprefix("torch.")
+            return model, CpuPlan("torch", dtype, cpu_threads(), reason=f"{family} keeps the PyTorch path")
+        try:
+            return plan_for_cpu(
+                model, self.model_id, self._backend_request, self._dtype_request, self._quantize_request
+            )
+        except BackendError as exc:
+            raise ModelLoadError(f"The captioning model '{self.model_id}' could not be prepared: {exc}.") from exc
 
     @contextmanager
     def _loading(self) -> Iterator[None]:
@@ -257,8 +302,15 @@ class BlipCaptioner:
         return int(inputs["input_ids"].shape[1]) - 1 if "input_ids" in inputs else 1
 
     def describe(self) -> dict[str, Any]:
-        """Model id, family, device and dtype (resolved once loaded)."""
-        return {"id": self.model_id, "device": self.device, "dtype": self.dtype, "family": self.family}
+        """Model id, family, device, dtype and backend (resolved once loaded)."""
+        backend = self.plan.label if self.plan else ("torch" if self.device else None)
+        return {
+            "id": self.model_id,
+            "device": self.device,
+            "dtype": self.dtype,
+            "family": self.family,
+            "backend": backend,
+        }
 
 
 def _has_accelerate() -> bool:
@@ -270,6 +322,8 @@ def _has_accelerate() -> bool:
 
 
 @lru_cache(maxsize=4)
-def get_captioner(model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto") -> BlipCaptioner:
+def get_captioner(
+    model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto", backend: str = "auto", quantize: str = "none"
+) -> BlipCaptioner:
     """The process-wide captioner for these settings (weights load lazily on first use)."""
-    return BlipCaptioner(resolve_model_id(model), device, dtype)
+    return BlipCaptioner(resolve_model_id(model), device, dtype, backend, quantize)

@@ -69,7 +69,7 @@ class AuditRun:
 
     def __init__(self, options: AuditOptions, captioner: Captioner | None = None) -> None:
         self.options = options
-        self.captioner: Captioner = captioner or get_captioner(options.model, options.device, options.dtype)
+        self.captioner: Captioner = captioner or get_captioner(*options.captioner_args)
         self.fetcher = Fetcher(options.fetch_policy)
         self.robots = RobotsCache(self.fetcher, deadline_s=min(10.0, options.page_deadline_s))
         self.host_limit = _HostLimiter(options.per_host_limit)

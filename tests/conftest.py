@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gzip
 import http.server
 import io
 import os
 import random
+import shutil
 import socket
 import struct
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -25,6 +28,10 @@ from PIL import Image, ImageDraw
 # Tests never reach the Hugging Face hub: fail fast instead of retrying for half a minute.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Exported encoders and CPU calibrations go to a folder of this test session (inherited by the
+# CLI and server subprocesses), never to the user's ~/.cache.
+os.environ["ALTSCOUT_CACHE_DIR"] = tempfile.mkdtemp(prefix="altscout-test-cache-")
+atexit.register(shutil.rmtree, os.environ["ALTSCOUT_CACHE_DIR"], True)
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

@@ -28,7 +28,9 @@ def test_loads_once_and_describes_itself(tiny: BlipCaptioner, tiny_blip_dir: Pat
     model = tiny._model
     tiny.load()
     assert tiny._model is model
-    assert tiny.describe() == {"id": str(tiny_blip_dir), "device": "cpu", "dtype": "float32", "family": "blip"}
+    described = tiny.describe()
+    assert described.pop("backend") in ("torch", "openvino", "onnxruntime")  # measured on this CPU
+    assert described == {"id": str(tiny_blip_dir), "device": "cpu", "dtype": "float32", "family": "blip"}
     assert get_captioner(str(tiny_blip_dir), "cpu", "float32") is get_captioner(str(tiny_blip_dir), "cpu", "float32")
 
 
@@ -78,7 +80,7 @@ def test_aliases_and_dtype_choice() -> None:
     assert resolve_model_id("large") == "Salesforce/blip-image-captioning-large"
     assert resolve_model_id("./models/x") == "./models/x"
     assert resolve_dtype("auto", "cuda") == "float16"
-    assert resolve_dtype("auto", "cpu") in ("float32", "bfloat16")
+    assert resolve_dtype("auto", "cpu") == "float32"  # bfloat16 only by measurement (captioning/accel.py)
     assert resolve_dtype("float32", "cuda") == "float32"
 
 
