@@ -10,6 +10,7 @@ output is compared with PyTorch's on a probe batch before it is used (1e-4 relat
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -17,6 +18,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -127,6 +129,14 @@ def plan_for_cpu(model: Any, model_id: str, backend: str, dtype: str, quantize: 
     if pairs == [("torch", pairs[0][1])]:
         return _to_dtype(model, pairs[0][1]), CpuPlan("torch", pairs[0][1], threads, reason="asked for")
     cache = ExportCache()
+    with measuring_lock():  # Ray actors or server processes on one machine measure one at a time
+        return _measured_plan(model, model_id, cache, pairs, dtype, threads)
+
+
+def _measured_plan(
+    model: Any, model_id: str, cache: ExportCache, pairs: list[tuple[str, str]], dtype: str, threads: int
+) -> tuple[Any, CpuPlan]:
+    """The stored plan if it still opens, else open every candidate, calibrate, store and choose."""
     measured = _cached_calibration(model_id, pairs, threads)
     if measured is not None:  # measured before on this CPU: open only the chosen runtime (and check it)
         plan = choose(measured, threads)
@@ -148,6 +158,29 @@ def plan_for_cpu(model: Any, model_id: str, backend: str, dtype: str, quantize: 
     _store_calibration(model_id, pairs, threads, measured)
     plan = choose(measured, threads)
     return _apply(model, plan, runtimes), plan
+
+
+@contextlib.contextmanager
+def measuring_lock() -> Iterator[None]:
+    """An exclusive lock on the cache folder (``fcntl``; a no-op where there is none)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: concurrent calibrations are only slower, never wrong
+        yield
+        return
+    try:
+        cache_root().mkdir(parents=True, exist_ok=True)
+        handle = (cache_root() / ".lock").open("a")
+    except OSError as exc:  # a read-only cache: the export fails next and PyTorch is used
+        log.warning("cannot lock the cache folder %s: %s", cache_root(), exc)
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _apply(model: Any, plan: CpuPlan, runtimes: dict[tuple[str, str], VisionRuntime]) -> Any:

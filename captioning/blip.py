@@ -139,14 +139,9 @@ class BlipCaptioner:
     def _plan_cpu(self, model: Any, family: str) -> tuple[Any, CpuPlan]:
         """Backend, dtype and threads for a CPU (measured once per machine and model, then cached)."""
         if family != "blip":
-            if self._backend_request not in ("auto", "torch") or self._quantize_request != "none":
-                log.warning(
-                    "%s is a %s model; the CPU backends export BLIP only, so it keeps the PyTorch path",
-                    self.model_id,
-                    family,
-                )
-            else:
-                log.warning("%s is a %s model: it keeps the PyTorch path on the CPU", self.model_id, family)
+            log.warning(
+                "%s is a %s model: the CPU backends export BLIP only; it keeps the PyTorch path", self.model_id, family
+            )
             dtype = str(model.dtype).removeprefix("torch.")
             return model, CpuPlan("torch", dtype, cpu_threads(), reason=f"{family} keeps the PyTorch path")
         try:

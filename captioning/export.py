@@ -102,7 +102,26 @@ class ExportCache:
         if folder.exists():
             log.warning("the exported encoder in %s is not usable (%s); rebuilding it", folder, problem)
             shutil.rmtree(folder, ignore_errors=True)
-        return self._build(model, folder, material, quantize) / GRAPH
+        built = self._build(model, folder, {**material, "model_id": model_id}, quantize)
+        self._drop_superseded(built, model_id, quantize)
+        return built / GRAPH
+
+    def _drop_superseded(self, kept: Path, model_id: str, quantize: str) -> None:
+        """Delete older entries of the same model and quantisation (other files or library versions).
+
+        The cache then holds one export per model instead of one per upgrade.
+        """
+        for folder in self.root.iterdir():
+            if folder == kept or folder.name.startswith(".") or not folder.is_dir():
+                continue
+            try:
+                manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # not ours to judge (maybe still being written by its builder)
+            same = isinstance(manifest, dict) and manifest.get("model_id") == model_id
+            if same and manifest.get("quantize") == quantize:
+                log.info("removing the superseded export %s", folder)
+                shutil.rmtree(folder, ignore_errors=True)
 
     def discard(self, graph: Path) -> None:
         """Delete an entry whose graph turned out wrong (the next load rebuilds it)."""

@@ -178,7 +178,7 @@ def test_corrupt_or_stale_entry_is_rebuilt(
     assert export.verify_entry(entry, ExportCache().key_material(str(tiny_blip_dir), "none")) is None
 
 
-def test_changed_model_files_get_a_new_entry(
+def test_changed_model_files_get_a_new_entry_and_the_old_one_goes(
     tiny_blip_dir: Path, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import shutil
@@ -191,6 +191,11 @@ def test_changed_model_files_get_a_new_entry(
     (model / "config.json").write_text(json.dumps(config, indent=3), encoding="utf-8")  # same model, new file
     load_with(model)
     assert len(exports) == 2
+    entries = [path for path in (cache_dir / "export").iterdir() if not path.name.startswith(".")]
+    assert len(entries) == 1, "the superseded export of the same model is removed"
+    manifest = json.loads((entries[0] / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["model_id"] == str(model)
+    load_with(tiny_blip_dir)  # another model's entry lives beside it
     assert len([path for path in (cache_dir / "export").iterdir() if not path.name.startswith(".")]) == 2
 
 
@@ -326,3 +331,23 @@ def test_threads_stay_within_the_container_quota(tmp_path: Path, monkeypatch: py
         assert cpu_threads() == 2, "an explicit OMP_NUM_THREADS is respected"
     finally:
         torch.set_num_threads(before)
+
+
+def test_processes_measure_one_at_a_time(tmp_path: Path, cache_dir: Path) -> None:
+    """While one process holds the measuring lock, another waits for it (Ray actors, server workers)."""
+    import subprocess
+    import sys
+    import time
+
+    holder = (
+        "import sys, time; sys.path.insert(0, sys.argv[1]); from captioning.accel import measuring_lock\n"
+        "with measuring_lock():\n    print('held', flush=True); time.sleep(1.5)\n"
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    first = subprocess.Popen([sys.executable, "-c", holder, root], stdout=subprocess.PIPE, text=True)
+    assert first.stdout is not None and first.stdout.readline().strip() == "held"
+    started = time.monotonic()
+    with accel.measuring_lock():
+        waited = time.monotonic() - started
+    first.wait(timeout=30)
+    assert waited > 0.8, "the second measurer waited for the first"
