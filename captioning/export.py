@@ -87,15 +87,10 @@ class ExportCache:
         """Everything an entry depends on."""
         return {"model": model_fingerprint(model_id), "versions": library_versions(), "quantize": quantize}
 
-    def entry(self, model_id: str, quantize: str) -> Path:
-        """The entry folder for this model, quantisation and library versions."""
-        material = json.dumps(self.key_material(model_id, quantize), sort_keys=True)
-        return self.root / hashlib.sha256(material.encode()).hexdigest()[:32]
-
     def vision_graph(self, model: Any, model_id: str, quantize: str = "none") -> Path:
         """The encoder's ONNX file for ``model`` (a float32 BLIP), built now if missing or not valid."""
-        folder = self.entry(model_id, quantize)
         material = self.key_material(model_id, quantize)
+        folder = self.root / hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:32]
         problem = verify_entry(folder, material)
         if problem is None:
             return folder / GRAPH
