@@ -226,7 +226,6 @@ def calibrate(
     pixels = probe_pixels(model.config.vision_config.image_size, PROBE_IMAGES)
     variants: dict[str, Any] = {"float32": model}
     measured: dict[str, float] = {}
-    original_vision = model.vision_model
     for backend, dtype in pairs:
         if dtype not in variants:
             variants[dtype] = copy.deepcopy(model).to(_torch_dtype(dtype))
@@ -238,7 +237,6 @@ def calibrate(
             measured[f"{backend}/{dtype}"] = _time_generate(variant, torch.from_numpy(pixels).to(_torch_dtype(dtype)))
         finally:
             variant.vision_model = own_vision
-    model.vision_model = original_vision
     log.info("CPU calibration (s/image): %s", ", ".join(f"{k} {v:.3f}" for k, v in measured.items()))
     return measured
 
