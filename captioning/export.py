@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from captioning.runtimes import BackendError, runtime_version
+from captioning.runtimes import BackendError, runtime_installed, runtime_version
 from library import sha256_file
 
 log = logging.getLogger("altscout")
@@ -171,7 +171,7 @@ def export_vision_encoder(model: Any, target: Path) -> None:
     """``torch.onnx.export`` (the dynamo exporter) of ``model.vision_model``: pixels in, embeddings out."""
     import torch
 
-    if importlib_missing("onnxscript") or importlib_missing("onnx"):
+    if not (runtime_installed("onnxscript") and runtime_installed("onnx")):
         raise BackendError("exporting needs the onnx and onnxscript packages")
 
     class VisionEncoder(torch.nn.Module):
@@ -221,13 +221,6 @@ def quantize_int8(graph: Path) -> None:
         if path != quantized:
             path.unlink()
     quantized.rename(graph)
-
-
-def importlib_missing(name: str) -> bool:
-    """True when a package cannot be imported."""
-    import importlib.util
-
-    return importlib.util.find_spec(name) is None
 
 
 @contextlib.contextmanager
