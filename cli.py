@@ -145,7 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.quantize,
         help="int8: quantised encoder on ONNX Runtime (opt-in; effect on caption quality not measured)",
     )
-    model.add_argument("--batch-size", type=int, default=None, help="images per batch (default: 8 CPU, 64 CUDA)")
+    model.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="images per batch (default: 8 CPU, 16 CPU bfloat16, fitted to the GPU on CUDA)",
+    )
     model.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens)
     model.add_argument(
         "--min-new-tokens",

@@ -8,7 +8,8 @@ BLIP of the tests (32 px input, 2 layers). The actors of the Ray engine load a c
 name, which rules out an in-process fake; both engines run the same tiny model. Each page has 15
 images (10 shared across pages, 5 of its own: about 5 x pages distinct images, 160-320 px JPEG);
 every response waits ``--delay-ms``. Both engines write sharded output (``--shard-dir``), as a
-big run would, so the driver holds no records; the reports are then built from the shards.
+big run would, so the driver holds no records; the reports are then built from the shards. Both
+caption with one thread (``OMP_NUM_THREADS=1`` unless set): the tiny model is all overhead.
 
 Each engine runs in a fresh process. Reported: wall time, pages/s, image records/s, the driver's
 peak RSS, and for Ray the worker processes' peak RSS (the largest one, and the largest sum seen
@@ -164,7 +165,10 @@ def main() -> None:
         f"# {args.pages} pages x 15 images ({distinct} distinct), {args.delay_ms:.0f} ms per response, "
         f"tiny random BLIP, sharded output, {os.cpu_count()} CPUs"
     )
+    # One model thread on both engines: the tiny model's operations are too small to share, and two
+    # threads waiting at each other's barriers on 2 busy cores made its captions 3x slower (SCALE.md).
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
+    env["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", "1")
     for engine in args.engines.split(","):
         command = [sys.executable, __file__, "--engine", engine, "--url", url, "--pages", str(args.pages),
                    "--model-dir", str(args.model_dir), "--workdir", str(args.workdir)]  # fmt: skip

@@ -157,14 +157,18 @@ def child_crawl(args: argparse.Namespace) -> dict:
         captioner, busy = None, {"s": float("nan")}
     else:
         captioner = FakeCaptioner() if args.fake else get_captioner(*options.captioner_args)
+    loading = time.perf_counter()
+    if captioner is not None:  # the Ray engine's actors load theirs inside the timed run
         captioner.load()
         busy = time_batches(captioner)
+    load_s = time.perf_counter() - loading
     started = time.perf_counter()
     report = run_audit([args.url], options, captioner)
     seconds = time.perf_counter() - started
     summary = report.summary()
     return {
         "seconds": seconds,
+        "load_s": load_s,
         "pages": report.site["pages_audited"],
         "images": summary["images"],
         "captioned": summary["captioned"],
@@ -273,14 +277,22 @@ def main() -> None:
         f"# {args.pages} pages x 15 images, {DELAY_S * 1000:.0f} ms per response, BLIP-base random, "
         f"{args.tokens} tokens, dtype {args.dtype}, {os.cpu_count()} CPUs"
     )
+    runs: dict[str, dict] = {}
     for engine in args.engines.split(","):
-        ours = run_child(child_command("crawl", url, args, engine=engine))
+        ours = runs[engine] = run_child(child_command("crawl", url, args, engine=engine))
         print(
-            f"AltScout --crawl --engine {engine}: {ours['seconds']:.1f} s for {ours['pages']} pages, "
-            f"{ours['images']} image records ({ours['unique_images']} distinct), "
+            f"AltScout --crawl --engine {engine}: {ours['seconds']:.1f} s for {ours['pages']} pages "
+            f"({ours['seconds'] + ours['load_s']:.1f} s with the model's load in the driver: "
+            f"{ours['load_s']:.1f} s), {ours['images']} image records ({ours['unique_images']} distinct), "
             f"{ours['images'] / ours['seconds']:.2f} images/s; captioner busy "
             f"{ours['caption_busy_s'] / ours['seconds']:.0%}; peak RSS (driver) {ours['peak_rss_mb']:.0f} MiB",
             flush=True,
+        )
+    if {"local", "ray"} <= runs.keys():  # Ray's time includes starting its actors and their model loads
+        local, ray = runs["local"], runs["ray"]
+        print(
+            f"Ray engine overhead: {ray['seconds'] / (local['seconds'] + local['load_s']) - 1:+.0%} against the "
+            f"local engine with its model load, {ray['seconds'] / local['seconds'] - 1:+.0%} without it"
         )
     if args.only_crawl:
         server.shutdown()

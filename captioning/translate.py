@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from captioning.base import model_load_failure, resolve_device
+from captioning.model_thread import on_model_thread
 
 # Language code -> MarianMT model translating from English. Portuguese has no plain
 # opus-mt-en-pt model; the tc-big one is also a Marian model.
@@ -83,7 +84,11 @@ class Translator:
         self._lock = threading.Lock()
 
     def load(self) -> None:
-        """Load once; raise ModelLoadError with one sentence naming the model and the fix."""
+        """Load once (on the model thread); raise ModelLoadError with one sentence naming the model and the fix."""
+        if self._model is None:
+            on_model_thread(self._load)
+
+    def _load(self) -> None:
         with self._lock:
             if self._model is not None:
                 return
@@ -107,9 +112,12 @@ class Translator:
 
     def translate(self, texts: Sequence[str], max_new_tokens: int = 128) -> list[str]:
         """Translate in batches, keeping order; empty strings stay empty."""
+        self.load()
+        return on_model_thread(self._translate, texts, max_new_tokens)
+
+    def _translate(self, texts: Sequence[str], max_new_tokens: int) -> list[str]:
         import torch
 
-        self.load()
         results = list(texts)
         todo = [i for i, text in enumerate(texts) if text.strip()]
         for start in range(0, len(todo), self.batch_size):

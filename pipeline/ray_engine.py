@@ -6,22 +6,24 @@ Dataset runs the whole audit on the cluster; the frontier feeds it page URLs as 
 
     frontier (driver) -> queue -> FrontierSource (a read task that streams URL batches)
               -> DiscoverStage (actors: ``AuditRun.discover``, within the cluster's per-host slots;
-                 rendering where the workers have a browser; each image URL claimed once)
-              -> PrepareStage (actors with a thread pool: ``AuditRun.download_image``: fetch, decode,
-                 prepare for the model, read the text in the image)
+                 rendering where the workers have a browser; each image URL claimed once). The
+                 page's links go straight back to the driver (the ``found`` queue), so the crawl
+                 grows while the page's images are still on the cluster.
+              -> PrepareStage (actors with a thread pool: ``AuditRun.download_image`` for each of
+                 the page's images: fetch, decode, prepare for the model, read the text in the image)
               -> CaptionStage (an actor pool, each loading the model once; ``num_gpus=1`` on CUDA;
-                 ``AuditRun.caption_images`` in batches)
-              -> rows back to the driver, which reassembles pages, audits them and feeds the
-                 frontier's next URLs (the page's links) to the queue.
+                 ``AuditRun.caption_images`` in model batches across the pages of a call)
+              -> page rows back to the driver, which audits them.
 
-So a crawl's discovery, downloads and captioning overlap on the cluster, as they do locally, and
-the caption model is loaded once per actor for the whole audit. Rows are plain data: a kind
-(``page``, ``image`` or ``follow``), the page URL, the record's index, its state as JSON, and the
-model's input as pickled bytes (never a live PIL or model object). Every failure is already data
-in the record (status and reason); a worker or actor that dies is restarted by Ray and its batch
-retried. Cluster-wide sharing lives in two small actors: :class:`HostGate` (the local engine's
-per-host slots and ``Crawl-delay``) and :class:`ImageLedger` (the first page that meets an image
-URL downloads it; later records are ``follow`` rows that copy its outcome in the driver).
+A row is a page: its records as JSON state and its prepared model inputs as pickled arrays (never a
+live PIL or model object). The page, not the image, is the unit of a row because Ray Data's cost
+is per block, and a crawl's blocks must be one row each (below): image rows made the engine about
+three times slower than the local one. Every failure is already data in the record (status and
+reason); a worker or actor that dies is restarted by Ray and its call retried, and the driver
+drops a retried page's second copy. Cluster-wide sharing lives in two small actors:
+:class:`~pipeline.frontier.HostGate` (the per-host slots and ``Crawl-delay``) and
+:class:`ImageLedger` (the first page that meets an image URL downloads it; later pages' records
+copy its outcome in the driver).
 """
 
 from __future__ import annotations
@@ -30,14 +32,15 @@ import json
 import logging
 import os
 import pickle
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from options import OptionsError, options_from_dict
 
@@ -47,23 +50,26 @@ try:
 except ImportError as exc:  # pragma: no cover - the base install has no Ray
     raise OptionsError("--engine ray needs Ray: pip install -r requirements-ray.txt") from exc
 from pipeline.engine import SHARED_FIELDS, Engine
-from pipeline.events import AuditEvent, ImageFinished
+from pipeline.events import AuditEvent, ImageFinished, PageFinished
 from pipeline.frontier import HostGate
 from pipeline.page_stage import DiscoveredPage, PageBytes, PageChecks
 from pipeline.stages import AuditRun
 from records import PENDING, ImageRecord, PageReport
 from scraper.urls import Scope, is_html_type
-from store import UrlRow
+from store import FAILED, UrlRow
 
 log = logging.getLogger("altscout.ray")
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES_IN_FLIGHT = 64  # pages handed to the cluster and not yet audited (bounds the driver's memory)
-PAGE, IMAGE, FOLLOW, FLUSH_KIND = "page", "image", "follow", "flush"
+PAGES_IN_FLIGHT = 64  # pages handed to the cluster and not yet audited, at least (bounds the driver's memory)
+PAGE, FLUSH_KIND = "page", "flush"
 FLUSH = ""  # the source's flush row (Ray Data holds back a read task's last row until the next)
 IO_ACTOR_CPUS = 0.25  # discovery and image actors mostly wait on the network; captioning takes whole CPUs
-IDLE_FLUSH_S = 0.25  # no row back for this long (at least): flush rows push partial batches through
+PAGES_PER_CALL = {"cpu": 3, "cuda": 64}  # pages a captioning call takes: enough images for full batches
+IDLE_FLUSH_S = 0.25  # no row back for this long (at least): flush rows push a call's partial batch of pages
 FLUSHES_PER_QUIET = 3  # at most this many flushes until a real row comes back
+FOUND_POLL_S = 0.25  # how long the driver's reader waits on the found queue at a time
 
 
 def ensure_ray(address: str | None) -> None:
@@ -85,8 +91,8 @@ def ensure_ray(address: str | None) -> None:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
-def _row(kind: str, page_url: str, index: int, state: dict[str, Any], prepared: bytes = b"") -> dict[str, Any]:
-    return {"kind": kind, "page_url": page_url, "index": index, "state": json.dumps(state), "prepared": prepared}
+def _row(kind: str, page_url: str, state: dict[str, Any], prepared: bytes = b"") -> dict[str, Any]:
+    return {"kind": kind, "page_url": page_url, "state": json.dumps(state), "prepared": prepared}
 
 
 def _rows(batch: dict[str, Any]) -> list[dict[str, Any]]:
@@ -96,11 +102,29 @@ def _rows(batch: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    columns: dict[str, list[Any]] = {"kind": [], "page_url": [], "index": [], "state": [], "prepared": []}
+    columns: dict[str, list[Any]] = {"kind": [], "page_url": [], "state": [], "prepared": []}
     for row in rows:
         for key in columns:
             columns[key].append(row[key])
     return columns
+
+
+def normal_priority() -> bool:
+    """Ask for the normal CPU priority for this thread and the threads it starts (the model's).
+
+    Ray starts worker processes at nice 15 (``RAY_worker_niceness``). PyTorch's thread team waits
+    at a barrier after every parallel operation, so one preempted thread stalls the others: on 2
+    cores the tiny test BLIP captioned at 0.9 cores busy and 8-10x slower in an actor at nice 15
+    than at nice 0. Raising the priority needs the privilege to (root, ``CAP_SYS_NICE``); without
+    it a warning says how to start the cluster instead.
+    """
+    try:
+        if os.getpriority(os.PRIO_PROCESS, 0) > 0:
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
+        return True
+    except OSError:
+        log.warning("captioning runs at Ray's low worker priority: start Ray with RAY_worker_niceness=0")
+        return False
 
 
 class ImageLedger:
@@ -150,13 +174,13 @@ class FrontierSource(Datasource):
 class DiscoverStage:
     """The page stage on a worker: discovery (and rendering when the worker has a browser)."""
 
-    def __init__(self, options: dict[str, Any], start_urls: list[str], gate: Any, ledger: Any) -> None:
+    def __init__(self, options: dict[str, Any], start_urls: list[str], gate: Any, ledger: Any, found: Any) -> None:
         self.options = options_from_dict(options)
         self.run = AuditRun(self.options)
         self.run.start_renderer()
         scope = Scope.for_start(start_urls, self.options.scope == "domain", self.options.include, self.options.exclude)
         self.checks = PageChecks(scope.why_out, is_html_type) if self.options.crawl else None
-        self.gate, self.ledger = gate, ledger
+        self.gate, self.ledger, self.found = gate, ledger, found
 
     def _discover(self, url: str) -> DiscoveredPage:
         """Discovery within the cluster's slot for the host (``--per-host``, ``Crawl-delay``)."""
@@ -174,19 +198,20 @@ class DiscoverStage:
         out: list[dict[str, Any]] = []
         for url in map(str, batch["url"]):
             if url == FLUSH:  # passed on, never dropped: an empty output stalls Ray Data's stream here
-                out.append(_row(FLUSH_KIND, "", 0, {}))
+                out.append(_row(FLUSH_KIND, "", {}))
                 continue
             discovered = self._discover(url)
             discovered.source.release()  # the browser's bytes stay on this worker: images are fetched again
             page = discovered.page
             pending = [i for i, record in enumerate(page.images) if record.status == PENDING]
-            leads = ray.get(self.ledger.claim.remote(page.url, [page.images[i].source for i in pending]))
-            state = {"page": page.to_state(), "links": discovered.links, "canonical": discovered.canonical}
-            out.append(_row(PAGE, page.url, len(pending), state))
-            out.extend(
-                _row(IMAGE if lead else FOLLOW, page.url, i, page.images[i].to_state())
-                for i, lead in zip(pending, leads, strict=True)
+            claims = ray.get(self.ledger.claim.remote(url, [page.images[i].source for i in pending])) if pending else []
+            page_state = page.to_state()
+            # The driver decides the page's fate and grows the crawl now, not when the images are done.
+            self.found.put(
+                {"url": url, "page": page_state, "links": discovered.links, "canonical": discovered.canonical}
             )
+            leads = [i for i, lead in zip(pending, claims, strict=True) if lead]
+            out.append(_row(PAGE, url, {"page": page_state, "leads": leads}))
         return _columns(out)
 
 
@@ -199,40 +224,41 @@ class PrepareStage:
         self.run.start_ocr()
         self.pool = ThreadPoolExecutor(self.options.download_workers, thread_name_prefix="altscout-ray-dl")
 
-    def _one(self, row: dict[str, Any]) -> dict[str, Any]:
-        if row["kind"] != IMAGE:
-            return row
-        record = ImageRecord.from_state(json.loads(row["state"]))
-        prepared = self.run.download_image(record, PageBytes(self.run.fetcher))
-        payload = pickle.dumps((prepared.sha256, prepared.model_input)) if prepared is not None else b""
-        return {**row, "state": json.dumps(record.to_state()), "prepared": payload}
+    def _page(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The page's leading records downloaded at once; the model inputs travel pickled beside them."""
+        state = json.loads(row["state"])
+        page = PageReport.from_state(state["page"])
+        source = PageBytes(self.run.fetcher)
+        leads: list[int] = state["leads"]
+        prepared = list(self.pool.map(lambda index: self.run.download_image(page.images[index], source), leads))
+        inputs = [(index, p.sha256, p.model_input) for index, p in zip(leads, prepared, strict=True) if p is not None]
+        state["page"] = page.to_state()
+        return {**row, "state": json.dumps(state), "prepared": pickle.dumps(inputs) if inputs else b""}
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        return _columns(list(self.pool.map(self._one, _rows(batch))))
+        return _columns([self._page(row) if row["kind"] == PAGE else row for row in _rows(batch)])
 
 
 class CaptionStage:
-    """Captioning on an actor that loads the model once; batches of prepared images (flush rows pass)."""
+    """Captioning on an actor that loads the model once: the prepared images of a call's pages, in batches."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], threads: int | None = None) -> None:
+        if threads:  # Ray sets OMP_NUM_THREADS to the CPUs reserved; the engine says how many to use
+            import torch
+
+            normal_priority()
+            os.environ["OMP_NUM_THREADS"] = str(threads)
+            torch.set_num_threads(threads)
         self.options = options_from_dict(options)
         self.run = AuditRun(self.options)
         self.run.captioner.load()
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        rows = _rows(batch)
-        todo: list[tuple[int, ImageRecord, Any]] = []
-        for position, row in enumerate(rows):
-            if row["kind"] == IMAGE and row["prepared"]:
-                sha256, model_input = pickle.loads(row["prepared"])
-                record = ImageRecord.from_state(json.loads(row["state"]))
-                record.sha256 = sha256
-                todo.append((position, record, model_input))
-        # Identical bytes are captioned once per actor: a caption this actor made is reused, and the
-        # same bytes twice in a batch follow the first (the stage function shares the outcome).
+    def _caption(self, todo: list[tuple[ImageRecord, Any]]) -> None:
+        """Identical bytes are captioned once per actor: a caption this actor made is reused, and the
+        same bytes twice in a call follow the first (the stage function shares the outcome)."""
         fresh: list[tuple[ImageRecord, Any]] = []
         followers: dict[str, list[ImageRecord]] = {}
-        for _, record, model_input in todo:
+        for record, model_input in todo:
             sha256 = record.sha256 or ""
             if not sha256:
                 fresh.append((record, model_input))
@@ -243,29 +269,61 @@ class CaptionStage:
             else:
                 followers[sha256] = []
                 fresh.append((record, model_input))
-        size = self.run.batch_size
-        for start in range(0, len(fresh), size):
-            list(self.run.caption_images(fresh[start : start + size], followers))
-        for position, record, _ in todo:
-            rows[position] = {**rows[position], "state": json.dumps(record.to_state()), "prepared": b""}
+        for chunk in balanced_batches(fresh, self.run.batch_size):
+            list(self.run.caption_images(chunk, followers))
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+        rows = _rows(batch)
+        pages: dict[int, tuple[dict[str, Any], PageReport]] = {}
+        todo: list[tuple[ImageRecord, Any]] = []
+        for position, row in enumerate(rows):
+            if row["kind"] != PAGE or not row["prepared"]:
+                continue
+            state = json.loads(row["state"])
+            page = PageReport.from_state(state["page"])
+            pages[position] = (state, page)
+            for index, sha256, model_input in pickle.loads(row["prepared"]):
+                record = page.images[index]
+                record.sha256 = sha256
+                todo.append((record, model_input))
+        self._caption(todo)
+        for position, (state, page) in pages.items():
+            state["page"] = page.to_state()
+            rows[position] = {**rows[position], "state": json.dumps(state), "prepared": b""}
         return _columns(rows)
 
 
 @dataclass
 class _Assembly:
-    """A page whose discovery came back: its records as they return from the cluster."""
+    """A page back from the cluster whose records wait for other pages' leaders."""
 
-    row: UrlRow
     page: PageReport
-    expected: int
-    arrived: dict[int, ImageRecord] = field(default_factory=dict)
+    waiting: int
+
+
+def balanced_batches(items: list[T], largest: int) -> list[list[T]]:
+    """``items`` in as few batches of at most ``largest`` as possible, of near-equal sizes.
+
+    A call's images are captioned in full batches where they can be: 10 images at a batch size of
+    8 are two batches of 5, not 8 and 2 (a batch of 2 costs nearly as much per image as one of 1).
+    """
+    if not items:
+        return []
+    count = -(-len(items) // max(1, largest))
+    size, extra = divmod(len(items), count)
+    batches, start = [], 0
+    for index in range(count):
+        end = start + size + (index < extra)
+        batches.append(items[start:end])
+        start = end
+    return batches
 
 
 def _pool(least: int, most: int) -> Any:
     """An actor pool; each actor runs one call at a time, the next ones queued beside it.
 
     (Ray Data 2.60 loses rows when an actor runs several calls at once with one-row blocks, so
-    the stages get their parallelism from batches and threads inside a call.)
+    the stages get their parallelism from pages and threads inside a call.)
     """
     import ray.data
 
@@ -287,47 +345,116 @@ class RayEngine(Engine):
             self.run.translator_for(self.options.lang).load()
         self.caption_key = caption_namespace(self.options.model, self.options.generation)
 
+    def pages_per_caption_call(self) -> int:
+        """Pages a captioning call takes: a page brings about 5 new images, a CPU batch is 16, a GPU's 1,024."""
+        return PAGES_PER_CALL["cuda" if self.options.device == "cuda" else "cpu"]
+
+    def pages_in_flight(self) -> int:
+        """Pages on the cluster at most: the driver's memory bound, room for three calls per captioning actor."""
+        return max(PAGES_IN_FLIGHT, 3 * self.pages_per_caption_call() * self.options.caption_actors)
+
+    def caption_threads(self) -> int | None:
+        """Threads of a CPU captioning actor: ``OMP_NUM_THREADS`` where the driver has it, else the
+        largest node's CPUs shared by the captioning actors."""
+        import ray
+
+        if self.options.device == "cuda":
+            return None
+        if (given := os.environ.get("OMP_NUM_THREADS", "")).isdigit() and int(given) > 0:
+            return int(given)
+        cpus = max((node["Resources"].get("CPU", 1.0) for node in ray.nodes() if node.get("Alive")), default=1.0)
+        return max(1, int(cpus) // max(1, self.options.caption_actors))
+
+    def start_bookkeeping(self) -> None:
+        """The driver's view of the pages on the cluster (empty at the start of a run)."""
+        self.sent: dict[str, UrlRow] = {}  # handed to the cluster, discovery not back yet
+        self.out: set[str] = set()  # handed to the cluster, page row not back yet
+        self.kept: dict[str, bool] = {}  # discovery back: audited (True) or failed/skipped (False)
+        self.early: dict[str, tuple[PageReport, list[int]]] = {}  # page rows back before their discovery
+        self.assembling: dict[str, _Assembly] = {}
+        self.followers: dict[str, list[tuple[str, int]]] = {}  # image URL -> (page, index) waiting for it
+        self.rows_back: set[str] = set()
+        self.closed = False
+
     def _run_stages(self) -> Iterator[AuditEvent]:
         """One dataset for the whole audit, fed by the frontier through a queue."""
         import ray
         from ray.util.queue import Queue
 
         self.queue = Queue(actor_options={"num_cpus": 0})
+        self.found = Queue(actor_options={"num_cpus": 0})
         gate = ray.remote(HostGate).options(num_cpus=0, max_concurrency=1000).remote(self.options.per_host_pages)
         ledger = ray.remote(ImageLedger).options(num_cpus=0).remote()
-        self.sent: dict[str, UrlRow] = {}  # handed to the cluster, discovery not back yet
-        self.assembling: dict[str, _Assembly] = {}
-        self.early: dict[str, list[tuple[int, ImageRecord]]] = {}  # image rows ahead of their page row
-        self.followers: dict[str, list[tuple[str, int, ImageRecord]]] = {}  # image URL -> rows waiting for it
-        self.seen_pages: set[str] = set()
-        self.closed = False
+        self.start_bookkeeping()
+        stop = threading.Event()
         try:
             if not self._feed():
                 return
-            for out in self._rows_with_flushes(self._dataset(gate, ledger)):
-                yield from self._accept_row(out)
+            inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+            rows = self._rows_with_flushes(self._dataset(gate, ledger), stop)
+            threading.Thread(target=self._pump_rows, args=(rows, inbox), name="altscout-ray-rows", daemon=True).start()
+            reader = threading.Thread(target=self._pump_found, args=(inbox, stop), name="altscout-ray-found")
+            reader.daemon = True
+            reader.start()
+            while (item := inbox.get())[0] != "end":
+                kind, value = item
+                if kind == "error":
+                    raise value
+                yield from self._on_found(value) if kind == "found" else self._on_row(value)
                 self._feed()
+            stop.set()
+            reader.join()
+            while not inbox.empty():  # what the reader took after the last row
+                kind, value = inbox.get()
+                if kind == "found":
+                    yield from self._on_found(value)
+            for value in self.found.get_nowait_batch(self.found.qsize()):
+                yield from self._on_found(value)
+            yield from self._lost()
         finally:
-            for actor in (self.queue.actor, gate, ledger):
+            stop.set()
+            for actor in (self.queue.actor, self.found.actor, gate, ledger):
                 ray.kill(actor)
 
-    def _rows_with_flushes(self, dataset: Any) -> Iterator[dict[str, Any]]:
-        """The dataset's rows; while none come and the source is open, flush rows fill partial batches.
+    @staticmethod
+    def _pump_rows(rows: Iterator[dict[str, Any]], inbox: queue.SimpleQueue[tuple[str, Any]]) -> None:
+        """The dataset's rows into the driver's inbox (a thread: the found queue is read beside it)."""
+        try:
+            for row in rows:
+                inbox.put(("row", row))
+        except BaseException as exc:  # raised again in the driver's loop
+            inbox.put(("error", exc))
+        else:
+            inbox.put(("end", None))
 
-        A stage with ``batch_size`` N waits for N rows until its input ends, and a crawl's input
+    def _pump_found(self, inbox: queue.SimpleQueue[tuple[str, Any]], stop: threading.Event) -> None:
+        """Discoveries (links, the page's fate) into the driver's inbox as soon as a worker sends them."""
+        from ray.util.queue import Empty
+
+        while not stop.is_set():
+            try:
+                inbox.put(("found", self.found.get(block=True, timeout=FOUND_POLL_S)))
+            except Empty:
+                continue
+            except Exception:  # the run is ending and the queue with it
+                return
+
+    def _rows_with_flushes(self, dataset: Any, stop: threading.Event) -> Iterator[dict[str, Any]]:
+        """The dataset's rows; when the cluster is quiet, flush rows fill a captioning call's partial batch of pages.
+
+        A stage that takes N pages a call waits for N rows until its input ends, and a crawl's input
         ends only when the crawl does. So when the cluster has been quiet for ``IDLE_FLUSH_S``, a
-        helper thread sends as many flush rows as the largest batch, which pushes the waiting rows
+        helper thread sends as many flush rows as the call takes, which pushes the waiting pages
         through (at most ``FLUSHES_PER_QUIET`` times until a real row comes back).
         """
-        padding = max(self.options.download_workers, self.run.batch_size)
+        padding = self.pages_per_caption_call()
         quiet = {"since": time.monotonic(), "flushes_left": FLUSHES_PER_QUIET}
-        gaps: deque[float] = deque(maxlen=16)  # recent waits between real rows: how long a batch takes
-        stop = threading.Event()
+        gaps: deque[float] = deque(maxlen=16)  # recent waits between real rows: how long a call takes
 
         def flush_when_quiet() -> None:
             while not stop.wait(IDLE_FLUSH_S):
-                # Quiet means longer than twice the slowest recent wait: a model busy with a batch
-                # is not a stalled batch, and flush rows would only break the next batches up.
+                # Quiet means longer than twice the slowest recent wait: a model busy with a call
+                # is not a stalled call, and flush rows would only break the next calls up.
                 patience = max(IDLE_FLUSH_S, 2 * max(gaps, default=0.0))
                 idle = time.monotonic() - quiet["since"] >= patience
                 if idle and quiet["flushes_left"] and not self.closed:
@@ -338,16 +465,14 @@ class RayEngine(Engine):
                     except Exception:  # the run is ending and the queue with it
                         return
 
-        threading.Thread(target=flush_when_quiet, name="altscout-ray-flush", daemon=True).start()
-        try:
-            for out in dataset.iter_rows():
-                if out["kind"] != FLUSH_KIND:
-                    now = time.monotonic()
-                    gaps.append(now - quiet["since"])
-                    quiet["since"], quiet["flushes_left"] = now, FLUSHES_PER_QUIET
-                yield out
-        finally:
-            stop.set()
+        if padding > 1:
+            threading.Thread(target=flush_when_quiet, name="altscout-ray-flush", daemon=True).start()
+        for out in dataset.iter_rows():
+            if out["kind"] != FLUSH_KIND:
+                now = time.monotonic()
+                gaps.append(now - quiet["since"])
+                quiet["since"], quiet["flushes_left"] = now, FLUSHES_PER_QUIET
+            yield out
 
     def _feed(self) -> bool:
         """Hand the frontier's next URLs to the cluster; close the source when the crawl is done.
@@ -356,7 +481,7 @@ class RayEngine(Engine):
         """
         batch: list[UrlRow] = []
         exhausted = False
-        while len(self.sent) + len(self.assembling) + len(batch) < PAGES_IN_FLIGHT:
+        while len(self.out) + len(self.assembling) + len(batch) < self.pages_in_flight():
             row = self.frontier.next()
             if row is None:
                 exhausted = True
@@ -364,12 +489,13 @@ class RayEngine(Engine):
             batch.append(row)
         if batch:
             self.sent.update((row.url, row) for row in batch)
+            self.out.update(row.url for row in batch)
             self.queue.put([row.url for row in batch])
             return True
         if exhausted and not self.sent and not self.closed:
-            self.closed = True
+            self.closed = True  # every discovery is back: no page can offer another link
             self.queue.put(None)
-            return bool(self.assembling)
+            return bool(self.out or self.assembling)
         return True
 
     def _dataset(self, gate: Any, ledger: Any) -> Any:
@@ -378,7 +504,7 @@ class RayEngine(Engine):
         options = self.options.to_dict()
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
-        context.target_max_block_size = 1  # a row is a block: pages and images stream one by one
+        context.target_max_block_size = 1  # a row is a block: pages stream one by one
         cuda = self.options.device == "cuda"
         workers = max(1, self.options.page_workers)
         return (
@@ -390,6 +516,7 @@ class RayEngine(Engine):
                     "start_urls": self.start_urls,
                     "gate": gate,
                     "ledger": ledger,
+                    "found": self.found,
                 },
                 batch_size=1,
                 compute=_pool(1, workers),
@@ -398,75 +525,91 @@ class RayEngine(Engine):
             .map_batches(
                 PrepareStage,
                 fn_constructor_kwargs={"options": options},
-                batch_size=self.options.download_workers,  # downloaded by the actor's threads at once
+                batch_size=1,  # a page; its images are downloaded by the actor's threads at once
                 compute=_pool(1, workers),
                 num_cpus=IO_ACTOR_CPUS,
             )
             .map_batches(
                 CaptionStage,
-                fn_constructor_kwargs={"options": options},
-                batch_size=self.run.batch_size,
+                fn_constructor_kwargs={"options": options, "threads": self.caption_threads()},
+                batch_size=self.pages_per_caption_call(),
                 compute=_pool(self.options.caption_actors, self.options.caption_actors),
                 num_gpus=1 if cuda else 0,
             )
         )
 
-    def _accept_row(self, out: dict[str, Any]) -> Iterator[AuditEvent]:
-        """One row back from the cluster: a page's discovery, or one of its records."""
-        if out["kind"] == FLUSH_KIND:
-            return
+    def _on_found(self, found: dict[str, Any]) -> Iterator[AuditEvent]:
+        """A page's discovery: its fate and its links now; its records when its row comes back."""
+        url = str(found["url"])
+        if url in self.kept:
+            return  # a retried discovery's second message
+        row = self.sent.pop(url)
+        page = PageReport.from_state(found["page"])
+        discovered = DiscoveredPage(page, PageBytes(self.run.fetcher), found["links"], found["canonical"])
+        self.kept[url] = bool((yield from self._triage(row, discovered)))
+        if url in self.early:
+            yield from self._assemble(url, *self.early.pop(url))
+
+    def _on_row(self, out: dict[str, Any]) -> Iterator[AuditEvent]:
+        """A page back from the cluster: its leaders' outcomes go to every page that waits for them."""
         url = str(out["page_url"])
+        if out["kind"] == FLUSH_KIND or url in self.rows_back:
+            return  # a flush row, or a retried call's second copy
+        self.rows_back.add(url)
+        self.out.discard(url)
         state = json.loads(out["state"])
-        if out["kind"] == PAGE:
-            if url in self.seen_pages:
-                return  # a retried batch's second copy
-            self.seen_pages.add(url)
-            row = self.sent.pop(url)
-            page = PageReport.from_state(state["page"])
-            discovered = DiscoveredPage(page, PageBytes(self.run.fetcher), state["links"], state["canonical"])
-            if not (yield from self._triage(row, discovered)):
-                self.early.pop(url, None)
-                return
-            self.assembling[url] = assembly = _Assembly(row, page, int(out["index"]))
-            for index, record in self.early.pop(url, []):
-                assembly.arrived[index] = record
-            yield from self._maybe_done(url)
-            return
-        record = ImageRecord.from_state(state)
-        index = int(out["index"])
-        if out["kind"] == IMAGE:
+        page = PageReport.from_state(state["page"])
+        for index in state["leads"]:
+            record = page.images[index]
             outcome = {name: getattr(record, name) for name in SHARED_FIELDS}
             self.outcomes[record.source] = outcome
-            for page_url, follower_index, follower in self.followers.pop(record.source, []):
-                self._copy_outcome(follower, outcome)
-                yield from self._arrive(page_url, follower_index, follower)
-        elif record.source in self.outcomes:
-            self._copy_outcome(record, self.outcomes[record.source])
-        else:  # its leader is still on the cluster
-            self.followers.setdefault(record.source, []).append((url, index, record))
-            return
-        yield from self._arrive(url, index, record)
+            for page_url, follower in self.followers.pop(record.source, []):
+                assembly = self.assembling[page_url]
+                self._copy_outcome(assembly.page.images[follower], outcome)
+                assembly.waiting -= 1
+                if not assembly.waiting:
+                    yield from self._done(page_url)
+        leads = set(state["leads"])
+        follows = [i for i, record in enumerate(page.images) if record.status == PENDING and i not in leads]
+        if url in self.kept:
+            yield from self._assemble(url, page, follows)
+        else:
+            self.early[url] = (page, follows)
 
-    def _arrive(self, page_url: str, index: int, record: ImageRecord) -> Iterator[AuditEvent]:
-        """A final record for a page (kept until its page row is back, dropped if the page was)."""
-        if page_url in self.assembling:
-            self.assembling[page_url].arrived[index] = record
-            yield from self._maybe_done(page_url)
-        elif page_url not in self.seen_pages:
-            self.early.setdefault(page_url, []).append((index, record))
+    def _assemble(self, url: str, page: PageReport, follows: list[int]) -> Iterator[AuditEvent]:
+        """A kept page's records: copy what its followers' leaders found, wait for the rest."""
+        if not self.kept[url]:
+            return  # failed or skipped at discovery: kept (or not) by the triage
+        waiting = 0
+        for index in follows:
+            record = page.images[index]
+            if record.source in self.outcomes:
+                self._copy_outcome(record, self.outcomes[record.source])
+            else:
+                self.followers.setdefault(record.source, []).append((url, index))
+                waiting += 1
+        self.assembling[url] = _Assembly(page, waiting)
+        if not waiting:
+            yield from self._done(url)
 
-    def _maybe_done(self, url: str) -> Iterator[AuditEvent]:
-        assembly = self.assembling[url]
-        if len(assembly.arrived) < assembly.expected:
-            return
-        del self.assembling[url]
-        page = assembly.page
-        for index, record in assembly.arrived.items():
-            page.images[index] = record
+    def _done(self, url: str) -> Iterator[AuditEvent]:
+        """Every record of the page is final: keep new captions, report the records, audit the page."""
+        page = self.assembling.pop(url).page
         self.store.put_captions(
             self.caption_key,
-            [(r.sha256, r.caption, r.raw_caption or "") for r in assembly.arrived.values() if r.sha256 and r.caption],
+            [(r.sha256, r.caption, r.raw_caption or "") for r in page.images if r.sha256 and r.caption],
         )
         for position, record in enumerate(page.images, start=1):
             yield ImageFinished(self.pages_done, record, position, len(page.images))
         yield from self._complete(url, page)
+
+    def _lost(self) -> Iterator[AuditEvent]:
+        """After the dataset ended: a page that never came back is kept as failed, never dropped."""
+        lost = [url for url in self.out if self.kept.get(url, True)] + list(self.assembling)
+        for url in dict.fromkeys(lost):
+            log.error("page %s did not come back from the cluster", url)
+            page = PageReport(url=url, status="failed", error="lost on the cluster", error_code="internal_error")
+            self.assembling.pop(url, None)
+            self._keep(url, page, FAILED, "internal_error", page.error)
+            self.pages_done += 1
+            yield PageFinished(self.pages_done - 1, page)

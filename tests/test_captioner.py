@@ -34,6 +34,42 @@ def test_loads_once_and_describes_itself(tiny: BlipCaptioner, tiny_blip_dir: Pat
     assert get_captioner(str(tiny_blip_dir), "cpu", "float32") is get_captioner(str(tiny_blip_dir), "cpu", "float32")
 
 
+def test_model_work_runs_on_one_thread(tiny_blip_dir: Path) -> None:
+    """Loading and every caption run on the process's model thread, whichever thread asks (PyTorch's
+    thread teams of two calling threads compete for the cores)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from captioning.model_thread import model_thread_id, on_model_thread
+
+    captioner = BlipCaptioner(str(tiny_blip_dir), device="cpu", dtype="float32", backend="torch")
+    with ThreadPoolExecutor(1) as loader:
+        loader.submit(captioner.load).result()
+    seen: list[int] = []
+    generate = captioner._model.generate
+
+    def recording(*args: object, **kwargs: object) -> object:
+        seen.append(threading.get_ident())
+        return generate(*args, **kwargs)
+
+    captioner._model.generate = recording
+    settings = GenerationSettings(max_new_tokens=3)
+    with ThreadPoolExecutor(2) as callers:
+        list(callers.map(lambda image: captioner.caption_batch([image], settings), pictures(4)))
+    captioner.caption_batch(pictures(1), settings)
+    assert len(seen) == 5 and set(seen) == {model_thread_id()} != {threading.get_ident()}
+    with pytest.raises(ZeroDivisionError):  # a failure reaches the caller
+        on_model_thread(lambda: 1 // 0)
+    assert on_model_thread(on_model_thread, threading.get_ident) == model_thread_id()  # no deadlock inside
+
+
+def test_cpu_batch_size_follows_the_dtype(tiny_blip_dir: Path, tiny: BlipCaptioner) -> None:
+    bf16 = BlipCaptioner(str(tiny_blip_dir), device="cpu", dtype="bfloat16", backend="torch")
+    assert bf16.default_batch_size == 8  # not loaded: the dtype is not known yet
+    bf16.load()
+    assert (bf16.default_batch_size, tiny.default_batch_size) == (16, 8)
+
+
 def test_batching_does_not_change_captions(tiny: BlipCaptioner) -> None:
     images = pictures(8)
     settings = GenerationSettings(max_new_tokens=8)

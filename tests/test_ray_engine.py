@@ -174,3 +174,87 @@ def test_ray_sharded_run_stopped_then_rerun_recomputes_no_shard(
     urls = [page["url"] for page in report["pages"]]
     assert len(urls) == len(set(urls)) == PAGES + 1 and summary["images"] == 1 + PAGES * 3
     assert summary["captioned"] == summary["images"]
+
+
+def test_balanced_batches() -> None:
+    from pipeline.ray_engine import balanced_batches
+
+    assert balanced_batches([], 8) == []
+    assert [len(b) for b in balanced_batches(list(range(10)), 8)] == [5, 5]
+    assert [len(b) for b in balanced_batches(list(range(16)), 8)] == [8, 8]
+    assert [len(b) for b in balanced_batches(list(range(17)), 8)] == [6, 6, 5]
+    assert [x for b in balanced_batches(list(range(13)), 4) for x in b] == list(range(13))
+
+
+def test_the_driver_waits_for_discoveries_and_leaders(
+    fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows and discoveries in any order: a page waits for its discovery and for the leaders of its
+    shared images; a retried row's second copy changes nothing."""
+    from pipeline import ImageFinished, PageStarted
+    from pipeline.ray_engine import PAGE, RayEngine, _row
+    from records import ImageRecord, PageReport
+
+    fresh_server.add("/", "<html></html>")
+    home, other = fresh_server.url("/"), fresh_server.url("/b")
+    shared, own = fresh_server.url("/img/shared.png"), fresh_server.url("/img/own.png")
+    engine = RayEngine([home], options(tiny_blip_dir, tmp_path, "ray"))
+    monkeypatch.setattr(engine, "_load_models", lambda: None)
+    engine._begin()
+    engine.start_bookkeeping()
+
+    def page(url: str, images: list[ImageRecord]) -> PageReport:
+        return PageReport(url=url, status="ok", images=images)
+
+    def sent() -> None:
+        row = engine.frontier.next()
+        assert row is not None
+        engine.sent[row.url] = row
+        engine.out.add(row.url)
+
+    def found(report: PageReport, links: list[str]) -> dict:
+        return {"url": report.url, "page": report.to_state(), "links": links, "canonical": None}
+
+    def back(report: PageReport, leads: list[int]) -> dict:
+        return _row(PAGE, report.url, {"page": report.to_state(), "leads": leads})
+
+    sent()
+    discovered_home = page(home, [ImageRecord(source=own), ImageRecord(source=shared)])
+    captioned_home = page(home, [ImageRecord(source=own), ImageRecord(source=shared)])
+    captioned_home.images[0].set_caption("own photo", "own photo")
+    assert list(engine._on_row(back(captioned_home, [0]))) == []  # ahead of its discovery: kept aside
+    events = list(engine._on_found(found(discovered_home, [other])))
+    assert [type(e) for e in events] == [PageStarted]  # the shared image's leader is still out
+    sent()
+    led = page(other, [ImageRecord(source=shared)])
+    led.images[0].set_caption("shared photo", "shared photo")
+    events = list(engine._on_row(back(led, [0])))
+    home_done = [e.page for e in events if isinstance(e, PageFinished)]
+    assert [p.url for p in home_done] == [home]
+    assert [r.caption for r in home_done[0].images] == ["own photo", "shared photo"]
+    assert sum(isinstance(e, ImageFinished) for e in events) == 2
+    events = list(engine._on_found(found(page(other, [ImageRecord(source=shared)]), [])))
+    assert [type(e) for e in events if not isinstance(e, ImageFinished)] == [PageStarted, PageFinished]
+    assert list(engine._on_row(back(led, [0]))) == []  # a retried call's second copy
+    assert not engine.assembling and not engine.early and not engine.sent
+
+
+def test_captioning_asks_for_the_normal_priority(caplog: pytest.LogCaptureFixture) -> None:
+    """Ray's workers run at nice 15; a captioning actor raises itself to 0, or says how to start Ray."""
+    from pipeline.ray_engine import normal_priority
+
+    def in_a_thread() -> tuple[bool, int, int]:  # niceness is per thread on Linux: keep pytest's as it is
+        os.setpriority(os.PRIO_PROCESS, 0, 15)
+        before = os.getpriority(os.PRIO_PROCESS, 0)
+        raised = normal_priority()
+        return raised, before, os.getpriority(os.PRIO_PROCESS, 0)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        raised, before, after = pool.submit(in_a_thread).result()
+    assert before == 15
+    if raised:
+        assert after == 0
+    else:
+        assert after == 15 and "RAY_worker_niceness=0" in caplog.text
