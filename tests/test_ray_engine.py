@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FixtureServer, png_bomb
+from conftest import ROOT, FixtureServer, png_bomb
 from test_resume import PAGES, comparable, serve_chain
 
 from options import AuditOptions
@@ -258,3 +260,24 @@ def test_captioning_asks_for_the_normal_priority(caplog: pytest.LogCaptureFixtur
         assert after == 0
     else:
         assert after == 15 and "RAY_worker_niceness=0" in caplog.text
+
+
+def test_the_cli_crawls_with_the_ray_engine(
+    local_ray: None, fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path
+) -> None:
+    """``cli.py URL --crawl --engine ray``, as the README gives it, in a process of its own."""
+    serve_chain(fresh_server)
+    out = tmp_path / "report.json"
+    command = [
+        sys.executable, str(ROOT / "cli.py"), fresh_server.url("/"), "--crawl", "--engine", "ray",
+        "--model", str(tiny_blip_dir), "--device", "cpu", "--dtype", "float32", "--allow-private",
+        "--render", "never", "--ocr", "off", "--quiet", "--max-new-tokens", "4", "--min-new-tokens", "2",
+        "--json", str(out), "--out", str(tmp_path / "captions.txt"),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    images = [image for page in report["pages"] for image in page["images"]]
+    assert len(report["pages"]) == PAGES + 1 and len(images) == 1 + PAGES * 3
+    assert all(image["status"] == "captioned" for image in images)
