@@ -78,7 +78,6 @@ class BlipCaptioner:
         self._fitted_batch_size: int | None = None  # CUDA: sized to the GPU's free memory at load
         self._largest_batch: int | None = None  # lowered after an out-of-memory error
         self._lock = threading.Lock()
-        self._generate_lock = threading.Lock()
 
     @property
     def default_batch_size(self) -> int:
@@ -233,8 +232,8 @@ class BlipCaptioner:
                 for caption in self.caption_batch(images[start : start + largest], settings)
             ]
         try:
-            with self._generate_lock:  # jobs running side by side share the one model, a batch at a time
-                return on_model_thread(self._caption_once, images, settings)
+            # The one model thread: jobs running side by side share the model, a batch at a time.
+            return on_model_thread(self._caption_once, images, settings)
         except torch.OutOfMemoryError:
             if len(images) <= 1:
                 raise

@@ -343,12 +343,21 @@ class Engine:
     def caption_images(self, batch: list[tuple[ImageRecord, Any]]) -> Iterator[AuditEvent]:
         """Caption a batch from any open pages; keep new captions in the store."""
         finished = list(self.run.caption_images(batch, self.sha_followers))
-        self.store.put_captions(
-            self.caption_key,
-            [(r.sha256, r.caption, r.raw_caption or "") for r, _ in batch if r.sha256 and r.caption],
-        )
+        self._store_captions(record for record, _ in batch)
         for record in finished:
             yield from self._finish(record)
+
+    def _store_captions(self, records: Iterable[ImageRecord]) -> None:
+        """New captions into the store, by image hash (a rerun reuses them)."""
+        self.store.put_captions(
+            self.caption_key,
+            [(r.sha256, r.caption, r.raw_caption or "") for r in records if r.sha256 and r.caption],
+        )
+
+    def _share_outcome(self, record: ImageRecord) -> dict[str, Any]:
+        """A leading record is final: its shared fields, kept for later records of its URL."""
+        outcome = self.outcomes[record.source] = {name: getattr(record, name) for name in SHARED_FIELDS}
+        return outcome
 
     @staticmethod
     def _copy_outcome(record: ImageRecord, outcome: dict[str, Any]) -> None:
@@ -358,8 +367,7 @@ class Engine:
     def _finish(self, record: ImageRecord) -> Iterator[AuditEvent]:
         """A record is final: share its outcome with records of the same URL, count it for its page."""
         assert record.status in FINAL_STATUSES
-        outcome = {name: getattr(record, name) for name in SHARED_FIELDS}
-        self.outcomes[record.source] = outcome
+        outcome = self._share_outcome(record)
         for follower in self.url_waiters.pop(record.source, []):
             self._copy_outcome(follower, outcome)
             yield from self._count(follower)

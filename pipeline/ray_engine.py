@@ -49,7 +49,7 @@ try:
     from ray.data.datasource import Datasource, ReadTask
 except ImportError as exc:  # pragma: no cover - the base install has no Ray
     raise OptionsError("--engine ray needs Ray: pip install -r requirements-ray.txt") from exc
-from pipeline.engine import SHARED_FIELDS, Engine
+from pipeline.engine import Engine
 from pipeline.events import AuditEvent, ImageFinished, PageFinished
 from pipeline.frontier import HostGate
 from pipeline.page_stage import DiscoveredPage, PageBytes, PageChecks
@@ -561,8 +561,7 @@ class RayEngine(Engine):
         page = PageReport.from_state(state["page"])
         for index in state["leads"]:
             record = page.images[index]
-            outcome = {name: getattr(record, name) for name in SHARED_FIELDS}
-            self.outcomes[record.source] = outcome
+            outcome = self._share_outcome(record)
             for page_url, follower in self.followers.pop(record.source, []):
                 assembly = self.assembling[page_url]
                 self._copy_outcome(assembly.page.images[follower], outcome)
@@ -595,10 +594,7 @@ class RayEngine(Engine):
     def _done(self, url: str) -> Iterator[AuditEvent]:
         """Every record of the page is final: keep new captions, report the records, audit the page."""
         page = self.assembling.pop(url).page
-        self.store.put_captions(
-            self.caption_key,
-            [(r.sha256, r.caption, r.raw_caption or "") for r in page.images if r.sha256 and r.caption],
-        )
+        self._store_captions(page.images)
         for position, record in enumerate(page.images, start=1):
             yield ImageFinished(self.pages_done, record, position, len(page.images))
         yield from self._complete(url, page)
