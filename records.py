@@ -1,8 +1,10 @@
 """The records every stage fills in and every report reads.
 
-One :class:`ImageRecord` per unique image URL on a page. It starts ``pending`` and ends in
+One :class:`ImageRecord` per unique image URL on a page (or per element that shows no image
+file of its own: an inline SVG, a canvas, an image-map area...). It starts ``pending`` and ends in
 exactly one of ``captioned``, ``skipped`` or ``failed``; skipped and failed records carry a
-stable ``reason`` code and a human ``detail``.
+stable ``reason`` code and a human ``detail``. Each element that shows the image is an
+:class:`ElementInfo`: its accessible name and role as a browser computes them, and a selector.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ FAILED = "failed"
 FINAL_STATUSES = (CAPTIONED, SKIPPED, FAILED)
 
 _DATA_URL_SHOWN = 48
+NAME_SOURCES = ("aria-labelledby", "aria-label", "alt", "title", "label", "contents", "none")
+ELEMENT = "element"  # found_in marker: the record is the element itself, with no image URL of its own
+SCREENSHOT = "screenshot"  # found_in marker: the bytes are the browser's rendering of the element
 
 
 def display_url(url: str) -> str:
@@ -26,6 +31,52 @@ def display_url(url: str) -> str:
     if url.startswith("data:") and len(url) > _DATA_URL_SHOWN:
         return f"{url[:_DATA_URL_SHOWN]}…({len(url):,} chars)"
     return url
+
+
+def element_source(page_url: str, selector: str) -> str:
+    """The source of a record that is an element with no image URL: the page and the element's selector."""
+    return f"{page_url}#{selector}"
+
+
+@dataclass
+class ElementInfo:
+    """One element that shows an image, or is one: what assistive technology gets from it.
+
+    Filled at discovery (from the browser's accessibility tree when the page was rendered, else
+    computed from the HTML); ``issues`` are the name findings the audit makes on this element.
+    """
+
+    selector: str | None = None  # a CSS selector that finds the element on the page
+    tag: str | None = None  # local name: img, input, svg, circle, div, area, object, canvas, video...
+    svg: bool = False  # in the SVG namespace
+    role_attr: str | None = None  # the role attribute as written (None: absent)
+    explicit_role: str | None = None  # its first valid ARIA role
+    role: str | None = None  # the computed role (img, none, button, graphics-document...)
+    accessible_name: str | None = None  # None: no name
+    name_source: str = "none"  # one of NAME_SOURCES
+    alt: str | None = None  # the alt attribute (img, input, area); None: absent
+    title: str | None = None  # the title attribute
+    hidden: bool = False  # out of the accessibility tree: aria-hidden, or not rendered
+    decorative: bool = False  # hidden, presentational by a valid role, or alt=""
+    focusable: bool = False
+    global_aria: bool = False  # carries a global ARIA attribute (it cancels a presentational role)
+    in_map: bool = False  # area: inside a <map>, with an href
+    loaded: bool = True  # object: its data is shown (not its fallback content)
+    container_text: str | None = None  # visible text of the nearest button, link, p, li, td or th
+    name_note: str | None = None  # why a browser may compute another name (styles were not computed)
+    issues: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (JSON report and state)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["issues"] = list(self.issues)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ElementInfo:
+        """The element ``to_dict`` wrote (unknown keys of other versions are ignored)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
 
 
 @dataclass
@@ -48,9 +99,7 @@ class ImageRecord:
     rendered_width: int | None = None  # CSS px of the element's box in the rendered page (DPR 1)
     rendered_height: int | None = None
     visible: bool | None = None  # rendered pages: on screen (box > 0, not hidden); None = not rendered
-    role: str | None = None  # the element's ARIA role attribute (presentation/none/img)
-    aria_hidden: bool = False  # the element or an ancestor has aria-hidden="true"
-    aria_label: str | None = None
+    elements: list[ElementInfo] = field(default_factory=list)  # every element showing it, in document order
     shown_size_applies: bool = field(default=False, repr=False)  # visible and loaded: the size filter uses the box
     status: str = PENDING
     reason: str | None = None
@@ -76,19 +125,41 @@ class ImageRecord:
     suggested_alt_translated: str | None = None
     local_path: str | None = field(default=None, repr=False)  # folder mode: the file to read
     thumbnail: bytes | None = field(default=None, repr=False)  # small JPEG for UIs; not in JSON/CSV
+    screenshot: bytes | None = field(default=None, repr=False)  # the browser's PNG of the element, until decoded
 
     @property
     def url(self) -> str:
         """The URL as shown in reports."""
         return display_url(self.source)
 
+    @property
+    def primary(self) -> ElementInfo | None:
+        """The element the record's name fields describe: the first with a finding, else the first shown."""
+        if not self.elements:
+            return None
+        for element in self.elements:
+            if element.issues:
+                return element
+        return next((element for element in self.elements if not element.hidden), self.elements[0])
+
+    @property
+    def decorative(self) -> bool:
+        """Every element showing it is out of the accessibility tree or marked decorative."""
+        return bool(self.elements) and all(element.decorative for element in self.elements)
+
+    def add_element(self, element: ElementInfo) -> None:
+        """One more element showing this image."""
+        self.elements.append(element)
+
     def skip(self, reason: str, detail: str) -> None:
         """Finish as skipped with a reason code and a sentence."""
         self.status, self.reason, self.detail = SKIPPED, reason, detail
+        self.screenshot = None
 
     def fail(self, reason: str, detail: str) -> None:
         """Finish as failed with a reason code and a sentence."""
         self.status, self.reason, self.detail = FAILED, reason, detail
+        self.screenshot = None
 
     def set_caption(self, caption: str, raw_caption: str) -> None:
         """Finish as captioned."""
@@ -100,17 +171,36 @@ class ImageRecord:
         state = {f.name: getattr(self, f.name) for f in fields(self)}
         state["found_in"], state["alts"] = list(self.found_in), list(self.alts)
         state["alt_issues"], state["seo_issues"] = list(self.alt_issues), list(self.seo_issues)
-        state["thumbnail"] = base64.b64encode(self.thumbnail).decode() if self.thumbnail else None
+        state["elements"] = [element.to_dict() for element in self.elements]
+        for name in ("thumbnail", "screenshot"):
+            data = getattr(self, name)
+            state[name] = base64.b64encode(data).decode() if data else None
         return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ImageRecord:
-        """The record ``to_state`` saved."""
-        values = dict(state)
-        thumbnail = values.pop("thumbnail", None)
-        record = cls(**values)
-        record.thumbnail = base64.b64decode(thumbnail) if thumbnail else None
+        """The record ``to_state`` saved (keys an older version wrote and this one dropped are ignored)."""
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in state.items() if key in known}
+        binary = {name: values.pop(name, None) for name in ("thumbnail", "screenshot")}
+        elements = [ElementInfo.from_dict(element) for element in values.pop("elements", None) or []]
+        record = cls(**values, elements=elements)
+        for name, data in binary.items():
+            setattr(record, name, base64.b64decode(data) if data else None)
         return record
+
+    def name_fields(self) -> dict[str, Any]:
+        """The primary element's name, role and selector (empty values for an image no element shows)."""
+        primary = self.primary
+        return {
+            "element": primary.tag if primary else None,
+            "selector": primary.selector if primary else None,
+            "role": primary.role if primary else None,
+            "accessible_name": primary.accessible_name if primary else None,
+            "name_source": primary.name_source if primary else "none",
+            "decorative": self.decorative,
+            "focusable": any(element.focusable for element in self.elements),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON/CSV view of the record."""
@@ -131,9 +221,8 @@ class ImageRecord:
             "rendered_width": self.rendered_width,
             "rendered_height": self.rendered_height,
             "visible": self.visible,
-            "role": self.role,
-            "aria_hidden": self.aria_hidden,
-            "aria_label": self.aria_label,
+            **self.name_fields(),
+            "elements": [element.to_dict() for element in self.elements],
             "status": self.status,
             "reason": self.reason,
             "detail": self.detail,

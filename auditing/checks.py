@@ -1,8 +1,10 @@
 """Run every check on a finished page and fill each record's issues and suggestions.
 
-Alt checks apply to images that carry an alt attribute in the page (``img``, ``input
-type=image``); CSS backgrounds, ``og:image`` and posters only get the SEO checks. Nothing
-here changes the page's alt text: AltScout suggests, a person decides.
+Name checks apply to the elements axe-core's image rules audit (``img``, ``input type=image``,
+SVG images, ``role=img``, image-map areas, objects; :mod:`auditing.a11y`), on their accessible
+names; decorative and hidden elements get none. The text checks (file name, placeholder, mismatch,
+length, duplicates) read the accessible name. CSS backgrounds of other elements, ``og:image`` and
+posters only get the SEO checks. Nothing here changes the page: AltScout suggests, a person decides.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from auditing.a11y import NAME_FINDINGS, element_findings, naming_rule, silent
 from auditing.suggest import (
     file_name,
     is_descriptive_filename,
@@ -20,16 +23,17 @@ from auditing.suggest import (
     suggest_text_alternative,
 )
 from ocr.text import text_in_alt
-from records import CAPTIONED, FAILED, ImageRecord, PageReport
-from scraper.rendered import is_decorative
+from records import CAPTIONED, ELEMENT, FAILED, SCREENSHOT, ElementInfo, ImageRecord, PageReport
+from scraper.accname import sanitize
 
 ALT_SOURCES = frozenset({"img", "input"})
 SOCIAL_SOURCES = ("og:image", "twitter:image")
 ELEMENT_SOURCES = frozenset({"style", "css", "background", "poster"})  # shown by an element without alt semantics
+DRAWN_SOURCES = frozenset({"svg", "role-img", "object", "canvas"})  # elements named with aria-label (and role=img)
 MIN_TEXT_CHARS = 3  # letters and digits OCR must read before the text checks look at an image
 PLACEHOLDER_ALTS = re.compile(
     r"^(?:image|img|photo|photograph|picture|pic|logo|banner|untitled|alt|graphic|icon|placeholder|"
-    r"thumbnail|spacer|null|none|undefined|alt text|image description)(?:[ _-]?\d+)?$",
+    r"thumbnail|spacer|null|none|undefined|alt text|image description)(?:[ _-]?\d+)?$|^[\W_]+$",
     re.I,
 )
 REDUNDANT_PREFIX = re.compile(
@@ -71,43 +75,79 @@ def has_prominent_text(record: ImageRecord, settings: AuditSettings) -> bool:
     return readable_text(record) is not None and (record.text_coverage or 0) >= settings.prominent_text_coverage
 
 
-def _alt_issues(record: ImageRecord, settings: AuditSettings, alt_counts: dict[str, int]) -> list[str]:
+def legacy_elements(record: ImageRecord) -> list[ElementInfo]:
+    """Elements for a record made without them (an older state, a hand-made record): one per alt."""
+    if not ALT_SOURCES & set(record.found_in):
+        return []
+    tag = "img" if "img" in record.found_in else "input"
+    elements = []
+    for alt in record.alts or [record.alt]:
+        name = sanitize(alt) or None
+        decorative = tag == "img" and alt == ""
+        elements.append(
+            ElementInfo(
+                tag=tag,
+                role="presentation" if decorative else ("img" if tag == "img" else "button"),
+                accessible_name=name,
+                name_source="alt" if name else "none",
+                alt=alt,
+                decorative=decorative,
+            )
+        )
+    return elements
+
+
+def named_elements(record: ImageRecord) -> list[ElementInfo]:
+    """The record's elements that an axe naming rule covers (img, image button, SVG, role=img, area, object)."""
+    return [element for element in record.elements or legacy_elements(record) if naming_rule(element) is not None]
+
+
+def alt_text(record: ImageRecord) -> str | None:
+    """The name the text checks read: the first name given by an element that is not decorative."""
+    for element in named_elements(record):
+        if not element.decorative and sanitize(element.accessible_name):
+            return sanitize(element.accessible_name)
+    return None
+
+
+def _alt_issues(record: ImageRecord, settings: AuditSettings, name_counts: dict[str, int]) -> list[str]:
     issues: list[str] = []
-    alts = record.alts or [record.alt]
-    no_text = record.in_link and not record.link_text
-    if is_decorative(record):  # hidden from assistive technology: alt is not read
-        alts = ["" if alt is None else alt for alt in alts]
-    if any(alt is None for alt in alts):
-        issues.append("missing_alt")
-    if no_text and any(alt is None or not alt.strip() for alt in alts):
-        issues.insert(0, "linked_image_no_text")
-    alt = (record.alt or "").strip()
-    if record.alt is not None and not alt:
-        big = (record.width or 0) >= CONTENT_MIN_SIDE and (record.height or 0) >= CONTENT_MIN_SIDE
-        decorative_position = record.in_link and bool(record.link_text)
-        if record.status == CAPTIONED and big and not decorative_position:
-            issues.append("empty_alt_on_content")
-    if not alt:
+    elements = named_elements(record)
+    for element in elements:
+        element.issues = element_findings(element)
+        issues.extend(slug for slug in element.issues if slug not in issues)
+    shown = [element for element in elements if not element.hidden]
+    if record.in_link and not record.link_text and any(not sanitize(e.accessible_name) for e in shown):
+        issues.insert(0, "linked_image_no_text")  # the image is the link's only content and names nothing
+    if not shown or all(element.decorative for element in shown):
+        if any(e.tag == "img" and e.alt == "" and not e.hidden and e.decorative for e in shown):
+            big = (record.width or 0) >= CONTENT_MIN_SIDE and (record.height or 0) >= CONTENT_MIN_SIDE
+            decorative_position = record.in_link and bool(record.link_text)
+            if record.status == CAPTIONED and big and not decorative_position:
+                issues.append("empty_alt_on_content")
+        return issues  # hidden from assistive technology or decorative: its text is never read
+    name = alt_text(record)
+    if not name:
         return issues
     stem = PurePosixPath(file_name(record.source)).stem.lower()
-    if FILENAME_ALT.match(alt) or (stem and alt.lower() == stem):
+    if FILENAME_ALT.match(name) or (stem and name.lower() == stem):
         issues.append("filename_alt")
-    elif PLACEHOLDER_ALTS.match(alt):
+    elif PLACEHOLDER_ALTS.match(name):
         issues.append("placeholder_alt")
     else:
-        if REDUNDANT_PREFIX.match(alt):
+        if REDUNDANT_PREFIX.match(name):
             issues.append("redundant_prefix")
         if record.caption:
-            record.alt_match_score = overlap_score(alt, record.caption)
+            record.alt_match_score = overlap_score(name, record.caption)
             text = readable_text(record)
-            if text and record.alt_match_score is not None:  # an alt that repeats the image's text matches it
-                by_text = 1.0 if text_in_alt(text, alt) else (overlap_score(alt, text) or 0.0)
+            if text and record.alt_match_score is not None:  # a name that repeats the image's text matches it
+                by_text = 1.0 if text_in_alt(text, name) else (overlap_score(name, text) or 0.0)
                 record.alt_match_score = max(record.alt_match_score, by_text)
             if record.alt_match_score is not None and record.alt_match_score < settings.mismatch_threshold:
                 issues.append("alt_mismatch")
-    if len(alt) > settings.max_alt_length:
+    if len(name) > settings.max_alt_length:
         issues.append("too_long")
-    if alt_counts.get(alt.lower(), 0) > 1:
+    if name_counts.get(name.lower(), 0) > 1:
         issues.append("duplicate_alt")
     return issues
 
@@ -120,6 +160,8 @@ def _seo_issues(record: ImageRecord, settings: AuditSettings) -> list[str]:
         issues.append("large_file")
         if record.format in ("JPEG", "PNG"):
             issues.append("modern_format")
+    if ELEMENT in record.found_in:  # no image file: nothing to size, compress or rename
+        return issues
     if ALT_SOURCES & set(record.found_in) and (record.width_attr is None or record.height_attr is None):
         issues.append("missing_dimensions")
     if _oversized(record, settings):
@@ -144,20 +186,20 @@ def _oversized(record: ImageRecord, settings: AuditSettings) -> bool:
 def suggestion_target(record: ImageRecord) -> str | None:
     """Where a text alternative for this image goes, or None (an image no element shows)."""
     found = set(record.found_in)
-    if ALT_SOURCES & found or "file" in found or "upload" in found:
+    if ALT_SOURCES & found or "file" in found or "upload" in found or "area" in found:
         return "alt"
     for source in SOCIAL_SOURCES:
         if source in found:
             return f"{source}:alt"
-    if ELEMENT_SOURCES & found:
-        return "aria-label"  # with role="img" on the element: a background that is content
+    if ELEMENT_SOURCES & found or DRAWN_SOURCES & found:
+        return "aria-label"  # with role="img" on the element: a background, SVG, canvas or object that is content
     return None
 
 
 def _looks_like_content(record: ImageRecord) -> bool:
     """A background or poster big enough to be content, not hidden from assistive technology."""
     big = (record.width or 0) >= CONTENT_MIN_SIDE and (record.height or 0) >= CONTENT_MIN_SIDE
-    return big and record.visible is not False and not is_decorative(record)
+    return big and record.visible is not False and not record.decorative
 
 
 def _text_issues(record: ImageRecord, settings: AuditSettings, has_alt_semantics: bool) -> list[str]:
@@ -166,9 +208,9 @@ def _text_issues(record: ImageRecord, settings: AuditSettings, has_alt_semantics
     text = readable_text(record)
     if record.status != CAPTIONED or text is None:
         return issues
-    if has_alt_semantics and has_prominent_text(record, settings) and not is_decorative(record):
-        alt = record.alt if record.alt is not None else record.suggested_alt
-        if not text_in_alt(text, alt or ""):
+    if has_alt_semantics and has_prominent_text(record, settings) and not silent(record):
+        name = alt_text(record) if alt_text(record) is not None else record.suggested_alt
+        if not text_in_alt(text, name or ""):
             issues.append("alt_missing_text")
     if is_text_image(record, settings):
         issues.append("image_of_text")
@@ -178,17 +220,18 @@ def _text_issues(record: ImageRecord, settings: AuditSettings, has_alt_semantics
 def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
     """Fill ``alt_issues``, ``seo_issues``, the suggested text alternative and ``suggested_filename``."""
     settings = settings or AuditSettings()
-    alt_counts: dict[str, int] = defaultdict(int)
+    name_counts: dict[str, int] = defaultdict(int)
     for record in page.images:
-        if ALT_SOURCES & set(record.found_in) and record.alt and record.alt.strip():
-            alt_counts[record.alt.strip().lower()] += 1
+        name = alt_text(record)
+        if name:
+            name_counts[name.lower()] += 1
     taken: set[str] = set()
     for record in page.images:
-        has_alt_semantics = bool(ALT_SOURCES & set(record.found_in))
-        record.alt_issues = _alt_issues(record, settings, alt_counts) if has_alt_semantics else []
+        has_alt_semantics = bool(named_elements(record))
+        record.alt_issues = _alt_issues(record, settings, name_counts) if has_alt_semantics else []
         record.seo_issues = _seo_issues(record, settings)
         target = suggestion_target(record)
-        if target == "aria-label" and not _looks_like_content(record):
+        if target == "aria-label" and not (_looks_like_content(record) or _needs_name(record) or _nameless(record)):
             target = None
         if record.status == CAPTIONED and target is not None:
             record.suggested_alt, record.suggestion_basis = suggest_text_alternative(
@@ -201,11 +244,32 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
                 image_text=readable_text(record),
                 text_dominant=is_text_image(record, settings),
             )
+            if record.suggested_alt and _repeats_visible_text(record, record.suggested_alt):
+                record.suggested_alt = ""  # the text beside it already says it (WCAG H2): alt="" avoids saying it twice
             record.suggestion_for = target if record.suggested_alt is not None else None
         for slug in _text_issues(record, settings, has_alt_semantics):
             if slug not in record.alt_issues:
                 record.alt_issues.append(slug)
         if target in ("og:image:alt", "twitter:image:alt") and record.alt is None and not has_alt_semantics:
             record.seo_issues.append("social_image_no_alt")
-        if record.status == CAPTIONED and record.caption and "non_descriptive_filename" in record.seo_issues:
+        if (
+            record.status == CAPTIONED
+            and record.caption
+            and "non_descriptive_filename" in record.seo_issues
+        ):
             record.suggested_filename = suggest_filename(record.caption, record.source, record.format, taken)
+
+
+def _repeats_visible_text(record: ImageRecord, text: str) -> bool:
+    """``text`` is the visible text of the link, button, paragraph or cell around one of the record's elements."""
+    return any(sanitize(e.container_text).lower() == sanitize(text).lower() for e in named_elements(record))
+
+
+def _nameless(record: ImageRecord) -> bool:
+    """A drawn element (captioned from the browser's screenshot) that assistive technology gets no name for."""
+    return SCREENSHOT in record.found_in and not record.decorative and alt_text(record) is None
+
+
+def _needs_name(record: ImageRecord) -> bool:
+    """An element the audit found without a name (whatever its size): it gets a suggestion."""
+    return any(slug in NAME_FINDINGS for slug in record.alt_issues)

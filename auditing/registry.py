@@ -1,4 +1,5 @@
-"""Every issue AltScout reports: slug, severity, a one-line explanation and where to read more."""
+"""Every issue AltScout reports: slug, severity, a one-line explanation, where to read more, and the
+axe-core rule and Lighthouse audit it corresponds to (None where neither has one)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ _CLS = "https://web.dev/articles/optimize-cls#images-without-dimensions"
 _IMAGES_OF_TEXT = "https://www.w3.org/WAI/WCAG22/Understanding/images-of-text.html"
 _TEXT_IN_ALT = "https://www.w3.org/WAI/tutorials/images/textual/"
 _OG_ALT = "https://ogp.me/#structured"
+_AXE = "https://dequeuniversity.com/rules/axe/4.11/"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Issue:
     title: str
     explanation: str
     help_url: str
+    axe_rule: str | None = None  # the axe-core rule that makes the same finding
+    lighthouse: str | None = None  # the Lighthouse audit id that reports it (Lighthouse runs axe-core)
 
     def to_dict(self) -> dict[str, str]:
         """Plain values for reports."""
@@ -44,16 +48,98 @@ ISSUES: dict[str, Issue] = {
             "alt",
             "critical",
             "Linked image without text",
-            "The image is the only content of a link or button and has no alt: the link has no accessible name.",
+            "The image is the only content of a link or button and has no name: the link has no accessible name.",
             _H30,
+            "link-name",
+            "link-name",
         ),
         Issue(
             "missing_alt",
             "alt",
+            "critical",
+            "Image without a name",
+            "The img has no accessible name: no alt attribute, aria-label, aria-labelledby or title, and no "
+            'presentational role (WCAG 1.1.1); screen readers may read the file name. alt="" marks a decorative '
+            'image; alt=" " is no name.',
+            _AXE + "image-alt",
+            "image-alt",
+            "image-alt",
+        ),
+        Issue(
+            "image_button_no_name",
+            "alt",
+            "critical",
+            "Image button without a name",
+            'The input type="image" has no accessible name (alt, aria-label, aria-labelledby, title or a <label>); '
+            'screen readers announce only "button" (WCAG 1.1.1, 4.1.2). alt="" is no name for a button.',
+            _AXE + "input-image-alt",
+            "input-image-alt",
+            "input-image-alt",
+        ),
+        Issue(
+            "svg_no_name",
+            "alt",
             "serious",
-            "Missing alt attribute",
-            "The image has no alt attribute (WCAG 1.1.1, axe image-alt); screen readers may read the file name.",
-            _H37,
+            "SVG image without a name",
+            'The SVG has role="img" (or graphics-document/graphics-symbol) but no accessible name: add a <title> '
+            "as its first child, or aria-label / aria-labelledby (WCAG 1.1.1).",
+            _AXE + "svg-img-alt",
+            "svg-img-alt",
+            "svg-img-alt",
+        ),
+        Issue(
+            "role_img_no_name",
+            "alt",
+            "serious",
+            'role="img" without a name',
+            'The element is marked role="img" but has no aria-label, aria-labelledby or title (alt does not apply '
+            "to it) (WCAG 1.1.1).",
+            _AXE + "role-img-alt",
+            "role-img-alt",
+        ),
+        Issue(
+            "area_no_name",
+            "alt",
+            "critical",
+            "Image-map area without a name",
+            "The clickable <area> of an image map has no alt, aria-label, aria-labelledby or title: its link has no "
+            "name (WCAG 1.1.1, 2.4.4, 4.1.2).",
+            _AXE + "area-alt",
+            "area-alt",
+        ),
+        Issue(
+            "object_no_name",
+            "alt",
+            "serious",
+            "Object without a name",
+            "The <object> has no aria-label, aria-labelledby or title (its fallback content is not read while the "
+            'object loads); mark it role="presentation" if it is decorative (WCAG 1.1.1).',
+            _AXE + "object-alt",
+            "object-alt",
+            "object-alt",
+        ),
+        Issue(
+            "presentational_role_ignored",
+            "alt",
+            "minor",
+            "Presentational role ignored",
+            'role="presentation"/"none" (or alt="") is ignored because the element is focusable or carries a global '
+            "ARIA attribute, so assistive technology still announces it; remove the tabindex or the ARIA attribute, or "
+            "give it a name.",
+            _AXE + "presentation-role-conflict",
+            "presentation-role-conflict",
+            "presentation-role-conflict",
+        ),
+        Issue(
+            "redundant_alt",
+            "alt",
+            "minor",
+            "Alt repeats the text beside it",
+            "The image's name repeats the visible text of its link, button, paragraph, list item or table cell, so a "
+            'screen reader says it twice; use alt="" or describe what the image adds.',
+            _AXE + "image-redundant-alt",
+            "image-redundant-alt",
+            "image-redundant-alt",
         ),
         Issue(
             "filename_alt",
@@ -68,7 +154,7 @@ ISSUES: dict[str, Issue] = {
             "alt",
             "serious",
             "Placeholder alt",
-            "The alt text is only a generic word such as 'image' or 'photo'.",
+            "The image's name is only a generic word such as 'image' or 'photo', or punctuation such as '...'.",
             _F30,
         ),
         Issue(

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from auditing.a11y import silent
 from auditing.checks import ALT_SOURCES
 from records import CAPTIONED, ImageRecord, PageReport
-from scraper.rendered import is_decorative
 
 
 def site_images(pages: Iterable[PageReport]) -> list[dict[str, Any]]:
@@ -38,7 +38,7 @@ def image_view(occurrences: list[tuple[str, ImageRecord]]) -> dict[str, Any]:
     Flags ``inconsistent_alt`` on the occurrences' records when their alt text differs between pages.
     """
     first = occurrences[0][1]
-    with_alt = [(p, r) for p, r in occurrences if ALT_SOURCES & set(r.found_in) and not is_decorative(r)]
+    with_alt = [(p, r) for p, r in occurrences if ALT_SOURCES & set(r.found_in) and not silent(r)]
     alts = {alt for _, r in with_alt for alt in (r.alts or [r.alt])}
     inconsistent = first.status == CAPTIONED and len({p for p, _ in with_alt}) > 1 and len(alts) > 1
     if inconsistent:

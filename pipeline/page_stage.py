@@ -20,6 +20,7 @@ from scraper.discover import ParsedPage, find_images, parse_page, stylesheet_imp
 from scraper.errors import HTTPStatusError, ScrapeError
 from scraper.net import Fetcher, FetchResult, check_url
 from scraper.render import RenderBudget, Renderer, RenderError, RenderResult, ResponseStash
+from scraper.render_ax import ShotBudget
 from scraper.rendered import add_network_images, client_rendered_signs, merge_static, records_from_snapshot
 from scraper.robots import RobotsCache
 
@@ -81,6 +82,7 @@ def render_budget(options: AuditOptions) -> RenderBudget:
         document_max_bytes=options.page_max_bytes,
         resource_max_bytes=options.image_max_bytes,
         resource_deadline_s=options.image_deadline_s,
+        shots=ShotBudget(min_width=options.min_width, min_height=options.min_height),
     )
 
 
@@ -164,10 +166,10 @@ def _rendered_records(
     page.title = snapshot.get("title") or page.title
     page.lang = snapshot.get("lang") or page.lang
     static = find_images(parsed, _fetch_stylesheets(parsed, page, options, source))
-    records, aliases = records_from_snapshot(snapshot)
+    records, aliases = records_from_snapshot(snapshot, rendered.shots)
     for record in records:  # a broken image shows as a small icon: its box says nothing then
         record.shown_size_applies = bool(record.visible) and (
-            record.source.startswith("data:") or rendered.stash.loaded(record.source)
+            record.source.startswith("data:") or record.screenshot is not None or rendered.stash.loaded(record.source)
         )
     records = merge_static(records, aliases, static)
     add_network_images(records, aliases, rendered.stash.image_urls)

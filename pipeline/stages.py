@@ -29,7 +29,7 @@ from ocr.reader import DETECT_MAX_SIDE, TextReader, get_text_reader
 from options import AuditOptions, OptionsError
 from pipeline.events import AuditEvent, AuditFinished
 from pipeline.page_stage import DiscoveredPage, PageBytes, PageChecks, decided_by_rendered_size, discover_page
-from records import AuditReport, ImageRecord, PageReport
+from records import ELEMENT, SCREENSHOT, AuditReport, ImageRecord, PageReport
 from scraper.browser import BrowserUnavailableError
 from scraper.errors import FetchError, ScrapeError
 from scraper.images import DRAFT_SIDE, ImageSkipped, decode_data_uri, prepare_image
@@ -265,7 +265,11 @@ class AuditRun:
         """Fetch (or reuse the browser's bytes), decode and preprocess one image; on failure finish the record."""
         opts = self.options
         try:
-            if record.local_path is not None:
+            if record.screenshot is not None:  # a drawn element: the browser's picture of it
+                data, record.screenshot = record.screenshot, None
+            elif ELEMENT in record.found_in:
+                raise FetchError("the element has no image URL and no screenshot of it was taken", code="no_source")
+            elif record.local_path is not None:
                 data = _read_local(Path(record.local_path), opts.image_max_bytes)
             elif record.source.lower().startswith("data:"):
                 data = decode_data_uri(record.source, opts.image_max_bytes)
@@ -310,6 +314,8 @@ class AuditRun:
             return None
         record.width, record.height = prepared.width, prepared.height
         record.bytes, record.format, record.sha256 = prepared.bytes, prepared.format, prepared.sha256
+        if SCREENSHOT in record.found_in:  # the browser's picture of the element: no file of the site
+            record.bytes = None
         if opts.thumbnail_size:
             record.thumbnail = make_thumbnail(prepared.image, opts.thumbnail_size)
         return Prepared(prepared.sha256, model_input)

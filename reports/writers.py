@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from auditing.registry import ISSUES
 from records import CAPTIONED, FAILED, SKIPPED, AuditReport, PageReport
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "report.schema.json"
@@ -30,6 +31,13 @@ CSV_COLUMNS = [
     "rendered_width",
     "rendered_height",
     "visible",
+    "element",
+    "selector",
+    "role",
+    "accessible_name",
+    "name_source",
+    "decorative",
+    "focusable",
     "bytes",
     "format",
     "width_attr",
@@ -43,6 +51,7 @@ CSV_COLUMNS = [
     "sha256",
     "alt_issues",
     "seo_issues",
+    "axe_rules",
     "alt_match_score",
     "suggested_alt",
     "suggestion_for",
@@ -101,6 +110,12 @@ def write_json(report: AuditReport, path: str | Path) -> Path:
     return target
 
 
+def axe_rules(slugs: list[str]) -> list[str]:
+    """The axe-core rule ids of these findings, once each, in order (for cross-referencing)."""
+    rules = [ISSUES[slug].axe_rule for slug in slugs if slug in ISSUES and ISSUES[slug].axe_rule]
+    return list(dict.fromkeys(rule for rule in rules if rule))
+
+
 def csv_rows(page: PageReport) -> Iterator[dict[str, Any]]:
     """One page's rows of the CSV report (a failed page is one row with its error)."""
     if page.status != "ok":
@@ -113,6 +128,7 @@ def csv_rows(page: PageReport) -> Iterator[dict[str, Any]]:
         row["found_in"] = " ".join(image.found_in)
         row["alt_issues"] = " ".join(image.alt_issues)
         row["seo_issues"] = " ".join(image.seo_issues)
+        row["axe_rules"] = " ".join(axe_rules(image.alt_issues + image.seo_issues))
         yield {key: "" if value is None else value for key, value in row.items()}
 
 

@@ -1,8 +1,11 @@
 """Find every image a visitor of a page sees, one record per unique URL.
 
 Sources: ``img`` (``src``, ``srcset``, lazy-load attributes), ``picture/source``, ``input
-type=image``, ``video poster``, inline ``style`` backgrounds, stylesheet rules whose selector
-matches an element, ``og:image`` / ``twitter:image``.
+type=image``, ``object`` images, ``video poster``, inline ``style`` backgrounds, stylesheet rules
+whose selector matches an element, ``og:image`` / ``twitter:image``. Elements the axe-core image
+rules audit that have no image file (inline SVG, ``role=img``, image-map areas, objects embedding
+a document, canvases, an ``img`` without a source) are records of their own, keyed by selector.
+Every element carries its accessible name and role (:mod:`scraper.elements`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import soupsieve
 from bs4 import BeautifulSoup, Tag
 from bs4.dammit import EncodingDetector
 
-from records import ImageRecord
+from records import ELEMENT, ElementInfo, ImageRecord, element_source
 from scraper.css import inline_style_urls, matchable_selector, stylesheet_backgrounds
+from scraper.elements import ElementReader, drawn_elements, is_image_object
 from scraper.srcset import Candidate, largest, parse_srcset
 
 LAZY_SRC_ATTRS = (
@@ -39,6 +43,20 @@ SKIPPED_SCHEMES = ("javascript:", "about:", "blob:", "file:", "ftp:", "mailto:",
 UNDECODABLE_TYPES = ("image/svg+xml", "image/jxl", "image/heic", "image/heif")
 PLACEHOLDER_NAME = re.compile(r"(blank|spacer|placeholder|transparent|pixel|lazy|loading|1x1)[^/]*$", re.I)
 _URL_NOISE = re.compile(r"[\t\n\r]")
+# Why an element with no image file of its own is not captioned without a browser, by kind.
+NOT_CAPTIONED = {
+    "svg": ("needs_browser", "an inline SVG is drawn by the browser; it is captioned from a screenshot when the "
+            "page is rendered"),
+    "role-img": ("needs_browser", "a role=\"img\" element is drawn by the browser; it is captioned from a "
+                 "screenshot when the page is rendered"),
+    "object": ("needs_browser", "an object that embeds a document is drawn by the browser; it is captioned from a "
+               "screenshot when the page is rendered"),
+    "canvas": ("needs_browser", "a canvas is drawn by scripts in the browser; it is captioned from a screenshot "
+               "when the page is rendered"),
+    "area": ("image_map_area", "an image-map area is a region of its map's image, which is audited on its own"),
+    "img": ("no_source", "the element has no image URL (src is missing, empty or the page itself)"),
+    "input": ("no_source", "the element has no image URL (src is missing, empty or the page itself)"),
+}  # fmt: skip
 
 
 @dataclass
@@ -52,6 +70,7 @@ class ParsedPage:
     stylesheet_urls: list[str] = field(default_factory=list)
     style_blocks: list[str] = field(default_factory=list)
     canonical: str | None = None  # <link rel=canonical>, absolute
+    final_url: str | None = None  # the page's own URL (an image URL equal to it points at no image)
 
     def links(self) -> list[str]:
         """Absolute http(s) URLs of the page's ``a``/``area`` links, fragments dropped, in order."""
@@ -91,7 +110,7 @@ def parse_page(content: bytes, final_url: str, charset: str | None = None) -> Pa
         if "canonical" in [r.lower() for r in (link.get("rel") or [])]:
             canonical = urljoin(base_url, clean_url(str(link["href"])))
             break
-    return ParsedPage(soup, base_url, title or None, lang, stylesheet_urls, style_blocks, canonical)
+    return ParsedPage(soup, base_url, title or None, lang, stylesheet_urls, style_blocks, canonical, final_url)
 
 
 def sniff_charset(content: bytes) -> str:
@@ -172,9 +191,21 @@ def _choose_img_url(img: Tag) -> tuple[str, list[str]]:
 class Collector:
     """Deduplicate images by absolute URL, merging occurrences (static and rendered discovery)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, page_url: str | None = None) -> None:
         self.base_url = base_url
+        self.page_url = urldefrag(page_url or base_url)[0]
         self.records: dict[str, ImageRecord] = {}
+
+    def resolve(self, raw_url: str) -> str | None:
+        """The absolute URL an element's attribute points at (fragment dropped); None when it is empty."""
+        raw_url = clean_url(raw_url)
+        if not raw_url:
+            return None
+        return raw_url if raw_url.lower().startswith("data:") else urldefrag(urljoin(self.base_url, raw_url))[0]
+
+    def shows_no_image(self, raw_url: str) -> bool:
+        """An img's or image button's URL is empty, or the page itself (``src="#"``): nothing to fetch."""
+        return self.resolve(raw_url) in (None, self.page_url)
 
     def add(
         self,
@@ -182,12 +213,12 @@ class Collector:
         found_in: list[str],
         alt: str | None,
         fill: Callable[[ImageRecord], None] | None = None,
+        element: ElementInfo | None = None,
     ) -> ImageRecord | None:
         """Count one occurrence of an image; ``fill`` sets the context of a new record."""
-        raw_url = clean_url(raw_url)
-        if not raw_url:
+        url = self.resolve(raw_url)
+        if url is None:
             return None
-        url = raw_url if raw_url.lower().startswith("data:") else urldefrag(urljoin(self.base_url, raw_url))[0]
         record = self.records.get(url)
         if record is None:
             record = ImageRecord(source=url, alt=alt)
@@ -200,14 +231,54 @@ class Collector:
             record.alt = alt
         record.occurrences += 1
         record.alts.append(alt)
+        if element is not None:
+            record.add_element(element)
         for where in found_in:
             if where not in record.found_in:
                 record.found_in.append(where)
         return record
 
+    def add_drawn(
+        self, kind: str, found_in: list[str], element: ElementInfo, fill: Callable[[ImageRecord], None] | None = None
+    ) -> ImageRecord:
+        """A record for an element with no image URL of its own, keyed by its selector."""
+        source = element_source(self.page_url, element.selector or kind)
+        record = self.records.get(source)
+        if record is None:
+            record = self.records[source] = ImageRecord(source=source, alt=element.alt, found_in=[ELEMENT, *found_in])
+            if fill is not None:
+                fill(record)
+        record.occurrences += 1
+        record.alts.append(element.alt)
+        record.add_element(element)
+        return record
+
+
+class StaticCollector(Collector):
+    """A collector over parsed HTML: each occurrence carries its element's name and role."""
+
+    def __init__(self, page: ParsedPage, reader: ElementReader) -> None:
+        super().__init__(page.base_url, page.final_url)
+        self.reader = reader
+        self.seen: set[int] = set()  # ids of the elements that showed an image
+
     def add_element(self, raw_url: str, found_in: list[str], element: Tag | None, alt: str | None) -> None:
-        """Count one occurrence found on a parsed element."""
-        self.add(raw_url, found_in, alt, None if element is None else lambda record: _fill_context(record, element))
+        """Count one occurrence found on a parsed element (an img or image button without a URL is kept too)."""
+        if element is None:
+            self.add(raw_url, found_in, alt)
+            return
+        info = self.reader.info(element)
+        if element.name in ("img", "input") and self.shows_no_image(raw_url):
+            self.drawn(element.name, found_in, element, info)
+            return
+        if self.add(raw_url, found_in, alt, lambda r: _fill_context(r, element), info) is not None:
+            self.seen.add(id(element))
+
+    def drawn(self, kind: str, found_in: list[str], element: Tag, info: ElementInfo | None = None) -> None:
+        """An element with no image file: skipped with why (a browser captions the ones it draws)."""
+        record = self.add_drawn(kind, found_in, info or self.reader.info(element), lambda r: _fill_context(r, element))
+        if record.status == "pending":
+            record.skip(*NOT_CAPTIONED[kind])
 
 
 def _fill_context(record: ImageRecord, element: Tag) -> None:
@@ -236,8 +307,8 @@ def _attr_alt(tag: Tag) -> str | None:
 def find_images(page: ParsedPage, stylesheets: Iterable[tuple[str, str]] = ()) -> list[ImageRecord]:
     """Every image of the page in document order; ``stylesheets`` are ``(css_text, css_url)``."""
     soup = page.soup
-    collector = Collector(page.base_url)
-    for element in soup.find_all(["img", "input", "video"]):
+    collector = StaticCollector(page, ElementReader(soup))
+    for element in soup.find_all(["img", "input", "video", "object"]):
         if element.name == "img":
             url, how = _choose_img_url(element)
             collector.add_element(url, how, element, _attr_alt(element))
@@ -245,6 +316,8 @@ def find_images(page: ParsedPage, stylesheets: Iterable[tuple[str, str]] = ()) -
             collector.add_element(str(element.get("src") or ""), ["input"], element, _attr_alt(element))
         elif element.name == "video" and element.get("poster"):
             collector.add_element(str(element["poster"]), ["poster"], element, None)
+        elif element.name == "object" and is_image_object(element):
+            collector.add_element(str(element.get("data") or ""), ["object"], element, None)
     for element in soup.find_all(lambda tag: any(tag.get(name) for name in LAZY_BACKGROUND_ATTRS)):
         if element.name != "img":
             collector.add_element(_first_attr(element, LAZY_BACKGROUND_ATTRS), ["style", "lazy"], element, None)
@@ -267,6 +340,9 @@ def find_images(page: ParsedPage, stylesheets: Iterable[tuple[str, str]] = ()) -
             )
             alt = str(alt_meta.get("content")) if isinstance(alt_meta, Tag) and alt_meta.get("content") else None
             collector.add_element(str(meta.get("content") or ""), [label], None, alt)
+    for kind, element in drawn_elements(soup):
+        if kind != "role-img" or id(element) not in collector.seen:  # a role=img background is that image's record
+            collector.drawn(kind, [kind], element)
     return list(collector.records.values())
 
 

@@ -28,17 +28,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag
 
 from scraper.browser import BrowserUnavailableError, find_browser, launch_args, use_sandbox
 from scraper.errors import BlockedURLError, FetchError, ScrapeError, UnsupportedSchemeError
 from scraper.net import Fetcher, FetchResult, check_url
+from scraper.render_ax import ShotBudget, read_page
 
 log = logging.getLogger("altscout.render")
 
-DOM_SCRIPT = (Path(__file__).with_name("render_dom.js")).read_text(encoding="utf-8")
 VIEWPORT = {"width": 1366, "height": 900}  # a laptop screen at device pixel ratio 1
 NOT_FETCHED_TYPES = frozenset({"media", "font", "websocket", "eventsource", "manifest", "texttrack", "ping"})
 FORWARDED_HEADERS = ("referer", "cookie", "accept-language")
@@ -70,6 +69,7 @@ class RenderBudget:
     document_max_bytes: int = 10 * 1024 * 1024
     resource_max_bytes: int = 20 * 1024 * 1024
     resource_deadline_s: float = 30.0
+    shots: ShotBudget = field(default_factory=ShotBudget)  # screenshots of drawn elements (SVG, canvas...)
 
 
 class ResponseStash:
@@ -139,6 +139,7 @@ class RenderResult:
     document: FetchResult | None
     snapshot: dict[str, Any]
     stash: ResponseStash
+    shots: dict[int, bytes] = field(default_factory=dict)  # PNG of drawn elements, by snapshot image index
     warnings: list[str] = field(default_factory=list)
     blocked: list[tuple[str, str]] = field(default_factory=list)  # (url, reason code)
     requests: int = 0
@@ -461,11 +462,15 @@ class Renderer:
             if crashed:
                 raise RenderError("the page crashed the browser tab")
             try:
-                snapshot = await asyncio.wait_for(
-                    page.evaluate(DOM_SCRIPT, MAX_DOM_ELEMENTS), max(1.0, deadline - time.monotonic())
+                snapshot, shots = await asyncio.wait_for(
+                    read_page(context, page, MAX_DOM_ELEMENTS, budget.shots, deadline - 0.5),
+                    max(1.0, deadline - time.monotonic()),
                 )
             except TimeoutError as exc:
                 raise RenderError("reading the rendered page took longer than its time budget") from exc
+            if any(item.get("ax_skipped") for item in snapshot.get("images") or []):
+                router.note("names", "render time budget reached while reading names; later elements were named "
+                            "from their attributes")
             if snapshot.get("truncated"):
                 router.note(
                     "dom",
@@ -477,6 +482,7 @@ class Renderer:
                 document=router.document,
                 snapshot=snapshot,
                 stash=stash,
+                shots=shots,
                 warnings=list(router.notes.values()),
                 blocked=router.blocked,
                 requests=router.requests,

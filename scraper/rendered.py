@@ -1,8 +1,10 @@
 """Turn what the browser showed into image records, and merge them with static discovery.
 
 * :func:`records_from_snapshot`: one record per URL from the DOM snapshot of
-  ``render_dom.js`` (``found_in`` gains ``rendered``), with rendered box size, visibility,
-  ARIA role, link and figure context.
+  ``render_dom.js`` (``found_in`` gains ``rendered``), with rendered box size, visibility, link
+  and figure context, and per element the accessible name and role Chromium computed
+  (:func:`element_from_item`); drawn elements with no image file are records of their own,
+  with the browser's screenshot of them.
 * :func:`merge_static`: static finds for the same image (same URL, or a ``src``/``srcset``
   candidate of a rendered ``img``) join the rendered record; static-only finds stay.
 * :func:`add_network_images`: images the browser loaded that no element explains
@@ -19,12 +21,31 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from bs4 import Tag
 
-from records import ImageRecord
-from scraper.discover import LAZY_BACKGROUND_ATTRS, PLACEHOLDER_NAME, UNDECODABLE_TYPES, Collector, ParsedPage
+from records import ELEMENT, SCREENSHOT, ElementInfo, ImageRecord
+from scraper.accname import (
+    ARIA_ROLES,
+    PRESENTATIONAL,
+    attribute_name,
+    computed_role,
+    explicit_role,
+    has_global_aria,
+    is_focusable,
+    sanitize,
+)
+from scraper.discover import (
+    LAZY_BACKGROUND_ATTRS,
+    NOT_CAPTIONED,
+    PLACEHOLDER_NAME,
+    UNDECODABLE_TYPES,
+    Collector,
+    ParsedPage,
+)
+from scraper.elements import SVG_IMAGE_ROLES
+from scraper.render_ax import HIDDEN_REASONS, PRESENTATIONAL_REASONS
 from scraper.srcset import largest, parse_srcset
 
-PRESENTATIONAL_ROLES = frozenset({"presentation", "none"})
 FOUND_IN_BY_KIND = {"img": ["img"], "input": ["input"], "poster": ["poster"], "background": ["background"]}
+DRAWN_KINDS = frozenset({"svg", "role-img", "area", "object", "canvas"})
 FRAMEWORK_ROOTS = (
     ("#app", "#app root (Vue and others)"),
     ("#root", "#root element (React)"),
@@ -48,15 +69,58 @@ def _fill_from_dom(record: ImageRecord, item: dict[str, Any]) -> None:
     record.link_text = item.get("linkText")
     record.in_figure = bool(item.get("inFigure"))
     record.figcaption = item.get("figcaption")
-    record.role = (item.get("role") or "").lower() or None
-    record.aria_label = item.get("ariaLabel")
+
+
+def element_from_item(item: dict[str, Any]) -> ElementInfo | None:
+    """One snapshot item's element: Chromium's name and role (``ax``), and the facts its attributes decide."""
+    facts = item.get("facts")
+    if not facts:
+        return None
+    tag, svg = str(facts.get("tag") or ""), bool(facts.get("svg"))
+    attrs = {str(key).lower(): str(value) for key, value in (facts.get("attrs") or {}).items()}
+    ax = item.get("ax")
+    reasons = set(ax.get("reasons") or []) if ax else set()
+    hidden = bool(item.get("ariaHidden")) or bool(reasons & HIDDEN_REASONS)
+    role = computed_role(tag, attrs, svg)
+    if ax and not ax.get("ignored"):
+        name, source = sanitize(ax.get("name")) or None, str(ax.get("source") or "none")
+        role = chromium_role(ax.get("role"), role)
+    else:  # not in Chromium's tree (or not asked): the author's attributes
+        fallback = attribute_name(tag, attrs, facts.get("labelledbyText"))
+        name, source = fallback.text, fallback.source
+    return ElementInfo(
+        selector=facts.get("selector"),
+        tag=tag,
+        svg=svg,
+        role_attr=attrs.get("role"),
+        explicit_role=explicit_role(attrs.get("role")),
+        role=role,
+        accessible_name=name,
+        name_source=source if name else "none",
+        alt=attrs.get("alt") if tag in ("img", "input", "area") else None,
+        title=attrs.get("title"),
+        hidden=hidden,
+        decorative=hidden or bool(reasons & PRESENTATIONAL_REASONS) or computed_role(tag, attrs, svg) in PRESENTATIONAL,
+        focusable=is_focusable(tag, attrs) and not hidden,
+        global_aria=has_global_aria(attrs),
+        in_map=bool(facts.get("inMap")),
+        loaded=bool(facts.get("loaded", True)),
+        container_text=sanitize(facts.get("containerText")) or None,
+    )
+
+
+def chromium_role(role: Any, fallback: str | None) -> str | None:
+    """Chromium's role in ARIA's words (its internal roles, such as PluginObject, give way to ``fallback``)."""
+    name = str(role or "")
+    if name == "image":
+        return "img"
+    return name if name in ARIA_ROLES else fallback
 
 
 def _update_rendered(record: ImageRecord, item: dict[str, Any]) -> None:
     """Rendered size and visibility over every occurrence: the largest visible box wins."""
     visible = bool(item.get("visible"))
     width, height = int(item.get("w") or 0), int(item.get("h") or 0)
-    record.aria_hidden = record.aria_hidden or bool(item.get("ariaHidden"))
     if record.visible is None or (visible and not record.visible):
         record.visible = visible
         record.rendered_width, record.rendered_height = width, height
@@ -110,13 +174,20 @@ def _aliases(item: dict[str, Any], base_url: str) -> set[str]:
     return {urldefrag(url)[0] for url in urls if url}
 
 
-def records_from_snapshot(snapshot: dict[str, Any]) -> tuple[list[ImageRecord], dict[str, ImageRecord]]:
+def records_from_snapshot(
+    snapshot: dict[str, Any], shots: dict[int, bytes] | None = None
+) -> tuple[list[ImageRecord], dict[str, ImageRecord]]:
     """Records in document order, and the map from every alias URL to its record."""
     base_url = snapshot.get("baseURI") or snapshot.get("url") or ""
-    collector = Collector(base_url)
+    collector = Collector(base_url, snapshot.get("url"))
     aliases: dict[str, ImageRecord] = {}
-    for item in snapshot.get("images") or []:
+    for index, item in enumerate(snapshot.get("images") or []):
         kind = str(item.get("kind") or "img")
+        element = element_from_item(item)
+        if kind in DRAWN_KINDS:
+            if element is not None:
+                _add_drawn(collector, kind, item, element, (shots or {}).get(index))
+            continue
         found_in = [*FOUND_IN_BY_KIND.get(kind, [kind]), "rendered"]
         if item.get("picture"):
             found_in.insert(1, "picture")
@@ -125,7 +196,13 @@ def records_from_snapshot(snapshot: dict[str, Any]) -> tuple[list[ImageRecord], 
         if kind == "img":
             url, how = _img_url(item, base_url)
             found_in[1:1] = how
-        record = collector.add(url, found_in, alt, lambda r, item=item: _fill_from_dom(r, item))
+        fill = lambda r, item=item: _fill_from_dom(r, item)  # noqa: E731
+        if kind in ("img", "input") and element is not None and collector.shows_no_image(url):
+            drawn = collector.add_drawn(kind, found_in, element, fill)  # no image URL: the element is its record
+            if drawn.status == "pending":
+                drawn.skip(*NOT_CAPTIONED[kind])
+            continue
+        record = collector.add(url, found_in, alt, fill, element)
         if record is None:
             continue
         # The box is the image's size only when the browser showed that very image: not a placeholder
@@ -141,12 +218,39 @@ def records_from_snapshot(snapshot: dict[str, Any]) -> tuple[list[ImageRecord], 
     return records, aliases
 
 
+def _add_drawn(collector: Collector, kind: str, item: dict[str, Any], element: ElementInfo, shot: bytes | None) -> None:
+    """A drawn element: an object's image file, or the element itself, captioned from its screenshot."""
+    fill = lambda r: _fill_from_dom(r, item)  # noqa: E731
+    if kind == "svg" and element.tag != "svg" and element.explicit_role not in SVG_IMAGE_ROLES:
+        return
+    if kind == "role-img" and (element.explicit_role != "img" or item.get("background")):
+        return  # a role=img element with a background is that image's record (the background item)
+    if kind == "object" and item.get("image_object"):
+        record = collector.add(str(item.get("url") or ""), ["object", "rendered"], None, fill, element)
+        if record is not None:
+            _update_rendered(record, item)
+        return
+    record = collector.add_drawn(kind, [kind, "rendered", *([SCREENSHOT] if shot else [])], element, fill)
+    _update_rendered(record, item)
+    if record.status != "pending" or record.screenshot is not None:
+        return
+    if shot is not None:
+        record.screenshot = shot
+    elif kind == "area":
+        record.skip(*NOT_CAPTIONED["area"])
+    else:
+        code, detail = item.get("shot_refused") or ("not_shown", "the element was not captured")
+        record.skip(str(code), str(detail))
+
+
 def merge_static(
     rendered: list[ImageRecord], aliases: dict[str, ImageRecord], static: Iterable[ImageRecord]
 ) -> list[ImageRecord]:
     """Rendered records first; a static find of the same image adds how it was found; static-only finds stay."""
     merged = list(rendered)
     for record in static:
+        if ELEMENT in record.found_in:  # the rendered DOM is the truth about elements without an image file
+            continue
         twin = aliases.get(record.source)
         if twin is None:
             merged.append(record)
@@ -166,11 +270,6 @@ def add_network_images(records: list[ImageRecord], aliases: dict[str, ImageRecor
         if url not in known:
             known.add(url)
             records.append(ImageRecord(source=url, found_in=["network"], occurrences=0))
-
-
-def is_decorative(record: ImageRecord) -> bool:
-    """Hidden from assistive technology: ``aria-hidden`` or a presentational role."""
-    return record.aria_hidden or (record.role or "") in PRESENTATIONAL_ROLES
 
 
 def client_rendered_signs(page: ParsedPage, found_images: int) -> list[str]:

@@ -23,7 +23,7 @@ from auditing.suggest import (
 )
 from options import AuditOptions
 from pipeline import run_audit
-from records import ImageRecord, PageReport
+from records import ElementInfo, ImageRecord, PageReport
 
 GOLDEN = Path(__file__).parent / "golden" / "checks.json"
 RED = (200, 30, 30)
@@ -119,6 +119,36 @@ CASES: dict[str, tuple[str, bytes | None]] = {
         '<meta name="twitter:image" content="social-neg.png"><meta name="twitter:image:alt" content="Red card">',
         solid(300, 200),
     ),
+    "button-pos.png": ('<input type="image" src="button-pos.png" width="300" height="200">', solid(300, 200)),
+    "button-neg.png": (
+        '<input type="image" src="button-neg.png" alt="Search the red shop" width="300" height="200">',
+        solid(300, 200),
+    ),
+    "conflict-pos.png": (
+        '<img src="conflict-pos.png" role="presentation" tabindex="0" width="300" height="200">',
+        solid(300, 200),
+    ),
+    "conflict-neg.png": ('<img src="conflict-neg.png" role="presentation" width="300" height="200">', solid(300, 200)),
+    "redundant-pos.png": (
+        '<a href="/shoes"><img src="redundant-pos.png" alt="Red shoes" width="300" height="200"> Red shoes</a>',
+        solid(300, 200),
+    ),
+    "redundant-neg.png": (
+        '<a href="/hats"><img src="redundant-neg.png" alt="Red felt hat" width="300" height="200"> Hats</a>',
+        solid(300, 200),
+    ),
+    # Elements with no image file of their own: their records are keyed by the page and their selector.
+    "page.html##svg-pos": ('<svg id="svg-pos" role="img" width="300" height="200"><rect/></svg>', None),
+    "page.html##svg-neg": ('<svg id="svg-neg" role="img"><title>Company logo</title><rect/></svg>', None),
+    "page.html##role-img-pos": ('<div id="role-img-pos" role="img"></div>', None),
+    "page.html##role-img-neg": ('<div id="role-img-neg" role="img" aria-label="Four stars of five"></div>', None),
+    "page.html##area-pos": (
+        '<map name="m"><area id="area-pos" href="/a" coords="0,0,9,9"><area id="area-neg" href="/b" alt="Shoes" '
+        'coords="9,9,19,19"></map>',
+        None,
+    ),
+    "page.html##object-pos": ('<object id="object-pos" data="doc.html"></object>', None),
+    "page.html##object-neg": ('<object id="object-neg" data="doc2.html" title="Opening hours"></object>', None),
 }
 
 # slug -> (file proving it, file proving its absence)
@@ -138,13 +168,20 @@ POS_NEG = {
     "missing_dimensions": ("no-dimensions-pos.png", "missing-alt-neg.png"),
     "non_descriptive_filename": ("IMG_2031.jpg", "red-square-descriptive.png"),
     "social_image_no_alt": ("social-pos.png", "social-neg.png"),
+    "image_button_no_name": ("button-pos.png", "button-neg.png"),
+    "presentational_role_ignored": ("conflict-pos.png", "conflict-neg.png"),
+    "redundant_alt": ("redundant-pos.png", "redundant-neg.png"),
+    "svg_no_name": ("page.html##svg-pos", "page.html##svg-neg"),
+    "role_img_no_name": ("page.html##role-img-pos", "page.html##role-img-neg"),
+    "area_no_name": ("page.html##area-pos", "page.html##area-neg"),
+    "object_no_name": ("page.html##object-pos", "page.html##object-neg"),
 }
 
 
 @pytest.fixture(scope="module")
 def audited(server: FixtureServer) -> dict[str, ImageRecord]:
     for name, (_, data) in CASES.items():
-        if data is not None:
+        if data is not None and "#" not in name:
             kind = "image/jpeg" if name.endswith(".jpg") else "image/webp" if name.endswith(".webp") else "image/png"
             server.add(f"/checks/{name}", data, content_type=kind)
     server.add("/checks/page.html", "<html><body>" + "\n".join(m for m, _ in CASES.values()) + "</body></html>")
@@ -275,11 +312,33 @@ def test_oversized_image_compares_natural_and_rendered_width(record: ImageRecord
 
 
 def test_aria_hidden_and_presentational_images_need_no_alt() -> None:
-    hidden = ImageRecord(source="http://x/h.png", found_in=["img", "rendered"], occurrences=1, alts=[None])
-    hidden.aria_hidden = True
-    presentational = ImageRecord(source="http://x/p.png", found_in=["img"], occurrences=1, alts=[None], role="none")
-    plain = ImageRecord(source="http://x/m.png", found_in=["img"], occurrences=1, alts=[None])
+    def record(name: str, **element: object) -> ImageRecord:
+        made = ImageRecord(source=f"http://x/{name}.png", found_in=["img"], occurrences=1, alts=[None])
+        made.set_caption("a red square", "a red square")
+        made.add_element(ElementInfo(**{"tag": "img", "selector": f"#{name}", "role": "img", **element}))  # type: ignore[arg-type]
+        return made
+
+    hidden = record("h", hidden=True, decorative=True, accessible_name="Smiling chef", name_source="aria-label")
+    presentational = record("p", role="none", explicit_role="none", decorative=True)
+    plain = record("m")
     page = PageReport(url="http://x/", images=[hidden, presentational, plain])
     audit_page(page)
-    assert "missing_alt" not in hidden.alt_issues and "missing_alt" not in presentational.alt_issues
-    assert "missing_alt" in plain.alt_issues
+    assert hidden.alt_issues == [] and presentational.alt_issues == []  # no mismatch on a hidden image either
+    assert plain.alt_issues == ["missing_alt"] and plain.elements[0].issues == ["missing_alt"]
+
+
+@pytest.mark.parametrize(
+    ("element", "slug"),
+    [
+        ({"alt": "...", "accessible_name": "...", "name_source": "alt"}, "placeholder_alt"),
+        ({"alt": "A red square", "accessible_name": "image", "name_source": "aria-label"}, "placeholder_alt"),
+        ({"accessible_name": "IMG_2031.jpg", "name_source": "title"}, "filename_alt"),
+        ({"accessible_name": "Smiling chef in a kitchen", "name_source": "aria-labelledby"}, "alt_mismatch"),
+    ],
+)
+def test_text_checks_read_the_accessible_name(element: dict, slug: str) -> None:
+    record = ImageRecord(source="http://x/a.png", found_in=["img"], occurrences=1, alt=element.get("alt"))
+    record.set_caption("a red square", "a red square")
+    record.add_element(ElementInfo(tag="img", selector="#a", role="img", **element))
+    audit_page(PageReport(url="http://x/", images=[record]))
+    assert slug in record.alt_issues and "missing_alt" not in record.alt_issues

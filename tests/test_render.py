@@ -66,7 +66,8 @@ def test_rendered_records_carry_what_the_browser_saw(js_site, rendered_js: Audit
     assert cake.alt == "Cake 0" and cake.in_figure and cake.visible
     assert (cake.rendered_width, cake.rendered_height) == (300, 200)
     hero = images["/js/hero.png"]
-    assert "background" in hero.found_in and hero.role == "img" and hero.aria_label == "Our shop"
+    assert "background" in hero.found_in and hero.name_fields()["role"] == "img"
+    assert (hero.name_fields()["accessible_name"], hero.name_fields()["name_source"]) == ("Our shop", "aria-label")
     assert (hero.rendered_width, hero.rendered_height) == (800, 400)
     assert {"background", "rendered", "style", "lazy"} <= set(images["/js/bg-0.jpg"].found_in)  # merged with static
     icon = images["/js/icon-512.png"]
