@@ -17,309 +17,46 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from auditing import ISSUES, SEVERITIES, severity_at_least
+from auditing import ISSUES, severity_at_least
 from auditing.compare import compare, new_at_least
 from captioning import ModelLoadError, get_captioner
-from captioning.blip import DEFAULT_MODEL
-from captioning.runtimes import BACKENDS, QUANTIZE
-from captioning.translate import supported_languages
 from library import apply_renames, write_rename_plan
-from options import (
-    DEVICES,
-    DTYPES,
-    ENGINES,
-    MB,
-    OCR_MODES,
-    RENDER_MODES,
-    SCOPES,
-    AuditOptions,
-    OptionsError,
-    parse_translation_models,
-)
+from options import AuditOptions, OptionsError
+from options.flags import add_flags
+from options.table import CLI, apply
 from pipeline import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted, audit, run_audit
 from records import AuditReport
-from reports import write_captions_txt, write_csv, write_html, write_json, write_pages_csv
+from reports.formats import FORMATS
 from reports.sharded import ShardReports, build_reports
 from scraper.browser import BrowserUnavailableError
 from service.jobs import CLI_OWNER, DONE, JobError, JobStore
 from service.runner import run_job
 from service.submit import site_of
-from shards import ShardError
-from store import StateMismatchError
+from state.shards import ShardError
+from state.store import StateMismatchError
 
 EXIT_OK, EXIT_PAGES_FAILED, EXIT_USAGE, EXIT_ISSUES = 0, 1, 2, 3
 HTML_THUMBNAIL_PX = 160
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The CLI's arguments; defaults come from AuditOptions."""
-    d = AuditOptions()
-    p = argparse.ArgumentParser(
+    """The CLI's arguments: the URLs, a flag per report format, and every CLI option of the table."""
+    parser = argparse.ArgumentParser(
         prog="altscout",
         description="Find every image on web pages, caption it with BLIP and write an alt-text audit.",
     )
-    p.add_argument("urls", nargs="*", metavar="URL", help="page URLs to audit, or local folders of images")
-    p.add_argument("--urls-file", type=Path, help="file with one URL per line (# comments allowed)")
-    out = p.add_argument_group("reports")
-    out.add_argument("--out", type=Path, default=Path("captions.txt"), help="captions file (default: %(default)s)")
-    out.add_argument("--json", type=Path, help="write the JSON report here")
-    out.add_argument("--csv", type=Path, help="write the CSV report here (one row per image)")
-    out.add_argument(
-        "--pages-csv", type=Path, help="write one row per page URL here (a crawl: every URL met, with its status)"
-    )
-    out.add_argument("--html", type=Path, help="write the self-contained HTML audit report here")
-    out.add_argument(
-        "--compare",
-        type=Path,
-        metavar="PREVIOUS.json",
-        help="mark every finding new, fixed, persisting or not comparable against a previous JSON report",
-    )
-    out.add_argument(
-        "--fail-on-new",
-        action="store_true",
-        help="with --fail-on and --compare: exit 3 only for new findings (regressions)",
-    )
-    out.add_argument(
-        "--fail-on",
-        choices=SEVERITIES,
-        default=None,
-        help="exit 3 when an issue of this severity or worse is found (CI gate)",
-    )
-    lang = p.add_argument_group("languages")
-    lang.add_argument(
-        "--lang",
-        default=d.lang,
-        help=f"translate captions and suggested alt: en (none), auto (<html lang>), or one of "
-        f"{', '.join(supported_languages())}",
-    )
-    lang.add_argument(
-        "--translation-model",
-        action="append",
-        default=[],
-        metavar="[LANG=]MODEL",
-        help="MarianMT hub id or folder to use (for --lang, or for LANG=); repeatable",
-    )
-    folders = p.add_argument_group("local folders")
-    folders.add_argument("--glob", default=None, help="folder mode: only files matching this pattern, e.g. '*.jpg'")
-    folders.add_argument("--rename-plan", type=Path, help="folder mode: write suggested descriptive file names here")
-    folders.add_argument(
-        "--apply-renames",
-        type=Path,
-        metavar="PLAN",
-        help="carry out a reviewed rename plan (no captioning); writes PLAN.undo.csv",
-    )
-    checks = p.add_argument_group("audit checks")
-    checks.add_argument("--max-alt-length", type=int, default=d.max_alt_length, help="flag longer alt text")
-    checks.add_argument(
-        "--max-image-kb",
-        type=float,
-        default=d.large_image_bytes / 1024,
-        help="flag image files over this size (default %(default)s KB)",
-    )
-    checks.add_argument(
-        "--mismatch-threshold",
-        type=float,
-        default=d.mismatch_threshold,
-        help="flag alt text whose word overlap with the caption is below this (0-1)",
-    )
-    model = p.add_argument_group("captioning")
-    model.add_argument(
-        "--model", default=DEFAULT_MODEL, help="hub id, local folder, or alias 'base'/'large' (default: %(default)s)"
-    )
-    model.add_argument("--device", choices=DEVICES, default=d.device)
-    model.add_argument(
-        "--dtype",
-        choices=DTYPES,
-        default=d.dtype,
-        help="auto: fp16 on CUDA; on a CPU float32, or bf16 where it is measured faster here",
-    )
-    model.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default=d.backend,
-        help="CPU runtime for the vision encoder; auto: the fastest exact one measured on this machine",
-    )
-    model.add_argument(
-        "--quantize",
-        choices=QUANTIZE,
-        default=d.quantize,
-        help="int8: quantised encoder on ONNX Runtime (opt-in; effect on caption quality not measured)",
-    )
-    model.add_argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        help="images per batch (default: 8 CPU, 16 CPU bfloat16, fitted to the GPU on CUDA)",
-    )
-    model.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens)
-    model.add_argument(
-        "--min-new-tokens",
-        type=int,
-        default=None,
-        help="force at least this many tokens (benchmarks set it to --max-new-tokens)",
-    )
-    model.add_argument("--num-beams", type=int, default=d.num_beams)
-    model.add_argument("--prompt", default=None, help="conditional captioning prefix, e.g. 'a photograph of'")
-    scrape = p.add_argument_group("scraping")
-    scrape.add_argument(
-        "--min-size", type=int, default=None, help=f"minimum width and height in px (default {d.min_width})"
-    )
-    scrape.add_argument("--min-width", type=int, default=None)
-    scrape.add_argument("--min-height", type=int, default=None)
-    scrape.add_argument("--max-images", type=int, default=d.max_images, help="images per page (default %(default)s)")
-    scrape.add_argument("--max-page-mb", type=float, default=d.page_max_bytes / MB)
-    scrape.add_argument("--max-image-mb", type=float, default=d.image_max_bytes / MB)
-    scrape.add_argument(
-        "--timeout",
-        type=float,
-        default=d.image_deadline_s,
-        help="total seconds allowed per page and per image download",
-    )
-    scrape.add_argument(
-        "--allow-private",
-        action="store_true",
-        help="allow loopback and private addresses (intranet audits); link-local stays blocked",
-    )
-    scrape.add_argument("--ignore-robots", action="store_true", help="do not obey robots.txt")
-    site = p.add_argument_group("whole sites")
-    site.add_argument("--crawl", action="store_true", help="audit the site: sitemaps and same-site links")
-    site.add_argument("--max-pages", type=int, default=d.max_pages, help="pages to audit at most (default %(default)s)")
-    site.add_argument("--max-depth", type=int, default=None, help="links away from a start URL")
-    site.add_argument(
-        "--scope", choices=SCOPES, default=d.scope, help="host: the start URLs' hosts; domain: all their subdomains"
-    )
-    site.add_argument("--include", action="append", default=[], metavar="REGEX", help="crawl only matching URLs")
-    site.add_argument("--exclude", action="append", default=[], metavar="REGEX", help="never crawl matching URLs")
-    site.add_argument(
-        "--per-host", type=int, default=d.per_host_pages, help="page requests in flight per host (default %(default)s)"
-    )
-    site.add_argument(
-        "--state",
-        type=Path,
-        default=None,
-        metavar="DB",
-        help="SQLite file keeping the crawl: rerun the same command to continue after a stop or crash",
-    )
-    site.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="run the audit as a job in the service's job store (app.py --data-dir): its reports stay there, "
-        "it is compared with the site's previous audit there, and rerunning the same command continues it",
-    )
-    render = p.add_argument_group("rendering (JavaScript-built pages)")
-    render.add_argument(
-        "--render",
-        choices=RENDER_MODES,
-        default=d.render,
-        help="read pages as a headless Chromium shows them: auto (when a browser is found), always, never",
-    )
-    render.add_argument(
-        "--browser", default=None, metavar="PATH", help="Chromium/Chrome executable (else $ALTSCOUT_CHROMIUM, PATH)"
-    )
-    render.add_argument(
-        "--render-timeout",
-        type=float,
-        default=d.render_timeout_s,
-        help="seconds per rendered page: load, scroll, settle (default %(default)s)",
-    )
-    engine = p.add_argument_group("engine (past one machine)")
-    engine.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default=d.engine,
-        help="local: threads in this process; ray: the stages on Ray Data (requirements-ray.txt)",
-    )
-    engine.add_argument(
-        "--ray-address",
-        default=None,
-        metavar="ADDRESS",
-        help="the Ray cluster (default: $RAY_ADDRESS, else a local Ray)",
-    )
-    engine.add_argument(
-        "--caption-actors", type=int, default=d.caption_actors, help="--engine ray: captioning actors (one GPU each)"
-    )
-    engine.add_argument(
-        "--shard-dir",
-        type=Path,
-        metavar="DIR",
-        help="big runs: finished pages stream to shard files in DIR (its state.db unless --state), the reports are"
-        " built from them into DIR, and a rerun continues without recomputing a completed shard",
-    )
-    engine.add_argument(
-        "--shard-pages", type=int, default=d.shard_pages, help="--shard-dir: pages per shard (default %(default)s)"
-    )
-    p.add_argument(
-        "--ocr",
-        choices=OCR_MODES,
-        default=d.ocr,
-        help="read the text in images (RapidOCR, PP-OCRv5): auto (when installed) or off (default %(default)s)",
-    )
-    p.add_argument(
-        "--cache",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="on-disk caption cache: re-audits of unchanged images skip captioning",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    return p
+    parser.add_argument("urls", nargs="*", metavar="URL", help="page URLs to audit, or local folders of images")
+    reports = parser.add_argument_group("reports")
+    for fmt in FORMATS.values():
+        reports.add_argument(fmt.flag, dest=fmt.name, type=Path, default=fmt.default, help=fmt.help, metavar="FILE")
+    add_flags(parser, CLI, {"reports": reports})
+    return parser
 
 
 def options_from_args(args: argparse.Namespace) -> AuditOptions:
-    """The CLI's converter from parsed arguments to AuditOptions."""
-    min_width = args.min_width if args.min_width is not None else args.min_size
-    min_height = args.min_height if args.min_height is not None else args.min_size
-    defaults = AuditOptions()
-    return AuditOptions(
-        model=args.model,
-        device=args.device,
-        dtype=args.dtype,
-        backend=args.backend,
-        quantize=args.quantize,
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_new_tokens,
-        min_new_tokens=args.min_new_tokens,
-        num_beams=args.num_beams,
-        prompt=args.prompt,
-        min_width=defaults.min_width if min_width is None else min_width,
-        min_height=defaults.min_height if min_height is None else min_height,
-        max_images=args.max_images,
-        allow_private=args.allow_private,
-        ignore_robots=args.ignore_robots,
-        page_max_bytes=int(args.max_page_mb * MB),
-        image_max_bytes=int(args.max_image_mb * MB),
-        page_deadline_s=args.timeout,
-        image_deadline_s=args.timeout,
-        max_alt_length=args.max_alt_length,
-        large_image_bytes=int(args.max_image_kb * 1024),
-        mismatch_threshold=args.mismatch_threshold,
-        thumbnail_size=HTML_THUMBNAIL_PX if args.html else 0,
-        lang=args.lang,
-        translation_models=parse_translation_models(args.translation_model, args.lang),
-        allow_local_folders=True,
-        cache_dir=str(args.cache) if args.cache else None,
-        glob=args.glob,
-        render=args.render,
-        browser_path=args.browser,
-        render_timeout_s=args.render_timeout,
-        ocr=args.ocr,
-        engine=args.engine,
-        ray_address=args.ray_address,
-        caption_actors=args.caption_actors,
-        crawl=args.crawl,
-        max_pages=args.max_pages,
-        max_depth=args.max_depth,
-        scope=args.scope,
-        include=tuple(args.include),
-        exclude=tuple(args.exclude),
-        per_host_pages=args.per_host,
-        state_path=str(args.state) if args.state else None,
-        shard_dir=str(args.shard_dir) if args.shard_dir else None,
-        shard_pages=args.shard_pages,
-    )
+    """The CLI's converter from parsed arguments to AuditOptions (the table's, plus what only the CLI does)."""
+    thumbnails = HTML_THUMBNAIL_PX if args.html else 0
+    return apply(vars(args), CLI, thumbnail_size=thumbnails, allow_local_folders=True)
 
 
 def run_apply_renames(plan: Path, quiet: bool) -> int:
@@ -389,17 +126,9 @@ class Progress:
 
 
 def write_reports(report: AuditReport, args: argparse.Namespace) -> list[Path]:
-    """Write every report the arguments ask for."""
-    written = [write_captions_txt(report, args.out)]
-    if args.json:
-        written.append(write_json(report, args.json))
-    if args.csv:
-        written.append(write_csv(report, args.csv))
-    if args.pages_csv:
-        written.append(write_pages_csv(report, args.pages_csv))
-    if args.html:
-        written.append(write_html(report, args.html))
-    return written
+    """Write every report the arguments ask for (the default one, captions.txt, first)."""
+    formats = sorted(FORMATS.values(), key=lambda fmt: fmt.default is None)
+    return [fmt.write(report, getattr(args, fmt.name)) for fmt in formats if getattr(args, fmt.name)]
 
 
 def run_as_job(
@@ -417,7 +146,7 @@ def run_as_job(
     stored = options.to_dict()
     stored.pop("state_path", None)
     job = store.start_here(urls, options.crawl, stored, site_of(urls[0]), CLI_OWNER)
-    outcome = run_job(store, job, lambda o: get_captioner(*o.captioner_args), on_event=progress)
+    outcome = run_job(store, job, lambda o: get_captioner(o.captioner_spec), on_event=progress)
     if outcome.state != DONE or outcome.report is None:
         raise JobError(outcome.error or f"the audit ended {outcome.state}")
     report = outcome.report
@@ -436,11 +165,10 @@ def worst_issue_at_least(summary: dict[str, Any], threshold: str) -> bool:
 def shard_outputs(args: argparse.Namespace, folder: Path) -> ShardReports:
     """--shard-dir: every report in the folder, unless a report's own flag names another path."""
     outputs = ShardReports.in_folder(folder)
-    if args.out != Path("captions.txt"):
-        outputs.captions_txt = args.out
-    for name in ("json", "csv", "pages_csv", "html"):
-        if getattr(args, name):
-            setattr(outputs, name, getattr(args, name))
+    for name, fmt in FORMATS.items():
+        path = getattr(args, name)
+        if path and path != fmt.default and name in outputs.paths:
+            outputs.paths[name] = path
     return outputs
 
 

@@ -344,6 +344,7 @@ class AuditReport:
     site: dict[str, Any] | None = None  # site audits: start URLs, scope, every URL met with its status
     comparison: dict[str, Any] | None = None  # --compare: findings new, fixed, persisting, not comparable
     images: list[dict[str, Any]] | None = None  # site audits: distinct images with every page they are on
+    issue_types: dict[str, Any] = field(default_factory=dict)  # slug -> severity, explanation, axe rule... (registry)
 
     def summary(self) -> dict[str, Any]:
         """Counts by page status, image status and skip/fail reason."""
@@ -354,8 +355,6 @@ class AuditReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report."""
-        from auditing.registry import ISSUES
-
         report: dict[str, Any] = {"site": self.site} if self.site is not None else {}
         if self.comparison is not None:
             report["comparison"] = self.comparison
@@ -365,5 +364,5 @@ class AuditReport:
             "pages": [page.to_dict() for page in self.pages],
             "summary": self.summary(),
             "model": dict(self.model),
-            "issue_types": {slug: issue.to_dict() for slug, issue in ISSUES.items()},
+            "issue_types": dict(self.issue_types),
         }

@@ -284,6 +284,11 @@ ISSUES: dict[str, Issue] = {
 }
 
 
+def issue_types() -> dict[str, dict[str, str | None]]:
+    """Every issue as the reports describe it (the JSON's ``issue_types``)."""
+    return {slug: issue.to_dict() for slug, issue in ISSUES.items()}
+
+
 def severity_at_least(severity: str, threshold: str) -> bool:
     """True when ``severity`` is ``threshold`` or worse."""
     return SEVERITIES.index(severity) >= SEVERITIES.index(threshold)

@@ -170,7 +170,7 @@ def child_altscout(args: argparse.Namespace) -> dict[str, float]:
         dtype=args.dtype,
         download_workers=args.download_workers,
     )
-    captioner = get_captioner(*options.captioner_args)
+    captioner = get_captioner(options.captioner_spec)
     captioner.load()
     busy = time_batches(captioner)
     started = time.perf_counter()
@@ -259,7 +259,8 @@ def small_blip(folder: Path) -> Path:
     return folder
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The benchmark's flags (the hidden ones run one child process)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=48)
     parser.add_argument("--quick", action="store_true", help="6 images, under a minute")
@@ -290,7 +291,11 @@ def main() -> None:
         metavar="THREADS",
         help="AltScout's defaults with these model threads (default 1..cores), each with 2 and 8 download threads",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
 
     if args.child:
         result = child_naive(args) if args.child == "naive" else child_altscout(args)
@@ -299,15 +304,7 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="altscout-bench-"))
     if args.memory:
-        model_dir = small_blip(Path(tempfile.gettempdir()) / "altscout-blip-small-random")
-        print("| images | seconds | peak RSS (MiB) |\n|---|---|---|")
-        for count in (48, 480):
-            server = serve(build_site(count))
-            url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
-            result = run_child("altscout", url, model_dir, 2, workdir)
-            server.shutdown()
-            print(f"| {count} | {result['seconds']:.1f} | {result['peak_rss_mb']:.0f} |", flush=True)
-            _append(f"memory, small BLIP, {count} images", result, None)
+        memory_table(workdir)
         return
 
     from bench.blip_random import save_random_blip_base
@@ -340,6 +337,37 @@ def main() -> None:
         _print_row("AltScout --cache, cold", cold, count)
     warm = run_child("altscout", url, model_dir, args.tokens, workdir, cache)
     _print_row("AltScout --cache, re-audit", warm, count)
+    for name, variant in variants(args):
+        result = run_child("altscout", url, model_dir, args.tokens, workdir, variant=variant)
+        _print_row(name, result, count)
+        if naive is not None:
+            print(f"|   speed-up over the naive loop: {naive['seconds'] / result['seconds']:.2f}x | | | | | |")
+    server.shutdown()
+    if naive is not None:
+        print(f"\nspeed-up AltScout / naive: {naive['seconds'] / ours['seconds']:.2f}x")
+    print(
+        f"end to end / captioner busy: {ours['seconds'] / ours['caption_busy_s']:.3f} "
+        f"({ours['batches']} batches of up to {ours['batch_size']})"
+    )
+    print(f"re-audit with warm cache: {warm['seconds']:.2f} s, captioner busy {warm['caption_busy_s']:.2f} s")
+    _append(f"end to end, {count} images", ours, naive)
+
+
+def memory_table(workdir: Path) -> None:
+    """--memory: peak RSS at 48 and 480 images with a small BLIP."""
+    model_dir = small_blip(Path(tempfile.gettempdir()) / "altscout-blip-small-random")
+    print("| images | seconds | peak RSS (MiB) |\n|---|---|---|")
+    for count in (48, 480):
+        server = serve(build_site(count))
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        result = run_child("altscout", url, model_dir, 2, workdir)
+        server.shutdown()
+        print(f"| {count} | {result['seconds']:.1f} | {result['peak_rss_mb']:.0f} |", flush=True)
+        _append(f"memory, small BLIP, {count} images", result, None)
+
+
+def variants(args: argparse.Namespace) -> list[tuple[str, tuple[str, ...]]]:
+    """The extra AltScout runs asked for: CPU paths, thread counts."""
     extra: list[tuple[str, tuple[str, ...]]] = []
     if args.cpu_paths:
         extra += [
@@ -356,20 +384,7 @@ def main() -> None:
                         ("--threads", str(threads), "--download-workers", str(workers)),
                     )
                 )
-    for name, variant in extra:
-        result = run_child("altscout", url, model_dir, args.tokens, workdir, variant=variant)
-        _print_row(name, result, count)
-        if naive is not None:
-            print(f"|   speed-up over the naive loop: {naive['seconds'] / result['seconds']:.2f}x | | | | | |")
-    server.shutdown()
-    if naive is not None:
-        print(f"\nspeed-up AltScout / naive: {naive['seconds'] / ours['seconds']:.2f}x")
-    print(
-        f"end to end / captioner busy: {ours['seconds'] / ours['caption_busy_s']:.3f} "
-        f"({ours['batches']} batches of up to {ours['batch_size']})"
-    )
-    print(f"re-audit with warm cache: {warm['seconds']:.2f} s, captioner busy {warm['caption_busy_s']:.2f} s")
-    _append(f"end to end, {count} images", ours, naive)
+    return extra
 
 
 def ocr_overhead(count: int, model_dir: Path, tokens: int, workdir: Path) -> None:

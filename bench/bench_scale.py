@@ -118,7 +118,7 @@ def child(args: argparse.Namespace) -> dict[str, float]:
     )
     memory = None
     if args.engine == "ray":
-        from pipeline.ray_engine import ensure_ray
+        from pipeline.ray_stages import ensure_ray
 
         ensure_ray(None)
         memory = WorkerMemory()

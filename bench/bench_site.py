@@ -151,12 +151,12 @@ def child_crawl(args: argparse.Namespace) -> dict:
         ocr="off",
     )
     if args.engine == "ray":  # the actors load the model; the driver only needs a Ray to talk to
-        from pipeline.ray_engine import ensure_ray
+        from pipeline.ray_stages import ensure_ray
 
         ensure_ray(None)
         captioner, busy = None, {"s": float("nan")}
     else:
-        captioner = FakeCaptioner() if args.fake else get_captioner(*options.captioner_args)
+        captioner = FakeCaptioner() if args.fake else get_captioner(options.captioner_spec)
     loading = time.perf_counter()
     if captioner is not None:  # the Ray engine's actors load theirs inside the timed run
         captioner.load()

@@ -10,7 +10,6 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -28,14 +27,9 @@ from captioning.base import (
 )
 from captioning.model_thread import on_model_thread
 from captioning.pixels import PixelRecipe
+from captioning.registry import DEFAULT_MODEL, CaptionerKind, CaptionerSpec, register, resolve_model_id
 from captioning.runtimes import BackendError
 
-DEFAULT_MODEL = "Salesforce/blip-image-captioning-base"
-MODEL_ALIASES = {
-    "base": DEFAULT_MODEL,
-    "large": "Salesforce/blip-image-captioning-large",
-    "blip2": "Salesforce/blip2-opt-2.7b",
-}
 FAMILIES = ("blip", "blip-2")
 FALLBACK_SIDE = 768  # images waiting for the processor's own path are bounded to this
 DEFAULT_BATCH_SIZE = {"cpu": 8, "cuda": 64}  # CUDA: replaced by a size fitted to the GPU once loaded
@@ -44,11 +38,6 @@ DEFAULT_BATCH_SIZE = {"cpu": 8, "cuda": 64}  # CUDA: replaced by a size fitted t
 CPU_BF16_BATCH_SIZE = 16
 
 log = logging.getLogger("altscout")
-
-
-def resolve_model_id(model: str) -> str:
-    """Expand an alias (``base``, ``large``) to a hub id; leave ids and folders alone."""
-    return MODEL_ALIASES.get(model.strip(), model.strip())
 
 
 class BlipCaptioner:
@@ -323,9 +312,10 @@ def _has_accelerate() -> bool:
     return True
 
 
-@lru_cache(maxsize=4)
-def get_captioner(
-    model: str = DEFAULT_MODEL, device: str = "auto", dtype: str = "auto", backend: str = "auto", quantize: str = "none"
-) -> BlipCaptioner:
-    """The process-wide captioner for these settings (weights load lazily on first use)."""
-    return BlipCaptioner(resolve_model_id(model), device, dtype, backend, quantize)
+def blip_captioner(spec: CaptionerSpec) -> BlipCaptioner:
+    """A BLIP or BLIP-2 captioner for a spec (its family is read from config.json when it loads)."""
+    return BlipCaptioner(spec.model, spec.device, spec.dtype, spec.backend, spec.quantize)
+
+
+register(CaptionerKind("blip", frozenset({"blip"}), blip_captioner))
+register(CaptionerKind("blip-2", frozenset({"blip-2"}), blip_captioner))

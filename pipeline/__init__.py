@@ -2,12 +2,14 @@
 
 Stages (:mod:`pipeline.page_stage`, :mod:`pipeline.stages`) are functions over records; the
 local engine (:mod:`pipeline.engine`) composes them with threads and a state store, for a list of
-pages, local folders, or a crawl (:mod:`pipeline.frontier`). ``audit`` yields events
-(:mod:`pipeline.events`); ``run_audit`` returns the report.
+pages, local folders, or a crawl (:mod:`pipeline.frontier`); :mod:`pipeline.run` names the engines
+and runs the chosen one: ``audit`` yields events (:mod:`pipeline.events`), ``run_audit`` returns
+the report.
 """
 
 from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
-from pipeline.stages import AuditRun, audit, caption_image, make_thumbnail, run_audit
+from pipeline.run import audit, run_audit
+from pipeline.stages import AuditRun, caption_image, make_thumbnail
 
 __all__ = [
     "AuditEvent",

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from auditing import audit_page as audit_checks
+from auditing.registry import issue_types
 from auditing.site import site_images
 from captioning import Captioner
 from captioning.cache import caption_namespace
@@ -36,10 +37,10 @@ from pipeline.frontier import Frontier, HostGate
 from pipeline.page_stage import DiscoveredPage, PageChecks
 from pipeline.stages import AuditRun, Prepared
 from records import FINAL_STATUSES, PENDING, AuditReport, ImageRecord, PageReport
-from reports.sharded import write_run_files
 from scraper.urls import Scope, is_html_type, normalise_url
-from shards import ShardWriter
-from store import AUDITED, FAILED, QUEUED, SKIPPED, AuditStore, UrlRow
+from state.run_files import write_run_files
+from state.shards import ShardWriter
+from state.store import AUDITED, FAILED, QUEUED, SKIPPED, AuditStore, UrlRow
 
 log = logging.getLogger("altscout.site")
 
@@ -198,11 +199,13 @@ class Engine:
             for url in self.shards.complete():
                 self.frontier.done(url)
             site = self.site_block(with_urls=False) if self.site_report else None
-            report = AuditReport(model=self.run.model_info(), site=site, elapsed_s=time.monotonic() - started)
+            report = AuditReport(
+                model=self.run.model_info(), site=site, elapsed_s=time.monotonic() - started, issue_types=issue_types()
+            )
             folder = self.shards.folder
             write_run_files(folder, report, (row.to_dict() for row in self.store.urls()))
             return AuditFinished(report, shard_dir=str(folder))
-        report = AuditReport(model=self.run.model_info(), pages=list(self.store.pages()))
+        report = AuditReport(model=self.run.model_info(), pages=list(self.store.pages()), issue_types=issue_types())
         if self.site_report:
             report.images = site_images(report.pages)
             report.site = self.site_block()

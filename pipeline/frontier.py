@@ -25,7 +25,7 @@ from scraper.net import Fetcher
 from scraper.robots import RobotsCache, origin_of
 from scraper.sitemaps import SitemapError, parse_sitemap
 from scraper.urls import Scope, looks_non_html, normalise_url
-from store import QUEUED, SKIPPED, AuditStore, UrlRow
+from state.store import QUEUED, SKIPPED, AuditStore, UrlRow
 
 log = logging.getLogger("altscout.crawl")
 

@@ -19,8 +19,9 @@ from scraper.browser import INSTALL_HINT, BrowserUnavailableError
 from scraper.discover import ParsedPage, find_images, parse_page, stylesheet_imports
 from scraper.errors import HTTPStatusError, ScrapeError
 from scraper.net import Fetcher, FetchResult, check_url
-from scraper.render import RenderBudget, Renderer, RenderError, RenderResult, ResponseStash
+from scraper.render import Renderer, RenderError, RenderResult
 from scraper.render_ax import ShotBudget
+from scraper.render_route import RenderBudget, ResponseStash
 from scraper.rendered import add_network_images, client_rendered_signs, merge_static, records_from_snapshot
 from scraper.robots import RobotsCache
 

@@ -4,8 +4,8 @@ Page stage: :meth:`AuditRun.discover` (fetch or render a page, find its images; 
 :mod:`pipeline.page_stage`) and :meth:`AuditRun.folder_page`. Image stage: :meth:`AuditRun.download_image`
 (fetch or reuse the browser's bytes, decode, prepare for the model), run in worker threads. Model
 stage: :meth:`AuditRun.caption_images` (one batch). Page audit: checks and :meth:`AuditRun.translate_page`.
-Typed errors become records here, at the boundary. ``audit``/``run_audit`` run the engine
-(:mod:`pipeline.engine`); ``caption_image`` captions one image.
+Typed errors become records here, at the boundary. ``caption_image`` captions one image; the
+engines that compose these stages are chosen and run in :mod:`pipeline.run`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,8 @@ from captioning.translate import AUTO, ENGLISH, Translator, get_translator, page
 from library import scan_folder
 from ocr.reader import DETECT_MAX_SIDE, TextReader, get_text_reader
 from options import AuditOptions, OptionsError
-from pipeline.events import AuditEvent, AuditFinished
 from pipeline.page_stage import DiscoveredPage, PageBytes, PageChecks, decided_by_rendered_size, discover_page
-from records import ELEMENT, SCREENSHOT, AuditReport, ImageRecord, PageReport
+from records import ELEMENT, SCREENSHOT, ImageRecord, PageReport
 from scraper.browser import BrowserUnavailableError
 from scraper.errors import FetchError, ScrapeError
 from scraper.images import DRAFT_SIDE, ImageSkipped, decode_data_uri, prepare_image
@@ -69,7 +68,7 @@ class AuditRun:
 
     def __init__(self, options: AuditOptions, captioner: Captioner | None = None) -> None:
         self.options = options
-        self.captioner: Captioner = captioner or get_captioner(*options.captioner_args)
+        self.captioner: Captioner = captioner or get_captioner(options.captioner_spec)
         self.fetcher = Fetcher(options.fetch_policy)
         self.robots = RobotsCache(self.fetcher, deadline_s=min(10.0, options.page_deadline_s))
         self.host_limit = _HostLimiter(options.per_host_limit)
@@ -400,37 +399,3 @@ def caption_image(
         record.fail(exc.code, exc.message)
         return record
     return run.caption_single(record)
-
-
-def audit(urls: Iterable[str], options: AuditOptions, captioner: Captioner | None = None) -> Iterator[AuditEvent]:
-    """Audit pages (or crawl a site, or caption folders), yielding events; the last carries the report.
-
-    Raises ModelLoadError before any page is fetched if the model cannot be loaded.
-    """
-    from pipeline.engine import Engine
-
-    if options.engine == "ray":
-        from pipeline.ray_engine import RayEngine
-
-        engine: Engine = RayEngine(urls, options, captioner)
-    else:
-        engine = Engine(urls, options, captioner)
-    try:
-        yield from engine.events()
-    finally:
-        engine.store.close()
-
-
-def run_audit(
-    urls: Iterable[str],
-    options: AuditOptions,
-    captioner: Captioner | None = None,
-    on_event: Callable[[AuditEvent], None] | None = None,
-) -> AuditReport:
-    """Run ``audit`` to the end and return its report."""
-    for event in audit(urls, options, captioner):
-        if on_event is not None:
-            on_event(event)
-        if isinstance(event, AuditFinished):
-            return event.report
-    raise RuntimeError("audit ended without a report")  # pragma: no cover

@@ -1,7 +1,8 @@
 """Reports built from a shard folder (``--shard-dir``), streaming: no pass holds all records.
 
-The engine leaves in the folder its completed shards (:mod:`shards`), ``urls.jsonl`` (every URL
-met, with its outcome) and ``run.json`` (the model, the site block, the elapsed time). The
+The engine leaves in the folder its completed shards (:mod:`state.shards`), ``urls.jsonl`` (every
+URL met, with its outcome) and ``run.json`` (the model, the site block, the elapsed time;
+:mod:`state.run_files`). The
 reports are then built in passes over the shards, one page in memory at a time:
 
 1. every image occurrence goes into a scratch SQLite file, grouped by image (content or URL),
@@ -24,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from auditing.registry import ISSUES
+from auditing.registry import issue_types
 from auditing.site import image_key, image_view
-from records import AuditReport, ImageRecord, PageReport, SummaryCounter
+from records import ImageRecord, PageReport, SummaryCounter
+from reports.formats import FORMATS
 from reports.html import WORST_PAGES, html_context, stream_html
 from reports.writers import (
     CSV_COLUMNS,
@@ -37,50 +39,33 @@ from reports.writers import (
     page_counts,
     pages_csv_row,
 )
-from shards import read_pages
+from state.run_files import read_run, url_rows
+from state.shards import read_pages
 
-RUN_FILE, URLS_FILE, SCRATCH_FILE = "run.json", "urls.jsonl", "report-scratch.db"
+SCRATCH_FILE = "report-scratch.db"
+
+
+STREAMED = ("captions_txt", "json", "csv", "pages_csv", "html")  # the formats built here, streaming
 
 
 @dataclass
 class ShardReports:
-    """Where the reports go; ``None`` leaves one out."""
+    """Where the reports go, by format name (:data:`reports.formats.FORMATS`); a format left out is not written."""
 
-    captions_txt: Path | None = None
-    json: Path | None = None
-    csv: Path | None = None
-    pages_csv: Path | None = None
-    html: Path | None = None
+    paths: dict[str, Path] = field(default_factory=dict)
 
     @classmethod
     def in_folder(cls, folder: Path) -> ShardReports:
         """Every report, under its usual name in the shard folder."""
-        return cls(
-            folder / "captions.txt",
-            folder / "report.json",
-            folder / "report.csv",
-            folder / "pages.csv",
-            folder / "report.html",
-        )
+        return cls({name: folder / fmt.file_name for name, fmt in FORMATS.items() if name in STREAMED})
+
+    def get(self, name: str) -> Path | None:
+        """Where format ``name`` goes (None: not asked for)."""
+        return self.paths.get(name)
 
     def written(self) -> list[Path]:
         """The paths asked for."""
-        return [path for path in (self.captions_txt, self.json, self.csv, self.pages_csv, self.html) if path]
-
-
-def write_run_files(folder: Path, report: AuditReport, url_rows: Iterable[dict[str, Any]]) -> None:
-    """What the report needs besides the shards: ``run.json`` and ``urls.jsonl`` (streamed)."""
-    with (folder / URLS_FILE).open("w", encoding="utf-8") as handle:
-        for row in url_rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    run = {"model": report.model, "site": report.site, "elapsed_s": report.elapsed_s}
-    (folder / RUN_FILE).write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
-
-
-def _url_rows(folder: Path) -> Iterator[dict[str, Any]]:
-    with (folder / URLS_FILE).open(encoding="utf-8") as handle:
-        for line in handle:
-            yield json.loads(line)
+        return [self.paths[name] for name in STREAMED if name in self.paths]
 
 
 @dataclass(order=True)
@@ -194,7 +179,7 @@ def _write_json_value(handle: IO[str], value: Any) -> None:
 def build_reports(folder: str | Path, outputs: ShardReports) -> dict[str, Any]:
     """Write the reports of a shard folder; returns the report's summary."""
     folder = Path(folder)
-    run = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
+    run = read_run(folder)
     site = run["site"]
     occurrences = _Occurrences(folder / SCRATCH_FILE)
     try:
@@ -203,12 +188,14 @@ def build_reports(folder: str | Path, outputs: ShardReports) -> dict[str, Any]:
             site = site | {"unique_images": distinct}
         counter, counts, worst = _pass_two(folder, occurrences, outputs, run, site)
         summary = counter.summary(run["elapsed_s"])
-        if outputs.pages_csv is not None:
-            with outputs.pages_csv.open("w", newline="", encoding="utf-8") as handle:
+        pages_csv = outputs.get("pages_csv")
+        if pages_csv is not None:
+            with pages_csv.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv_writer(handle, PAGES_CSV_COLUMNS)
-                for row in _url_rows(folder):
+                for row in url_rows(folder):
                     writer.writerow(pages_csv_row(row, counts.get(row["url"])))
-        if outputs.html is not None:
+        html = outputs.get("html")
+        if html is not None:
             worst_pages = [(top, top.issues) for top in sorted(worst, reverse=True) if top.issues]
             context = html_context(
                 summary,
@@ -220,7 +207,7 @@ def build_reports(folder: str | Path, outputs: ShardReports) -> dict[str, Any]:
                 _marked_pages(folder, occurrences),
                 occurrences.views() if site is not None else None,
             )
-            stream_html(context, outputs.html)
+            stream_html(context, html)
     finally:
         occurrences.close()
     return summary
@@ -235,14 +222,15 @@ def _pass_two(
     worst: list[_Worst] = []
     handles: dict[str, IO[str]] = {}
     try:
-        if outputs.captions_txt is not None:
-            handles["txt"] = outputs.captions_txt.open("w", encoding="utf-8")
+        captions_txt, csv_path, json_path = outputs.get("captions_txt"), outputs.get("csv"), outputs.get("json")
+        if captions_txt is not None:
+            handles["txt"] = captions_txt.open("w", encoding="utf-8")
         rows = None
-        if outputs.csv is not None:
-            handles["csv"] = outputs.csv.open("w", newline="", encoding="utf-8")
+        if csv_path is not None:
+            handles["csv"] = csv_path.open("w", newline="", encoding="utf-8")
             rows = csv_writer(handles["csv"], CSV_COLUMNS)
-        if outputs.json is not None:
-            handles["json"] = outputs.json.open("w", encoding="utf-8")
+        if json_path is not None:
+            handles["json"] = json_path.open("w", encoding="utf-8")
 
         def pages() -> Iterator[dict[str, Any]]:
             for position, page in enumerate(_marked_pages(folder, occurrences)):
@@ -260,13 +248,13 @@ def _pass_two(
         if "json" in handles:
             document: dict[str, Any] = {}
             if site is not None:
-                document["site"] = site | {"urls": _url_rows(folder)}
+                document["site"] = site | {"urls": url_rows(folder)}
                 document["images"] = occurrences.views()
             document |= {
                 "pages": pages(),
                 "summary": lambda: counter.summary(run["elapsed_s"]),
                 "model": run["model"],
-                "issue_types": {slug: issue.to_dict() for slug, issue in ISSUES.items()},
+                "issue_types": issue_types(),
             }
             _write_json_value(handles["json"], document)
             handles["json"].write("\n")

@@ -47,7 +47,7 @@ class Service:
         """The one captioner of this process for the job's model (loaded once, shared by the workers)."""
         if self.captioner is not None:
             return self.captioner
-        return get_captioner(*options.captioner_args)
+        return get_captioner(options.captioner_spec)
 
     def start(self) -> list[str]:
         """Recover interrupted jobs and start the workers."""

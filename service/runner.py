@@ -22,20 +22,14 @@ from captioning import Captioner, ModelLoadError
 from options import AuditOptions, OptionsError, options_from_dict
 from pipeline import AuditFinished, ImageFinished, PageFinished, PageStarted, audit
 from records import CAPTIONED, AuditReport
-from reports import write_captions_txt, write_csv, write_html, write_json, write_pages_csv
+from reports.formats import FORMATS
 from scraper.browser import BrowserUnavailableError
 from service.jobs import CANCELLED, DONE, FAILED, Job, JobStore, Limits
-from store import AuditStore, StateMismatchError
+from state.store import AuditStore, StateMismatchError
 
 log = logging.getLogger("altscout.service")
 
-REPORT_FILES = {
-    "report.json": "application/json",
-    "report.csv": "text/csv; charset=utf-8",
-    "report.html": "text/html; charset=utf-8",
-    "captions.txt": "text/plain; charset=utf-8",
-    "pages.csv": "text/csv; charset=utf-8",
-}
+REPORT_FILES = {fmt.file_name: fmt.content_type for fmt in FORMATS.values()}  # what a job's folder serves
 GALLERY_MAX = 200
 PROGRESS_EVERY_S = 0.5
 
@@ -112,11 +106,9 @@ def write_job_reports(report: AuditReport, folder: Path, summary: dict[str, Any]
     """Every report file, the gallery's thumbnails, the status summary, and report.json last (its
     presence means done: a job killed after it is recorded as done with the same summary)."""
     (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
-    write_captions_txt(report, folder / "captions.txt")
-    write_csv(report, folder / "report.csv")
-    write_html(report, folder / "report.html")
-    if report.site:
-        write_pages_csv(report, folder / "pages.csv")
+    for fmt in FORMATS.values():
+        if fmt.name != "json" and (report.site or not fmt.site_only):
+            fmt.write(report, folder / fmt.file_name)
     thumbs = folder / "thumbs"
     thumbs.mkdir(exist_ok=True)
     gallery: list[dict[str, str]] = []
@@ -127,9 +119,9 @@ def write_job_reports(report: AuditReport, folder: Path, summary: dict[str, Any]
                 (thumbs / name).write_bytes(record.thumbnail)
                 gallery.append({"file": name, "caption": record.caption or "", "url": record.url})
     (folder / "gallery.json").write_text(json.dumps(gallery), encoding="utf-8")
-    partial = folder / "report.json.part"
-    write_json(report, partial)
-    partial.replace(folder / "report.json")
+    partial = folder / (FORMATS["json"].file_name + ".part")
+    FORMATS["json"].write(report, partial)
+    partial.replace(folder / FORMATS["json"].file_name)
 
 
 @dataclass(frozen=True)

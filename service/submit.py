@@ -8,16 +8,16 @@ message is one sentence for a person: never a traceback, never an internal addre
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from options import AuditOptions, OptionsError
+from options.table import API, Option, apply, options_for
 from scraper.addresses import check_address, resolve_checked
 from scraper.errors import BlockedURLError, ScrapeError
 from service.jobs import Job, JobStore, Limits
@@ -99,27 +99,22 @@ def check_reachable_safely(url: str, allow_private: bool) -> None:
         return
 
 
-class JobOptionsIn(BaseModel):
-    """The options a request may set; anything else is refused. Ranges are the server's outer bounds."""
+def _api_field(option: Option) -> tuple[Any, Any]:
+    """One request field: its type (Literal for choices) and pydantic Field with the table's bounds."""
+    description = option.help.replace("%(default)s", str(option.default))
+    if option.type is list:
+        return list[str], Field(default_factory=list, max_length=option.max_length, description=description)
+    kind: Any = Literal[option.choices] if option.choices else option.type  # type: ignore[valid-type]
+    bounds = {"ge": option.minimum, "le": option.maximum, "max_length": option.max_length}
+    return kind | None, Field(None, description=description, **{k: v for k, v in bounds.items() if v is not None})
 
-    model_config = ConfigDict(extra="forbid")
 
-    min_size: int | None = Field(None, ge=0, le=10_000, description="smallest width and height audited, px")
-    max_images: int | None = Field(None, ge=1, le=1000, description="images per page at most")
-    model: str | None = Field(None, max_length=300, description="one of the models this server offers")
-    num_beams: int | None = Field(None, ge=1, le=8)
-    max_new_tokens: int | None = Field(None, ge=5, le=100)
-    prompt: str | None = Field(None, max_length=200, description="text the caption starts with")
-    lang: str | None = Field(None, max_length=16, description="caption language: en, auto or a language code")
-    render: Literal["auto", "always", "never"] | None = Field(None, description="run the page's JavaScript")
-    ocr: Literal["auto", "off"] | None = Field(None, description="read the text in images")
-    max_pages: int | None = Field(None, ge=1, description="crawl: pages at most (bounded by the server)")
-    max_depth: int | None = Field(None, ge=0, le=100, description="crawl: links away from a start URL")
-    scope: Literal["host", "domain"] | None = Field(None, description="crawl: the start hosts or their domains")
-    include: list[str] = Field(default_factory=list, max_length=20, description="crawl: URL regular expressions")
-    exclude: list[str] = Field(default_factory=list, max_length=20)
-    max_alt_length: int | None = Field(None, ge=1, le=1000)
-    mismatch_threshold: float | None = Field(None, ge=0.0, le=1.0)
+JobOptionsIn = create_model(
+    "JobOptionsIn",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="The options a request may set; anything else is refused. Ranges are the server's outer bounds.",
+    **{option.name: _api_field(option) for option in options_for(API)},  # type: ignore[call-overload]
+)
 
 
 class AuditRequest(BaseModel):
@@ -165,22 +160,17 @@ def build_options(request: AuditRequest, defaults: AuditOptions, limits: ServerL
         raise SubmitError(f"This server audits at most {limits.max_site_pages} pages of a site (max_pages).")
     if not request.crawl and len(request.urls) > limits.max_site_pages:
         raise SubmitError(f"This server audits at most {limits.max_site_pages} pages in one audit.")
-    changes: dict[str, Any] = {"model": model, "thumbnail_size": THUMBNAIL_PX, "crawl": request.crawl}
-    if given.min_size is not None:
-        changes["min_width"] = changes["min_height"] = given.min_size
-    for name in ("max_images", "num_beams", "max_new_tokens", "lang", "render", "ocr", "max_depth", "scope"):
-        value = getattr(given, name)
-        if value is not None:
-            changes[name] = value
-    for name in ("max_alt_length", "mismatch_threshold"):
-        value = getattr(given, name)
-        if value is not None:
-            changes[name] = value
-    changes["prompt"] = (given.prompt or "").strip() or None
-    changes["max_pages"] = min(given.max_pages or limits.max_site_pages, limits.max_site_pages)
-    changes["include"], changes["exclude"] = tuple(given.include), tuple(given.exclude)
     try:
-        return dataclasses.replace(defaults, **changes)
+        return apply(
+            given.model_dump(),
+            API,
+            defaults,
+            model=model,
+            thumbnail_size=THUMBNAIL_PX,
+            crawl=request.crawl,
+            prompt=(given.prompt or "").strip() or None,
+            max_pages=min(given.max_pages or limits.max_site_pages, limits.max_site_pages),
+        )
     except OptionsError as exc:
         raise SubmitError(f"Invalid option: {exc}.") from exc
 

@@ -235,6 +235,16 @@ class FakeCaptioner:
         return {"id": "fake", "device": "cpu", "dtype": "float32", "family": "fake"}
 
 
+def _register_fake() -> None:
+    """The fake registers itself like any captioner: the model id ``fake`` makes one."""
+    from captioning.registry import CaptionerKind, register
+
+    register(CaptionerKind("fake", frozenset({"fake"}), lambda spec: FakeCaptioner(), claims=lambda m: m == "fake"))
+
+
+_register_fake()
+
+
 @pytest.fixture()
 def fake_captioner() -> FakeCaptioner:
     """A fresh fake captioner."""

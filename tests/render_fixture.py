@@ -28,7 +28,17 @@ def build_js_site(server: FixtureServer) -> dict[str, dict[str, tuple[str, str |
     """Serve the client-rendered fixture pages; return the expected outcome of every image."""
     expected: dict[str, dict[str, tuple[str, str | None]]] = {}
 
-    # 1. A tiny client-rendered app: an empty #app, images from a JSON array.
+    _client_rendered_app(server, expected)
+    _setbg_placeholders(server, expected)
+    _react_backgrounds(server, expected)
+    _lazy_loader(server, expected)
+    _sizes_and_network(server, expected)
+    _infinite_scroll(server, expected)
+    return expected
+
+
+def _client_rendered_app(server: FixtureServer, expected: dict[str, dict[str, tuple[str, str | None]]]) -> None:
+    """A tiny client-rendered app: an empty #app, images from a JSON array."""
     products = [{"src": _img(server, f"/js/cake-{i}.png", 300, 200, 100 + i), "alt": f"Cake {i}"} for i in range(4)]
     server.add("/js/products.json", json.dumps(products), content_type="application/json")
     server.add(
@@ -55,7 +65,9 @@ fetch('/js/products.json').then(r => r.json()).then(items => {
     )
     expected["/js/app.html"] = {f"/js/cake-{i}.png": ("captioned", None) for i in range(4)}
 
-    # 2. jQuery-style "set-bg" placeholders.
+
+def _setbg_placeholders(server: FixtureServer, expected: dict[str, dict[str, tuple[str, str | None]]]) -> None:
+    """jQuery-style "set-bg" placeholders."""
     for i in range(2):
         _img(server, f"/js/bg-{i}.jpg", 640, 360, 200 + i, "JPEG")
     server.add(
@@ -69,7 +81,9 @@ fetch('/js/products.json').then(r => r.json()).then(items => {
     )
     expected["/js/setbg.html"] = {f"/js/bg-{i}.jpg": ("captioned", None) for i in range(2)}
 
-    # 3. React-style inline-style backgrounds set from script.
+
+def _react_backgrounds(server: FixtureServer, expected: dict[str, dict[str, tuple[str, str | None]]]) -> None:
+    """React-style inline-style backgrounds set from script."""
     _img(server, "/js/hero.png", 800, 400, 300)
     server.add(
         "/js/react.html",
@@ -81,7 +95,9 @@ fetch('/js/products.json').then(r => r.json()).then(items => {
     )
     expected["/js/react.html"] = {"/js/hero.png": ("captioned", None)}
 
-    # 4. An IntersectionObserver lazy loader with a non-standard attribute, far down the page.
+
+def _lazy_loader(server: FixtureServer, expected: dict[str, dict[str, tuple[str, str | None]]]) -> None:
+    """An IntersectionObserver lazy loader with a non-standard attribute, far down the page."""
     for i in range(2):
         _img(server, f"/js/io-{i}.png", 300, 200, 400 + i)
     server.add(
@@ -98,7 +114,9 @@ fetch('/js/products.json').then(r => r.json()).then(items => {
     )
     expected["/js/lazy.html"] = {f"/js/io-{i}.png": ("captioned", None) for i in range(2)}
 
-    # 5. Sizes, hidden slides and images no element explains.
+
+def _sizes_and_network(server: FixtureServer, expected: dict[str, dict[str, tuple[str, str | None]]]) -> None:
+    """Sizes, hidden slides and images no element explains."""
     _img(server, "/js/icon-512.png", 512, 512, 500)
     _img(server, "/js/photo-1600.jpg", 1600, 1000, 501, "JPEG")
     _img(server, "/js/slide-2.png", 400, 300, 502)
@@ -121,7 +139,9 @@ fetch('/js/products.json').then(r => r.json()).then(items => {
         "/js/badge.png": ("captioned", None),  # a ::before background
     }
 
-    # 6. Infinite scroll: every screen adds another; the render budget must stop it.
+
+def _infinite_scroll(server: FixtureServer, expected: dict[str, dict[str, tuple[str, str | None]]]) -> None:
+    """Infinite scroll: every screen adds another; the render budget must stop it."""
     _img(server, "/js/more.png", 200, 150, 600)
     server.add(
         "/js/infinite.html",
@@ -133,4 +153,3 @@ fetch('/js/products.json').then(r => r.json()).then(items => {
         "more(); window.addEventListener('scroll', () => {"
         " if (innerHeight + scrollY >= document.body.scrollHeight - 200) more(); });</script></body></html>",
     )
-    return expected

@@ -44,19 +44,44 @@ def data_uri_png() -> str:
     return "data:image/png;base64," + base64.b64encode(make_image(150, 150, "PNG", seed=30)).decode()
 
 
-def build_site(srv: FixtureServer) -> tuple[str, Expected]:
-    """Register the fixture site; return the page URL and the expected outcome per image."""
-    expected: Expected = {}
+class _Images:
+    """Serves the site's images and notes each one's expected outcome."""
 
-    def image(path: str, data: bytes, outcome: str = "captioned", reason: str | None = None, **kw: object) -> str:
+    def __init__(self, srv: FixtureServer) -> None:
+        self.srv = srv
+        self.expected: Expected = {}
+
+    def image(self, path: str, data: bytes, outcome: str = "captioned", reason: str | None = None, **kw: object) -> str:
         content_type = str(kw.pop("content_type", "image/png"))
-        url = srv.add(path, data, content_type=content_type, **kw)  # type: ignore[arg-type]
-        expected[url] = (outcome, reason)
+        url = self.srv.add(path, data, content_type=content_type, **kw)  # type: ignore[arg-type]
+        self.expected[url] = (outcome, reason)
         return url
 
-    def picture(path: str, w: int, h: int, fmt: str = "PNG", seed: int = 0) -> str:
-        return image(path, make_image(w, h, fmt, seed), content_type=_HTML_TYPES[fmt])
+    def picture(self, path: str, w: int, h: int, fmt: str = "PNG", seed: int = 0) -> str:
+        return self.image(path, make_image(w, h, fmt, seed), content_type=_HTML_TYPES[fmt])
 
+
+def build_site(srv: FixtureServer) -> tuple[str, Expected]:
+    """Register the fixture site; return the page URL and the expected outcome per image."""
+    images = _Images(srv)
+    _captioned_images(images)
+    _skipped_and_failed_images(images)
+    srv.add(
+        "/css/site.css",
+        ".banner:hover { background-image: url('../img/banner.png') }\n.nowhere { background: url(/img/nowhere.png) }",
+        content_type="text/css",
+    )
+    data_png = data_uri_png()
+    images.expected[data_png] = ("captioned", None)
+    page = srv.add("/index.html", _page_html(srv.base, data_png))
+    srv.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    srv.add("/private/secret.html", "<html><img src='/img/plain.png'></html>")
+    return page, images.expected
+
+
+def _captioned_images(images: _Images) -> None:
+    """Images every discovery rule finds and that caption: formats, modes, srcset, duplicates."""
+    srv, image, picture = images.srv, images.image, images.picture
     picture("/img/plain.png", 300, 200, seed=1)
     picture("/img/dup.png", 320, 240, seed=2)
     picture("/img/large.jpg", 1200, 800, "JPEG", seed=3)
@@ -82,6 +107,11 @@ def build_site(srv: FixtureServer) -> tuple[str, Expected]:
     same = make_image(310, 210, "PNG", seed=20)
     image("/img/same-a.png", same)
     image("/img/same-b.png", same)
+
+
+def _skipped_and_failed_images(images: _Images) -> None:
+    """Redirects, and every way an image is skipped or fails, with its reason."""
+    srv, image, expected = images.srv, images.image, images.expected
     # redirects
     srv.add("/img/moved.png", status=301, headers={"Location": "/img/target.png"}, content_type="text/plain")
     srv.add("/img/target.png", make_image(300, 300, "PNG", seed=22), content_type="image/png")
@@ -130,16 +160,11 @@ def build_site(srv: FixtureServer) -> tuple[str, Expected]:
     image("/img/slow.png", make_image(200, 200, seed=25), "failed", "timeout", drip_s=0.02)
     image("/img/random.png", os.urandom(4000), "failed", "not_an_image")
 
-    srv.add(
-        "/css/site.css",
-        ".banner:hover { background-image: url('../img/banner.png') }\n.nowhere { background: url(/img/nowhere.png) }",
-        content_type="text/css",
-    )
-    data_png = data_uri_png()
-    expected[data_png] = ("captioned", None)
-    base = srv.base
+
+def _page_html(base: str, data_png: str) -> str:
+    """The fixture page: one element per discovery rule and hostile case."""
     host = base.removeprefix("http:")
-    html = f"""<!DOCTYPE html>
+    return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Fixture shop</title>
 <meta property="og:image" content="/img/og.jpg"><meta property="og:image:alt" content="Our shop front">
 <meta name="twitter:image" content="{base}/img/tw.png">
@@ -170,7 +195,3 @@ def build_site(srv: FixtureServer) -> tuple[str, Expected]:
 <img src="/img/empty.png"><img src="/img/bomb.png"><img src="/img/huge.jpg"><img src="/img/oversized.png">
 <img src="/img/slow.png"><img src="/img/random.png">
 </body></html>"""
-    page = srv.add("/index.html", html)
-    srv.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
-    srv.add("/private/secret.html", "<html><img src='/img/plain.png'></html>")
-    return page, expected

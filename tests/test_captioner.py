@@ -9,7 +9,15 @@ import pytest
 from conftest import make_image
 from PIL import Image
 
-from captioning import BlipCaptioner, GenerationSettings, ModelLoadError, clean_caption, get_captioner, resolve_model_id
+from captioning import (
+    BlipCaptioner,
+    CaptionerSpec,
+    GenerationSettings,
+    ModelLoadError,
+    clean_caption,
+    get_captioner,
+    resolve_model_id,
+)
 from captioning.base import resolve_dtype
 
 
@@ -31,7 +39,8 @@ def test_loads_once_and_describes_itself(tiny: BlipCaptioner, tiny_blip_dir: Pat
     described = tiny.describe()
     assert described.pop("backend") in ("torch", "openvino", "onnxruntime")  # measured on this CPU
     assert described == {"id": str(tiny_blip_dir), "device": "cpu", "dtype": "float32", "family": "blip"}
-    assert get_captioner(str(tiny_blip_dir), "cpu", "float32") is get_captioner(str(tiny_blip_dir), "cpu", "float32")
+    spec = CaptionerSpec(str(tiny_blip_dir), "cpu", "float32")
+    assert get_captioner(spec) is get_captioner(CaptionerSpec(str(tiny_blip_dir), "cpu", "float32"))
 
 
 def test_model_work_runs_on_one_thread(tiny_blip_dir: Path) -> None:
@@ -144,3 +153,15 @@ def test_prepare_without_the_model_reads_only_the_processor(tiny_blip_dir: Path,
     (tmp_path / "bert" / "config.json").write_text('{"model_type": "bert"}')
     with pytest.raises(ModelLoadError, match="is a 'bert' model, not a BLIP"):
         BlipCaptioner(str(tmp_path / "bert"), device="cpu").prepare(Image.new("RGB", (64, 48)))
+
+
+def test_captioners_register_themselves_and_are_found_by_model(tiny_blip_dir: Path, tiny_blip2_dir: Path) -> None:
+    from conftest import FakeCaptioner
+
+    from captioning.registry import kind_for, kinds
+
+    assert {"blip", "blip-2", "fake"} <= set(kinds())
+    assert kind_for(str(tiny_blip_dir)).name == "blip" and kind_for(str(tiny_blip2_dir)).name == "blip-2"
+    assert kind_for("Salesforce/blip-image-captioning-large").name == "blip"  # a hub id: BLIP reads its config
+    fake = get_captioner(CaptionerSpec("fake"))
+    assert isinstance(fake, FakeCaptioner) and get_captioner(CaptionerSpec("fake")) is fake

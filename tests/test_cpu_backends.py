@@ -300,7 +300,7 @@ def test_cli_flags_reach_the_options() -> None:
     args = build_parser().parse_args(["https://example.com/", "--backend", "onnxruntime", "--quantize", "int8"])
     options = options_from_args(args)
     assert (options.backend, options.quantize) == ("onnxruntime", "int8")
-    assert options.captioner_args[-2:] == ("onnxruntime", "int8")
+    assert (options.captioner_spec.backend, options.captioner_spec.quantize) == ("onnxruntime", "int8")
 
 
 def test_threads_stay_within_the_container_quota(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

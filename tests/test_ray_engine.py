@@ -148,7 +148,7 @@ def test_ray_sharded_run_stopped_then_rerun_recomputes_no_shard(
 ) -> None:
     """Sharded output on the cluster: stopped after two shards, the rerun keeps them and redoes the rest."""
     from reports.sharded import ShardReports, build_reports
-    from shards import markers
+    from state.shards import markers
 
     serve_chain(fresh_server)
     start = [fresh_server.url("/")]
@@ -179,7 +179,7 @@ def test_ray_sharded_run_stopped_then_rerun_recomputes_no_shard(
 
 
 def test_balanced_batches() -> None:
-    from pipeline.ray_engine import balanced_batches
+    from pipeline.ray_stages import balanced_batches
 
     assert balanced_batches([], 8) == []
     assert [len(b) for b in balanced_batches(list(range(10)), 8)] == [5, 5]
@@ -194,7 +194,8 @@ def test_the_driver_waits_for_discoveries_and_leaders(
     """Rows and discoveries in any order: a page waits for its discovery and for the leaders of its
     shared images; a retried row's second copy changes nothing."""
     from pipeline import ImageFinished, PageStarted
-    from pipeline.ray_engine import PAGE, RayEngine, _row
+    from pipeline.ray_engine import RayEngine
+    from pipeline.ray_stages import PAGE, _row
     from records import ImageRecord, PageReport
 
     fresh_server.add("/", "<html></html>")
@@ -243,7 +244,7 @@ def test_the_driver_waits_for_discoveries_and_leaders(
 
 def test_captioning_asks_for_the_normal_priority(caplog: pytest.LogCaptureFixture) -> None:
     """Ray's workers run at nice 15; a captioning actor raises itself to 0, or says how to start Ray."""
-    from pipeline.ray_engine import normal_priority
+    from pipeline.ray_stages import normal_priority
 
     def in_a_thread() -> tuple[bool, int, int]:  # niceness is per thread on Linux: keep pytest's as it is
         os.setpriority(os.PRIO_PROCESS, 0, 15)

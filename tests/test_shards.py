@@ -24,8 +24,8 @@ from pipeline import AuditFinished, audit, run_audit
 from records import PageReport
 from reports import SCHEMA_PATH, write_captions_txt, write_csv, write_html, write_json, write_pages_csv
 from reports.sharded import ShardReports, build_reports
-from shards import ShardError, ShardWriter, markers
-from store import AUDITED, QUEUED, AuditStore
+from state.shards import ShardError, ShardWriter, markers
+from state.store import AUDITED, QUEUED, AuditStore
 
 
 def serve_site(server: FixtureServer) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from auditing.checks import AuditSettings
 from captioning.base import GenerationSettings
-from captioning.blip import DEFAULT_MODEL
+from captioning.registry import DEFAULT_MODEL, CaptionerSpec
 from captioning.runtimes import BACKENDS, QUANTIZE
 from captioning.translate import UnsupportedLanguageError, normalise_lang, translation_model_for
 from scraper.net import USER_AGENT, FetchPolicy
@@ -166,9 +166,9 @@ class AuditOptions:
             object.__setattr__(self, "prompt", None)
 
     @property
-    def captioner_args(self) -> tuple[str, str, str, str, str]:
-        """``get_captioner``'s arguments: model, device, dtype, backend, quantize."""
-        return (self.model, self.device, self.dtype, self.backend, self.quantize)
+    def captioner_spec(self) -> CaptionerSpec:
+        """Which captioner these options ask for (``get_captioner``'s key)."""
+        return CaptionerSpec(self.model, self.device, self.dtype, self.backend, self.quantize)
 
     @property
     def generation(self) -> GenerationSettings:

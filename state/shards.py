@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from library import sha256_file
 from records import PageReport
-from store import AuditStore
+from state.store import AuditStore
 
 SHARD_PREFIX = "shard-"
 MARKER_SUFFIX = ".done"

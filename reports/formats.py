@@ -1,0 +1,78 @@
+"""The one registry of report formats: name, file name, content type, CLI flag and writer.
+
+The CLI makes a flag of each (``--json``...), the service writes each into a job's folder and
+serves it for download, and the sharded writer builds each from shard files. A new format is one
+:class:`ReportFormat` here (and, for ``--shard-dir`` runs, a streaming writer in
+:mod:`reports.sharded`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from records import AuditReport
+from reports.html import write_html
+from reports.writers import write_captions_txt, write_csv, write_json, write_pages_csv
+
+
+@dataclass(frozen=True)
+class ReportFormat:
+    """One kind of report file."""
+
+    name: str  # the key everywhere: "json", "csv"...
+    file_name: str  # its name in a job's or a shard folder's reports
+    content_type: str  # what the service serves it as
+    flag: str  # the CLI flag that asks for it
+    help: str
+    write: Callable[[AuditReport, Path], Path]
+    site_only: bool = False  # only written for site audits in the service (pages.csv)
+    default: Path | None = None  # the CLI writes it here unless told otherwise (captions.txt)
+
+
+FORMATS: dict[str, ReportFormat] = {
+    fmt.name: fmt
+    for fmt in (
+        ReportFormat("json", "report.json", "application/json", "--json", "write the JSON report here", write_json),
+        ReportFormat(
+            "csv",
+            "report.csv",
+            "text/csv; charset=utf-8",
+            "--csv",
+            "write the CSV report here (one row per image)",
+            write_csv,
+        ),
+        ReportFormat(
+            "html",
+            "report.html",
+            "text/html; charset=utf-8",
+            "--html",
+            "write the self-contained HTML audit report here",
+            write_html,
+        ),
+        ReportFormat(
+            "captions_txt",
+            "captions.txt",
+            "text/plain; charset=utf-8",
+            "--out",
+            "captions file (default: %(default)s)",
+            write_captions_txt,
+            default=Path("captions.txt"),
+        ),
+        ReportFormat(
+            "pages_csv",
+            "pages.csv",
+            "text/csv; charset=utf-8",
+            "--pages-csv",
+            "write one row per page URL here (a crawl: every URL met, with its status)",
+            write_pages_csv,
+            site_only=True,
+        ),
+    )
+}
+
+
+def by_file_name(file_name: str) -> ReportFormat | None:
+    """The format a report file name belongs to."""
+    return next((fmt for fmt in FORMATS.values() if fmt.file_name == file_name), None)
