@@ -1,8 +1,11 @@
 """AltScout command line: ``python cli.py URL [URL ...]``.
 
-Turns arguments into :class:`AuditOptions`, runs the shared pipeline, renders progress and
-writes reports. Exit codes: 0 every page audited, 1 some pages failed, 2 usage or model error,
-3 ``--fail-on`` found an issue at or above the given severity (takes precedence over 1).
+Checks everything first (:func:`preflight`: addresses, report paths, the model folder), turns
+arguments into :class:`AuditOptions`, runs the shared pipeline, renders progress and writes the
+reports, each atomically. Exit codes: 0 every page audited, 1 some pages failed, 2 usage or model
+error (before anything is fetched), 3 ``--fail-on`` found an issue at or above the given severity
+(takes precedence over 1), 4 a report could not be written (the others were; the sentence says
+which and why).
 """
 
 from __future__ import annotations
@@ -10,32 +13,38 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import tempfile
 import traceback
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from auditing import ISSUES, severity_at_least
 from auditing.compare import compare, new_at_least
 from captioning import ModelLoadError, get_captioner
+from cli_progress import progress_for
 from library import apply_renames, write_rename_plan
 from options import AuditOptions, OptionsError
 from options.flags import add_flags
-from options.table import CLI, apply
-from pipeline import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted, audit, run_audit
+from options.preflight import InputError, check_reachable_safely, model_folder, page_url, writable
+from options.table import CLI, apply, error_sentence
+from pipeline import AuditFinished, audit, run_audit
+from pipeline.engine import Engine
 from records import AuditReport
-from reports.formats import FORMATS
+from reports.formats import FORMATS, WriteFailure, write_all
 from reports.sharded import ShardReports, build_reports
 from scraper.browser import BrowserUnavailableError
-from service.jobs import CLI_OWNER, DONE, JobError, JobStore
+from service.jobs import CLI_OWNER, JobError, JobStore
 from service.runner import run_job
 from service.submit import site_of
 from state.shards import ShardError
 from state.store import StateMismatchError
 
-EXIT_OK, EXIT_PAGES_FAILED, EXIT_USAGE, EXIT_ISSUES = 0, 1, 2, 3
+EXIT_OK, EXIT_PAGES_FAILED, EXIT_USAGE, EXIT_ISSUES, EXIT_REPORTS = 0, 1, 2, 3, 4
 HTML_THUMBNAIL_PX = 160
 
 
@@ -80,59 +89,81 @@ def read_urls(args: argparse.Namespace) -> list[str]:
     """URLs from the command line and --urls-file, in order."""
     urls = list(args.urls)
     if args.urls_file is not None:
-        for line in args.urls_file.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                urls.append(line)
+        try:
+            lines = args.urls_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise InputError(f"--urls-file {args.urls_file} cannot be read: {exc.strerror or exc}") from None
+        listed = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+        if not listed:
+            raise InputError(f"--urls-file {args.urls_file} has no URL in it",
+                             {CLI: "put one URL per line (lines that start with # are comments)"})  # fmt: skip
+        urls += listed
     return urls
 
 
-class Progress:
-    """Two tqdm bars on stderr: pages and the current page's images."""
+@dataclass
+class Plan:
+    """What the checks before any work settled: the targets, the options, a previous report."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._pages = None
-        self._images = None
-
-    def __call__(self, event: AuditEvent) -> None:
-        if not self.enabled:
-            return
-        from tqdm import tqdm
-
-        if isinstance(event, PageStarted):
-            if self._pages is None:
-                self._pages = tqdm(total=event.total, desc="pages", unit="page", position=0, file=sys.stderr)
-            elif self._pages.total != event.total:  # a crawl keeps discovering pages
-                self._pages.total = event.total
-                self._pages.refresh()
-            if self._images is None:
-                self._images = tqdm(total=0, desc="images", unit="img", position=1, file=sys.stderr)
-            self._images.reset(total=0)
-            self._images.set_postfix_str(event.url[-40:])
-        elif isinstance(event, ImageFinished) and self._images is not None:
-            if self._images.total != event.total:
-                self._images.reset(total=event.total)
-                self._images.update(event.done)
-            else:
-                self._images.update(1)
-        elif isinstance(event, PageFinished) and self._pages is not None:
-            self._pages.update(1)
-
-    def close(self) -> None:
-        for bar in (self._images, self._pages):
-            if bar is not None:
-                bar.close()
+    urls: list[str]
+    options: AuditOptions
+    previous: dict[str, Any] | None = None
 
 
-def write_reports(report: AuditReport, args: argparse.Namespace) -> list[Path]:
-    """Write every report the arguments ask for (the default one, captions.txt, first)."""
+def preflight(args: argparse.Namespace) -> Plan:
+    """Every check before anything is loaded or fetched; InputError or OptionsError (exit 2) when one fails."""
+    texts = read_urls(args)
+    if not texts:
+        raise InputError("there is nothing to audit", {CLI: "give a page's URL, a folder, or --urls-file FILE"})
+    urls: list[str] = []
+    added: list[str] = []
+    for text in texts:
+        if text.strip() and Path(text.strip()).is_dir():
+            urls.append(text.strip())  # a local folder of images
+            continue
+        target = page_url(text)
+        check_reachable_safely(target.url, args.allow_private)
+        urls.append(target.url)
+        added += [target.url] if target.added_scheme else []
+    options = replace(options_from_args(args), scheme_added=tuple(added))
+    if args.fail_on_new and not (args.fail_on and args.compare):
+        raise InputError("--fail-on-new needs --fail-on and --compare")
+    if args.shard_dir and (args.compare or args.data_dir or args.rename_plan or args.reports_only):
+        raise InputError("--shard-dir cannot be combined with --compare, --data-dir, --rename-plan or --reports-only")
+    if args.reports_only and not args.state:
+        raise InputError("--reports-only writes the reports of an audit kept in a state file",
+                         {CLI: "add --state FILE, the file the audit ran with"})  # fmt: skip
+    if args.reports_only and not Path(args.state).is_file():
+        raise InputError(f"--state {args.state}: there is no such file", {CLI: "give the file the audit ran with"})
+    model_folder(options.model)
+    outputs = [] if args.shard_dir else [(fmt.flag, getattr(args, fmt.name)) for fmt in FORMATS.values()]
+    for flag, path in [*outputs, ("--rename-plan", args.rename_plan), ("--state", args.state)]:
+        if path:
+            writable(Path(path), flag)
+    previous = None
+    if args.compare:
+        try:
+            previous = json.loads(args.compare.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"--compare {args.compare} cannot be read as a JSON report: {exc}") from None
+    return Plan(urls, options, previous)
+
+
+def write_reports(report: AuditReport, args: argparse.Namespace) -> tuple[list[Path], list[WriteFailure]]:
+    """Every report the arguments ask for (captions.txt first), each on its own and atomically."""
     formats = sorted(FORMATS.values(), key=lambda fmt: fmt.default is None)
-    return [fmt.write(report, getattr(args, fmt.name)) for fmt in formats if getattr(args, fmt.name)]
+    asked = [(fmt, getattr(args, fmt.name)) for fmt in formats if getattr(args, fmt.name)]
+    written, failures = write_all(report, asked)
+    if failures and not any(path.suffix == ".json" for path in written):  # keep the audit somewhere
+        rescue = Path(tempfile.gettempdir()) / f"altscout-report-{os.getpid()}.json"
+        saved, _ = write_all(report, [(FORMATS["json"], rescue)])
+        if saved:
+            print(f"altscout: the JSON report was saved to {rescue} instead", file=sys.stderr)
+    return written, failures
 
 
 def run_as_job(
-    urls: list[str], options: AuditOptions, data_dir: Path, progress: Progress, compared_with: str | None
+    urls: list[str], options: AuditOptions, data_dir: Path, progress: Any, compared_with: str | None
 ) -> tuple[AuditReport, str | None]:
     """``--data-dir``: the audit as a job of the service's store, run here; the report and what it was compared with.
 
@@ -147,7 +178,7 @@ def run_as_job(
     stored.pop("state_path", None)
     job = store.start_here(urls, options.crawl, stored, site_of(urls[0]), CLI_OWNER)
     outcome = run_job(store, job, lambda o: get_captioner(o.captioner_spec), on_event=progress)
-    if outcome.state != DONE or outcome.report is None:
+    if outcome.report is None:  # a job whose pages all failed still has its report
         raise JobError(outcome.error or f"the audit ended {outcome.state}")
     report = outcome.report
     if report.comparison and not compared_with:
@@ -172,7 +203,7 @@ def shard_outputs(args: argparse.Namespace, folder: Path) -> ShardReports:
     return outputs
 
 
-def run_sharded(urls: list[str], options: AuditOptions, args: argparse.Namespace, progress: Progress) -> int:
+def run_sharded(urls: list[str], options: AuditOptions, args: argparse.Namespace, progress: Any) -> int:
     """--shard-dir: the audit's pages go to shards; the reports are built from them, streaming."""
     shard_dir = None
     for event in audit(urls, options):
@@ -204,51 +235,58 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.apply_renames:
         return run_apply_renames(args.apply_renames, args.quiet)
     try:
-        urls = read_urls(args)
-        if not urls:
-            parser.print_usage(sys.stderr)
-            print("altscout: error: give at least one URL or --urls-file", file=sys.stderr)
-            return EXIT_USAGE
-        options = options_from_args(args)
-        if args.fail_on_new and not (args.fail_on and args.compare):
-            raise OptionsError("--fail-on-new needs --fail-on and --compare")
-        if args.shard_dir and (args.compare or args.data_dir or args.rename_plan):
-            raise OptionsError("--shard-dir cannot be combined with --compare, --data-dir or --rename-plan")
-        previous = json.loads(args.compare.read_text(encoding="utf-8")) if args.compare else None
-    except (OptionsError, OSError, ValueError) as exc:
-        print(f"altscout: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    progress = Progress(enabled=not args.quiet)
-    compared_with = str(args.compare) if args.compare else None
+        plan = preflight(args)
+    except InputError as exc:
+        return usage_error(exc.sentence(CLI))
+    except OptionsError as exc:
+        return usage_error(error_sentence(exc, CLI))
+    progress = progress_for(not args.quiet)
     try:
-        if args.shard_dir:
-            return run_sharded(urls, options, args, progress)
-        if args.data_dir:
-            report, compared_with = run_as_job(urls, options, args.data_dir, progress, compared_with)
+        if args.reports_only:
+            report = Engine(plan.urls, plan.options).stored_report()
+        elif args.shard_dir:
+            announce(plan.options, args)
+            return run_sharded(plan.urls, plan.options, args, progress)
         else:
-            report = run_audit(urls, options, on_event=progress)
+            announce(plan.options, args)
+            report = run(plan, args, progress)
     except (ModelLoadError, BrowserUnavailableError, StateMismatchError, JobError, ShardError, OptionsError) as exc:
         progress.close()
         if args.debug:
             traceback.print_exc()
-        print(f"altscout: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_error(error_sentence(exc, CLI) if isinstance(exc, OptionsError) else str(exc))
     finally:
         progress.close()
-    if previous is not None:
-        report.comparison = compare(report, previous)
-    written = write_reports(report, args)
-    if args.rename_plan:
-        folders = [page for page in report.pages if page.kind == "folder"]
-        if not folders:
-            print("altscout: --rename-plan needs a folder to audit; no plan written", file=sys.stderr)
-        else:
-            rows = write_rename_plan(folders[0], args.rename_plan)
-            written.append(args.rename_plan)
-            if len(folders) > 1 and not args.quiet:
-                print("altscout: --rename-plan covers the first folder only", file=sys.stderr)
-            if not args.quiet:
-                print(f"altscout: rename plan with {rows} row(s) -> {args.rename_plan}", file=sys.stderr)
+    return finish(report, plan, args)
+
+
+def usage_error(sentence: str) -> int:
+    """One sentence on stderr, exit 2."""
+    print(f"altscout: error: {sentence}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def announce(options: AuditOptions, args: argparse.Namespace) -> None:
+    """The first line, at once: loading a model takes seconds."""
+    if not args.quiet:
+        print(f"altscout: loading the captioning model {options.model} …", file=sys.stderr, flush=True)
+
+
+def run(plan: Plan, args: argparse.Namespace, progress: Any) -> AuditReport:
+    """The audit, here or as a job of the service's store (--data-dir)."""
+    if args.data_dir:
+        compared = str(args.compare) if args.compare else None
+        report, args.compared_with = run_as_job(plan.urls, plan.options, args.data_dir, progress, compared)
+        return report
+    return run_audit(plan.urls, plan.options, on_event=progress)
+
+
+def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
+    """Reports, warnings, the summary and the exit code."""
+    if plan.previous is not None:
+        report.comparison = compare(report, plan.previous)
+    written, failures = write_reports(report, args)
+    written += rename_plan(report, args)
     summary = report.summary()
     for page in report.pages:  # even with --quiet: a page missing what JavaScript adds must not pass silently
         for warning in page.warnings:
@@ -264,11 +302,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if report.comparison is not None and not args.quiet:
         counts = report.comparison["counts"]
+        compared_with = getattr(args, "compared_with", None) or str(args.compare)
         print(
             f"altscout: compared with {compared_with}: {counts['new']} new, {counts['fixed']} fixed, "
             f"{counts['persisting']} persisting, {counts['not_comparable']} not comparable",
             file=sys.stderr,
         )
+    for failure in failures:
+        again = " (rerun with --reports-only to write it from the state)" if args.state else ""
+        print(f"altscout: error: {failure.sentence(CLI)}{again}", file=sys.stderr)
+    if failures:
+        return EXIT_REPORTS
     gate = new_at_least(report.comparison, args.fail_on) if args.fail_on_new and report.comparison else None
     if gate is None and args.fail_on:
         gate = worst_issue_at_least(summary, args.fail_on)
@@ -277,6 +321,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"altscout: issues of severity {args.fail_on} or worse found (--fail-on)", file=sys.stderr)
         return EXIT_ISSUES
     return EXIT_PAGES_FAILED if summary["pages_failed"] else EXIT_OK
+
+
+def rename_plan(report: AuditReport, args: argparse.Namespace) -> list[Path]:
+    """--rename-plan: descriptive file names for the first folder audited."""
+    if not args.rename_plan:
+        return []
+    folders = [page for page in report.pages if page.kind == "folder"]
+    if not folders:
+        print("altscout: --rename-plan needs a folder to audit; no plan written", file=sys.stderr)
+        return []
+    rows = write_rename_plan(folders[0], args.rename_plan)
+    if len(folders) > 1 and not args.quiet:
+        print("altscout: --rename-plan covers the first folder only", file=sys.stderr)
+    if not args.quiet:
+        print(f"altscout: rename plan with {rows} row(s) -> {args.rename_plan}", file=sys.stderr)
+    return [args.rename_plan]
 
 
 if __name__ == "__main__":

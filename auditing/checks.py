@@ -160,6 +160,8 @@ def _seo_issues(record: ImageRecord, settings: AuditSettings) -> list[str]:
         issues.append("large_file")
         if record.format in ("JPEG", "PNG"):
             issues.append("modern_format")
+    if record.reason == "no_source":
+        issues.append("empty_src")
     if ELEMENT in record.found_in:  # no image file: nothing to size, compress or rename
         return issues
     if ALT_SOURCES & set(record.found_in) and (record.width_attr is None or record.height_attr is None):

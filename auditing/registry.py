@@ -198,6 +198,15 @@ ISSUES: dict[str, Issue] = {
             _H37,
         ),
         Issue(
+            "empty_src",
+            "seo",
+            "serious",
+            "Image without a source",
+            'The img (or image button) has no image URL: src is missing, empty, or "#" (the page itself), so '
+            "browsers show a broken image or fetch the page again; AltScout fetches nothing for it.",
+            _WEB_DEV_IMAGES,
+        ),
+        Issue(
             "broken_image",
             "seo",
             "serious",

@@ -14,6 +14,26 @@ class ModelLoadError(Exception):
     """A model (captioner, translator, OCR) could not be loaded; the message is one sentence for a person."""
 
 
+def download_command(model_id: str, folder: str) -> str:
+    """The download command the installed huggingface_hub provides (``hf`` since 0.34; ``huggingface-cli``
+    before), looked up at run time."""
+    import shutil
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major, minor = (int(part) for part in version("huggingface_hub").split(".")[:2])
+        modern = (major, minor) >= (0, 34)
+    except (PackageNotFoundError, ValueError):
+        modern = True
+    tool = "hf" if modern or shutil.which("hf") or not shutil.which("huggingface-cli") else "huggingface-cli"
+    return f"{tool} download {model_id} --local-dir {folder}"
+
+
+def _is_folder(model_id: str) -> bool:
+    text = model_id.strip()
+    return Path(text).exists() or text.startswith((".", "/", "~")) or "\\" in text or text.count("/") > 1
+
+
 def model_load_failure(kind: str, model_id: str, exc: BaseException, folder: str, flag: str) -> ModelLoadError:
     """One sentence naming the model and the fix; the library's own error goes to the log only.
 
@@ -23,12 +43,43 @@ def model_load_failure(kind: str, model_id: str, exc: BaseException, folder: str
     import logging
 
     logging.getLogger("altscout").warning("loading the %s model %r failed: %r", kind, model_id, exc)
-    is_folder = Path(model_id).exists()
-    where = "its folder" if is_folder else "the Hugging Face hub or its local cache"
+    if _is_folder(model_id):
+        path = Path(model_id).expanduser()
+        if not path.exists():
+            why = "there is no such folder"
+        elif not (path / "config.json").is_file():
+            why = "the folder has no config.json, so it holds no saved model"
+        else:
+            why = f"its files could not be read as a {kind} model ({type(exc).__name__})"
+        return ModelLoadError(
+            f"The {kind} model folder '{model_id}' could not be loaded: {why}; pass {flag}with the folder a "
+            "model was saved to, or a hub id."
+        )
     return ModelLoadError(
-        f"The {kind} model '{model_id}' could not be loaded from {where}; download it where the hub is reachable "
-        f"(huggingface-cli download {model_id} --local-dir {folder}) and pass {flag}{folder}."
+        f"The {kind} model '{model_id}' could not be loaded from the Hugging Face hub or its local cache; download "
+        f"it where the hub is reachable ({download_command(model_id, folder)}) and pass {flag}{folder}."
     )
+
+
+def check_hub(kind: str, model_id: str, folder: str, flag: str) -> None:
+    """Before loading a hub model that is not in the local cache, ask the hub once (no retries): an
+    unreachable hub or an unknown id is one sentence at once, not half a minute of retries."""
+    import os
+
+    if _is_folder(model_id) or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return
+    import huggingface_hub
+
+    if isinstance(huggingface_hub.try_to_load_from_cache(model_id, "config.json"), str):
+        return
+    try:
+        huggingface_hub.HfApi().model_info(model_id, timeout=10)
+    except huggingface_hub.errors.RepositoryNotFoundError as exc:
+        raise ModelLoadError(
+            f"There is no {kind} model '{model_id}' on the Hugging Face hub; check the id given to {flag.strip()}."
+        ) from exc
+    except Exception as exc:  # no network, DNS, proxy, timeout: the hub is out of reach from here
+        raise model_load_failure(kind, model_id, exc, folder, flag) from exc
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from captioning.base import (
     GenerationSettings,
     ModelLoadError,
     bytes_per_image,
+    check_hub,
     device_batch_size,
     model_load_failure,
     resolve_device,
@@ -150,11 +151,15 @@ class BlipCaptioner:
     @contextmanager
     def _loading(self) -> Iterator[None]:
         """Quiet transformers while loading; any failure becomes one sentence naming the model and the fix."""
+        import huggingface_hub
         import transformers
 
         previous = transformers.utils.logging.get_verbosity()
         transformers.utils.logging.set_verbosity_error()
+        hub_previous = huggingface_hub.utils.logging.get_verbosity()
+        huggingface_hub.utils.logging.set_verbosity_error()  # its retry warnings become our one sentence
         try:
+            check_hub("captioning", self.model_id, "./models/blip", "--model ")
             yield
         except ModelLoadError:
             raise
@@ -162,6 +167,7 @@ class BlipCaptioner:
             raise model_load_failure("captioning", self.model_id, exc, "./models/blip", "--model ") from exc
         finally:
             transformers.utils.logging.set_verbosity(previous)
+            huggingface_hub.utils.logging.set_verbosity(hub_previous)
 
     def _config(self, auto_config: Any) -> Any:
         """The model's config; ModelLoadError for a model that is not BLIP or BLIP-2."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from captioning.base import model_load_failure, resolve_device
+from captioning.base import ModelLoadError, check_hub, model_load_failure, resolve_device
 from captioning.model_thread import on_model_thread
 
 # Language code -> MarianMT model translating from English. Portuguese has no plain
@@ -99,8 +99,11 @@ class Translator:
             previous = transformers.utils.logging.get_verbosity()
             transformers.utils.logging.set_verbosity_error()
             try:
+                check_hub("translation", self.model_id, "./models/marian", "--translation-model LANG=")
                 tokenizer = MarianTokenizer.from_pretrained(self.model_id)
                 model = MarianMTModel.from_pretrained(self.model_id)
+            except ModelLoadError:
+                raise
             except Exception as exc:  # hub, file-system and format errors all become one sentence
                 raise model_load_failure(
                     "translation", self.model_id, exc, "./models/marian", "--translation-model LANG="

@@ -24,7 +24,12 @@ SCOPES = ("host", "domain")
 
 
 class OptionsError(ValueError):
-    """An option has a value that makes no sense; the message names it."""
+    """An option has a value that makes no sense; the message names it. ``field`` is the AuditOptions
+    field it is about, so a front end can say it in its own words (``--per-host`` or ``per_host``)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class AuditOptions:
     caption_actors: int = 1  # --engine ray: captioning actors, each with the model (one GPU each on CUDA)
     shard_dir: str | None = None  # big runs: finished pages stream to shard files here, reports built from them
     shard_pages: int = 100  # --shard-dir: pages per shard (the most a stopped run redoes)
+    scheme_added: tuple[str, ...] = ()  # start URLs typed without a scheme, audited as https:// (a page warning)
     reaudit_finished: bool = True  # a finished state: audit afresh (CLI); False: report it as it is (service jobs)
 
     def __post_init__(self) -> None:
@@ -114,16 +120,16 @@ class AuditOptions:
         )
         for name in positive:
             if getattr(self, name) <= 0:
-                raise OptionsError(f"{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+                raise OptionsError(f"{name.replace('_', '-')} must be positive, got {getattr(self, name)}", name)
         for name in ("min_width", "min_height", "max_stylesheets", "max_redirects", "thumbnail_size"):
             if getattr(self, name) < 0:
-                raise OptionsError(f"{name.replace('_', '-')} must not be negative")
+                raise OptionsError(f"{name.replace('_', '-')} must not be negative", name)
         if not 0.0 <= self.mismatch_threshold <= 1.0:
-            raise OptionsError("mismatch-threshold must be between 0 and 1")
+            raise OptionsError("mismatch-threshold must be between 0 and 1", "mismatch_threshold")
         if self.batch_size is not None and self.batch_size <= 0:
-            raise OptionsError(f"batch-size must be positive, got {self.batch_size}")
+            raise OptionsError(f"batch-size must be positive, got {self.batch_size}", "batch_size")
         if self.min_new_tokens is not None and not 0 < self.min_new_tokens <= self.max_new_tokens:
-            raise OptionsError("min-new-tokens must be between 1 and max-new-tokens")
+            raise OptionsError("min-new-tokens must be between 1 and max-new-tokens", "min_new_tokens")
         if self.device not in DEVICES:
             raise OptionsError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         for flag, patterns in (("--include", self.include), ("--exclude", self.exclude)):
@@ -135,13 +141,13 @@ class AuditOptions:
         if self.scope not in SCOPES:
             raise OptionsError(f"scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
         if self.max_depth is not None and self.max_depth < 0:
-            raise OptionsError("max-depth must not be negative")
+            raise OptionsError("max-depth must not be negative", "max_depth")
         if self.render not in RENDER_MODES:
             raise OptionsError(f"render must be one of {', '.join(RENDER_MODES)}, got {self.render!r}")
         if self.engine not in ENGINES:
             raise OptionsError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.shard_pages < 1:
-            raise OptionsError("shard-pages must be at least 1")
+            raise OptionsError("shard-pages must be at least 1", "shard_pages")
         if self.shard_dir is not None and self.state_path is None:
             object.__setattr__(self, "state_path", str(Path(self.shard_dir) / "state.db"))
         if self.ocr not in OCR_MODES:
@@ -219,7 +225,7 @@ def parse_translation_models(values: list[str], lang: str) -> tuple[tuple[str, s
     return tuple(pairs)
 
 
-TUPLE_FIELDS = ("include", "exclude")
+TUPLE_FIELDS = ("include", "exclude", "scheme_added")
 
 
 def options_from_dict(values: dict[str, Any]) -> AuditOptions:

@@ -11,6 +11,9 @@ from options.table import Option, default_for, options_for
 def flag_kwargs(option: Option, front: str) -> dict[str, Any]:
     """``add_argument``'s keywords for one option on one front end."""
     kwargs: dict[str, Any] = {"dest": option.name, "help": option.help}
+    default = default_for(option, front)
+    if "%(default)" not in option.help and default not in (None, [], False, ""):
+        kwargs["help"] = f"{option.help} (default: %(default)s)"
     if option.type is bool:
         kwargs["action"] = "store_true"
         return kwargs

@@ -64,6 +64,7 @@ class Option:
     max_length: int | None = None  # the API's longest string or list
     target: str | None = None  # the AuditOptions field it sets (None: the front end's own option)
     convert: Convert | None = None  # value -> AuditOptions fields, when more than ``{target: value}``
+    sets: tuple[str, ...] = ()  # the fields ``convert`` sets (so an error about one names this option)
     metavar: str | None = None
     words: bool = False  # a list given as several words after one flag, rather than by repeating the flag
     control: Control | None = None  # how the form shows it (FORM options)
@@ -123,7 +124,7 @@ TABLE: dict[str, Option] = {
                + ", ".join(supported_languages()), LANGS, CSAF, default=_D.lang, max_length=16, target="lang",
                control=Control("dropdown", "Caption language", (1, 3))),
         Option("translation_model", "MarianMT hub id or folder to use (for --lang, or for LANG=); repeatable", LANGS,
-               CS, list, default=[], metavar="[LANG=]MODEL", convert=_translation_models),
+               CS, list, default=[], metavar="[LANG=]MODEL", sets=("translation_models",), convert=_translation_models),
         # --- local folders
         Option("glob", "folder mode: only files matching this pattern, e.g. '*.jpg'", FOLDERS, C, target="glob"),
         Option("rename_plan", "folder mode: write suggested descriptive file names here", FOLDERS, C, Path),
@@ -133,7 +134,8 @@ TABLE: dict[str, Option] = {
         Option("max_alt_length", "flag longer alt text", CHECKS, CA, int, _D.max_alt_length, minimum=1, maximum=1000,
                target="max_alt_length"),
         Option("max_image_kb", "flag image files over this size (default %(default)s KB)", CHECKS, C, float,
-               _D.large_image_bytes / 1024, convert=lambda value, _: {"large_image_bytes": int(value * 1024)}),
+               _D.large_image_bytes / 1024, sets=("large_image_bytes",),
+               convert=lambda value, _: {"large_image_bytes": int(value * 1024)}),
         Option("mismatch_threshold", "flag alt text whose word overlap with the caption is below this (0-1)", CHECKS,
                CA, float, _D.mismatch_threshold, minimum=0.0, maximum=1.0, target="mismatch_threshold"),
         # --- captioning
@@ -161,18 +163,20 @@ TABLE: dict[str, Option] = {
                target="prompt", control=Control("text", "Prompt (optional)", (1, 2), placeholder="a photograph of")),
         # --- scraping
         Option("min_size", f"minimum width and height in px (default {_D.min_width})", SCRAPE, CSAF, int,
-               server_default=_D.min_width, minimum=0, maximum=10_000, convert=_both_sides,
+               server_default=_D.min_width, minimum=0, maximum=10_000, sets=("min_width", "min_height"),
+               convert=_both_sides,
                control=Control("number", "Minimum image size (px)", (0, 0))),
         Option("min_width", "minimum width in px (overrides --min-size)", SCRAPE, C, int, target="min_width"),
         Option("min_height", "minimum height in px (overrides --min-size)", SCRAPE, C, int, target="min_height"),
         Option("max_images", "images per page (default %(default)s)", SCRAPE, CSAF, int, _D.max_images, minimum=1,
                maximum=1000, target="max_images", control=Control("number", "Maximum images per page", (0, 1))),
         Option("max_page_mb", "largest page read, in MB", SCRAPE, C, float, _D.page_max_bytes / MB,
-               convert=_megabytes("page_max_bytes")),
+               sets=("page_max_bytes",), convert=_megabytes("page_max_bytes")),
         Option("max_image_mb", "largest image read, in MB", SCRAPE, C, float, _D.image_max_bytes / MB,
-               convert=_megabytes("image_max_bytes")),
+               sets=("image_max_bytes",), convert=_megabytes("image_max_bytes")),
         Option("timeout", "total seconds allowed per page and per image download", SCRAPE, C, float,
-               _D.image_deadline_s, convert=lambda value, _: {"page_deadline_s": value, "image_deadline_s": value}),
+               _D.image_deadline_s, sets=("page_deadline_s", "image_deadline_s"),
+               convert=lambda value, _: {"page_deadline_s": value, "image_deadline_s": value}),
         Option("allow_private", "allow loopback and private addresses (intranet audits); link-local stays blocked",
                SCRAPE, CS, bool, target="allow_private"),
         Option("ignore_robots", "do not obey robots.txt", SCRAPE, C, bool, target="ignore_robots"),
@@ -184,13 +188,13 @@ TABLE: dict[str, Option] = {
         Option("scope", "host: the start URLs' hosts; domain: all their subdomains", SITE, CA, default=_D.scope,
                choices=SCOPES, target="scope"),
         Option("include", "crawl only matching URLs", SITE, CA, list, default=[], max_length=20, metavar="REGEX",
-               convert=_tuple("include")),
+               sets=("include",), convert=_tuple("include")),
         Option("exclude", "never crawl matching URLs", SITE, CA, list, default=[], max_length=20, metavar="REGEX",
-               convert=_tuple("exclude")),
+               sets=("exclude",), convert=_tuple("exclude")),
         Option("per_host", "page requests in flight per host (default %(default)s)", SITE, CS, int,
                _D.per_host_pages, target="per_host_pages"),
         Option("state", "SQLite file keeping the crawl: rerun the same command to continue after a stop or crash",
-               SITE, C, Path, metavar="DB", convert=_path("state_path")),
+               SITE, C, Path, metavar="DB", sets=("state_path",), convert=_path("state_path")),
         Option("data_dir", "the service's folder of jobs (job database and report files); the CLI runs its audit as "
                "a job there: its reports stay there, it is compared with the site's previous audit there, and "
                "rerunning the same command continues it", SITE, CS, Path, server_default=Path("altscout-data"),
@@ -213,7 +217,7 @@ TABLE: dict[str, Option] = {
                target="caption_actors"),
         Option("shard_dir", "big runs: finished pages stream to shard files in DIR (its state.db unless --state), the "
                "reports are built from them into DIR, and a rerun continues without recomputing a completed shard",
-               ENGINE, C, Path, metavar="DIR", convert=_path("shard_dir")),
+               ENGINE, C, Path, metavar="DIR", sets=("shard_dir",), convert=_path("shard_dir")),
         Option("shard_pages", "--shard-dir: pages per shard (default %(default)s)", ENGINE, C, int, _D.shard_pages,
                target="shard_pages"),
         # --- the rest of a run
@@ -221,8 +225,10 @@ TABLE: dict[str, Option] = {
                "%(default)s)", RUN, CSAF, default=_D.ocr, choices=OCR_MODES, target="ocr",
                control=Control("dropdown", "Read text in images (OCR)", (1, 5), elem_id="ocr",
                                info="auto: when the server has the OCR engine; off: captions only")),
+        Option("reports_only", "with --state: write the reports again from the finished audit the state file keeps, "
+               "without fetching or captioning anything (after a report could not be written)", REPORTS, C, bool),
         Option("cache", "on-disk caption cache: re-audits of unchanged images skip captioning", RUN, C, Path,
-               metavar="DIR", convert=_path("cache_dir")),
+               metavar="DIR", sets=("cache_dir",), convert=_path("cache_dir")),
         Option("quiet", "no progress bars", RUN, C, bool),
         Option("debug", "show tracebacks", RUN, C, bool),
         # --- the server's own
@@ -258,3 +264,19 @@ def apply(values: Mapping[str, Any], front: str, base: AuditOptions | None = Non
         if value is not None:
             changes.update(option.fields(value, values))
     return replace(base or AuditOptions(), **(changes | fixed))
+
+
+def error_sentence(error: Exception, front: str) -> str:
+    """An OptionsError in a front end's words: the option's flag for the CLI and the server, its field
+    name for the API and the form."""
+    text = str(error)
+    field = getattr(error, "field", None)
+    shown = options_for(front)
+    owner = next((o for o in shown if field and o.target == field), None) or next(
+        (o for o in shown if field and field in o.sets), None
+    )
+    if field and owner is not None:
+        said = field.replace("_", "-")
+        name = owner.flag if front in (CLI, SERVER) else owner.name
+        text = text.replace(said, name, 1)
+    return text.rstrip(".") + "."

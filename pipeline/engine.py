@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from auditing import audit_page as audit_checks
 from auditing.registry import issue_types
@@ -32,6 +33,8 @@ from captioning import Captioner
 from captioning.cache import caption_namespace
 from captioning.translate import AUTO, ENGLISH
 from options import AuditOptions
+from options.preflight import ADDED_SCHEME
+from pipeline.coverage import site_block
 from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
 from pipeline.frontier import Frontier, HostGate
 from pipeline.page_stage import DiscoveredPage, PageChecks
@@ -40,7 +43,7 @@ from records import FINAL_STATUSES, PENDING, AuditReport, ImageRecord, PageRepor
 from scraper.urls import Scope, is_html_type, normalise_url
 from state.run_files import write_run_files
 from state.shards import ShardWriter
-from state.store import AUDITED, FAILED, QUEUED, SKIPPED, AuditStore, UrlRow
+from state.store import AUDITED, FAILED, QUEUED, SKIPPED, AuditStore, StateMismatchError, UrlRow
 
 log = logging.getLogger("altscout.site")
 
@@ -104,6 +107,7 @@ class Engine:
         self.ready: list[tuple[ImageRecord, Any]] = []
         self.pages_done = 0
         self.caption_key = ""
+        self.page_hashes: dict[str, str] = {}  # host and HTML hash -> the first page with them (a crawl's duplicates)
 
     # --- the flow --------------------------------------------------------------------
 
@@ -118,18 +122,33 @@ class Engine:
             if self.shards is not None:
                 self.shards.abandon()  # a stopped run: its open shard is redone by the next run
 
+    def identity(self) -> dict[str, Any]:
+        """What makes a state file this audit's: its start, crawl and scope."""
+        options = self.options
+        return {
+            "start": self.targets,
+            "crawl": options.crawl,
+            "scope": options.scope,
+            "include": list(options.include),
+            "exclude": list(options.exclude),
+        }
+
+    def stored_report(self) -> AuditReport:
+        """The report of the finished audit the state keeps, built without fetching or captioning anything
+        (``--reports-only``). StateMismatchError when the state holds another audit or none finished."""
+        stored = self.store.identity()
+        if stored is None or not self.store.finished():
+            raise StateMismatchError(
+                f"{self.options.state_path} holds no finished audit; run the audit (without --reports-only) to "
+                "finish it"
+            )
+        self.store.bind(self.identity())
+        return self._report(self.store.meta("model") or {"id": self.options.model}, self.store.meta("elapsed_s") or 0)
+
     def _begin(self) -> None:
         """Bind the state, load the models, seed the frontier (or resume it)."""
         options = self.options
-        resuming = self.store.bind(
-            {
-                "start": self.targets,
-                "crawl": options.crawl,
-                "scope": options.scope,
-                "include": list(options.include),
-                "exclude": list(options.exclude),
-            }
-        )
+        resuming = self.store.bind(self.identity())
         fresh_audit = options.reaudit_finished and self.shards is None  # a shard folder is never redone
         if resuming and self.store.finished() and fresh_audit:  # re-audit, reuse captions
             self.store.start_over()
@@ -205,13 +224,20 @@ class Engine:
             folder = self.shards.folder
             write_run_files(folder, report, (row.to_dict() for row in self.store.urls()))
             return AuditFinished(report, shard_dir=str(folder))
-        report = AuditReport(model=self.run.model_info(), pages=list(self.store.pages()), issue_types=issue_types())
+        model, elapsed = self.run.model_info(), time.monotonic() - started
+        self.store.put_meta("model", model)
+        self.store.put_meta("elapsed_s", elapsed)
+        return AuditFinished(self._report(model, elapsed))
+
+    def _report(self, model: dict[str, Any], elapsed: float) -> AuditReport:
+        """The report, read back from the store."""
+        report = AuditReport(model=model, pages=list(self.store.pages()), issue_types=issue_types())
         if self.site_report:
             report.images = site_images(report.pages)
             report.site = self.site_block()
             report.site["unique_images"] = len(report.images)
-        report.elapsed_s = time.monotonic() - started
-        return AuditFinished(report)
+        report.elapsed_s = elapsed
+        return report
 
     def _page_job(self, row: UrlRow) -> DiscoveredPage:
         """Page worker: wait for the host's slot (and Crawl-delay), then run the page stage."""
@@ -235,6 +261,7 @@ class Engine:
                 self.frontier.done(url)
                 self.store.set_status(url, SKIPPED, SKIP_CODES[page.error_code], page.error)
                 return False
+            self._note_scheme(url, page)
             self._keep(url, page, FAILED, page.error_code, page.error)
             self.pages_done += 1
             yield PageFinished(self.pages_done - 1, page)
@@ -278,7 +305,7 @@ class Engine:
                 self.download_queue.append((record, discovered))
 
     def _duplicate(self, row: UrlRow, discovered: DiscoveredPage) -> tuple[str, str] | None:
-        """(reason, detail) when this page is another URL's duplicate (redirect or canonical)."""
+        """(reason, detail) when this page is another URL's duplicate (redirect, canonical, or the same HTML)."""
         url = row.url
         final = normalise_url(discovered.page.final_url or url)
         if final != url:
@@ -301,6 +328,11 @@ class Engine:
                 if known is None or known.reason != "canonical_duplicate":
                     self.frontier.offer(canonical, row.depth, "canonical", url)
                     return "canonical_duplicate", f"its canonical URL is {canonical}"
+        digest = discovered.content_sha256
+        key = f"{urlsplit(url).netloc} {digest}"
+        twin = self.page_hashes.setdefault(key, url) if digest else url
+        if twin != url:  # the same HTML at another URL of the host: / and /index.html, a tracking parameter...
+            return "duplicate_content", f"its HTML is the same as {twin}'s, audited there"
         return None
 
     def _close(self, url: str) -> Iterator[AuditEvent]:
@@ -311,11 +343,18 @@ class Engine:
 
     def _complete(self, url: str, page: PageReport) -> Iterator[AuditEvent]:
         """The page stage's last step (any engine): checks and suggestions, translation, the store."""
+        self._note_scheme(url, page)
         audit_checks(page, self.options.audit_settings)
         self.run.translate_page(page)
         self._keep(url, page, AUDITED)
         self.pages_done += 1
         yield PageFinished(self.pages_done - 1, page)
+
+    def _note_scheme(self, url: str, page: PageReport) -> None:
+        """A start URL typed without a scheme: the report says https:// was assumed."""
+        typed = self.options.scheme_added
+        if url in typed or (self.options.crawl and url in {normalise_url(u) for u in typed}):
+            page.warnings.insert(0, ADDED_SCHEME.format(url=url))
 
     def _keep(
         self, url: str, page: PageReport, status: str, reason: str | None = None, detail: str | None = None
@@ -386,35 +425,8 @@ class Engine:
         if open_page.waiting == 0:
             yield from self._close(url)
 
-    # --- the site block --------------------------------------------------------------
-
     def site_block(self, with_urls: bool = True) -> dict[str, Any]:
         """Coverage: counts by status and reason, and every URL met with its status (unless left out)."""
-        counts: Counter[str] = Counter()
-        by_reason: Counter[str] = Counter()
-        urls: list[dict[str, Any]] = []
-        for url_row in self.store.urls():  # one pass: counts, and the rows when they are wanted
-            counts[url_row.status] += 1
-            if url_row.status == SKIPPED:
-                by_reason[url_row.reason or ""] += 1
-            if with_urls:
-                urls.append(url_row.to_dict())
-        block = {
-            "start_urls": self.start_urls,
-            "crawl": self.options.crawl,
-            "scope": self.options.scope,
-            "include": list(self.options.include),
-            "exclude": list(self.options.exclude),
-            "max_pages": self.options.max_pages,
-            "max_depth": self.options.max_depth,
-            "pages_discovered": counts.total(),
-            "pages_audited": counts[AUDITED],
-            "pages_failed": counts[FAILED],
-            "pages_skipped": counts[SKIPPED],
-            "skipped_by_reason": dict(sorted(by_reason.items())),
-            "warnings": list(self.frontier.warnings),
-            "captioned_this_run": self.run.model_captions,  # by the model; the rest came from the state store
-        }
-        if with_urls:
-            block["urls"] = urls
-        return block
+        return site_block(
+            self.store, self.options, self.start_urls, self.frontier.warnings, self.run.model_captions, with_urls
+        )

@@ -8,6 +8,7 @@ the browser loaded stays in :class:`PageBytes` so the image stage reuses it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -64,6 +65,7 @@ class DiscoveredPage:
     source: PageBytes
     links: list[str] = field(default_factory=list)  # static and rendered links, absolute
     canonical: str | None = None
+    content_sha256: str | None = None  # the HTML document's hash: identical pages are one page
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,9 @@ def discover_page(
             )
     prefilter(records, options)
     page.images = records
-    return DiscoveredPage(page, source, list(dict.fromkeys(links)), parsed.canonical)
+    html = (rendered.document if rendered is not None else document).content  # type: ignore[union-attr]
+    digest = hashlib.sha256(html).hexdigest()
+    return DiscoveredPage(page, source, list(dict.fromkeys(links)), parsed.canonical, digest)
 
 
 def _parse_document(page: PageReport, document: FetchResult) -> ParsedPage:

@@ -301,7 +301,9 @@ class RayEngine(Engine):
             return  # a retried discovery's second message
         row = self.sent.pop(url)
         page = PageReport.from_state(found["page"])
-        discovered = DiscoveredPage(page, PageBytes(self.run.fetcher), found["links"], found["canonical"])
+        discovered = DiscoveredPage(
+            page, PageBytes(self.run.fetcher), found["links"], found["canonical"], found.get("content_sha256")
+        )
         self.kept[url] = bool((yield from self._triage(row, discovered)))
         if url in self.early:
             yield from self._assemble(url, *self.early.pop(url))

@@ -177,7 +177,8 @@ class DiscoverStage:
             page_state = page.to_state()
             # The driver decides the page's fate and grows the crawl now, not when the images are done.
             self.found.put(
-                {"url": url, "page": page_state, "links": discovered.links, "canonical": discovered.canonical}
+                {"url": url, "page": page_state, "links": discovered.links, "canonical": discovered.canonical,
+                 "content_sha256": discovered.content_sha256}
             )
             leads = [i for i, lead in zip(pending, claims, strict=True) if lead]
             out.append(_row(PAGE, url, {"page": page_state, "leads": leads}))

@@ -8,7 +8,8 @@ serves it for download, and the sharded writer builds each from shard files. A n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,3 +77,44 @@ FORMATS: dict[str, ReportFormat] = {
 def by_file_name(file_name: str) -> ReportFormat | None:
     """The format a report file name belongs to."""
     return next((fmt for fmt in FORMATS.values() if fmt.file_name == file_name), None)
+
+
+@dataclass(frozen=True)
+class WriteFailure:
+    """A report that could not be written, and why (the others were written all the same)."""
+
+    fmt: ReportFormat
+    path: Path
+    reason: str
+
+    def sentence(self, front: str = "cli") -> str:
+        """One sentence: which file, and why."""
+        what = f"{self.fmt.flag} {self.path}" if front == "cli" else str(self.path)
+        return f"{what} was not written: {self.reason}"
+
+
+def write_atomically(fmt: ReportFormat, report: AuditReport, path: Path) -> Path:
+    """Write one report beside its place and rename it into place: a reader never sees half a file, and
+    a failed write leaves the previous file (or none) where it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)  # a folder removed since the checks is made again
+    part = path.with_name(path.name + ".part")
+    try:
+        fmt.write(report, part)
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+    return path
+
+
+def write_all(
+    report: AuditReport, targets: Iterable[tuple[ReportFormat, Path]]
+) -> tuple[list[Path], list[WriteFailure]]:
+    """Every report asked for, each on its own: what was written, and what was not and why."""
+    written: list[Path] = []
+    failures: list[WriteFailure] = []
+    for fmt, path in targets:
+        try:
+            written.append(write_atomically(fmt, report, path))
+        except OSError as exc:
+            failures.append(WriteFailure(fmt, path, exc.strerror or str(exc)))
+    return written, failures

@@ -23,6 +23,7 @@ from records import ELEMENT, ElementInfo, ImageRecord, element_source
 from scraper.css import inline_style_urls, matchable_selector, stylesheet_backgrounds
 from scraper.elements import ElementReader, drawn_elements, is_image_object
 from scraper.srcset import Candidate, largest, parse_srcset
+from scraper.urls import resource_url
 
 LAZY_SRC_ATTRS = (
     "data-src",
@@ -193,7 +194,7 @@ class Collector:
 
     def __init__(self, base_url: str, page_url: str | None = None) -> None:
         self.base_url = base_url
-        self.page_url = urldefrag(page_url or base_url)[0]
+        self.page_url = resource_url(page_url or base_url, "")
         self.records: dict[str, ImageRecord] = {}
 
     def resolve(self, raw_url: str) -> str | None:
@@ -201,7 +202,7 @@ class Collector:
         raw_url = clean_url(raw_url)
         if not raw_url:
             return None
-        return raw_url if raw_url.lower().startswith("data:") else urldefrag(urljoin(self.base_url, raw_url))[0]
+        return resource_url(self.base_url, raw_url)
 
     def shows_no_image(self, raw_url: str) -> bool:
         """An img's or image button's URL is empty, or the page itself (``src="#"``): nothing to fetch."""

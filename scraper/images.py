@@ -75,7 +75,11 @@ def decode_data_uri(uri: str, max_bytes: int) -> bytes:
 def _to_rgb(image: Image.Image) -> Image.Image:
     """Convert any Pillow mode to RGB, flattening transparency onto white."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+        image = image.convert("I")
+        _, high = image.getextrema()
+        if isinstance(high, int | float) and high > 255:  # 16-bit data scales to 8 bits; 8-bit data stays
+            image = image.point(lambda value: value * (1 / 256))
+        image = image.convert("L")
     elif image.mode == "F":
         image = image.point(lambda value: value * 255).convert("L")
     if image.mode == "P":

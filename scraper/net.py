@@ -255,8 +255,16 @@ class Fetcher:
             return self._session().get(url, headers=headers, stream=True, allow_redirects=False, timeout=timeout)
         except ScrapeError:
             raise
-        except requests.Timeout as exc:
-            raise FetchError(f"timed out connecting to {urlsplit(url).hostname}", code="timeout") from exc
+        except requests.ConnectTimeout as exc:
+            seconds = f"{timeout[0]:g}"
+            raise FetchError(
+                f"{urlsplit(url).hostname} did not accept the connection within {seconds} s", code="connect_timeout"
+            ) from exc
+        except requests.Timeout as exc:  # connected, but the answer did not start in time
+            raise FetchError(
+                f"{urlsplit(url).hostname} accepted the connection but did not answer within {timeout[1]:g} s",
+                code="timeout",
+            ) from exc
         except requests.RequestException as exc:
             cause = _unwrap_guard_error(exc)
             if cause is not None:
@@ -291,7 +299,7 @@ class Fetcher:
             raise
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
             if "timed out" in str(exc).lower():
-                raise FetchError("read timed out", code="timeout") from exc
+                raise FetchError("the answer stopped coming (read timed out)", code="timeout") from exc
             raise FetchError(f"connection broke while reading: {type(exc).__name__}", code="incomplete") from exc
         return b"".join(chunks)
 
@@ -299,14 +307,14 @@ class Fetcher:
 def _unwrap_guard_error(exc: BaseException) -> ScrapeError | None:
     """Find a ScrapeError raised by the guard inside urllib3/requests wrappers."""
     seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
+    stack: list[BaseException] = [exc]
     while stack:
         current = stack.pop()
-        if current is None or id(current) in seen:
+        if id(current) in seen:
             continue
         seen.add(id(current))
         if isinstance(current, ScrapeError):
             return current
-        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        stack.extend(a for a in current.args if isinstance(a, BaseException))
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        stack.extend(link for link in linked if isinstance(link, BaseException))  # an SSL reason may be a string
     return None

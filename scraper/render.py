@@ -54,6 +54,11 @@ for (const name of ["RTCPeerConnection", "webkitRTCPeerConnection", "RTCDataChan
 }
 """
 MAX_SCROLL_STEPS = 40
+# One screen down, at once whatever the page's scroll-behavior; where it is now, and how long the document is.
+SCROLL_STEP = """() => {
+  window.scrollTo({ top: window.scrollY + window.innerHeight, left: 0, behavior: "instant" });
+  return [window.scrollY + window.innerHeight, document.documentElement.scrollHeight];
+}"""
 SCROLL_PAUSE_S = 0.05  # a few frames: IntersectionObserver callbacks run on the next frame
 QUIET_S = 0.5  # the network counts as settled after this long without a request in flight
 DOM_READ_RESERVE_S = 3.0
@@ -293,24 +298,34 @@ class Renderer:
             log.debug("navigation error after the document loaded: %s", exc)
 
     async def _scroll(self, page: Any, router: PageRoute, until: float) -> None:
-        """Scroll down a screen at a time so lazy loaders fire; stop at the bottom or the budget."""
+        """Scroll down a screen at a time so lazy loaders fire; stop at the bottom or the budget.
+
+        Each step jumps (``behavior: "instant"``), so a page's ``scroll-behavior: smooth`` (Bootstrap's
+        default) cannot leave the position behind. The "kept growing" warning is for a document that
+        really grew while scrolling; a long page that did not is said to be long.
+        """
+        first_height = None
+        height = 0
         for _ in range(MAX_SCROLL_STEPS):
             if time.monotonic() >= until:
                 router.note("time", "render time budget reached while scrolling; kept what had loaded")
                 return
-            position, height = await page.evaluate(
-                "() => { window.scrollBy(0, window.innerHeight);"
-                " return [window.scrollY + window.innerHeight, document.documentElement.scrollHeight]; }"
-            )
+            position, height = await page.evaluate(SCROLL_STEP)
+            first_height = height if first_height is None else first_height
             await asyncio.sleep(SCROLL_PAUSE_S)
             if position >= height:  # at the bottom: done unless loading made the page longer
                 await router.settle(min(until, time.monotonic() + 2.0))
                 if await page.evaluate("() => document.documentElement.scrollHeight") <= height:
                     return
-        router.note(
-            "scroll",
-            f"the page kept growing while scrolling (infinite scroll?); stopped after {MAX_SCROLL_STEPS} screens",
-        )
+        if first_height is not None and height > first_height:
+            router.note(
+                "scroll",
+                f"the page kept growing while scrolling (from {first_height:,} to {height:,} px: infinite scroll?); "
+                f"stopped after {MAX_SCROLL_STEPS} screens",
+            )
+        else:
+            long_page = f"the page is longer than {MAX_SCROLL_STEPS} screens; what is below was not scrolled to"
+            router.note("scroll", long_page)
 
 
 async def _close_quietly(target: Any) -> None:

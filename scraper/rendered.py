@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from bs4 import Tag
 
@@ -43,6 +43,7 @@ from scraper.discover import (
 from scraper.elements import SVG_IMAGE_ROLES
 from scraper.render_ax import HIDDEN_REASONS, PRESENTATIONAL_REASONS
 from scraper.srcset import largest, parse_srcset
+from scraper.urls import resource_url
 
 FOUND_IN_BY_KIND = {"img": ["img"], "input": ["input"], "poster": ["poster"], "background": ["background"]}
 DRAWN_KINDS = frozenset({"svg", "role-img", "area", "object", "canvas"})
@@ -171,7 +172,7 @@ def _aliases(item: dict[str, Any], base_url: str) -> set[str]:
     urls = {item.get("src") or "", item.get("url") or "", *(item.get("lazy") or [])}
     for srcset in [*(item.get("srcsets") or []), *(item.get("lazySrcsets") or [])]:
         urls.update(urljoin(base_url, candidate.url) for candidate in parse_srcset(srcset))
-    return {urldefrag(url)[0] for url in urls if url}
+    return {resource_url(base_url, url) for url in urls if url}
 
 
 def records_from_snapshot(

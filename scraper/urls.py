@@ -15,10 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePosixPath
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
 
 from publicsuffixlist import PublicSuffixList
-from w3lib.url import canonicalize_url
+from w3lib.url import canonicalize_url, safe_url_string
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Links with these extensions are never fetched as pages (documents, media, archives, images, feeds).
@@ -97,6 +97,16 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 class ScopeError(ValueError):
     """An ``--include``/``--exclude`` pattern is not a valid regular expression."""
+
+
+def resource_url(base: str, raw: str) -> str:
+    """The one spelling of a resource URL (an image, a stylesheet) that AltScout fetches and compares:
+    absolute, fragment dropped, spaces and non-ASCII characters percent-encoded as browsers send them
+    (w3lib's ``safe_url_string``), so ``café menu.png`` in the HTML and the browser's
+    ``caf%C3%A9%20menu.png`` are one image. ``data:`` URIs are left as they are."""
+    if raw.lower().startswith("data:"):
+        return raw
+    return safe_url_string(urldefrag(urljoin(base, raw))[0])
 
 
 def normalise_url(url: str) -> str:

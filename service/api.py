@@ -18,8 +18,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from options.table import API as TABLE_API
+from options.table import options_for
 from service import Service
-from service.jobs import DONE, FINAL_STATES, RUNNING, WEB_OWNER, Job, JobError, JobNotFoundError, QueueFullError
+from service.jobs import (
+    DONE,
+    FINAL_STATES,
+    OPEN_API_OWNER,
+    RUNNING,
+    WEB_OWNER,
+    Job,
+    JobError,
+    JobNotFoundError,
+    QueueFullError,
+    shown_on_form,
+)
 from service.keys import ApiKey
 from service.runner import REPORT_FILES
 from service.submit import AuditRequest, SubmitError, friendly, sentence
@@ -28,10 +41,17 @@ log = logging.getLogger("altscout.api")
 
 API = "/api/v1"
 DELETE_WAIT_S = 15.0
-PUBLIC_OPTIONS = (
-    "model", "min_width", "max_images", "num_beams", "max_new_tokens", "prompt", "lang", "render", "ocr", "crawl",
-    "max_pages", "max_depth", "scope", "include", "exclude", "max_alt_length", "mismatch_threshold",
-)  # fmt: skip
+DOCS_ASSETS = "/docs-assets"
+
+
+def public_options(stored: dict[str, Any]) -> dict[str, Any]:
+    """A job's options under the names a request gives them (``min_size``, not ``min_width``)."""
+    shown: dict[str, Any] = {}
+    for option in options_for(TABLE_API):
+        field = option.target or (option.sets[0] if option.sets else None)
+        if field is not None:
+            shown[option.name] = stored.get(field)
+    return shown
 
 
 class ApiError(Exception):
@@ -81,7 +101,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "finished_at": _iso(job.finished_at),
         "resumed_after_restart": job.resumes,
         "cancel_requested": job.cancel_requested and job.state == RUNNING,
-        "options": {name: job.options.get(name) for name in PUBLIC_OPTIONS},
+        "options": public_options(job.options),
         "summary": summary or None,
         "error": job.error,
         "links": job_links(job),
@@ -126,7 +146,7 @@ def build_router(service: Service) -> APIRouter:
     @router.post("/audits", status_code=202, summary="Start an audit (a page list or a whole site)")
     def create_audit(body: AuditRequest, request: Request, key: Caller) -> JSONResponse:
         try:
-            job = service.submit(body, key.name if key else "api", key.limits if key else None)
+            job = service.submit(body, key.name if key else OPEN_API_OWNER, key.limits if key else None)
         except QueueFullError as exc:
             raise ApiError(429, str(exc), {"Retry-After": "60"}) from None
         except SubmitError as exc:
@@ -177,11 +197,11 @@ def build_router(service: Service) -> APIRouter:
 
 def report_file(service: Service, job: Job, name: str, media_type: str) -> FileResponse:
     """A finished job's report file; 409 before it is done, 404 when that report does not exist."""
-    if job.state != DONE:
-        if job.state in FINAL_STATES:
-            raise ApiError(409, f"The audit ended {job.state} and has no reports.")
+    if job.state not in FINAL_STATES:
         raise ApiError(409, f"The audit is not finished yet ({job.state}); poll its status until it is done.")
     path = service.store.job_dir(job.id) / name
+    if job.state != DONE and not path.exists():
+        raise ApiError(409, f"The audit ended {job.state} and has no reports.")
     if not path.exists():
         raise ApiError(404, f"This audit has no {name} (pages.csv exists for whole-site audits).")
     return FileResponse(path, media_type=media_type, filename=name, content_disposition_type="inline")
@@ -198,7 +218,10 @@ def create_server(service: Service) -> FastAPI:
         version="1",
         description="Audit the images of web pages and whole sites: alt text, captions, SEO. "
         "Start an audit with POST /api/v1/audits, poll it, then download its reports.",
+        docs_url=None,  # served below from the swagger-ui-bundle-v2 wheel: no CDN, works offline
+        redoc_url=None,
     )
+    add_offline_docs(app)
 
     @app.exception_handler(ApiError)
     def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -229,13 +252,51 @@ def create_server(service: Service) -> FastAPI:
 
     @app.get("/jobs/{job_id}/report.html", include_in_schema=False)
     def web_report(job_id: str) -> FileResponse:
-        """The HTML report of a job started from the web form (its unguessable id is the capability)."""
+        """The HTML report of a job, for the web form's job page (its unguessable id is the capability)."""
         try:
-            job = service.store.get(job_id, WEB_OWNER)
+            job = service.store.get(job_id)
         except JobNotFoundError:
-            raise ApiError(404, "There is no audit with that id.") from None
+            job = None
+        if job is None or not shown_on_form(job):
+            raise ApiError(404, "There is no audit with that id.")
         return report_file(service, job, "report.html", REPORT_FILES["report.html"])
 
     app.state.service = service
-    app.include_router(build_router(service))
+    router = build_router(service)
+    app.include_router(router)
+    add_unknown_routes(app, [*router.routes, *app.routes])
     return app
+
+
+def add_offline_docs(app: FastAPI) -> None:
+    """``/docs`` with Swagger UI's own files from the installed wheel (favicon included)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="AltScout API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
+
+def add_unknown_routes(app: FastAPI, routes: list[Any]) -> None:
+    """Every other path under ``/api`` answers ``{"error": sentence}`` (404, or 405 for a wrong method)
+    here, before the web form mounted at ``/`` would answer in its own words."""
+    api_routes = [route for route in routes if getattr(route, "path", "").startswith(API)]
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+    @app.api_route("/api/{rest:path}", methods=methods, include_in_schema=False)
+    def unknown(request: Request, rest: str) -> JSONResponse:
+        path = request.url.path
+        allowed = sorted({m for route in api_routes if route.path_regex.match(path) for m in route.methods or ()})
+        if allowed:
+            return _error(405, f"{request.method} is not allowed on {path}; use {', '.join(allowed)}.")
+        return _error(404, f"There is no API route {path}; the routes are listed at /docs.")

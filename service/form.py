@@ -22,7 +22,7 @@ from options.table import FORM, Option, options_for
 from pipeline import caption_image
 from records import CAPTIONED
 from service import Service
-from service.jobs import DONE, FINAL_STATES, WEB_OWNER, Job, JobError
+from service.jobs import DONE, FINAL_STATES, WEB_OWNER, Job, JobError, shown_on_form
 from service.submit import FRIENDLY_ERRORS, AuditRequest, JobOptionsIn, SubmitError, friendly, normalise_url
 from service.views import (
     gallery_items,
@@ -78,7 +78,7 @@ def job_request(url: str | None, what: str | None, site_pages: float | None, val
         options = JobOptionsIn(**given)
     except ValueError as exc:
         raise AppError(f"Invalid option: {str(exc).splitlines()[-1].strip()}.") from None
-    return AuditRequest(urls=[normalise_url(url)], crawl=crawl, options=options)
+    return AuditRequest(urls=[url or ""], crawl=crawl, options=options)  # checked, in the form's words, by submit
 
 
 class FormCallbacks:
@@ -110,16 +110,18 @@ class FormCallbacks:
         return recent_markdown(self.store.list(owner=WEB_OWNER, limit=RECENT))
 
     def find(self, job_id: str | None) -> Job | None:
-        """The form's job by id (None: none, or not the form's)."""
+        """A job by its link's id (None: none): the form's, the CLI's and the open API's jobs open here."""
         try:
-            return self.store.get(job_id.strip(), WEB_OWNER) if job_id and job_id.strip() else None
+            job = self.store.get(job_id.strip()) if job_id and job_id.strip() else None
         except JobError:
             return None
+        return job if job is None or shown_on_form(job) else None
 
     def start_job(self, url: str, what: str, site_pages: float, *values: Any) -> tuple[Any, ...]:
         """Queue an audit from the form; the job page follows it from here."""
         try:
-            request = job_request(url, what, site_pages, {o.name: v for o, v in zip(FORM_OPTIONS, values, strict=True)})
+            fields = {option.name: value for option, value in zip(FORM_OPTIONS, values, strict=True)}
+            request = job_request(url, what, site_pages, fields)
             job = self.service.submit(request, WEB_OWNER)
         except (AppError, SubmitError, JobError) as exc:
             raise gr.Error(str(exc)) from None
@@ -176,7 +178,7 @@ class FormCallbacks:
         report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
         page = report["pages"][0]
         if page["status"] != "ok":
-            raise gr.Error(friendly(page.get("error_code"), page.get("error")))
+            raise gr.Error(friendly(page.get("error_code"), page.get("error"), FORM))
         files = [path for path in report_paths(folder) if not path.endswith("pages.csv")]
         return summary_markdown(job), gallery_items(folder), table_rows(page["images"]), files
 
@@ -198,7 +200,6 @@ class FormCallbacks:
             raise gr.Error(str(exc)) from None
         if record.status != CAPTIONED:
             known = record.reason == "http_error" or record.reason in FRIENDLY_ERRORS
-            raise gr.Error(
-                friendly(record.reason, record.detail) if known else "That file is not an image AltScout can read."
-            )
+            unreadable = "That file is not an image AltScout can read."
+            raise gr.Error(friendly(record.reason, record.detail, FORM) if known else unreadable)
         return record.caption or "", f"{record.width}x{record.height} {record.format}"

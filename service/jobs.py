@@ -25,6 +25,7 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed"
 ACTIVE_STATES = (QUEUED, RUNNING)
 FINAL_STATES = (DONE, FAILED, CANCELLED)
 WEB_OWNER = "web"  # jobs submitted through the web form
+OPEN_API_OWNER = "api"  # jobs submitted through the API when it needs no key
 CLI_OWNER = "cli"  # audits the CLI runs itself (``cli.py --data-dir``); only the CLI resumes them
 
 _SCHEMA = """
@@ -114,6 +115,12 @@ class Job:
     def finished(self) -> bool:
         """The job reached a final state."""
         return self.state in FINAL_STATES
+
+
+def shown_on_form(job: Job) -> bool:
+    """A job the web form shows by its link: the form's, the CLI's and the open API's (a job of an API key
+    is shown only to that key)."""
+    return job.owner in (WEB_OWNER, CLI_OWNER, OPEN_API_OWNER)
 
 
 def new_job_id() -> str:

@@ -25,6 +25,7 @@ from records import CAPTIONED, AuditReport
 from reports.formats import FORMATS
 from scraper.browser import BrowserUnavailableError
 from service.jobs import CANCELLED, DONE, FAILED, Job, JobStore, Limits
+from service.submit import friendly
 from state.store import AuditStore, StateMismatchError
 
 log = logging.getLogger("altscout.service")
@@ -96,10 +97,25 @@ def job_summary(report: AuditReport) -> dict[str, Any]:
     failed = [page for page in report.pages if page.status != "ok"]
     if failed and len(report.pages) == 1:
         result["page_error"] = {"code": failed[0].error_code, "detail": failed[0].error}
+    if failed:
+        result["first_failure"] = {"url": failed[0].url, "code": failed[0].error_code, "detail": failed[0].error}
+        result["pages_note"] = f"{len(failed)} of {len(report.pages)} page(s) could not be audited."
     result["rendered"] = bool(report.pages) and all(page.rendered for page in report.pages if page.status == "ok")
     if report.comparison:
         result["comparison"] = dict(report.comparison["counts"])
     return result
+
+
+def ending(summary: dict[str, Any]) -> tuple[str, str | None]:
+    """A finished job's state and error: failed when no page could be audited, else done."""
+    pages, failed = summary.get("pages", 0), summary.get("pages_failed", 0)
+    if not pages or failed < pages:
+        return DONE, None
+    first = summary.get("first_failure") or {}
+    why = friendly(first.get("code"), first.get("detail"))
+    if pages == 1:
+        return FAILED, why
+    return FAILED, f"None of the {pages} pages could be audited; the first, {first.get('url')}, said: {why}"
 
 
 def write_job_reports(report: AuditReport, folder: Path, summary: dict[str, Any]) -> None:
@@ -141,8 +157,9 @@ def run_job(
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / "report.json").exists():  # killed after the reports were written: it is done
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        store.finish(job.id, DONE, summary=summary)
-        return JobOutcome(DONE)
+        state, error = ending(summary)
+        store.finish(job.id, state, summary=summary, error=error)
+        return JobOutcome(state, error=error)
     try:
         options = job_options(job, folder)
         progress = _Progress(store, job, folder / "state.db")
@@ -172,8 +189,9 @@ def run_job(
             report.comparison["previous_job"] = previous.id
         summary = job_summary(report)
         write_job_reports(report, folder, summary)
-        store.finish(job.id, DONE, summary=summary)
-        return JobOutcome(DONE, report)
+        state, error = ending(summary)
+        store.finish(job.id, state, summary=summary, error=error)
+        return JobOutcome(state, report, error)
     except (ModelLoadError, BrowserUnavailableError, StateMismatchError, OptionsError) as exc:
         log.warning("job %s failed: %s", job.id, exc)
         store.finish(job.id, FAILED, error=str(exc))

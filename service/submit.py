@@ -8,19 +8,17 @@ message is one sentence for a person: never a traceback, never an internal addre
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from options import AuditOptions, OptionsError
-from options.table import API, Option, apply, options_for
-from scraper.addresses import check_address, resolve_checked
-from scraper.errors import BlockedURLError, ScrapeError
-from service.jobs import Job, JobStore, Limits
+from options.preflight import InputError, check_reachable_safely, page_url
+from options.table import API, FORM, Option, apply, error_sentence, options_for
+from service.jobs import WEB_OWNER, Job, JobStore, Limits
 
 THUMBNAIL_PX = 256
 MAX_START_URLS = 20
@@ -34,10 +32,11 @@ FRIENDLY_ERRORS = {
     "dns_error": "The site's name could not be found. Check the address.",
     "connection_error": "The page could not be reached.",
     "timeout": "The page took too long to answer.",
+    "connect_timeout": "The site did not accept a connection in time.",
     "too_large": "The page is larger than AltScout reads.",
     "too_many_redirects": "The page redirects too many times.",
     "incomplete": "The connection broke while reading the page.",
-    "not_html": "That address is an image, not a web page: use the Single image tab.",
+    "not_html": "That address is an image, not a web page.",
 }
 
 
@@ -45,58 +44,25 @@ class SubmitError(ValueError):
     """A request that cannot be queued; the message is one sentence for a person."""
 
 
-def friendly(code: str | None, detail: str | None = None) -> str:
-    """One sentence for a person, for a pipeline error code."""
+FORM_HINTS = {"not_html": " Use the Single image tab to caption an image."}  # the form's own words
+
+
+def friendly(code: str | None, detail: str | None = None, front: str = API) -> str:
+    """One sentence for a person, for a pipeline error code, in the words of the front end that shows it."""
     if code == "http_error" and detail:
         status = detail.split()[1] if detail.startswith("HTTP ") else "an error"
         return f"The page answered with HTTP {status}."
-    return FRIENDLY_ERRORS.get(code or "", "The page could not be audited.")
+    text = FRIENDLY_ERRORS.get(code or "", "The page could not be audited.")
+    return text + (FORM_HINTS.get(code or "", "") if front == FORM else "")
 
 
-def normalise_url(text: str | None) -> str:
-    """Trim the URL, add https:// when no scheme is given, reject what cannot be a page URL."""
-    url = (text or "").strip()
-    if not url:
-        raise SubmitError("Please enter the address of a web page.")
-    if "://" not in url and not url.lower().startswith(("javascript:", "data:", "file:", "about:", "mailto:")):
-        url = "https://" + url
+def normalise_url(text: str | None, front: str = API) -> str:
+    """The page URL a person typed, by the one rule every front end follows (https:// added when no
+    scheme is given); SubmitError with one sentence in the front end's words."""
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise SubmitError(FRIENDLY_ERRORS["bad_url"]) from exc
-    if parts.scheme.lower() not in ("http", "https"):
-        raise SubmitError(FRIENDLY_ERRORS["unsupported_scheme"])
-    if not parts.hostname or any(c.isspace() for c in url):
-        raise SubmitError(FRIENDLY_ERRORS["bad_url"])
-    return url
-
-
-def check_reachable_safely(url: str, allow_private: bool) -> None:
-    """Refuse at once a URL whose host is, or resolves to, a private or internal address.
-
-    The guarded fetcher checks again when the job runs (the name may resolve differently then); a
-    name that does not resolve now is left to the job, which reports it as the page's outcome.
-    """
-    parts = urlsplit(url)
-    host = (parts.hostname or "").strip("[]")
-    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-        is_literal = True
-    except ValueError:
-        is_literal = False
-    try:
-        if is_literal:
-            check_address(host, allow_private=allow_private)
-        elif not allow_private and (host == "localhost" or host.endswith(".localhost")):
-            raise BlockedURLError("localhost")
-        elif not allow_private:
-            resolve_checked(host, port, allow_private=False)
-    except BlockedURLError as exc:
-        raise SubmitError(FRIENDLY_ERRORS["blocked_address"]) from exc
-    except ScrapeError:
-        return
+        return page_url(text).url
+    except InputError as exc:
+        raise SubmitError(exc.sentence(front)) from None
 
 
 def _api_field(option: Option) -> tuple[Any, Any]:
@@ -111,7 +77,7 @@ def _api_field(option: Option) -> tuple[Any, Any]:
 
 JobOptionsIn = create_model(
     "JobOptionsIn",
-    __config__=ConfigDict(extra="forbid"),
+    __config__=ConfigDict(extra="forbid", strict=True),  # "crawl": "yes" or "5" for a number is refused
     __doc__="The options a request may set; anything else is refused. Ranges are the server's outer bounds.",
     **{option.name: _api_field(option) for option in options_for(API)},  # type: ignore[call-overload]
 )
@@ -120,7 +86,7 @@ JobOptionsIn = create_model(
 class AuditRequest(BaseModel):
     """One audit to run: page URLs, or the start of a site crawl."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     urls: list[str] = Field(min_length=1, max_length=MAX_START_URLS, description="page URLs (or crawl start URLs)")
     crawl: bool = Field(False, description="audit the whole site from these URLs")
@@ -172,7 +138,7 @@ def build_options(request: AuditRequest, defaults: AuditOptions, limits: ServerL
             max_pages=min(given.max_pages or limits.max_site_pages, limits.max_site_pages),
         )
     except OptionsError as exc:
-        raise SubmitError(f"Invalid option: {exc}.") from exc
+        raise SubmitError(error_sentence(exc, API)) from exc
 
 
 def site_of(url: str) -> str:
@@ -189,10 +155,16 @@ def submit(
     owner_limits: Limits | None = None,
 ) -> Job:
     """Validate a request and queue it; SubmitError or QueueFullError (one sentence) when it cannot be."""
-    urls = list(dict.fromkeys(normalise_url(url) for url in request.urls))
-    for url in urls:
-        check_reachable_safely(url, defaults.allow_private)
+    front = FORM if owner == WEB_OWNER else API
+    try:
+        targets = [page_url(url) for url in request.urls]
+        for target in targets:
+            check_reachable_safely(target.url, defaults.allow_private)
+    except InputError as exc:
+        raise SubmitError(exc.sentence(front)) from None
+    urls = list(dict.fromkeys(target.url for target in targets))
     options = build_options(request, defaults, limits)
+    options = replace(options, scheme_added=tuple(t.url for t in targets if t.added_scheme))
     stored = options.to_dict()
     stored.pop("state_path", None)
     return store.submit(urls, request.crawl, stored, site_of(urls[0]), owner, owner_limits)

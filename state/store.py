@@ -137,6 +137,21 @@ class AuditStore:
             )
         return True
 
+    def identity(self) -> dict[str, Any] | None:
+        """What audit this state holds (None: a new file)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_meta(self, key: str, value: Any) -> None:
+        """Keep a JSON value beside the audit (the model block of its report)."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def meta(self, key: str) -> Any:
+        """A value ``put_meta`` kept (None when absent)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
     def finished(self) -> bool:
         """A crawl ran to its end here: pages exist and nothing is queued."""
         return self.page_count() > 0 and self.count(QUEUED) == 0

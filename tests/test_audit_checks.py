@@ -149,6 +149,7 @@ CASES: dict[str, tuple[str, bytes | None]] = {
     ),
     "page.html##object-pos": ('<object id="object-pos" data="doc.html"></object>', None),
     "page.html##object-neg": ('<object id="object-neg" data="doc2.html" title="Opening hours"></object>', None),
+    "page.html##empty-src-pos": ('<img id="empty-src-pos" src="" alt="Nothing here">', None),
 }
 
 # slug -> (file proving it, file proving its absence)
@@ -175,6 +176,7 @@ POS_NEG = {
     "role_img_no_name": ("page.html##role-img-pos", "page.html##role-img-neg"),
     "area_no_name": ("page.html##area-pos", "page.html##area-neg"),
     "object_no_name": ("page.html##object-pos", "page.html##object-neg"),
+    "empty_src": ("page.html##empty-src-pos", "missing-alt-neg.png"),
 }
 
 

@@ -124,7 +124,10 @@ def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
 
 
 def test_cli_debug_shows_traceback(tmp_path: Path) -> None:
-    result = run_cli("https://example.com/", "--model", str(tmp_path / "missing"), "--debug", cwd=tmp_path)
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "blip"}')  # passes the checks, fails to load
+    result = run_cli("https://example.com/", "--model", str(broken), "--debug", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" in result.stderr
 
 

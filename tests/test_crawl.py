@@ -93,7 +93,7 @@ def test_a_10000_url_sitemap_is_bounded_by_max_pages(monkeypatch, fresh_server: 
     fresh_server.add("/sitemap.xml", f"<urlset>{locs}</urlset>", content_type="application/xml")
     fresh_server.add("/", "<html><body>home</body></html>")
     for i in range(10):
-        fresh_server.add(f"/p/{i}", "<html><body>product</body></html>")
+        fresh_server.add(f"/p/{i}", f"<html><body>product {i}</body></html>")
     options = dataclasses.replace(CRAWL, max_pages=5)
     report = run_audit([f"{base}/"], options, FakeCaptioner())
     site = report.site

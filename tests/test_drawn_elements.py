@@ -77,7 +77,7 @@ def test_small_hidden_and_sourceless_elements_are_reported_with_why(rendered: di
     icon, nosrc = rendered["#icon"], rendered["#nosrc"]
     assert (icon.status, icon.reason) == ("skipped", "too_small") and icon.alt_issues == []  # aria-hidden
     assert (nosrc.status, nosrc.reason) == ("skipped", "no_source") and nosrc.alt_issues == ["missing_alt"]
-    assert nosrc.seo_issues == []  # no image file: nothing to size
+    assert nosrc.seo_issues == ["empty_src"]  # no image file: nothing to size, but a src to fix
 
 
 def test_without_a_browser_drawn_elements_are_reported_with_a_reason(static: dict) -> None:

@@ -1,0 +1,159 @@
+"""Everything checked before any work, once, for every front end: the addresses to audit, the report
+paths, the model. Each refusal is an :class:`InputError` that says one sentence in the words of the
+front end that shows it (CLI flags, API field names, the form's labels) and names the fix.
+
+A URL without a scheme gets ``https://`` everywhere (the CLI, the form and the API alike), and
+the report says so in a page warning.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from options.table import API, CLI, FORM
+from scraper.addresses import check_address, resolve_checked
+from scraper.errors import BlockedURLError, ScrapeError
+
+NO_SCHEME_PREFIXES = ("javascript:", "data:", "file:", "about:", "mailto:", "ftp:", "tel:")
+ADDED_SCHEME = "no scheme was given, so {url} was audited"
+
+
+@dataclass
+class InputError(ValueError):
+    """A mistake in what a person asked for: one sentence, with the fix in each front end's words."""
+
+    message: str  # what is wrong, in words every front end shares
+    fix: dict[str, str] = field(default_factory=dict)  # front end -> the fix in its words
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def sentence(self, front: str) -> str:
+        """The whole sentence for a front end."""
+        fix = self.fix.get(front) or self.fix.get("any")
+        text = f"{self.message}; {fix}" if fix else self.message
+        if re.match(r"[a-z]+ ", text):  # a sentence starts with a capital; a URL or a flag stays as written
+            text = text[:1].upper() + text[1:]
+        return text.rstrip(".") + "."
+
+    def __str__(self) -> str:
+        return self.sentence(API)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A page URL to audit, as it will be fetched, and whether https:// was added to what was typed."""
+
+    url: str
+    added_scheme: bool = False
+
+    @property
+    def warning(self) -> str | None:
+        """The page warning that says https:// was assumed."""
+        return ADDED_SCHEME.format(url=self.url) if self.added_scheme else None
+
+
+def page_url(text: str | None) -> Target:
+    """One rule for every front end: trim, add ``https://`` when no scheme is given, refuse what is no page URL."""
+    url = (text or "").strip()
+    if not url:
+        raise InputError("an address is empty", {CLI: "give the page's address, e.g. https://example.com/",
+                                                  FORM: "enter the address of a web page"})  # fmt: skip
+    added = "://" not in url and not url.lower().startswith(NO_SCHEME_PREFIXES)
+    candidate = "https://" + url if added else url
+    try:
+        parts = urlsplit(candidate)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise InputError(f"'{url}' is not a web address", {"any": "give it as https://example.com/page"}) from None
+    if parts.scheme.lower() not in ("http", "https"):
+        scheme = url.split(":", 1)[0]
+        raise InputError(f"'{url}' is a {scheme}: address; only http:// and https:// pages can be audited")
+    host = parts.hostname or ""
+    single_label = "." not in host and ":" not in host and host != "localhost"
+    if not host or any(c.isspace() for c in url) or (added and single_label):
+        raise InputError(f"'{url}' is not a web address", {"any": "give it as https://example.com/page"})
+    return Target(candidate, added)
+
+
+PRIVATE_FIX = {
+    CLI: "add --allow-private to audit loopback and private addresses (an intranet)",
+    API: "it points to a private, local or internal network, which this server does not audit",
+    FORM: "it points to a private, local or internal network, which this server does not audit",
+}
+
+
+def check_reachable_safely(url: str, allow_private: bool) -> None:
+    """Refuse at once a URL whose host is, or resolves to, a private or internal address.
+
+    The guarded fetcher checks again when the audit runs (the name may resolve differently then); a
+    name that does not resolve now is left to the audit, which reports it as the page's outcome.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").strip("[]")
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        is_literal = True
+    except ValueError:
+        is_literal = False
+    try:
+        if is_literal:
+            check_address(host, allow_private=allow_private)
+        elif not allow_private and (host == "localhost" or host.endswith(".localhost")):
+            raise BlockedURLError("localhost")
+        elif not allow_private:
+            resolve_checked(host, port, allow_private=False)
+    except BlockedURLError as exc:
+        why = str(exc).removeprefix("refused for safety: ") if "address" in str(exc) else f"{host} is local"
+        fix = dict(PRIVATE_FIX)  # the server never names the address a name resolved to
+        fix[CLI] = f"{why}; {PRIVATE_FIX[CLI]}"
+        raise InputError(f"{url} is refused for safety", fix) from exc
+    except ScrapeError:
+        return
+
+
+def writable(path: Path, flag: str) -> None:
+    """A report path that can be created and written: refused now, not after an hour of crawling."""
+    where = f"{flag} {path}"
+    if path.is_dir():
+        raise InputError(f"{where} is a folder", {CLI: f"give a file name for {flag}, e.g. {path / 'report'}"})
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{where} cannot be written: {existing} is a file, not a folder")
+    try:  # try it: permissions, read-only mounts and root all answer the same way
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".altscout-check-"):
+            pass
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(13, "permission denied")
+    except OSError as exc:
+        raise InputError(f"{where} cannot be written: {exc.strerror or exc} in {existing}",
+                         {CLI: f"choose a folder you can write to for {flag}"}) from None  # fmt: skip
+
+
+def looks_like_path(model: str) -> bool:
+    """A model given as a folder (./x, /x, ~/x, C:\\x, x\\y), not as a hub id (org/name)."""
+    text = model.strip()
+    return text.startswith((".", "/", "~")) or "\\" in text or (len(text) > 1 and text[1] == ":") or text.count("/") > 1
+
+
+def model_folder(model: str, flag: str = "--model") -> None:
+    """A local model folder that does not exist, or holds no config.json, is said to be exactly that."""
+    if not looks_like_path(model) and not Path(model).exists():
+        return
+    folder = Path(model).expanduser()
+    if not folder.exists():
+        raise InputError(f"{flag} {model}: there is no such folder",
+                         {"any": "give the folder a model was saved to, or a hub id such as "
+                                 "Salesforce/blip-image-captioning-base"})  # fmt: skip
+    if not (folder / "config.json").is_file():
+        raise InputError(f"{flag} {model}: the folder has no config.json, so it holds no saved model",
+                         {"any": "download one into it, or give a hub id"})  # fmt: skip

@@ -1,0 +1,353 @@
+"""The first hour: every mistake a new user makes answered with one sentence, nothing computed ever lost.
+
+Each case goes through the real CLI process or the real server: its exit code or HTTP status, its one
+sentence, no traceback. The fault test fills a small tmpfs (root, as CI runs) while reports are written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import ROOT, FakeCaptioner, FixtureServer, make_image, serving
+from test_cli import run_cli, tiny_cli_args
+
+from captioning.base import download_command
+from options import AuditOptions
+from service import Service
+
+API = "/api/v1/audits"
+
+
+def one_line(stderr: str) -> str:
+    """The single line a mistake gets, with no traceback."""
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def page(server: FixtureServer) -> str:
+    for i in range(3):
+        server.add(f"/first/p{i}.png", make_image(300, 200, seed=90 + i), content_type="image/png")
+    body = "".join(f"<img src='p{i}.png' alt='Product {i}' width=300 height=200>" for i in range(3))
+    return server.add("/first/index.html", f"<html lang=en><title>First</title><body>{body}</body></html>")
+
+
+@pytest.mark.parametrize(
+    ("args", "sentence"),
+    [
+        ([""], "An address is empty; give the page's address, e.g. https://example.com/."),
+        (["not a url"], "'not a url' is not a web address; give it as https://example.com/page."),
+        (["ftp://example.com/a"], "'ftp://example.com/a' is a ftp: address; only http:// and https:// pages can be"),
+        (["http://127.0.0.1:9/"], "is a loopback address; add --allow-private to audit loopback and private addresses"),
+        (["https://example.com/", "--model", "./no-such-model"], "--model ./no-such-model: there is no such folder"),
+        (["https://example.com/", "--max-images", "0"], "--max-images must be positive, got 0."),
+        (["https://example.com/", "--per-host", "0"], "--per-host must be positive, got 0."),
+        (["https://example.com/", "--fail-on-new"], "--fail-on-new needs --fail-on and --compare."),
+        (["https://example.com/", "--reports-only"], "--reports-only writes the reports of an audit kept in a state"),
+    ],
+)
+def test_usage_mistakes_are_one_sentence_before_any_model_loads(args: list[str], sentence: str, tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2 and sentence in one_line(result.stderr)
+    assert "loading the captioning model" not in result.stderr and time.monotonic() - started < 30
+
+
+def test_file_mistakes_name_the_flag_and_the_fix(tmp_path: Path) -> None:
+    empty = tmp_path / "urls.txt"
+    empty.write_text("# nothing yet\n\n")
+    result = run_cli("--urls-file", str(empty), cwd=tmp_path)
+    assert result.returncode == 2 and one_line(result.stderr).endswith(
+        "has no URL in it; put one URL per line (lines that start with # are comments)."
+    )
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    result = run_cli("https://example.com/", "--json", str(blocker / "report.json"), cwd=tmp_path)
+    assert result.returncode == 2 and f"--json {blocker}/report.json cannot be written" in one_line(result.stderr)
+    folder = tmp_path / "empty-model"
+    folder.mkdir()
+    result = run_cli("https://example.com/", "--model", str(folder), cwd=tmp_path)
+    assert result.returncode == 2 and "the folder has no config.json, so it holds no saved model" in result.stderr
+
+
+def test_an_unreachable_hub_is_one_sentence_with_the_installed_download_command(tmp_path: Path) -> None:
+    result = run_cli("https://example.com/", "--model", "acme/not-cached-anywhere", "--quiet", cwd=tmp_path)
+    line = one_line(result.stderr)  # no retry warnings
+    assert result.returncode == 2 and download_command("acme/not-cached-anywhere", "./models/blip") in line
+    assert "huggingface-cli" not in line or download_command("x", "y").startswith("huggingface-cli")
+
+
+def test_a_url_without_a_scheme_is_audited_as_https_and_the_report_says_so(
+    page: str, tiny_blip_dir: Path, tmp_path: Path
+) -> None:
+    typed = page.removeprefix("http://")
+    result = run_cli(typed, *tiny_cli_args(tiny_blip_dir), "--json", "r.json", cwd=tmp_path)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert result.returncode == 1  # https:// to a plain-HTTP test server fails, and says why
+    assert report["pages"][0]["url"] == "https://" + typed
+    assert report["pages"][0]["warnings"][0] == f"no scheme was given, so https://{typed} was audited"
+
+
+def test_progress_is_plain_lines_off_a_terminal_and_the_first_line_comes_at_once(
+    page: str, tiny_blip_dir: Path, tmp_path: Path
+) -> None:
+    args = [a for a in tiny_cli_args(tiny_blip_dir) if a != "--quiet"]
+    result = run_cli(page, *args, cwd=tmp_path)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 0 and lines[0].startswith("altscout: loading the captioning model ")
+    assert f"altscout: page 1/1: {page}: 3 image(s)" in lines
+    assert "\x1b[" not in result.stderr and "\r" not in result.stderr  # no terminal escape codes in a log
+
+
+def test_every_flag_has_help_and_shows_its_default() -> None:
+    import cli
+
+    for action in cli.build_parser()._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help, action.option_strings
+            shown = action.default not in (None, [], False)
+            assert not shown or "%(default)" in action.help, action.option_strings
+
+
+def test_a_report_that_cannot_be_written_loses_nothing_and_reports_only_completes_it(
+    page: str, server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path
+) -> None:
+    full = tmp_path / "full"
+    full.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", str(full)]).returncode:
+        if os.environ.get("CI"):
+            pytest.fail("CI runs as root and must mount a small tmpfs for this test")
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    try:
+        state = tmp_path / "state.db"
+        outputs = ["--out", str(full / "captions.txt"), "--html", str(full / "report.html")]
+        outputs += ["--csv", str(full / "r.csv")]
+        result = run_cli(page, *tiny_cli_args(tiny_blip_dir), "--state", str(state), *outputs, cwd=tmp_path)
+        assert result.returncode == 4, result.stderr
+        assert "was not written: No space left on device" in result.stderr and "--reports-only" in result.stderr
+        assert not list(full.glob("*.part"))  # no half-written file left behind
+        with sqlite3.connect(state) as db:  # the state is intact: the audit is kept
+            assert db.execute("SELECT COUNT(*) FROM pages").fetchone()[0] == 1
+        fetched = len(server.requests)
+        done = tmp_path / "done"
+        again = ["--out", str(done / "captions.txt"), "--html", str(done / "report.html"), "--csv", str(done / "r.csv")]
+        rerun = run_cli(page, *tiny_cli_args(tiny_blip_dir), "--state", str(state), "--reports-only", *again,
+                        cwd=tmp_path)  # fmt: skip
+        assert rerun.returncode == 0, rerun.stderr
+        assert all((done / name).stat().st_size > 0 for name in ("captions.txt", "report.html", "r.csv"))
+        assert len(server.requests) == fetched  # nothing fetched again, nothing captioned again
+    finally:
+        subprocess.run(["umount", str(full)], check=False)
+
+
+def test_an_output_folder_removed_during_the_audit_is_made_again(
+    server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path
+) -> None:
+    url = server.add("/first/slow.html", "<html><body><img src='p0.png' alt='x'></body></html>", delay_s=3.0)
+    out = tmp_path / "out"
+    out.mkdir()
+    state = tmp_path / "s.db"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    args = [url, *tiny_cli_args(tiny_blip_dir), "--state", str(state), "--json", str(out / "r.json")]
+    process = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *args], cwd=tmp_path, env=env)
+    deadline = time.monotonic() + 60
+    while not state.exists() and time.monotonic() < deadline:  # the checks are over once the state exists
+        time.sleep(0.05)
+    out.rmdir()
+    assert process.wait(timeout=240) == 0
+    assert json.loads((out / "r.json").read_text())["pages"][0]["status"] == "ok"
+
+
+# --------------------------------------------------------------------------- the server
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> str:
+    service = Service(AuditOptions(render="never", allow_private=True), tmp_path_factory.mktemp("first-hour"),
+                      captioner=FakeCaptioner())  # fmt: skip
+    with serving(service) as base:
+        yield base
+
+
+def wait_final(base: str, job_id: str) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = requests.get(f"{base}{API}/{job_id}", timeout=10).json()
+        if job["state"] in ("done", "failed", "cancelled"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError("the job did not finish")
+
+
+def test_unknown_routes_and_wrong_methods_answer_one_sentence(api: str) -> None:
+    missing = requests.get(f"{api}/api/v1/nothing-here", timeout=10)
+    assert missing.status_code == 404 and missing.json() == {
+        "error": "There is no API route /api/v1/nothing-here; the routes are listed at /docs."
+    }
+    wrong = requests.put(f"{api}{API}", timeout=10)
+    assert wrong.status_code == 405 and wrong.json()["error"] == f"PUT is not allowed on {API}; use GET, POST."
+    invalid = requests.post(f"{api}{API}", json={"urls": ["http://a.test/"], "crawl": "yes"}, timeout=10)
+    assert invalid.status_code == 422 and set(invalid.json()) == {"error"}
+
+
+def test_jobs_say_when_pages_failed(api: str, page: str, server: FixtureServer) -> None:
+    gone = server.url("/first/gone.html")
+    failed = wait_final(api, requests.post(f"{api}{API}", json={"urls": [gone]}, timeout=10).json()["id"])
+    assert failed["state"] == "failed" and failed["error"] == "The page answered with HTTP 404."
+    partly = requests.post(f"{api}{API}", json={"urls": [page, gone]}, timeout=10).json()
+    job = wait_final(api, partly["id"])
+    assert job["state"] == "done" and job["summary"]["pages_note"] == "1 of 2 page(s) could not be audited."
+
+
+def test_options_are_echoed_under_the_names_a_request_gives_them(api: str, page: str) -> None:
+    body = {"urls": [page], "options": {"min_size": 50, "max_images": 7}}
+    job = requests.post(f"{api}{API}", json=body, timeout=10).json()
+    assert job["options"]["min_size"] == 50 and job["options"]["max_images"] == 7 and "min_width" not in job["options"]
+
+
+def test_api_docs_work_offline(api: str) -> None:
+    html = requests.get(f"{api}/docs", timeout=10).text
+    assert "/docs-assets/swagger-ui-bundle.js" in html and "cdn" not in html.lower()
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"):
+        assert requests.get(f"{api}/docs-assets/{asset}", timeout=10).status_code == 200
+
+
+def test_an_api_job_opens_on_the_form_by_its_link(api: str, page: str) -> None:
+    job = wait_final(api, requests.post(f"{api}{API}", json={"urls": [page]}, timeout=10).json()["id"])
+    assert requests.get(f"{api}/jobs/{job['id']}/report.html", timeout=10).status_code == 200
+    assert job["links"]["self"].endswith(job["id"])
+
+
+def test_messages_use_the_words_of_their_front_end() -> None:
+    from service.submit import friendly
+
+    assert friendly("not_html") == "That address is an image, not a web page."
+    assert friendly("not_html", front="form").endswith("Use the Single image tab to caption an image.")
+
+
+def test_the_forms_gallery_shows_every_captioned_image(api: str, server: FixtureServer, chromium: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    formats = [("png", "PNG", "RGBA"), ("jpg", "JPEG", "CMYK"), ("webp", "WEBP", "RGB"), ("gif", "GIF", "P"),
+               ("png", "PNG", "LA"), ("jpg", "JPEG", "L"), ("png", "PNG", "I;16"), ("png", "PNG", "1"),
+               ("jpg", "JPEG", "RGB"), ("png", "PNG", "P")]  # fmt: skip
+    types = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
+    body = ""
+    for i, (ext, fmt, mode) in enumerate(formats):
+        server.add(f"/gallery/p{i}.{ext}", make_image(600, 400, fmt, seed=120 + i, mode=mode), content_type=types[ext])
+        body += f"<img src='p{i}.{ext}' alt='Product {i}' width=300 height=200>"
+    url = server.add("/gallery/product.html", f"<html lang=en><body>{body}</body></html>")
+    job = wait_final(api, requests.post(f"{api}{API}", json={"urls": [url]}, timeout=10).json()["id"])
+    assert job["summary"]["captioned"] == 10
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        tab = browser.new_page(viewport={"width": 1000, "height": 700})
+        tab.goto(f"{api}/?job={job['id']}")
+        tab.wait_for_function("() => document.querySelectorAll('#gallery img').length === 10", timeout=30_000)
+        tab.locator("#gallery").scroll_into_view_if_needed()
+        tab.wait_for_function(
+            "() => Array.from(document.querySelectorAll('#gallery img')).every(i => i.complete && i.naturalWidth > 0)",
+            timeout=30_000,
+        )
+        flat = tab.evaluate(
+            """() => Array.from(document.querySelectorAll('#gallery img')).filter(img => {
+                 const c = document.createElement('canvas'); c.width = 16; c.height = 16;
+                 const g = c.getContext('2d'); g.drawImage(img, 0, 0, 16, 16);
+                 const d = g.getImageData(0, 0, 16, 16).data; const first = d.slice(0, 3).join();
+                 for (let i = 0; i < d.length; i += 4) if (d.slice(i, i + 3).join() !== first) return false;
+                 return true; }).length"""
+        )
+        browser.close()
+    assert flat == 0  # no tile is one flat colour (a 16-bit PNG once came out black)
+
+
+# --------------------------------------------------------------------------- pages, URLs, the browser
+
+SMOOTH = """<!doctype html><html lang=en><head><style>html { scroll-behavior: smooth }</style></head><body>
+<div style="height: 5000px">A page as long as a Bootstrap shop's</div>
+<img data-src="late.png" alt="Late arrival" class="lazy" width="300" height="200">
+<script>new IntersectionObserver(es => es.forEach(e => { if (e.isIntersecting) e.target.src = e.target.dataset.src; }))
+.observe(document.querySelector('.lazy'));</script></body></html>"""
+
+
+def test_smooth_scrolling_pages_are_scrolled_to_the_end_without_a_growth_warning(
+    server: FixtureServer, chromium: str
+) -> None:
+    from pipeline import run_audit
+
+    server.add("/smooth/late.png", make_image(300, 200, seed=7), content_type="image/png")
+    url = server.add("/smooth/index.html", SMOOTH)
+    options = AuditOptions(render="always", browser_path=chromium, allow_private=True, ocr="off")
+    page = run_audit([url], options, FakeCaptioner()).pages[0]
+    late = next(r for r in page.images if r.source.endswith("/smooth/late.png"))
+    assert late.status == "captioned" and "rendered" in late.found_in
+    assert not any("kept growing" in warning or "longer than" in warning for warning in page.warnings)
+
+
+def test_an_image_url_with_spaces_and_accents_is_one_record_in_both_modes(
+    server: FixtureServer, chromium: str
+) -> None:
+    from pipeline import run_audit
+
+    server.add("/menu/images/caf%C3%A9%20menu%20board.png", make_image(320, 200, seed=8), content_type="image/png")
+    url = server.add("/menu/index.html", '<html><body><img src="images/café menu board.png" alt="Menu"></body></html>')
+    for mode in ("never", "always"):
+        options = AuditOptions(render=mode, browser_path=chromium, allow_private=True, ocr="off")
+        captioner = FakeCaptioner()
+        images = run_audit([url], options, captioner).pages[0].images
+        assert [r.source.rsplit("/", 1)[-1] for r in images] == ["caf%C3%A9%20menu%20board.png"], mode
+        assert images[0].status == "captioned" and sum(captioner.batches) == 1
+
+
+def test_empty_and_self_sources_are_findings_and_never_fetched(fresh_server: FixtureServer) -> None:
+    from pipeline import run_audit
+
+    url = fresh_server.add("/p.html", '<html><body><img src="" alt="a"><img src="#" alt="b"></body></html>')
+    page = run_audit([url], AuditOptions(render="never", allow_private=True), FakeCaptioner()).pages[0]
+    assert [(r.reason, r.seo_issues) for r in page.images] == [("no_source", ["empty_src"])] * 2
+    assert fresh_server.routes["/p.html"].hits == 1  # the page, once: never again as an image
+
+
+def test_a_default_document_and_identical_html_are_one_page_in_a_crawl(fresh_server: FixtureServer) -> None:
+    from pipeline import run_audit
+
+    home = "<html><body><a href='/index.html'>home</a><a href='/about'>about</a><img src='/a.png' alt='A'>"
+    fresh_server.add("/", home)
+    fresh_server.add("/index.html", home)
+    fresh_server.add("/about", "<html><body>about us</body></html>")
+    fresh_server.add("/a.png", make_image(200, 200), content_type="image/png")
+    options = AuditOptions(render="never", crawl=True, allow_private=True)
+    report = run_audit([fresh_server.url("/")], options, FakeCaptioner())
+    rows = {row["url"].removeprefix(fresh_server.base): (row["status"], row["reason"]) for row in report.site["urls"]}
+    assert rows["/"] == ("audited", None) and rows["/about"] == ("audited", None)
+    assert rows["/index.html"] == ("skipped", "duplicate_content")
+
+
+def test_a_slow_answer_and_a_refused_connection_are_told_apart(server: FixtureServer, monkeypatch) -> None:
+    import requests as http
+
+    from scraper.errors import FetchError
+    from scraper.net import Fetcher, FetchPolicy
+
+    url = server.add("/first/slow-answer", "late", delay_s=2.0)
+    fetcher = Fetcher(FetchPolicy(allow_private=True, read_timeout=0.5))
+    with pytest.raises(FetchError) as slow:
+        fetcher.fetch(url, max_bytes=1000, deadline_s=10, accept="*/*")
+    assert slow.value.code == "timeout" and "accepted the connection but did not answer within 0.5 s" in str(slow.value)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise http.ConnectTimeout("connect timed out")
+
+    monkeypatch.setattr(http.Session, "get", refuse)
+    with pytest.raises(FetchError) as connect:
+        Fetcher(FetchPolicy(allow_private=True)).fetch(url, max_bytes=1000, deadline_s=10, accept="*/*")
+    assert connect.value.code == "connect_timeout" and "did not accept the connection within" in str(connect.value)
