@@ -95,6 +95,10 @@ class ImageRecord:
     link_text: str | None = None
     in_figure: bool = False
     figcaption: str | None = None
+    heading: str | None = None  # the nearest heading above it (static discovery)
+    subject: str | None = None  # what the page says it shows: a schema.org item's name, or the og:title
+    subject_source: str | None = None  # jsonld or og_title
+    wp_attachment_id: int | None = None  # WordPress: the attachment of class="wp-image-<id>"
     occurrences: int = 0
     rendered_width: int | None = None  # CSS px of the element's box in the rendered page (DPR 1)
     rendered_height: int | None = None
@@ -118,7 +122,7 @@ class ImageRecord:
     alt_match_score: float | None = None
     suggested_alt: str | None = None
     suggestion_for: str | None = None  # where the suggested text goes: alt, og:image:alt, twitter:image:alt, aria-label
-    suggestion_basis: str | None = None  # caption, image_text, caption_and_text, link_text or figcaption
+    suggestion_basis: str | None = None  # caption, image_text, caption_and_text, link_text, figcaption; "S+" a subject
     suggested_filename: str | None = None
     translation_lang: str | None = None
     caption_translated: str | None = None
@@ -217,6 +221,10 @@ class ImageRecord:
             "link_text": self.link_text,
             "in_figure": self.in_figure,
             "figcaption": self.figcaption,
+            "heading": self.heading,
+            "subject": self.subject,
+            "subject_source": self.subject_source,
+            "wp_attachment_id": self.wp_attachment_id,
             "occurrences": self.occurrences,
             "rendered_width": self.rendered_width,
             "rendered_height": self.rendered_height,
@@ -260,6 +268,7 @@ class PageReport:
     error_code: str | None = None
     title: str | None = None
     lang: str | None = None
+    subject: str | None = None  # what the page is about: its schema.org item's name, else its first h1
     warnings: list[str] = field(default_factory=list)
     rendered: bool = False  # discovered in a headless browser (and statically), not statically alone
     images: list[ImageRecord] = field(default_factory=list)
@@ -289,6 +298,7 @@ class PageReport:
             "error_code": self.error_code,
             "title": self.title,
             "lang": self.lang,
+            "subject": self.subject,
             "warnings": list(self.warnings),
             "rendered": self.rendered,
             "images": [image.to_dict() for image in self.images],

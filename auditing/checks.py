@@ -21,6 +21,8 @@ from auditing.suggest import (
     overlap_score,
     suggest_filename,
     suggest_text_alternative,
+    with_keyword,
+    with_subject,
 )
 from ocr.text import text_in_alt
 from records import CAPTIONED, ELEMENT, FAILED, SCREENSHOT, ElementInfo, ImageRecord, PageReport
@@ -57,6 +59,7 @@ class AuditSettings:
     oversized_min_waste_bytes: int = 4 * 1024
     text_image_coverage: float = 0.2  # image_of_text, and the text is the suggestion, from this share of the area
     prominent_text_coverage: float = 0.04  # alt_missing_text: text covering at least this share is the message
+    keywords: tuple[str, ...] = ()  # used in a suggestion at most once, only where the image or its context says so
 
 
 def readable_text(record: ImageRecord) -> str | None:
@@ -246,6 +249,8 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
                 image_text=readable_text(record),
                 text_dominant=is_text_image(record, settings),
             )
+            if record.suggested_alt:
+                _in_page_words(record, settings)
             if record.suggested_alt and _repeats_visible_text(record, record.suggested_alt):
                 record.suggested_alt = ""  # the text beside it already says it (WCAG H2): alt="" avoids saying it twice
             record.suggestion_for = target if record.suggested_alt is not None else None
@@ -260,6 +265,18 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
             and "non_descriptive_filename" in record.seo_issues
         ):
             record.suggested_filename = suggest_filename(record.caption, record.source, record.format, taken)
+
+
+def _in_page_words(record: ImageRecord, settings: AuditSettings) -> None:
+    """The page's subject first, then one keyword the image or its context supports (see ``suggestion_basis``)."""
+    assert record.suggested_alt is not None and record.suggestion_basis is not None
+    text, basis = with_subject(
+        record.suggested_alt, record.suggestion_basis, record.subject, record.subject_source, settings.max_alt_length
+    )
+    context = [record.caption, record.subject, record.figcaption, record.heading, record.link_text, record.image_text]
+    support = " ".join(part for part in context if part)
+    record.suggested_alt = with_keyword(text, settings.keywords, support, settings.max_alt_length)
+    record.suggestion_basis = basis
 
 
 def _repeats_visible_text(record: ImageRecord, text: str) -> bool:

@@ -9,7 +9,7 @@ means none is.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -180,6 +180,30 @@ def suggest_alt(
     if figcaption and overlap_score(text, figcaption) == 1.0:
         return ""  # the figcaption already says it: do not repeat it
     return _with_link_target(text, limit, trim_to, link_href if in_link else None)
+
+
+def with_subject(text: str, basis: str, subject: str | None, source: str | None, limit: int) -> tuple[str, str]:
+    """The page's subject before the caption ("Oxford Brogue: a pair of brown shoes"), unless the text
+    already names it, or the text is the link's, the image's or the figcaption's own words."""
+    if not subject or not source or not text or basis in ("link_text", "image_text", "figcaption"):
+        return text, basis
+    if content_words(subject) <= content_words(text):
+        return text, basis
+    lead = text if text[1:2].isupper() else text[:1].lower() + text[1:]  # keep an acronym's capitals
+    return trim_to(f"{subject}: {lead}", limit), f"{source}+{basis}"
+
+
+def with_keyword(text: str, keywords: Iterable[str], support: str, limit: int) -> str:
+    """``text`` with the first keyword it lacks that ``support`` (what the image and its context say)
+    bears out, when it fits; at most one is added, and a keyword the text already has is never repeated."""
+    present, supported = content_words(text), content_words(support)
+    for keyword in keywords:
+        words = content_words(keyword)
+        if not words or words <= present:
+            continue
+        if words <= supported and len(text) + len(keyword) + 2 <= limit:
+            return f"{text}, {keyword}"
+    return text
 
 
 def _with_link_target(text: str, limit: int, trim: Callable[[str, int], str], link_href: str | None) -> str:

@@ -11,10 +11,18 @@ Captioning: full-size BLIP-base with random weights; images are decoded and prep
 (``captioner.prepare``) before the clock starts, so only the model's work is timed (moving the
 pixels to the device and normalising them included). Every method generates exactly
 ``--tokens`` new tokens (min_new_tokens = max_new_tokens), so timings compare work. A method is
-``BACKEND/DTYPE``: ``torch`` (eager), ``compile`` (``torch.compile`` of the vision encoder),
-``openvino``, ``onnxruntime`` or ``onnxruntime+int8``, in ``float32`` or ``bfloat16``. Every
-method's captions are compared with PyTorch float32's, and the fraction of the CPU's float32
-peak is printed (FLOPs counted by ``torch.utils.flop_counter`` for one image).
+``BACKEND/DTYPE``: ``eager`` (PyTorch with transformers' eager attention and ``generate``),
+``torch`` (PyTorch with SDPA attention, ``generate``), ``static`` (SDPA and the static decoder;
+CUDA graphs on a GPU), ``compile`` (``torch.compile`` of the vision encoder), ``openvino``,
+``onnxruntime`` or ``onnxruntime+int8`` (``+eager``: with the decoder's eager attention), in
+``float32``, ``bfloat16`` or (CUDA) ``float16``.
+Every method's captions are compared with the first method's, and the fraction of the CPU's
+float32 peak is printed (FLOPs counted by ``torch.utils.flop_counter`` for one image); on CUDA
+the peak memory of each batch size.
+
+    python bench/bench_captioning.py --device cuda --init-range 0.05 --images 2048 \
+        --methods eager/float16 torch/float16 static/float16 eager/bfloat16 torch/bfloat16 static/bfloat16 \
+        --batch-sizes 256 512 1024      # issue 26: eager, SDPA, SDPA with graphs
 
 Preprocessing: what the pipeline's download threads do per image after the download (safe
 decode with JPEG draft mode to the 768 px working copy, then the model-input resize), with
@@ -73,7 +81,9 @@ def preprocess_rate(captioner: BlipCaptioner, jpegs: list[bytes], threads: int) 
 
 
 ALL_METHODS = [
+    "eager/float32",
     "torch/float32",
+    "static/float32",
     "torch/bfloat16",
     "compile/float32",
     "openvino/float32",
@@ -88,14 +98,23 @@ def make_captioner(folder: Path, method: str, device: str) -> BlipCaptioner:
     import torch
 
     backend, dtype = method.split("/")
+    attention = "auto"
+    if backend.endswith("+eager"):  # e.g. openvino+eager: the runtime's encoder, eager attention in the decoder
+        backend, attention = backend.removesuffix("+eager"), "eager"
+    if backend in ("eager", "static"):
+        attention, decoder = ("eager", "generate") if backend == "eager" else ("sdpa", "static")
+        captioner = BlipCaptioner(str(folder), device, dtype, backend="torch", attention=attention, decoder=decoder)
+        captioner.load()
+        return captioner
     if backend == "compile":
-        captioner = BlipCaptioner(str(folder), device=device, dtype=dtype, backend="torch")
+        captioner = BlipCaptioner(str(folder), device=device, dtype=dtype, backend="torch", decoder="generate")
         captioner.load()
         captioner._model.vision_model = torch.compile(captioner._model.vision_model)
         return captioner
     quantize = "int8" if backend.endswith("+int8") else "none"
     captioner = BlipCaptioner(
-        str(folder), device=device, dtype=dtype, backend=backend.removesuffix("+int8"), quantize=quantize
+        str(folder), device=device, dtype=dtype, backend=backend.removesuffix("+int8"), quantize=quantize,
+        attention=attention, decoder="generate",  # the static decoder is the method "static"
     )
     captioner.load()
     return captioner
@@ -166,8 +185,9 @@ def measure_methods(args: argparse.Namespace, folder: Path, jpegs: list[bytes]) 
             f"{peak['gemm_gflops']:.0f} GFLOP/s; {flops / 1e9:.1f} GFLOP per image ({args.tokens} tokens)"
         )
     print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, cores {os.cpu_count()}")
-    print("| method | load s | batch | images | seconds | s/image | images/s | % of fp32 peak | same captions |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| method | load s | batch | images | seconds | s/image | images/s | % of fp32 peak | peak GiB "
+          "| same captions |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     reference: list[str] | None = None
     for method in args.methods:
         started = time.perf_counter()
@@ -179,6 +199,7 @@ def measure_methods(args: argparse.Namespace, folder: Path, jpegs: list[bytes]) 
             captioner.caption_batch(images[:batch], settings)  # warm-up at this size (torch.compile recompiles)
             if on_gpu:
                 torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
             started = time.perf_counter()
             made = [
                 c
@@ -189,13 +210,14 @@ def measure_methods(args: argparse.Namespace, folder: Path, jpegs: list[bytes]) 
                 torch.cuda.synchronize()
             elapsed = time.perf_counter() - started
             captions = captions or made
-            if reference is None and method == "torch/float32":
+            if reference is None:  # the first method's captions are the reference
                 reference = made
             same = f"{sum(a == b for a, b in zip(made, reference, strict=True))}/{len(made)}" if reference else ""
             share = f"{100 * flops / (elapsed / len(images)) / 1e9 / peak['paper_gflops']:.0f}%" if peak else ""
+            memory = f"{torch.cuda.max_memory_allocated() / 2**30:.1f}" if on_gpu else ""
             print(
                 f"| {method} | {load_s:.1f} | {batch} | {len(images)} | {elapsed:.2f} | {elapsed / len(images):.3f} | "
-                f"{len(images) / elapsed:.2f} | {share} | {same} |",
+                f"{len(images) / elapsed:.2f} | {share} | {memory} | {same} |",
                 flush=True,
             )
         print(f"# {method}: {len(set(captions))} distinct captions of {len(captions)}; {captioner.describe()}")

@@ -5,6 +5,7 @@
     python bench/bench_site.py --quick            # 6 pages, naive on 2
     python bench/bench_site.py --memory           # peak memory at 50 and 2,000 pages (fake captioner)
     python bench/bench_site.py --engines local,ray --only-crawl   # the crawl on each engine (Ray: a local Ray)
+    python bench/bench_site.py --requests --engines local,ray [--render auto]   # requests per URL, re-audit
 
 A loopback site: a home page linking every page; each page has 5 images of its own and 10
 shared ones (a logo, 3 icons and 2 header photos on every page, 4 product thumbnails shared by
@@ -15,6 +16,11 @@ time, with no sharing. The naive loop's time is linear in pages (no state, no sh
 default it runs on the first ``--naive-pages`` pages and its 50-page time is scaled from them.
 Each run is a fresh process (model loading excluded). Then: a crawl with ``--state`` killed with
 SIGKILL at half its pages and run again, and a re-audit of the unchanged site with that state.
+
+``--requests`` measures what each engine asks of the site (a tiny random BLIP: the model does not
+matter here): requests per distinct page and image URL on a first crawl with ``--state``, then a
+re-audit of the unchanged site with that state (its time, its requests, and how many came back
+with a body rather than a 304). Every answer of the loopback site has an ETag.
 """
 
 from __future__ import annotations
@@ -140,7 +146,7 @@ def child_crawl(args: argparse.Namespace) -> dict:
     options = AuditOptions(
         model=str(args.model_dir),
         allow_private=True,
-        render="never",
+        render=args.render,
         crawl=True,
         max_pages=100_000,
         max_new_tokens=args.tokens,
@@ -232,6 +238,45 @@ def killed_at_half(command: list[str], state: Path, pages: int) -> float:
     return time.perf_counter() - started
 
 
+def request_counts(server: http.server.ThreadingHTTPServer) -> dict[str, tuple[int, int, int]]:
+    """Per kind of URL: (requests, distinct URLs, answers with a body)."""
+    kinds: dict[str, tuple[int, int, int]] = {}
+    for kind, prefixes in (("pages", ("/page/",)), ("images", ("/img/",))):
+        paths = [path for path in server.requests if (path == "/" and kind == "pages") or path.startswith(prefixes)]  # type: ignore[attr-defined]
+        requests = sum(server.requests[path] for path in paths)  # type: ignore[attr-defined]
+        bodies = sum(server.bodies[path] for path in paths)  # type: ignore[attr-defined]
+        kinds[kind] = (requests, len(paths), bodies)
+    return kinds
+
+
+def measure_requests(args: argparse.Namespace) -> None:
+    """What each engine asks of the site on a first crawl and on a re-audit of the unchanged site."""
+    from bench.blip_random import save_tiny_blip
+
+    args.model_dir = save_tiny_blip(args.workdir / "tiny-blip")
+    server = serve(args.pages, 0.0)
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    print(f"# {args.pages} pages x 15 images (10 shared), render {args.render}, ETags on every answer")
+    for engine in args.engines.split(","):
+        state = args.workdir / f"requests-{engine}.db"
+        for label in ("first crawl", "re-audit"):
+            server.requests.clear()  # type: ignore[attr-defined]
+            server.bodies.clear()  # type: ignore[attr-defined]
+            result = run_child(child_command("crawl", url, args, engine=engine, state=state, render=args.render))
+            counts = request_counts(server)
+            line = ", ".join(
+                f"{kind}: {requests} requests for {distinct} URLs ({requests / max(distinct, 1):.2f} per URL, "
+                f"{bodies} bodies)"
+                for kind, (requests, distinct, bodies) in counts.items()
+            )
+            print(
+                f"--engine {engine} {label}: {result['seconds']:.1f} s, {result['pages']} pages, "
+                f"{result['captioned_this_run']} captioned; {line}",
+                flush=True,
+            )
+    server.shutdown()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=50)
@@ -249,6 +294,8 @@ def main() -> None:
     parser.add_argument("--fake", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--engines", default="local", help="comma-separated: local, ray (each crawls the site)")
     parser.add_argument("--engine", default="local", help=argparse.SUPPRESS)
+    parser.add_argument("--requests", action="store_true", help="requests per URL and the re-audit, per engine")
+    parser.add_argument("--render", default="never", help="never (default) or auto: the browser renders every page")
     args = parser.parse_args()
     if args.child:
         result = child_crawl(args) if args.child == "crawl" else child_naive(args)
@@ -265,6 +312,9 @@ def main() -> None:
                 f"peak RSS {result['peak_rss_mb']:.0f} MiB, {result['seconds']:.1f} s"
             )
             server.shutdown()
+        return
+    if args.requests:
+        measure_requests(args)
         return
     from bench.blip_random import save_random_blip_base
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from captioning.blip_attention import uses_sdpa
 from captioning.export import ExportCache, cache_root, library_versions, model_fingerprint
 from captioning.runtimes import (
     RUNTIMES,
@@ -39,7 +40,7 @@ from captioning.runtimes import (
 
 log = logging.getLogger("altscout")
 
-CALIBRATION_FORMAT = 1
+CALIBRATION_FORMAT = 2  # 2: PyTorch candidates run with the model's attention (SDPA by default)
 EXACT_TOLERANCE = 1e-4  # float32 runtimes: max |runtime - torch| / max |torch| on the probe batch
 BF16_TOLERANCE = 5e-2  # bfloat16 is an approximation; this only catches a broken graph
 BF16_MARGIN = 1.15  # --dtype auto picks bfloat16 only when it is at least this much faster
@@ -124,20 +125,24 @@ def plan_for_cpu(model: Any, model_id: str, backend: str, dtype: str, quantize: 
     if quantize == "int8":
         return _int8_plan(model, model_id, threads)
     pairs = candidates(backend, dtype)
+    attention = "sdpa" if uses_sdpa(model) else "eager"  # the PyTorch candidates' attention: part of the key
     if not pairs:
         raise BackendError(f"the {backend} backend cannot run {dtype} on a CPU")
     if pairs == [("torch", pairs[0][1])]:
         return _to_dtype(model, pairs[0][1]), CpuPlan("torch", pairs[0][1], threads, reason="asked for")
     cache = ExportCache()
     with measuring_lock():  # Ray actors or server processes on one machine measure one at a time
-        return _measured_plan(model, model_id, cache, pairs, dtype, threads)
+        return _measured_plan(model, model_id, cache, pairs, dtype, (threads, attention))
 
 
 def _measured_plan(
-    model: Any, model_id: str, cache: ExportCache, pairs: list[tuple[str, str]], dtype: str, threads: int
+    model: Any, model_id: str, cache: ExportCache, pairs: list[tuple[str, str]], dtype: str, how: tuple[int, str]
 ) -> tuple[Any, CpuPlan]:
-    """The stored plan if it still opens, else open every candidate, calibrate, store and choose."""
-    measured = _cached_calibration(model_id, pairs, threads)
+    """The stored plan if it still opens, else open every candidate, calibrate, store and choose.
+
+    ``how`` is (threads, the PyTorch path's attention): both change what a calibration measured."""
+    threads = how[0]
+    measured = _cached_calibration(model_id, pairs, how)
     if measured is not None:  # measured before on this CPU: open only the chosen runtime (and check it)
         plan = choose(measured, threads)
         chosen = [] if plan.backend == "torch" else [(plan.backend, plan.dtype)]
@@ -155,7 +160,7 @@ def _measured_plan(
         plan = CpuPlan(usable[0][0], usable[0][1], threads, reason="the only candidate")
         return _apply(model, plan, runtimes), plan
     measured = calibrate(model, runtimes, usable)
-    _store_calibration(model_id, pairs, threads, measured)
+    _store_calibration(model_id, pairs, how, measured)
     plan = choose(measured, threads)
     return _apply(model, plan, runtimes), plan
 
@@ -353,11 +358,12 @@ def cpu_identity() -> str:
     return f"{name} | {hashlib.sha256(flags.encode()).hexdigest()[:12]} | {usable} cores"
 
 
-def _calibration_path(model_id: str, pairs: list[tuple[str, str]], threads: int) -> Path:
+def _calibration_path(model_id: str, pairs: list[tuple[str, str]], how: tuple[int, str]) -> Path:
     material = {
         "format": CALIBRATION_FORMAT,
         "cpu": cpu_identity(),
-        "threads": threads,
+        "threads": how[0],
+        "attention": how[1],
         "pairs": pairs,
         "model": model_fingerprint(model_id),
         "versions": library_versions() | {"openvino": runtime_version("openvino")},
@@ -366,9 +372,9 @@ def _calibration_path(model_id: str, pairs: list[tuple[str, str]], threads: int)
     return cache_root() / "calibration" / f"{key}.json"
 
 
-def _cached_calibration(model_id: str, pairs: list[tuple[str, str]], threads: int) -> dict[str, float] | None:
+def _cached_calibration(model_id: str, pairs: list[tuple[str, str]], how: tuple[int, str]) -> dict[str, float] | None:
     """A stored calibration for these candidates on this CPU, or None (a damaged file is ignored)."""
-    path = _calibration_path(model_id, pairs, threads)
+    path = _calibration_path(model_id, pairs, how)
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
         measured = {str(key): float(value) for key, value in stored["seconds_per_image"].items()}
@@ -379,9 +385,12 @@ def _cached_calibration(model_id: str, pairs: list[tuple[str, str]], threads: in
     return measured
 
 
-def _store_calibration(model_id: str, pairs: list[tuple[str, str]], threads: int, measured: dict[str, float]) -> None:
+def _store_calibration(
+    model_id: str, pairs: list[tuple[str, str]], how: tuple[int, str], measured: dict[str, float]
+) -> None:
     """Write the calibration atomically (a reader sees the old file or the new one)."""
-    path = _calibration_path(model_id, pairs, threads)
+    path = _calibration_path(model_id, pairs, how)
+    threads = how[0]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         scratch = path.with_suffix(f".{os.getpid()}.tmp")

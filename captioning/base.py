@@ -52,8 +52,8 @@ def model_load_failure(kind: str, model_id: str, exc: BaseException, folder: str
         else:
             why = f"its files could not be read as a {kind} model ({type(exc).__name__})"
         return ModelLoadError(
-            f"The {kind} model folder '{model_id}' could not be loaded: {why}; pass {flag}with the folder a "
-            "model was saved to, or a hub id."
+            f"The {kind} model folder '{model_id}' could not be loaded: {why}; pass {flag}FOLDER naming the "
+            "folder a model was saved to, or a hub id."
         )
     return ModelLoadError(
         f"The {kind} model '{model_id}' could not be loaded from the Hugging Face hub or its local cache; download "

@@ -26,6 +26,9 @@ from captioning.base import (
     resolve_device,
     resolve_dtype,
 )
+from captioning.blip_attention import use_sdpa
+from captioning.blip_decoder import StaticDecoder
+from captioning.blip_decoder import supports as static_supports
 from captioning.model_thread import on_model_thread
 from captioning.pixels import PixelRecipe
 from captioning.registry import DEFAULT_MODEL, CaptionerKind, CaptionerSpec, register, resolve_model_id
@@ -51,8 +54,14 @@ class BlipCaptioner:
         dtype: str = "auto",
         backend: str = "auto",
         quantize: str = "none",
+        attention: str = "auto",
+        decoder: str = "auto",
     ) -> None:
         self.model_id = resolve_model_id(model)
+        self._attention_request = attention  # auto/sdpa: SDPA for BLIP (captioning/blip_attention.py); eager
+        self._decoder_request = decoder  # auto: static on CUDA, generate on a CPU (captioning/blip_decoder.py)
+        self.attention: str | None = None  # resolved at load
+        self._static: StaticDecoder | None = None
         self._device_request = device
         self._dtype_request = dtype
         self._backend_request = backend
@@ -110,6 +119,7 @@ class BlipCaptioner:
                 processor = processor_class.from_pretrained(self.model_id)
                 model = model_class.from_pretrained(self.model_id, **kwargs)
             model = (model if "device_map" in kwargs else model.to(device)).eval()
+            self.attention = self._attention(model, config.model_type)
             if device == "cpu":
                 model, self.plan = self._plan_cpu(model, config.model_type)
                 dtype = self.plan.dtype
@@ -121,7 +131,21 @@ class BlipCaptioner:
             self._pixels = PixelRecipe.from_processor(processor.image_processor)
             self.family = config.model_type
             self.device, self.dtype = device, dtype
+            self._static = self._decoder(model, config.model_type, device)
             self._model = model  # last: a set model means everything above is ready
+
+    def _attention(self, model: Any, family: str) -> str:
+        """SDPA attention unless eager is asked for (BLIP only; before the CPU plan, so its calibration
+        measures PyTorch with the attention it will run)."""
+        if family == "blip" and self._attention_request in ("auto", "sdpa") and any(use_sdpa(model).values()):
+            return "sdpa"
+        return "eager"
+
+    def _decoder(self, model: Any, family: str, device: str) -> StaticDecoder | None:
+        """The static decoder where asked for, or by default on CUDA (with CUDA graphs there)."""
+        cuda = device.startswith("cuda")
+        wanted = self._decoder_request == "static" or (self._decoder_request == "auto" and cuda)
+        return StaticDecoder(model, graphs=cuda) if wanted and family == "blip" else None
 
     def _load_dtype(self, device: str, family: str) -> str:
         """The dtype weights load in: float32 for BLIP on a CPU (the plan converts), else as resolved."""
@@ -273,7 +297,12 @@ class BlipCaptioner:
         if suppressed:
             generate_kwargs["suppress_tokens"] = list(suppressed)
         with torch.inference_mode():
-            sequences = self._model.generate(**inputs, **generate_kwargs)
+            if self._static is not None and static_supports(self._model, settings.num_beams, settings.prompt):
+                sequences = self._static.generate(
+                    inputs["pixel_values"], settings.max_new_tokens, settings.min_new_tokens, suppressed or ()
+                )
+            else:
+                sequences = self._model.generate(**inputs, **generate_kwargs)
         prompt_length = self._prompt_length(inputs)
         return [
             text.strip()
@@ -307,6 +336,8 @@ class BlipCaptioner:
             "dtype": self.dtype,
             "family": self.family,
             "backend": backend,
+            "attention": self.attention,
+            "decoder": "static" if self._static is not None else ("generate" if self.device else None),
         }
 
 
@@ -320,7 +351,7 @@ def _has_accelerate() -> bool:
 
 def blip_captioner(spec: CaptionerSpec) -> BlipCaptioner:
     """A BLIP or BLIP-2 captioner for a spec (its family is read from config.json when it loads)."""
-    return BlipCaptioner(spec.model, spec.device, spec.dtype, spec.backend, spec.quantize)
+    return BlipCaptioner(spec.model, spec.device, spec.dtype, spec.backend, spec.quantize, spec.attention, spec.decoder)
 
 
 register(CaptionerKind("blip", frozenset({"blip"}), blip_captioner))

@@ -35,6 +35,8 @@ class CaptionerSpec:
     dtype: str = "auto"
     backend: str = "auto"
     quantize: str = "none"
+    attention: str = "auto"  # BLIP: auto/sdpa (scaled-dot-product attention) or eager
+    decoder: str = "auto"  # BLIP: auto (static on CUDA), generate or static
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ log = logging.getLogger("altscout")
 BACKENDS = ("auto", "torch", "openvino", "onnxruntime")
 RUNTIMES = ("openvino", "onnxruntime")  # the backends that run an exported graph
 QUANTIZE = ("none", "int8")
+ATTENTIONS = ("auto", "sdpa", "eager")  # BLIP's attention (captioning/blip_attention.py)
+DECODERS = ("auto", "static", "generate")  # BLIP's decoding loop (captioning/blip_decoder.py)
 OPENVINO_PRECISION = {"float32": "f32", "bfloat16": "bf16"}
 
 

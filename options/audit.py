@@ -10,7 +10,7 @@ from typing import Any
 from auditing.checks import AuditSettings
 from captioning.base import GenerationSettings
 from captioning.registry import DEFAULT_MODEL, CaptionerSpec
-from captioning.runtimes import BACKENDS, QUANTIZE
+from captioning.runtimes import ATTENTIONS, BACKENDS, DECODERS, QUANTIZE
 from captioning.translate import UnsupportedLanguageError, normalise_lang, translation_model_for
 from scraper.net import USER_AGENT, FetchPolicy
 
@@ -42,6 +42,8 @@ class AuditOptions:
     batch_size: int | None = None  # None: the captioner's default for its device
     backend: str = "auto"  # CPU: auto (the fastest exact path measured here), torch, openvino, onnxruntime
     quantize: str = "none"  # CPU: int8 runs a quantised encoder (opt-in; its caption quality is not measured)
+    attention: str = "auto"  # BLIP: auto and sdpa (scaled-dot-product attention), or eager (transformers' own)
+    decoder: str = "auto"  # BLIP: auto (static on CUDA, generate on a CPU), static or generate
     max_new_tokens: int = 30
     min_new_tokens: int | None = None
     num_beams: int = 1
@@ -94,6 +96,10 @@ class AuditOptions:
     shard_dir: str | None = None  # big runs: finished pages stream to shard files here, reports built from them
     shard_pages: int = 100  # --shard-dir: pages per shard (the most a stopped run redoes)
     scheme_added: tuple[str, ...] = ()  # start URLs typed without a scheme, audited as https:// (a page warning)
+    response_memory_bytes: int = 256 * MB  # the run's response store: recently used answers kept in memory
+    response_disk_bytes: int = 2048 * MB  # ... and every answer on disk (beside --state), least recently used evicted
+    refresh: bool = False  # a re-audit fetches and renders everything again (no conditional requests)
+    keywords: tuple[str, ...] = ()  # SEO keywords: a suggestion uses one only where the image or its context says so
     reaudit_finished: bool = True  # a finished state: audit afresh (CLI); False: report it as it is (service jobs)
 
     def __post_init__(self) -> None:
@@ -117,6 +123,8 @@ class AuditOptions:
             "per_host_pages",
             "page_workers",
             "caption_actors",
+            "response_memory_bytes",
+            "response_disk_bytes",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -158,6 +166,10 @@ class AuditOptions:
             raise OptionsError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.quantize not in QUANTIZE:
             raise OptionsError(f"quantize must be one of {', '.join(QUANTIZE)}, got {self.quantize!r}")
+        if self.attention not in ATTENTIONS:
+            raise OptionsError(f"attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
+        if self.decoder not in DECODERS:
+            raise OptionsError(f"decoder must be one of {', '.join(DECODERS)}, got {self.decoder!r}")
         if self.quantize == "int8" and self.backend not in ("auto", "onnxruntime"):
             raise OptionsError("--quantize int8 runs on ONNX Runtime; use --backend auto or onnxruntime with it")
         lang = (self.lang or "en").strip().lower()
@@ -168,13 +180,17 @@ class AuditOptions:
             self.translation_model_id(lang)
         if not self.model.strip():
             raise OptionsError("model must not be empty")
+        keywords = (" ".join(str(word).split()).lower() for word in self.keywords)
+        object.__setattr__(self, "keywords", tuple(dict.fromkeys(word for word in keywords if word)))
         if self.prompt is not None and not self.prompt.strip():
             object.__setattr__(self, "prompt", None)
 
     @property
     def captioner_spec(self) -> CaptionerSpec:
         """Which captioner these options ask for (``get_captioner``'s key)."""
-        return CaptionerSpec(self.model, self.device, self.dtype, self.backend, self.quantize)
+        return CaptionerSpec(
+            self.model, self.device, self.dtype, self.backend, self.quantize, self.attention, self.decoder
+        )
 
     @property
     def generation(self) -> GenerationSettings:
@@ -196,7 +212,8 @@ class AuditOptions:
     def audit_settings(self) -> AuditSettings:
         """The alt/SEO check thresholds these options imply."""
         return AuditSettings(
-            self.max_alt_length, self.large_image_bytes, self.mismatch_threshold, self.oversized_min_waste_bytes
+            self.max_alt_length, self.large_image_bytes, self.mismatch_threshold, self.oversized_min_waste_bytes,
+            keywords=self.keywords,
         )  # the OCR thresholds keep their documented defaults
 
     @property

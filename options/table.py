@@ -16,7 +16,7 @@ from typing import Any
 
 from auditing.registry import SEVERITIES
 from captioning.registry import DEFAULT_MODEL
-from captioning.runtimes import BACKENDS, QUANTIZE
+from captioning.runtimes import ATTENTIONS, BACKENDS, DECODERS, QUANTIZE
 from captioning.translate import supported_languages
 from options.audit import (
     DEVICES,
@@ -97,6 +97,10 @@ def _tuple(field: str) -> Convert:
     return lambda value, _: {field: tuple(value)}
 
 
+def _keywords(value: str, _: Mapping[str, Any]) -> dict[str, Any]:
+    return {"keywords": tuple(part for part in str(value).split(",") if part.strip())}
+
+
 def _translation_models(value: list[str], values: Mapping[str, Any]) -> dict[str, Any]:
     return {"translation_models": parse_translation_models(list(value), values.get("lang") or _D.lang)}
 
@@ -133,6 +137,9 @@ TABLE: dict[str, Option] = {
         # --- audit checks
         Option("max_alt_length", "flag longer alt text", CHECKS, CA, int, _D.max_alt_length, minimum=1, maximum=1000,
                target="max_alt_length"),
+        Option("keywords", "SEO keywords, comma-separated: a suggestion uses one at most once, only where the "
+               "image or its context supports it", CHECKS, CA, max_length=500, metavar="'WORD, WORDS'",
+               convert=_keywords),
         Option("max_image_kb", "flag image files over this size (default %(default)s KB)", CHECKS, C, float,
                _D.large_image_bytes / 1024, sets=("large_image_bytes",),
                convert=lambda value, _: {"large_image_bytes": int(value * 1024)}),
@@ -151,6 +158,10 @@ TABLE: dict[str, Option] = {
                MODEL, CS, default=_D.backend, choices=BACKENDS, target="backend"),
         Option("quantize", "int8: quantised encoder on ONNX Runtime (opt-in; effect on caption quality not measured)",
                MODEL, CS, default=_D.quantize, choices=QUANTIZE, target="quantize"),
+        Option("attention", "BLIP's attention: auto and sdpa (fused scaled-dot-product kernels), or eager "
+               "(transformers' own)", MODEL, CS, default=_D.attention, choices=ATTENTIONS, target="attention"),
+        Option("decoder", "BLIP's decoding loop: auto (static with CUDA graphs on a GPU, generate on a CPU), "
+               "static or generate", MODEL, CS, default=_D.decoder, choices=DECODERS, target="decoder"),
         Option("batch_size", "images per batch (default: 8 CPU, 16 CPU bfloat16, fitted to the GPU on CUDA)", MODEL,
                CS, int, target="batch_size"),
         Option("max_new_tokens", "the longest caption, in tokens", MODEL, CSAF, int, _D.max_new_tokens, minimum=5,
@@ -195,6 +206,17 @@ TABLE: dict[str, Option] = {
                _D.per_host_pages, target="per_host_pages"),
         Option("state", "SQLite file keeping the crawl: rerun the same command to continue after a stop or crash",
                SITE, C, Path, metavar="DB", sets=("state_path",), convert=_path("state_path")),
+        Option("refresh", "a re-audit with --state fetches and renders every page and image again, instead of asking "
+               "the site what changed (If-None-Match / If-Modified-Since) and reusing what did not", SITE, CAF, bool,
+               target="refresh", control=Control("checkbox", "Fetch everything again", (0, 3), elem_id="refresh",
+                                                  info="else a re-audit of a site asks it only what changed")),
+        Option("memory_budget_mb", "the run's response store: MB of recent page resources kept in memory "
+               "(default %(default)s)", SITE, CS, float, _D.response_memory_bytes / MB,
+               sets=("response_memory_bytes",), convert=_megabytes("response_memory_bytes")),
+        Option("disk_budget_mb", "the run's response store: MB kept on disk, beside --state (else in a temporary "
+               "folder); past it the least recently used are fetched again when needed (default %(default)s)", SITE,
+               CS, float, _D.response_disk_bytes / MB, sets=("response_disk_bytes",),
+               convert=_megabytes("response_disk_bytes")),
         Option("data_dir", "the service's folder of jobs (job database and report files); the CLI runs its audit as "
                "a job there: its reports stay there, it is compared with the site's previous audit there, and "
                "rerunning the same command continues it", SITE, CS, Path, server_default=Path("altscout-data"),

@@ -38,9 +38,11 @@ from pipeline.coverage import site_block
 from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
 from pipeline.frontier import Frontier, HostGate
 from pipeline.page_stage import DiscoveredPage, PageChecks
+from pipeline.revisit import Revisits
 from pipeline.stages import AuditRun, Prepared
 from records import FINAL_STATUSES, PENDING, AuditReport, ImageRecord, PageReport
 from scraper.urls import Scope, is_html_type, normalise_url
+from state.history import PreviousPage
 from state.run_files import write_run_files
 from state.shards import ShardWriter
 from state.store import AUDITED, FAILED, QUEUED, SKIPPED, AuditStore, StateMismatchError, UrlRow
@@ -108,6 +110,7 @@ class Engine:
         self.pages_done = 0
         self.caption_key = ""
         self.page_hashes: dict[str, str] = {}  # host and HTML hash -> the first page with them (a crawl's duplicates)
+        self.revisits: Revisits | None = None  # set by _begin: the response store and the state's earlier runs
 
     # --- the flow --------------------------------------------------------------------
 
@@ -119,6 +122,7 @@ class Engine:
             yield from self._run_stages()
             yield self._finished(started)
         finally:
+            self.run.close()
             if self.shards is not None:
                 self.shards.abandon()  # a stopped run: its open shard is redone by the next run
 
@@ -154,6 +158,7 @@ class Engine:
             self.store.start_over()
             self.frontier = Frontier(self.store, self.scope, options)
             resuming = False
+        self.revisits = Revisits(options, self.store, self.run, new_run=not resuming)
         self._load_models()
         if not resuming:
             for target in self.targets:
@@ -193,7 +198,8 @@ class Engine:
                     row = self.frontier.next()
                     if row is None:
                         break
-                    page_futures[page_pool.submit(self._page_job, row)] = row
+                    previous = self.revisits.previous(row.url) if self.revisits else None
+                    page_futures[page_pool.submit(self._page_job, row, previous)] = row
                 while self.download_queue and len(image_futures) + len(self.ready) < capacity:
                     record, discovered = self.download_queue.popleft()
                     image_futures[image_pool.submit(self.run.download_image, record, discovered.source)] = record
@@ -218,6 +224,8 @@ class Engine:
             for url in self.shards.complete():
                 self.frontier.done(url)
             site = self.site_block(with_urls=False) if self.site_report else None
+            if site is not None and self.revisits is not None and (changes := self.revisits.changes()):
+                site["changes"] = changes
             report = AuditReport(
                 model=self.run.model_info(), site=site, elapsed_s=time.monotonic() - started, issue_types=issue_types()
             )
@@ -227,6 +235,7 @@ class Engine:
         model, elapsed = self.run.model_info(), time.monotonic() - started
         self.store.put_meta("model", model)
         self.store.put_meta("elapsed_s", elapsed)
+        self.store.put_meta("changes", self.revisits.changes() if self.revisits else None)
         return AuditFinished(self._report(model, elapsed))
 
     def _report(self, model: dict[str, Any], elapsed: float) -> AuditReport:
@@ -236,15 +245,17 @@ class Engine:
             report.images = site_images(report.pages)
             report.site = self.site_block()
             report.site["unique_images"] = len(report.images)
+            if (changes := self.store.meta("changes")) is not None:
+                report.site["changes"] = changes
         report.elapsed_s = elapsed
         return report
 
-    def _page_job(self, row: UrlRow) -> DiscoveredPage:
+    def _page_job(self, row: UrlRow, previous: PreviousPage | None = None) -> DiscoveredPage:
         """Page worker: wait for the host's slot (and Crawl-delay), then run the page stage."""
         if self.run.is_folder(row.url):
             return self.run.folder_page(Path(row.url))
         with self.gate.slot(row.url, self.run.crawl_delay(row.url)):
-            return self.run.discover(row.url, self.checks)
+            return self.run.discover(row.url, self.checks, previous)
 
     # --- pages -----------------------------------------------------------------------
 
@@ -280,8 +291,11 @@ class Engine:
 
     def _accept_page(self, row: UrlRow, discovered: DiscoveredPage) -> Iterator[AuditEvent]:
         """A page's discovery finished: decide its fate, queue its images."""
+        assert self.revisits is not None
+        discovered = self.revisits.restore(discovered)  # an unchanged page: its stored discovery
         if not (yield from self._triage(row, discovered)):
             return
+        self.revisits.remember(row.url, discovered)
         page = discovered.page
         url = row.url
         pending = [record for record in page.images if record.status == PENDING]
@@ -409,6 +423,8 @@ class Engine:
     def _finish(self, record: ImageRecord) -> Iterator[AuditEvent]:
         """A record is final: share its outcome with records of the same URL, count it for its page."""
         assert record.status in FINAL_STATUSES
+        if self.revisits is not None:
+            self.revisits.image_done(record)
         outcome = self._share_outcome(record)
         for follower in self.url_waiters.pop(record.source, []):
             self._copy_outcome(follower, outcome)

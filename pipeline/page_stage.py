@@ -9,6 +9,7 @@ the browser loaded stays in :class:`PageBytes` so the image stage reuses it.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from options import AuditOptions
 from records import PENDING, ImageRecord, PageReport
 from scraper.browser import INSTALL_HINT, BrowserUnavailableError
+from scraper.context import page_context
 from scraper.discover import ParsedPage, find_images, parse_page, stylesheet_imports
 from scraper.errors import HTTPStatusError, ScrapeError
 from scraper.net import Fetcher, FetchResult, check_url
@@ -24,7 +26,9 @@ from scraper.render import Renderer, RenderError, RenderResult
 from scraper.render_ax import ShotBudget
 from scraper.render_route import RenderBudget, ResponseStash
 from scraper.rendered import add_network_images, client_rendered_signs, merge_static, records_from_snapshot
+from scraper.responses import NOT_MODIFIED, ResponseStore
 from scraper.robots import RobotsCache
+from state.history import PreviousPage
 
 log = logging.getLogger("altscout")
 
@@ -34,14 +38,18 @@ BLOCKED_SHOWN = 5
 
 
 class PageBytes:
-    """Fetch through the guarded fetcher, answering first from what the browser already loaded."""
+    """Fetch through the guarded fetcher, answering first from what the browser already loaded,
+    then from the run's response store (each URL goes to the site once per audit)."""
 
-    def __init__(self, fetcher: Fetcher, stash: ResponseStash | None = None) -> None:
+    def __init__(
+        self, fetcher: Fetcher, stash: ResponseStash | None = None, responses: ResponseStore | None = None
+    ) -> None:
         self.fetcher = fetcher
         self.stash = stash
+        self.responses = responses
 
     def fetch(self, url: str, *, max_bytes: int, deadline_s: float, accept: str) -> FetchResult:
-        """A stashed 2xx/4xx/5xx answer within ``max_bytes``, else a guarded download."""
+        """A stashed or stored 2xx answer within ``max_bytes``, else a guarded download; HTTPStatusError on 4xx/5xx."""
         if self.stash is not None and (error := self.stash.error(url)) is not None:
             raise error
         stashed = self.stash.get(url) if self.stash is not None else None
@@ -49,7 +57,15 @@ class PageBytes:
             if stashed.status >= 400:
                 raise HTTPStatusError(stashed.status, stashed.final_url)
             return stashed
-        return self.fetcher.fetch(url, max_bytes=max_bytes, deadline_s=deadline_s, accept=accept)
+        if self.responses is None:
+            return self.fetcher.fetch(url, max_bytes=max_bytes, deadline_s=deadline_s, accept=accept)
+        result = self.responses.fetch(
+            url, max_bytes=max_bytes, deadline_s=deadline_s, accept=accept,
+            max_redirects=self.fetcher.policy.max_redirects,
+        )  # fmt: skip
+        if result.status >= 300:
+            raise HTTPStatusError(result.status, result.final_url)
+        return result
 
     def release(self) -> None:
         """Free the browser's bytes once the page's images are done."""
@@ -66,6 +82,9 @@ class DiscoveredPage:
     links: list[str] = field(default_factory=list)  # static and rendered links, absolute
     canonical: str | None = None
     content_sha256: str | None = None  # the HTML document's hash: identical pages are one page
+    validators: tuple[str | None, str | None] = (None, None)  # the document's ETag and Last-Modified
+    unchanged: bool = False  # a re-audit: the page answered 304 or the same HTML; its stored discovery stands
+    read_with: str = ""  # how it was read (reading_key): a stored discovery stands only for the same way
 
 
 @dataclass(frozen=True)
@@ -105,33 +124,46 @@ def discover_page(
     renderer: Renderer | None,
     unavailable: BrowserUnavailableError | None = None,
     checks: PageChecks | None = None,
+    responses: ResponseStore | None = None,
+    previous: PreviousPage | None = None,
 ) -> DiscoveredPage:
-    """Find the images of one page; a page-level problem raises a ScrapeError."""
+    """Find the images of one page; a page-level problem raises a ScrapeError.
+
+    Subresources come from ``responses`` (the run's store) when given. With ``previous`` (what an
+    earlier run read), the page is asked for conditionally: a ``304`` or the same HTML returns an
+    ``unchanged`` DiscoveredPage without records, whose stored discovery the engine restores.
+    """
     checks = checks or PageChecks()
     page = PageReport(url=url)
+    read_with = reading_key(options, renderer is not None)
+    if previous is not None and previous.read_with != read_with:
+        previous = None  # read another way before (browser or not, other limits): read it in full
     check_url(url)
     if not options.ignore_robots:
         robots.check(url)
+    document = _page_request(url, options, fetcher, checks, previous) if previous is not None else None
+    if document is not None and previous is not None and _unchanged(document, previous):
+        page.final_url = document.final_url
+        validators = _validators(document, previous)
+        source = PageBytes(fetcher, None, responses)
+        return DiscoveredPage(page, source, [], None, previous.sha256, validators, True, read_with)
     rendered: RenderResult | None = None
     if renderer is not None:
         try:
-            rendered = renderer.render(url, fetcher, render_budget(options), checks.redirect_guard, checks.require_type)
+            rendered = renderer.render(
+                url, fetcher, render_budget(options), checks.redirect_guard, checks.require_type, responses, document
+            )
         except RenderError as exc:
             page.warnings.append(f"not rendered in the browser ({exc.message}); read statically instead")
     if rendered is not None:
-        source = PageBytes(fetcher, rendered.stash)
+        source = PageBytes(fetcher, rendered.stash, responses)
         records, parsed = _rendered_records(page, rendered, options, source)
         links = [*rendered.snapshot.get("links", []), *parsed.links()]
     else:
-        source = PageBytes(fetcher)
-        document = fetcher.fetch(
-            url,
-            max_bytes=options.page_max_bytes,
-            deadline_s=options.page_deadline_s,
-            accept=HTML_ACCEPT,
-            redirect_guard=checks.redirect_guard,
-            require_type=checks.require_type,
-        )
+        source = PageBytes(fetcher, None, responses)
+        document = document or _page_request(url, options, fetcher, checks, None)
+        if document.status >= 400:
+            raise HTTPStatusError(document.status, document.final_url)
         parsed = _parse_document(page, document)
         links = parsed.links()
         records = find_images(parsed, _fetch_stylesheets(parsed, page, options, source))
@@ -143,9 +175,56 @@ def discover_page(
             )
     prefilter(records, options)
     page.images = records
-    html = (rendered.document if rendered is not None else document).content  # type: ignore[union-attr]
-    digest = hashlib.sha256(html).hexdigest()
-    return DiscoveredPage(page, source, list(dict.fromkeys(links)), parsed.canonical, digest)
+    page.subject = page_context(parsed.soup, parsed.base_url).page_subject()
+    read = rendered.document if rendered is not None else document
+    assert read is not None
+    digest = hashlib.sha256(read.content).hexdigest()
+    links = list(dict.fromkeys(links))
+    return DiscoveredPage(page, source, links, parsed.canonical, digest, _validators(read), False, read_with)
+
+
+READING_OPTIONS = (
+    "min_width", "min_height", "max_images", "page_max_bytes", "css_max_bytes", "max_stylesheets", "user_agent",
+    "render_timeout_s", "render_max_requests", "render_max_bytes",
+)  # fmt: skip
+
+
+def reading_key(options: AuditOptions, rendering: bool) -> str:
+    """What a page's discovery depends on besides its HTML: the browser, and the options that shape
+    its records. A re-audit reuses a stored discovery only when this is the same."""
+    material = {"rendered": rendering} | {name: getattr(options, name) for name in READING_OPTIONS}
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _page_request(
+    url: str, options: AuditOptions, fetcher: Fetcher, checks: PageChecks, previous: PreviousPage | None
+) -> FetchResult:
+    """The page's own request (conditional when an earlier run read it); 4xx/5xx are returned."""
+    return fetcher.fetch(
+        url,
+        max_bytes=options.page_max_bytes,
+        deadline_s=options.page_deadline_s,
+        accept=HTML_ACCEPT,
+        raise_for_status=previous is None,
+        headers=previous.conditional_headers() if previous is not None else None,
+        redirect_guard=checks.redirect_guard,
+        require_type=checks.require_type,
+    )
+
+
+def _unchanged(document: FetchResult, previous: PreviousPage) -> bool:
+    """The page answered 304, or the same HTML as when it was last read."""
+    if document.status == NOT_MODIFIED:
+        return True
+    return document.status < 300 and hashlib.sha256(document.content).hexdigest() == previous.sha256
+
+
+def _validators(document: FetchResult, previous: PreviousPage | None = None) -> tuple[str | None, str | None]:
+    """The page's ETag and Last-Modified (a 304 may leave them out: the earlier ones stand)."""
+    etag, modified = document.headers.get("etag"), document.headers.get("last-modified")
+    if previous is not None:
+        etag, modified = etag or previous.etag, modified or previous.last_modified
+    return etag, modified
 
 
 def _parse_document(page: PageReport, document: FetchResult) -> ParsedPage:

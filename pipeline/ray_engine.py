@@ -43,7 +43,7 @@ from options import OptionsError
 from pipeline.engine import Engine
 from pipeline.events import AuditEvent, ImageFinished, PageFinished
 from pipeline.frontier import HostGate
-from pipeline.page_stage import DiscoveredPage, PageBytes
+from pipeline.page_stage import DiscoveredPage
 from pipeline.ray_stages import (
     FLUSH,
     FLUSH_KIND,
@@ -100,6 +100,7 @@ class RayEngine(Engine):
         if self.options.lang not in (ENGLISH, AUTO):
             self.run.translator_for(self.options.lang).load()
         self.caption_key = caption_namespace(self.options.model, self.options.generation)
+        self.run.captions_by_hash.update(self.store.captions(self.caption_key))  # the actors start with them
 
     def pages_per_caption_call(self) -> int:
         """Pages a captioning call takes: a page brings about 5 new images, a CPU batch is 16, a GPU's 1,024."""
@@ -217,7 +218,7 @@ class RayEngine(Engine):
                     quiet["flushes_left"] -= 1
                     quiet["since"] = time.monotonic()
                     try:
-                        self.queue.put([FLUSH] * padding)
+                        self.queue.put([(FLUSH, "")] * padding)
                     except Exception:  # the run is ending and the queue with it
                         return
 
@@ -246,7 +247,8 @@ class RayEngine(Engine):
         if batch:
             self.sent.update((row.url, row) for row in batch)
             self.out.update(row.url for row in batch)
-            self.queue.put([row.url for row in batch])
+            carried = self.revisits.carried if self.revisits is not None else lambda url: ""
+            self.queue.put([(row.url, carried(row.url)) for row in batch])
             return True
         if exhausted and not self.sent and not self.closed:
             self.closed = True  # every discovery is back: no page can offer another link
@@ -273,6 +275,7 @@ class RayEngine(Engine):
                     "gate": gate,
                     "ledger": ledger,
                     "found": self.found,
+                    "responses": self._responses(),
                 },
                 batch_size=1,
                 compute=_pool(1, workers),
@@ -280,19 +283,25 @@ class RayEngine(Engine):
             )
             .map_batches(
                 PrepareStage,
-                fn_constructor_kwargs={"options": options},
+                fn_constructor_kwargs={"options": options, "responses": self._responses()},
                 batch_size=1,  # a page; its images are downloaded by the actor's threads at once
                 compute=_pool(1, workers),
                 num_cpus=IO_ACTOR_CPUS,
             )
             .map_batches(
                 CaptionStage,
-                fn_constructor_kwargs={"options": options, "threads": self.caption_threads()},
+                fn_constructor_kwargs={
+                    "options": options, "threads": self.caption_threads(), "known": dict(self.run.captions_by_hash)
+                },
                 batch_size=self.pages_per_caption_call(),
                 compute=_pool(self.options.caption_actors, self.options.caption_actors),
                 num_gpus=1 if cuda else 0,
             )
         )
+
+    def _responses(self) -> tuple[str, str] | None:
+        """The response store every actor of this node opens: the driver's folder and run."""
+        return (str(self.revisits.folder), self.revisits.run_id) if self.revisits is not None else None
 
     def _on_found(self, found: dict[str, Any]) -> Iterator[AuditEvent]:
         """A page's discovery: its fate and its links now; its records when its row comes back."""
@@ -301,10 +310,14 @@ class RayEngine(Engine):
             return  # a retried discovery's second message
         row = self.sent.pop(url)
         page = PageReport.from_state(found["page"])
+        validators = tuple(found.get("validators") or (None, None))
         discovered = DiscoveredPage(
-            page, PageBytes(self.run.fetcher), found["links"], found["canonical"], found.get("content_sha256")
-        )
+            page, self.run.page_bytes(), found["links"], found["canonical"], found.get("content_sha256"), validators,
+            bool(found.get("unchanged")), str(found.get("read_with") or ""),
+        )  # fmt: skip
         self.kept[url] = bool((yield from self._triage(row, discovered)))
+        if self.kept[url] and self.revisits is not None:
+            self.revisits.remember(url, discovered)
         if url in self.early:
             yield from self._assemble(url, *self.early.pop(url))
 
@@ -317,8 +330,11 @@ class RayEngine(Engine):
         self.out.discard(url)
         state = json.loads(out["state"])
         page = PageReport.from_state(state["page"])
+        self.run.model_captions += state.get("model_captions", 0)
         for index in state["leads"]:
             record = page.images[index]
+            if self.revisits is not None:
+                self.revisits.image_done(record)
             outcome = self._share_outcome(record)
             for page_url, follower in self.followers.pop(record.source, []):
                 assembly = self.assembling[page_url]

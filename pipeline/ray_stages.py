@@ -26,10 +26,12 @@ try:
     from ray.data.datasource import Datasource, ReadTask
 except ImportError as exc:  # pragma: no cover - the base install has no Ray
     raise OptionsError("--engine ray needs Ray: pip install -r requirements-ray.txt") from exc
-from pipeline.page_stage import DiscoveredPage, PageBytes, PageChecks
+from pipeline.page_stage import DiscoveredPage, PageChecks
+from pipeline.revisit import restore
 from pipeline.stages import AuditRun
 from records import PENDING, ImageRecord, PageReport
 from scraper.urls import Scope, is_html_type
+from state.history import from_carried
 
 log = logging.getLogger("altscout.ray")
 
@@ -134,8 +136,8 @@ class FrontierSource(Datasource):
         queue = self.queue
 
         def read() -> Iterator[Any]:
-            while (urls := queue.get(block=True)) is not None:
-                yield pa.table({"url": [*urls, FLUSH]})
+            while (rows := queue.get(block=True)) is not None:  # (URL, what an earlier run read from it)
+                yield pa.table({"url": [url for url, _ in rows] + [FLUSH], "previous": [p for _, p in rows] + [""]})
 
         return [ReadTask(read, BlockMetadata(num_rows=None, size_bytes=None, input_files=None, exec_stats=None))]
 
@@ -143,34 +145,47 @@ class FrontierSource(Datasource):
 class DiscoverStage:
     """The page stage on a worker: discovery (and rendering when the worker has a browser)."""
 
-    def __init__(self, options: dict[str, Any], start_urls: list[str], gate: Any, ledger: Any, found: Any) -> None:
+    def __init__(
+        self,
+        options: dict[str, Any],
+        start_urls: list[str],
+        gate: Any,
+        ledger: Any,
+        found: Any,
+        responses: tuple[str, str] | None = None,
+    ) -> None:
         self.options = options_from_dict(options)
         self.run = AuditRun(self.options)
+        if responses is not None:  # the driver's response store folder and run: the node's processes share it
+            self.run.open_responses(Path(responses[0]), responses[1])
         self.run.start_renderer()
         scope = Scope.for_start(start_urls, self.options.scope == "domain", self.options.include, self.options.exclude)
         self.checks = PageChecks(scope.why_out, is_html_type) if self.options.crawl else None
         self.gate, self.ledger, self.found = gate, ledger, found
 
-    def _discover(self, url: str) -> DiscoveredPage:
-        """Discovery within the cluster's slot for the host (``--per-host``, ``Crawl-delay``)."""
+    def _discover(self, url: str, carried: str) -> DiscoveredPage:
+        """Discovery within the cluster's slot for the host (``--per-host``, ``Crawl-delay``); on a
+        re-audit the request is conditional and an unchanged page is its stored discovery."""
         import ray
 
+        earlier = from_carried(carried)
         ray.get(self.gate.acquire.remote(url, self.run.crawl_delay(url)))
         try:
-            return self.run.discover(url, self.checks)
+            discovered = self.run.discover(url, self.checks, earlier[0] if earlier else None)
         finally:
             self.gate.release.remote(url)
+        return restore(discovered, earlier[1] if earlier else None)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         import ray
 
         out: list[dict[str, Any]] = []
-        for url in map(str, batch["url"]):
+        for url, carried in zip(map(str, batch["url"]), map(str, batch["previous"]), strict=True):
             if url == FLUSH:  # passed on, never dropped: an empty output stalls Ray Data's stream here
                 out.append(_row(FLUSH_KIND, "", {}))
                 continue
-            discovered = self._discover(url)
-            discovered.source.release()  # the browser's bytes stay on this worker: images are fetched again
+            discovered = self._discover(url, carried)
+            discovered.source.release()  # the image stage reads the bytes from the node's response store
             page = discovered.page
             pending = [i for i, record in enumerate(page.images) if record.status == PENDING]
             claims = ray.get(self.ledger.claim.remote(url, [page.images[i].source for i in pending])) if pending else []
@@ -178,7 +193,8 @@ class DiscoverStage:
             # The driver decides the page's fate and grows the crawl now, not when the images are done.
             self.found.put(
                 {"url": url, "page": page_state, "links": discovered.links, "canonical": discovered.canonical,
-                 "content_sha256": discovered.content_sha256}
+                 "content_sha256": discovered.content_sha256, "validators": list(discovered.validators),
+                 "unchanged": discovered.unchanged, "read_with": discovered.read_with}
             )
             leads = [i for i, lead in zip(pending, claims, strict=True) if lead]
             out.append(_row(PAGE, url, {"page": page_state, "leads": leads}))
@@ -188,9 +204,11 @@ class DiscoverStage:
 class PrepareStage:
     """The image stage on a worker: fetch, decode, prepare for the model, read the text (threads inside)."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], responses: tuple[str, str] | None = None) -> None:
         self.options = options_from_dict(options)
         self.run = AuditRun(self.options)
+        if responses is not None:
+            self.run.open_responses(Path(responses[0]), responses[1])
         self.run.start_ocr()
         self.pool = ThreadPoolExecutor(self.options.download_workers, thread_name_prefix="altscout-ray-dl")
 
@@ -198,7 +216,7 @@ class PrepareStage:
         """The page's leading records downloaded at once; the model inputs travel pickled beside them."""
         state = json.loads(row["state"])
         page = PageReport.from_state(state["page"])
-        source = PageBytes(self.run.fetcher)
+        source = self.run.page_bytes()
         leads: list[int] = state["leads"]
         prepared = list(self.pool.map(lambda index: self.run.download_image(page.images[index], source), leads))
         inputs = [(index, p.sha256, p.model_input) for index, p in zip(leads, prepared, strict=True) if p is not None]
@@ -212,7 +230,10 @@ class PrepareStage:
 class CaptionStage:
     """Captioning on an actor that loads the model once: the prepared images of a call's pages, in batches."""
 
-    def __init__(self, options: dict[str, Any], threads: int | None = None) -> None:
+    def __init__(
+        self, options: dict[str, Any], threads: int | None = None, known: dict[str, tuple[str, str]] | None = None
+    ) -> None:
+        """``known``: the state's captions by SHA-256, so a re-audit's unchanged images are not captioned again."""
         if threads:  # Ray sets OMP_NUM_THREADS to the CPUs reserved; the engine says how many to use
             import torch
 
@@ -221,11 +242,13 @@ class CaptionStage:
             torch.set_num_threads(threads)
         self.options = options_from_dict(options)
         self.run = AuditRun(self.options)
+        self.run.captions_by_hash.update(known or {})
         self.run.captioner.load()
 
-    def _caption(self, todo: list[tuple[ImageRecord, Any]]) -> None:
+    def _caption(self, todo: list[tuple[ImageRecord, Any]]) -> set[int]:
         """Identical bytes are captioned once per actor: a caption this actor made is reused, and the
-        same bytes twice in a call follow the first (the stage function shares the outcome)."""
+        same bytes twice in a call follow the first (the stage function shares the outcome). Returns
+        the ``id`` of each record the model captioned."""
         fresh: list[tuple[ImageRecord, Any]] = []
         followers: dict[str, list[ImageRecord]] = {}
         for record, model_input in todo:
@@ -241,6 +264,7 @@ class CaptionStage:
                 fresh.append((record, model_input))
         for chunk in balanced_batches(fresh, self.run.batch_size):
             list(self.run.caption_images(chunk, followers))
+        return {id(record) for record, _ in fresh}
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         rows = _rows(batch)
@@ -256,9 +280,10 @@ class CaptionStage:
                 record = page.images[index]
                 record.sha256 = sha256
                 todo.append((record, model_input))
-        self._caption(todo)
+        by_model = self._caption(todo)
         for position, (state, page) in pages.items():
             state["page"] = page.to_state()
+            state["model_captions"] = sum(id(record) in by_model for record in page.images)
             rows[position] = {**rows[position], "state": json.dumps(state), "prepared": b""}
         return _columns(rows)
 

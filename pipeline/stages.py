@@ -10,6 +10,7 @@ engines that compose these stages are chosen and run in :mod:`pipeline.run`.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import threading
@@ -34,7 +35,9 @@ from scraper.errors import FetchError, ScrapeError
 from scraper.images import DRAFT_SIDE, ImageSkipped, decode_data_uri, prepare_image
 from scraper.net import Fetcher, check_url
 from scraper.render import Renderer, get_renderer
+from scraper.responses import ResponseStore
 from scraper.robots import RobotsCache
+from state.history import PreviousPage
 
 log = logging.getLogger("altscout")
 
@@ -72,6 +75,7 @@ class AuditRun:
         self.fetcher = Fetcher(options.fetch_policy)
         self.robots = RobotsCache(self.fetcher, deadline_s=min(10.0, options.page_deadline_s))
         self.host_limit = _HostLimiter(options.per_host_limit)
+        self.responses: ResponseStore | None = None  # set by open_responses: subresources once per audit
         self.renderer: Renderer | None = None  # set by start_renderer
         self.browser_unavailable: BrowserUnavailableError | None = None
         self.text_reader: TextReader | None = None  # set by start_ocr
@@ -180,12 +184,38 @@ class AuditRun:
             "recognise_s": round(recognise, 3),
         }
 
-    def discover(self, url: str, checks: PageChecks | None = None) -> DiscoveredPage:
+    def open_responses(self, folder: Path | None, run: str) -> ResponseStore:
+        """The run's response store (``folder`` None: a temporary one); every process of a run passes the same."""
+        opts = self.options
+        self.responses = ResponseStore(
+            self.fetcher,
+            folder,
+            memory_bytes=opts.response_memory_bytes,
+            disk_bytes=opts.response_disk_bytes,
+            run=run,
+            revalidate=not opts.refresh,
+            wire_gate=self.host_limit,
+        )
+        return self.responses
+
+    def close(self) -> None:
+        """Free what the run holds outside the process's models (the response store)."""
+        if self.responses is not None:
+            self.responses.close()
+
+    def page_bytes(self) -> PageBytes:
+        """Where a page's images are read from when no browser loaded them."""
+        return PageBytes(self.fetcher, None, self.responses)
+
+    def discover(
+        self, url: str, checks: PageChecks | None = None, previous: PreviousPage | None = None
+    ) -> DiscoveredPage:
         """The page stage for one URL; page problems become a failed PageReport, never an exception."""
         try:
             discovered = discover_page(
-                url, self.options, self.fetcher, self.robots, self.renderer, self.browser_unavailable, checks
-            )
+                url, self.options, self.fetcher, self.robots, self.renderer, self.browser_unavailable, checks,
+                self.responses, None if self.options.refresh else previous,
+            )  # fmt: skip
             if self.ocr_unavailable and discovered.page.status == "ok" and discovered.page.images:
                 discovered.page.warnings.append(f"text in images not read: {self.ocr_unavailable}")
             return discovered
@@ -195,7 +225,7 @@ class AuditRun:
             log.exception("unexpected error on page %s", url)
             page = PageReport(url=url, status="failed", error=f"internal error: {type(exc).__name__}")
             page.error_code = "internal_error"
-        return DiscoveredPage(page, PageBytes(self.fetcher))
+        return DiscoveredPage(page, self.page_bytes())
 
     def crawl_delay(self, url: str) -> float | None:
         """The ``Crawl-delay`` of robots.txt for ``url``'s host (None when ignored, absent or unreadable)."""
@@ -221,7 +251,7 @@ class AuditRun:
             )
             for path in scan_folder(folder, self.options.glob)
         ]
-        return DiscoveredPage(page, PageBytes(self.fetcher))
+        return DiscoveredPage(page, self.page_bytes())
 
     # --- translation -------------------------------------------------------------------
 
@@ -272,8 +302,9 @@ class AuditRun:
                 data = _read_local(Path(record.local_path), opts.image_max_bytes)
             elif record.source.lower().startswith("data:"):
                 data = decode_data_uri(record.source, opts.image_max_bytes)
-            else:
-                with self.host_limit(record.source):
+            else:  # the response store holds the host's limit around what goes on the wire
+                gate = self.host_limit(record.source) if source.responses is None else contextlib.nullcontext()
+                with gate:
                     data = source.fetch(
                         record.source,
                         max_bytes=opts.image_max_bytes,

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from records import AuditReport
+from reports.fixes import write_shopify_csv, write_wp_cli
 from reports.html import write_html
 from reports.writers import write_captions_txt, write_csv, write_json, write_pages_csv
+from reports.xlsx import write_xlsx
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,30 @@ FORMATS: dict[str, ReportFormat] = {
             "write one row per page URL here (a crawl: every URL met, with its status)",
             write_pages_csv,
             site_only=True,
+        ),
+        ReportFormat(
+            "xlsx",
+            "report.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "--xlsx",
+            "write the spreadsheet here: sheets Images, Pages and Issues, with filters",
+            write_xlsx,
+        ),
+        ReportFormat(
+            "shopify_csv",
+            "shopify-alt-text.csv",
+            "text/csv; charset=utf-8",
+            "--shopify-csv",
+            "write Shopify's product CSV rows that set the suggested alt texts (pages under /products/)",
+            write_shopify_csv,
+        ),
+        ReportFormat(
+            "wp_cli",
+            "wp-alt-text.sh",
+            "text/x-shellscript; charset=utf-8",
+            "--wp-cli",
+            "write a WP-CLI script that sets the suggested alt texts of WordPress images (class wp-image-ID)",
+            write_wp_cli,
         ),
     )
 }

@@ -28,6 +28,7 @@ from typing import IO, Any
 from auditing.registry import issue_types
 from auditing.site import image_key, image_view
 from records import ImageRecord, PageReport, SummaryCounter
+from reports.cells import CSV_ENCODING
 from reports.formats import FORMATS
 from reports.html import WORST_PAGES, html_context, stream_html
 from reports.writers import (
@@ -190,7 +191,7 @@ def build_reports(folder: str | Path, outputs: ShardReports) -> dict[str, Any]:
         summary = counter.summary(run["elapsed_s"])
         pages_csv = outputs.get("pages_csv")
         if pages_csv is not None:
-            with pages_csv.open("w", newline="", encoding="utf-8") as handle:
+            with pages_csv.open("w", newline="", encoding=CSV_ENCODING) as handle:
                 writer = csv_writer(handle, PAGES_CSV_COLUMNS)
                 for row in url_rows(folder):
                     writer.writerow(pages_csv_row(row, counts.get(row["url"])))
@@ -227,7 +228,7 @@ def _pass_two(
             handles["txt"] = captions_txt.open("w", encoding="utf-8")
         rows = None
         if csv_path is not None:
-            handles["csv"] = csv_path.open("w", newline="", encoding="utf-8")
+            handles["csv"] = csv_path.open("w", newline="", encoding=CSV_ENCODING)
             rows = csv_writer(handles["csv"], CSV_COLUMNS)
         if json_path is not None:
             handles["json"] = json_path.open("w", encoding="utf-8")

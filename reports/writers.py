@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from auditing.registry import ISSUES
 from records import CAPTIONED, FAILED, SKIPPED, AuditReport, PageReport
+from reports.cells import CSV_ENCODING, NeutralDictWriter
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "report.schema.json"
 CSV_COLUMNS = [
@@ -133,8 +134,8 @@ def csv_rows(page: PageReport) -> Iterator[dict[str, Any]]:
 
 
 def csv_writer(handle: TextIO, columns: list[str]) -> csv.DictWriter[str]:
-    """A CSV writer with its header written."""
-    writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+    """A CSV writer with its header written; cells that a spreadsheet would run as formulas stay text."""
+    writer = NeutralDictWriter(handle, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     return writer
 
@@ -142,7 +143,7 @@ def csv_writer(handle: TextIO, columns: list[str]) -> csv.DictWriter[str]:
 def write_csv(report: AuditReport, path: str | Path) -> Path:
     """Write one CSV row per image (failed pages get one row with the page error)."""
     target = Path(path)
-    with target.open("w", newline="", encoding="utf-8") as handle:
+    with target.open("w", newline="", encoding=CSV_ENCODING) as handle:
         writer = csv_writer(handle, CSV_COLUMNS)
         for page in report.pages:
             writer.writerows(csv_rows(page))
@@ -188,17 +189,21 @@ def pages_csv_row(url_row: dict[str, Any], counts: dict[str, Any] | None) -> dic
     return {key: "" if value is None else value for key, value in out.items()}
 
 
-def write_pages_csv(report: AuditReport, path: str | Path) -> Path:
+def pages_rows(report: AuditReport) -> Iterator[dict[str, Any]]:
     """One row per URL met (site audits: every URL with its status; else every page), with counts."""
-    target = Path(path)
     counts = {page.url: page_counts(page) for page in report.pages if page.status == "ok"}
     rows = list(report.site["urls"]) if report.site else [
         {"url": page.url, "status": "audited" if page.status == "ok" else "failed", "reason": page.error_code,
          "detail": page.error}
         for page in report.pages
     ]  # fmt: skip
-    with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv_writer(handle, PAGES_CSV_COLUMNS)
-        for row in rows:
-            writer.writerow(pages_csv_row(row, counts.get(row["url"])))
+    for row in rows:
+        yield pages_csv_row(row, counts.get(row["url"]))
+
+
+def write_pages_csv(report: AuditReport, path: str | Path) -> Path:
+    """pages.csv: :func:`pages_rows`."""
+    target = Path(path)
+    with target.open("w", newline="", encoding=CSV_ENCODING) as handle:
+        csv_writer(handle, PAGES_CSV_COLUMNS).writerows(pages_rows(report))
     return target

@@ -20,6 +20,7 @@ from bs4 import BeautifulSoup, Tag
 from bs4.dammit import EncodingDetector
 
 from records import ELEMENT, ElementInfo, ImageRecord, element_source
+from scraper.context import PageContext, in_main_content, nearest_heading, page_context
 from scraper.css import inline_style_urls, matchable_selector, stylesheet_backgrounds
 from scraper.elements import ElementReader, drawn_elements, is_image_object
 from scraper.srcset import Candidate, largest, parse_srcset
@@ -262,6 +263,7 @@ class StaticCollector(Collector):
         super().__init__(page.base_url, page.final_url)
         self.reader = reader
         self.seen: set[int] = set()  # ids of the elements that showed an image
+        self.context = page_context(page.soup, page.base_url)  # what the page says its images show
 
     def add_element(self, raw_url: str, found_in: list[str], element: Tag | None, alt: str | None) -> None:
         """Count one occurrence found on a parsed element (an img or image button without a URL is kept too)."""
@@ -272,18 +274,25 @@ class StaticCollector(Collector):
         if element.name in ("img", "input") and self.shows_no_image(raw_url):
             self.drawn(element.name, found_in, element, info)
             return
-        if self.add(raw_url, found_in, alt, lambda r: _fill_context(r, element), info) is not None:
+        if self.add(raw_url, found_in, alt, lambda r: _fill_context(r, element, self.context), info) is not None:
             self.seen.add(id(element))
 
     def drawn(self, kind: str, found_in: list[str], element: Tag, info: ElementInfo | None = None) -> None:
         """An element with no image file: skipped with why (a browser captions the ones it draws)."""
-        record = self.add_drawn(kind, found_in, info or self.reader.info(element), lambda r: _fill_context(r, element))
+        fill = lambda r: _fill_context(r, element, self.context)  # noqa: E731
+        record = self.add_drawn(kind, found_in, info or self.reader.info(element), fill)
         if record.status == "pending":
             record.skip(*NOT_CAPTIONED[kind])
 
 
-def _fill_context(record: ImageRecord, element: Tag) -> None:
+def _fill_context(record: ImageRecord, element: Tag, context: PageContext | None = None) -> None:
     record.title = str(element.get("title")) if element.get("title") is not None else None
+    record.heading = nearest_heading(element)
+    record.wp_attachment_id = wp_attachment(element)
+    if context is not None:
+        record.subject, record.subject_source = context.subject_for(
+            record.source, record.found_in, in_main_content(element)
+        )
     record.width_attr = _int_attr(element, "width")
     record.height_attr = _int_attr(element, "height")
     link = element.find_parent(["a", "button"])
@@ -298,6 +307,18 @@ def _fill_context(record: ImageRecord, element: Tag) -> None:
         caption = figure.find("figcaption")
         if isinstance(caption, Tag):
             record.figcaption = caption.get_text(" ", strip=True) or None
+
+
+_WP_IMAGE = re.compile(r"^wp-image-(\d{1,12})$")
+
+
+def wp_attachment(element: Tag) -> int | None:
+    """The WordPress attachment id of ``class="wp-image-<id>"``."""
+    classes = element.get("class") or []
+    for name in classes if isinstance(classes, list) else str(classes).split():
+        if match := _WP_IMAGE.match(str(name)):
+            return int(match.group(1))
+    return None
 
 
 def _attr_alt(tag: Tag) -> str | None:
@@ -344,6 +365,9 @@ def find_images(page: ParsedPage, stylesheets: Iterable[tuple[str, str]] = ()) -
     for kind, element in drawn_elements(soup):
         if kind != "role-img" or id(element) not in collector.seen:  # a role=img background is that image's record
             collector.drawn(kind, [kind], element)
+    for record in collector.records.values():  # og:image and twitter:image have no element
+        if record.subject is None:
+            record.subject, record.subject_source = collector.context.subject_for(record.source, record.found_in, False)
     return list(collector.records.values())
 
 

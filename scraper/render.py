@@ -38,6 +38,7 @@ from scraper.errors import ScrapeError
 from scraper.net import Fetcher, FetchResult
 from scraper.render_ax import read_page
 from scraper.render_route import PageRoute, RenderBudget, ResponseStash
+from scraper.responses import ResponseStore
 
 log = logging.getLogger("altscout.render")
 
@@ -187,13 +188,18 @@ class Renderer:
         budget: RenderBudget,
         redirect_guard: Callable[[str], str | None] | None = None,
         require_type: Callable[[str], bool] | None = None,
+        responses: ResponseStore | None = None,
+        document: FetchResult | None = None,
     ) -> RenderResult:
         """Render ``url``; ScrapeError for a page that cannot be loaded, RenderError for a browser failure.
 
         ``redirect_guard`` and ``require_type`` check the page's own request (each redirect hop,
-        and its Content-Type before the body is read), as :meth:`Fetcher.fetch` does.
+        and its Content-Type before the body is read), as :meth:`Fetcher.fetch` does. Subresources
+        come from ``responses`` (the run's store) when given; ``document`` is the page's own answer
+        when it was read already (a re-audit's conditional request).
         """
-        checks = (redirect_guard, require_type)
+        checks = {"redirect_guard": redirect_guard, "require_type": require_type, "responses": responses,
+                  "document": document}  # fmt: skip
         if self.broken:
             raise RenderError(self.broken)
         self.start()
@@ -214,12 +220,12 @@ class Renderer:
     def _browser_gone(self) -> bool:
         return self._browser is None or not self._browser.is_connected()
 
-    async def _render(self, url: str, fetcher: Fetcher, budget: RenderBudget, checks: tuple) -> RenderResult:
+    async def _render(self, url: str, fetcher: Fetcher, budget: RenderBudget, checks: dict[str, Any]) -> RenderResult:
         started = time.monotonic()
         deadline = started + budget.timeout_s
         work_until = deadline - min(DOM_READ_RESERVE_S, budget.timeout_s / 4)
         stash = ResponseStash(budget.max_bytes)
-        router = PageRoute(fetcher, budget, stash, self._pool, work_until, *checks)
+        router = PageRoute(fetcher, budget, stash, self._pool, work_until, **checks)
         router.first_url = url
         try:
             context = await self._browser.new_context(

@@ -4,7 +4,9 @@
 the crawl's redirect guard), fetches it through :class:`scraper.net.Fetcher` one redirect hop at a
 time, fulfils the browser with what was read, enforces the page's request, byte and time budgets
 (:class:`RenderBudget`), and keeps every response in a :class:`ResponseStash` so the pipeline
-reuses those bytes instead of downloading them again.
+reuses those bytes instead of downloading them again. Subresources come from the run's
+:class:`scraper.responses.ResponseStore` when there is one, so a logo on every page goes to the
+site once per audit.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from urllib.parse import urldefrag
 from scraper.errors import BlockedURLError, FetchError, ScrapeError, UnsupportedSchemeError
 from scraper.net import Fetcher, FetchResult, check_url
 from scraper.render_ax import ShotBudget
+from scraper.responses import ResponseStore
 
 log = logging.getLogger("altscout.render")
 
@@ -118,8 +121,12 @@ class PageRoute:
         deadline: float,
         redirect_guard: Callable[[str], str | None] | None = None,
         require_type: Callable[[str], bool] | None = None,
+        responses: ResponseStore | None = None,
+        document: FetchResult | None = None,
     ) -> None:
         self.redirect_guard = redirect_guard
+        self.responses = responses  # the run's store: subresources go to the site once per audit
+        self.prefetched = document  # the page's own answer, already read (a re-audit's conditional request)
         self.require_type = require_type
         self.fetcher = fetcher
         self.budget = budget
@@ -228,6 +235,21 @@ class PageRoute:
         cap = budget.document_max_bytes if main_navigation else budget.resource_max_bytes
         cap = max(1, min(cap, budget.max_bytes - self.bytes))
         sent = request.headers
+        forwarded = {k: sent[k] for k in FORWARDED_HEADERS if k in sent}
+        prefetched = self.prefetched
+        if main_navigation and prefetched is not None and request.url == self.first_url and not prefetched.redirects:
+            self.prefetched = None  # served once: a reload goes to the site
+            return prefetched
+        if self.responses is not None and not main_navigation and request.method == "GET":
+            hop = functools.partial(
+                self.responses.fetch_hop,
+                request.url,
+                max_bytes=cap,
+                deadline_s=min(budget.resource_deadline_s, remaining_s),
+                accept=sent.get("accept", "*/*"),
+                headers=forwarded,
+            )
+            return await asyncio.get_running_loop().run_in_executor(self.pool, hop)
         fetch = functools.partial(
             self.fetcher.fetch,
             request.url,
@@ -236,7 +258,7 @@ class PageRoute:
             accept=sent.get("accept", "*/*"),
             raise_for_status=False,
             follow_redirects=False,
-            headers={k: sent[k] for k in FORWARDED_HEADERS if k in sent},
+            headers=forwarded,
             require_type=self.require_type if main_navigation else None,
         )
         return await asyncio.get_running_loop().run_in_executor(self.pool, fetch)

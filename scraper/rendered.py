@@ -261,6 +261,10 @@ def merge_static(
                 twin.found_in.append(where)
         if twin.width_attr is None and twin.height_attr is None:
             twin.width_attr, twin.height_attr = record.width_attr, record.height_attr
+        if twin.subject is None:  # what the page's HTML says the image shows, and the heading above it
+            twin.subject, twin.subject_source = record.subject, record.subject_source
+        twin.heading = twin.heading or record.heading
+        twin.wp_attachment_id = twin.wp_attachment_id or record.wp_attachment_id
     return merged
 
 

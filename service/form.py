@@ -60,6 +60,8 @@ def control(option: Option, base: AuditOptions, models: Sequence[str]) -> Any:
         return gr.Slider(option.minimum, option.maximum, value=value, step=1, **common)
     if spec.widget == "text":
         return gr.Textbox(placeholder=spec.placeholder, **common)
+    if spec.widget == "checkbox":
+        return gr.Checkbox(bool(value), **common)
     choices = {"model": list(models), "lang": ["en", "auto", *supported_languages()]}.get(option.name)
     return gr.Dropdown(choices or list(option.choices or ()), value=value, **common)
 

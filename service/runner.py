@@ -26,6 +26,7 @@ from reports.formats import FORMATS
 from scraper.browser import BrowserUnavailableError
 from service.jobs import CANCELLED, DONE, FAILED, Job, JobStore, Limits
 from service.submit import friendly
+from state.history import carry_over
 from state.store import AuditStore, StateMismatchError
 
 log = logging.getLogger("altscout.service")
@@ -162,6 +163,9 @@ def run_job(
         return JobOutcome(state, error=error)
     try:
         options = job_options(job, folder)
+        earlier = store.previous_done(job)
+        if earlier is not None and not options.refresh:  # a re-audit asks the site only what changed
+            carry_over(store.job_dir(earlier.id) / "state.db", folder / "state.db")
         progress = _Progress(store, job, folder / "state.db")
         events = audit(job.urls, options, captioner_for(options))
         report: AuditReport | None = None

@@ -95,6 +95,11 @@ class AuditStore:
         self._db.executescript(_SCHEMA)
         self._depth = 0
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection (for the state's other tables, :mod:`state.history`)."""
+        return self._db
+
     def close(self) -> None:
         """Close the database."""
         self._db.close()

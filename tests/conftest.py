@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gzip
+import hashlib
 import http.server
 import io
 import os
@@ -86,6 +87,7 @@ class Route:
     drip_s: float = 0.0  # seconds between single bytes
     content_length: int | None = None  # lie about the length
     gzip: bool = False
+    etag: bool = False  # send an ETag (the body's hash) and answer a matching If-None-Match with 304
     hits: int = 0
 
 
@@ -96,6 +98,7 @@ class FixtureServer:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.times: list[tuple[str, float]] = []  # (path, time.monotonic()) of every request
+        self.bodies: list[str] = []  # paths answered with a body (not a 304)
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -115,8 +118,18 @@ class FixtureServer:
                 if route.delay_s:
                     time.sleep(route.delay_s)
                 body = gzip.compress(route.body) if route.gzip else route.body
+                etag = f'"{hashlib.sha256(route.body).hexdigest()[:16]}"' if route.etag else None
+                if etag is not None and self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                server.bodies.append(path)
                 try:
                     self.send_response(route.status)
+                    if etag is not None:
+                        self.send_header("ETag", etag)
                     self.send_header("Content-Type", route.content_type)
                     if route.gzip:
                         self.send_header("Content-Encoding", "gzip")

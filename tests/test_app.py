@@ -74,7 +74,10 @@ def test_api_audit_returns_records_and_files(client, shop: str, tiny_blip_dir: P
     assert rows["missing.jpg"][1] == "failed" and "404" in rows["missing.jpg"][2]
     assert rows["logo.svg"][1] == "skipped"
     names = sorted(Path(f).name for f in files)
-    assert names == ["captions.txt", "report.csv", "report.html", "report.json"]
+    assert names == [
+        "captions.txt", "report.csv", "report.html", "report.json", "report.xlsx", "shopify-alt-text.csv",
+        "wp-alt-text.sh",
+    ]  # fmt: skip
     assert "linked_image_no_text (critical)" in rows["p1.jpg"][5] and rows["p1.jpg"][4].endswith(
         "(link to the cart page)"
     )
@@ -83,7 +86,7 @@ def test_api_audit_returns_records_and_files(client, shop: str, tiny_blip_dir: P
     report = json.loads(by_name["report.json"].read_text())
     assert report["summary"]["captioned"] == 4 and report["model"]["id"] == str(tiny_blip_dir)
     assert by_name["captions.txt"].read_text().startswith(f"# Page: {shop}")
-    assert len(list(csv.DictReader(by_name["report.csv"].open()))) == 7
+    assert len(list(csv.DictReader(by_name["report.csv"].open(encoding="utf-8-sig")))) == 7
 
 
 def test_api_js_page_rendered_or_warned(client, server: FixtureServer, tiny_blip_dir: Path) -> None:
@@ -158,7 +161,8 @@ def test_model_that_cannot_load_is_one_sentence(shop: str, tmp_path: Path) -> No
         with pytest.raises(Exception, match=r"The captioning model folder '.*no-model' could not be loaded") as caught:
             Client(f"{base}/", verbose=False).predict(shop, 100, 50, missing, 1, 8, "", "en", api_name="/audit")
         text = str(caught.value)
-        assert "Traceback" not in text and "there is no such folder" in text and "pass --model with the folder" in text
+        assert "Traceback" not in text and "there is no such folder" in text
+        assert "pass --model FOLDER naming the folder" in text
         assert "(" + "Error" not in text and "Repository" not in text  # the library's own words stay in the log
 
 
@@ -207,7 +211,7 @@ def test_browser_audit(app_url: str, shop: str, tmp_path: Path) -> None:
         expect(summary).to_contain_text("7 images found: 4 captioned, 2 skipped, 1 failed")
         expect(summary).to_contain_text("Read as a headless browser shows it")
         expect(page.locator("#gallery img")).to_have_count(4, timeout=30_000)
-        expect(page.locator("#files a")).to_have_count(4)
+        expect(page.locator("#files a")).to_have_count(7)
         frame = page.frame_locator("#results iframe")
         rows = frame.locator("tr.image-row")
         expect(rows).to_have_count(7, timeout=30_000)

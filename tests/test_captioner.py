@@ -38,7 +38,10 @@ def test_loads_once_and_describes_itself(tiny: BlipCaptioner, tiny_blip_dir: Pat
     assert tiny._model is model
     described = tiny.describe()
     assert described.pop("backend") in ("torch", "openvino", "onnxruntime")  # measured on this CPU
-    assert described == {"id": str(tiny_blip_dir), "device": "cpu", "dtype": "float32", "family": "blip"}
+    assert described == {
+        "id": str(tiny_blip_dir), "device": "cpu", "dtype": "float32", "family": "blip", "attention": "sdpa",
+        "decoder": "generate",
+    }  # fmt: skip
     spec = CaptionerSpec(str(tiny_blip_dir), "cpu", "float32")
     assert get_captioner(spec) is get_captioner(CaptionerSpec(str(tiny_blip_dir), "cpu", "float32"))
 

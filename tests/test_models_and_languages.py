@@ -190,18 +190,27 @@ def test_translation_model_that_cannot_load_names_the_model_and_the_fix(tiny_mar
     import shutil
 
     from captioning import ModelLoadError
+    from captioning.base import download_command
     from captioning.translate import Translator
 
     partial = tmp_path / "marian-without-vocab"
     partial.mkdir()
     shutil.copy(tiny_marian_dir / "config.json", partial / "config.json")  # no tokenizer files
-    for model in (str(partial), "Helsinki-NLP/opus-mt-en-xx-missing"):
-        with pytest.raises(ModelLoadError) as caught:
-            Translator(model, device="cpu").load()
-        message = str(caught.value)
-        assert message.startswith(f"The translation model '{model}' could not be loaded from ")
-        assert message.endswith(
-            f"(huggingface-cli download {model} --local-dir ./models/marian) "
-            "and pass --translation-model LANG=./models/marian."
-        )
-        assert "expected str" not in message and "NoneType" not in message and "\n" not in message
+    with pytest.raises(ModelLoadError) as caught:
+        Translator(str(partial), device="cpu").load()
+    message = str(caught.value)
+    assert message == (
+        f"The translation model folder '{partial}' could not be loaded: its files could not be read as a "
+        "translation model (TypeError); pass --translation-model LANG=FOLDER naming the folder a model was "
+        "saved to, or a hub id."
+    )
+    model = "Helsinki-NLP/opus-mt-en-xx-missing"
+    with pytest.raises(ModelLoadError) as caught:
+        Translator(model, device="cpu").load()
+    message = str(caught.value)
+    assert message.startswith(f"The translation model '{model}' could not be loaded from ")
+    assert message.endswith(
+        f"({download_command(model, './models/marian')}) "
+        "and pass --translation-model LANG=./models/marian."
+    )
+    assert "expected str" not in message and "NoneType" not in message and "\n" not in message

@@ -164,7 +164,7 @@ def test_report_fields_schema_csv_and_html(ocr_page: AuditReport, tmp_path: Path
     jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
     assert data["model"]["ocr"]["enabled"] and data["model"]["ocr"]["images_read"] >= 7
     written = write_csv(ocr_page, tmp_path / "r.csv")
-    rows = {row["url"].rsplit("/", 1)[-1]: row for row in csv.DictReader(written.open())}
+    rows = {row["url"].rsplit("/", 1)[-1]: row for row in csv.DictReader(written.open(encoding="utf-8-sig"))}
     assert rows["banner-no-alt.png"]["image_text"] == SALE and float(rows["banner-no-alt.png"]["text_coverage"]) > 0.2
     assert rows["photo-plain.png"]["image_text"] == "" and rows["banner-no-alt.png"]["suggestion_basis"] == "image_text"
     html = render_html(ocr_page)

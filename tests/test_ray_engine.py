@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,8 +71,14 @@ def test_ray_gives_the_local_report(
     serve_hostile(fresh_server)
     start = [fresh_server.url("/")]
     local = run_audit(start, options(tiny_blip_dir, tmp_path, "local"))
+    local_requests = Counter(path for path, _ in fresh_server.requests if path.startswith("/img/"))
+    fresh_server.requests.clear()
     distributed = run_audit(start, options(tiny_blip_dir, tmp_path, "ray"))
+    ray_requests = Counter(path for path, _ in fresh_server.requests if path.startswith("/img/"))
+    assert ray_requests == local_requests and set(local_requests.values()) == {1}  # each image once, both engines
     assert as_json(distributed) == as_json(local)
+    # the driver counts what the actors' models captioned (two actors may each caption the same bytes)
+    assert distributed.site["captioned_this_run"] >= local.site["captioned_this_run"] > 0
     pages = {page.url.rsplit("/", 1)[-1]: page for page in distributed.pages}
     assert len(distributed.pages) == PAGES + 2 and pages["broken"].status == "failed"
     images = {image.url.rsplit("/", 1)[-1]: image for image in pages["p0"].images}
@@ -282,3 +289,27 @@ def test_the_cli_crawls_with_the_ray_engine(
     images = [image for page in report["pages"] for image in page["images"]]
     assert len(report["pages"]) == PAGES + 1 and len(images) == 1 + PAGES * 3
     assert all(image["status"] == "captioned" for image in images)
+
+
+def test_ray_re_audit_asks_only_what_changed(
+    local_ray: None, fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 25 on the cluster: a re-audit's page and image requests are conditional; an unchanged
+    page is its stored discovery; a changed image is the only one downloaded and captioned again."""
+    from test_reaudit import SHARED, bodies, captions, png, serve_shop
+
+    serve_shop(fresh_server, pages=5)
+    start = [fresh_server.url("/")]
+    opts = options(tiny_blip_dir, tmp_path, "ray")
+    first = run_audit(start, opts)
+    fresh_server.bodies.clear()
+    second = run_audit(start, opts)
+    assert bodies(fresh_server) == [] and second.site["captioned_this_run"] == 0
+    assert second.site["changes"]["pages"] == {"unchanged": 5, "changed": 0, "new": 0, "gone": 0}
+    assert captions(second) == captions(first)
+    fresh_server.add("/img/item-2.png", png((1, 2, 3), (202, 150)), content_type="image/png", etag=True)
+    fresh_server.routes["/shop/3"].body += b"<p>new text</p>"
+    fresh_server.bodies.clear()
+    third = run_audit(start, opts)
+    assert bodies(fresh_server) == ["/img/item-2.png", "/shop/3"] and third.site["captioned_this_run"] == 1
+    assert third.site["changes"]["images"] == {"unchanged": 4 + len(SHARED), "changed": 1, "new": 0, "gone": 0}

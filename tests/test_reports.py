@@ -64,7 +64,8 @@ def test_schema_rejects_a_caption_on_a_failed_image(report: AuditReport) -> None
 
 def test_csv_one_row_per_image(report: AuditReport, tmp_path: Path) -> None:
     path = write_csv(report, tmp_path / "report.csv")
-    with path.open(encoding="utf-8", newline="") as handle:
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads accents right only with a byte-order mark
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == CSV_COLUMNS
     for column in (

@@ -45,6 +45,7 @@ def comparable(report: dict) -> dict:
     report = json.loads(json.dumps(report))
     report["summary"].pop("elapsed_s")
     report["site"].pop("captioned_this_run")
+    (report["site"].get("changes") or {}).pop("requests", None)  # what this process sent to the site
     for counter in ("images_read", "detect_s", "recognise_s"):  # OCR work of this run
         report["model"]["ocr"].pop(counter, None)
     report["pages"] = sorted(report["pages"], key=lambda page: page["url"])

@@ -63,6 +63,13 @@ def submit(base: str, body: dict, **kw: Any) -> requests.Response:
     return requests.post(f"{base}{API}", json=body, timeout=30, **kw)
 
 
+def download(url: str) -> str:
+    """A CSV the service serves, decoded as a spreadsheet would (it starts with a byte-order mark)."""
+    body = requests.get(url, timeout=10).content
+    assert body.startswith(b"\xef\xbb\xbf")
+    return body.decode("utf-8-sig")
+
+
 def test_submit_poll_and_every_report_format(api: str, server: FixtureServer) -> None:
     start = serve_site(server, "/api-site")
     answer = submit(api, {"urls": [start], "crawl": True, "options": {"max_pages": 10}})
@@ -78,14 +85,19 @@ def test_submit_poll_and_every_report_format(api: str, server: FixtureServer) ->
     links = done["links"]
     report = requests.get(api + links["report_json"], timeout=10).json()
     assert report["summary"]["pages"] == 3 and report["site"]["pages_audited"] == 3
-    rows = list(csv.DictReader(io.StringIO(requests.get(api + links["report_csv"], timeout=10).text)))
+    rows = list(csv.DictReader(io.StringIO(download(api + links["report_csv"]))))
     assert len(rows) == 5 and {row["status"] for row in rows} == {"captioned"}
     page = requests.get(api + links["report_html"], timeout=10)
     assert page.headers["content-type"].startswith("text/html") and 'id="site-summary"' in page.text
     captions = requests.get(api + links["captions_txt"], timeout=10).text
     assert captions.startswith("# Page: ") and "logo.png" in captions
-    pages = list(csv.DictReader(io.StringIO(requests.get(api + links["pages_csv"], timeout=10).text)))
+    pages = list(csv.DictReader(io.StringIO(download(api + links["pages_csv"]))))
     assert len(pages) == 3
+    sheet = requests.get(api + links["report_xlsx"], timeout=10)
+    assert sheet.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
+    from openpyxl import load_workbook
+
+    assert load_workbook(io.BytesIO(sheet.content)).sheetnames == ["Images", "Pages", "Issues"]
 
     listed = requests.get(f"{api}{API}", params={"site": "127.0.0.1"}, timeout=10).json()["audits"]
     assert [item["id"] for item in listed] == [job["id"]]

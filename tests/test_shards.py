@@ -81,7 +81,7 @@ def test_reports_built_from_shards_match_the_in_memory_reports(
     assert chair["inconsistent_alt"] and len(chair["pages"]) == 2  # found across two shards' pages
 
     def rows(path: Path) -> list[str]:
-        return sorted(json.dumps(row, sort_keys=True) for row in csv.DictReader(path.open(encoding="utf-8")))
+        return sorted(json.dumps(row, sort_keys=True) for row in csv.DictReader(path.open(encoding="utf-8-sig")))
 
     assert rows(folder / "report.csv") == rows(whole / "report.csv")
     assert (folder / "pages.csv").read_text() == (whole / "pages.csv").read_text()  # both in discovery order

@@ -50,7 +50,7 @@ def test_site_json_is_schema_valid_with_an_images_view(shop: FixtureServer) -> N
 def test_pages_csv_matches_golden(shop: FixtureServer, tmp_path: Path) -> None:
     report = run_audit([f"http://shop.test:{shop.port}/"], CRAWL, FakeCaptioner())
     path = write_pages_csv(report, tmp_path / "pages.csv")
-    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    rows = list(csv.DictReader(path.open(encoding="utf-8-sig")))
     assert list(rows[0]) == PAGES_CSV_COLUMNS
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=PAGES_CSV_COLUMNS, lineterminator="\n")

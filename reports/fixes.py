@@ -1,0 +1,106 @@
+"""Exports that apply suggestions: Shopify's product CSV and a WP-CLI script (issue 28).
+
+Which suggestions are carried (:func:`fixes`): an image's suggested alt for its ``alt`` attribute,
+when the image is not decorative and its alt did not pass every check (missing, empty on content,
+a placeholder, a file name, a mismatch...). An alt that passed is never overwritten, and nothing
+is written for a decorative image.
+
+- ``--shopify-csv``: for pages under ``/products/<handle>``, the rows of Shopify's product CSV
+  that update image alt text (Handle, Title, Image Src, Image Alt Text). Shopify matches an
+  image by its source, so the size suffix (``_600x``, ``_grande``...) and the ``width``/``height``/
+  ``crop`` parameters its theme added are removed; Title is the product's name (JSON-LD, else the
+  first ``h1``), which Shopify requires on updates.
+- ``--wp-cli``: for images WordPress marks ``class="wp-image-<id>"``, one ``wp post meta update
+  <id> _wp_attachment_image_alt '…'`` per attachment, every value quoted for the shell.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from records import CAPTIONED, AuditReport, ImageRecord, PageReport
+from reports.cells import CSV_ENCODING, NeutralDictWriter
+
+SHOPIFY_COLUMNS = ["Handle", "Title", "Image Src", "Image Alt Text"]
+_PRODUCT_PATH = re.compile(r"(?:^|/)products/([^/]+)/?$")
+_SIZE_SUFFIX = re.compile(
+    r"_(?:\d+x\d*|\d*x\d+|pico|icon|thumb|small|compact|medium|large|grande|original|master)(?:_crop_\w+)?(?:@\dx)?"
+    r"(?=\.[A-Za-z0-9]+$)"
+)
+_SIZE_PARAMS = {"width", "height", "crop", "format", "pad_color"}
+
+
+def fixes(report: AuditReport) -> Iterator[tuple[PageReport, ImageRecord, str]]:
+    """(page, image, alt text) for every suggestion an export may apply (see the module)."""
+    for page in report.pages:
+        for record in page.images:
+            text = record.suggested_alt
+            if not text or record.status != CAPTIONED or record.suggestion_for != "alt" or record.decorative:
+                continue
+            if record.alt is not None and record.alt.strip() and not record.alt_issues:
+                continue  # an alt that passed every check stays as it is
+            yield page, record, text
+
+
+def shopify_image_src(url: str) -> str:
+    """The product image's own URL: the theme's size suffix and size parameters removed."""
+    parts = urlsplit(url)
+    path = _SIZE_SUFFIX.sub("", parts.path)
+    query = urlencode([(key, value) for key, value in parse_qsl(parts.query) if key not in _SIZE_PARAMS])
+    return urlunsplit((parts.scheme or "https", parts.netloc, path, query, ""))
+
+
+def product_handle(page_url: str) -> str | None:
+    """``<handle>`` of a ``/products/<handle>`` page (collection paths included), else None."""
+    match = _PRODUCT_PATH.search(urlsplit(page_url).path)
+    return unquote(match.group(1)) if match else None
+
+
+def write_shopify_csv(report: AuditReport, path: str | Path) -> Path:
+    """Shopify's product CSV rows that set Image Alt Text (UTF-8, text cells never formulas)."""
+    target = Path(path)
+    seen: set[tuple[str, str]] = set()
+    with target.open("w", newline="", encoding=CSV_ENCODING) as handle:
+        writer = NeutralDictWriter(handle, fieldnames=SHOPIFY_COLUMNS)
+        writer.writeheader()
+        for page, record, text in fixes(report):
+            handle_name = product_handle(page.final_url or page.url)
+            if handle_name is None or not record.url.startswith(("http://", "https://")):
+                continue
+            source = shopify_image_src(record.url)
+            if (handle_name, source) in seen:
+                continue
+            seen.add((handle_name, source))
+            title = page.subject or page.title or handle_name
+            writer.writerow({"Handle": handle_name, "Title": title, "Image Src": source, "Image Alt Text": text})
+    return target
+
+
+def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
+    """A POSIX shell script of WP-CLI commands, one per attachment (the first suggestion for it)."""
+    target = Path(path)
+    lines = [
+        "#!/bin/sh",
+        "# Alt texts from AltScout for WordPress attachments. Review, then run it where `wp` works:",
+        "#   sh " + shlex.quote(target.name),
+        "set -e",
+    ]
+    done: set[int] = set()
+    for page, record, text in fixes(report):
+        attachment = record.wp_attachment_id
+        if attachment is None or attachment in done:
+            continue
+        done.add(attachment)
+        lines.append(f"# {_comment(page.url)}: {_comment(record.url)}")
+        lines.append(f"wp post meta update {attachment} _wp_attachment_image_alt {shlex.quote(text)}")
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def _comment(text: str) -> str:
+    """Text safe on a comment line (no line breaks)."""
+    return " ".join(text.split())

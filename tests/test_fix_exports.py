@@ -1,0 +1,133 @@
+"""Exports that apply suggestions (issue 28): Shopify's product CSV and a WP-CLI script, checked
+against Shopify-style product pages and WordPress markup, quotes, accents and shell metacharacters."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FixtureServer, make_image
+from PIL import Image
+
+from captioning import GenerationSettings
+from options import AuditOptions
+from pipeline import run_audit
+from records import AuditReport
+from reports.fixes import product_handle, shopify_image_src, write_shopify_csv, write_wp_cli
+
+HOSTILE = "it's a \"test\" $(touch PWNED) `touch PWNED2` \\ ; café"
+CAPTIONS = {
+    401: "a pair of brown leather shoes on a wooden table",
+    402: "a brown leather shoe seen from the side",
+    403: "a red logo",
+    404: HOSTILE,
+    405: "a blue vase of flowers on a shelf",
+}
+
+
+class ByWidth:
+    default_batch_size = 8
+
+    def load(self) -> None: ...
+
+    def prepare(self, image: Image.Image) -> Image.Image:
+        return image
+
+    def caption_batch(self, images: Sequence[Image.Image], settings: GenerationSettings) -> list[str]:
+        return [CAPTIONS[image.width] for image in images]
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": "by-width", "device": "cpu", "dtype": "float32", "family": "fake"}
+
+
+def serve(server: FixtureServer) -> None:
+    product = {"@context": "https://schema.org", "@type": "Product", "name": 'Café "Crème" Brogue'}
+    server.add("/products/creme-brogue", f"""<html lang="fr"><head><title>Shop</title>
+<script type="application/ld+json">{json.dumps(product)}</script></head><body><main>
+<h1>Café "Crème" Brogue</h1>
+<img src="/cdn/shop/products/brogue_600x.jpg?v=123&amp;width=600">
+<img src="/cdn/shop/products/side_grande.jpg?v=7" alt="Brown leather shoe from the side">
+<img src="/cdn/shop/files/logo.png" alt="">
+</main></body></html>""")
+    server.add("/pages/about", '<html><body><img src="/cdn/shop/files/vase.jpg"></body></html>')
+    server.add("/blog/post", """<html><body><article>
+<img class="alignnone size-full wp-image-42" src="/wp-content/uploads/2024/hostile.jpg">
+<img
+  src="/wp-content/uploads/2024/vase.jpg"
+  class='wp-image-7'
+  alt="...">
+<img class="wp-image-8" src="/wp-content/uploads/2024/shoe.jpg" alt="Brown leather shoe from the side">
+</article></body></html>""")
+    for width, path in zip(
+        range(401, 406),
+        ["/cdn/shop/products/brogue.jpg", "/cdn/shop/products/side_grande.jpg", "/cdn/shop/files/logo.png",
+         "/wp-content/uploads/2024/hostile.jpg", "/cdn/shop/files/vase.jpg"],
+        strict=True,
+    ):  # fmt: skip
+        server.add(path, make_image(width, 300, "JPEG", seed=width), content_type="image/jpeg")
+    server.add("/cdn/shop/products/brogue_600x.jpg", make_image(401, 300, "JPEG", seed=401), content_type="image/jpeg")
+    server.add("/wp-content/uploads/2024/vase.jpg", make_image(405, 300, "JPEG", seed=405), content_type="image/jpeg")
+    server.add("/wp-content/uploads/2024/shoe.jpg", make_image(402, 300, "JPEG", seed=402), content_type="image/jpeg")
+
+
+@pytest.fixture()
+def report(fresh_server: FixtureServer) -> AuditReport:
+    serve(fresh_server)
+    urls = [fresh_server.url(path) for path in ("/products/creme-brogue", "/pages/about", "/blog/post")]
+    return run_audit(urls, AuditOptions(render="never", allow_private=True, ocr="off"), ByWidth())
+
+
+def test_shopify_urls_and_handles() -> None:
+    assert product_handle("https://shop.test/products/creme-brogue") == "creme-brogue"
+    assert product_handle("https://shop.test/collections/shoes/products/creme-brogue/") == "creme-brogue"
+    assert product_handle("https://shop.test/pages/about") is None
+    assert shopify_image_src("https://shop.test/cdn/shop/products/a_600x.jpg?v=1&width=600") == (
+        "https://shop.test/cdn/shop/products/a.jpg?v=1")
+    assert shopify_image_src("https://cdn.shopify.com/s/files/1/products/b_grande@2x.png?v=2") == (
+        "https://cdn.shopify.com/s/files/1/products/b.png?v=2")
+    cropped = "//shop.test/cdn/shop/files/c_600x600_crop_center.jpg?height=10"
+    assert shopify_image_src(cropped) == "https://shop.test/cdn/shop/files/c.jpg"
+
+
+def test_the_shopify_csv_sets_only_alts_that_need_it(report: AuditReport, fresh_server: FixtureServer,
+                                                      tmp_path: Path) -> None:  # fmt: skip
+    path = write_shopify_csv(report, tmp_path / "shopify.csv")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(path.open(encoding="utf-8-sig", newline="")))
+    assert rows == [{
+        "Handle": "creme-brogue",
+        "Title": 'Café "Crème" Brogue',
+        "Image Src": fresh_server.url("/cdn/shop/products/brogue.jpg?v=123"),
+        "Image Alt Text": 'Café "Crème" Brogue: a pair of brown leather shoes on a wooden table',
+    }]  # the good alt stays, the decorative logo gets none, the about page is no product
+
+
+def test_the_wp_cli_script_runs_nothing_but_wp(report: AuditReport, tmp_path: Path) -> None:
+    script = write_wp_cli(report, tmp_path / "fix.sh")
+    text = script.read_text(encoding="utf-8")
+    assert text.startswith("#!/bin/sh\n") and text.count("wp post meta update") == 2  # 42 and 7; 8 passed
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls.jsonl"
+    fake = bin_dir / "wp"
+    log_line = f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')"
+    fake.write_text(f"#!/usr/bin/env python3\nimport json, sys\n{log_line}\n")
+    fake.chmod(0o755)
+    work = tmp_path / "site"
+    work.mkdir()
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(["sh", str(script)], cwd=work, env=env, check=True, timeout=30)
+    assert list(work.iterdir()) == []  # no $(…), no backticks ran
+    made = [json.loads(line) for line in calls.read_text().splitlines()]
+    suggestions = {r.wp_attachment_id: r.suggested_alt for p in report.pages for r in p.images if r.wp_attachment_id}
+    assert made == [
+        ["post", "meta", "update", "42", "_wp_attachment_image_alt", suggestions[42]],
+        ["post", "meta", "update", "7", "_wp_attachment_image_alt", suggestions[7]],
+    ]
+    assert "$(touch PWNED)" in suggestions[42] and "café" in suggestions[42].lower()  # the text as it is
