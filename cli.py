@@ -36,7 +36,7 @@ from pipeline import AuditFinished, audit, run_audit
 from pipeline.engine import Engine
 from records import AuditReport
 from reports.formats import FORMATS, WriteFailure, write_all
-from reports.sharded import ShardReports, build_reports
+from reports.sharded import STREAMED, ShardReports, build_reports
 from scraper.browser import BrowserUnavailableError
 from service.jobs import CLI_OWNER, JobError, JobStore
 from service.runner import run_job
@@ -130,6 +130,11 @@ def preflight(args: argparse.Namespace) -> Plan:
         raise InputError("--fail-on-new needs --fail-on and --compare")
     if args.shard_dir and (args.compare or args.data_dir or args.rename_plan or args.reports_only):
         raise InputError("--shard-dir cannot be combined with --compare, --data-dir, --rename-plan or --reports-only")
+    unstreamed = [fmt.flag for name, fmt in FORMATS.items() if name not in STREAMED and getattr(args, name)]
+    if args.shard_dir and unstreamed:
+        raise InputError(f"{unstreamed[0]} is not written for --shard-dir runs, whose reports are built from the "
+                         "shards (JSON, CSV, HTML, captions.txt, pages.csv)",
+                         {CLI: "run without --shard-dir for it, or leave it out"})  # fmt: skip
     if args.reports_only and not args.state:
         raise InputError("--reports-only writes the reports of an audit kept in a state file",
                          {CLI: "add --state FILE, the file the audit ran with"})  # fmt: skip

@@ -53,6 +53,7 @@ def page(server: FixtureServer) -> str:
         (["https://example.com/", "--per-host", "0"], "--per-host must be positive, got 0."),
         (["https://example.com/", "--fail-on-new"], "--fail-on-new needs --fail-on and --compare."),
         (["https://example.com/", "--reports-only"], "--reports-only writes the reports of an audit kept in a state"),
+        (["https://example.com/", "--shard-dir", "s", "--xlsx", "a.xlsx"], "--xlsx is not written for --shard-dir"),
     ],
 )
 def test_usage_mistakes_are_one_sentence_before_any_model_loads(args: list[str], sentence: str, tmp_path: Path) -> None:
