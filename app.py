@@ -92,6 +92,13 @@ def _audit_tab(calls: FormCallbacks, ceiling: int) -> tuple[Any, Any, list[Any]]
         interactive=False,
         elem_id="files",
     )
+    with gr.Accordion("Review the suggestions before export", open=False, elem_id="review"):
+        review_image = gr.Dropdown(label="Image (its suggestion)", choices=[], elem_id="review-image")
+        review_decision = gr.Radio(["accept", "edit", "reject"], value="accept", label="Decision",
+                                   elem_id="review-decision")  # fmt: skip
+        review_text = gr.Textbox(label="Alt text to export", elem_id="review-text")
+        review_save = gr.Button("Save the decision and update the downloads", elem_id="review-save")
+        review_status = gr.Markdown(elem_id="review-status")
     with gr.Accordion("Recent audits", open=True):
         recent_box = gr.Markdown(elem_id="recent")
     table = gr.Dataframe(headers=TABLE_HEADERS, visible=False, interactive=False)
@@ -104,6 +111,10 @@ def _audit_tab(calls: FormCallbacks, ceiling: int) -> tuple[Any, Any, list[Any]]
         trigger(calls.start_job, form, [job_box, *shown], api_name=False).then(None, [job_box], None, js=remember)
     timer.tick(calls.poll, [job_box], shown, api_name=False, show_progress="hidden")
     cancel_button.click(calls.cancel, [job_box], [progress_box], api_name=False)
+    review_image.focus(calls.review_choices, [job_box], [review_image], api_name=False)
+    review_image.input(calls.review_pick, [job_box, review_image], [review_text, review_decision], api_name=False)
+    review_save.click(calls.save_decision, [job_box, review_image, review_decision, review_text],
+                      [review_status, files], api_name=False)  # fmt: skip
     api_names = ["min_size", "max_images", "model", "num_beams", "max_new_tokens", "prompt", "lang", "render"]
     api_inputs = [url_box, *(controls[name] for name in api_names)]
     api_button.click(calls.run_audit_form, api_inputs, [summary, gallery, table, files], api_name="audit")

@@ -35,7 +35,9 @@ from options.table import CLI, apply, error_sentence
 from pipeline import AuditFinished, audit, run_audit
 from pipeline.engine import Engine
 from records import AuditReport
+from reports.decisions import Decision, DecisionsError, apply_decisions, read_decisions
 from reports.formats import FORMATS, WriteFailure, write_all
+from reports.patch import write_fix_patch
 from reports.sharded import STREAMED, ShardReports, build_reports
 from scraper.browser import BrowserUnavailableError
 from service.jobs import CLI_OWNER, JobError, JobStore
@@ -108,6 +110,7 @@ class Plan:
     urls: list[str]
     options: AuditOptions
     previous: dict[str, Any] | None = None
+    decisions: dict[str, Decision] | None = None  # --decisions, read before any page is fetched
 
 
 def preflight(args: argparse.Namespace) -> Plan:
@@ -130,7 +133,14 @@ def preflight(args: argparse.Namespace) -> Plan:
         raise InputError("--fail-on-new needs --fail-on and --compare")
     if args.shard_dir and (args.compare or args.data_dir or args.rename_plan or args.reports_only):
         raise InputError("--shard-dir cannot be combined with --compare, --data-dir, --rename-plan or --reports-only")
+    if args.fix_patch and not args.source_dir:
+        raise InputError("--fix-patch needs --source-dir, the folder the site is served from",
+                         {CLI: "add --source-dir DIR"})  # fmt: skip
+    if args.source_dir and not Path(args.source_dir).is_dir():
+        raise InputError(f"--source-dir {args.source_dir}: there is no such folder",
+                         {CLI: "give the folder the site is served from, or built from"})  # fmt: skip
     unstreamed = [fmt.flag for name, fmt in FORMATS.items() if name not in STREAMED and getattr(args, name)]
+    unstreamed += ["--fix-patch"] if args.fix_patch else []
     if args.shard_dir and unstreamed:
         raise InputError(f"{unstreamed[0]} is not written for --shard-dir runs, whose reports are built from the "
                          "shards (JSON, CSV, HTML, captions.txt, pages.csv)",
@@ -142,7 +152,8 @@ def preflight(args: argparse.Namespace) -> Plan:
         raise InputError(f"--state {args.state}: there is no such file", {CLI: "give the file the audit ran with"})
     model_folder(options.model)
     outputs = [] if args.shard_dir else [(fmt.flag, getattr(args, fmt.name)) for fmt in FORMATS.values()]
-    for flag, path in [*outputs, ("--rename-plan", args.rename_plan), ("--state", args.state)]:
+    for flag, path in [*outputs, ("--rename-plan", args.rename_plan), ("--state", args.state),
+                       ("--fix-patch", args.fix_patch)]:  # fmt: skip
         if path:
             writable(Path(path), flag)
     previous = None
@@ -151,7 +162,11 @@ def preflight(args: argparse.Namespace) -> Plan:
             previous = json.loads(args.compare.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise InputError(f"--compare {args.compare} cannot be read as a JSON report: {exc}") from None
-    return Plan(urls, options, previous)
+    try:
+        decisions = read_decisions(Path(args.decisions)) if args.decisions else None
+    except DecisionsError as exc:
+        raise InputError(str(exc)) from None
+    return Plan(urls, options, previous, decisions)
 
 
 def write_reports(report: AuditReport, args: argparse.Namespace) -> tuple[list[Path], list[WriteFailure]]:
@@ -290,8 +305,10 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
     """Reports, warnings, the summary and the exit code."""
     if plan.previous is not None:
         report.comparison = compare(report, plan.previous)
+    if plan.decisions:
+        apply_decisions(report, plan.decisions)
     written, failures = write_reports(report, args)
-    written += rename_plan(report, args)
+    written += rename_plan(report, args) + fix_patch(report, args)
     summary = report.summary()
     for page in report.pages:  # even with --quiet: a page missing what JavaScript adds must not pass silently
         for warning in page.warnings:
@@ -326,6 +343,17 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
             print(f"altscout: issues of severity {args.fail_on} or worse found (--fail-on)", file=sys.stderr)
         return EXIT_ISSUES
     return EXIT_PAGES_FAILED if summary["pages_failed"] else EXIT_OK
+
+
+def fix_patch(report: AuditReport, args: argparse.Namespace) -> list[Path]:
+    """--fix-patch: the suggested alt texts as a patch of --source-dir's HTML files."""
+    if not args.fix_patch:
+        return []
+    result = write_fix_patch(report, Path(args.source_dir), Path(args.fix_patch))
+    if not args.quiet:
+        print(f"altscout: fix patch: {result.tags} <img> tag(s) in {result.files} file(s), {len(result.by_hand)} to "
+              f"apply by hand (listed at its top) -> {args.fix_patch}", file=sys.stderr)  # fmt: skip
+    return [Path(args.fix_patch)]
 
 
 def rename_plan(report: AuditReport, args: argparse.Namespace) -> list[Path]:

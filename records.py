@@ -124,6 +124,7 @@ class ImageRecord:
     suggestion_for: str | None = None  # where the suggested text goes: alt, og:image:alt, twitter:image:alt, aria-label
     suggestion_basis: str | None = None  # caption, image_text, caption_and_text, link_text, figcaption; "S+" a subject
     suggested_filename: str | None = None
+    decision: str | None = None  # a review (--decisions): accepted, edited or rejected; None: not reviewed
     translation_lang: str | None = None
     caption_translated: str | None = None
     suggested_alt_translated: str | None = None
@@ -250,6 +251,7 @@ class ImageRecord:
             "suggestion_for": self.suggestion_for,
             "suggestion_basis": self.suggestion_basis,
             "suggested_filename": self.suggested_filename,
+            "decision": self.decision,
             "translation_lang": self.translation_lang,
             "caption_translated": self.caption_translated,
             "suggested_alt_translated": self.suggested_alt_translated,

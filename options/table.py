@@ -123,6 +123,12 @@ TABLE: dict[str, Option] = {
                bool),
         Option("fail_on", "exit 3 when an issue of this severity or worse is found (CI gate)", REPORTS, C,
                choices=SEVERITIES),
+        Option("decisions", "a review of the suggestions, JSON or CSV (url, decision: accept|edit|reject, text): "
+               "edits replace them, rejected ones are never exported", REPORTS, C, Path, metavar="FILE"),
+        Option("source_dir", "static sites: the folder the site is served from, or built from (for --fix-patch)",
+               REPORTS, C, Path, metavar="DIR"),
+        Option("fix_patch", "write a unified diff that sets the suggested alt texts in --source-dir's HTML files "
+               "(apply it with git apply)", REPORTS, C, Path, metavar="FILE"),
         # --- languages
         Option("lang", "translate captions and suggested alt: en (none), auto (<html lang>), or one of "
                + ", ".join(supported_languages()), LANGS, CSAF, default=_D.lang, max_length=16, target="lang",
@@ -138,8 +144,9 @@ TABLE: dict[str, Option] = {
         Option("max_alt_length", "flag longer alt text", CHECKS, CA, int, _D.max_alt_length, minimum=1, maximum=1000,
                target="max_alt_length"),
         Option("keywords", "SEO keywords, comma-separated: a suggestion uses one at most once, only where the "
-               "image or its context supports it", CHECKS, CA, max_length=500, metavar="'WORD, WORDS'",
-               convert=_keywords),
+               "image or its context supports it", CHECKS, CAF, max_length=500, metavar="'WORD, WORDS'",
+               convert=_keywords, control=Control("text", "SEO keywords (optional, comma-separated)", (2, 0),
+                                                  placeholder="espresso, burr grinder", elem_id="keywords")),
         Option("max_image_kb", "flag image files over this size (default %(default)s KB)", CHECKS, C, float,
                _D.large_image_bytes / 1024, sets=("large_image_bytes",),
                convert=lambda value, _: {"large_image_bytes": int(value * 1024)}),

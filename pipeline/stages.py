@@ -273,20 +273,18 @@ class AuditRun:
                 raise
             page.warnings.append(f"captions not translated into {lang}: {exc}")
             return
-        # The image's own text stays as written: a suggestion that is the text is not translated, and
-        # the quoted text of "... with a sign reading 'Open'" is put back after the rest is translated.
+        # The page's and the image's own words stay as written: a suggestion that is the image's text is
+        # not translated; the subject before it ("Oxford Brogue: ...") and the quoted text of "... with a
+        # sign reading 'Open'" are put back around the translated rest.
         suggestions = [r for r in records if r.suggested_alt and r.suggestion_basis != "image_text"]
-        quoted = {
-            id(r): r.suggested_alt.rsplit(" '", 1) for r in suggestions if r.suggestion_basis == "caption_and_text"
-        }  # type: ignore[union-attr]
-        sources = [quoted[id(r)][0] if id(r) in quoted else r.suggested_alt or "" for r in suggestions]
-        translated = translator.translate([record.caption or "" for record in records] + sources)
+        parts = [kept_words(record) for record in suggestions]
+        translated = translator.translate([record.caption or "" for record in records] + [p[1] for p in parts])
         for record, text in zip(records, translated[: len(records)], strict=True):
             record.caption_translated, record.translation_lang = text, lang
             if record.suggestion_basis == "image_text":
                 record.suggested_alt_translated = record.suggested_alt
-        for record, text in zip(suggestions, translated[len(records) :], strict=True):
-            record.suggested_alt_translated = f"{text} '{quoted[id(record)][1]}" if id(record) in quoted else text
+        for record, (before, _, after), text in zip(suggestions, parts, translated[len(records) :], strict=True):
+            record.suggested_alt_translated = f"{before}{text}{after}"
 
     # --- images ------------------------------------------------------------------------
 
@@ -430,3 +428,16 @@ def caption_image(
         record.fail(exc.code, exc.message)
         return record
     return run.caption_single(record)
+
+
+def kept_words(record: ImageRecord) -> tuple[str, str, str]:
+    """A suggestion as (kept before, to translate, kept after): the page's subject and an image's quoted
+    text stay as written."""
+    text, basis = record.suggested_alt or "", record.suggestion_basis or ""
+    before = after = ""
+    if record.subject and basis.startswith(("jsonld+", "og_title+")) and text.startswith(f"{record.subject}: "):
+        before, text = f"{record.subject}: ", text[len(record.subject) + 2 :]
+    if basis.endswith("caption_and_text") and " '" in text:
+        text, quoted = text.rsplit(" '", 1)
+        after = f" '{quoted}"
+    return before, text, after

@@ -1,9 +1,10 @@
 """Exports that apply suggestions: Shopify's product CSV and a WP-CLI script (issue 28).
 
 Which suggestions are carried (:func:`fixes`): an image's suggested alt for its ``alt`` attribute,
-when the image is not decorative and its alt did not pass every check (missing, empty on content,
-a placeholder, a file name, a mismatch...). An alt that passed is never overwritten, and nothing
-is written for a decorative image.
+when the image is not decorative, its alt did not pass every check (missing, empty on content,
+a placeholder, a file name, a mismatch...) and a review (``--decisions``) did not reject it; an
+edited suggestion is carried as edited. An alt that passed is never overwritten, and nothing is
+written for a decorative image.
 
 - ``--shopify-csv``: for pages under ``/products/<handle>``, the rows of Shopify's product CSV
   that update image alt text (Handle, Title, Image Src, Image Alt Text). Shopify matches an
@@ -41,6 +42,8 @@ def fixes(report: AuditReport) -> Iterator[tuple[PageReport, ImageRecord, str]]:
             text = record.suggested_alt
             if not text or record.status != CAPTIONED or record.suggestion_for != "alt" or record.decorative:
                 continue
+            if record.decision == "rejected":
+                continue  # a review turned it down
             if record.alt is not None and record.alt.strip() and not record.alt_issues:
                 continue  # an alt that passed every check stays as it is
             yield page, record, text

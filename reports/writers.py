@@ -57,6 +57,7 @@ CSV_COLUMNS = [
     "suggested_alt",
     "suggestion_for",
     "suggestion_basis",
+    "decision",
     "suggested_filename",
     "translation_lang",
     "caption_translated",

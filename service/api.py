@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from options.table import API as TABLE_API
 from options.table import options_for
+from reports.decisions import DecisionsError, to_entries
 from service import Service
 from service.jobs import (
     DONE,
@@ -34,6 +35,7 @@ from service.jobs import (
     shown_on_form,
 )
 from service.keys import ApiKey
+from service.review import ReviewError, save_review, saved_decisions
 from service.runner import REPORT_FILES
 from service.submit import AuditRequest, SubmitError, friendly, sentence
 
@@ -69,7 +71,7 @@ def _iso(timestamp: float | None) -> str | None:
 def job_links(job: Job, base: str = "") -> dict[str, str]:
     """Where to read a job and its reports."""
     root = f"{base}{API}/audits/{job.id}"
-    links = {"self": root, "cancel": f"{root}/cancel"}
+    links = {"self": root, "cancel": f"{root}/cancel", "decisions": f"{root}/decisions"}
     for name in REPORT_FILES:
         if name != "pages.csv" or job.crawl:
             links[name.replace(".", "_")] = f"{root}/{name}"
@@ -191,6 +193,24 @@ def build_router(service: Service) -> APIRouter:
 
     for name, media_type in REPORT_FILES.items():
         report_route(name, media_type)
+
+    @router.get("/audits/{job_id}/decisions", summary="The review of a finished audit's suggestions")
+    def get_decisions(job_id: str, key: Caller) -> dict[str, Any]:
+        return {"decisions": to_entries(saved_decisions(service.store, find(job_id, key)))}
+
+    @router.put("/audits/{job_id}/decisions", summary="Accept, edit or reject suggestions; the reports follow")
+    def put_decisions(job_id: str, body: dict[str, Any], key: Caller) -> dict[str, Any]:
+        job = find(job_id, key)
+        entries = body.get("decisions")
+        if not isinstance(entries, list):
+            raise ApiError(422, 'Send {"decisions": [{"url": ..., "decision": "accept|edit|reject", "text": ...}]}.')
+        try:
+            decisions = save_review(service.store, job, entries)
+        except ReviewError as exc:
+            raise ApiError(409, str(exc)) from None
+        except DecisionsError as exc:
+            raise ApiError(422, f"{exc}.") from None
+        return {"decisions": to_entries(decisions)}
 
     return router
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ from options import AuditOptions
 from options.table import FORM, Option, options_for
 from pipeline import caption_image
 from records import CAPTIONED
+from reports.decisions import DECISIONS, DecisionsError
 from service import Service
 from service.jobs import DONE, FINAL_STATES, WEB_OWNER, Job, JobError, shown_on_form
+from service.review import ReviewError, review_items, save_review
 from service.submit import FRIENDLY_ERRORS, AuditRequest, JobOptionsIn, SubmitError, friendly, normalise_url
 from service.views import (
     gallery_items,
@@ -45,7 +48,10 @@ class AppError(Exception):
 
 def form_value(option: Option, base: AuditOptions) -> Any:
     """An option's starting value in the form: the server's default."""
-    return base.min_width if option.name == "min_size" else getattr(base, str(option.target))
+    if option.name == "min_size":
+        return base.min_width
+    value = getattr(base, str(option.target or option.name), None)
+    return ", ".join(value) if isinstance(value, tuple) else value  # keywords: one line of text
 
 
 def control(option: Option, base: AuditOptions, models: Sequence[str]) -> Any:
@@ -183,6 +189,40 @@ class FormCallbacks:
             raise gr.Error(friendly(page.get("error_code"), page.get("error"), FORM))
         files = [path for path in report_paths(folder) if not path.endswith("pages.csv")]
         return summary_markdown(job), gallery_items(folder), table_rows(page["images"]), files
+
+    def review_choices(self, job_id: str) -> Any:
+        """The review's image list: every exportable suggestion of the finished job."""
+        job = self.find(job_id)
+        items = review_items(self.store, job) if job is not None and job.state == DONE else []
+        choices = [(f"{item['url'].rsplit('/', 1)[-1][:60]}: {item['text'][:70]}", item["url"]) for item in items]
+        return gr.update(choices=choices, value=None)
+
+    def review_pick(self, job_id: str, url: str | None) -> tuple[str, str]:
+        """One suggestion's current text and decision."""
+        job = self.find(job_id)
+        items = review_items(self.store, job) if job is not None and url else []
+        item = next((item for item in items if item["url"] == url), None)
+        if item is None:
+            return "", "accept"
+        return item["text"], {"rejected": "reject", "edited": "edit"}.get(item["decision"] or "", "accept")
+
+    def save_decision(self, job_id: str, url: str | None, decision: str, text: str) -> tuple[str, list[str]]:
+        """Save one decision with the job; the job's reports and exports are written again."""
+        job = self.find(job_id)
+        if job is None or not url:
+            raise gr.Error("Choose an image of a finished audit first.")
+        item = next((item for item in review_items(self.store, job) if item["url"] == url), None)
+        text = " ".join((text or "").split())
+        if decision == "accept" and item is not None and text and text != item["text"]:
+            decision = "edit"  # the text was changed: that is an edit
+        try:
+            decisions = save_review(self.store, job, [{"url": url, "decision": decision, "text": text}])
+        except (ReviewError, DecisionsError) as exc:
+            raise gr.Error(str(exc)) from None
+        counts = Counter(d.decision for d in decisions.values())
+        said = ", ".join(f"{counts[k]} {v}" for k, v in DECISIONS.items() if counts[k])
+        status = f"Saved: {said}. The downloads now follow the review."
+        return status, report_paths(self.store.job_dir(job.id))
 
     def caption_one(self, upload: str | None, image_url: str, model: str) -> tuple[str, str]:
         """Caption an uploaded image, or an image URL: caption and a status line."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from conftest import ROOT, FixtureServer, make_image, serving, unused_port
 
 from options import AuditOptions
@@ -226,6 +228,24 @@ def test_browser_audit(app_url: str, shop: str, tmp_path: Path) -> None:
         expect(frame.locator("tr.image-row:visible details.more dl")).to_contain_text("reason code")
         frame.locator("#status-filter").select_option("")
         expect(page.locator("#recent")).to_contain_text("127.0.0.1")
+        # Issue 28: review a suggestion in the form; it is saved with the job and the downloads follow it.
+        page.get_by_text("Review the suggestions before export").click()
+        page.locator("#review-image input").click()
+        option = page.locator('[data-testid="dropdown-option"]').first
+        expect(option).to_be_visible(timeout=15_000)
+        option.click()
+        text_box = page.locator("#review-text textarea, #review-text input").first
+        expect(text_box).not_to_have_value("", timeout=15_000)
+        text_box.fill("Edited in the form")
+        page.locator("#review-decision label").filter(has_text="edit").click()
+        page.locator("#review-save").click()
+        expect(page.locator("#review-status")).to_contain_text("Saved: 1 edited", timeout=30_000)
+        job_id = page.url.split("?job=")[1]
+        kept = requests.get(f"{app_url}api/v1/audits/{job_id}/decisions", timeout=10).json()["decisions"]
+        assert [(entry["decision"], entry.get("text")) for entry in kept] == [("edit", "Edited in the form")]
+        rows = csv.DictReader(io.StringIO(requests.get(f"{app_url}api/v1/audits/{job_id}/report.csv",
+                                                       timeout=10).content.decode("utf-8-sig")))  # fmt: skip
+        assert [row["suggested_alt"] for row in rows if row["decision"] == "edited"] == ["Edited in the form"]
         shot = tmp_path / "audit.png"
         page.screenshot(path=str(shot), full_page=True)
         browser.close()

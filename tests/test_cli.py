@@ -40,6 +40,10 @@ def test_cli_end_to_end_with_tiny_blip(site, server: FixtureServer, tiny_blip_di
     page, expected = site
     urls_file = tmp_path / "urls.txt"
     urls_file.write_text(f"# pages\n{server.url('/nope.html')}\n")
+    reviewed = [source for source, (status, _) in expected.items() if status == "captioned"][:2]
+    (tmp_path / "decisions.json").write_text(json.dumps([
+        {"url": reviewed[0], "decision": "reject"}, {"url": reviewed[1], "decision": "edit", "text": "Edited alt"},
+    ]))  # fmt: skip
     result = run_cli(
         page,
         "--urls-file",
@@ -67,6 +71,8 @@ def test_cli_end_to_end_with_tiny_blip(site, server: FixtureServer, tiny_blip_di
         "report.json",
         "--csv",
         "report.csv",
+        "--decisions",
+        "decisions.json",
         cwd=tmp_path,
     )
     assert result.returncode == 1, result.stderr  # one of the two pages failed
@@ -91,6 +97,9 @@ def test_cli_end_to_end_with_tiny_blip(site, server: FixtureServer, tiny_blip_di
         assert f"{image['url']}: {image['caption']}" in caption_lines
     assert any(line.startswith("# captioned") and "too_small" in line for line in lines)
     assert (tmp_path / "report.csv").read_text().count("\n") == len(images) + 2
+    by_url = {image["url"]: image for image in images}
+    assert by_url[reviewed[0]]["decision"] == "rejected"  # kept in the report, never exported
+    assert by_url[reviewed[1]]["decision"] == "edited" and by_url[reviewed[1]]["suggested_alt"] == "Edited alt"
 
 
 def test_cli_exit_0_when_all_pages_audited(server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path) -> None:

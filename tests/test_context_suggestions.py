@@ -128,10 +128,21 @@ def test_keywords_are_used_once_and_only_where_supported(shop: FixtureServer) ->
     assert plain["brogue-2.jpg"].suggested_alt == images["brogue-2.jpg"].suggested_alt  # already says "leather shoe"
 
 
-def test_keywords_come_from_the_cli_and_the_api() -> None:
+def test_keywords_come_from_the_cli_the_api_and_the_form() -> None:
     from options.table import TABLE, apply
+    from service.form import PAGE, job_request
 
-    assert {"cli", "api"} <= set(TABLE["keywords"].fronts)
+    assert {"cli", "api", "form"} <= set(TABLE["keywords"].fronts)
+    request = job_request("https://example.com/", PAGE, None, {"keywords": " espresso, burr grinder "})
+    assert request.options.keywords == "espresso, burr grinder"
     assert dataclasses.replace(AuditOptions(), keywords=(" espresso ", "", "Burr  grinder")).keywords == (
         "espresso", "burr grinder")
     assert apply({"keywords": "Espresso, burr grinder,,"}, "api").keywords == ("espresso", "burr grinder")
+
+
+def test_the_subject_stays_as_written_in_a_translation(shop: FixtureServer, tiny_marian_dir) -> None:
+    images = audit(shop, lang="fr", translation_models=(("fr", str(tiny_marian_dir)),))
+    brogue = images["brogue-1.jpg"]
+    assert brogue.translation_lang == "fr" and brogue.suggested_alt_translated is not None
+    assert brogue.suggested_alt_translated.startswith("Oxford Brogue: ")  # a product's name is not translated
+    assert images["social.jpg"].suggested_alt_translated.startswith("Oxford Brogue in tan leather: ")

@@ -54,6 +54,9 @@ def page(server: FixtureServer) -> str:
         (["https://example.com/", "--fail-on-new"], "--fail-on-new needs --fail-on and --compare."),
         (["https://example.com/", "--reports-only"], "--reports-only writes the reports of an audit kept in a state"),
         (["https://example.com/", "--shard-dir", "s", "--xlsx", "a.xlsx"], "--xlsx is not written for --shard-dir"),
+        (["https://example.com/", "--fix-patch", "a.patch"], "--fix-patch needs --source-dir, the folder the site"),
+        (["https://example.com/", "--decisions", "missing.json"], "--decisions missing.json cannot be read"),
+        (["https://example.com/", "--source-dir", "nope", "--fix-patch", "a.patch"], "--source-dir nope: there is no"),
     ],
 )
 def test_usage_mistakes_are_one_sentence_before_any_model_loads(args: list[str], sentence: str, tmp_path: Path) -> None:

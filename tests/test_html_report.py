@@ -16,6 +16,7 @@ from options import AuditOptions
 from pipeline import run_audit
 from records import AuditReport
 from reports import render_html, write_html
+from reports.decisions import read_decisions
 
 CHROMIUM = "/usr/bin/chromium"
 HOSTILE_ALT = '"><script>window.pwned=1</script><img src=x onerror=alert(1)>'
@@ -93,6 +94,16 @@ def test_html_renders_and_filters_in_chromium(report: AuditReport, tmp_path: Pat
         expect(first.locator("details.more dl")).to_contain_text("found in")
         images = page.locator("td.thumb img")
         assert all(images.nth(i).evaluate("img => img.naturalWidth > 0") for i in range(images.count()))
+        reviews = page.locator(".review")
+        assert reviews.count() >= 2  # a review control beside each suggestion for an alt
+        reviews.nth(0).locator("select").select_option("reject")
+        reviews.nth(1).locator("input").fill("Hand-written alt")  # typing makes it an edit
+        with page.expect_download() as download:
+            page.click("#download-decisions")
+        saved = tmp_path / "decisions.json"
+        download.value.save_as(saved)
+        decided = read_decisions(saved)
+        assert [(d.decision, d.text) for d in decided.values()] == [("reject", None), ("edit", "Hand-written alt")]
         shot = tmp_path / "report.png"
         page.screenshot(path=str(shot), full_page=True)
         browser.close()

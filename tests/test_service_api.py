@@ -289,3 +289,34 @@ def test_the_web_routes_expose_no_store_files(tmp_path: Path, server: FixtureSer
         wait_for(base, web.id)
         page = requests.get(f"{base}/jobs/{web.id}/report.html", timeout=10)
         assert page.status_code == 200 and "AltScout alt-text audit" in page.text
+
+
+def test_a_review_saved_with_the_job_changes_its_exports(tmp_path: Path, server: FixtureServer) -> None:
+    """Issue 28: decisions through the API are kept with the job (a restart keeps them) and every
+    report is written again: an edit replaces the suggestion, a rejected one is not exported."""
+    for i in (5, 6):
+        server.add(f"/wp/img{i}.jpg", make_image(330 + i, 200, "JPEG", seed=80 + i), content_type="image/jpeg")
+    page = server.add("/wp/post", "<html><body><img class='wp-image-5' src='/wp/img5.jpg'>"
+                                  "<img class='wp-image-6' src='/wp/img6.jpg'></body></html>")  # fmt: skip
+    with serving(make_service(tmp_path)) as base:
+        job = wait_for(base, submit(base, {"urls": [page]}).json()["id"])
+        links = job["links"]
+        script = requests.get(base + links["wp-alt-text_sh"], timeout=10).text
+        assert "update 5 " in script and "update 6 " in script
+        decisions = [
+            {"url": server.url("/wp/img5.jpg"), "decision": "reject"},
+            {"url": server.url("/wp/img6.jpg"), "decision": "edit", "text": "Edited by the SEO team"},
+        ]
+        bad = requests.put(base + links["decisions"],
+                           json={"decisions": [{"url": "x", "decision": "?"}]}, timeout=10)  # fmt: skip
+        assert bad.status_code == 422 and bad.json()["error"].startswith("decisions, entry 1: decision must be")
+        saved = requests.put(base + links["decisions"], json={"decisions": decisions}, timeout=30)
+        assert saved.status_code == 200 and len(saved.json()["decisions"]) == 2
+        script = requests.get(base + links["wp-alt-text_sh"], timeout=10).text
+        assert "update 5 " not in script
+        assert "wp post meta update 6 _wp_attachment_image_alt 'Edited by the SEO team'" in script
+        report = requests.get(base + links["report_json"], timeout=10).json()
+        assert {image["decision"] for image in report["pages"][0]["images"]} == {"rejected", "edited"}
+    with serving(make_service(tmp_path)) as base:  # the service restarted: the review is still there
+        kept = requests.get(f"{base}{API}/{job['id']}/decisions", timeout=10).json()["decisions"]
+        assert [entry["decision"] for entry in kept] == ["reject", "edit"]

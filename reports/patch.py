@@ -1,0 +1,168 @@
+"""``--fix-patch`` for static sites: a unified diff that sets the suggested alt texts in the source HTML.
+
+Given the folder a site is served from (``--source-dir``), each audited page maps to its file the
+way static servers do (``/`` to ``index.html``, ``/about/`` to ``about/index.html``, ``/about`` to
+``about.html`` or ``about/index.html``). In that file every ``<img>`` whose ``src`` resolves to an
+image with a suggestion (:func:`reports.fixes.fixes`) gets its ``alt`` value replaced, or an
+``alt`` added right after ``<img``; every other byte of the file stays as it was (tags over
+several lines, attributes in any order, either quotes, the same image in a grid and its modal).
+The tags are found with a small scanner over the raw text, not re-serialised by a parser,
+precisely so that nothing else changes.
+
+Images that come from CSS or that JavaScript builds, and pages with no matching file, are listed
+at the top of the patch under "apply by hand" with their selector (``git apply`` skips those
+lines). A page path never leads outside the folder: ``..`` segments and symbolic links that point
+out of it are refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from records import AuditReport, ImageRecord, PageReport
+from reports.fixes import fixes
+from scraper.urls import resource_url
+
+_IMG_TAG = re.compile(r"<img\b(?P<attrs>(?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.IGNORECASE)
+_ATTR = re.compile(
+    r"(?P<space>\s+)(?P<name>[^\s=/>\"']+)(?:\s*=\s*(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<bare>[^\s\"'>]+)))?"
+)
+TAG_SOURCES = {"img", "srcset", "lazy", "picture"}  # found on an <img> the source file can hold
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    """What a patch does: files changed, tags changed, and what must be applied by hand (and why)."""
+
+    files: int
+    tags: int
+    by_hand: list[str]
+
+
+def page_file(source_dir: Path, page_url: str) -> Path | None:
+    """The file a static server would answer ``page_url`` with, inside ``source_dir`` (None: no such file)."""
+    root = source_dir.resolve()
+    path = unquote(urlsplit(page_url).path) or "/"
+    parts = [part for part in path.split("/") if part]
+    if any(part in (".", "..") or "\\" in part or "\0" in part for part in parts):
+        return None
+    if path.endswith("/") or not parts:
+        candidates = [root.joinpath(*parts, "index.html")]
+    elif Path(parts[-1]).suffix:
+        candidates = [root.joinpath(*parts)]
+    else:
+        candidates = [root.joinpath(*parts[:-1], parts[-1] + ".html"), root.joinpath(*parts, "index.html")]
+    for candidate in candidates:
+        resolved = candidate.resolve()
+        if resolved.is_file() and resolved.is_relative_to(root):  # a symlink out of the folder is not followed
+            return resolved
+    return None
+
+
+def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchResult:
+    """Write the patch (see the module) and say what it does."""
+    wanted: dict[str, dict[str, tuple[ImageRecord, str]]] = defaultdict(dict)
+    pages: dict[str, PageReport] = {}
+    for page, record, text in fixes(report):
+        wanted[page.url][record.source] = (record, text)
+        pages[page.url] = page
+    by_hand = [
+        _by_hand(page, record, f'role="img" and aria-label="{record.suggested_alt}" on the element')
+        for page in report.pages
+        for record in page.images
+        if record.suggestion_for == "aria-label" and record.suggested_alt and not record.decorative
+    ]  # a background or a drawn element: no alt attribute to set
+    chunks: list[str] = []
+    files = tags = 0
+    root = source_dir.resolve()
+    for page_url, records in wanted.items():
+        page = pages[page_url]
+        target = page_file(source_dir, page.final_url or page.url)
+        if target is None:
+            by_hand.extend(_by_hand(page, record, "no file in --source-dir serves this page")
+                           for record, _ in records.values())  # fmt: skip
+            continue
+        original = target.read_bytes().decode("utf-8", errors="surrogateescape")
+        changed, done = _patched(original, page.final_url or page.url, records)
+        for url, (record, _) in records.items():
+            if url not in done:
+                why = "not an <img> of the source file (CSS, or built by JavaScript)"
+                by_hand.append(_by_hand(page, record, why))
+        if changed != original:
+            files += 1
+            tags += sum(done.values())
+            chunks.append(_diff(original, changed, target.relative_to(root).as_posix()))
+    header = ["# AltScout: alt texts for the audited <img> elements; apply with `git apply` in --source-dir."]
+    header += [f"# apply by hand: {line}" for line in by_hand]
+    path.write_bytes(("\n".join(header) + "\n" + "".join(chunks)).encode("utf-8", errors="surrogateescape"))
+    return PatchResult(files, tags, by_hand)
+
+
+def _patched(text: str, page_url: str, records: dict[str, tuple[ImageRecord, str]]) -> tuple[str, dict[str, int]]:
+    """``text`` with the alt of every matching ``<img>`` set; how many tags of each image URL changed."""
+    done: dict[str, int] = defaultdict(int)
+    out: list[str] = []
+    last = 0
+    for tag in _IMG_TAG.finditer(text):
+        attrs = {m.group("name").lower(): m for m in _ATTR.finditer(tag.group("attrs"))}
+        url = _tag_url(attrs, page_url)
+        if url is None or url not in records or not _eligible(records[url][0]):
+            continue
+        value = html.escape(records[url][1], quote=True)
+        start = tag.start("attrs")
+        alt = attrs.get("alt")
+        if alt is None:  # add it right after "<img"
+            out.append(text[last:start] + f' alt="{value}"')
+            last = start
+        else:
+            group = next(name for name in ("dq", "sq", "bare") if alt.group(name) is not None)
+            begin, end = start + alt.start(group), start + alt.end(group)
+            quote = {"dq": '"', "sq": "'", "bare": '"'}[group]
+            replacement = value.replace("'", "&#x27;") if quote == "'" else value
+            if group == "bare":
+                replacement = f'"{replacement}"'
+            out.append(text[last:begin] + replacement)
+            last = end
+        done[url] += 1
+    out.append(text[last:])
+    return "".join(out), dict(done)
+
+
+def _eligible(record: ImageRecord) -> bool:
+    return bool(TAG_SOURCES & set(record.found_in))
+
+
+def _tag_url(attrs: dict[str, re.Match[str]], page_url: str) -> str | None:
+    """The image URL an ``<img>`` tag's ``src`` (or a lazy-loading attribute) resolves to."""
+    for name in ("src", "data-src", "data-lazy-src"):
+        match = attrs.get(name)
+        if match is None:
+            continue
+        raw = match.group("dq") or match.group("sq") or match.group("bare") or ""
+        raw = html.unescape(raw).strip()
+        if raw:
+            return resource_url(page_url, raw)
+    return None
+
+
+def _diff(before: str, after: str, name: str) -> str:
+    """A git-style unified diff of one file (with git's marker for a last line without a newline)."""
+    lines: Iterator[str] = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{name}", f"b/{name}", n=3
+    )
+    out = [f"diff --git a/{name} b/{name}\n"]
+    for line in lines:
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def _by_hand(page: PageReport, record: ImageRecord, why: str) -> str:
+    selector = record.name_fields().get("selector") or "(no selector)"
+    return f"{page.url} {selector} {record.url}: {why}"

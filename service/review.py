@@ -1,0 +1,86 @@
+"""A finished job's review: decisions on its suggestions, saved with the job, and its reports again.
+
+The decisions (accept, edit, reject per image URL; :mod:`reports.decisions`) are kept in the job's
+folder (``decisions.json``, written atomically), so they survive a restart. Every report of the job
+is then written again from the job's state (nothing is fetched or captioned) with the decisions
+applied: an edit replaces the suggestion everywhere, a rejected suggestion is left out of the
+exports that apply fixes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pipeline.engine import Engine
+from records import AuditReport
+from reports.decisions import Decision, apply_decisions, decisions_from, to_entries
+from reports.formats import FORMATS, write_atomically
+from service.jobs import DONE, Job, JobStore
+from service.runner import job_options
+
+DECISIONS_FILE = "decisions.json"
+
+
+class ReviewError(ValueError):
+    """The review cannot be saved; the message is one sentence."""
+
+
+def saved_decisions(store: JobStore, job: Job) -> dict[str, Decision]:
+    """The job's saved decisions (none yet: empty)."""
+    path = store.job_dir(job.id) / DECISIONS_FILE
+    if not path.exists():
+        return {}
+    return decisions_from(json.loads(path.read_text(encoding="utf-8")), "the saved decisions")
+
+
+def save_review(store: JobStore, job: Job, entries: list[Any]) -> dict[str, Decision]:
+    """Merge ``entries`` into the job's decisions, save them, and write its reports again."""
+    if job.state != DONE:
+        raise ReviewError(f"Only a finished audit can be reviewed; this one is {job.state}.")
+    decisions = saved_decisions(store, job) | decisions_from(entries, "decisions")
+    folder = store.job_dir(job.id)
+    part = folder / (DECISIONS_FILE + ".part")
+    part.write_text(json.dumps(to_entries(decisions), indent=1), encoding="utf-8")
+    part.replace(folder / DECISIONS_FILE)
+    report = reviewed_report(store, job, decisions)
+    for fmt in FORMATS.values():
+        if (folder / fmt.file_name).exists():  # the formats the job wrote, and only those
+            write_atomically(fmt, report, folder / fmt.file_name)
+    return decisions
+
+
+def reviewed_report(store: JobStore, job: Job, decisions: dict[str, Decision]) -> AuditReport:
+    """The job's report rebuilt from its state, as its run wrote it, with the decisions applied."""
+    folder = store.job_dir(job.id)
+    report = Engine(job.urls, job_options(job, folder)).stored_report()
+    if not job.crawl and len(job.urls) == 1:  # one page: a page report, as the run wrote it
+        report.site = report.images = None
+    written = _json(folder / FORMATS["json"].file_name)
+    report.comparison = written.get("comparison")
+    apply_decisions(report, decisions)
+    return report
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def review_items(store: JobStore, job: Job) -> list[dict[str, Any]]:
+    """What a person can review in a finished job: each exportable suggestion (an ``alt`` to set, not
+    decorative, on an image whose alt did not pass), with its current text and decision."""
+    report = _json(store.job_dir(job.id) / FORMATS["json"].file_name)
+    items: dict[str, dict[str, Any]] = {}
+    for page in report.get("pages") or []:
+        for image in page.get("images") or []:
+            text, url = image.get("suggested_alt"), image.get("url")
+            if not text or image.get("suggestion_for") != "alt" or image.get("decorative") or url in items:
+                continue
+            if (image.get("alt") or "").strip() and not image.get("alt_issues"):
+                continue
+            items[url] = {"url": url, "page": page.get("url"), "text": text, "decision": image.get("decision")}
+    return list(items.values())

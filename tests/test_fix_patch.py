@@ -1,0 +1,147 @@
+"""``--fix-patch`` for static sites (issue 28): a patch that ``git apply`` takes, that changes only
+alt attributes, and after which a re-audit finds no missing or placeholder alt on the patched images."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FixtureServer, make_image
+from PIL import Image
+
+from captioning import GenerationSettings
+from options import AuditOptions
+from pipeline import run_audit
+from records import AuditReport
+from reports.patch import page_file, write_fix_patch
+
+CAPTIONS = {501: "a pair of brown leather shoes", 502: "a blue vase on a shelf", 503: 'a "quoted" sign & more',
+            504: "a red bicycle against a wall", 505: "a bowl of soup", 506: "a mountain at sunset"}  # fmt: skip
+FILES = {
+    "index.html": """<!doctype html>
+<html lang="en"><head><title>Shop</title>
+<style>.hero { background-image: url('/img/hero.jpg') }</style></head>
+<body>
+<div class="hero" role="img"></div>
+<ul class="grid">
+  <li><a href="#m1"><img src="/img/shoe.jpg" width=200 height=150></a></li>
+  <li><img
+        class='thumb'
+        alt='...'
+        src='/img/vase.jpg'
+        data-id="7"></li>
+  <li><img width=200 src=/img/sign.jpg alt=IMG_1234.jpg height=150></li>
+  <li><img src="/img/decor.jpg" alt=""></li>
+</ul>
+<div class="modal" id="m1"><img alt="" src="/img/shoe.jpg" class="large"></div>
+</body></html>""",
+    "about/index.html": '<html><body><h1>About</h1><img src="../img/bike.jpg"></body></html>\n',
+    "contact.html": "<html><body><p>Soup of the day</p><img src='/img/soup.jpg' alt='Image'></body></html>",
+    "notes.txt": "not a page\n",
+}
+IMAGES = {"shoe": 501, "vase": 502, "sign": 503, "bike": 504, "soup": 505, "hero": 506, "decor": 506}
+
+
+class ByWidth:
+    default_batch_size = 8
+
+    def load(self) -> None: ...
+
+    def prepare(self, image: Image.Image) -> Image.Image:
+        return image
+
+    def caption_batch(self, images: Sequence[Image.Image], settings: GenerationSettings) -> list[str]:
+        return [CAPTIONS[image.width] for image in images]
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": "by-width", "device": "cpu", "dtype": "float32", "family": "fake"}
+
+
+def site_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "site"
+    for name, text in FILES.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def serve(server: FixtureServer, folder: Path) -> list[str]:
+    for path in ("/", "/about/", "/contact", "/gone"):
+        target = page_file(folder, server.url(path))
+        server.add(path, target.read_bytes() if target else b"<html><body><img src='/img/soup.jpg'></body></html>")
+    for name, width in IMAGES.items():
+        image = make_image(width, 300, "JPEG", seed=width + len(name))
+        server.add(f"/img/{name}.jpg", image, content_type="image/jpeg")
+    return [server.url(path) for path in ("/", "/about/", "/contact", "/gone")]
+
+
+def audit(server: FixtureServer, folder: Path) -> AuditReport:
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    return run_audit(serve(server, folder), options, ByWidth())
+
+
+def without_alts(text: str) -> str:
+    return re.sub(r"\s+alt\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)", "", text, flags=re.IGNORECASE)
+
+
+def test_pages_map_to_files_as_static_servers_do(tmp_path: Path) -> None:
+    folder = site_folder(tmp_path)
+    (tmp_path / "outside.html").write_text("secret")
+    (folder / "link.html").symlink_to(tmp_path / "outside.html")
+    assert page_file(folder, "http://h/") == folder.resolve() / "index.html"
+    assert page_file(folder, "http://h/about/") == folder.resolve() / "about" / "index.html"
+    assert page_file(folder, "http://h/about") == folder.resolve() / "about" / "index.html"
+    assert page_file(folder, "http://h/contact") == folder.resolve() / "contact.html"
+    assert page_file(folder, "http://h/contact.html") == folder.resolve() / "contact.html"
+    assert page_file(folder, "http://h/../outside.html") is None
+    assert page_file(folder, "http://h/%2e%2e/outside.html") is None
+    assert page_file(folder, "http://h/link.html") is None  # a symlink out of the folder is not followed
+    assert page_file(folder, "http://h/missing") is None
+
+
+def test_the_patch_applies_changes_only_alts_and_fixes_the_images(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    folder = site_folder(tmp_path)
+    report = audit(fresh_server, folder)
+    patch = tmp_path / "alt.patch"
+    result = write_fix_patch(report, folder, patch)
+    assert result.files == 3 and result.tags == 6  # shoe twice (grid and modal), vase, sign, bike, soup
+    by_hand = "\n".join(result.by_hand)
+    assert "/gone" in by_hand and "no file in --source-dir" in by_hand  # a page with no matching file
+    assert "hero.jpg" in by_hand and 'role="img"' in by_hand  # a CSS background: by hand, with its selector
+    patched = tmp_path / "patched"
+    shutil.copytree(folder, patched)
+    subprocess.run(["git", "apply", "--check", str(patch)], cwd=patched, check=True, capture_output=True)
+    subprocess.run(["git", "apply", str(patch)], cwd=patched, check=True, capture_output=True)
+    for name, text in FILES.items():
+        after = (patched / name).read_text(encoding="utf-8")
+        assert without_alts(after) == without_alts(text), name  # every byte outside the alt attributes
+    index = (patched / "index.html").read_text(encoding="utf-8")
+    assert index.count('alt="A pair of brown leather shoes') == 2  # the grid and the modal
+    assert "alt='A blue vase on a shelf'" in index and 'alt="A &quot;quoted&quot; sign &amp; more"' in index
+    assert '<img src="/img/decor.jpg" alt="">' in index  # decorative: left alone
+    assert (patched / "notes.txt").read_text() == FILES["notes.txt"]
+    fresh_server.routes.clear()
+    again = audit(fresh_server, patched)
+    bad = {"missing_alt", "placeholder_alt", "filename_alt", "linked_image_no_text"}
+    for page in again.pages:
+        for record in page.images:
+            if record.source.rsplit("/", 1)[-1] in ("shoe.jpg", "vase.jpg", "sign.jpg", "bike.jpg", "soup.jpg") and (
+                "/gone" not in page.url
+            ):
+                assert not bad & set(record.alt_issues), (page.url, record.source, record.alt_issues)
+
+
+@pytest.mark.parametrize("text", ['<img src="a.jpg"/>', "<IMG SRC='a.jpg' ALT=x>", '<img\tsrc="a.jpg"\nalt="x"\n/>'])
+def test_one_tag_in_any_spelling(text: str, tmp_path: Path) -> None:
+    from records import ImageRecord
+    from reports.patch import _patched
+
+    record = ImageRecord(source="http://h/a.jpg", found_in=["img"])
+    changed, done = _patched(text, "http://h/", {"http://h/a.jpg": (record, "A cat")})
+    assert done == {"http://h/a.jpg": 1} and without_alts(changed) == without_alts(text)
+    assert "A cat" in changed and changed.count("alt") + changed.count("ALT") == 1
