@@ -248,6 +248,27 @@ class FakeCaptioner:
         return {"id": "fake", "device": "cpu", "dtype": "float32", "family": "fake"}
 
 
+class CaptionsByWidth:
+    """A captioner whose caption is chosen by the image's width: a test decides what the model "sees"."""
+
+    default_batch_size = 8
+
+    def __init__(self, captions: dict[int, str]) -> None:
+        self.captions = captions
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def prepare(self, image: Image.Image) -> Image.Image:
+        return image
+
+    def caption_batch(self, images: Sequence[Image.Image], settings: GenerationSettings) -> list[str]:
+        return [self.captions[image.width] for image in images]
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": "by-width", "device": "cpu", "dtype": "float32", "family": "fake"}
+
+
 def _register_fake() -> None:
     """The fake registers itself like any captioner: the model id ``fake`` makes one."""
     from captioning.registry import CaptionerKind, register

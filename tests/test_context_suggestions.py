@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from conftest import FixtureServer, make_image
-from PIL import Image
+from conftest import CaptionsByWidth, FixtureServer, make_image
 
-from captioning import GenerationSettings
 from options import AuditOptions
 from pipeline import run_audit
 from records import AuditReport
@@ -28,23 +25,6 @@ CAPTIONS = {  # by image width: what the model "sees"
     306: "a pair of brown leather shoes on a white background",
     307: "a white logo on a black background",
 }
-
-
-class WordsCaptioner:
-    """Captions chosen by the image's width."""
-
-    default_batch_size = 8
-
-    def load(self) -> None: ...
-
-    def prepare(self, image: Image.Image) -> Image.Image:
-        return image
-
-    def caption_batch(self, images: Sequence[Image.Image], settings: GenerationSettings) -> list[str]:
-        return [CAPTIONS[image.width] for image in images]
-
-    def describe(self) -> dict[str, Any]:
-        return {"id": "words", "device": "cpu", "dtype": "float32", "family": "fake"}
 
 
 def product_page(host: str) -> str:
@@ -83,7 +63,7 @@ def shop(fresh_server: FixtureServer) -> FixtureServer:
 
 def audit(shop: FixtureServer, **extra: object) -> dict[str, Any]:
     options = AuditOptions(render="never", allow_private=True, ocr="off", **extra)  # type: ignore[arg-type]
-    report: AuditReport = run_audit([shop.url("/products/oxford-brogue")], options, WordsCaptioner())
+    report: AuditReport = run_audit([shop.url("/products/oxford-brogue")], options, CaptionsByWidth(CAPTIONS))
     return {record.source.rsplit("/", 1)[-1]: record for record in report.pages[0].images}
 
 

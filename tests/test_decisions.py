@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FixtureServer
-from test_fix_exports import ByWidth, serve
+from conftest import CaptionsByWidth, FixtureServer
+from test_fix_exports import CAPTIONS, serve
 
 from options import AuditOptions
 from pipeline import run_audit
@@ -52,7 +52,7 @@ def test_a_decisions_file_that_cannot_be_used_is_one_sentence(content: str, sent
 def test_exports_follow_the_review(fresh_server: FixtureServer, tmp_path: Path) -> None:
     serve(fresh_server)
     urls = [fresh_server.url(path) for path in ("/products/creme-brogue", "/blog/post")]
-    report = run_audit(urls, AuditOptions(render="never", allow_private=True, ocr="off"), ByWidth())
+    report = run_audit(urls, AuditOptions(render="never", allow_private=True, ocr="off"), CaptionsByWidth(CAPTIONS))
     decisions = tmp_path / "d.json"
     decisions.write_text(json.dumps([
         {"url": fresh_server.url("/cdn/shop/products/brogue_600x.jpg?v=123&width=600"), "decision": "edit",

@@ -7,15 +7,11 @@ import csv
 import json
 import os
 import subprocess
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import FixtureServer, make_image
-from PIL import Image
+from conftest import CaptionsByWidth, FixtureServer, make_image
 
-from captioning import GenerationSettings
 from options import AuditOptions
 from pipeline import run_audit
 from records import AuditReport
@@ -29,21 +25,6 @@ CAPTIONS = {
     404: HOSTILE,
     405: "a blue vase of flowers on a shelf",
 }
-
-
-class ByWidth:
-    default_batch_size = 8
-
-    def load(self) -> None: ...
-
-    def prepare(self, image: Image.Image) -> Image.Image:
-        return image
-
-    def caption_batch(self, images: Sequence[Image.Image], settings: GenerationSettings) -> list[str]:
-        return [CAPTIONS[image.width] for image in images]
-
-    def describe(self) -> dict[str, Any]:
-        return {"id": "by-width", "device": "cpu", "dtype": "float32", "family": "fake"}
 
 
 def serve(server: FixtureServer) -> None:
@@ -80,7 +61,7 @@ def serve(server: FixtureServer) -> None:
 def report(fresh_server: FixtureServer) -> AuditReport:
     serve(fresh_server)
     urls = [fresh_server.url(path) for path in ("/products/creme-brogue", "/pages/about", "/blog/post")]
-    return run_audit(urls, AuditOptions(render="never", allow_private=True, ocr="off"), ByWidth())
+    return run_audit(urls, AuditOptions(render="never", allow_private=True, ocr="off"), CaptionsByWidth(CAPTIONS))
 
 
 def test_shopify_urls_and_handles() -> None:

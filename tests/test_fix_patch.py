@@ -6,15 +6,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import FixtureServer, make_image
-from PIL import Image
+from conftest import CaptionsByWidth, FixtureServer, make_image
 
-from captioning import GenerationSettings
 from options import AuditOptions
 from pipeline import run_audit
 from records import AuditReport
@@ -47,21 +43,6 @@ FILES = {
 IMAGES = {"shoe": 501, "vase": 502, "sign": 503, "bike": 504, "soup": 505, "hero": 506, "decor": 506}
 
 
-class ByWidth:
-    default_batch_size = 8
-
-    def load(self) -> None: ...
-
-    def prepare(self, image: Image.Image) -> Image.Image:
-        return image
-
-    def caption_batch(self, images: Sequence[Image.Image], settings: GenerationSettings) -> list[str]:
-        return [CAPTIONS[image.width] for image in images]
-
-    def describe(self) -> dict[str, Any]:
-        return {"id": "by-width", "device": "cpu", "dtype": "float32", "family": "fake"}
-
-
 def site_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "site"
     for name, text in FILES.items():
@@ -82,7 +63,7 @@ def serve(server: FixtureServer, folder: Path) -> list[str]:
 
 def audit(server: FixtureServer, folder: Path) -> AuditReport:
     options = AuditOptions(render="never", allow_private=True, ocr="off")
-    return run_audit(serve(server, folder), options, ByWidth())
+    return run_audit(serve(server, folder), options, CaptionsByWidth(CAPTIONS))
 
 
 def without_alts(text: str) -> str:
