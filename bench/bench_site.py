@@ -6,6 +6,7 @@
     python bench/bench_site.py --memory           # peak memory at 50 and 2,000 pages (fake captioner)
     python bench/bench_site.py --engines local,ray --only-crawl   # the crawl on each engine (Ray: a local Ray)
     python bench/bench_site.py --requests --engines local,ray [--render auto]   # requests per URL, re-audit
+    python bench/bench_site.py --only-crawl --pages 1000 --delay-ms 0   # on a GPU: 5,030 distinct images end to end
 
 A loopback site: a home page linking every page; each page has 5 images of its own and 10
 shared ones (a logo, 3 icons and 2 header photos on every page, 4 product thumbnails shared by
@@ -296,6 +297,7 @@ def main() -> None:
     parser.add_argument("--engine", default="local", help=argparse.SUPPRESS)
     parser.add_argument("--requests", action="store_true", help="requests per URL and the re-audit, per engine")
     parser.add_argument("--render", default="never", help="never (default) or auto: the browser renders every page")
+    parser.add_argument("--delay-ms", type=float, default=DELAY_S * 1000, help="each response's delay (default 150)")
     args = parser.parse_args()
     if args.child:
         result = child_crawl(args) if args.child == "crawl" else child_naive(args)
@@ -321,10 +323,10 @@ def main() -> None:
     if args.quick:
         args.pages, args.naive_pages = 6, 2
     save_random_blip_base(args.model_dir)
-    server = serve(args.pages, DELAY_S)
+    server = serve(args.pages, args.delay_ms / 1000)
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     print(
-        f"# {args.pages} pages x 15 images, {DELAY_S * 1000:.0f} ms per response, BLIP-base random, "
+        f"# {args.pages} pages x 15 images, {args.delay_ms:.0f} ms per response, BLIP-base random, "
         f"{args.tokens} tokens, dtype {args.dtype}, {os.cpu_count()} CPUs"
     )
     runs: dict[str, dict] = {}
