@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from records import PageReport
+from reports.cells import neutral
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp", ".avif", ".svg", ".tif", ".tiff", ".heic", ".heif"}
@@ -74,7 +75,8 @@ def write_rename_plan(page: PageReport, path: str | Path) -> int:
             target, n = source.with_name(f"{stem}-{n}{suffix}"), n + 1
         planned.add(target)
         rows.append(
-            {"source": str(source), "target": str(target), "sha256": record.sha256, "caption": record.caption or ""}
+            {"source": str(source), "target": str(target), "sha256": record.sha256,
+             "caption": neutral(record.caption or "")}  # opened in a spreadsheet: a caption never runs as a formula
         )
     with Path(path).open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=PLAN_COLUMNS)

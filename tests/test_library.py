@@ -162,3 +162,15 @@ def test_cli_folder_mode_and_renames(library: Path, tmp_path: Path, tiny_blip_di
     assert applied.returncode == 0 and f"{len(rows)} renamed" in applied.stderr
     assert (tmp_path / "plan.undo.csv").exists()
     assert all(not Path(r["source"]).exists() and Path(r["target"]).exists() for r in rows)
+
+
+def test_a_plan_caption_never_runs_as_a_formula(tmp_path: Path) -> None:
+    from records import ImageRecord
+
+    photo = tmp_path / "IMG_1.jpg"
+    photo.write_bytes(b"x")
+    record = ImageRecord(source=str(photo), local_path=str(photo), suggested_filename="calc.jpg", sha256="ab",
+                         caption="=cmd|' /C calc'!A0")  # fmt: skip
+    write_rename_plan(PageReport(url=str(tmp_path), kind="folder", images=[record]), tmp_path / "plan.csv")
+    rows = list(csv.DictReader((tmp_path / "plan.csv").open(encoding="utf-8")))
+    assert rows[0]["caption"] == "'=cmd|' /C calc'!A0" and rows[0]["source"] == str(photo)
