@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from options import AuditOptions
 from records import PENDING, ImageRecord, PageReport
 from scraper.browser import INSTALL_HINT, BrowserUnavailableError
-from scraper.context import page_context
 from scraper.discover import ParsedPage, find_images, parse_page, stylesheet_imports
 from scraper.errors import HTTPStatusError, ScrapeError
 from scraper.net import Fetcher, FetchResult, check_url
@@ -175,7 +174,7 @@ def discover_page(
             )
     prefilter(records, options)
     page.images = records
-    page.subject = page_context(parsed.soup, parsed.base_url).page_subject()
+    page.subject = parsed.context.page_subject()
     read = rendered.document if rendered is not None else document
     assert read is not None
     digest = hashlib.sha256(read.content).hexdigest()

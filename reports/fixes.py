@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from records import CAPTIONED, AuditReport, ImageRecord, PageReport
@@ -35,18 +36,23 @@ _SIZE_SUFFIX = re.compile(
 _SIZE_PARAMS = {"width", "height", "crop", "format", "pad_color"}
 
 
+def applicable(field: Callable[[str], Any]) -> bool:
+    """Whether an image's suggestion is one an export may apply, before any review; ``field`` reads the
+    image's fields by their report name (a record's attributes, or a report.json image's keys)."""
+    if not field("suggested_alt") or field("status") != CAPTIONED or field("suggestion_for") != "alt":
+        return False
+    if field("decorative"):
+        return False
+    alt = field("alt")
+    return not (alt and alt.strip() and not field("alt_issues"))  # an alt that passed every check stays
+
+
 def fixes(report: AuditReport) -> Iterator[tuple[PageReport, ImageRecord, str]]:
-    """(page, image, alt text) for every suggestion an export may apply (see the module)."""
+    """(page, image, alt text) for every suggestion an export applies (see the module)."""
     for page in report.pages:
         for record in page.images:
-            text = record.suggested_alt
-            if not text or record.status != CAPTIONED or record.suggestion_for != "alt" or record.decorative:
-                continue
-            if record.decision == "rejected":
-                continue  # a review turned it down
-            if record.alt is not None and record.alt.strip() and not record.alt_issues:
-                continue  # an alt that passed every check stays as it is
-            yield page, record, text
+            if applicable(lambda name, r=record: getattr(r, name)) and record.decision != "rejected":
+                yield page, record, record.suggested_alt or ""
 
 
 def shopify_image_src(url: str) -> str:

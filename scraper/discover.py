@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import urldefrag, urljoin
 
 import soupsieve
@@ -73,6 +74,11 @@ class ParsedPage:
     style_blocks: list[str] = field(default_factory=list)
     canonical: str | None = None  # <link rel=canonical>, absolute
     final_url: str | None = None  # the page's own URL (an image URL equal to it points at no image)
+
+    @cached_property
+    def context(self) -> PageContext:
+        """What the page says its images show (read once: discovery and the page's subject use it)."""
+        return page_context(self.soup, self.base_url)
 
     def links(self) -> list[str]:
         """Absolute http(s) URLs of the page's ``a``/``area`` links, fragments dropped, in order."""
@@ -263,7 +269,7 @@ class StaticCollector(Collector):
         super().__init__(page.base_url, page.final_url)
         self.reader = reader
         self.seen: set[int] = set()  # ids of the elements that showed an image
-        self.context = page_context(page.soup, page.base_url)  # what the page says its images show
+        self.context = page.context
 
     def add_element(self, raw_url: str, found_in: list[str], element: Tag | None, alt: str | None) -> None:
         """Count one occurrence found on a parsed element (an img or image button without a URL is kept too)."""

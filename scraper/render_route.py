@@ -240,28 +240,16 @@ class PageRoute:
         if main_navigation and prefetched is not None and request.url == self.first_url and not prefetched.redirects:
             self.prefetched = None  # served once: a reload goes to the site
             return prefetched
+        common = {"max_bytes": cap, "deadline_s": min(budget.resource_deadline_s, remaining_s),
+                  "accept": sent.get("accept", "*/*"), "headers": forwarded}  # fmt: skip
         if self.responses is not None and not main_navigation and request.method == "GET":
-            hop = functools.partial(
-                self.responses.fetch_hop,
-                request.url,
-                max_bytes=cap,
-                deadline_s=min(budget.resource_deadline_s, remaining_s),
-                accept=sent.get("accept", "*/*"),
-                headers=forwarded,
-            )
-            return await asyncio.get_running_loop().run_in_executor(self.pool, hop)
-        fetch = functools.partial(
-            self.fetcher.fetch,
-            request.url,
-            max_bytes=cap,
-            deadline_s=min(budget.resource_deadline_s, remaining_s),
-            accept=sent.get("accept", "*/*"),
-            raise_for_status=False,
-            follow_redirects=False,
-            headers=forwarded,
-            require_type=self.require_type if main_navigation else None,
-        )
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fetch)
+            call = functools.partial(self.responses.fetch_hop, request.url, **common)  # the run's store
+        else:
+            call = functools.partial(
+                self.fetcher.fetch, request.url, raise_for_status=False, follow_redirects=False,
+                require_type=self.require_type if main_navigation else None, **common,
+            )  # fmt: skip
+        return await asyncio.get_running_loop().run_in_executor(self.pool, call)
 
     async def handle_websocket(self, socket_route: Any) -> None:
         """WebSockets are never connected: the fetcher cannot guard them."""

@@ -16,6 +16,7 @@ from typing import Any
 from pipeline.engine import Engine
 from records import AuditReport
 from reports.decisions import Decision, apply_decisions, decisions_from, to_entries
+from reports.fixes import applicable
 from reports.formats import FORMATS, write_atomically
 from service.jobs import DONE, Job, JobStore
 from service.runner import job_options
@@ -77,10 +78,8 @@ def review_items(store: JobStore, job: Job) -> list[dict[str, Any]]:
     items: dict[str, dict[str, Any]] = {}
     for page in report.get("pages") or []:
         for image in page.get("images") or []:
-            text, url = image.get("suggested_alt"), image.get("url")
-            if not text or image.get("suggestion_for") != "alt" or image.get("decorative") or url in items:
-                continue
-            if (image.get("alt") or "").strip() and not image.get("alt_issues"):
-                continue
-            items[url] = {"url": url, "page": page.get("url"), "text": text, "decision": image.get("decision")}
+            url = image.get("url")
+            if url not in items and applicable(image.get):  # the rule the exports follow; rejected ones too
+                items[url] = {"url": url, "page": page.get("url"), "text": image["suggested_alt"],
+                              "decision": image.get("decision")}  # fmt: skip
     return list(items.values())
