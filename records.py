@@ -79,6 +79,13 @@ class ElementInfo:
         return cls(**{key: value for key, value in values.items() if key in known})
 
 
+# Fields an image's download, decoding and caption decide; copied to every record of the same URL.
+SHARED_FIELDS = (
+    "status", "reason", "detail", "width", "height", "bytes", "format", "sha256", "caption",
+    "raw_caption", "image_text", "text_coverage", "thumbnail",
+)  # fmt: skip
+
+
 @dataclass
 class ImageRecord:
     """Everything known about one image of a page."""

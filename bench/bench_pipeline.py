@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import loopback  # noqa: E402
+from bench.busy import time_batches  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.md"
 PHOTOS = [
@@ -112,23 +113,6 @@ def serve(routes: dict[str, tuple[bytes, str]]) -> http.server.ThreadingHTTPServ
         return loopback.NOT_FOUND
 
     return loopback.serve(answer, lambda path: DELAY_S if path in routes else 0.0)
-
-
-def time_batches(captioner: object) -> dict[str, float]:
-    """Wrap ``captioner.caption_batch`` to add up its seconds and calls; return the live totals."""
-    busy = {"s": 0.0, "batches": 0}
-    original = captioner.caption_batch  # type: ignore[attr-defined]
-
-    def timed(images, settings):  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        try:
-            return original(images, settings)
-        finally:
-            busy["s"] += time.perf_counter() - start
-            busy["batches"] += 1
-
-    captioner.caption_batch = timed  # type: ignore[attr-defined]
-    return busy
 
 
 def peak_rss_mb() -> float:

@@ -6,7 +6,8 @@
     python bench/bench_site.py --memory           # peak memory at 50 and 2,000 pages (fake captioner)
     python bench/bench_site.py --engines local,ray --only-crawl   # the crawl on each engine (Ray: a local Ray)
     python bench/bench_site.py --requests --engines local,ray [--render auto]   # requests per URL, re-audit
-    python bench/bench_site.py --only-crawl --pages 1000 --delay-ms 0   # on a GPU: 5,030 distinct images end to end
+    python bench/bench_site.py --only-crawl --pages 1000 --delay-ms 0 --stage-rate   # on a GPU: 5,030 distinct
+                                  # images end to end against the captioning stage alone, and GPU busy %
 
 A loopback site: a home page linking every page; each page has 5 images of its own and 10
 shared ones (a logo, 3 icons and 2 header photos on every page, 4 product thumbnails shared by
@@ -46,7 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import loopback  # noqa: E402
-from bench.bench_pipeline import peak_rss_mb, time_batches  # noqa: E402
+from bench.bench_pipeline import peak_rss_mb  # noqa: E402
+from bench.busy import GpuBusy, time_batches  # noqa: E402
 from bench.loopback import NOT_FOUND, ROBOTS_ALLOW_ALL, Answer  # noqa: E402
 
 DELAY_S = 0.15
@@ -170,10 +172,15 @@ def child_crawl(args: argparse.Namespace) -> dict:
         busy = time_batches(captioner)
     load_s = time.perf_counter() - loading
     started = time.perf_counter()
-    report = run_audit([args.url], options, captioner)
+    with GpuBusy() as gpu:
+        report = run_audit([args.url], options, captioner)
     seconds = time.perf_counter() - started
     summary = report.summary()
+    crawl_busy_s = busy["s"]  # before the stage is timed on the same (wrapped) captioner
+    stage = stage_rate(captioner, options) if args.stage_rate and captioner is not None else float("nan")
     return {
+        "gpu_busy": gpu.percent,
+        "stage_images_per_s": stage,
         "seconds": seconds,
         "load_s": load_s,
         "pages": report.site["pages_audited"],
@@ -181,9 +188,26 @@ def child_crawl(args: argparse.Namespace) -> dict:
         "captioned": summary["captioned"],
         "unique_images": report.site["unique_images"],
         "captioned_this_run": report.site["captioned_this_run"],
-        "caption_busy_s": busy["s"],
+        "caption_busy_s": crawl_busy_s,
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def stage_rate(captioner: object, options: object) -> float:
+    """The captioning stage alone, in the same process right after the crawl: images/s over four
+    batches of the audit's batch size, sent as the engine sends them."""
+    from bench.bench_captioning import caption_as_the_engine_does, sample_jpegs
+    from scraper.images import prepare_image
+
+    batch = options.batch_size or captioner.default_batch_size  # type: ignore[attr-defined]
+    jpegs = sample_jpegs(64)
+    prepared = [captioner.prepare(prepare_image(data, min_width=1, min_height=1).image) for data in jpegs]  # type: ignore[attr-defined]
+    images = [prepared[i % len(prepared)] for i in range(4 * batch)]
+    settings = options.generation  # type: ignore[attr-defined]
+    caption_as_the_engine_does(captioner, images[:batch], batch, settings)  # warm at this size
+    started = time.perf_counter()
+    caption_as_the_engine_does(captioner, images, batch, settings)
+    return len(images) / (time.perf_counter() - started)
 
 
 def child_naive(args: argparse.Namespace) -> dict:
@@ -210,7 +234,9 @@ def child_command(method: str, url: str, args: argparse.Namespace, **extra: obje
 
 
 def child_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
+    """The parent's environment with the project first on the path (carried wheels stay on it)."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
 
 
 def run_child(command: list[str]) -> dict:
@@ -278,6 +304,39 @@ def measure_requests(args: argparse.Namespace) -> None:
     server.shutdown()
 
 
+def crawl_each_engine(args: argparse.Namespace, url: str) -> dict[str, dict]:
+    """One crawl per engine, each in a fresh process, printed as it ends; the runs by engine."""
+    runs: dict[str, dict] = {}
+    for engine in args.engines.split(","):
+        extra = {"engine": engine, "stage-rate": args.stage_rate and engine == "local"}
+        ours = runs[engine] = run_child(child_command("crawl", url, args, **extra))
+        distinct = ours["captioned_this_run"] / ours["seconds"]
+        print(
+            f"AltScout --crawl --engine {engine}: {ours['seconds']:.1f} s for {ours['pages']} pages "
+            f"({ours['seconds'] + ours['load_s']:.1f} s with the model's load in the driver: "
+            f"{ours['load_s']:.1f} s), {ours['images']} image records ({ours['unique_images']} distinct), "
+            f"{ours['images'] / ours['seconds']:.2f} images/s; captioner busy "
+            f"{ours['caption_busy_s'] / ours['seconds']:.0%}; peak RSS (driver) {ours['peak_rss_mb']:.0f} MiB",
+            flush=True,
+        )
+        if ours["gpu_busy"] is not None:
+            print(f"GPU busy (NVML) over the crawl: {ours['gpu_busy']:.0f}%", flush=True)
+        if ours["stage_images_per_s"] == ours["stage_images_per_s"]:  # measured (not NaN)
+            print(
+                f"end to end {distinct:.0f} distinct images captioned/s against the captioning stage alone "
+                f"{ours['stage_images_per_s']:.0f} images/s (same process, same batch): "
+                f"{distinct / ours['stage_images_per_s']:.0%}",
+                flush=True,
+            )
+    if {"local", "ray"} <= runs.keys():  # Ray's time includes starting its actors and their model loads
+        local, ray = runs["local"], runs["ray"]
+        print(
+            f"Ray engine overhead: {ray['seconds'] / (local['seconds'] + local['load_s']) - 1:+.0%} against the "
+            f"local engine with its model load, {ray['seconds'] / local['seconds'] - 1:+.0%} without it"
+        )
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=50)
@@ -298,6 +357,11 @@ def main() -> None:
     parser.add_argument("--requests", action="store_true", help="requests per URL and the re-audit, per engine")
     parser.add_argument("--render", default="never", help="never (default) or auto: the browser renders every page")
     parser.add_argument("--delay-ms", type=float, default=DELAY_S * 1000, help="each response's delay (default 150)")
+    parser.add_argument(
+        "--stage-rate",
+        action="store_true",
+        help="after the local crawl, time the captioning stage alone in the same process (end to end / stage)",
+    )
     args = parser.parse_args()
     if args.child:
         result = child_crawl(args) if args.child == "crawl" else child_naive(args)
@@ -329,23 +393,8 @@ def main() -> None:
         f"# {args.pages} pages x 15 images, {args.delay_ms:.0f} ms per response, BLIP-base random, "
         f"{args.tokens} tokens, dtype {args.dtype}, {os.cpu_count()} CPUs"
     )
-    runs: dict[str, dict] = {}
-    for engine in args.engines.split(","):
-        ours = runs[engine] = run_child(child_command("crawl", url, args, engine=engine))
-        print(
-            f"AltScout --crawl --engine {engine}: {ours['seconds']:.1f} s for {ours['pages']} pages "
-            f"({ours['seconds'] + ours['load_s']:.1f} s with the model's load in the driver: "
-            f"{ours['load_s']:.1f} s), {ours['images']} image records ({ours['unique_images']} distinct), "
-            f"{ours['images'] / ours['seconds']:.2f} images/s; captioner busy "
-            f"{ours['caption_busy_s'] / ours['seconds']:.0%}; peak RSS (driver) {ours['peak_rss_mb']:.0f} MiB",
-            flush=True,
-        )
-    if {"local", "ray"} <= runs.keys():  # Ray's time includes starting its actors and their model loads
-        local, ray = runs["local"], runs["ray"]
-        print(
-            f"Ray engine overhead: {ray['seconds'] / (local['seconds'] + local['load_s']) - 1:+.0%} against the "
-            f"local engine with its model load, {ray['seconds'] / local['seconds'] - 1:+.0%} without it"
-        )
+    runs = crawl_each_engine(args, url)
+    ours = runs[args.engines.split(",")[-1]]
     if args.only_crawl:
         server.shutdown()
         return

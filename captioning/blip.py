@@ -30,7 +30,7 @@ from captioning.blip_attention import use_sdpa
 from captioning.blip_decoder import StaticDecoder
 from captioning.blip_decoder import supports as static_supports
 from captioning.model_thread import on_model_thread
-from captioning.pixels import PixelRecipe
+from captioning.pixels import PixelRecipe, StagedPixels
 from captioning.registry import DEFAULT_MODEL, CaptionerKind, CaptionerSpec, register, resolve_model_id
 from captioning.runtimes import BackendError
 
@@ -76,6 +76,7 @@ class BlipCaptioner:
         self.family: str | None = None
         self._fitted_batch_size: int | None = None  # CUDA: sized to the GPU's free memory at load
         self._largest_batch: int | None = None  # lowered after an out-of-memory error
+        self._copy_stream: Any = None  # CUDA: the side stream batches are copied on (_stage)
         self._lock = threading.Lock()
 
     @property
@@ -132,6 +133,8 @@ class BlipCaptioner:
             self.family = config.model_type
             self.device, self.dtype = device, dtype
             self._static = self._decoder(model, config.model_type, device)
+            if device.startswith("cuda"):
+                self._copy_stream = torch.cuda.Stream(device=model.device)
             self._model = model  # last: a set model means everything above is ready
 
     def _attention(self, model: Any, family: str) -> str:
@@ -251,8 +254,9 @@ class BlipCaptioner:
                 for caption in self.caption_batch(images[start : start + largest], settings)
             ]
         try:
+            staged = self._stage(images)  # on a GPU, copied on a side stream while the model is busy
             # The one model thread: jobs running side by side share the model, a batch at a time.
-            return on_model_thread(self._caption_once, images, settings)
+            return on_model_thread(self._caption_once, images, settings, staged)
         except torch.OutOfMemoryError:
             if len(images) <= 1:
                 raise
@@ -263,8 +267,23 @@ class BlipCaptioner:
             log.warning("out of memory at batch %d; continuing with batches of %d", len(images), half)
             return self.caption_batch(images[:half], settings) + self.caption_batch(images[half:], settings)
 
-    def _caption_once(self, images: Sequence[Image.Image | np.ndarray], settings: GenerationSettings) -> list[str]:
-        """One ``generate`` call for the whole batch."""
+    def _stage(self, images: Sequence[Image.Image | np.ndarray]) -> StagedPixels | None:
+        """On CUDA, the batch's pixels on their way to the GPU (caller's thread); None elsewhere."""
+        import torch
+
+        if self._pixels is None or self._copy_stream is None or not images:
+            return None  # a CPU batch is made on the model thread (one OpenMP team: see model_thread)
+        arrays = [item if isinstance(item, np.ndarray) else self._pixels.to_array(item) for item in images]
+        dtype = getattr(torch, self.dtype or "float32")
+        return self._pixels.stage_on_gpu(arrays, self._model.device, dtype, self._copy_stream)
+
+    def _caption_once(
+        self,
+        images: Sequence[Image.Image | np.ndarray],
+        settings: GenerationSettings,
+        staged: StagedPixels | None = None,
+    ) -> list[str]:
+        """One ``generate`` call for the whole batch (its pixels already ``staged`` on a GPU)."""
         import torch
 
         if not images:
@@ -272,8 +291,12 @@ class BlipCaptioner:
         dtype = getattr(torch, self.dtype or "float32")
         device = self._model.device
         if self._pixels is not None:
-            arrays = [item if isinstance(item, np.ndarray) else self._pixels.to_array(item) for item in images]
-            inputs = {"pixel_values": self._pixels.to_tensor(arrays, device, dtype)}
+            if staged is not None:
+                pixel_values = staged.ready()
+            else:
+                arrays = [item if isinstance(item, np.ndarray) else self._pixels.to_array(item) for item in images]
+                pixel_values = self._pixels.to_tensor(arrays, device, dtype)
+            inputs = {"pixel_values": pixel_values}
             if settings.prompt:
                 inputs |= self._prompt_tensors(settings.prompt, len(images), device)
         else:

@@ -171,7 +171,9 @@ class _Graph:
                 decoder.step(state, self.token)
         torch.cuda.current_stream().wait_stream(stream)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+        # thread_local: the caption worker staging the next batch (its copy, its allocations) may run
+        # CUDA calls during the capture; only this thread's calls must be capture-safe.
+        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
             self.logits = decoder.step(state, self.token)
         for cache in (*state.keys, *state.values):
             cache.zero_()  # the warm-up and the capture wrote position 0

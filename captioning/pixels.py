@@ -3,7 +3,9 @@
 ``PixelRecipe.to_array`` (Pillow resize to the model's input size, uint8) runs in worker
 threads next to decoding; ``PixelRecipe.to_tensor`` stacks a batch, moves the uint8 pixels to
 the model's device (4x fewer bytes than float32) and rescales and normalises there. The result
-matches the processor's own PIL backend, which resizes the same uint8 image with Pillow.
+matches the processor's own PIL backend, which resizes the same uint8 image with Pillow. On a
+GPU, ``PixelRecipe.stage_on_gpu`` does the same on a side stream from the caller's thread, so a
+batch's copy overlaps the previous batch's compute.
 """
 
 from __future__ import annotations
@@ -77,10 +79,50 @@ class PixelRecipe:
         on_gpu = torch.device(device).type == "cuda"
         if on_gpu:
             batch = batch.pin_memory()
-        batch = batch.to(device, non_blocking=on_gpu).permute(0, 3, 1, 2).to(torch.float32)
+        return self._normalise(batch.to(device, non_blocking=on_gpu), dtype)
+
+    def stage_on_gpu(self, arrays: Sequence[np.ndarray], device: Any, dtype: Any, stream: Any) -> StagedPixels:
+        """``to_tensor`` on a CUDA side ``stream``, from any thread, without waiting for the copy.
+
+        The batch is stacked straight into pinned memory by NumPy (no PyTorch CPU kernel runs
+        here, so no second OpenMP team: see ``model_thread``), copied and normalised on
+        ``stream``; :meth:`StagedPixels.ready` makes the model's stream wait for it. So the next
+        batch's copy overlaps the running batch's compute.
+        """
+        import torch
+
+        host = torch.empty((len(arrays), self.height, self.width, 3), dtype=torch.uint8, pin_memory=True)
+        np.stack(arrays, out=host.numpy())
+        with torch.cuda.stream(stream):
+            pixels = self._normalise(host.to(device, non_blocking=True), dtype)
+            copied = stream.record_event()
+        return StagedPixels(pixels, copied)
+
+    def _normalise(self, batch: Any, dtype: Any) -> Any:
+        """uint8 (N, H, W, 3) on the device to normalised (N, 3, H, W) ``dtype``."""
+        import torch
+
+        batch = batch.permute(0, 3, 1, 2).to(torch.float32)
         mean = torch.tensor(self.mean, device=batch.device).view(1, 3, 1, 1)
         std = torch.tensor(self.std, device=batch.device).view(1, 3, 1, 1)
         return ((batch * self.scale - mean) / std).to(dtype).contiguous()
+
+
+@dataclass(frozen=True)
+class StagedPixels:
+    """A batch's ``pixel_values`` being copied on a side stream, and the event that ends the copy."""
+
+    pixels: Any
+    copied: Any
+
+    def ready(self) -> Any:
+        """The pixels, once the current stream has been told to wait for their copy (model thread)."""
+        import torch
+
+        current = torch.cuda.current_stream(self.pixels.device)
+        current.wait_event(self.copied)
+        self.pixels.record_stream(current)  # the allocator keeps them until the model's stream is done
+        return self.pixels
 
 
 def _get(size: Any, key: str) -> Any:

@@ -3,15 +3,19 @@
 :class:`Engine` runs every audit: a list of page URLs or local folders (the targets, audited as
 given, in order), or with ``crawl`` a site grown from its start URLs by the frontier. Page workers
 (``page_workers`` threads, ``per_host_pages`` per host, ``Crawl-delay`` honoured) run the page
-stage; the image stage (download, decode, prepare) runs in the download pool; the caller's
-thread captions batches drawn from every open page and keeps the state store. So while page N's
-images are captioned, later pages are fetched or rendered and their images downloaded.
+stage; the image stage (download, decode, prepare) runs in the download pool (``download_workers``
+threads, at least one per core when the model is on a GPU); batches drawn from every open page go
+to the captioner in the background (a full batch is staged behind the one running; an idle
+captioner takes what is ready, from a quarter batch), and the caller's thread collects them in
+order and keeps the state store. So while page N's images are captioned, later pages are fetched or rendered, their
+images downloaded, and finished batches audited and stored: the model does not wait for the
+engine's bookkeeping.
 
 Sharing: an image URL met on many pages is downloaded once (later records wait for the first
 and copy its outcome); identical bytes under several URLs are captioned once (by SHA-256, also
 across restarts through the store). Memory is bounded by queues, not the site: at most
-``2 x page_workers`` pages are open, at most ``2 x batch + workers`` images wait, and finished
-pages live in the store until the report is built.
+``2 x page_workers`` pages are open, at most ``2 x batch + threads`` images wait besides the two
+batches in flight, and finished pages live in the store until the report is built.
 """
 
 from __future__ import annotations
@@ -34,13 +38,14 @@ from captioning.cache import caption_namespace
 from captioning.translate import AUTO, ENGLISH
 from options import AuditOptions
 from options.preflight import ADDED_SCHEME
+from pipeline.batching import batch_to_send
 from pipeline.coverage import site_block
 from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
 from pipeline.frontier import Frontier, HostGate
 from pipeline.page_stage import DiscoveredPage, PageChecks
 from pipeline.revisit import Revisits
 from pipeline.stages import AuditRun, Prepared
-from records import FINAL_STATUSES, PENDING, AuditReport, ImageRecord, PageReport
+from records import FINAL_STATUSES, PENDING, SHARED_FIELDS, AuditReport, ImageRecord, PageReport
 from scraper.urls import Scope, is_html_type, normalise_url
 from state.history import PreviousPage
 from state.run_files import write_run_files
@@ -49,22 +54,6 @@ from state.store import AUDITED, FAILED, QUEUED, SKIPPED, AuditStore, StateMisma
 
 log = logging.getLogger("altscout.site")
 
-# Fields an image's download, decoding and caption decide; copied to every record of the same URL.
-SHARED_FIELDS = (
-    "status",
-    "reason",
-    "detail",
-    "width",
-    "height",
-    "bytes",
-    "format",
-    "sha256",
-    "caption",
-    "raw_caption",
-    "image_text",
-    "text_coverage",
-    "thumbnail",
-)
 # Page failures that mean "not a page to audit" rather than "a page that failed".
 SKIP_CODES = {"robots_disallowed": "robots", "redirect_out_of_scope": "redirect_out_of_scope", "not_html": "non_html"}
 
@@ -107,6 +96,8 @@ class Engine:
         self.sha_followers: dict[str, list[ImageRecord]] = {}
         self.download_queue: deque[tuple[ImageRecord, DiscoveredPage]] = deque()
         self.ready: list[tuple[ImageRecord, Any]] = []
+        # Batches sent to the captioner, oldest first: while one runs, the engine goes on (see submit_captions).
+        self.captioning: deque[tuple[list[tuple[ImageRecord, Any]], Future[list[str]]]] = deque()
         self.pages_done = 0
         self.caption_key = ""
         self.page_hashes: dict[str, str] = {}  # host and HTML hash -> the first page with them (a crawl's duplicates)
@@ -183,15 +174,16 @@ class Engine:
         self.run.captions_by_hash.update(self.store.captions(self.caption_key))
 
     def _run_stages(self) -> Iterator[AuditEvent]:
-        """The local engine: page workers, the download pool, captioning in this thread."""
+        """The local engine: page workers, the download pool, batches captioned in the background."""
         options = self.options
         batch_size = self.run.batch_size
-        capacity = 2 * batch_size + options.download_workers
+        threads = self.run.download_threads
+        capacity = 2 * batch_size + threads
         page_futures: dict[Future[DiscoveredPage], UrlRow] = {}
         image_futures: dict[Future[Prepared | None], ImageRecord] = {}
         with (
             ThreadPoolExecutor(options.page_workers, thread_name_prefix="altscout-page") as page_pool,
-            ThreadPoolExecutor(options.download_workers, thread_name_prefix="altscout-dl") as image_pool,
+            ThreadPoolExecutor(threads, thread_name_prefix="altscout-dl") as image_pool,
         ):
             while True:
                 while len(page_futures) + len(self.open_pages) < 2 * options.page_workers:
@@ -203,18 +195,25 @@ class Engine:
                 while self.download_queue and len(image_futures) + len(self.ready) < capacity:
                     record, discovered = self.download_queue.popleft()
                     image_futures[image_pool.submit(self.run.download_image, record, discovered.source)] = record
-                if len(self.ready) >= batch_size or (self.ready and not image_futures and not self.download_queue):
-                    batch, self.ready = self.ready[:batch_size], self.ready[batch_size:]
-                    yield from self.caption_images(batch)
+                if self.captioning and self.captioning[0][1].done():  # batches finish in the order sent
+                    yield from self.caption_images(*self.captioning.popleft())
                     continue
-                if not page_futures and not image_futures:
+                drained = not image_futures and not self.download_queue
+                if count := batch_to_send(len(self.ready), batch_size, len(self.captioning), drained):
+                    batch, self.ready = self.ready[:count], self.ready[count:]
+                    self.captioning.append((batch, self.run.submit_captions(batch)))
+                    continue
+                if not page_futures and not image_futures and not self.captioning:
                     break
-                finished, _ = wait([*page_futures, *image_futures], return_when=FIRST_COMPLETED)
+                waiting_for: list[Future[Any]] = [*page_futures, *image_futures]
+                if self.captioning:
+                    waiting_for.append(self.captioning[0][1])
+                finished, _ = wait(waiting_for, return_when=FIRST_COMPLETED)
                 for future in finished:
                     if future in page_futures:
                         row = page_futures.pop(future)  # type: ignore[arg-type]
                         yield from self._accept_page(row, future.result())  # type: ignore[arg-type]
-                    else:
+                    elif future in image_futures:
                         record = image_futures.pop(future)  # type: ignore[arg-type]
                         yield from self._accept_image(record, future.result())  # type: ignore[arg-type]
 
@@ -396,9 +395,11 @@ class Engine:
             self.sha_followers[prepared.sha256] = []
             self.ready.append((record, prepared.model_input))
 
-    def caption_images(self, batch: list[tuple[ImageRecord, Any]]) -> Iterator[AuditEvent]:
-        """Caption a batch from any open pages; keep new captions in the store."""
-        finished = list(self.run.caption_images(batch, self.sha_followers))
+    def caption_images(
+        self, batch: list[tuple[ImageRecord, Any]], submitted: Future[list[str]]
+    ) -> Iterator[AuditEvent]:
+        """A batch from any open pages is captioned: finish its records, keep new captions in the store."""
+        finished = list(self.run.caption_images(batch, self.sha_followers, submitted))
         self._store_captions(record for record, _ in batch)
         for record in finished:
             yield from self._finish(record)

@@ -156,3 +156,17 @@ class HostGate:
             yield
         finally:
             self.release(url)
+
+
+class HostLimiter:
+    """A semaphore per host, so one site never gets more than ``limit`` parallel image downloads."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._semaphores: dict[str, threading.Semaphore] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, url: str) -> threading.Semaphore:
+        host = urlsplit(url).netloc.lower()
+        with self._lock:
+            return self._semaphores.setdefault(host, threading.Semaphore(self._limit))

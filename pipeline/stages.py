@@ -3,7 +3,9 @@
 Page stage: :meth:`AuditRun.discover` (fetch or render a page, find its images; see
 :mod:`pipeline.page_stage`) and :meth:`AuditRun.folder_page`. Image stage: :meth:`AuditRun.download_image`
 (fetch or reuse the browser's bytes, decode, prepare for the model), run in worker threads. Model
-stage: :meth:`AuditRun.caption_images` (one batch). Page audit: checks and :meth:`AuditRun.translate_page`.
+stage: :meth:`AuditRun.caption_images` (one batch; :meth:`AuditRun.submit_captions` starts one in
+the background, so an engine's bookkeeping overlaps the model's work). Page audit: checks and
+:meth:`AuditRun.translate_page`.
 Typed errors become records here, at the boundary. ``caption_image`` captions one image; the
 engines that compose these stages are chosen and run in :mod:`pipeline.run`.
 """
@@ -11,14 +13,14 @@ engines that compose these stages are chosen and run in :mod:`pipeline.run`.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
+import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from PIL import Image
 
@@ -28,11 +30,20 @@ from captioning.translate import AUTO, ENGLISH, Translator, get_translator, page
 from library import scan_folder
 from ocr.reader import DETECT_MAX_SIDE, TextReader, get_text_reader
 from options import AuditOptions, OptionsError
+from pipeline.batching import CAPTION_WORKERS
+from pipeline.frontier import HostLimiter
 from pipeline.page_stage import DiscoveredPage, PageBytes, PageChecks, decided_by_rendered_size, discover_page
 from records import ELEMENT, SCREENSHOT, ImageRecord, PageReport
 from scraper.browser import BrowserUnavailableError
 from scraper.errors import FetchError, ScrapeError
-from scraper.images import DRAFT_SIDE, ImageSkipped, decode_data_uri, prepare_image
+from scraper.images import (
+    DRAFT_SIDE,
+    ImageSkipped,
+    decode_data_uri,
+    make_thumbnail,
+    prepare_image,
+    read_local_image,
+)
 from scraper.net import Fetcher, check_url
 from scraper.render import Renderer, get_renderer
 from scraper.responses import ResponseStore
@@ -52,20 +63,6 @@ class Prepared:
     model_input: Any
 
 
-class _HostLimiter:
-    """A semaphore per host, so one site never gets more than ``limit`` parallel downloads."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._semaphores: dict[str, threading.Semaphore] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, url: str) -> threading.Semaphore:
-        host = urlsplit(url).netloc.lower()
-        with self._lock:
-            return self._semaphores.setdefault(host, threading.Semaphore(self._limit))
-
-
 class AuditRun:
     """State shared by the pages of one run: fetcher, robots cache, captioner, caption memo."""
 
@@ -74,7 +71,7 @@ class AuditRun:
         self.captioner: Captioner = captioner or get_captioner(options.captioner_spec)
         self.fetcher = Fetcher(options.fetch_policy)
         self.robots = RobotsCache(self.fetcher, deadline_s=min(10.0, options.page_deadline_s))
-        self.host_limit = _HostLimiter(options.per_host_limit)
+        self.host_limit = HostLimiter(options.per_host_limit)
         self.responses: ResponseStore | None = None  # set by open_responses: subresources once per audit
         self.renderer: Renderer | None = None  # set by start_renderer
         self.browser_unavailable: BrowserUnavailableError | None = None
@@ -84,6 +81,7 @@ class AuditRun:
         self._ocr_lock = threading.Lock()
         self.captions_by_hash: dict[str, tuple[str, str]] = {}
         self.model_captions = 0  # images the model captioned in this run (not reused from memory, cache or state)
+        self._captioning: ThreadPoolExecutor | None = None  # made by the first submit_captions
         self.cache = (
             CaptionCache(options.cache_dir, self.captioner_id(), options.generation) if options.cache_dir else None
         )
@@ -100,6 +98,15 @@ class AuditRun:
             if known is not None:
                 self.captions_by_hash[sha256] = known
         return known
+
+    @property
+    def download_threads(self) -> int:
+        """Threads that download, decode and prepare images: ``download_workers``, and with the model
+        on a GPU at least one per CPU core, since decoding is then what bounds the audit's speed."""
+        device = str(self.captioner.describe().get("device") or "")
+        if device.startswith("cuda"):
+            return max(self.options.download_workers, os.cpu_count() or 1)
+        return self.options.download_workers
 
     @property
     def batch_size(self) -> int:
@@ -202,6 +209,8 @@ class AuditRun:
         """Free what the run holds outside the process's models (the response store)."""
         if self.responses is not None:
             self.responses.close()
+        if self._captioning is not None:  # a batch still running ends on its own; queued ones are dropped
+            self._captioning.shutdown(wait=False, cancel_futures=True)
 
     def page_bytes(self) -> PageBytes:
         """Where a page's images are read from when no browser loaded them."""
@@ -297,7 +306,7 @@ class AuditRun:
             elif ELEMENT in record.found_in:
                 raise FetchError("the element has no image URL and no screenshot of it was taken", code="no_source")
             elif record.local_path is not None:
-                data = _read_local(Path(record.local_path), opts.image_max_bytes)
+                data = read_local_image(Path(record.local_path), opts.image_max_bytes)
             elif record.source.lower().startswith("data:"):
                 data = decode_data_uri(record.source, opts.image_max_bytes)
             else:  # the response store holds the host's limit around what goes on the wire
@@ -356,13 +365,31 @@ class AuditRun:
                 pass
         return record
 
+    def submit_captions(self, batch: list[tuple[ImageRecord, Any]]) -> Future[list[str]]:
+        """Start captioning ``batch`` in the background; hand the future to :meth:`caption_images`.
+
+        Two caption workers: while one batch runs on the model, the next one is staged (on a GPU
+        its pixels are copied to the device on a side stream), so the model never waits for it.
+        """
+        if self._captioning is None:
+            self._captioning = ThreadPoolExecutor(CAPTION_WORKERS, thread_name_prefix="altscout-caption")
+        inputs = [model_input for _, model_input in batch]
+        return self._captioning.submit(self.captioner.caption_batch, inputs, self.options.generation)
+
     def caption_images(
-        self, batch: list[tuple[ImageRecord, Any]], followers: dict[str, list[ImageRecord]]
+        self,
+        batch: list[tuple[ImageRecord, Any]],
+        followers: dict[str, list[ImageRecord]],
+        submitted: Future[list[str]] | None = None,
     ) -> Iterator[ImageRecord]:
-        """Caption one batch; records with the same bytes (followers) share the outcome."""
+        """Caption one batch (or collect the ``submitted`` one); records with the same bytes
+        (followers) share the outcome."""
         self.model_captions += len(batch)
         try:
-            raw = self.captioner.caption_batch([model_input for _, model_input in batch], self.options.generation)
+            if submitted is not None:
+                raw = submitted.result()
+            else:
+                raw = self.captioner.caption_batch([model_input for _, model_input in batch], self.options.generation)
             if len(raw) != len(batch):
                 raise RuntimeError(f"captioner returned {len(raw)} captions for {len(batch)} images")
         except ModelLoadError:
@@ -387,26 +414,6 @@ class AuditRun:
                     member.raw_caption = raw_text
                     member.fail("empty_caption", "the model produced no caption for this image")
                 yield member
-
-
-def _read_local(path: Path, max_bytes: int) -> bytes:
-    """Read a local image file within the byte cap."""
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise FetchError(f"file of {size:,} bytes exceeds the {max_bytes:,}-byte limit", code="too_large")
-        return path.read_bytes()
-    except OSError as exc:
-        raise FetchError(f"cannot read file: {exc.strerror or exc}", code="read_error") from exc
-
-
-def make_thumbnail(image: Image.Image, size: int) -> bytes:
-    """A JPEG no larger than ``size`` px on its longer side."""
-    thumb = image.copy()
-    thumb.thumbnail((size, size), Image.Resampling.BICUBIC)
-    buffer = io.BytesIO()
-    thumb.save(buffer, "JPEG", quality=80)
-    return buffer.getvalue()
 
 
 def caption_image(

@@ -44,6 +44,16 @@ class PageContext:
     main_subject: str | None = None  # the name of the page's only schema.org subject
     social_title: str | None = None  # og:title, else twitter:title
     h1: str | None = None
+    # id of each element -> the last heading before it in document order (one pass over the page:
+    # ``find_previous`` per image made a page of 10,000 images take a minute)
+    headings_before: dict[int, Tag | None] = field(default_factory=dict, repr=False)
+
+    def heading_before(self, element: Tag) -> str | None:
+        """The text of the last heading before ``element`` (:func:`nearest_heading`, from the index)."""
+        if id(element) not in self.headings_before:  # not in the indexed page: ask the tree
+            return nearest_heading(element)
+        heading = self.headings_before[id(element)]
+        return _clean(heading.get_text(" ", strip=True)) if heading is not None else None
 
     def page_subject(self) -> str | None:
         """What the page is about: its one schema.org subject, else its first item's, else its h1."""
@@ -81,6 +91,12 @@ def page_context(soup: BeautifulSoup, base_url: str) -> PageContext:
             break
     h1 = soup.find("h1")
     context.h1 = _clean(h1.get_text(" ", strip=True)) if isinstance(h1, Tag) else None
+    heading: Tag | None = None
+    for node in soup.descendants:
+        if isinstance(node, Tag):
+            context.headings_before[id(node)] = heading
+            if node.name in HEADINGS:
+                heading = node
     return context
 
 

@@ -293,7 +293,7 @@ class StaticCollector(Collector):
 
 def _fill_context(record: ImageRecord, element: Tag, context: PageContext | None = None) -> None:
     record.title = str(element.get("title")) if element.get("title") is not None else None
-    record.heading = nearest_heading(element)
+    record.heading = context.heading_before(element) if context is not None else nearest_heading(element)
     record.wp_attachment_id = wp_attachment(element)
     if context is not None:
         record.subject, record.subject_source = context.subject_for(

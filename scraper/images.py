@@ -16,11 +16,12 @@ import binascii
 import hashlib
 import io
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 from PIL import Image, ImageOps, features
 
-from scraper.errors import ImageDecodeError, ScrapeError
+from scraper.errors import FetchError, ImageDecodeError, ScrapeError
 
 ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "BMP") + (("AVIF",) if features.check("avif") else ())
 DEFAULT_MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
@@ -140,3 +141,23 @@ def prepare_image(
     except Exception as exc:  # Pillow raises many types on hostile bytes; record them all
         raise ImageDecodeError(f"could not decode image: {exc or type(exc).__name__}", code="decode_error") from exc
     return PreparedImage(rgb, width, height, fmt, len(data), digest)
+
+
+def read_local_image(path: Path, max_bytes: int) -> bytes:
+    """Read a local image file within the byte cap."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise FetchError(f"file of {size:,} bytes exceeds the {max_bytes:,}-byte limit", code="too_large")
+        return path.read_bytes()
+    except OSError as exc:
+        raise FetchError(f"cannot read file: {exc.strerror or exc}", code="read_error") from exc
+
+
+def make_thumbnail(image: Image.Image, size: int) -> bytes:
+    """A JPEG no larger than ``size`` px on its longer side."""
+    thumb = image.copy()
+    thumb.thumbnail((size, size), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    thumb.save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()

@@ -143,3 +143,41 @@ def test_the_cuda_graph_step_gives_the_same_tokens(tiny_blip_dir: Path) -> None:
         expected = plain.generate(pixels, 10, 10)
         assert torch.equal(graphed.generate(pixels, 10, 10), expected)
         assert torch.equal(graphed.generate(pixels, 10, 10), expected)  # replayed with a new batch's buffers
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the side-stream copy needs a CUDA GPU (CI has none)")
+def test_pixels_staged_from_another_thread_match_the_inline_copy() -> None:
+    import threading
+
+    import numpy as np
+    from transformers.models.blip import BlipImageProcessorPil
+
+    from captioning.pixels import PixelRecipe
+
+    recipe = PixelRecipe.from_processor(BlipImageProcessorPil())
+    assert recipe is not None
+    rng = np.random.default_rng(3)
+    arrays = [rng.integers(0, 256, (384, 384, 3), dtype=np.uint8) for _ in range(16)]
+    expected = recipe.to_tensor(arrays, "cuda", torch.float16)
+    stream, staged = torch.cuda.Stream(), []
+    worker = threading.Thread(target=lambda: staged.append(recipe.stage_on_gpu(arrays, "cuda", torch.float16, stream)))
+    worker.start()
+    worker.join()
+    assert torch.equal(staged[0].ready(), expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the side-stream copy needs a CUDA GPU (CI has none)")
+def test_batches_staged_side_by_side_on_a_gpu_give_the_sequential_captions(tiny_blip_dir: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+
+    images = [Image.new("RGB", (64 + 9 * i, 48), (30 * i % 256, 120, 200 - 15 * i)) for i in range(16)]
+    settings = GenerationSettings(max_new_tokens=10)
+    captioner = BlipCaptioner(str(tiny_blip_dir), "cuda", "float32", backend="torch")
+    inputs = [captioner.prepare(image) for image in images]
+    expected = [caption for start in (0, 8) for caption in captioner.caption_batch(inputs[start : start + 8], settings)]
+    with ThreadPoolExecutor(2) as pool:  # as the engine sends them: the second staged while the first runs
+        halves = list(pool.map(lambda start: captioner.caption_batch(inputs[start : start + 8], settings), (0, 8)))
+    assert halves[0] + halves[1] == expected
+    assert captioner.describe()["decoder"] == "static"

@@ -116,6 +116,21 @@ def test_deeply_nested_html_is_bounded() -> None:
     assert all(r.source.startswith("https://") for r in found)
 
 
+def test_each_image_has_the_last_heading_before_it_as_the_tree_says() -> None:
+    """The one-pass heading index gives what ``find_previous`` gives, nested or not."""
+    from scraper.context import nearest_heading
+
+    html = (
+        '<img src="/a.png"><div><h2>Shoes</h2><p><img src="/b.png"></p></div>'
+        '<h3>Boots <img src="/c.png"></h3><section><div><img src="/d.png"></div><h1>Sale</h1></section>'
+        '<img src="/e.png">'
+    )
+    found = {record.source.rsplit("/", 1)[1]: record.heading for record in images(html)}
+    assert found == {"a.png": None, "b.png": "Shoes", "c.png": "Boots", "d.png": "Boots", "e.png": "Sale"}
+    soup = parse_page(html.encode(), "https://shop.example/").soup
+    assert [nearest_heading(img) for img in soup.find_all("img")] == list(found.values())
+
+
 def test_many_images_and_huge_data_uri() -> None:
     big = "data:image/png;base64," + "A" * 2_000_000
     found = images("".join(f'<img src="/i{i}.png">' for i in range(10_000)) + f'<img src="{big}">')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from conftest import FakeCaptioner, FixtureServer, make_image
 from site_fixture import build_site
@@ -171,9 +173,11 @@ def test_caption_failure_marks_batch_failed_and_run_continues(fresh_server: Fixt
 
 
 def test_memory_is_bounded_by_the_batch(fresh_server: FixtureServer) -> None:
-    """At most 2 x batch + workers decoded images wait for captioning, whatever the page size."""
+    """At most 2 x batch + workers decoded images wait for captioning besides the batches in flight,
+    whatever the page size."""
     import threading
 
+    from pipeline.batching import CAPTION_WORKERS
     from pipeline.engine import Engine
 
     for i in range(60):
@@ -194,9 +198,9 @@ def test_memory_is_bounded_by_the_batch(fresh_server: FixtureServer) -> None:
             peak = max(peak, alive)
         return result
 
-    def counting_caption(batch, followers):
+    def counting_caption(batch, followers, submitted=None):
         nonlocal alive
-        yield from original_caption(batch, followers)
+        yield from original_caption(batch, followers, submitted)
         with lock:
             alive -= len(batch)
 
@@ -204,7 +208,49 @@ def test_memory_is_bounded_by_the_batch(fresh_server: FixtureServer) -> None:
     run.caption_images = counting_caption  # type: ignore[method-assign]
     events = list(engine.events())
     assert sum(1 for e in events if isinstance(e, ImageFinished)) == 60
-    assert 2 <= peak <= 2 * options.batch_size + options.download_workers
+    assert 1 <= peak <= (2 + CAPTION_WORKERS) * options.batch_size + options.download_workers
+
+
+class StagedBehind(FakeCaptioner):
+    """The first batch finishes only once a second one has reached the captioner (or after 10 s)."""
+
+    default_batch_size = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.second_arrived = threading.Event()
+        self.overlapped = False
+        self.threads: set[str] = set()
+        self.calls = 0
+
+    def caption_batch(self, images, settings):  # type: ignore[no-untyped-def]
+        with self._lock:
+            self.calls += 1
+            first = self.calls == 1
+            self.threads.add(threading.current_thread().name)
+        if first:
+            self.overlapped = self.second_arrived.wait(10)
+        else:
+            self.second_arrived.set()
+        return super().caption_batch(images, settings)
+
+
+def test_next_batch_is_staged_while_one_runs_and_results_keep_their_order(fresh_server: FixtureServer) -> None:
+    """The engine goes on while a batch runs: the next full batch reaches the captioner before the
+    first returns (on a GPU its pixels are copied meanwhile), and every record gets its own caption."""
+    for i in range(9):
+        fresh_server.add(f"/i{i}.png", make_image(100 + 10 * i, 120, seed=i), content_type="image/png")
+    fresh_server.add("/p.html", "".join(f"<img src='/i{i}.png'>" for i in range(9)))
+    captioner = StagedBehind()
+    events = list(audit([fresh_server.url("/p.html")], AuditOptions(render="never", allow_private=True), captioner))
+    assert captioner.overlapped, "the second batch waited for the first to return"
+    assert all(name.startswith("altscout-caption") for name in captioner.threads)
+    assert sum(captioner.batches) == 9 and max(captioner.batches) == 2
+    images = events[-1].report.pages[0].images
+    assert [record.source.rsplit("/", 1)[1] for record in images] == [f"i{i}.png" for i in range(9)]
+    assert [record.caption.rsplit(" ", 1)[1] for record in images] == [f"{100 + 10 * i}x120" for i in range(9)]
+    finished = [event.record.source for event in events if isinstance(event, ImageFinished)]
+    assert sorted(finished) == sorted(record.source for record in images)
 
 
 @pytest.mark.parametrize(("robots_status", "page_status"), [(404, "ok"), (500, "failed")])
@@ -242,3 +288,32 @@ def test_disk_cache_skips_captioning_on_reaudit(fresh_server: FixtureServer, tmp
 
     run_audit([fresh_server.url("/p.html")], replace(options, prompt="a photo of"), other)
     assert sum(other.batches) == 5  # other generation settings: not reused
+
+
+def test_a_gpu_model_gets_a_decoding_thread_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoding bounds an audit whose model is on a GPU: every core decodes; on a CPU the option stands."""
+    from pipeline.stages import AuditRun
+
+    class OnGpu(FakeCaptioner):
+        def describe(self):  # type: ignore[no-untyped-def]
+            return {**super().describe(), "device": "cuda:0"}
+
+    monkeypatch.setattr("pipeline.stages.os.cpu_count", lambda: 16)
+    options = AuditOptions(download_workers=8)
+    assert AuditRun(options, OnGpu()).download_threads == 16
+    assert AuditRun(options, FakeCaptioner()).download_threads == 8
+    assert AuditRun(AuditOptions(download_workers=32), OnGpu()).download_threads == 32
+
+
+def test_the_batching_rule() -> None:
+    """Full batches queue behind a running one; an idle captioner starts from a quarter batch."""
+    from pipeline.batching import batch_to_send
+
+    assert batch_to_send(ready=0, batch_size=16, in_flight=0, drained=True) == 0
+    assert batch_to_send(ready=40, batch_size=16, in_flight=1, drained=False) == 16  # staged behind
+    assert batch_to_send(ready=40, batch_size=16, in_flight=2, drained=False) == 0  # two in flight at most
+    assert batch_to_send(ready=5, batch_size=16, in_flight=1, drained=True) == 0  # partial: only when idle
+    assert batch_to_send(ready=3, batch_size=16, in_flight=0, drained=False) == 0  # under a quarter: wait
+    assert batch_to_send(ready=4, batch_size=16, in_flight=0, drained=False) == 4
+    assert batch_to_send(ready=3, batch_size=16, in_flight=0, drained=True) == 3  # nothing else is coming
+    assert batch_to_send(ready=1, batch_size=2, in_flight=0, drained=False) == 1
