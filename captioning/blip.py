@@ -273,9 +273,8 @@ class BlipCaptioner:
 
         if self._pixels is None or self._copy_stream is None or not images:
             return None  # a CPU batch is made on the model thread (one OpenMP team: see model_thread)
-        arrays = [item if isinstance(item, np.ndarray) else self._pixels.to_array(item) for item in images]
         dtype = getattr(torch, self.dtype or "float32")
-        return self._pixels.stage_on_gpu(arrays, self._model.device, dtype, self._copy_stream)
+        return self._pixels.stage_on_gpu(self._pixels.arrays(images), self._model.device, dtype, self._copy_stream)
 
     def _caption_once(
         self,
@@ -294,8 +293,7 @@ class BlipCaptioner:
             if staged is not None:
                 pixel_values = staged.ready()
             else:
-                arrays = [item if isinstance(item, np.ndarray) else self._pixels.to_array(item) for item in images]
-                pixel_values = self._pixels.to_tensor(arrays, device, dtype)
+                pixel_values = self._pixels.to_tensor(self._pixels.arrays(images), device, dtype)
             inputs = {"pixel_values": pixel_values}
             if settings.prompt:
                 inputs |= self._prompt_tensors(settings.prompt, len(images), device)

@@ -71,6 +71,10 @@ class PixelRecipe:
             rgb = rgb.resize((self.width, self.height), resample=Image.Resampling(self.resample))
         return np.asarray(rgb, dtype=np.uint8)
 
+    def arrays(self, images: Sequence[Image.Image | np.ndarray]) -> list[np.ndarray]:
+        """``to_array`` of each image not yet prepared (a batch may mix both)."""
+        return [item if isinstance(item, np.ndarray) else self.to_array(item) for item in images]
+
     def to_tensor(self, arrays: Sequence[np.ndarray], device: Any, dtype: Any) -> Any:
         """A batch of ``to_array`` outputs as normalised ``pixel_values`` (N, 3, H, W) on ``device``."""
         import torch
