@@ -10,8 +10,12 @@ never change:
 - the self-attention cache is preallocated for the whole caption; a step writes its key and
   value at its position (``index_copy_``) and attends over the whole cache through a mask that
   the loop opens one position at a time;
-- on CUDA the step is captured once per batch size as a CUDA graph and replayed (one launch per
-  step instead of hundreds); on a CPU it runs as it is.
+- on CUDA the step is captured as a CUDA graph and replayed (one launch per step instead of
+  hundreds); on a CPU it runs as it is. The graphs' buffers are one set, kept across batches
+  (``shared_buffers``): a batch runs at a bucket of rows (a power of two up to 64, then a multiple
+  of 64; the extra rows are ignored) on views of that set, so every batch size in a bucket
+  replays one graph, and the image's keys and values (21.8 GB at 1,024 images in float16) exist
+  once, not once per batch size.
 
 It covers what AltScout asks of BLIP: greedy search, ``max_new_tokens``, ``min_new_tokens`` and
 the model's suppressed tokens, no prompt. Anything else (beams, a prompt, BLIP-2) goes through
@@ -42,16 +46,18 @@ def supports(model: Any, num_beams: int, prompt: str | None) -> bool:
 class StaticDecoder:
     """Greedy captions for one BLIP model (see the module); one instance per loaded model."""
 
-    def __init__(self, model: Any, graphs: bool = False) -> None:
+    def __init__(self, model: Any, graphs: bool = False, shared_buffers: bool | None = None) -> None:
         self.model = model
-        self.graphs = graphs  # CUDA only: replay each batch size's step as a CUDA graph
+        self.graphs = graphs  # CUDA only: replay each bucket's step as a CUDA graph
+        self.shared_buffers = graphs if shared_buffers is None else shared_buffers
         text = model.config.text_config
         self.bos, self.eos, self.pad = text.bos_token_id, text.sep_token_id, text.pad_token_id
         self.bert = model.text_decoder.bert
         self.head = model.text_decoder.cls
         self.heads = text.num_attention_heads
         self.head_size = text.hidden_size // text.num_attention_heads
-        self._captured: dict[tuple[int, int, int], _Graph] = {}
+        self._arena: _State | None = None  # the shared buffers, sized to the largest bucket so far
+        self._captured: dict[int, _Graph] = {}  # by rows; captured on views of the arena
 
     def generate(
         self, pixel_values: Any, max_new_tokens: int, min_new_tokens: int | None = None, suppress: Sequence[int] = ()
@@ -61,20 +67,27 @@ class StaticDecoder:
 
         image = self.model.vision_model(pixel_values=pixel_values)[0]
         batch, length = image.shape[0], 1 + max_new_tokens
-        state = _State.allocate(self, image, length)
+        if self.shared_buffers:
+            state = self._rows(bucket(batch), length, image)
+        else:
+            state = _State.allocate(self, batch, length, image)
+        state.fill(self, image)
         step = self._step_for(state) if self.graphs and image.device.type == "cuda" else None
         tokens = torch.full((batch, 1), self.bos, dtype=torch.long, device=image.device)
+        last = torch.full((state.batch,), self.bos, dtype=torch.long, device=image.device)  # rows past batch: ignored
         unfinished = torch.ones(batch, dtype=torch.bool, device=image.device)
         blocked = torch.tensor(list(suppress), dtype=torch.long, device=image.device)
         for position in range(max_new_tokens):
             state.open(position)
-            scores = (step(tokens[:, -1], position) if step is not None else self.step(state, tokens[:, -1])).float()
+            logits = step(last, position) if step is not None else self.step(state, last)
+            scores = logits[:batch].float()
             if min_new_tokens is not None and position < min_new_tokens:
                 scores[:, self.eos] = -math.inf
             if len(blocked):
                 scores[:, blocked] = -math.inf
             chosen = torch.where(unfinished, scores.argmax(-1), torch.full_like(unfinished, self.pad, dtype=torch.long))
             tokens = torch.cat([tokens, chosen[:, None]], dim=1)
+            last[:batch] = chosen
             unfinished &= chosen != self.eos
             if not bool(unfinished.any()):  # generate stops when every caption has ended
                 break
@@ -113,15 +126,29 @@ class StaticDecoder:
         """(batch, heads, length, head size) -> (batch, length, width)."""
         return tensor.transpose(1, 2).reshape(tensor.shape[0], tensor.shape[2], self.heads * self.head_size)
 
+    def _rows(self, rows: int, length: int, image: Any) -> _State:
+        """The first ``rows`` rows of the shared buffers (grown, and the graphs dropped, when too small)."""
+        arena = self._arena
+        fits = arena is not None and arena.fits(rows, length, image)
+        if not fits:
+            self._captured.clear()  # their addresses are in the buffers being replaced
+            self._arena = arena = None  # freed before the larger set is made
+            arena = self._arena = _State.allocate(self, rows, length, image)
+        return arena.rows(rows)
+
     def _step_for(self, state: _State) -> Any:
-        """This batch shape's captured step (captured at first use)."""
-        key = (state.batch, state.length, state.image_keys[0].shape[2])
-        graph = self._captured.get(key)
+        """This bucket's captured step (captured at first use, on the shared buffers' views)."""
+        graph = self._captured.get(state.batch)
         if graph is None:
-            graph = self._captured[key] = _Graph(self, state)
-        else:
-            graph.adopt(state)
+            graph = self._captured[state.batch] = _Graph(self, state)
         return graph
+
+
+def bucket(batch: int) -> int:
+    """The rows a batch runs at on shared buffers: the next power of two up to 64, then of 64."""
+    if batch <= 64:
+        return 1 << max(0, batch - 1).bit_length()
+    return -(-batch // 64) * 64
 
 
 class _State:
@@ -134,21 +161,53 @@ class _State:
         self.batch, self.length = keys[0].shape[0], keys[0].shape[2]
 
     @classmethod
-    def allocate(cls, decoder: StaticDecoder, image: Any, length: int) -> _State:
+    def allocate(cls, decoder: StaticDecoder, batch: int, length: int, image: Any) -> _State:
+        """Zeroed buffers for ``batch`` rows of ``length`` tokens attending to images like ``image``."""
         import torch
 
-        image_keys, image_values, keys, values = [], [], [], []
-        batch = image.shape[0]
-        for layer in decoder.bert.encoder.layer:
-            cross = layer.crossattention.self
-            image_keys.append(decoder._heads(cross.key(image)))  # once per batch, not once per step
-            image_values.append(decoder._heads(cross.value(image)))
-            shape = (batch, decoder.heads, length, decoder.head_size)
-            keys.append(torch.zeros(shape, dtype=image.dtype, device=image.device))
-            values.append(torch.zeros(shape, dtype=image.dtype, device=image.device))
+        def zeros(steps: int) -> Any:
+            shape = (batch, decoder.heads, steps, decoder.head_size)
+            return torch.zeros(shape, dtype=image.dtype, device=image.device)
+
+        layers = range(len(decoder.bert.encoder.layer))
+        image_length = image.shape[1]
         mask = torch.full((1, 1, 1, length), -math.inf, dtype=image.dtype, device=image.device)
         position = torch.zeros(1, dtype=torch.long, device=image.device)
-        return cls(image_keys, image_values, keys, values, mask, position)
+        return cls(
+            [zeros(image_length) for _ in layers], [zeros(image_length) for _ in layers],
+            [zeros(length) for _ in layers], [zeros(length) for _ in layers], mask, position,
+        )  # fmt: skip
+
+    def fits(self, rows: int, length: int, image: Any) -> bool:
+        """Whether these buffers hold ``rows`` rows of this length, image length, dtype and device."""
+        key = self.image_keys[0]
+        return (
+            self.batch >= rows
+            and self.length == length
+            and key.shape[2] == image.shape[1]
+            and key.dtype == image.dtype
+            and key.device == image.device
+        )
+
+    def rows(self, rows: int) -> _State:
+        """The first ``rows`` rows, as views: the same addresses every time (what a graph replays)."""
+        views = [
+            [tensor[:rows] for tensor in group]
+            for group in (self.image_keys, self.image_values, self.keys, self.values)
+        ]
+        return _State(*views, self.mask, self.position)
+
+    def fill(self, decoder: StaticDecoder, image: Any) -> None:
+        """A new batch: the image's keys and values written into the first rows (once per batch, not
+        once per step), the cache cleared (masked positions must hold finite numbers) and the mask closed."""
+        count = image.shape[0]
+        for index, layer in enumerate(decoder.bert.encoder.layer):
+            cross = layer.crossattention.self
+            self.image_keys[index][:count].copy_(decoder._heads(cross.key(image)))
+            self.image_values[index][:count].copy_(decoder._heads(cross.value(image)))
+            self.keys[index].zero_()
+            self.values[index].zero_()
+        self.mask.fill_(-math.inf)
 
     def open(self, position: int) -> None:
         """The step at ``position``: it writes there and attends to everything up to it."""
@@ -157,12 +216,11 @@ class _State:
 
 
 class _Graph:
-    """A CUDA graph of :meth:`StaticDecoder.step` for one batch shape; buffers are copied into its own."""
+    """A CUDA graph of :meth:`StaticDecoder.step` for one bucket, captured on the shared buffers' views."""
 
     def __init__(self, decoder: StaticDecoder, state: _State) -> None:
         import torch
 
-        self.state = state
         self.token = torch.full((state.batch,), decoder.bos, dtype=torch.long, device=state.mask.device)
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
@@ -177,19 +235,6 @@ class _Graph:
             self.logits = decoder.step(state, self.token)
         for cache in (*state.keys, *state.values):
             cache.zero_()  # the warm-up and the capture wrote position 0
-
-    def adopt(self, state: _State) -> None:
-        """Run the graph on a new batch of the same shape: copy its buffers into the captured ones."""
-        for mine, theirs in zip(
-            (*self.state.image_keys, *self.state.image_values, *self.state.keys, *self.state.values, self.state.mask),
-            (*state.image_keys, *state.image_values, *state.keys, *state.values, state.mask),
-            strict=True,
-        ):
-            mine.copy_(theirs)
-        state.image_keys, state.image_values = self.state.image_keys, self.state.image_values
-        state.keys, state.values, state.mask, state.position = (
-            self.state.keys, self.state.values, self.state.mask, self.state.position
-        )
 
     def __call__(self, token: Any, position: int) -> Any:
         self.token.copy_(token)

@@ -78,6 +78,25 @@ def test_the_static_decoder_gives_generates_tokens(eager_model, pixels: torch.Te
     assert ended, "the fixture batch should have a caption that ends early (padded after EOS)"
 
 
+def test_shared_buffers_give_generates_tokens_at_every_batch_size(eager_model, pixels: torch.Tensor) -> None:
+    """The buffers a CUDA graph replays, kept across batches: a batch runs at its bucket's rows on views
+    of one set (the extra rows ignored), which grows when a larger bucket comes, with the same tokens."""
+    from captioning.blip_decoder import bucket
+
+    assert [bucket(n) for n in (1, 3, 5, 8, 33, 64, 65, 200, 1024)] == [1, 4, 8, 8, 64, 64, 128, 256, 1024]
+    decoder = StaticDecoder(eager_model, shared_buffers=True)
+    with torch.inference_mode():
+        first = None
+        for rows in (len(pixels), 3, len(pixels) - 1, 1, len(pixels)):
+            expected = greedy(eager_model, pixels[:rows], max_new_tokens=10)
+            assert torch.equal(decoder.generate(pixels[:rows], 10), expected), rows
+            arena = decoder._arena
+            first = first or arena.image_keys[0].data_ptr()
+            assert arena.batch == bucket(len(pixels)) and arena.image_keys[0].data_ptr() == first  # one set
+        decoder.generate(pixels[:3], 6)  # another caption length: a new set
+        assert decoder._arena.length == 7
+
+
 def test_the_image_keys_and_values_are_computed_once_per_batch(eager_model, pixels: torch.Tensor) -> None:
     decoder = StaticDecoder(eager_model)
     calls = {"cross_key": 0, "self_key": 0}
@@ -143,6 +162,9 @@ def test_the_cuda_graph_step_gives_the_same_tokens(tiny_blip_dir: Path) -> None:
         expected = plain.generate(pixels, 10, 10)
         assert torch.equal(graphed.generate(pixels, 10, 10), expected)
         assert torch.equal(graphed.generate(pixels, 10, 10), expected)  # replayed with a new batch's buffers
+        for rows in (5, 3, 8, 1):  # buckets 8, 4, 8, 1: graphs share one set of buffers
+            assert torch.equal(graphed.generate(pixels[:rows], 10, 10), plain.generate(pixels[:rows], 10, 10)), rows
+        assert sorted(graphed._captured) == [1, 4, 8]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="the side-stream copy needs a CUDA GPU (CI has none)")
