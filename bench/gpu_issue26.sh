@@ -3,17 +3,23 @@
 #
 #   bash bench/gpu_wheels.sh             # here, once: the crawling libraries the device lacks, into .whl/
 #   # then one device call, carrying .whl, with a time limit of 600 s:
-#   bash bench/gpu_issue26.sh            # on the device: about 9 minutes on an H100/H200
+#   bash bench/gpu_issue26.sh            # on the device (not run on one yet): at most 9 minutes
 #
 # 0. the carried wheels installed to /tmp/site (the device's image has PyTorch and transformers, not
 #    protego, w3lib, bs4 and the rest); a failed import stops here, before any measurement;
-# 1. the fast paths' exactness on CUDA (the CUDA graph and side-stream tests are skipped elsewhere);
+# 1. the fast paths' exactness on CUDA (the CUDA graph and side-stream tests are skipped elsewhere) and the
+#    image worker processes on this machine;
 # 2. the captioning stage: eager, SDPA, and SDPA with the static decoder and CUDA graphs, in
 #    float16 and bfloat16, at batches of 256, 512 and 1,024, with peak memory and GPU busy %, on the
 #    full-size random BLIP whose captions depend on the image (--init-range 0.05), captions
 #    compared with the first method's (eager float16);
-# 3. an end-to-end audit of a 1,000-page loopback site (5,030 distinct images) on the GPU: distinct
-#    images/s against the captioning stage alone in the same process, GPU busy % over the crawl.
+# 3. an end-to-end audit of a 1,000-page loopback site (5,030 distinct images, made before the clock
+#    starts) on the GPU: distinct images/s against the captioning stage alone in the same process,
+#    GPU busy % over the crawl;
+# 4. the CPU side's ceiling (bench/feed_rate.py): a 400-page crawl of that site, captions instant, at 1 and 16
+#    threads, i.e. the most any captioner could get end to end on this machine's cores.
+# Each step has its own time limit (they add up to 570 s); the steps are expected to take about half
+# of that, so a second run fits in a session's 15 minutes of device time.
 # Output goes to stdout and, when $OUT is set (the device tool), to $OUT/issue26.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,10 +33,12 @@ set +e  # each step below runs even when one before it failed: the device time i
 {
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
     python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
-    python3 -c "import pipeline, bench.bench_site, bench.busy, pynvml; print('imports: ok')" || exit 3
-    timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/test_blip_fast_paths.py 2>&1 | tail -6
-    timeout 270 python3 bench/bench_captioning.py --device cuda --init-range 0.05 --tokens 20 --images 2048 \
+    python3 -c "import pipeline, bench.bench_site, bench.feed_rate, bench.busy, pynvml; print('imports: ok')" || exit 3
+    timeout 90 python3 -m pytest -q -p no:cacheprovider -rs tests/test_blip_fast_paths.py tests/test_image_processes.py 2>&1 | tail -6
+    timeout 240 python3 bench/bench_captioning.py --device cuda --init-range 0.05 --tokens 20 --images 2048 \
         --methods eager/float16 torch/float16 static/float16 static/bfloat16 --batch-sizes 256 512 1024
     # end to end: 1,000 pages, 5,030 distinct images (15,030 references), no response delay
-    timeout 170 python3 bench/bench_site.py --only-crawl --pages 1000 --delay-ms 0 --tokens 20 --stage-rate
+    timeout 150 python3 bench/bench_site.py --only-crawl --pages 1000 --delay-ms 0 --tokens 20 --stage-rate
+    # the CPU side alone: 400 pages (2,030 distinct images), instant captions, 1 and 16 threads, 16 image processes
+    timeout 90 python3 bench/feed_rate.py --pages 400 --threads 1 16 --processes 16
 } 2>&1 | tee "$log"

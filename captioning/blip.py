@@ -221,6 +221,12 @@ class BlipCaptioner:
             self._pixels = PixelRecipe.from_processor(processor.image_processor)
             self._pixels_ready = True
 
+    def pixel_recipe(self) -> PixelRecipe | None:
+        """What ``prepare`` does, as a picklable recipe (image worker processes prepare with it); None
+        when the processor cannot be copied and runs at batch time."""
+        self._load_pixels()
+        return self._pixels
+
     def prepare(self, image: Image.Image) -> Image.Image | np.ndarray:
         """The model's input for one image: resized uint8 pixels (thread-safe, for download workers).
 

@@ -9,7 +9,8 @@ the report.
 
 from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
 from pipeline.run import audit, run_audit
-from pipeline.stages import AuditRun, caption_image, make_thumbnail
+from pipeline.single_image import caption_image
+from pipeline.stages import AuditRun, make_thumbnail
 
 __all__ = [
     "AuditEvent",

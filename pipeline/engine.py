@@ -4,12 +4,12 @@
 given, in order), or with ``crawl`` a site grown from its start URLs by the frontier. Page workers
 (``page_workers`` threads, ``per_host_pages`` per host, ``Crawl-delay`` honoured) run the page
 stage; the image stage (download, decode, prepare) runs in the download pool (``download_workers``
-threads, at least one per core when the model is on a GPU); batches drawn from every open page go
-to the captioner in the background (a full batch is staged behind the one running; an idle
-captioner takes what is ready, from a quarter batch), and the caller's thread collects them in
-order and keeps the state store. So while page N's images are captioned, later pages are fetched or rendered, their
-images downloaded, and finished batches audited and stored: the model does not wait for the
-engine's bookkeeping.
+threads, at least one per core when the model is on a GPU, where each thread hands its image to a
+worker process: :mod:`pipeline.image_processes`); batches drawn from every open page go to the
+captioner in the background (a full batch is staged behind the one running; an idle captioner takes
+what is ready, from a quarter batch), and the caller's thread collects them in order and keeps the
+state store. So while page N's images are captioned, later pages are fetched or rendered, their
+images downloaded, and finished batches audited and stored: the model does not wait for the engine.
 
 Sharing: an image URL met on many pages is downloaded once (later records wait for the first
 and copy its outcome); identical bytes under several URLs are captioned once (by SHA-256, also
@@ -42,6 +42,7 @@ from pipeline.batching import batch_to_send
 from pipeline.coverage import site_block
 from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
 from pipeline.frontier import Frontier, HostGate
+from pipeline.image_processes import ImageProcesses
 from pipeline.page_stage import DiscoveredPage, PageChecks
 from pipeline.revisit import Revisits
 from pipeline.stages import AuditRun, Prepared
@@ -141,16 +142,16 @@ class Engine:
         return self._report(self.store.meta("model") or {"id": self.options.model}, self.store.meta("elapsed_s") or 0)
 
     def _begin(self) -> None:
-        """Bind the state, load the models, seed the frontier (or resume it)."""
+        """Bind the state, load the models and the image workers, seed the frontier (or resume it)."""
         options = self.options
         resuming = self.store.bind(self.identity())
-        fresh_audit = options.reaudit_finished and self.shards is None  # a shard folder is never redone
-        if resuming and self.store.finished() and fresh_audit:  # re-audit, reuse captions
+        if resuming and self.store.finished() and options.reaudit_finished and self.shards is None:  # audit again
             self.store.start_over()
             self.frontier = Frontier(self.store, self.scope, options)
             resuming = False
         self.revisits = Revisits(options, self.store, self.run, new_run=not resuming)
         self._load_models()
+        self.run.image_processes = ImageProcesses.start(self.run)  # after the model: on a GPU by default
         if not resuming:
             for target in self.targets:
                 if options.crawl:
@@ -177,7 +178,7 @@ class Engine:
         """The local engine: page workers, the download pool, batches captioned in the background."""
         options = self.options
         batch_size = self.run.batch_size
-        threads = self.run.download_threads
+        threads, download = self.run.download_threads, self.run.image_stage()
         capacity = 2 * batch_size + threads
         page_futures: dict[Future[DiscoveredPage], UrlRow] = {}
         image_futures: dict[Future[Prepared | None], ImageRecord] = {}
@@ -194,7 +195,7 @@ class Engine:
                     page_futures[page_pool.submit(self._page_job, row, previous)] = row
                 while self.download_queue and len(image_futures) + len(self.ready) < capacity:
                     record, discovered = self.download_queue.popleft()
-                    image_futures[image_pool.submit(self.run.download_image, record, discovered.source)] = record
+                    image_futures[image_pool.submit(download, record, discovered.source)] = record
                 if self.captioning and self.captioning[0][1].done():  # batches finish in the order sent
                     yield from self.caption_images(*self.captioning.popleft())
                     continue

@@ -6,8 +6,8 @@ Page stage: :meth:`AuditRun.discover` (fetch or render a page, find its images; 
 stage: :meth:`AuditRun.caption_images` (one batch; :meth:`AuditRun.submit_captions` starts one in
 the background, so an engine's bookkeeping overlaps the model's work). Page audit: checks and
 :meth:`AuditRun.translate_page`.
-Typed errors become records here, at the boundary. ``caption_image`` captions one image; the
-engines that compose these stages are chosen and run in :mod:`pipeline.run`.
+Typed errors become records here, at the boundary. :mod:`pipeline.single_image` captions one
+image; the engines that compose these stages are chosen and run in :mod:`pipeline.run`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -44,7 +44,7 @@ from scraper.images import (
     prepare_image,
     read_local_image,
 )
-from scraper.net import Fetcher, check_url
+from scraper.net import Fetcher
 from scraper.render import Renderer, get_renderer
 from scraper.responses import ResponseStore
 from scraper.robots import RobotsCache
@@ -61,6 +61,16 @@ class Prepared:
 
     sha256: str
     model_input: Any
+
+
+class ImageWorkers(Protocol):
+    """The image stage run elsewhere (:class:`pipeline.image_processes.ImageProcesses`)."""
+
+    count: int
+
+    def download_image(self, record: ImageRecord, source: PageBytes) -> Prepared | None: ...
+
+    def close(self) -> None: ...
 
 
 class AuditRun:
@@ -82,6 +92,7 @@ class AuditRun:
         self.captions_by_hash: dict[str, tuple[str, str]] = {}
         self.model_captions = 0  # images the model captioned in this run (not reused from memory, cache or state)
         self._captioning: ThreadPoolExecutor | None = None  # made by the first submit_captions
+        self.image_processes: ImageWorkers | None = None  # set by the local engine (pipeline.image_processes)
         self.cache = (
             CaptionCache(options.cache_dir, self.captioner_id(), options.generation) if options.cache_dir else None
         )
@@ -102,11 +113,16 @@ class AuditRun:
     @property
     def download_threads(self) -> int:
         """Threads that download, decode and prepare images: ``download_workers``, and with the model
-        on a GPU at least one per CPU core, since decoding is then what bounds the audit's speed."""
-        device = str(self.captioner.describe().get("device") or "")
-        if device.startswith("cuda"):
-            return max(self.options.download_workers, os.cpu_count() or 1)
-        return self.options.download_workers
+        on a GPU at least one per CPU core, since decoding is then what bounds the audit's speed;
+        with worker processes, one more than there are workers (each thread waits on one)."""
+        threads = self.options.download_workers
+        if str(self.captioner.describe().get("device") or "").startswith("cuda"):
+            threads = max(threads, os.cpu_count() or 1)
+        return max(threads, self.image_processes.count + 1) if self.image_processes is not None else threads
+
+    def image_stage(self) -> Callable[[ImageRecord, PageBytes], Prepared | None]:
+        """What a download thread runs for an image: the worker processes' stage, or the stage here."""
+        return self.image_processes.download_image if self.image_processes is not None else self.download_image
 
     @property
     def batch_size(self) -> int:
@@ -206,7 +222,9 @@ class AuditRun:
         return self.responses
 
     def close(self) -> None:
-        """Free what the run holds outside the process's models (the response store)."""
+        """Free what the run holds outside the process's models (worker processes, the response store)."""
+        if self.image_processes is not None:  # first: a worker may be writing into the store's folder
+            self.image_processes.close()
         if self.responses is not None:
             self.responses.close()
         if self._captioning is not None:  # a batch still running ends on its own; queued ones are dropped
@@ -414,27 +432,6 @@ class AuditRun:
                     member.raw_caption = raw_text
                     member.fail("empty_caption", "the model produced no caption for this image")
                 yield member
-
-
-def caption_image(
-    source: str | bytes, options: AuditOptions, captioner: Captioner | None = None, name: str = "upload"
-) -> ImageRecord:
-    """Caption one image given as a URL (fetched through the guarded fetcher) or as bytes.
-
-    Raises ModelLoadError if the model cannot be loaded; every other problem is in the record.
-    """
-    run = AuditRun(options, captioner)
-    run.captioner.load()
-    if isinstance(source, bytes):
-        return run.caption_single(ImageRecord(source=name, found_in=["upload"], occurrences=1), source)
-    url = source.strip()
-    record = ImageRecord(source=url, found_in=["url"], occurrences=1)
-    try:
-        check_url(url)
-    except ScrapeError as exc:
-        record.fail(exc.code, exc.message)
-        return record
-    return run.caption_single(record)
 
 
 def kept_words(record: ImageRecord) -> tuple[str, str, str]:

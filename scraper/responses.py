@@ -66,6 +66,13 @@ class WireCounts:
         """The counters without the per-URL table."""
         return {k: v for k, v in self.__dict__.items() if k != "by_url"}
 
+    def add(self, other: WireCounts) -> None:
+        """Count ``other``'s requests too (another process's, for the same run)."""
+        for name, value in other.as_dict().items():
+            setattr(self, name, getattr(self, name) + value)
+        for url, requests in other.by_url.items():
+            self.by_url[url] = self.by_url.get(url, 0) + requests
+
 
 def _no_gate(url: str) -> AbstractContextManager[Any]:
     return contextlib.nullcontext()
@@ -149,6 +156,11 @@ class ResponseStore:
                 return self._remember(key, self._result(url, meta, body), max_bytes)
             answer = self._from_wire(key, url, meta, max_bytes, deadline_s, accept, headers)
             return self._remember(key, answer, max_bytes)
+
+    def add_counts(self, counts: WireCounts) -> None:
+        """Requests that a worker process of the same run sent through its own store of this folder."""
+        with self._lock:
+            self.counts.add(counts)
 
     def close(self) -> None:
         """Free memory; remove the folder when it was a temporary one."""

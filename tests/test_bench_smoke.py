@@ -42,6 +42,26 @@ def test_bench_site_shares_what_it_says() -> None:
         server.shutdown()
 
 
+def test_feed_rate_audits_the_site_with_the_real_preprocessing() -> None:
+    """bench/feed_rate.py: every image of a warm site prepared as BLIP's processor would, captions instant."""
+    from PIL import Image
+
+    from bench import bench_site, feed_rate
+
+    captioner = feed_rate.InstantCaptioner()
+    assert captioner.prepare(Image.new("RGB", (50, 40))).shape == (384, 384, 3)
+    server = bench_site.serve(2, 0.0)
+    try:
+        run = feed_rate.child(f"http://127.0.0.1:{server.server_address[1]}/", 2)
+    finally:
+        server.shutdown()
+    assert run["distinct"] == len(bench_site.image_paths(2)) == 6 + 2 * 4 + 2 * 5
+    assert run["captioned"] == run["records"] == 2 * 15 and run["seconds"] > 0 and run["cpu_s"] > 0
+    assert feed_rate.serial_share(100.0, 100.0, 4) == 1.0  # no speed-up: all serial
+    assert feed_rate.serial_share(100.0, 400.0, 4) == 0.0  # linear: nothing serial
+    assert feed_rate.serial_share(100.0, 160.0, 4) == 0.5
+
+
 def test_ocr_benchmark_scores_a_small_set() -> None:
     """bench/bench_ocr.py on 8 text images and 4 photos: the metrics are computed, the set is balanced."""
     from bench import bench_ocr

@@ -1,0 +1,148 @@
+"""How fast the CPU side can feed a captioner: the local engine with captions that cost nothing.
+
+    python3 bench/feed_rate.py                          # 200 pages (1,026 distinct images), 1 thread and one per core
+    python3 bench/feed_rate.py --pages 1000 --threads 1 8 16 --processes 16   # on a GPU machine's 16 cores
+
+The benchmark site of ``bench_site.py`` (every image made before the clock starts, no response
+delay) is audited by the local engine in a fresh process per run, with everything a real audit
+does to an image (fetch through the guarded fetcher and the response store, decode, JPEG draft,
+EXIF, the resize to BLIP's 384 x 384 that the processor would do, page discovery, records and the
+audit) except the model: captions are instant. So the distinct images per second it prints are
+the most an end-to-end audit can reach with any captioner on this machine, and a GPU audit that is
+slower than its captioning stage is bound by this. Each line gives the threads that download and
+prepare images, the rate, and the CPU time per distinct image (the crawling process only; the site
+runs in this one). From the rates at 1 and N threads it derives the share of the work that did not
+run in parallel (Amdahl's law: mostly Python holding the GIL) and the ceiling that share puts on
+any number of cores. ``--processes N`` runs the image stage in N worker processes instead
+(``--image-processes``, :mod:`pipeline.image_processes`); then the CPU time per image is the
+parent's alone, which is what bounds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_site import child_env, image_paths, serve  # noqa: E402
+
+
+class InstantCaptioner:
+    """BLIP's real preprocessing (the processor's recipe, 384 px, bicubic), captions that cost nothing."""
+
+    default_batch_size = 64
+
+    def __init__(self) -> None:
+        from transformers import BlipImageProcessor
+        from transformers.utils import logging
+
+        from captioning.pixels import PixelRecipe
+
+        logging.set_verbosity_error()  # the processor's note that torchvision is absent
+        recipe = PixelRecipe.from_processor(BlipImageProcessor())
+        if recipe is None:
+            raise SystemExit("BLIP's image processor cannot be copied by PixelRecipe")
+        self.recipe = recipe
+
+    def load(self) -> None:
+        return None
+
+    def pixel_recipe(self) -> Any:
+        return self.recipe  # what --image-processes workers prepare with
+
+    def prepare(self, image: Any) -> Any:
+        return self.recipe.to_array(image)
+
+    def caption_batch(self, images: list[Any], settings: Any) -> list[str]:
+        return [f"a picture {index}" for index in range(len(images))]
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": "instant", "device": "cpu", "dtype": "none", "family": "bench"}
+
+
+def child(url: str, threads: int, processes: int = 0) -> dict[str, Any]:
+    """One audit of the site with ``threads`` download threads (``processes`` > 0: that many image
+    worker processes instead, ``--image-processes``); its wall and CPU seconds."""
+    from options import AuditOptions
+    from pipeline import run_audit
+
+    options = AuditOptions(
+        model="instant", allow_private=True, render="never", crawl=True, max_pages=100_000, ocr="off",
+        download_workers=threads, image_processes=processes,
+    )  # fmt: skip
+    captioner = InstantCaptioner()
+    started, cpu = time.perf_counter(), time.process_time()
+    report = run_audit([url], options, captioner)
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_s": time.process_time() - cpu,
+        "distinct": report.site["unique_images"],
+        "captioned": report.summary()["captioned"],
+        "records": report.summary()["images"],
+    }
+
+
+def serial_share(rate_one: float, rate_many: float, threads: int) -> float:
+    """Amdahl's serial share from the speed-up at ``threads`` (meaningful up to one thread per core)."""
+    if threads <= 1:
+        return float("nan")
+    return (rate_one / rate_many - 1 / threads) / (1 - 1 / threads)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count() or 1])
+    parser.add_argument("--processes", type=int, nargs="*", default=[], help="image worker processes (each a run)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.threads[0], args.processes[0] if args.processes else 0)))
+        return
+    started = time.perf_counter()
+    server = serve(args.pages, 0.0)
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    print(
+        f"# {args.pages} pages x 15 images ({len(image_paths(args.pages))} distinct, made in "
+        f"{time.perf_counter() - started:.1f} s), no delay, instant captions, {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    rates: dict[int, float] = {}
+    for threads, processes in [*((t, 0) for t in args.threads), *((1, p) for p in args.processes)]:
+        command = [sys.executable, __file__, "--child", url, "--threads", str(threads), "--processes", str(processes)]
+        done = subprocess.run(command, capture_output=True, text=True, env=child_env(), check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"the run with {threads} threads, {processes} processes failed:\n{done.stderr[-3000:]}")
+        run = json.loads(done.stdout.strip().splitlines()[-1])
+        rate = run["distinct"] / run["seconds"]
+        label = f"{processes:>3} image processes" if processes else f"{threads:>3} threads"
+        if not processes:
+            rates[threads] = rate
+        print(
+            f"{label}: {run['seconds']:.1f} s, {run['distinct']} distinct images "
+            f"({run['captioned']} of {run['records']} records captioned), {rate:.0f} distinct images/s, "
+            f"{run['cpu_s'] / run['distinct'] * 1000:.1f} ms CPU per distinct image"
+            + (" in the parent" if processes else ""),
+            flush=True,
+        )
+    one = rates.get(1)
+    for threads, rate in rates.items():
+        share = serial_share(one, rate, threads) if one else float("nan")
+        if share == share and threads <= (os.cpu_count() or 1):
+            print(
+                f"1 -> {threads} threads: {rate / one:.2f}x; serial share (Amdahl) {share:.0%}, so at most "
+                f"{one / max(share, 1e-9):.0f} distinct images/s on any number of cores"
+            )
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""The image stage in worker processes (``--image-processes``): the same records as the threads, the
+pixels intact, one per-host limit across processes, the wire counted, a dead worker survived."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import FixtureServer, make_image
+from PIL import Image
+from site_fixture import build_site
+
+from captioning.base import GenerationSettings
+from captioning.pixels import PixelRecipe
+from options import AuditOptions
+from pipeline import run_audit
+from pipeline.image_processes import HOST_STRIPES, ImageProcesses, PixelSlots, SharedHostLimit, process_count
+from pipeline.page_stage import PageBytes
+from pipeline.stages import AuditRun
+from records import ImageRecord
+
+RECIPE = PixelRecipe(24, 32, int(Image.Resampling.BICUBIC), 1 / 255, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+OPTIONS = AuditOptions(
+    render="never", allow_private=True, image_max_bytes=1_000_000, image_deadline_s=1.5, batch_size=4
+)
+
+
+class RecipeCaptioner:
+    """Prepares with a pixel recipe (so workers can); the caption is a digest of the pixels it got."""
+
+    default_batch_size = 4
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
+
+    def load(self) -> None:
+        return None
+
+    def pixel_recipe(self) -> PixelRecipe:
+        return RECIPE
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        return RECIPE.to_array(image)
+
+    def caption_batch(self, images: Sequence[np.ndarray], settings: GenerationSettings) -> list[str]:
+        return [f"pixels {array.shape} sum {int(array.astype(np.int64).sum())}" for array in images]
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": "recipe", "device": self.device, "dtype": "none", "family": "fake"}
+
+
+@pytest.fixture(scope="module")
+def site(server: FixtureServer) -> tuple[str, dict[str, tuple[str, str | None]]]:
+    return build_site(server)
+
+
+def outcomes(options: AuditOptions, url: str) -> dict[str, tuple[Any, ...]]:
+    report = run_audit([url], options, RecipeCaptioner())
+    return {
+        r.source: (r.status, r.reason, r.caption, r.sha256, r.width, r.height, r.format, r.bytes)
+        for r in report.pages[0].images
+    }
+
+
+def test_worker_processes_give_the_threads_records_and_pixels(site: tuple[str, dict]) -> None:
+    """Every image of the fixture site (good, broken, hostile, too small, a data: URI) ends as with
+    threads, and each caption, a digest of the model's input, shows the pixels came through intact."""
+    url, expected = site
+    in_threads = outcomes(OPTIONS, url)
+    in_processes = outcomes(AuditOptions(**{**OPTIONS.__dict__, "image_processes": 2}), url)
+    assert in_processes == in_threads
+    assert {source: outcome[:2] for source, outcome in in_processes.items()} == expected
+    assert sum(outcome[0] == "captioned" for outcome in in_processes.values()) >= 5
+
+
+@pytest.fixture
+def run_with_processes(tmp_path: Any) -> Iterator[AuditRun]:
+    options = AuditOptions(allow_private=True, image_processes=2, per_host_limit=1, image_deadline_s=10)
+    run = AuditRun(options, RecipeCaptioner())
+    run.open_responses(tmp_path / "responses", "run-1")
+    run.image_processes = ImageProcesses.start(run)
+    assert run.image_processes is not None and run.image_processes.count == 2
+    try:
+        yield run
+    finally:
+        run.close()
+    assert not os.path.exists(run.image_processes.slots.path)  # the slots' file goes with the workers
+
+
+def test_the_wire_is_counted_in_the_parent_and_the_store_is_shared(
+    run_with_processes: AuditRun, fresh_server: FixtureServer
+) -> None:
+    run = run_with_processes
+    url = fresh_server.add("/a.png", make_image(160, 120, seed=3), content_type="image/png")
+    record = ImageRecord(source=url, found_in=["img"])
+    prepared = run.image_stage()(record, run.page_bytes())
+    assert prepared is not None and prepared.model_input.shape == (24, 32, 3)
+    assert (record.width, record.height, record.format) == (160, 120, "PNG") and record.sha256 == prepared.sha256
+    assert run.responses is not None and run.responses.counts.requests == 1
+    assert run.responses.counts.by_url and sum(run.responses.counts.by_url.values()) == 1
+    again = ImageRecord(source=url, found_in=["img"])  # another worker, or this one: the store answers
+    run.image_stage()(again, run.page_bytes())
+    assert again.sha256 == record.sha256 and fresh_server.routes["/a.png"].hits == 1
+
+
+def test_the_per_host_limit_holds_across_processes(run_with_processes: AuditRun) -> None:
+    """Six slow images of one host through two workers: never more than ``per_host_limit`` (1) request
+    at once at the site, though each worker has its own store and fetcher."""
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+    body = make_image(140, 140, seed=5)
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:
+            with lock:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+            time.sleep(0.2)
+            with lock:
+                state["now"] -= 1
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        run = run_with_processes
+        records = [ImageRecord(source=f"http://127.0.0.1:{site.server_address[1]}/{i}.png") for i in range(6)]
+        stage, source = run.image_stage(), run.page_bytes()
+        threads = [threading.Thread(target=stage, args=(record, source)) for record in records]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        site.shutdown()
+    assert all(record.sha256 for record in records)
+    assert state["most"] == 1
+
+
+def test_a_dead_worker_turns_the_pool_off_and_the_image_is_prepared_here(
+    run_with_processes: AuditRun, fresh_server: FixtureServer
+) -> None:
+    run = run_with_processes
+    first = ImageRecord(source=fresh_server.add("/1.png", make_image(150, 150, seed=1), content_type="image/png"))
+    assert run.image_stage()(first, run.page_bytes()) is not None
+    assert run.image_processes is not None
+    for process in list(run.image_processes.pool._processes.values()):  # what an out-of-memory kill does
+        os.kill(process.pid, signal.SIGKILL)
+    time.sleep(0.5)
+    second = ImageRecord(source=fresh_server.add("/2.png", make_image(170, 150, seed=2), content_type="image/png"))
+    prepared = run.image_stage()(second, run.page_bytes())
+    assert prepared is not None and (second.width, second.height) == (170, 150)
+    assert not run.image_processes.takes(second, run.page_bytes())  # threads from now on
+
+
+def test_what_stays_in_the_parent_and_how_many_workers_a_run_gets(tmp_path: Any) -> None:
+    """The browser's bytes and screenshots stay in threads; by default a run gets workers only with the
+    model on a GPU, one per core; a captioner with no pixel recipe gets none."""
+    assert process_count(AuditRun(AuditOptions(), RecipeCaptioner())) == 0
+    assert process_count(AuditRun(AuditOptions(), RecipeCaptioner("cuda"))) == (os.cpu_count() or 1)
+    assert process_count(AuditRun(AuditOptions(image_processes=0), RecipeCaptioner("cuda"))) == 0
+    run = AuditRun(AuditOptions(image_processes=3), RecipeCaptioner())
+    run.captioner.pixel_recipe = lambda: None  # type: ignore[attr-defined]
+    run.open_responses(tmp_path, "r")
+    assert ImageProcesses.start(run) is None
+    limit = SharedHostLimit([threading.Semaphore(1) for _ in range(HOST_STRIPES)])
+    assert limit("http://Shop.example/a.png") is limit("http://shop.example/b.png")
+    slots = PixelSlots.create(2, (24, 32, 3))
+    try:
+        assert slots.fits(np.zeros((24, 32, 3), np.uint8)) and not slots.fits(np.zeros((24, 32, 3), np.float32))
+    finally:
+        slots.remove()
+
+
+def test_the_option_is_checked() -> None:
+    from options import OptionsError
+
+    with pytest.raises(OptionsError, match="image-processes must not be negative"):
+        AuditOptions(image_processes=-1)
+    assert PageBytes  # the stage's source type, imported by the workers too
