@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from records import ImageRecord
+
 STOP_WORDS = frozenset(
     [
         "a",
@@ -313,3 +315,16 @@ def suggest_filename(caption: str, url: str, image_format: str | None, taken: se
         name, n = f"{slug}-{n}{suffix}", n + 1
     taken.add(name)
     return name
+
+
+def kept_words(record: ImageRecord) -> tuple[str, str, str]:
+    """A suggestion as (kept before, to translate, kept after): the page's subject and an image's quoted
+    text stay as written."""
+    text, basis = record.suggested_alt or "", record.suggestion_basis or ""
+    before = after = ""
+    if record.subject and basis.startswith(("jsonld+", "og_title+")) and text.startswith(f"{record.subject}: "):
+        before, text = f"{record.subject}: ", text[len(record.subject) + 2 :]
+    if basis.endswith("caption_and_text") and " '" in text:
+        text, quoted = text.rsplit(" '", 1)
+        after = f" '{quoted}"
+    return before, text, after

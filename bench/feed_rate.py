@@ -13,8 +13,8 @@ slower than its captioning stage is bound by this. Each line gives the threads t
 prepare images, the rate, and the CPU time per distinct image (the crawling process only; the site
 runs in this one). From the rates at 1 and N threads it derives the share of the work that did not
 run in parallel (Amdahl's law: mostly Python holding the GIL) and the ceiling that share puts on
-any number of cores. ``--processes N`` runs the image stage in N worker processes instead
-(``--image-processes``, :mod:`pipeline.image_processes`); then the CPU time per image is the
+any number of cores. ``--processes N`` runs the page and image stages in N worker processes instead
+(``--processes``, :mod:`pipeline.processes`); then the CPU time per image is the
 parent's alone, which is what bounds it.
 """
 
@@ -56,7 +56,7 @@ class InstantCaptioner:
         return None
 
     def pixel_recipe(self) -> Any:
-        return self.recipe  # what --image-processes workers prepare with
+        return self.recipe  # what --processes workers prepare with
 
     def prepare(self, image: Any) -> Any:
         return self.recipe.to_array(image)
@@ -69,14 +69,14 @@ class InstantCaptioner:
 
 
 def child(url: str, threads: int, processes: int = 0) -> dict[str, Any]:
-    """One audit of the site with ``threads`` download threads (``processes`` > 0: that many image
-    worker processes instead, ``--image-processes``); its wall and CPU seconds."""
+    """One audit of the site with ``threads`` download threads (``processes`` > 0: that many
+    worker processes instead, ``--processes``); its wall and CPU seconds."""
     from options import AuditOptions
     from pipeline import run_audit
 
     options = AuditOptions(
         model="instant", allow_private=True, render="never", crawl=True, max_pages=100_000, ocr="off",
-        download_workers=threads, image_processes=processes,
+        download_workers=threads, processes=processes,
     )  # fmt: skip
     captioner = InstantCaptioner()
     started, cpu = time.perf_counter(), time.process_time()
@@ -101,7 +101,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count() or 1])
-    parser.add_argument("--processes", type=int, nargs="*", default=[], help="image worker processes (each a run)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="*",
+        default=[],
+        help="worker processes for the page and image stages (each a run)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -123,7 +129,7 @@ def main() -> None:
             raise SystemExit(f"the run with {threads} threads, {processes} processes failed:\n{done.stderr[-3000:]}")
         run = json.loads(done.stdout.strip().splitlines()[-1])
         rate = run["distinct"] / run["seconds"]
-        label = f"{processes:>3} image processes" if processes else f"{threads:>3} threads"
+        label = f"{processes:>3} worker processes" if processes else f"{threads:>3} threads"
         if not processes:
             rates[threads] = rate
         print(

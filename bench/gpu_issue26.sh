@@ -8,7 +8,7 @@
 # 0. the carried wheels installed to /tmp/site (the device's image has PyTorch and transformers, not
 #    protego, w3lib, bs4 and the rest); a failed import stops here, before any measurement;
 # 1. the fast paths' exactness on CUDA (the CUDA graph and side-stream tests are skipped elsewhere) and the
-#    image worker processes on this machine;
+#    page and image worker processes on this machine;
 # 2. the captioning stage: eager, SDPA, and SDPA with the static decoder and CUDA graphs, in
 #    float16 and bfloat16, at batches of 256, 512 and 1,024, with peak memory and GPU busy %, on the
 #    full-size random BLIP whose captions depend on the image (--init-range 0.05), captions
@@ -34,7 +34,7 @@ set +e  # each step below runs even when one before it failed: the device time i
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
     python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
     python3 -c "import pipeline, bench.bench_site, bench.feed_rate, bench.busy, pynvml; print('imports: ok')" || exit 3
-    timeout 90 python3 -m pytest -q -p no:cacheprovider -rs tests/test_blip_fast_paths.py tests/test_image_processes.py 2>&1 | tail -6
+    timeout 90 python3 -m pytest -q -p no:cacheprovider -rs tests/test_blip_fast_paths.py tests/test_processes.py 2>&1 | tail -6
     timeout 240 python3 bench/bench_captioning.py --device cuda --init-range 0.05 --tokens 20 --images 2048 \
         --methods eager/float16 torch/float16 static/float16 static/bfloat16 --batch-sizes 256 512 1024
     # end to end: 1,000 pages, 5,030 distinct images (15,030 references), no response delay

@@ -63,7 +63,7 @@ class AuditOptions:
     image_deadline_s: float = 30.0
     max_redirects: int = 5
     download_workers: int = 8
-    image_processes: int | None = None  # the image stage in N worker processes; None: one per core on a GPU
+    processes: int | None = None  # page and image stages in N worker processes; None: one per core on a GPU
     per_host_limit: int = 4
     user_agent: str = USER_AGENT
     max_alt_length: int = 125
@@ -135,8 +135,8 @@ class AuditOptions:
                 raise OptionsError(f"{name.replace('_', '-')} must not be negative", name)
         if not 0.0 <= self.mismatch_threshold <= 1.0:
             raise OptionsError("mismatch-threshold must be between 0 and 1", "mismatch_threshold")
-        if self.image_processes is not None and self.image_processes < 0:
-            raise OptionsError(f"image-processes must not be negative, got {self.image_processes}", "image_processes")
+        if self.processes is not None and self.processes < 0:
+            raise OptionsError(f"processes must not be negative, got {self.processes}", "processes")
         if self.batch_size is not None and self.batch_size <= 0:
             raise OptionsError(f"batch-size must be positive, got {self.batch_size}", "batch_size")
         if self.min_new_tokens is not None and not 0 < self.min_new_tokens <= self.max_new_tokens:

@@ -171,9 +171,9 @@ TABLE: dict[str, Option] = {
                "static or generate", MODEL, CS, default=_D.decoder, choices=DECODERS, target="decoder"),
         Option("batch_size", "images per batch (default: 8 CPU, 16 CPU bfloat16, fitted to the GPU on CUDA)", MODEL,
                CS, int, target="batch_size"),
-        Option("image_processes", "worker processes that download and prepare images, so a GPU is fed past one "
-               "Python process's GIL (default: one per core when the model is on a GPU, else 0: threads only)", MODEL,
-               C, int, metavar="N", target="image_processes"),
+        Option("processes", "worker processes that download and prepare images and, with --render never, read "
+               "pages, so a GPU is fed past one Python process's GIL (default: one per core when the model is on a "
+               "GPU, else 0: threads only)", MODEL, C, int, metavar="N", target="processes"),
         Option("max_new_tokens", "the longest caption, in tokens", MODEL, CSAF, int, _D.max_new_tokens, minimum=5,
                maximum=100, target="max_new_tokens", control=Control("slider", "Max new tokens", (1, 1))),
         Option("min_new_tokens", "force at least this many tokens (benchmarks set it to --max-new-tokens)", MODEL, CS,

@@ -4,8 +4,8 @@
 given, in order), or with ``crawl`` a site grown from its start URLs by the frontier. Page workers
 (``page_workers`` threads, ``per_host_pages`` per host, ``Crawl-delay`` honoured) run the page
 stage; the image stage (download, decode, prepare) runs in the download pool (``download_workers``
-threads, at least one per core when the model is on a GPU, where each thread hands its image to a
-worker process: :mod:`pipeline.image_processes`); batches drawn from every open page go to the
+threads, at least one per core when the model is on a GPU, where the threads hand pages and images
+to worker processes: :mod:`pipeline.processes`); batches drawn from every open page go to the
 captioner in the background (a full batch is staged behind the one running; an idle captioner takes
 what is ready, from a quarter batch), and the caller's thread collects them in order and keeps the
 state store. So while page N's images are captioned, later pages are fetched or rendered, their
@@ -42,8 +42,8 @@ from pipeline.batching import batch_to_send
 from pipeline.coverage import site_block
 from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
 from pipeline.frontier import Frontier, HostGate
-from pipeline.image_processes import ImageProcesses
 from pipeline.page_stage import DiscoveredPage, PageChecks
+from pipeline.processes import StageProcesses
 from pipeline.revisit import Revisits
 from pipeline.stages import AuditRun, Prepared
 from records import FINAL_STATUSES, PENDING, SHARED_FIELDS, AuditReport, ImageRecord, PageReport
@@ -151,7 +151,7 @@ class Engine:
             resuming = False
         self.revisits = Revisits(options, self.store, self.run, new_run=not resuming)
         self._load_models()
-        self.run.image_processes = ImageProcesses.start(self.run)  # after the model: on a GPU by default
+        self.run.stage_processes = StageProcesses.start(self.run)  # after the model: on a GPU by default
         if not resuming:
             for target in self.targets:
                 if options.crawl:
@@ -255,7 +255,7 @@ class Engine:
         if self.run.is_folder(row.url):
             return self.run.folder_page(Path(row.url))
         with self.gate.slot(row.url, self.run.crawl_delay(row.url)):
-            return self.run.discover(row.url, self.checks, previous)
+            return self.run.page_stage()(row.url, self.checks, previous)
 
     # --- pages -----------------------------------------------------------------------
 

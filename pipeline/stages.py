@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+from auditing.suggest import kept_words
 from captioning import Captioner, ModelLoadError, clean_caption, get_captioner
 from captioning.cache import CaptionCache
 from captioning.translate import AUTO, ENGLISH, Translator, get_translator, page_language
@@ -63,10 +64,12 @@ class Prepared:
     model_input: Any
 
 
-class ImageWorkers(Protocol):
-    """The image stage run elsewhere (:class:`pipeline.image_processes.ImageProcesses`)."""
+class StageWorkers(Protocol):
+    """The page and image stages run elsewhere (:class:`pipeline.processes.StageProcesses`)."""
 
     count: int
+
+    def discover(self, url: str, checks: PageChecks | None, previous: PreviousPage | None) -> DiscoveredPage: ...
 
     def download_image(self, record: ImageRecord, source: PageBytes) -> Prepared | None: ...
 
@@ -92,7 +95,7 @@ class AuditRun:
         self.captions_by_hash: dict[str, tuple[str, str]] = {}
         self.model_captions = 0  # images the model captioned in this run (not reused from memory, cache or state)
         self._captioning: ThreadPoolExecutor | None = None  # made by the first submit_captions
-        self.image_processes: ImageWorkers | None = None  # set by the local engine (pipeline.image_processes)
+        self.stage_processes: StageWorkers | None = None  # set by the local engine (pipeline.processes)
         self.cache = (
             CaptionCache(options.cache_dir, self.captioner_id(), options.generation) if options.cache_dir else None
         )
@@ -118,11 +121,15 @@ class AuditRun:
         threads = self.options.download_workers
         if str(self.captioner.describe().get("device") or "").startswith("cuda"):
             threads = max(threads, os.cpu_count() or 1)
-        return max(threads, self.image_processes.count + 1) if self.image_processes is not None else threads
+        return max(threads, self.stage_processes.count + 1) if self.stage_processes is not None else threads
 
     def image_stage(self) -> Callable[[ImageRecord, PageBytes], Prepared | None]:
         """What a download thread runs for an image: the worker processes' stage, or the stage here."""
-        return self.image_processes.download_image if self.image_processes is not None else self.download_image
+        return self.stage_processes.download_image if self.stage_processes is not None else self.download_image
+
+    def page_stage(self) -> Callable[[str, PageChecks | None, PreviousPage | None], DiscoveredPage]:
+        """What a page thread runs for a page: the worker processes' stage, or the stage here."""
+        return self.stage_processes.discover if self.stage_processes is not None else self.discover
 
     @property
     def batch_size(self) -> int:
@@ -223,8 +230,8 @@ class AuditRun:
 
     def close(self) -> None:
         """Free what the run holds outside the process's models (worker processes, the response store)."""
-        if self.image_processes is not None:  # first: a worker may be writing into the store's folder
-            self.image_processes.close()
+        if self.stage_processes is not None:  # first: a worker may be writing into the store's folder
+            self.stage_processes.close()
         if self.responses is not None:
             self.responses.close()
         if self._captioning is not None:  # a batch still running ends on its own; queued ones are dropped
@@ -432,16 +439,3 @@ class AuditRun:
                     member.raw_caption = raw_text
                     member.fail("empty_caption", "the model produced no caption for this image")
                 yield member
-
-
-def kept_words(record: ImageRecord) -> tuple[str, str, str]:
-    """A suggestion as (kept before, to translate, kept after): the page's subject and an image's quoted
-    text stay as written."""
-    text, basis = record.suggested_alt or "", record.suggestion_basis or ""
-    before = after = ""
-    if record.subject and basis.startswith(("jsonld+", "og_title+")) and text.startswith(f"{record.subject}: "):
-        before, text = f"{record.subject}: ", text[len(record.subject) + 2 :]
-    if basis.endswith("caption_and_text") and " '" in text:
-        text, quoted = text.rsplit(" '", 1)
-        after = f" '{quoted}"
-    return before, text, after

@@ -133,7 +133,7 @@ def build_options(request: AuditRequest, defaults: AuditOptions, limits: ServerL
             defaults,
             model=model,
             thumbnail_size=THUMBNAIL_PX,
-            image_processes=0,  # jobs run side by side: a pool of processes per job would multiply
+            processes=0,  # jobs run side by side: a pool of processes per job would multiply
             crawl=request.crawl,
             prompt=(given.prompt or "").strip() or None,
             max_pages=min(given.max_pages or limits.max_site_pages, limits.max_site_pages),

@@ -1,5 +1,5 @@
-"""The image stage in worker processes (``--image-processes``): the same records as the threads, the
-pixels intact, one per-host limit across processes, the wire counted, a dead worker survived."""
+"""The page and image stages in worker processes (``--processes``): the same report as the threads,
+the pixels intact, one per-host limit across processes, the wire counted, a dead worker survived."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from captioning.base import GenerationSettings
 from captioning.pixels import PixelRecipe
 from options import AuditOptions
 from pipeline import run_audit
-from pipeline.image_processes import HOST_STRIPES, ImageProcesses, PixelSlots, SharedHostLimit, process_count
 from pipeline.page_stage import PageBytes
+from pipeline.processes import HOST_STRIPES, PixelSlots, SharedHostLimit, StageProcesses, process_count
 from pipeline.stages import AuditRun
 from records import ImageRecord
 
@@ -69,35 +69,70 @@ def outcomes(options: AuditOptions, url: str) -> dict[str, tuple[Any, ...]]:
     }
 
 
-def test_worker_processes_give_the_threads_records_and_pixels(site: tuple[str, dict]) -> None:
+def test_worker_processes_give_the_threads_records_and_pixels(
+    site: tuple[str, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every image of the fixture site (good, broken, hostile, too small, a data: URI) ends as with
-    threads, and each caption, a digest of the model's input, shows the pixels came through intact."""
+    threads, and each caption, a digest of the model's input, shows the pixels came through intact.
+    The page and its images are read by the workers: this process's stages are made to fail."""
     url, expected = site
     in_threads = outcomes(OPTIONS, url)
-    in_processes = outcomes(AuditOptions(**{**OPTIONS.__dict__, "image_processes": 2}), url)
+
+    def not_here(*args: object) -> None:
+        raise AssertionError("read in the parent")
+
+    monkeypatch.setattr(AuditRun, "discover", not_here)
+    monkeypatch.setattr(AuditRun, "download_image", not_here)
+    in_processes = outcomes(AuditOptions(**{**OPTIONS.__dict__, "processes": 2}), url)
     assert in_processes == in_threads
     assert {source: outcome[:2] for source, outcome in in_processes.items()} == expected
     assert sum(outcome[0] == "captioned" for outcome in in_processes.values()) >= 5
 
 
+def test_a_crawl_in_worker_processes_gives_the_threads_report() -> None:
+    """A crawl of the benchmark site (links followed from pages discovered in the workers, shared
+    images downloaded once): the same pages, records and captions as with threads."""
+    from bench import bench_site
+
+    server = bench_site.serve(4, 0.0)
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    reports = {}
+    try:
+        for processes in (0, 2):
+            options = AuditOptions(render="never", crawl=True, allow_private=True, processes=processes, batch_size=8)
+            reports[processes] = run_audit([url], options, RecipeCaptioner())
+    finally:
+        server.shutdown()
+    threads, workers = reports[0], reports[2]
+    assert workers.site["pages_audited"] == threads.site["pages_audited"] == 5
+    assert workers.site["unique_images"] == threads.site["unique_images"] == 6 + 4 * 4 + 4 * 5
+    assert workers.site["unique_images"] == len(bench_site.image_paths(4))
+
+    def records(report: Any) -> list[tuple[Any, ...]]:
+        return sorted((p.url, r.source, r.status, r.caption, r.sha256) for p in report.pages for r in p.images)
+
+    assert records(workers) == records(threads) and len(records(workers)) == 4 * 15
+
+
 @pytest.fixture
 def run_with_processes(tmp_path: Any) -> Iterator[AuditRun]:
-    options = AuditOptions(allow_private=True, image_processes=2, per_host_limit=1, image_deadline_s=10)
+    options = AuditOptions(allow_private=True, processes=2, per_host_limit=1, image_deadline_s=10)
     run = AuditRun(options, RecipeCaptioner())
     run.open_responses(tmp_path / "responses", "run-1")
-    run.image_processes = ImageProcesses.start(run)
-    assert run.image_processes is not None and run.image_processes.count == 2
+    run.stage_processes = StageProcesses.start(run)
+    assert run.stage_processes is not None and run.stage_processes.count == 2
     try:
         yield run
     finally:
         run.close()
-    assert not os.path.exists(run.image_processes.slots.path)  # the slots' file goes with the workers
+    assert not os.path.exists(run.stage_processes.slots.path)  # the slots' file goes with the workers
 
 
 def test_the_wire_is_counted_in_the_parent_and_the_store_is_shared(
     run_with_processes: AuditRun, fresh_server: FixtureServer
 ) -> None:
     run = run_with_processes
+    assert run.stage_processes is not None and not run.stage_processes.takes_pages()  # a browser may read pages
     url = fresh_server.add("/a.png", make_image(160, 120, seed=3), content_type="image/png")
     record = ImageRecord(source=url, found_in=["img"])
     prepared = run.image_stage()(record, run.page_bytes())
@@ -159,26 +194,26 @@ def test_a_dead_worker_turns_the_pool_off_and_the_image_is_prepared_here(
     run = run_with_processes
     first = ImageRecord(source=fresh_server.add("/1.png", make_image(150, 150, seed=1), content_type="image/png"))
     assert run.image_stage()(first, run.page_bytes()) is not None
-    assert run.image_processes is not None
-    for process in list(run.image_processes.pool._processes.values()):  # what an out-of-memory kill does
-        os.kill(process.pid, signal.SIGKILL)
+    assert run.stage_processes is not None
+    for worker in run.stage_processes.workers:  # what an out-of-memory kill does
+        os.kill(worker.process.pid, signal.SIGKILL)
     time.sleep(0.5)
     second = ImageRecord(source=fresh_server.add("/2.png", make_image(170, 150, seed=2), content_type="image/png"))
     prepared = run.image_stage()(second, run.page_bytes())
     assert prepared is not None and (second.width, second.height) == (170, 150)
-    assert not run.image_processes.takes(second, run.page_bytes())  # threads from now on
+    assert not run.stage_processes.takes(second, run.page_bytes())  # threads from now on
 
 
 def test_what_stays_in_the_parent_and_how_many_workers_a_run_gets(tmp_path: Any) -> None:
-    """The browser's bytes and screenshots stay in threads; by default a run gets workers only with the
-    model on a GPU, one per core; a captioner with no pixel recipe gets none."""
+    """The browser's bytes and screenshots stay in threads, and pages a browser may read; by default a
+    run gets workers only with the model on a GPU, one per core; a captioner with no pixel recipe gets none."""
     assert process_count(AuditRun(AuditOptions(), RecipeCaptioner())) == 0
     assert process_count(AuditRun(AuditOptions(), RecipeCaptioner("cuda"))) == (os.cpu_count() or 1)
-    assert process_count(AuditRun(AuditOptions(image_processes=0), RecipeCaptioner("cuda"))) == 0
-    run = AuditRun(AuditOptions(image_processes=3), RecipeCaptioner())
+    assert process_count(AuditRun(AuditOptions(processes=0), RecipeCaptioner("cuda"))) == 0
+    run = AuditRun(AuditOptions(processes=3), RecipeCaptioner())
     run.captioner.pixel_recipe = lambda: None  # type: ignore[attr-defined]
     run.open_responses(tmp_path, "r")
-    assert ImageProcesses.start(run) is None
+    assert StageProcesses.start(run) is None
     limit = SharedHostLimit([threading.Semaphore(1) for _ in range(HOST_STRIPES)])
     assert limit("http://Shop.example/a.png") is limit("http://shop.example/b.png")
     slots = PixelSlots.create(2, (24, 32, 3))
@@ -191,6 +226,6 @@ def test_what_stays_in_the_parent_and_how_many_workers_a_run_gets(tmp_path: Any)
 def test_the_option_is_checked() -> None:
     from options import OptionsError
 
-    with pytest.raises(OptionsError, match="image-processes must not be negative"):
-        AuditOptions(image_processes=-1)
+    with pytest.raises(OptionsError, match="processes must not be negative"):
+        AuditOptions(processes=-1)
     assert PageBytes  # the stage's source type, imported by the workers too
