@@ -142,7 +142,7 @@ class Engine:
         return self._report(self.store.meta("model") or {"id": self.options.model}, self.store.meta("elapsed_s") or 0)
 
     def _begin(self) -> None:
-        """Bind the state, load the models and the image workers, seed the frontier (or resume it)."""
+        """Bind the state, load the models and the worker processes, seed the frontier (or resume it)."""
         options = self.options
         resuming = self.store.bind(self.identity())
         if resuming and self.store.finished() and options.reaudit_finished and self.shards is None:  # audit again

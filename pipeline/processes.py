@@ -63,11 +63,6 @@ from state.history import PreviousPage
 log = logging.getLogger("altscout.processes")
 
 HOST_STRIPES = 64
-# What AuditRun.download_image sets on a record: copied back from the worker's copy.
-STAGE_FIELDS = (
-    "status", "reason", "detail", "width", "height", "bytes", "format", "sha256", "thumbnail", "image_text",
-    "text_coverage", "screenshot",
-)  # fmt: skip
 
 
 class SharedHostLimit:
@@ -95,7 +90,7 @@ class _Preparing:
         raise RuntimeError("worker processes do not caption")
 
     def describe(self) -> dict[str, Any]:
-        return {"id": "image-worker"}
+        return {"id": "stage-worker"}
 
 
 def process_count(run: AuditRun) -> int:
@@ -177,7 +172,7 @@ class StageProcesses:
     def __init__(self, run: AuditRun, count: int, recipe: Any) -> None:
         if run.responses is None:
             raise ValueError("worker processes share the run's response store: open it first")
-        self.run, self.count = run, count
+        self.run, self.count, self.store = run, count, run.responses
         context = multiprocessing.get_context("spawn")
         shared = SharedHostLimit([context.Semaphore(run.options.per_host_limit) for _ in range(HOST_STRIPES)])
         run.host_limit = run.responses.wire_gate = shared  # the parent's own downloads count against it too
@@ -230,7 +225,7 @@ class StageProcesses:
                 except WorkerDied:
                     self._broke()
                 else:
-                    self._count(wire)
+                    self.store.add_counts(wire)
                     return replace(discovered, source=self.run.page_bytes())  # its bytes: from the shared store
         return self.run.discover(url, checks, previous)
 
@@ -247,7 +242,7 @@ class StageProcesses:
                         prepared = (prepared[0], np.array(self.slots.arrays[worker.index]))
                     for name, value in fields.items():
                         setattr(record, name, value)
-                    self._count(wire)
+                    self.store.add_counts(wire)
                     return Prepared(*prepared) if prepared is not None else None
         return self.run.download_image(record, source)
 
@@ -264,10 +259,6 @@ class StageProcesses:
         if not self._broken.is_set():
             self._broken.set()
             log.warning("a worker process died; pages and images are read in threads from now on")
-
-    def _count(self, wire: WireCounts) -> None:
-        if self.run.responses is not None:
-            self.run.responses.add_counts(wire)
 
     def close(self) -> None:
         """Stop the workers (before the response store's folder may be removed) and free the slots."""
@@ -317,26 +308,32 @@ def _start(
     _worker = (run, run.page_bytes(), PixelSlots(*slots), index)
 
 
+def _fresh_counts(run: AuditRun) -> WireCounts:
+    """New wire counts for the worker's store: a worker does one call at a time, so they are the call's."""
+    assert run.responses is not None
+    run.responses.counts = counts = WireCounts()
+    return counts
+
+
 def _discover(url: str, checks: PageChecks | None, previous: PreviousPage | None) -> tuple[DiscoveredPage, WireCounts]:
     """The page stage in the worker: its discovery (without its bytes: the parent reads them from
     the shared store) and the requests its store sent."""
     assert _worker is not None, "the worker was not started"
     run = _worker[0]
-    assert run.responses is not None
-    run.responses.counts = counts = WireCounts()
+    counts = _fresh_counts(run)
     discovered = run.discover(url, checks, previous)
     return replace(discovered, source=None), counts  # type: ignore[arg-type]
 
 
 def _download(record: ImageRecord) -> tuple[dict[str, Any], tuple[str, Any] | None, WireCounts]:
-    """The image stage on the worker's copy of ``record``: the fields it set, (hash, model input or None
+    """The image stage on the worker's copy of ``record``: the fields it changed, (hash, model input or None
     when the input is in the worker's slot), the requests its store sent for it."""
     assert _worker is not None, "the worker was not started"
     run, source, slots, slot = _worker
-    assert run.responses is not None
-    run.responses.counts = counts = WireCounts()  # one image at a time in a worker: this image's requests
+    counts = _fresh_counts(run)
+    before = dict(vars(record))
     prepared = run.download_image(record, source)
-    fields = {name: getattr(record, name) for name in STAGE_FIELDS}
+    fields = {name: value for name, value in vars(record).items() if value != before[name]}  # what the stage set
     if prepared is None:
         return fields, None, counts
     if slots.fits(prepared.model_input):

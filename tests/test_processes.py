@@ -3,7 +3,6 @@ the pixels intact, one per-host limit across processes, the wire counted, a dead
 
 from __future__ import annotations
 
-import http.server
 import os
 import signal
 import threading
@@ -17,11 +16,11 @@ from conftest import FixtureServer, make_image
 from PIL import Image
 from site_fixture import build_site
 
+from bench import loopback
 from captioning.base import GenerationSettings
 from captioning.pixels import PixelRecipe
 from options import AuditOptions
 from pipeline import run_audit
-from pipeline.page_stage import PageBytes
 from pipeline.processes import HOST_STRIPES, PixelSlots, SharedHostLimit, StageProcesses, process_count
 from pipeline.stages import AuditRun
 from records import ImageRecord
@@ -151,28 +150,16 @@ def test_the_per_host_limit_holds_across_processes(run_with_processes: AuditRun)
     lock, state = threading.Lock(), {"now": 0, "most": 0}
     body = make_image(140, 140, seed=5)
 
-    class Slow(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
+    def slowly(path: str) -> float:  # the site's answer takes 0.2 s; count the requests in that time
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.2)
+        with lock:
+            state["now"] -= 1
+        return 0.0
 
-        def log_message(self, *args: object) -> None:
-            return
-
-        def do_GET(self) -> None:
-            with lock:
-                state["now"] += 1
-                state["most"] = max(state["most"], state["now"])
-            time.sleep(0.2)
-            with lock:
-                state["now"] -= 1
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=site.serve_forever, daemon=True).start()
+    site = loopback.serve(lambda path, base: (200, "image/png", body), slowly)
     try:
         run = run_with_processes
         records = [ImageRecord(source=f"http://127.0.0.1:{site.server_address[1]}/{i}.png") for i in range(6)]
@@ -228,4 +215,3 @@ def test_the_option_is_checked() -> None:
 
     with pytest.raises(OptionsError, match="processes must not be negative"):
         AuditOptions(processes=-1)
-    assert PageBytes  # the stage's source type, imported by the workers too
