@@ -222,7 +222,7 @@ class BlipCaptioner:
             self._pixels_ready = True
 
     def pixel_recipe(self) -> PixelRecipe | None:
-        """What ``prepare`` does, as a picklable recipe (image worker processes prepare with it); None
+        """What ``prepare`` does, as a picklable recipe (worker processes prepare with it); None
         when the processor cannot be copied and runs at batch time."""
         self._load_pixels()
         return self._pixels
