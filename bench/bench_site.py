@@ -190,6 +190,7 @@ def child_crawl(args: argparse.Namespace) -> dict:
     seconds = time.perf_counter() - started
     summary = report.summary()
     crawl_busy_s = busy["s"]  # before the stage is timed on the same (wrapped) captioner
+    mean_batch = busy["images"] / busy["batches"] if busy.get("batches") else float("nan")
     stage = stage_rate(captioner, options) if args.stage_rate and captioner is not None else float("nan")
     return {
         "gpu_busy": gpu.percent,
@@ -202,6 +203,7 @@ def child_crawl(args: argparse.Namespace) -> dict:
         "unique_images": report.site["unique_images"],
         "captioned_this_run": report.site["captioned_this_run"],
         "caption_busy_s": crawl_busy_s,
+        "mean_batch": mean_batch,
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -329,7 +331,8 @@ def crawl_each_engine(args: argparse.Namespace, url: str) -> dict[str, dict]:
             f"({ours['seconds'] + ours['load_s']:.1f} s with the model's load in the driver: "
             f"{ours['load_s']:.1f} s), {ours['images']} image records ({ours['unique_images']} distinct), "
             f"{ours['images'] / ours['seconds']:.2f} images/s; captioner busy "
-            f"{ours['caption_busy_s'] / ours['seconds']:.0%}; peak RSS (driver) {ours['peak_rss_mb']:.0f} MiB",
+            f"{ours['caption_busy_s'] / ours['seconds']:.0%} (batches of {ours['mean_batch']:.0f} images on average); "
+            f"peak RSS (driver) {ours['peak_rss_mb']:.0f} MiB",
             flush=True,
         )
         if ours["gpu_busy"] is not None:

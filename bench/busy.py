@@ -73,9 +73,9 @@ def _readable(device: int) -> bool:
 
 def time_batches(captioner: object) -> dict[str, float]:
     """Wrap ``captioner.caption_batch`` to count the seconds in which at least one batch was in it
-    (the engine keeps two in flight: overlapping calls count once) and the calls; return the live
-    totals."""
-    busy = {"s": 0.0, "batches": 0}
+    (the engine keeps two in flight: overlapping calls count once), the calls and the images in them;
+    return the live totals."""
+    busy = {"s": 0.0, "batches": 0, "images": 0}
     original = captioner.caption_batch  # type: ignore[attr-defined]
     lock = threading.Lock()
     inside = {"calls": 0, "since": 0.0}
@@ -91,6 +91,7 @@ def time_batches(captioner: object) -> dict[str, float]:
             with lock:
                 inside["calls"] -= 1
                 busy["batches"] += 1
+                busy["images"] += len(images)
                 if inside["calls"] == 0:
                     busy["s"] += time.perf_counter() - inside["since"]
 

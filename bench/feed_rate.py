@@ -2,6 +2,8 @@
 
     python3 bench/feed_rate.py                          # 200 pages (1,026 distinct images), 1 thread and one per core
     python3 bench/feed_rate.py --pages 1000 --threads 1 8 16 --processes 16   # on a GPU machine's 16 cores
+    python3 bench/feed_rate.py --threads 2 --processes 2 --batch 1024        # the batches a GPU's engine forms
+    python3 bench/feed_rate.py --threads 2 --processes 2 --batch 256 --batch-seconds 0.5  # the model is the slow side
 
 The benchmark site of ``bench_site.py`` (every image made before the clock starts, no response
 delay) is audited by the local engine in a fresh process per run, with everything a real audit
@@ -10,10 +12,14 @@ EXIF, the resize to BLIP's 384 x 384 that the processor would do, page discovery
 audit) except the model: captions are instant. So the distinct images per second it prints are
 the most an end-to-end audit can reach with any captioner on this machine, and a GPU audit that is
 slower than its captioning stage is bound by this. Each line gives the threads that download and
-prepare images, the rate, and the CPU time per distinct image (the crawling process only; the site
-runs in this one). From the rates at 1 and N threads it derives the share of the work that did not
-run in parallel (Amdahl's law: mostly Python holding the GIL) and the ceiling that share puts on
-any number of cores. ``--processes N`` runs the page and image stages in N worker processes instead
+prepare images, the rate, the CPU time per distinct image (the crawling process only; the site
+runs in this one) and the sizes of the caption batches the engine formed (``--batch``: the batch
+size; a GPU's is 1,024, and an instant captioner takes what is ready from a quarter batch;
+``--batch-seconds`` makes every batch take that long, like a GPU below saturation, so the model is
+the slower side and batches should fill). From
+the rates at 1 and N threads it derives the share of the work that did not run in parallel
+(Amdahl's law: mostly Python holding the GIL) and the ceiling that share puts on any number of
+cores. ``--processes N`` runs the page and image stages in N worker processes instead
 (``--processes``, :mod:`pipeline.processes`); then the CPU time per image is the
 parent's alone, which is what bounds it.
 """
@@ -40,7 +46,7 @@ class InstantCaptioner:
 
     default_batch_size = 64
 
-    def __init__(self) -> None:
+    def __init__(self, batch_seconds: float = 0.0) -> None:
         from transformers import BlipImageProcessor
         from transformers.utils import logging
 
@@ -51,6 +57,8 @@ class InstantCaptioner:
         if recipe is None:
             raise SystemExit("BLIP's image processor cannot be copied by PixelRecipe")
         self.recipe = recipe
+        self.batches: list[int] = []  # the size of every batch the engine sent
+        self.batch_seconds = batch_seconds  # what a batch costs whatever its size (a GPU below saturation)
 
     def load(self) -> None:
         return None
@@ -62,23 +70,28 @@ class InstantCaptioner:
         return self.recipe.to_array(image)
 
     def caption_batch(self, images: list[Any], settings: Any) -> list[str]:
+        self.batches.append(len(images))
+        time.sleep(self.batch_seconds)
         return [f"a picture {index}" for index in range(len(images))]
 
     def describe(self) -> dict[str, Any]:
         return {"id": "instant", "device": "cpu", "dtype": "none", "family": "bench"}
 
 
-def child(url: str, threads: int, processes: int = 0) -> dict[str, Any]:
+def child(
+    url: str, threads: int, processes: int = 0, batch: int | None = None, batch_seconds: float = 0.0
+) -> dict[str, Any]:
     """One audit of the site with ``threads`` download threads (``processes`` > 0: that many
-    worker processes instead, ``--processes``); its wall and CPU seconds."""
+    worker processes instead, ``--processes``) and ``batch`` images a caption batch; its wall and
+    CPU seconds."""
     from options import AuditOptions
     from pipeline import run_audit
 
     options = AuditOptions(
         model="instant", allow_private=True, render="never", crawl=True, max_pages=100_000, ocr="off",
-        download_workers=threads, processes=processes,
+        download_workers=threads, processes=processes, batch_size=batch,
     )  # fmt: skip
-    captioner = InstantCaptioner()
+    captioner = InstantCaptioner(batch_seconds)
     started, cpu = time.perf_counter(), time.process_time()
     report = run_audit([url], options, captioner)
     return {
@@ -87,7 +100,17 @@ def child(url: str, threads: int, processes: int = 0) -> dict[str, Any]:
         "distinct": report.site["unique_images"],
         "captioned": report.summary()["captioned"],
         "records": report.summary()["images"],
+        "batches": captioner.batches,
     }
+
+
+def batch_sizes(batches: list[int]) -> str:
+    """The mean and spread of the caption batches' sizes."""
+    if not batches:
+        return "none"
+    ordered = sorted(batches)
+    mean, median = sum(batches) / len(batches), ordered[len(ordered) // 2]
+    return f"{mean:.0f} images on average (median {median}, largest {ordered[-1]})"
 
 
 def serial_share(rate_one: float, rate_many: float, threads: int) -> float:
@@ -108,10 +131,18 @@ def main() -> None:
         default=[],
         help="worker processes for the page and image stages (each a run)",
     )
+    parser.add_argument("--batch", type=int, default=None, help="images a caption batch (default 64; a GPU's is 1,024)")
+    parser.add_argument(
+        "--batch-seconds",
+        type=float,
+        default=0.0,
+        help="each caption batch takes this long whatever its size, as a GPU's does below saturation (default 0)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.threads[0], args.processes[0] if args.processes else 0)))
+        processes = args.processes[0] if args.processes else 0
+        print(json.dumps(child(args.child, args.threads[0], processes, args.batch, args.batch_seconds)))
         return
     started = time.perf_counter()
     server = serve(args.pages, 0.0)
@@ -124,6 +155,8 @@ def main() -> None:
     rates: dict[int, float] = {}
     for threads, processes in [*((t, 0) for t in args.threads), *((1, p) for p in args.processes)]:
         command = [sys.executable, __file__, "--child", url, "--threads", str(threads), "--processes", str(processes)]
+        command += ["--batch", str(args.batch)] if args.batch else []
+        command += ["--batch-seconds", str(args.batch_seconds)]
         done = subprocess.run(command, capture_output=True, text=True, env=child_env(), check=False)
         if done.returncode != 0:
             raise SystemExit(f"the run with {threads} threads, {processes} processes failed:\n{done.stderr[-3000:]}")
@@ -136,7 +169,8 @@ def main() -> None:
             f"{label}: {run['seconds']:.1f} s, {run['distinct']} distinct images "
             f"({run['captioned']} of {run['records']} records captioned), {rate:.0f} distinct images/s, "
             f"{run['cpu_s'] / run['distinct'] * 1000:.1f} ms CPU per distinct image"
-            + (" in the parent" if processes else ""),
+            + (" in the parent" if processes else "")
+            + f"; {len(run['batches'])} caption batches of {batch_sizes(run['batches'])}",
             flush=True,
         )
     one = rates.get(1)

@@ -1,4 +1,5 @@
-"""When the local engine sends images to the captioner: the batching rule, as a pure function."""
+"""The local engine's flow rules, as pure functions: when to send images to the captioner, and
+when to open another page."""
 
 from __future__ import annotations
 
@@ -19,3 +20,27 @@ def batch_to_send(ready: int, batch_size: int, in_flight: int, drained: bool) ->
     if in_flight == 0 and (drained or ready >= max(1, batch_size // 4)):
         return ready
     return 0
+
+
+def may_open_page(
+    fetching: int, open_pages: int, stashed_pages: int, waiting_images: int, page_workers: int, image_room: int
+) -> bool:
+    """Whether to start another page now.
+
+    ``fetching``: pages in the page stage; ``open_pages``: pages whose images are not all final
+    (``stashed_pages`` of them hold a browser's responses in memory); ``waiting_images``: images not
+    yet sent to the captioner (queued, downloading, prepared); ``image_room``: how many may wait
+    (two batches and a download per thread).
+
+    At most ``2 x page_workers`` pages are fetched at once, and that many pages may always be
+    open. Beyond that a page opens only while images are short of filling the captioner's batches:
+    a GPU's batch of 1,024 needs some 70 pages of 15 images waiting, not 8. Pages holding a
+    browser's responses stay within ``2 x page_workers``, and open pages within ``image_room``
+    (pages waiting on one slow image shared by all of them cannot pile up without end).
+    """
+    window = 2 * page_workers
+    if fetching >= window:
+        return False
+    if fetching + open_pages < window:
+        return True
+    return waiting_images < image_room and open_pages < image_room and fetching + stashed_pages < window

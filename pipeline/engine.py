@@ -14,8 +14,10 @@ images downloaded, and finished batches audited and stored: the model does not w
 Sharing: an image URL met on many pages is downloaded once (later records wait for the first
 and copy its outcome); identical bytes under several URLs are captioned once (by SHA-256, also
 across restarts through the store). Memory is bounded by queues, not the site: at most
-``2 x page_workers`` pages are open, at most ``2 x batch + threads`` images wait besides the two
-batches in flight, and finished pages live in the store until the report is built.
+``2 x page_workers`` pages are fetched at once, more stay open only while images are short of two
+batches (:func:`pipeline.batching.may_open_page`: a GPU's batch of 1,024 fills), at most
+``2 x batch + threads`` images wait besides the two batches in flight, and finished pages live in
+the store until the report is built.
 """
 
 from __future__ import annotations
@@ -24,11 +26,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from auditing import audit_page as audit_checks
 from auditing.registry import issue_types
@@ -38,10 +39,11 @@ from captioning.cache import caption_namespace
 from captioning.translate import AUTO, ENGLISH
 from options import AuditOptions
 from options.preflight import ADDED_SCHEME
-from pipeline.batching import batch_to_send
+from pipeline.batching import batch_to_send, may_open_page
 from pipeline.coverage import site_block
 from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
 from pipeline.frontier import Frontier, HostGate
+from pipeline.in_flight import InFlight
 from pipeline.page_stage import DiscoveredPage, PageChecks
 from pipeline.processes import StageProcesses
 from pipeline.revisit import Revisits
@@ -68,6 +70,11 @@ class _OpenPage:
     waiting: int
     done: int = 0  # records final so far, for the progress events
 
+    @property
+    def stashed(self) -> bool:
+        """Whether the page holds a browser's responses in memory until it closes."""
+        return getattr(self.discovered.source, "stash", None) is not None
+
 
 class Engine:
     """One audit: targets or a frontier, page workers, shared image and caption work, a state store."""
@@ -91,6 +98,7 @@ class Engine:
         self.checks = PageChecks(self.scope.why_out, is_html_type) if options.crawl else None
         self.site_report = options.crawl or options.state_path is not None
         self.open_pages: dict[str, _OpenPage] = {}
+        self.stashed_open = 0  # open pages holding a browser's responses
         self.page_of: dict[int, str] = {}  # id(record) -> page URL
         self.outcomes: dict[str, dict[str, Any]] = {}  # image URL -> shared fields of its final record
         self.url_waiters: dict[str, list[ImageRecord]] = {}  # image URL in flight -> records waiting for it
@@ -101,7 +109,6 @@ class Engine:
         self.captioning: deque[tuple[list[tuple[ImageRecord, Any]], Future[list[str]]]] = deque()
         self.pages_done = 0
         self.caption_key = ""
-        self.page_hashes: dict[str, str] = {}  # host and HTML hash -> the first page with them (a crawl's duplicates)
         self.revisits: Revisits | None = None  # set by _begin: the response store and the state's earlier runs
 
     # --- the flow --------------------------------------------------------------------
@@ -180,22 +187,22 @@ class Engine:
         batch_size = self.run.batch_size
         threads, download = self.run.download_threads, self.run.image_stage()
         capacity = 2 * batch_size + threads
-        page_futures: dict[Future[DiscoveredPage], UrlRow] = {}
-        image_futures: dict[Future[Prepared | None], ImageRecord] = {}
+        flight = InFlight()
+        page_futures, image_futures = flight.pages, flight.images
         with (
             ThreadPoolExecutor(options.page_workers, thread_name_prefix="altscout-page") as page_pool,
             ThreadPoolExecutor(threads, thread_name_prefix="altscout-dl") as image_pool,
         ):
             while True:
-                while len(page_futures) + len(self.open_pages) < 2 * options.page_workers:
+                while self._may_open_page(len(page_futures), len(image_futures), capacity):
                     row = self.frontier.next()
                     if row is None:
                         break
                     previous = self.revisits.previous(row.url) if self.revisits else None
-                    page_futures[page_pool.submit(self._page_job, row, previous)] = row
+                    flight.add_page(page_pool.submit(self._page_job, row, previous), row)
                 while self.download_queue and len(image_futures) + len(self.ready) < capacity:
                     record, discovered = self.download_queue.popleft()
-                    image_futures[image_pool.submit(download, record, discovered.source)] = record
+                    flight.add_image(image_pool.submit(download, record, discovered.source), record)
                 if self.captioning and self.captioning[0][1].done():  # batches finish in the order sent
                     yield from self.caption_images(*self.captioning.popleft())
                     continue
@@ -203,20 +210,24 @@ class Engine:
                 if count := batch_to_send(len(self.ready), batch_size, len(self.captioning), drained):
                     batch, self.ready = self.ready[:count], self.ready[count:]
                     self.captioning.append((batch, self.run.submit_captions(batch)))
+                    flight.watch(self.captioning[-1][1])
                     continue
                 if not page_futures and not image_futures and not self.captioning:
                     break
-                waiting_for: list[Future[Any]] = [*page_futures, *image_futures]
-                if self.captioning:
-                    waiting_for.append(self.captioning[0][1])
-                finished, _ = wait(waiting_for, return_when=FIRST_COMPLETED)
-                for future in finished:
+                for future in flight.wait():  # a caption batch that ended is taken at the top of the loop
                     if future in page_futures:
                         row = page_futures.pop(future)  # type: ignore[arg-type]
                         yield from self._accept_page(row, future.result())  # type: ignore[arg-type]
                     elif future in image_futures:
                         record = image_futures.pop(future)  # type: ignore[arg-type]
                         yield from self._accept_image(record, future.result())  # type: ignore[arg-type]
+
+    def _may_open_page(self, fetching: int, downloading: int, image_room: int) -> bool:
+        """Whether to start another page now (the rule: :func:`pipeline.batching.may_open_page`)."""
+        waiting = len(self.download_queue) + downloading + len(self.ready)
+        return may_open_page(
+            fetching, len(self.open_pages), self.stashed_open, waiting, self.options.page_workers, image_room
+        )
 
     def _finished(self, started: float) -> AuditFinished:
         """The report, read back from the store (or, for sharded output, the files to build it from)."""
@@ -277,7 +288,15 @@ class Engine:
             self.pages_done += 1
             yield PageFinished(self.pages_done - 1, page)
             return False
-        if self.options.crawl and (skip := self._duplicate(row, discovered)) is not None:
+        if (
+            self.options.crawl
+            and (
+                skip := self.frontier.duplicate(
+                    row, discovered.page.final_url, discovered.canonical, discovered.content_sha256
+                )
+            )
+            is not None
+        ):
             discovered.source.release()
             self.frontier.done(url)
             self.store.set_status(url, SKIPPED, *skip)
@@ -300,6 +319,7 @@ class Engine:
         url = row.url
         pending = [record for record in page.images if record.status == PENDING]
         open_page = self.open_pages[url] = _OpenPage(row, discovered, len(pending))
+        self.stashed_open += open_page.stashed
         for record in page.images:  # final before any download: too small, over the limit, not fetchable
             if record.status != PENDING:
                 open_page.done += 1
@@ -318,40 +338,10 @@ class Engine:
                 self.url_waiters[record.source] = []
                 self.download_queue.append((record, discovered))
 
-    def _duplicate(self, row: UrlRow, discovered: DiscoveredPage) -> tuple[str, str] | None:
-        """(reason, detail) when this page is another URL's duplicate (redirect, canonical, or the same HTML)."""
-        url = row.url
-        final = normalise_url(discovered.page.final_url or url)
-        if final != url:
-            known = self.store.url(final)
-            if known is not None and known.status != SKIPPED:
-                return "redirect_duplicate", f"redirects to {final}, audited on its own"
-            self.store.add_url(
-                final,
-                row.depth,
-                "redirect",
-                url,
-                SKIPPED,
-                "redirect_target",
-                f"reached by a redirect from {url} and audited there",
-            )
-        if discovered.canonical:
-            canonical = normalise_url(discovered.canonical)
-            if canonical not in (url, final) and self.scope.why_out(canonical) is None:
-                known = self.store.url(canonical)
-                if known is None or known.reason != "canonical_duplicate":
-                    self.frontier.offer(canonical, row.depth, "canonical", url)
-                    return "canonical_duplicate", f"its canonical URL is {canonical}"
-        digest = discovered.content_sha256
-        key = f"{urlsplit(url).netloc} {digest}"
-        twin = self.page_hashes.setdefault(key, url) if digest else url
-        if twin != url:  # the same HTML at another URL of the host: / and /index.html, a tracking parameter...
-            return "duplicate_content", f"its HTML is the same as {twin}'s, audited there"
-        return None
-
     def _close(self, url: str) -> Iterator[AuditEvent]:
         """Every record of the page is final: audit it, keep it, report it."""
         open_page = self.open_pages.pop(url)
+        self.stashed_open -= open_page.stashed
         open_page.discovered.source.release()
         yield from self._complete(url, open_page.discovered.page)
 

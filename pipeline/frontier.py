@@ -46,6 +46,8 @@ class Frontier:
         self._window: deque[UrlRow] = deque()
         self._last_seq = 0
         self._taken: set[str] = set()
+        self._given_back: deque[str] = deque()  # URLs done since: each checked once by next()
+        self._page_hashes: dict[str, str] = {}  # host and HTML hash -> the first page with them
         self.warnings: list[str] = []
 
     def offer(self, url: str, depth: int, via: str, found_on: str | None = None, lastmod: str | None = None) -> None:
@@ -70,15 +72,17 @@ class Frontier:
             self.admitted += 1
 
     def next(self) -> UrlRow | None:
-        """The next queued URL not yet handed out, in discovery order."""
+        """The next queued URL not yet handed out, in discovery order (a URL given back still queued first)."""
+        while self._given_back:
+            row = self.store.url(self._given_back.popleft())
+            if row is not None and row.status == QUEUED and row.url not in self._taken:
+                self._taken.add(row.url)
+                return row
         while True:
             if not self._window:
                 rows = self.store.queued(_WINDOW, self._last_seq)
                 if not rows:
-                    self._last_seq = 0  # start over: URLs handed out earlier may have been requeued
-                    rows = [row for row in self.store.queued(_WINDOW) if row.url not in self._taken]
-                    if not rows:
-                        return None
+                    return None
                 self._window.extend(rows)
                 self._last_seq = rows[-1].seq
             row = self._window.popleft()
@@ -87,8 +91,38 @@ class Frontier:
                 return row
 
     def done(self, url: str) -> None:
-        """A handed-out URL reached its outcome."""
+        """A handed-out URL reached its outcome (one that left it queued hands it out again).
+
+        Only this makes a URL behind the window's position due again (new URLs come after it), so
+        :meth:`next` reads one row per page rather than every queued row while many pages are open.
+        """
         self._taken.discard(url)
+        self._given_back.append(url)
+
+    def duplicate(
+        self, row: UrlRow, final_url: str | None, canonical: str | None, content_sha256: str | None
+    ) -> tuple[str, str] | None:
+        """(reason, detail) when a fetched page is another URL's duplicate: its redirect's target
+        audited on its own, a canonical URL (offered here), or the same HTML as another URL of the host."""
+        url = row.url
+        final = normalise_url(final_url or url)
+        if final != url:
+            known = self.store.url(final)
+            if known is not None and known.status != SKIPPED:
+                return "redirect_duplicate", f"redirects to {final}, audited on its own"
+            detail = f"reached by a redirect from {url} and audited there"
+            self.store.add_url(final, row.depth, "redirect", url, SKIPPED, "redirect_target", detail)
+        if canonical:
+            canonical = normalise_url(canonical)
+            if canonical not in (url, final) and self.scope.why_out(canonical) is None:
+                known = self.store.url(canonical)
+                if known is None or known.reason != "canonical_duplicate":
+                    self.offer(canonical, row.depth, "canonical", url)
+                    return "canonical_duplicate", f"its canonical URL is {canonical}"
+        twin = self._page_hashes.setdefault(f"{urlsplit(url).netloc} {content_sha256}", url) if content_sha256 else url
+        if twin != url:  # the same HTML at another URL of the host: / and /index.html, a tracking parameter...
+            return "duplicate_content", f"its HTML is the same as {twin}'s, audited there"
+        return None
 
     def read_sitemaps(self, start_url: str, fetcher: Fetcher, robots: RobotsCache) -> None:
         """Queue the pages the sitemaps of ``start_url``'s host list (at depth 1)."""

@@ -52,11 +52,13 @@ def test_feed_rate_audits_the_site_with_the_real_preprocessing() -> None:
     assert captioner.prepare(Image.new("RGB", (50, 40))).shape == (384, 384, 3)
     server = bench_site.serve(2, 0.0)
     try:
-        run = feed_rate.child(f"http://127.0.0.1:{server.server_address[1]}/", 2)
+        run = feed_rate.child(f"http://127.0.0.1:{server.server_address[1]}/", 2, batch=8)
     finally:
         server.shutdown()
     assert run["distinct"] == len(bench_site.image_paths(2)) == 6 + 2 * 4 + 2 * 5
     assert run["captioned"] == run["records"] == 2 * 15 and run["seconds"] > 0 and run["cpu_s"] > 0
+    assert sum(run["batches"]) == run["distinct"] and max(run["batches"]) <= 8  # the batches it reports
+    assert feed_rate.batch_sizes([4, 8, 8]) == "7 images on average (median 8, largest 8)"
     assert feed_rate.serial_share(100.0, 100.0, 4) == 1.0  # no speed-up: all serial
     assert feed_rate.serial_share(100.0, 400.0, 4) == 0.0  # linear: nothing serial
     assert feed_rate.serial_share(100.0, 160.0, 4) == 0.5

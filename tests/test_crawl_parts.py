@@ -125,3 +125,32 @@ def test_sitemaps_urlset_index_and_gzip() -> None:
 def test_unsafe_or_broken_sitemaps_are_refused(data: bytes, message: str) -> None:
     with pytest.raises(SitemapError, match=message):
         parse_sitemap(data, max_bytes=2000)
+
+
+def test_the_frontier_hands_out_each_queued_url_once_and_reads_a_row_per_page(tmp_path) -> None:
+    """Many pages open at once (a GPU's batches) must not make every call read every queued row; a
+    URL whose outcome left it queued is handed out again."""
+    from options import AuditOptions
+    from pipeline.frontier import Frontier
+    from state.store import AUDITED, AuditStore
+
+    store = AuditStore(str(tmp_path / "state.sqlite"))
+    store.bind({"start": ["https://shop.example/"]})
+    frontier = Frontier(
+        store, Scope.for_start(["https://shop.example/"], False, (), ()), AuditOptions(crawl=True, max_pages=1000)
+    )
+    for i in range(600):
+        frontier.offer(f"https://shop.example/p{i}", 1, "link")
+    taken = [frontier.next() for _ in range(600)]
+    assert [row.url for row in taken] == [f"https://shop.example/p{i}" for i in range(600)]  # type: ignore[union-attr]
+    reads: list[str] = []
+    store._db.set_trace_callback(reads.append)
+    assert frontier.next() is None and frontier.next() is None  # all 600 open: nothing more, cheaply
+    assert len(reads) == 2  # one query a call, not the 600 queued rows in windows
+    store.set_status("https://shop.example/p0", AUDITED)
+    frontier.done("https://shop.example/p0")
+    frontier.done("https://shop.example/p1")  # its outcome left it queued: due again
+    assert frontier.next().url == "https://shop.example/p1"  # type: ignore[union-attr]
+    assert frontier.next() is None
+    frontier.offer("https://shop.example/new", 1, "link")
+    assert frontier.next().url == "https://shop.example/new"  # type: ignore[union-attr]

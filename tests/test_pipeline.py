@@ -317,3 +317,68 @@ def test_the_batching_rule() -> None:
     assert batch_to_send(ready=4, batch_size=16, in_flight=0, drained=False) == 4
     assert batch_to_send(ready=3, batch_size=16, in_flight=0, drained=True) == 3  # nothing else is coming
     assert batch_to_send(ready=1, batch_size=2, in_flight=0, drained=False) == 1
+
+
+def test_the_page_admission_rule() -> None:
+    """Two pages a worker always; more only while images are short of two batches, within bounds."""
+    from pipeline.batching import may_open_page
+
+    def may(fetching: int, open_pages: int, waiting: int, stashed: int = 0) -> bool:
+        return may_open_page(fetching, open_pages, stashed, waiting, page_workers=2, image_room=100)
+
+    assert may(fetching=0, open_pages=3, waiting=500)  # within 2 x page_workers: as before, whatever waits
+    assert not may(fetching=4, open_pages=0, waiting=0)  # never more than 2 x page_workers fetched at once
+    assert may(fetching=1, open_pages=20, waiting=99)  # the batches are not full yet: another page
+    assert not may(fetching=1, open_pages=20, waiting=100)  # two batches wait: enough
+    assert not may(fetching=0, open_pages=100, waiting=0)  # pages stuck on a slow shared image: capped
+    assert not may(fetching=1, open_pages=20, waiting=10, stashed=3)  # a browser's responses: kept to the window
+    assert may(fetching=1, open_pages=20, waiting=10, stashed=2)
+
+
+def test_caption_batches_fill_beyond_the_page_window(fresh_server: FixtureServer) -> None:
+    """A batch bigger than the open pages' images still fills: pages open until two batches wait
+    (a GPU's batch of 1,024 is 70 pages of images, and once captioned 40 at a time)."""
+    import time
+
+    class SlowModel(FakeCaptioner):
+        def caption_batch(self, images, settings):  # type: ignore[no-untyped-def]
+            time.sleep(0.2)  # the model is the slow side: images pile up behind it
+            return super().caption_batch(images, settings)
+
+    pages = [f"/p{i}.html" for i in range(24)]
+    fresh_server.add("/", "".join(f'<a href="{page}">{page}</a>' for page in pages), content_type="text/html")
+    for i, page in enumerate(pages):
+        images = "".join(f'<img src="/i{i}-{k}.png" alt="">' for k in range(3))
+        fresh_server.add(page, f"<html><body>{images}</body></html>", content_type="text/html")
+        for k in range(3):
+            fresh_server.add(f"/i{i}-{k}.png", make_image(120, 110, seed=100 * i + k), content_type="image/png")
+    captioner = SlowModel()
+    options = AuditOptions(
+        render="never", allow_private=True, crawl=True, page_workers=1, batch_size=16, download_workers=2
+    )
+    report = run_audit([fresh_server.url("/")], options, captioner)
+    assert sum(len(page.images) for page in report.pages) == 72
+    assert sum(captioner.batches) == 72
+    # Two pages open at a time (the window of one page worker) would hold 6 images: batches of 6 at most.
+    assert max(captioner.batches) == 16 and captioner.batches.count(16) >= 3, captioner.batches
+
+
+def test_waiting_costs_what_finished_not_what_is_in_flight() -> None:
+    """InFlight.wait wakes on any future's end, from any thread, and hands back only those that ended."""
+    from concurrent.futures import Future
+
+    from pipeline.in_flight import InFlight
+
+    flight = InFlight()
+    idle: list[Future] = [Future() for _ in range(1000)]
+    for future in idle:
+        flight.add_image(future, None)  # type: ignore[arg-type]
+    page, batch = Future(), Future()
+    flight.add_page(page, None)  # type: ignore[arg-type]
+    flight.watch(batch)
+    threading.Timer(0.05, page.set_result, ["discovered"]).start()
+    assert flight.wait() == [page]  # blocked until the page ended in another thread
+    idle[7].set_result(None)
+    batch.set_result(["a caption"])
+    assert flight.wait() == [idle[7], batch]  # everything that ended since, in order
+    assert len(flight.images) == 1000 and page in flight.pages  # the caller pops what it handles
