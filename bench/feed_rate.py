@@ -13,10 +13,10 @@ audit) except the model: captions are instant. So the distinct images per second
 the most an end-to-end audit can reach with any captioner on this machine, and a GPU audit that is
 slower than its captioning stage is bound by this. Each line gives the threads that download and
 prepare images, the rate, the CPU time per distinct image (the crawling process only; the site
-runs in this one) and the sizes of the caption batches the engine formed (``--batch``: the batch
+runs in this one), the sizes of the caption batches the engine formed (``--batch``: the batch
 size; a GPU's is 1,024, and an instant captioner takes what is ready from a quarter batch;
 ``--batch-seconds`` makes every batch take that long, like a GPU below saturation, so the model is
-the slower side and batches should fill). From
+the slower side and batches should fill), and the crawling process's peak RSS. From
 the rates at 1 and N threads it derives the share of the work that did not run in parallel
 (Amdahl's law: mostly Python holding the GIL) and the ceiling that share puts on any number of
 cores. ``--processes N`` runs the page and image stages in N worker processes instead
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -101,6 +102,7 @@ def child(
         "captioned": report.summary()["captioned"],
         "records": report.summary()["images"],
         "batches": captioner.batches,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
     }
 
 
@@ -170,7 +172,8 @@ def main() -> None:
             f"({run['captioned']} of {run['records']} records captioned), {rate:.0f} distinct images/s, "
             f"{run['cpu_s'] / run['distinct'] * 1000:.1f} ms CPU per distinct image"
             + (" in the parent" if processes else "")
-            + f"; {len(run['batches'])} caption batches of {batch_sizes(run['batches'])}",
+            + f"; {len(run['batches'])} caption batches of {batch_sizes(run['batches'])}"
+            + f"; peak RSS {run['peak_rss_mb']:.0f} MiB",
             flush=True,
         )
     one = rates.get(1)
