@@ -288,15 +288,8 @@ class Engine:
             self.pages_done += 1
             yield PageFinished(self.pages_done - 1, page)
             return False
-        if (
-            self.options.crawl
-            and (
-                skip := self.frontier.duplicate(
-                    row, discovered.page.final_url, discovered.canonical, discovered.content_sha256
-                )
-            )
-            is not None
-        ):
+        found = discovered.page.final_url, discovered.canonical, discovered.content_sha256
+        if self.options.crawl and (skip := self.frontier.duplicate(row, *found)) is not None:
             discovered.source.release()
             self.frontier.done(url)
             self.store.set_status(url, SKIPPED, *skip)
