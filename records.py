@@ -10,6 +10,7 @@ stable ``reason`` code and a human ``detail``. Each element that shows the image
 from __future__ import annotations
 
 import base64
+import functools
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -36,6 +37,18 @@ def display_url(url: str) -> str:
 def element_source(page_url: str, selector: str) -> str:
     """The source of a record that is an element with no image URL: the page and the element's selector."""
     return f"{page_url}#{selector}"
+
+
+@functools.cache
+def field_names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names in order (``dataclasses.fields`` builds them anew on every call)."""
+    return tuple(f.name for f in fields(cls))
+
+
+@functools.cache
+def known_fields(cls: type) -> frozenset[str]:
+    """A dataclass's field names, for keeping the known keys of a stored dict."""
+    return frozenset(field_names(cls))
 
 
 @dataclass
@@ -68,14 +81,14 @@ class ElementInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (JSON report and state)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values = {name: getattr(self, name) for name in field_names(type(self))}
         values["issues"] = list(self.issues)
         return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ElementInfo:
         """The element ``to_dict`` wrote (unknown keys of other versions are ignored)."""
-        known = {f.name for f in fields(cls)}
+        known = known_fields(cls)
         return cls(**{key: value for key, value in values.items() if key in known})
 
 
@@ -180,7 +193,7 @@ class ImageRecord:
 
     def to_state(self) -> dict[str, Any]:
         """Every field, JSON-safe, for the state store (``from_state`` reads it back)."""
-        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        state = {name: getattr(self, name) for name in field_names(type(self))}
         state["found_in"], state["alts"] = list(self.found_in), list(self.alts)
         state["alt_issues"], state["seo_issues"] = list(self.alt_issues), list(self.seo_issues)
         state["elements"] = [element.to_dict() for element in self.elements]
@@ -192,7 +205,7 @@ class ImageRecord:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ImageRecord:
         """The record ``to_state`` saved (keys an older version wrote and this one dropped are ignored)."""
-        known = {f.name for f in fields(cls)}
+        known = known_fields(cls)
         values = {key: value for key, value in state.items() if key in known}
         binary = {name: values.pop(name, None) for name in ("thumbnail", "screenshot")}
         elements = [ElementInfo.from_dict(element) for element in values.pop("elements", None) or []]
@@ -284,7 +297,7 @@ class PageReport:
 
     def to_state(self) -> dict[str, Any]:
         """Every field, JSON-safe, for the state store."""
-        state = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "images"}
+        state = {name: getattr(self, name) for name in field_names(type(self)) if name != "images"}
         state["warnings"] = list(self.warnings)
         state["images"] = [image.to_state() for image in self.images]
         return state

@@ -8,6 +8,7 @@ means none is.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
@@ -107,22 +108,26 @@ _PREFIX = re.compile(
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+_SUFFIXES = (("ies", "y"), ("s", ""), ("ing", ""), ("ed", ""))  # the first that leaves 3 letters is cut
+
+
 def _stem(word: str) -> str:
-    for suffix in ("ies", "s", "ing", "ed"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            return word[: -len(suffix)] + replacement
     return word
 
 
-def content_words(text: str) -> set[str]:
-    """Normalised content words of a text."""
+@functools.lru_cache(maxsize=8192)
+def content_words(text: str) -> frozenset[str]:
+    """Normalised content words of a text (cached: captions, subjects and keywords recur on every page)."""
     words = set()
     for word in _WORD.findall(text.lower()):
         if word in STOP_WORDS or len(word) < 2:
             continue
-        word = _SYNONYMS.get(word, word)
-        words.add(_SYNONYMS.get(_stem(word), _stem(word)))
-    return words
+        stem = _stem(_SYNONYMS.get(word, word))
+        words.add(_SYNONYMS.get(stem, stem))
+    return frozenset(words)
 
 
 def overlap_score(alt: str, caption: str) -> float | None:
@@ -281,11 +286,13 @@ _GENERIC_STEM = re.compile(
 _HASHLIKE = re.compile(r"^[0-9a-f]{12,}$|^(?=[A-Za-z]*\d)[A-Za-z0-9]{16,}$")  # hex digests, opaque ids
 
 
+@functools.lru_cache(maxsize=8192)
 def file_name(url: str) -> str:
-    """The last path segment of a URL, unquoted."""
+    """The last path segment of a URL, unquoted (cached: a site's shared images recur on every page)."""
     return PurePosixPath(unquote(urlsplit(url).path)).name
 
 
+@functools.lru_cache(maxsize=8192)
 def is_descriptive_filename(url: str) -> bool:
     """False for camera names, hashes, numbers and generic words."""
     stem = PurePosixPath(file_name(url)).stem

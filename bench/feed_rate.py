@@ -27,11 +27,14 @@ parent's alone, which is what bounds it.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -79,12 +82,55 @@ class InstantCaptioner:
         return {"id": "instant", "device": "cpu", "dtype": "none", "family": "bench"}
 
 
+class ThreadCpu:
+    """The CPU seconds of this process's threads by kind (their name less its number), counted as each
+    thread ends, and the time its full (generation 2) garbage collections took."""
+
+    def __init__(self) -> None:
+        self.by_kind: dict[str, float] = {}
+        self.full_collections = [0, 0.0]
+        self._lock = threading.Lock()
+        self._collecting = 0.0
+
+    def __enter__(self) -> ThreadCpu:
+        self._run = run = threading.Thread.run
+        counted = self
+
+        def timed_run(thread: threading.Thread) -> None:
+            started = time.thread_time()
+            try:
+                run(thread)
+            finally:
+                counted.add(re.sub(r"[-_]?\d+(_\d+)?$", "", thread.name), time.thread_time() - started)
+
+        threading.Thread.run = timed_run  # type: ignore[method-assign]
+        gc.callbacks.append(self._on_collection)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        threading.Thread.run = self._run  # type: ignore[method-assign]
+        gc.callbacks.remove(self._on_collection)
+
+    def add(self, kind: str, seconds: float) -> None:
+        with self._lock:
+            self.by_kind[kind] = self.by_kind.get(kind, 0.0) + seconds
+
+    def _on_collection(self, phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._collecting = time.perf_counter()
+        else:
+            self.full_collections[0] += 1
+            self.full_collections[1] += time.perf_counter() - self._collecting
+
+
 def child(
     url: str, threads: int, processes: int = 0, batch: int | None = None, batch_seconds: float = 0.0
 ) -> dict[str, Any]:
     """One audit of the site with ``threads`` download threads (``processes`` > 0: that many
     worker processes instead, ``--processes``) and ``batch`` images a caption batch; its wall and
-    CPU seconds."""
+    CPU seconds, by kind of thread too (the engine's is the caller's: ``MainThread``)."""
     from options import AuditOptions
     from pipeline import run_audit
 
@@ -93,11 +139,15 @@ def child(
         download_workers=threads, processes=processes, batch_size=batch,
     )  # fmt: skip
     captioner = InstantCaptioner(batch_seconds)
-    started, cpu = time.perf_counter(), time.process_time()
-    report = run_audit([url], options, captioner)
+    with ThreadCpu() as threads_cpu:
+        started, cpu, main_cpu = time.perf_counter(), time.process_time(), time.thread_time()
+        report = run_audit([url], options, captioner)
+        threads_cpu.add("MainThread", time.thread_time() - main_cpu)
     return {
         "seconds": time.perf_counter() - started,
         "cpu_s": time.process_time() - cpu,
+        "thread_cpu_s": threads_cpu.by_kind,
+        "full_collections": threads_cpu.full_collections,
         "distinct": report.site["unique_images"],
         "captioned": report.summary()["captioned"],
         "records": report.summary()["images"],
@@ -174,6 +224,15 @@ def main() -> None:
             + (" in the parent" if processes else "")
             + f"; {len(run['batches'])} caption batches of {batch_sizes(run['batches'])}"
             + f"; peak RSS {run['peak_rss_mb']:.0f} MiB",
+            flush=True,
+        )
+        kinds = sorted(run["thread_cpu_s"].items(), key=lambda item: -item[1])
+        count, spent = run["full_collections"]
+        per_image = [(kind, seconds / run["distinct"] * 1000) for kind, seconds in kinds]
+        print(
+            "     CPU per distinct image by thread: "
+            + ", ".join(f"{kind} {ms:.2f} ms" for kind, ms in per_image if ms >= 0.005)
+            + f"; {count} full garbage collections, {spent:.2f} s",
             flush=True,
         )
     one = rates.get(1)

@@ -43,6 +43,7 @@ from pipeline.batching import batch_to_send, may_open_page
 from pipeline.coverage import site_block
 from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
 from pipeline.frontier import Frontier, HostGate
+from pipeline.heap import frozen_heap
 from pipeline.in_flight import InFlight
 from pipeline.page_stage import DiscoveredPage, PageChecks
 from pipeline.processes import StageProcesses
@@ -118,8 +119,9 @@ class Engine:
         started = time.monotonic()
         try:
             self._begin()
-            yield from self._run_stages()
-            yield self._finished(started)
+            with frozen_heap():  # the loaded models out of the collector's scans
+                yield from self._run_stages()
+                yield self._finished(started)
         finally:
             self.run.close()
             if self.shards is not None:

@@ -28,14 +28,16 @@ every process maps: through the pipe, 442 KB of pixels cost 0.6 ms of the parent
 (several copies under its GIL), through the slot one copy. Each worker has a pipe of its own, and
 the thread that calls it sends and receives on it directly (a ``ProcessPoolExecutor`` passes every
 task through two threads of its own: 0.46 ms of the parent's CPU per image here, against about
-0.2). Workers start with ``spawn`` (never ``fork`` a process that runs PyTorch's threads); a worker
-that dies turns the pool off and that work, and all later work, runs in the parent's threads as
-before.
+0.2). Workers start with ``spawn`` (never ``fork`` a process that runs PyTorch's threads), in about
+0.6 s of imports: until the first has said it started, the parent's threads do the work themselves
+rather than wait. A worker that dies (starting or later) turns the pool off and that work, and all
+later work, runs in the parent's threads as before.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -155,10 +157,14 @@ class _Worker:
             raise value
         return value
 
-    def stop(self) -> None:
-        """Ask the worker to end, and end it if it does not."""
+    def ask_to_stop(self) -> None:
+        """Tell the worker to end after its call (``stop`` waits for it)."""
         with contextlib.suppress(OSError):
             self.conn.send(None)
+
+    def stop(self) -> None:
+        """Ask the worker to end, and end it if it does not."""
+        self.ask_to_stop()
         self.process.join(5)
         if self.process.is_alive():
             self.process.kill()
@@ -185,9 +191,11 @@ class StageProcesses:
         )  # fmt: skip
         self.workers = [_Worker(context, index, initargs) for index in range(count)]  # they start now
         self.idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
-        for worker in self.workers:
-            self.idle.put(worker)
-        self._broken = threading.Event()
+        self._broken, self._started = threading.Event(), threading.Event()
+        self._settled = threading.Event()  # a worker started, or the pool is off
+        # Until the first worker has started (imports, its run: about 0.6 s), this process's threads do the work.
+        self._starter = threading.Thread(target=self._admit_workers, name="altscout-workers-start", daemon=True)
+        self._starter.start()
 
     @classmethod
     def start(cls, run: AuditRun) -> StageProcesses | None:
@@ -201,18 +209,34 @@ class StageProcesses:
             return None
         return cls(run, count, recipe)
 
+    def _admit_workers(self) -> None:
+        """Each worker into the idle queue once it says it has started; one that dies first turns the pool off."""
+        for worker in self.workers:
+            try:
+                worker.conn.recv()  # its "started"
+            except (EOFError, OSError):
+                self._broke()
+            else:
+                self._started.set()
+                self._settled.set()
+            self.idle.put(worker)  # even dead: a thread that took it finds out and falls back
+
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """Wait until a worker takes work (or the pool is off); whether one does."""
+        self._settled.wait(timeout)
+        return self._usable()
+
+    def _usable(self) -> bool:
+        return self._started.is_set() and not self._broken.is_set()
+
     def takes(self, record: ImageRecord, source: PageBytes) -> bool:
-        """Whether a worker can read this image: not the browser's bytes, not an element's screenshot."""
-        return (
-            not self._broken.is_set()
-            and source.stash is None
-            and record.screenshot is None
-            and ELEMENT not in record.found_in
-        )
+        """Whether a worker can read this image: one has started, not the browser's bytes, not an element's
+        screenshot."""
+        return self._usable() and source.stash is None and record.screenshot is None and ELEMENT not in record.found_in
 
     def takes_pages(self) -> bool:
         """Whether workers discover pages: no browser reads them (``--render never``)."""
-        return not self._broken.is_set() and self.run.options.render == "never"
+        return self._usable() and self.run.options.render == "never"
 
     def discover(
         self, url: str, checks: PageChecks | None = None, previous: PreviousPage | None = None
@@ -258,12 +282,16 @@ class StageProcesses:
     def _broke(self) -> None:
         if not self._broken.is_set():
             self._broken.set()
+            self._settled.set()
             log.warning("a worker process died; pages and images are read in threads from now on")
 
     def close(self) -> None:
         """Stop the workers (before the response store's folder may be removed) and free the slots."""
+        for worker in self.workers:  # all told first, so they wind down side by side
+            worker.ask_to_stop()
         for worker in self.workers:
             worker.stop()
+        self._starter.join(5)
         self.slots.remove()
 
 
@@ -276,6 +304,7 @@ def _serve(conn: Any, index: int, initargs: tuple[Any, ...]) -> None:
     """A worker's life: start, then one call at a time until the parent says None or hangs up."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
     _start(index, *initargs)
+    conn.send("started")
     while True:
         try:
             message = conn.recv()
@@ -306,6 +335,7 @@ def _start(
     run.open_responses(Path(store[0]), store[1])
     run.start_ocr()
     _worker = (run, run.page_bytes(), PixelSlots(*slots), index)
+    gc.freeze()  # what the worker imported and loaded, out of the collector's scans for its life
 
 
 def _fresh_counts(run: AuditRun) -> WireCounts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import requests
@@ -48,6 +49,7 @@ def test_feed_rate_audits_the_site_with_the_real_preprocessing() -> None:
 
     from bench import bench_site, feed_rate
 
+    run_of_threads = threading.Thread.run
     captioner = feed_rate.InstantCaptioner()
     assert captioner.prepare(Image.new("RGB", (50, 40))).shape == (384, 384, 3)
     server = bench_site.serve(2, 0.0)
@@ -58,6 +60,9 @@ def test_feed_rate_audits_the_site_with_the_real_preprocessing() -> None:
     assert run["distinct"] == len(bench_site.image_paths(2)) == 6 + 2 * 4 + 2 * 5
     assert run["captioned"] == run["records"] == 2 * 15 and run["seconds"] > 0 and run["cpu_s"] > 0
     assert sum(run["batches"]) == run["distinct"] and max(run["batches"]) <= 8  # the batches it reports
+    cpu = run["thread_cpu_s"]  # by kind of thread: the engine's (the caller's), the page and download pools
+    assert cpu["MainThread"] > 0 and cpu["altscout-dl"] > 0 and cpu["altscout-page"] > 0
+    assert run["full_collections"][0] >= 0 and threading.Thread.run is run_of_threads  # put back
     assert feed_rate.batch_sizes([4, 8, 8]) == "7 images on average (median 8, largest 8)"
     assert feed_rate.serial_share(100.0, 100.0, 4) == 1.0  # no speed-up: all serial
     assert feed_rate.serial_share(100.0, 400.0, 4) == 0.0  # linear: nothing serial

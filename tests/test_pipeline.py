@@ -382,3 +382,23 @@ def test_waiting_costs_what_finished_not_what_is_in_flight() -> None:
     batch.set_result(["a caption"])
     assert flight.wait() == [idle[7], batch]  # everything that ended since, in order
     assert len(flight.images) == 1000 and page in flight.pages  # the caller pops what it handles
+
+
+def test_the_run_keeps_what_it_started_with_out_of_the_collectors_scans(
+    site: tuple[str, dict], server: FixtureServer
+) -> None:
+    """During an audit, what was alive at its start (modules, the model) is in the collector's permanent
+    generation; when the last of several runs ends, it is handed back."""
+    import gc
+
+    from pipeline.heap import frozen_heap
+
+    assert gc.get_freeze_count() == 0
+    during: list[int] = []
+    report = run_audit([site[0]], OPTIONS, FakeCaptioner(), on_event=lambda event: during.append(gc.get_freeze_count()))
+    assert report.pages and min(during) > 10_000 and gc.get_freeze_count() == 0
+    with frozen_heap():
+        with frozen_heap():  # a second run in the same process (the server's jobs)
+            assert gc.get_freeze_count() > 10_000
+        assert gc.get_freeze_count() > 10_000  # the first run is still going
+    assert gc.get_freeze_count() == 0

@@ -82,6 +82,14 @@ def test_worker_processes_give_the_threads_records_and_pixels(
 
     monkeypatch.setattr(AuditRun, "discover", not_here)
     monkeypatch.setattr(AuditRun, "download_image", not_here)
+    start = StageProcesses.start
+
+    def started(run: AuditRun) -> StageProcesses | None:  # no work before a worker takes it (else it is done here)
+        processes = start(run)
+        assert processes is not None and processes.wait_started(60)
+        return processes
+
+    monkeypatch.setattr(StageProcesses, "start", started)
     in_processes = outcomes(AuditOptions(**{**OPTIONS.__dict__, "processes": 2}), url)
     assert in_processes == in_threads
     assert {source: outcome[:2] for source, outcome in in_processes.items()} == expected
@@ -120,6 +128,7 @@ def run_with_processes(tmp_path: Any) -> Iterator[AuditRun]:
     run.open_responses(tmp_path / "responses", "run-1")
     run.stage_processes = StageProcesses.start(run)
     assert run.stage_processes is not None and run.stage_processes.count == 2
+    assert run.stage_processes.wait_started(60)
     try:
         yield run
     finally:
@@ -189,6 +198,58 @@ def test_a_dead_worker_turns_the_pool_off_and_the_image_is_prepared_here(
     prepared = run.image_stage()(second, run.page_bytes())
     assert prepared is not None and (second.width, second.height) == (170, 150)
     assert not run.stage_processes.takes(second, run.page_bytes())  # threads from now on
+
+
+def test_this_process_does_the_work_until_a_worker_has_started(
+    tmp_path: Any, fresh_server: FixtureServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers take about 0.6 s to start: meanwhile the image stage runs in this process's threads
+    rather than waiting, and once one has started, the stage runs there."""
+    held, admit = threading.Event(), StageProcesses._admit_workers
+
+    def held_back(self: StageProcesses) -> None:
+        held.wait(60)
+        admit(self)
+
+    monkeypatch.setattr(StageProcesses, "_admit_workers", held_back)
+    here, download = [], AuditRun.download_image
+
+    def counted(self: AuditRun, record: ImageRecord, source: Any) -> Any:
+        here.append(record.source)
+        return download(self, record, source)
+
+    monkeypatch.setattr(AuditRun, "download_image", counted)
+    run = AuditRun(AuditOptions(allow_private=True, processes=1, image_deadline_s=10), RecipeCaptioner())
+    run.open_responses(tmp_path / "responses", "run-1")
+    run.stage_processes = processes = StageProcesses.start(run)
+    assert processes is not None
+    try:
+        early = ImageRecord(source=fresh_server.add("/e.png", make_image(150, 120, seed=6), content_type="image/png"))
+        assert run.image_stage()(early, run.page_bytes()) is not None and here == [early.source]
+        assert not processes.wait_started(0.01)
+        held.set()
+        assert processes.wait_started(60)
+        late = ImageRecord(source=fresh_server.add("/l.png", make_image(130, 120, seed=7), content_type="image/png"))
+        assert run.image_stage()(late, run.page_bytes()) is not None and late.width == 130
+        assert here == [early.source]  # the worker read it
+    finally:
+        held.set()
+        run.close()
+
+
+def test_a_worker_that_dies_starting_turns_the_pool_off(tmp_path: Any, fresh_server: FixtureServer) -> None:
+    run = AuditRun(AuditOptions(allow_private=True, processes=1, image_deadline_s=10), RecipeCaptioner())
+    run.open_responses(tmp_path / "responses", "run-1")
+    run.stage_processes = processes = StageProcesses.start(run)
+    assert processes is not None
+    try:
+        os.kill(processes.workers[0].process.pid, signal.SIGKILL)  # before it could have imported anything
+        assert not processes.wait_started(60)
+        record = ImageRecord(source=fresh_server.add("/d.png", make_image(140, 120, seed=8), content_type="image/png"))
+        assert not processes.takes(record, run.page_bytes())
+        assert run.image_stage()(record, run.page_bytes()) is not None and record.width == 140  # read here
+    finally:
+        run.close()
 
 
 def test_what_stays_in_the_parent_and_how_many_workers_a_run_gets(tmp_path: Any) -> None:
