@@ -47,6 +47,7 @@ class Frontier:
         self._last_seq = 0
         self._taken: set[str] = set()
         self._given_back: deque[str] = deque()  # URLs done since: each checked once by next()
+        self._drained = False  # the last read found nothing queued after the window, and offer() queued none since
         self._page_hashes: dict[str, str] = {}  # host and HTML hash -> the first page with them
         self.warnings: list[str] = []
 
@@ -70,6 +71,7 @@ class Frontier:
             status, reason, detail = SKIPPED, "max_pages", f"the crawl reached --max-pages {self.max_pages}"
         if self.store.add_url(url, depth, via, found_on, status, reason, detail, lastmod) and status == QUEUED:
             self.admitted += 1
+            self._drained = False
 
     def next(self) -> UrlRow | None:
         """The next queued URL not yet handed out, in discovery order (a URL given back still queued first)."""
@@ -80,8 +82,11 @@ class Frontier:
                 return row
         while True:
             if not self._window:
+                if self._drained:  # only offer() queues URLs once the crawl runs: no query while it has not
+                    return None
                 rows = self.store.queued(_WINDOW, self._last_seq)
                 if not rows:
+                    self._drained = True
                     return None
                 self._window.extend(rows)
                 self._last_seq = rows[-1].seq

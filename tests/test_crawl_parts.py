@@ -146,7 +146,7 @@ def test_the_frontier_hands_out_each_queued_url_once_and_reads_a_row_per_page(tm
     reads: list[str] = []
     store._db.set_trace_callback(reads.append)
     assert frontier.next() is None and frontier.next() is None  # all 600 open: nothing more, cheaply
-    assert len(reads) == 2  # one query a call, not the 600 queued rows in windows
+    assert len(reads) == 1  # one query, not the 600 queued rows in windows; none again until offer() queues
     store.set_status("https://shop.example/p0", AUDITED)
     frontier.done("https://shop.example/p0")
     frontier.done("https://shop.example/p1")  # its outcome left it queued: due again
@@ -154,3 +154,8 @@ def test_the_frontier_hands_out_each_queued_url_once_and_reads_a_row_per_page(tm
     assert frontier.next() is None
     frontier.offer("https://shop.example/new", 1, "link")
     assert frontier.next().url == "https://shop.example/new"  # type: ignore[union-attr]
+    frontier.offer("https://elsewhere.example/x", 1, "link")  # out of scope: skipped, nothing queued
+    reads.clear()
+    assert frontier.next() is None and frontier.next() is None and len(reads) == 1
+    frontier.offer("https://shop.example/newer", 1, "link")
+    assert frontier.next().url == "https://shop.example/newer"  # type: ignore[union-attr]
