@@ -31,7 +31,7 @@ def per_completion_ms(in_flight: int, completions: int) -> tuple[float, float]:
     with_wait = (time.process_time() - started) / completions * 1000
     flight, futures = InFlight(), [Future() for _ in range(in_flight)]
     for future in futures:
-        flight.add_image(future, None)  # type: ignore[arg-type]
+        flight.add_images(future, [None])  # type: ignore[list-item]
     started = time.process_time()
     for index in range(completions):
         futures[index].set_result(None)

@@ -44,3 +44,13 @@ def may_open_page(
     if fetching + open_pages < window:
         return True
     return waiting_images < image_room and open_pages < image_room and fetching + stashed_pages < window
+
+
+def download_group(queued: int, threads: int, most: int) -> int:
+    """How many queued images a download thread takes as one task (``most``: 1 in threads, more
+    where each task is a message to a worker process).
+
+    Groups form only while enough images wait to give every thread a full one, so no thread idles
+    and an image never waits behind others when the queue is short (the first pages, the end).
+    """
+    return max(1, min(most, queued // max(1, threads)))

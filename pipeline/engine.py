@@ -39,7 +39,7 @@ from captioning.cache import caption_namespace
 from captioning.translate import AUTO, ENGLISH
 from options import AuditOptions
 from options.preflight import ADDED_SCHEME
-from pipeline.batching import batch_to_send, may_open_page
+from pipeline.batching import batch_to_send, download_group, may_open_page
 from pipeline.coverage import site_block
 from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
 from pipeline.frontier import Frontier, HostGate
@@ -187,7 +187,7 @@ class Engine:
         """The local engine: page workers, the download pool, batches captioned in the background."""
         options = self.options
         batch_size = self.run.batch_size
-        threads, download = self.run.download_threads, self.run.image_stage()
+        threads, download, most = self.run.download_threads, self.run.image_group_stage(), self.run.download_group
         capacity = 2 * batch_size + threads
         flight = InFlight()
         page_futures, image_futures = flight.pages, flight.images
@@ -196,15 +196,17 @@ class Engine:
             ThreadPoolExecutor(threads, thread_name_prefix="altscout-dl") as image_pool,
         ):
             while True:
-                while self._may_open_page(len(page_futures), len(image_futures), capacity):
+                while self._may_open_page(len(page_futures), flight.images_in_flight, capacity):
                     row = self.frontier.next()
                     if row is None:
                         break
                     previous = self.revisits.previous(row.url) if self.revisits else None
                     flight.add_page(page_pool.submit(self._page_job, row, previous), row)
-                while self.download_queue and len(image_futures) + len(self.ready) < capacity:
-                    record, discovered = self.download_queue.popleft()
-                    flight.add_image(image_pool.submit(download, record, discovered.source), record)
+                while self.download_queue and (room := capacity - flight.images_in_flight - len(self.ready)) > 0:
+                    count = min(room, download_group(len(self.download_queue), threads, most))
+                    group = [self.download_queue.popleft() for _ in range(count)]
+                    task = image_pool.submit(download, [(record, page.source) for record, page in group])
+                    flight.add_images(task, [record for record, _ in group])
                 if self.captioning and self.captioning[0][1].done():  # batches finish in the order sent
                     yield from self.caption_images(*self.captioning.popleft())
                     continue
@@ -221,8 +223,8 @@ class Engine:
                         row = page_futures.pop(future)  # type: ignore[arg-type]
                         yield from self._accept_page(row, future.result())  # type: ignore[arg-type]
                     elif future in image_futures:
-                        record = image_futures.pop(future)  # type: ignore[arg-type]
-                        yield from self._accept_image(record, future.result())  # type: ignore[arg-type]
+                        for record, prepared in zip(flight.take_images(future), future.result(), strict=True):  # type: ignore[arg-type]
+                            yield from self._accept_image(record, prepared)
 
     def _may_open_page(self, fetching: int, downloading: int, image_room: int) -> bool:
         """Whether to start another page now (the rule: :func:`pipeline.batching.may_open_page`)."""

@@ -22,7 +22,8 @@ class InFlight:
 
     def __init__(self) -> None:
         self.pages: dict[Future[DiscoveredPage], UrlRow] = {}
-        self.images: dict[Future[Prepared | None], ImageRecord] = {}
+        self.images: dict[Future[list[Prepared | None]], list[ImageRecord]] = {}
+        self.images_in_flight = 0  # records in the image futures
         self._finished: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
 
     def add_page(self, future: Future[DiscoveredPage], row: UrlRow) -> None:
@@ -30,10 +31,17 @@ class InFlight:
         self.pages[future] = row
         future.add_done_callback(self._finished.put)
 
-    def add_image(self, future: Future[Prepared | None], record: ImageRecord) -> None:
-        """An image in the image stage."""
-        self.images[future] = record
+    def add_images(self, future: Future[list[Prepared | None]], records: list[ImageRecord]) -> None:
+        """Images in the image stage as one task (its result: one outcome per record, in order)."""
+        self.images[future] = records
+        self.images_in_flight += len(records)
         future.add_done_callback(self._finished.put)
+
+    def take_images(self, future: Future[list[Prepared | None]]) -> list[ImageRecord]:
+        """The records of an image task that ended, no longer in flight."""
+        records = self.images.pop(future)
+        self.images_in_flight -= len(records)
+        return records
 
     def watch(self, future: Future[Any]) -> None:
         """Any other future whose end should wake :meth:`wait` (a caption batch)."""

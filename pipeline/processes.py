@@ -23,12 +23,14 @@ an :class:`AuditRun` of their own:
 
 What comes back is the page's discovery (its bytes are then read from the store), or the fields
 the image stage sets on the record; the requests the worker's store sent (added to the parent's
-counts); and the model's input, written into a slot of a memory-mapped file (in ``/dev/shm``) that
-every process maps: through the pipe, 442 KB of pixels cost 0.6 ms of the parent's CPU per image
+counts); and the model's input, written into a slot of a memory-mapped file (in ``/dev/shm`` when it
+has room) that every process maps: through the pipe, 442 KB of pixels cost 0.6 ms of the parent's CPU per image
 (several copies under its GIL), through the slot one copy. Each worker has a pipe of its own, and
 the thread that calls it sends and receives on it directly (a ``ProcessPoolExecutor`` passes every
 task through two threads of its own: 0.46 ms of the parent's CPU per image here, against about
-0.2). Workers start with ``spawn`` (never ``fork`` a process that runs PyTorch's threads), in about
+0.2). A thread hands a worker up to ``GROUP`` images in one message (a slot each) once enough wait
+to give every thread a group (:func:`pipeline.batching.download_group`): the message's cost, a
+third of the hand-over, is then shared (``bench/handover_cost.py``). Workers start with ``spawn`` (never ``fork`` a process that runs PyTorch's threads), in about
 0.6 s of imports: until the first has said it started, the parent's threads do the work themselves
 rather than wait. A worker that dies (starting or later) turns the pool off and that work, and all
 later work, runs in the parent's threads as before.
@@ -65,6 +67,7 @@ from state.history import PreviousPage
 log = logging.getLogger("altscout.processes")
 
 HOST_STRIPES = 64
+GROUP = 4  # the most images a thread hands a worker in one message (a slot each: 16 workers, 28 MB at 384 px)
 
 
 class SharedHostLimit:
@@ -105,7 +108,7 @@ def process_count(run: AuditRun) -> int:
 
 
 class PixelSlots:
-    """Model inputs of one shape (uint8 pixels) in a file every process maps, a slot per worker."""
+    """Model inputs of one shape (uint8 pixels) in a file every process maps, ``GROUP`` slots per worker."""
 
     def __init__(self, path: str, count: int, shape: tuple[int, ...]) -> None:
         self.path, self.count, self.shape = path, count, shape
@@ -113,10 +116,12 @@ class PixelSlots:
 
     @classmethod
     def create(cls, count: int, shape: tuple[int, ...]) -> PixelSlots:
-        """A new file of ``count`` slots, in shared memory where the system has it."""
-        folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        """A new file of ``count`` slots, in shared memory where the system has room for it twice (a
+        container's is often 64 MB, and writing past a full one kills the writer), else a temporary file."""
+        size = count * int(np.prod(shape))
+        folder = "/dev/shm" if _free_bytes("/dev/shm") >= 2 * size else None
         handle, path = tempfile.mkstemp(prefix="altscout-pixels-", dir=folder)
-        os.ftruncate(handle, count * int(np.prod(shape)))
+        os.ftruncate(handle, size)
         os.close(handle)
         return cls(path, count, shape)
 
@@ -128,6 +133,15 @@ class PixelSlots:
         """Delete the file (the parent, once every worker has stopped)."""
         with contextlib.suppress(OSError):
             os.unlink(self.path)
+
+
+def _free_bytes(folder: str) -> int:
+    """The bytes free in ``folder``'s file system (0 when it is not there)."""
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return 0
+    return stats.f_bavail * stats.f_frsize
 
 
 class WorkerDied(Exception):
@@ -184,7 +198,8 @@ class StageProcesses:
         run.host_limit = run.responses.wire_gate = shared  # the parent's own downloads count against it too
         store = (str(run.responses.folder), run.responses.run)
         memory = max(1, run.options.response_memory_bytes // count)  # the workers' memories share the budget
-        self.slots = PixelSlots.create(count, (recipe.height, recipe.width, 3))  # a slot per worker
+        self.group = GROUP
+        self.slots = PixelSlots.create(count * GROUP, (recipe.height, recipe.width, 3))  # GROUP slots per worker
         initargs = (
             replace(run.options, response_memory_bytes=memory), recipe.to_array, store, shared.semaphores,
             (self.slots.path, self.slots.count, self.slots.shape),
@@ -255,20 +270,34 @@ class StageProcesses:
 
     def download_image(self, record: ImageRecord, source: PageBytes) -> Prepared | None:
         """:meth:`AuditRun.download_image` in a worker when it can run there, else in this thread."""
-        if self.takes(record, source):
+        return self.download_images([(record, source)])[0]
+
+    def download_images(self, group: list[tuple[ImageRecord, PageBytes]]) -> list[Prepared | None]:
+        """:meth:`AuditRun.download_image` for each image, those a worker can read in one message to one
+        worker (at most ``GROUP``: a slot each), the rest (or all, if the worker died) in this thread."""
+        outcomes: list[Prepared | None] = [None] * len(group)
+        remote = [index for index, (record, source) in enumerate(group) if self.takes(record, source)][:GROUP]
+        if remote:
             with self._worker() as worker:
                 try:
-                    fields, prepared, wire = worker.call(_download, record)
+                    replies, wire = worker.call(_download, [group[index][0] for index in remote])
                 except WorkerDied:
                     self._broke()
+                    remote = []
                 else:
-                    if prepared is not None and prepared[1] is None:  # the pixels are in the worker's slot
-                        prepared = (prepared[0], np.array(self.slots.arrays[worker.index]))
-                    for name, value in fields.items():
-                        setattr(record, name, value)
                     self.store.add_counts(wire)
-                    return Prepared(*prepared) if prepared is not None else None
-        return self.run.download_image(record, source)
+                    for slot, (index, (fields, prepared)) in enumerate(zip(remote, replies, strict=True)):
+                        if prepared is not None and prepared[1] is None:  # the pixels are in the worker's slot
+                            prepared = (prepared[0], np.array(self.slots.arrays[worker.index * GROUP + slot]))
+                        record = group[index][0]
+                        for name, value in fields.items():
+                            setattr(record, name, value)
+                        outcomes[index] = Prepared(*prepared) if prepared is not None else None
+        sent = set(remote)
+        for index, (record, source) in enumerate(group):
+            if index not in sent:
+                outcomes[index] = self.run.download_image(record, source)
+        return outcomes
 
     @contextlib.contextmanager
     def _worker(self) -> Iterator[_Worker]:
@@ -334,7 +363,7 @@ def _start(
     run.host_limit = SharedHostLimit(semaphores)
     run.open_responses(Path(store[0]), store[1])
     run.start_ocr()
-    _worker = (run, run.page_bytes(), PixelSlots(*slots), index)
+    _worker = (run, run.page_bytes(), PixelSlots(*slots), index * GROUP)
     gc.freeze()  # what the worker imported and loaded, out of the collector's scans for its life
 
 
@@ -355,18 +384,23 @@ def _discover(url: str, checks: PageChecks | None, previous: PreviousPage | None
     return replace(discovered, source=None), counts  # type: ignore[arg-type]
 
 
-def _download(record: ImageRecord) -> tuple[dict[str, Any], tuple[str, Any] | None, WireCounts]:
-    """The image stage on the worker's copy of ``record``: the fields it changed, (hash, model input or None
-    when the input is in the worker's slot), the requests its store sent for it."""
+def _download(records: list[ImageRecord]) -> tuple[list[tuple[dict[str, Any], tuple[str, Any] | None]], WireCounts]:
+    """The image stage on the worker's copies of ``records``, one after another: for each, the fields it
+    changed and (hash, model input, or None when the input is in the worker's slot for it); the requests
+    its store sent for them."""
     assert _worker is not None, "the worker was not started"
-    run, source, slots, slot = _worker
+    run, source, slots, first_slot = _worker
     counts = _fresh_counts(run)
-    before = dict(vars(record))
-    prepared = run.download_image(record, source)
-    fields = {name: value for name, value in vars(record).items() if value != before[name]}  # what the stage set
-    if prepared is None:
-        return fields, None, counts
-    if slots.fits(prepared.model_input):
-        slots.arrays[slot] = prepared.model_input
-        return fields, (prepared.sha256, None), counts
-    return fields, (prepared.sha256, prepared.model_input), counts
+    replies: list[tuple[dict[str, Any], tuple[str, Any] | None]] = []
+    for slot, record in enumerate(records, start=first_slot):
+        before = dict(vars(record))
+        prepared = run.download_image(record, source)
+        fields = {name: value for name, value in vars(record).items() if value != before[name]}  # what the stage set
+        if prepared is None:
+            replies.append((fields, None))
+        elif slots.fits(prepared.model_input):
+            slots.arrays[slot] = prepared.model_input
+            replies.append((fields, (prepared.sha256, None)))
+        else:
+            replies.append((fields, (prepared.sha256, prepared.model_input)))
+    return replies, counts

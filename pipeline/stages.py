@@ -71,7 +71,11 @@ class StageWorkers(Protocol):
 
     def discover(self, url: str, checks: PageChecks | None, previous: PreviousPage | None) -> DiscoveredPage: ...
 
+    group: int  # the most images a download thread hands over in one message
+
     def download_image(self, record: ImageRecord, source: PageBytes) -> Prepared | None: ...
+
+    def download_images(self, group: list[tuple[ImageRecord, PageBytes]]) -> list[Prepared | None]: ...
 
     def close(self) -> None: ...
 
@@ -126,6 +130,18 @@ class AuditRun:
     def image_stage(self) -> Callable[[ImageRecord, PageBytes], Prepared | None]:
         """What a download thread runs for an image: the worker processes' stage, or the stage here."""
         return self.stage_processes.download_image if self.stage_processes is not None else self.download_image
+
+    def image_group_stage(self) -> Callable[[list[tuple[ImageRecord, PageBytes]]], list[Prepared | None]]:
+        """What a download thread runs for a group of images (one outcome each, in order): the worker
+        processes' stage, one message for the group, or the stage here, image by image."""
+        if self.stage_processes is not None:
+            return self.stage_processes.download_images
+        return lambda group: [self.download_image(record, source) for record, source in group]
+
+    @property
+    def download_group(self) -> int:
+        """The most images a download thread takes as one task: a worker process's group, else one."""
+        return self.stage_processes.group if self.stage_processes is not None else 1
 
     def page_stage(self) -> Callable[[str, PageChecks | None, PreviousPage | None], DiscoveredPage]:
         """What a page thread runs for a page: the worker processes' stage, or the stage here."""

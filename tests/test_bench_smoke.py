@@ -69,6 +69,20 @@ def test_feed_rate_audits_the_site_with_the_real_preprocessing() -> None:
     assert feed_rate.serial_share(100.0, 160.0, 4) == 0.5
 
 
+def test_handover_cost_hands_the_sites_images_to_workers_one_and_a_group_at_a_time() -> None:
+    """bench/handover_cost.py: the parent's CPU per image, for one image a message and for a group."""
+    from bench import bench_site, handover_cost
+    from pipeline.processes import GROUP
+
+    server = bench_site.serve(2, 0.0)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        results = handover_cost.parent_ms_per_image(url, pages=2, workers=1, threads=2, rounds=1)
+    finally:
+        server.shutdown()
+    assert set(results) == {1, GROUP} and all(len(values) == 1 and values[0] > 0 for values in results.values())
+
+
 def test_ocr_benchmark_scores_a_small_set() -> None:
     """bench/bench_ocr.py on 8 text images and 4 photos: the metrics are computed, the set is balanced."""
     from bench import bench_ocr

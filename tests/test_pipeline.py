@@ -319,6 +319,15 @@ def test_the_batching_rule() -> None:
     assert batch_to_send(ready=1, batch_size=2, in_flight=0, drained=False) == 1
 
 
+def test_the_download_group_rule() -> None:
+    """A thread takes one image unless enough wait to give every thread a full group."""
+    from pipeline.batching import download_group
+
+    assert download_group(500, 16, 1) == 1  # threads alone: an image a task
+    assert download_group(500, 16, 4) == 4 and download_group(64, 16, 4) == 4
+    assert download_group(40, 16, 4) == 2 and download_group(15, 16, 4) == 1 and download_group(0, 16, 4) == 1
+
+
 def test_the_page_admission_rule() -> None:
     """Two pages a worker always; more only while images are short of two batches, within bounds."""
     from pipeline.batching import may_open_page
@@ -372,7 +381,7 @@ def test_waiting_costs_what_finished_not_what_is_in_flight() -> None:
     flight = InFlight()
     idle: list[Future] = [Future() for _ in range(1000)]
     for future in idle:
-        flight.add_image(future, None)  # type: ignore[arg-type]
+        flight.add_images(future, [None, None])  # type: ignore[list-item]
     page, batch = Future(), Future()
     flight.add_page(page, None)  # type: ignore[arg-type]
     flight.watch(batch)
@@ -382,6 +391,8 @@ def test_waiting_costs_what_finished_not_what_is_in_flight() -> None:
     batch.set_result(["a caption"])
     assert flight.wait() == [idle[7], batch]  # everything that ended since, in order
     assert len(flight.images) == 1000 and page in flight.pages  # the caller pops what it handles
+    assert flight.images_in_flight == 2000 and flight.take_images(idle[7]) == [None, None]
+    assert flight.images_in_flight == 1998 and idle[7] not in flight.images
 
 
 def test_the_run_keeps_what_it_started_with_out_of_the_collectors_scans(

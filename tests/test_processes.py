@@ -153,6 +153,41 @@ def test_the_wire_is_counted_in_the_parent_and_the_store_is_shared(
     assert again.sha256 == record.sha256 and fresh_server.routes["/a.png"].hits == 1
 
 
+def test_a_group_of_images_is_one_message_with_the_threads_outcomes(
+    run_with_processes: AuditRun, fresh_server: FixtureServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A download thread hands a worker up to GROUP images in one message (a slot each for the pixels);
+    the rest of a larger group, and what no worker may read, are read here: the same outcomes as one by one."""
+    from pipeline import processes as worker_processes
+
+    run = run_with_processes
+    assert run.stage_processes is not None and run.download_group == worker_processes.GROUP == 4
+    urls = [
+        fresh_server.add(f"/g{i}.png", make_image(120 + 10 * i, 100, seed=i), content_type="image/png")
+        for i in range(5)
+    ]
+    urls.insert(1, fresh_server.add("/broken.png", b"not an image", content_type="image/png"))  # fails in the worker
+    messages = []
+    call = worker_processes._Worker.call
+    monkeypatch.setattr(
+        worker_processes._Worker, "call", lambda self, *args: messages.append(args) or call(self, *args)
+    )
+    records = [ImageRecord(source=url, found_in=["img"]) for url in urls]
+    outcomes = run.image_group_stage()([(record, run.page_bytes()) for record in records])
+    assert len(messages) == 1 and len(messages[0][1]) == 4  # one message, four images: the fifth and sixth here
+    for url, record, outcome in zip(urls, records, outcomes, strict=True):
+        alone = ImageRecord(source=url, found_in=["img"])
+        expected = run.download_image(alone, run.page_bytes())  # in this thread
+        assert (record.status, record.reason, record.width, record.height, record.sha256) == (
+            alone.status, alone.reason, alone.width, alone.height, alone.sha256
+        )  # fmt: skip
+        if expected is None:
+            assert outcome is None and record.reason == alone.reason is not None
+        else:
+            assert outcome is not None and np.array_equal(outcome.model_input, expected.model_input)
+    assert [outcome is None for outcome in outcomes] == [False, True, False, False, False, False]
+
+
 def test_the_per_host_limit_holds_across_processes(run_with_processes: AuditRun) -> None:
     """Six slow images of one host through two workers: never more than ``per_host_limit`` (1) request
     at once at the site, though each worker has its own store and fetcher."""
