@@ -187,7 +187,7 @@ class Engine:
         """The local engine: page workers, the download pool, batches captioned in the background."""
         options = self.options
         batch_size = self.run.batch_size
-        threads, download, most = self.run.download_threads, self.run.image_group_stage(), self.run.download_group
+        threads, download, most = self.run.download_threads, self.run.image_group_stage(), self.run.images_per_task
         capacity = 2 * batch_size + threads
         flight = InFlight()
         page_futures, image_futures = flight.pages, flight.images

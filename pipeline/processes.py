@@ -23,17 +23,18 @@ an :class:`AuditRun` of their own:
 
 What comes back is the page's discovery (its bytes are then read from the store), or the fields
 the image stage sets on the record; the requests the worker's store sent (added to the parent's
-counts); and the model's input, written into a slot of a memory-mapped file (in ``/dev/shm`` when it
-has room) that every process maps: through the pipe, 442 KB of pixels cost 0.6 ms of the parent's CPU per image
-(several copies under its GIL), through the slot one copy. Each worker has a pipe of its own, and
-the thread that calls it sends and receives on it directly (a ``ProcessPoolExecutor`` passes every
-task through two threads of its own: 0.46 ms of the parent's CPU per image here, against about
-0.2). A thread hands a worker up to ``GROUP`` images in one message (a slot each) once enough wait
-to give every thread a group (:func:`pipeline.batching.download_group`): the message's cost, a
-third of the hand-over, is then shared (``bench/handover_cost.py``). Workers start with ``spawn`` (never ``fork`` a process that runs PyTorch's threads), in about
-0.6 s of imports: until the first has said it started, the parent's threads do the work themselves
-rather than wait. A worker that dies (starting or later) turns the pool off and that work, and all
-later work, runs in the parent's threads as before.
+counts); and the model's input, written into a slot of a memory-mapped file (in ``/dev/shm`` when
+it has room) that every process maps: through the pipe, 442 KB of pixels cost 0.6 ms of the
+parent's CPU per image (several copies under its GIL), through the slot one copy. Each worker has a
+pipe of its own, and the thread that calls it sends and receives on it directly (a
+``ProcessPoolExecutor`` passes every task through two threads of its own: 0.46 ms of the parent's
+CPU per image here, against about 0.2). A thread hands a worker up to ``GROUP`` images in one
+message (a slot each) once enough wait to give every thread a group
+(:func:`pipeline.batching.download_group`): the message's cost, a third of the hand-over, is then
+shared (``bench/handover_cost.py``). Workers start with ``spawn`` (never ``fork`` a process that
+runs PyTorch's threads), in about 0.6 s of imports: until the first has said it started, the
+parent's threads do the work themselves rather than wait. A worker that dies (starting or later)
+turns the pool off and that work, and all later work, runs in the parent's threads as before.
 """
 
 from __future__ import annotations

@@ -37,14 +37,7 @@ from pipeline.page_stage import DiscoveredPage, PageBytes, PageChecks, decided_b
 from records import ELEMENT, SCREENSHOT, ImageRecord, PageReport
 from scraper.browser import BrowserUnavailableError
 from scraper.errors import FetchError, ScrapeError
-from scraper.images import (
-    DRAFT_SIDE,
-    ImageSkipped,
-    decode_data_uri,
-    make_thumbnail,
-    prepare_image,
-    read_local_image,
-)
+from scraper.images import DRAFT_SIDE, ImageSkipped, decode_data_uri, make_thumbnail, prepare_image, read_local_image
 from scraper.net import Fetcher
 from scraper.render import Renderer, get_renderer
 from scraper.responses import ResponseStore
@@ -139,7 +132,7 @@ class AuditRun:
         return lambda group: [self.download_image(record, source) for record, source in group]
 
     @property
-    def download_group(self) -> int:
+    def images_per_task(self) -> int:
         """The most images a download thread takes as one task: a worker process's group, else one."""
         return self.stage_processes.group if self.stage_processes is not None else 1
 

@@ -161,7 +161,7 @@ def test_a_group_of_images_is_one_message_with_the_threads_outcomes(
     from pipeline import processes as worker_processes
 
     run = run_with_processes
-    assert run.stage_processes is not None and run.download_group == worker_processes.GROUP == 4
+    assert run.stage_processes is not None and run.images_per_task == worker_processes.GROUP == 4
     urls = [
         fresh_server.add(f"/g{i}.png", make_image(120 + 10 * i, 100, seed=i), content_type="image/png")
         for i in range(5)
