@@ -44,7 +44,6 @@ import gc
 import logging
 import multiprocessing
 import os
-import queue
 import signal
 import tempfile
 import threading
@@ -59,6 +58,7 @@ import numpy as np
 from PIL import Image
 
 from options import AuditOptions
+from pipeline.idle_queue import IdleQueue
 from pipeline.page_stage import DiscoveredPage, PageBytes, PageChecks
 from pipeline.stages import AuditRun, Prepared
 from records import ELEMENT, ImageRecord
@@ -206,7 +206,7 @@ class StageProcesses:
             (self.slots.path, self.slots.count, self.slots.shape),
         )  # fmt: skip
         self.workers = [_Worker(context, index, initargs) for index in range(count)]  # they start now
-        self.idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self.idle: IdleQueue[_Worker] = IdleQueue()  # a page's discovery gets the next one first
         self._broken, self._started = threading.Event(), threading.Event()
         self._settled = threading.Event()  # a worker started, or the pool is off
         # Until the first worker has started (imports, its run: about 0.6 s), this process's threads do the work.
@@ -259,7 +259,7 @@ class StageProcesses:
     ) -> DiscoveredPage:
         """:meth:`AuditRun.discover` in a worker when no browser is needed, else in this thread."""
         if self.takes_pages():
-            with self._worker() as worker:
+            with self._worker(urgent=True) as worker:
                 try:
                     discovered, wire = worker.call(_discover, url, checks, previous)
                 except WorkerDied:
@@ -301,9 +301,10 @@ class StageProcesses:
         return outcomes
 
     @contextlib.contextmanager
-    def _worker(self) -> Iterator[_Worker]:
-        """An idle worker for one call (waiting for one); given back even dead, so no thread waits forever."""
-        worker = self.idle.get()
+    def _worker(self, urgent: bool = False) -> Iterator[_Worker]:
+        """An idle worker for one call (waiting for one; ``urgent``: before the image threads); given back
+        even dead, so no thread waits forever."""
+        worker = self.idle.get(urgent)
         try:
             yield worker
         finally:
