@@ -207,9 +207,14 @@ class ImageRecord:
         """The record ``to_state`` saved (keys an older version wrote and this one dropped are ignored)."""
         known = known_fields(cls)
         values = {key: value for key, value in state.items() if key in known}
+        complete = len(values) == len(known)  # what this version wrote: every field
         binary = {name: values.pop(name, None) for name in ("thumbnail", "screenshot")}
         elements = [ElementInfo.from_dict(element) for element in values.pop("elements", None) or []]
-        record = cls(**values, elements=elements)
+        if complete and not hasattr(cls, "__post_init__"):  # a report's read-back: __init__ only assigns
+            record = cls.__new__(cls)
+            record.__dict__.update(values, elements=elements)
+        else:
+            record = cls(**values, elements=elements)
         for name, data in binary.items():
             setattr(record, name, base64.b64decode(data) if data else None)
         return record

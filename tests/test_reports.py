@@ -84,3 +84,19 @@ def test_csv_one_row_per_image(report: AuditReport, tmp_path: Path) -> None:
     assert len(rows) == 6
     assert rows[-1]["status"] == "page_failed" and rows[-1]["reason"] == "http_error"
     assert {row["status"] for row in rows[:5]} == {"captioned", "skipped", "failed"}
+
+
+def test_a_record_comes_back_from_the_state_as_it_went_in_and_an_older_state_still_reads() -> None:
+    """The report is read back from the store: every field round-trips (the fast path for a complete
+    state), and a state an older version wrote (a field missing, one since dropped) reads with defaults."""
+    from records import ElementInfo, ImageRecord
+
+    record = ImageRecord(source="https://shop.example/a.png", found_in=["img"], alt="A shoe", caption="a shoe")
+    record.elements.append(ElementInfo(alt="A shoe"))
+    record.thumbnail, record.alt_issues = b"\xff\xd8thumb", ["alt_too_long"]
+    state = json.loads(json.dumps(record.to_state()))
+    back = ImageRecord.from_state(state)
+    assert back == record and back.to_state() == record.to_state() and back.elements is not record.elements
+    older = {key: value for key, value in state.items() if key != "caption"} | {"dropped_field": 1}
+    again = ImageRecord.from_state(older)
+    assert again.caption is None and again.alt == "A shoe" and again.thumbnail == b"\xff\xd8thumb"

@@ -122,3 +122,26 @@ def test_budgets_are_options() -> None:
     assert options.response_memory_bytes == KB
     with pytest.raises(ValueError, match="response-disk-bytes must be positive"):
         AuditOptions(response_disk_bytes=0)
+
+
+def test_a_temporary_store_is_gone_when_closed_and_its_files_removed_behind(
+    fresh_server: FixtureServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """close() moves a temporary folder out of the way at once; a thread deletes its files."""
+    from scraper import responses
+
+    removers: list[threading.Thread] = []
+    remove = responses.remove_in_background
+    monkeypatch.setattr(responses, "remove_in_background", lambda folder: removers.append(remove(folder)))
+    url = fresh_server.add("/a.png", png_bytes((40, 30)), content_type="image/png")
+    store = ResponseStore(FETCHER)  # no folder: a temporary one
+    folder = store.folder
+    assert get(store, url) and any(folder.rglob("*"))
+    store.close()
+    assert not folder.exists() and len(removers) == 1
+    removers[0].join(10)
+    assert not folder.with_name(f"{folder.name}.removing").exists()
+    kept = ResponseStore(FETCHER, folder)  # a folder that was given is kept
+    kept.close()
+    assert folder.exists() and len(removers) == 1
+    kept.folder.rmdir()
