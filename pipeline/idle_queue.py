@@ -1,8 +1,8 @@
 """Idle worker processes handed to the threads that wait for one, page discoveries first.
 
 A page thread holds one of its host's few page slots (``per_host_pages``, 2 by default) while it
-waits for a worker; behind a first-come queue it waited for every image thread ahead of it (34 ms
-a page, against 3.5 ms of work, with 2 workers and 8 image threads), so pages, which feed every
+waits for a worker; behind a first-come queue it waited for every image thread ahead of it (34-51
+ms a page, against 3.5 ms of work, with 2 workers and 8 image threads), so pages, which feed every
 image after them, were discovered far slower than the workers could read their images
 (docs/PERFORMANCE.md, "Pages first"). Here a waiting page thread gets the next idle worker; image
 threads share what pages leave, one woken per worker (never all of them: a wake-up costs the
