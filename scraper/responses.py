@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections import OrderedDict
@@ -350,15 +351,23 @@ def _replace(path: Path, data: bytes) -> None:
     os.replace(part, path)
 
 
-def remove_in_background(folder: Path) -> threading.Thread:
+def remove_in_background(folder: Path) -> threading.Thread | None:
     """Remove a folder: renamed out of the way at once, its files deleted by a thread (a run's responses
     are thousands of files: 0.1 s per 2,000 images that the audit's end need not wait for; the
-    interpreter waits for the thread before it exits)."""
+    interpreter waits for the thread before it exits). At exit (an abandoned audit closed then), here:
+    a thread started while the interpreter finalizes never runs, and its start would wait forever."""
+    if sys.is_finalizing():
+        shutil.rmtree(folder, True)
+        return None
     trash = folder.with_name(f"{folder.name}.removing")
     try:
         folder.rename(trash)
     except OSError:
         trash = folder
     remover = threading.Thread(target=shutil.rmtree, args=(trash, True), name="altscout-remove")
-    remover.start()
+    try:
+        remover.start()
+    except RuntimeError:  # threads can no longer be started
+        shutil.rmtree(trash, True)
+        return None
     return remover

@@ -145,3 +145,23 @@ def test_a_temporary_store_is_gone_when_closed_and_its_files_removed_behind(
     kept.close()
     assert folder.exists() and len(removers) == 1
     kept.folder.rmdir()
+
+
+def test_a_store_closed_as_the_interpreter_exits_is_removed_without_hanging(tmp_path: Path) -> None:
+    """An audit abandoned and closed at exit: a thread started while the interpreter finalizes never
+    runs (and starting it waits forever), so the folder is removed there and then."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "responses"
+    folder.mkdir()
+    (folder / "body").write_bytes(b"x")
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom scraper.responses import remove_in_background\n"
+        "class Late:\n    def __init__(self, folder):\n        self.folder = folder\n"
+        "    def __del__(self):\n        remove_in_background(self.folder)\n"
+        "sys.modules['late'] = Late(Path(sys.argv[1]))  # collected while the interpreter finalizes\n"
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    done = subprocess.run([sys.executable, "-c", script, str(folder)], cwd=root, timeout=60, check=False)
+    assert done.returncode == 0 and not folder.exists()
