@@ -269,10 +269,6 @@ class StageProcesses:
                     return replace(discovered, source=self.run.page_bytes())  # its bytes: from the shared store
         return self.run.discover(url, checks, previous)
 
-    def download_image(self, record: ImageRecord, source: PageBytes) -> Prepared | None:
-        """:meth:`AuditRun.download_image` in a worker when it can run there, else in this thread."""
-        return self.download_images([(record, source)])[0]
-
     def download_images(self, group: list[tuple[ImageRecord, PageBytes]]) -> list[Prepared | None]:
         """:meth:`AuditRun.download_image` for each image, those a worker can read in one message to one
         worker (at most ``GROUP``: a slot each), the rest (or all, if the worker died) in this thread."""

@@ -66,8 +66,6 @@ class StageWorkers(Protocol):
 
     group: int  # the most images a download thread hands over in one message
 
-    def download_image(self, record: ImageRecord, source: PageBytes) -> Prepared | None: ...
-
     def download_images(self, group: list[tuple[ImageRecord, PageBytes]]) -> list[Prepared | None]: ...
 
     def close(self) -> None: ...
@@ -119,10 +117,6 @@ class AuditRun:
         if str(self.captioner.describe().get("device") or "").startswith("cuda"):
             threads = max(threads, os.cpu_count() or 1)
         return max(threads, self.stage_processes.count + 1) if self.stage_processes is not None else threads
-
-    def image_stage(self) -> Callable[[ImageRecord, PageBytes], Prepared | None]:
-        """What a download thread runs for an image: the worker processes' stage, or the stage here."""
-        return self.stage_processes.download_image if self.stage_processes is not None else self.download_image
 
     def image_group_stage(self) -> Callable[[list[tuple[ImageRecord, PageBytes]]], list[Prepared | None]]:
         """What a download thread runs for a group of images (one outcome each, in order): the worker

@@ -55,6 +55,11 @@ class RecipeCaptioner:
         return {"id": "recipe", "device": self.device, "dtype": "none", "family": "fake"}
 
 
+def read_one(run: AuditRun, record: ImageRecord) -> Any:
+    """The image stage a download thread runs, for one image (in a worker when one can read it)."""
+    return run.image_group_stage()([(record, run.page_bytes())])[0]
+
+
 @pytest.fixture(scope="module")
 def site(server: FixtureServer) -> tuple[str, dict[str, tuple[str, str | None]]]:
     return build_site(server)
@@ -143,13 +148,13 @@ def test_the_wire_is_counted_in_the_parent_and_the_store_is_shared(
     assert run.stage_processes is not None and not run.stage_processes.takes_pages()  # a browser may read pages
     url = fresh_server.add("/a.png", make_image(160, 120, seed=3), content_type="image/png")
     record = ImageRecord(source=url, found_in=["img"])
-    prepared = run.image_stage()(record, run.page_bytes())
+    prepared = read_one(run, record)
     assert prepared is not None and prepared.model_input.shape == (24, 32, 3)
     assert (record.width, record.height, record.format) == (160, 120, "PNG") and record.sha256 == prepared.sha256
     assert run.responses is not None and run.responses.counts.requests == 1
     assert run.responses.counts.by_url and sum(run.responses.counts.by_url.values()) == 1
     again = ImageRecord(source=url, found_in=["img"])  # another worker, or this one: the store answers
-    run.image_stage()(again, run.page_bytes())
+    read_one(run, again)
     assert again.sha256 == record.sha256 and fresh_server.routes["/a.png"].hits == 1
 
 
@@ -207,8 +212,7 @@ def test_the_per_host_limit_holds_across_processes(run_with_processes: AuditRun)
     try:
         run = run_with_processes
         records = [ImageRecord(source=f"http://127.0.0.1:{site.server_address[1]}/{i}.png") for i in range(6)]
-        stage, source = run.image_stage(), run.page_bytes()
-        threads = [threading.Thread(target=stage, args=(record, source)) for record in records]
+        threads = [threading.Thread(target=read_one, args=(run, record)) for record in records]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -224,13 +228,13 @@ def test_a_dead_worker_turns_the_pool_off_and_the_image_is_prepared_here(
 ) -> None:
     run = run_with_processes
     first = ImageRecord(source=fresh_server.add("/1.png", make_image(150, 150, seed=1), content_type="image/png"))
-    assert run.image_stage()(first, run.page_bytes()) is not None
+    assert read_one(run, first) is not None
     assert run.stage_processes is not None
     for worker in run.stage_processes.workers:  # what an out-of-memory kill does
         os.kill(worker.process.pid, signal.SIGKILL)
     time.sleep(0.5)
     second = ImageRecord(source=fresh_server.add("/2.png", make_image(170, 150, seed=2), content_type="image/png"))
-    prepared = run.image_stage()(second, run.page_bytes())
+    prepared = read_one(run, second)
     assert prepared is not None and (second.width, second.height) == (170, 150)
     assert not run.stage_processes.takes(second, run.page_bytes())  # threads from now on
 
@@ -260,12 +264,12 @@ def test_this_process_does_the_work_until_a_worker_has_started(
     assert processes is not None
     try:
         early = ImageRecord(source=fresh_server.add("/e.png", make_image(150, 120, seed=6), content_type="image/png"))
-        assert run.image_stage()(early, run.page_bytes()) is not None and here == [early.source]
+        assert read_one(run, early) is not None and here == [early.source]
         assert not processes.wait_started(0.01)
         held.set()
         assert processes.wait_started(60)
         late = ImageRecord(source=fresh_server.add("/l.png", make_image(130, 120, seed=7), content_type="image/png"))
-        assert run.image_stage()(late, run.page_bytes()) is not None and late.width == 130
+        assert read_one(run, late) is not None and late.width == 130
         assert here == [early.source]  # the worker read it
     finally:
         held.set()
@@ -282,7 +286,7 @@ def test_a_worker_that_dies_starting_turns_the_pool_off(tmp_path: Any, fresh_ser
         assert not processes.wait_started(60)
         record = ImageRecord(source=fresh_server.add("/d.png", make_image(140, 120, seed=8), content_type="image/png"))
         assert not processes.takes(record, run.page_bytes())
-        assert run.image_stage()(record, run.page_bytes()) is not None and record.width == 140  # read here
+        assert read_one(run, record) is not None and record.width == 140  # read here
     finally:
         run.close()
 
