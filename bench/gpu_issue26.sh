@@ -4,6 +4,8 @@
 #   bash bench/gpu_wheels.sh             # here, once: the crawling libraries the device lacks, into .whl/
 #   # then one device call, carrying .whl, with a time limit of 600 s:
 #   bash bench/gpu_issue26.sh            # on the device (not run on one yet): at most 9 minutes
+#   bash bench/gpu_issue26.sh --rehearse # here, at no device time: every step on the CPU at a tiny size,
+#                                        # so a broken step shows before the device run (about 3 minutes)
 #
 # 0. the carried wheels installed to /tmp/site (the device's image has PyTorch and transformers, not
 #    protego, w3lib, bs4 and the rest); a failed import stops here, before any measurement;
@@ -26,21 +28,30 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log="${OUT:-/tmp}/issue26.txt"
 export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+if [ "${1:-}" = "--rehearse" ]; then  # the same steps on the CPU, small enough for this machine's 2 cores
+    device=cpu gpu_probe="" images=4 tokens=3 batches="2 4" site_pages=4 feed_pages=20 feed_threads="1 2" feed_processes=2
+    methods="eager/float32 torch/float32 static/float32 static/bfloat16"
+else
+    device=cuda gpu_probe=", pynvml" images=2048 tokens=20 batches="256 512 1024" site_pages=1000 feed_pages=400
+    feed_threads="1 16" feed_processes=16 methods="eager/float16 torch/float16 static/float16 static/bfloat16"
+fi
 if compgen -G ".whl/*.whl" >/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
     export PYTHONPATH=/tmp/site
 fi
 set +e  # each step below runs even when one before it failed: the device time is spent either way
 {
-    nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+    [ "$device" = cpu ] || nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
     python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
-    python3 -c "import pipeline, bench.bench_site, bench.feed_rate, bench.busy, pynvml; print('imports: ok')" || exit 3
+    python3 -c "import pipeline, bench.bench_site, bench.feed_rate, bench.busy$gpu_probe; print('imports: ok')" || exit 3
     timeout 90 python3 -m pytest -q -p no:cacheprovider -rs tests/test_blip_fast_paths.py tests/test_processes.py 2>&1 | tail -6
-    timeout 240 python3 bench/bench_captioning.py --device cuda --init-range 0.05 --tokens 20 --images 2048 \
-        --methods eager/float16 torch/float16 static/float16 static/bfloat16 --batch-sizes 256 512 1024
+    # shellcheck disable=SC2086  # the lists split into arguments
+    timeout 240 python3 bench/bench_captioning.py --device $device --init-range 0.05 --tokens $tokens --images $images \
+        --methods $methods --batch-sizes $batches
     # end to end: 1,000 pages, 5,030 distinct images (15,030 references), no response delay
-    timeout 150 python3 bench/bench_site.py --only-crawl --pages 1000 --delay-ms 0 --tokens 20 --stage-rate
+    timeout 150 python3 bench/bench_site.py --only-crawl --pages $site_pages --delay-ms 0 --tokens $tokens --stage-rate
     # the CPU side alone: 400 pages (2,030 distinct images), instant captions, 1 and 16 threads, 16 image processes,
     # at the GPU's batch of 1,024 (the batches the engine forms are printed)
-    timeout 90 python3 bench/feed_rate.py --pages 400 --threads 1 16 --processes 16 --batch 1024
+    # shellcheck disable=SC2086
+    timeout 90 python3 bench/feed_rate.py --pages $feed_pages --threads $feed_threads --processes $feed_processes --batch 1024
 } 2>&1 | tee "$log"
