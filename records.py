@@ -13,7 +13,7 @@ import base64
 import functools
 from collections import Counter
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 PENDING = "pending"
 CAPTIONED = "captioned"
@@ -45,10 +45,38 @@ def field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
+T = TypeVar("T")
+
+
 @functools.cache
 def known_fields(cls: type) -> frozenset[str]:
     """A dataclass's field names, for keeping the known keys of a stored dict."""
     return frozenset(field_names(cls))
+
+
+def field_values(instance: Any) -> dict[str, Any]:
+    """A dataclass instance's fields as a new dict: a copy of its ``__dict__``, which holds exactly its
+    fields (``__init__`` and :func:`from_complete_state` assign every field and nothing else sets any other
+    attribute), else field by field."""
+    values, names = instance.__dict__, field_names(type(instance))
+    return dict(values) if len(values) == len(names) else {name: getattr(instance, name) for name in names}
+
+
+def from_complete_state(cls: type[T], values: dict[str, Any]) -> T | None:
+    """An instance of a dataclass without ``__post_init__`` built from every field's value, without
+    running ``__init__`` (which only assigns), its fields in declared order as ``__init__`` leaves them;
+    None when ``values`` is not exactly the fields (an older version's state: ``__init__`` fills it in)."""
+    names = field_names(cls)
+    if hasattr(cls, "__post_init__") or len(values) != len(names):
+        return None
+    instance = cls.__new__(cls)
+    if tuple(values) == names:  # as this version wrote it
+        instance.__dict__.update(values)
+    elif values.keys() == known_fields(cls):
+        instance.__dict__.update({name: values[name] for name in names})
+    else:
+        return None
+    return instance
 
 
 @dataclass
@@ -81,15 +109,18 @@ class ElementInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (JSON report and state)."""
-        values = {name: getattr(self, name) for name in field_names(type(self))}
+        values = field_values(self)
         values["issues"] = list(self.issues)
         return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ElementInfo:
         """The element ``to_dict`` wrote (unknown keys of other versions are ignored)."""
-        known = known_fields(cls)
-        return cls(**{key: value for key, value in values.items() if key in known})
+        element = from_complete_state(cls, values)  # what this version wrote
+        if element is None:
+            known = known_fields(cls)
+            element = cls(**{key: value for key, value in values.items() if key in known})
+        return element
 
 
 # Fields an image's download, decoding and caption decide; copied to every record of the same URL.
@@ -193,7 +224,7 @@ class ImageRecord:
 
     def to_state(self) -> dict[str, Any]:
         """Every field, JSON-safe, for the state store (``from_state`` reads it back)."""
-        state = {name: getattr(self, name) for name in field_names(type(self))}
+        state = field_values(self)
         state["found_in"], state["alts"] = list(self.found_in), list(self.alts)
         state["alt_issues"], state["seo_issues"] = list(self.alt_issues), list(self.seo_issues)
         state["elements"] = [element.to_dict() for element in self.elements]
@@ -205,18 +236,15 @@ class ImageRecord:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ImageRecord:
         """The record ``to_state`` saved (keys an older version wrote and this one dropped are ignored)."""
-        known = known_fields(cls)
-        values = {key: value for key, value in state.items() if key in known}
-        complete = len(values) == len(known)  # what this version wrote: every field
-        binary = {name: values.pop(name, None) for name in ("thumbnail", "screenshot")}
-        elements = [ElementInfo.from_dict(element) for element in values.pop("elements", None) or []]
-        if complete and not hasattr(cls, "__post_init__"):  # a report's read-back: __init__ only assigns
-            record = cls.__new__(cls)
-            record.__dict__.update(values, elements=elements)
-        else:
-            record = cls(**values, elements=elements)
-        for name, data in binary.items():
-            setattr(record, name, base64.b64decode(data) if data else None)
+        values = dict(state)
+        values["elements"] = [ElementInfo.from_dict(element) for element in state.get("elements") or []]
+        for name in ("thumbnail", "screenshot"):
+            data = values.get(name)
+            values[name] = base64.b64decode(data) if data else None
+        record = from_complete_state(cls, values)  # a report's read-back
+        if record is None:  # an older version's state: __init__ fills in what it lacks
+            known = known_fields(cls)
+            record = cls(**{key: value for key, value in values.items() if key in known})
         return record
 
     def name_fields(self) -> dict[str, Any]:

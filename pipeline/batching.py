@@ -46,11 +46,15 @@ def may_open_page(
     return waiting_images < image_room and open_pages < image_room and fetching + stashed_pages < window
 
 
-def download_group(queued: int, threads: int, most: int) -> int:
-    """How many queued images a download thread takes as one task (``most``: 1 in threads, more
-    where each task is a message to a worker process).
+def download_group(queued: int, most: int) -> int:
+    """How many queued images a download thread takes as one task: as many as wait, up to ``most``
+    (1 in threads; more where each task is one message to a worker process, whose cost the group
+    then shares).
 
-    Groups form only while enough images wait to give every thread a full one, so no thread idles
-    and an image never waits behind others when the queue is short (the first pages, the end).
+    Grouping does not wait for a long queue: when the crawling process is the bound, the queue
+    stays short (a page's new images are sent as soon as they arrive), and one image a message
+    would cost it most where it can least afford it. A group's images are read one after another
+    by one worker: later, but the images per second are the workers' and the GPU's, not one
+    image's latency.
     """
-    return max(1, min(most, queued // max(1, threads)))
+    return max(1, min(most, queued))

@@ -187,7 +187,7 @@ class Engine:
         """The local engine: page workers, the download pool, batches captioned in the background."""
         options = self.options
         batch_size = self.run.batch_size
-        threads, download, most = self.run.download_threads, self.run.image_group_stage(), self.run.images_per_task
+        threads, download = self.run.download_threads, self.run.image_group_stage()
         capacity = 2 * batch_size + threads
         flight = InFlight()
         page_futures, image_futures = flight.pages, flight.images
@@ -203,7 +203,7 @@ class Engine:
                     previous = self.revisits.previous(row.url) if self.revisits else None
                     flight.add_page(page_pool.submit(self._page_job, row, previous), row)
                 while self.download_queue and (room := capacity - flight.images_in_flight - len(self.ready)) > 0:
-                    count = min(room, download_group(len(self.download_queue), threads, most))
+                    count = min(room, download_group(len(self.download_queue), self.run.images_per_task))
                     group = [self.download_queue.popleft() for _ in range(count)]
                     task = image_pool.submit(download, [(record, page.source) for record, page in group])
                     flight.add_images(task, [record for record, _ in group])

@@ -29,9 +29,8 @@ parent's CPU per image (several copies under its GIL), through the slot one copy
 pipe of its own, and the thread that calls it sends and receives on it directly (a
 ``ProcessPoolExecutor`` passes every task through two threads of its own: 0.46 ms of the parent's
 CPU per image here, against about 0.2). A thread hands a worker up to ``GROUP`` images in one
-message (a slot each) once enough wait to give every thread a group
-(:func:`pipeline.batching.download_group`): the message's cost, a third of the hand-over, is then
-shared (``bench/handover_cost.py``). Workers start with ``spawn`` (never ``fork`` a process that
+message (a slot each), as many as wait (:func:`pipeline.batching.download_group`): the message's
+cost, a third of the hand-over, is then shared (``bench/handover_cost.py``). Workers start with ``spawn`` (never ``fork`` a process that
 runs PyTorch's threads), in about 0.6 s of imports: until the first has said it started, the
 parent's threads do the work themselves rather than wait. A worker that dies (starting or later)
 turns the pool off and that work, and all later work, runs in the parent's threads as before.
@@ -244,6 +243,13 @@ class StageProcesses:
 
     def _usable(self) -> bool:
         return self._started.is_set() and not self._broken.is_set()
+
+    @property
+    def images_per_task(self) -> int:
+        """Images a download thread hands over as one task: a group once a worker takes them; one
+        while this process's threads read them (before the first worker starts, or after the pool
+        broke), so they read side by side."""
+        return self.group if self._usable() else 1
 
     def takes(self, record: ImageRecord, source: PageBytes) -> bool:
         """Whether a worker can read this image: one has started, not the browser's bytes, not an element's

@@ -128,7 +128,7 @@ class AuditRun:
     @property
     def images_per_task(self) -> int:
         """The most images a download thread takes as one task: a worker process's group, else one."""
-        return self.stage_processes.group if self.stage_processes is not None else 1
+        return self.stage_processes.images_per_task if self.stage_processes is not None else 1
 
     def page_stage(self) -> Callable[[str, PageChecks | None, PreviousPage | None], DiscoveredPage]:
         """What a page thread runs for a page: the worker processes' stage, or the stage here."""

@@ -320,12 +320,14 @@ def test_the_batching_rule() -> None:
 
 
 def test_the_download_group_rule() -> None:
-    """A thread takes one image unless enough wait to give every thread a full group."""
+    """A thread takes as many queued images as wait, up to the group: a short queue is grouped too
+    (when the crawling process is the bound, the queue stays short)."""
     from pipeline.batching import download_group
 
-    assert download_group(500, 16, 1) == 1  # threads alone: an image a task
-    assert download_group(500, 16, 4) == 4 and download_group(64, 16, 4) == 4
-    assert download_group(40, 16, 4) == 2 and download_group(15, 16, 4) == 1 and download_group(0, 16, 4) == 1
+    assert download_group(500, 1) == 1 and download_group(3, 1) == 1  # threads alone: an image a task
+    assert download_group(500, 4) == 4 and download_group(4, 4) == 4
+    assert download_group(5, 4) == 4 and download_group(3, 4) == 3  # one page's new images: one message
+    assert download_group(1, 4) == 1 and download_group(0, 4) == 1
 
 
 def test_the_page_admission_rule() -> None:

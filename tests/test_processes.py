@@ -266,8 +266,10 @@ def test_this_process_does_the_work_until_a_worker_has_started(
         early = ImageRecord(source=fresh_server.add("/e.png", make_image(150, 120, seed=6), content_type="image/png"))
         assert read_one(run, early) is not None and here == [early.source]
         assert not processes.wait_started(0.01)
+        assert run.images_per_task == 1  # threads here read side by side, an image each
         held.set()
         assert processes.wait_started(60)
+        assert run.images_per_task == processes.group == 4  # a worker's message carries a group
         late = ImageRecord(source=fresh_server.add("/l.png", make_image(130, 120, seed=7), content_type="image/png"))
         assert read_one(run, late) is not None and late.width == 130
         assert here == [early.source]  # the worker read it
@@ -284,6 +286,7 @@ def test_a_worker_that_dies_starting_turns_the_pool_off(tmp_path: Any, fresh_ser
     try:
         os.kill(processes.workers[0].process.pid, signal.SIGKILL)  # before it could have imported anything
         assert not processes.wait_started(60)
+        assert run.images_per_task == 1  # the pool is off: an image a task again
         record = ImageRecord(source=fresh_server.add("/d.png", make_image(140, 120, seed=8), content_type="image/png"))
         assert not processes.takes(record, run.page_bytes())
         assert read_one(run, record) is not None and record.width == 140  # read here

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import jsonschema
@@ -100,3 +101,8 @@ def test_a_record_comes_back_from_the_state_as_it_went_in_and_an_older_state_sti
     older = {key: value for key, value in state.items() if key != "caption"} | {"dropped_field": 1}
     again = ImageRecord.from_state(older)
     assert again.caption is None and again.alt == "A shoe" and again.thumbnail == b"\xff\xd8thumb"
+    element_state = {key: value for key, value in state["elements"][0].items() if key != "role"}
+    assert ElementInfo.from_dict(element_state | {"dropped": 1}) == ElementInfo(alt="A shoe")  # an older element
+    # the state and the report list fields in their declared order, however the record was built
+    assert list(back.to_state()) == list(record.to_state()) == [f.name for f in fields(ImageRecord)]
+    assert list(back.elements[0].to_dict()) == [f.name for f in fields(ElementInfo)]
