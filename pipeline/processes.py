@@ -30,9 +30,10 @@ pipe of its own, and the thread that calls it sends and receives on it directly 
 ``ProcessPoolExecutor`` passes every task through two threads of its own: 0.46 ms of the parent's
 CPU per image here, against about 0.2). A thread hands a worker up to ``GROUP`` images in one
 message (a slot each), as many as wait (:func:`pipeline.batching.download_group`): the message's
-cost, a third of the hand-over, is then shared (``bench/handover_cost.py``). Workers start with ``spawn`` (never ``fork`` a process that
-runs PyTorch's threads), in about 0.6 s of imports: until the first has said it started, the
-parent's threads do the work themselves rather than wait. A worker that dies (starting or later)
+cost, a third of the hand-over, is then shared (``bench/handover_cost.py``). Workers start with
+``spawn`` (never ``fork`` a process that runs PyTorch's threads), in about 0.6 s of imports: until
+the first has said it started, the parent's threads do the work themselves, an image a task, rather
+than wait. A worker that dies (starting or later)
 turns the pool off and that work, and all later work, runs in the parent's threads as before.
 """
 
