@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
+T = TypeVar("T")
+
 PENDING = "pending"
 CAPTIONED = "captioned"
 SKIPPED = "skipped"
@@ -43,9 +45,6 @@ def element_source(page_url: str, selector: str) -> str:
 def field_names(cls: type) -> tuple[str, ...]:
     """A dataclass's field names in order (``dataclasses.fields`` builds them anew on every call)."""
     return tuple(f.name for f in fields(cls))
-
-
-T = TypeVar("T")
 
 
 @functools.cache

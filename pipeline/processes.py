@@ -33,8 +33,8 @@ message (a slot each), as many as wait (:func:`pipeline.batching.download_group`
 cost, a third of the hand-over, is then shared (``bench/handover_cost.py``). Workers start with
 ``spawn`` (never ``fork`` a process that runs PyTorch's threads), in about 0.6 s of imports: until
 the first has said it started, the parent's threads do the work themselves, an image a task, rather
-than wait. A worker that dies (starting or later)
-turns the pool off and that work, and all later work, runs in the parent's threads as before.
+than wait. A worker that dies (starting or later) turns the pool off and that work, and all later
+work, runs in the parent's threads as before.
 """
 
 from __future__ import annotations
