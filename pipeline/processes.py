@@ -199,7 +199,6 @@ class StageProcesses:
         run.host_limit = run.responses.wire_gate = shared  # the parent's own downloads count against it too
         store = (str(run.responses.folder), run.responses.run)
         memory = max(1, run.options.response_memory_bytes // count)  # the workers' memories share the budget
-        self.group = GROUP
         self.slots = PixelSlots.create(count * GROUP, (recipe.height, recipe.width, 3))  # GROUP slots per worker
         initargs = (
             replace(run.options, response_memory_bytes=memory), recipe.to_array, store, shared.semaphores,
@@ -250,7 +249,7 @@ class StageProcesses:
         """Images a download thread hands over as one task: a group once a worker takes them; one
         while this process's threads read them (before the first worker starts, or after the pool
         broke), so they read side by side."""
-        return self.group if self._usable() else 1
+        return GROUP if self._usable() else 1
 
     def takes(self, record: ImageRecord, source: PageBytes) -> bool:
         """Whether a worker can read this image: one has started, not the browser's bytes, not an element's

@@ -21,7 +21,7 @@ from captioning.base import GenerationSettings
 from captioning.pixels import PixelRecipe
 from options import AuditOptions
 from pipeline import run_audit
-from pipeline.processes import HOST_STRIPES, PixelSlots, SharedHostLimit, StageProcesses, process_count
+from pipeline.processes import GROUP, HOST_STRIPES, PixelSlots, SharedHostLimit, StageProcesses, process_count
 from pipeline.stages import AuditRun
 from records import ImageRecord
 
@@ -269,7 +269,7 @@ def test_this_process_does_the_work_until_a_worker_has_started(
         assert run.images_per_task == 1  # threads here read side by side, an image each
         held.set()
         assert processes.wait_started(60)
-        assert run.images_per_task == processes.group == 4  # a worker's message carries a group
+        assert run.images_per_task == GROUP == 4  # a worker's message carries a group
         late = ImageRecord(source=fresh_server.add("/l.png", make_image(130, 120, seed=7), content_type="image/png"))
         assert read_one(run, late) is not None and late.width == 130
         assert here == [early.source]  # the worker read it
