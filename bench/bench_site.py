@@ -90,12 +90,18 @@ def image_paths(pages: int) -> list[str]:
 
 
 def serve(
-    pages: int, delay_s: float, image: Callable[[str], tuple[bytes, str]] | None = None, warm: bool = True
+    pages: int,
+    delay_s: float,
+    image: Callable[[str], tuple[bytes, str]] | None = None,
+    warm: bool = True,
+    nav_links: int = 0,
 ) -> http.server.ThreadingHTTPServer:
     """The benchmark site on 127.0.0.1; ``image(path)`` gives (bytes, content type) of an image,
     by default a 400-1200 px photo or a 128 px icon. ``warm``: every image made before the server
     answers, on all cores, so a timed crawl measures the crawler, not the site making its images
-    (one at a time, about 100 a second); otherwise each is made on first request and kept."""
+    (one at a time, about 100 a second); otherwise each is made on first request and kept.
+    ``nav_links``: every page also carries a menu of that many links, the same on every page (a
+    real shop's header and footer: 50 to 100 links) to the first pages."""
     made: dict[str, tuple[bytes, str]] = {}
     lock = threading.Lock()
     if image is None:
@@ -111,6 +117,8 @@ def serve(
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
             made.update(zip(paths, pool.map(image, paths), strict=True))
 
+    menu = "<nav>" + "".join(f'<a href="/page/{k % pages}">Menu {k}</a>' for k in range(nav_links)) + "</nav>"
+
     def answer(path: str, base: str) -> Answer:
         if path == "/robots.txt":
             return ROBOTS_ALLOW_ALL
@@ -120,7 +128,8 @@ def serve(
         if path.startswith("/page/") and path[6:].isdigit() and int(path[6:]) < pages:
             i = int(path[6:])
             imgs = "".join(f'<img src="{base}{src}" alt="">' for src in page_images(i))  # absolute: see naive.py
-            html = f'<html><body><a href="/">Home</a><a href="/page/{(i + 1) % pages}">Next</a>{imgs}</body></html>'
+            links = f'{menu}<a href="/">Home</a><a href="/page/{(i + 1) % pages}">Next</a>'
+            html = f"<html><body>{links}{imgs}</body></html>"
             return 200, "text/html", html.encode()
         if path.startswith("/img/"):
             with lock:

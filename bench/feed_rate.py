@@ -4,6 +4,7 @@
     python3 bench/feed_rate.py --pages 1000 --threads 1 8 16 --processes 16   # on a GPU machine's 16 cores
     python3 bench/feed_rate.py --threads 2 --processes 2 --batch 1024        # the batches a GPU's engine forms
     python3 bench/feed_rate.py --threads 2 --processes 2 --batch 256 --batch-seconds 0.5  # the model is the slow side
+    python3 bench/feed_rate.py --processes 2 --batch 1024 --nav-links 80  # a real site's menu on every page
 
 The benchmark site of ``bench_site.py`` (every image made before the clock starts, no response
 delay) is audited by the local engine in a fresh process per run, with everything a real audit
@@ -190,6 +191,12 @@ def main() -> None:
         default=0.0,
         help="each caption batch takes this long whatever its size, as a GPU's does below saturation (default 0)",
     )
+    parser.add_argument(
+        "--nav-links",
+        type=int,
+        default=0,
+        help="a menu of this many links on every page, the same on each, as a real site's header and footer",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -197,11 +204,12 @@ def main() -> None:
         print(json.dumps(child(args.child, args.threads[0], processes, args.batch, args.batch_seconds)))
         return
     started = time.perf_counter()
-    server = serve(args.pages, 0.0)
+    server = serve(args.pages, 0.0, nav_links=args.nav_links)
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     print(
         f"# {args.pages} pages x 15 images ({len(image_paths(args.pages))} distinct, made in "
-        f"{time.perf_counter() - started:.1f} s), no delay, instant captions, {os.cpu_count()} CPUs",
+        f"{time.perf_counter() - started:.1f} s), {args.nav_links} menu links a page, no delay, instant captions, "
+        f"{os.cpu_count()} CPUs",
         flush=True,
     )
     rates: dict[int, float] = {}

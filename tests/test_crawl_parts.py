@@ -159,3 +159,33 @@ def test_the_frontier_hands_out_each_queued_url_once_and_reads_a_row_per_page(tm
     assert frontier.next() is None and frontier.next() is None and len(reads) == 1
     frontier.offer("https://shop.example/newer", 1, "link")
     assert frontier.next().url == "https://shop.example/newer"  # type: ignore[union-attr]
+
+
+def test_a_link_met_again_costs_the_frontier_no_query_and_memory_stays_bounded(tmp_path, monkeypatch) -> None:
+    """A site's menu is on every page: the second offer of a link asks the store nothing, records nothing
+    new, and the links remembered are capped (cleared when full), so a big site's crawl stays bounded."""
+    from options import AuditOptions
+    from pipeline import frontier as frontier_module
+    from pipeline.frontier import Frontier
+    from state.store import AuditStore
+
+    monkeypatch.setattr(frontier_module, "_MET", 3)
+    store = AuditStore(str(tmp_path / "state.sqlite"))
+    store.bind({"start": ["https://shop.example/"]})
+    frontier = Frontier(
+        store, Scope.for_start(["https://shop.example/"], False, (), ()), AuditOptions(crawl=True, max_pages=1000)
+    )
+    menu = ["https://shop.example/a", "https://shop.example/b#top", "https://elsewhere.example/x"]
+    for link in menu:
+        frontier.offer(link, 1, "link")
+    reads: list[str] = []
+    store._db.set_trace_callback(reads.append)
+    for link in menu:
+        frontier.offer(link, 2, "link")
+    assert reads == []  # met before: no query at all
+    frontier.offer("https://shop.example/c", 1, "link")  # full: the remembered links are cleared
+    assert len(frontier._met) == 1
+    frontier.offer("https://shop.example/a", 1, "link")  # forgotten: asked again, and still recorded once
+    assert reads and [row.url for row in store.urls()].count("https://shop.example/a") == 1
+    rows = {row.url: row for row in store.urls()}
+    assert rows["https://shop.example/b"].depth == 1 and rows["https://elsewhere.example/x"].status == "skipped"
