@@ -117,7 +117,8 @@ def serve(
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
             made.update(zip(paths, pool.map(image, paths), strict=True))
 
-    menu = "<nav>" + "".join(f'<a href="/page/{k % pages}">Menu {k}</a>' for k in range(nav_links)) + "</nav>"
+    menu = "".join(f'<a href="/page/{k % pages}">Menu {k}</a>' for k in range(nav_links))
+    menu = f"<nav>{menu}</nav>" if menu else ""  # none: the pages as the earlier figures measured them
 
     def answer(path: str, base: str) -> Answer:
         if path == "/robots.txt":
