@@ -9,6 +9,8 @@ serves it for download, and the sharded writer builds each from shard files. A n
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,14 +123,16 @@ class WriteFailure:
 
 def write_atomically(fmt: ReportFormat, report: AuditReport, path: Path) -> Path:
     """Write one report beside its place and rename it into place: a reader never sees half a file, and
-    a failed write leaves the previous file (or none) where it was."""
+    a failed write leaves the previous file (or none) where it was. The writer sees the file's own name
+    (a script's usage line names it), in a hidden folder beside it, on the same file system."""
     path.parent.mkdir(parents=True, exist_ok=True)  # a folder removed since the checks is made again
-    part = path.with_name(path.name + ".part")
+    work = Path(tempfile.mkdtemp(prefix=".altscout-part-", dir=path.parent))
+    part = work / path.name
     try:
         fmt.write(report, part)
         os.replace(part, path)
     finally:
-        part.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
     return path
 
 

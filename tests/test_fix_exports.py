@@ -15,7 +15,8 @@ from conftest import CaptionsByWidth, FixtureServer, make_image
 from options import AuditOptions
 from pipeline import run_audit
 from records import AuditReport
-from reports.fixes import product_handle, shopify_image_src, write_shopify_csv, write_wp_cli
+from reports.fixes import product_handle, shopify_image_src, write_shopify_csv
+from reports.formats import FORMATS, write_atomically
 
 HOSTILE = "it's a \"test\" $(touch PWNED) `touch PWNED2` \\ ; café"
 CAPTIONS = {
@@ -90,9 +91,10 @@ def test_the_shopify_csv_sets_only_alts_that_need_it(report: AuditReport, fresh_
 
 
 def test_the_wp_cli_script_runs_nothing_but_wp(report: AuditReport, tmp_path: Path) -> None:
-    script = write_wp_cli(report, tmp_path / "fix.sh")
+    script = write_atomically(FORMATS["wp_cli"], report, tmp_path / "fix.sh")  # as the CLI writes it
     text = script.read_text(encoding="utf-8")
     assert text.startswith("#!/bin/sh\n") and text.count("wp post meta update") == 2  # 42 and 7; 8 passed
+    assert "#   sh fix.sh\n" in text and sorted(p.name for p in tmp_path.iterdir()) == ["fix.sh"]  # its own name
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     calls = tmp_path / "calls.jsonl"
