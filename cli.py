@@ -36,6 +36,7 @@ from pipeline import AuditFinished, audit, run_audit
 from pipeline.engine import Engine
 from records import AuditReport
 from reports.decisions import Decision, DecisionsError, apply_decisions, read_decisions
+from reports.fixes import held
 from reports.formats import FORMATS, WriteFailure, write_all
 from reports.patch import write_fix_patch
 from reports.sharded import STREAMED, ShardReports, build_reports
@@ -309,6 +310,7 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
         apply_decisions(report, plan.decisions)
     written, failures = write_reports(report, args)
     written += rename_plan(report, args) + fix_patch(report, args)
+    held_notice(report, args)
     summary = report.summary()
     for page in report.pages:  # even with --quiet: a page missing what JavaScript adds must not pass silently
         for warning in page.warnings:
@@ -352,8 +354,17 @@ def fix_patch(report: AuditReport, args: argparse.Namespace) -> list[Path]:
     result = write_fix_patch(report, Path(args.source_dir), Path(args.fix_patch))
     if not args.quiet:
         print(f"altscout: fix patch: {result.tags} <img> tag(s) in {result.files} file(s), {len(result.by_hand)} to "
-              f"apply by hand (listed at its top) -> {args.fix_patch}", file=sys.stderr)  # fmt: skip
+              f"apply by hand, {len(result.held)} held for review (listed at its top) -> {args.fix_patch}",
+              file=sys.stderr)  # fmt: skip
     return [Path(args.fix_patch)]
+
+
+def held_notice(report: AuditReport, args: argparse.Namespace) -> None:
+    """--shopify-csv, --wp-cli: how many suggestions wait for a review because they replace a person's alt."""
+    waiting = sum(1 for _ in held(report)) if args.shopify_csv or args.wp_cli else 0
+    if waiting and not args.quiet:
+        print(f"altscout: {waiting} suggestion(s) would replace alt text a person wrote; the exports carry them "
+              "once a review accepts them (--decisions)", file=sys.stderr)  # fmt: skip
 
 
 def rename_plan(report: AuditReport, args: argparse.Namespace) -> list[Path]:

@@ -1,10 +1,16 @@
 """Exports that apply suggestions: Shopify's product CSV and a WP-CLI script (issue 28).
 
 Which suggestions are carried (:func:`fixes`): an image's suggested alt for its ``alt`` attribute,
-when the image is not decorative, its alt did not pass every check (missing, empty on content,
-a placeholder, a file name, a mismatch...) and a review (``--decisions``) did not reject it; an
-edited suggestion is carried as edited. An alt that passed is never overwritten, and nothing is
-written for a decorative image.
+when the image is not decorative, its alt did not pass every check and a review (``--decisions``)
+did not reject it; an edited suggestion is carried as edited. An alt that passed is never
+overwritten, and nothing is written for a decorative image.
+
+Alt text a person wrote is never replaced on a guess. Without a review, a suggestion is carried
+where the alt is missing or is no description at all (a file name, a placeholder). Where the alt
+is a person's words and the findings are judgements (it shares no words with the caption, it is
+long, it differs from the same image's alt elsewhere, it starts with "image of"), the suggestion
+is *held* (:func:`held`): shown in the reports and the review, and carried once a review accepts
+or edits it.
 
 - ``--shopify-csv``: for pages under ``/products/<handle>``, the rows of Shopify's product CSV
   that update image alt text (Handle, Title, Image Src, Image Alt Text). Shopify matches an
@@ -20,6 +26,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -34,6 +41,7 @@ _SIZE_SUFFIX = re.compile(
     r"(?=\.[A-Za-z0-9]+$)"
 )
 _SIZE_PARAMS = {"width", "height", "crop", "format", "pad_color"}
+NO_DESCRIPTION = frozenset({"filename_alt", "placeholder_alt"})  # findings that say an alt describes nothing
 
 
 def applicable(field: Callable[[str], Any]) -> bool:
@@ -47,12 +55,39 @@ def applicable(field: Callable[[str], Any]) -> bool:
     return not (alt and alt.strip() and not field("alt_issues"))  # an alt that passed every check stays
 
 
+def needs_review(field: Callable[[str], Any]) -> bool:
+    """Whether an applicable suggestion would replace a person's alt on a judgement (see the module)."""
+    alt = field("alt")
+    return bool(alt and alt.strip()) and not NO_DESCRIPTION.intersection(field("alt_issues") or ())
+
+
+def _carried(record: ImageRecord) -> bool | None:
+    """True: exported; None: held for a review; False: not exportable, or rejected."""
+    field = partial(getattr, record)
+    if not applicable(field) or record.decision == "rejected":
+        return False
+    return None if record.decision is None and needs_review(field) else True
+
+
 def fixes(report: AuditReport) -> Iterator[tuple[PageReport, ImageRecord, str]]:
     """(page, image, alt text) for every suggestion an export applies (see the module)."""
     for page in report.pages:
         for record in page.images:
-            if applicable(lambda name, r=record: getattr(r, name)) and record.decision != "rejected":
+            if _carried(record):
                 yield page, record, record.suggested_alt or ""
+
+
+def is_held(record: ImageRecord) -> bool:
+    """Whether the image's suggestion waits for a review that accepts it: it would replace a person's alt."""
+    return _carried(record) is None
+
+
+def held(report: AuditReport) -> Iterator[tuple[PageReport, ImageRecord]]:
+    """(page, image) for every suggestion held until a review accepts it."""
+    for page in report.pages:
+        for record in page.images:
+            if is_held(record):
+                yield page, record
 
 
 def shopify_image_src(url: str) -> str:

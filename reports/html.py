@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 
 from auditing.registry import ISSUES, SEVERITIES
 from records import AuditReport, PageReport
+from reports.fixes import is_held
 
 WORST_PAGES = 10
 CHANGES_SHOWN = 200
@@ -89,6 +90,7 @@ def html_context(
         "pages": pages,
         "images": images,
         "text": _text,
+        "held": is_held,
     }
 
 

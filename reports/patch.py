@@ -11,8 +11,9 @@ precisely so that nothing else changes.
 
 Images that come from CSS or that JavaScript builds, and pages with no matching file, are listed
 at the top of the patch under "apply by hand" with their selector (``git apply`` skips those
-lines). A page path never leads outside the folder: ``..`` segments and symbolic links that point
-out of it are refused.
+lines); so are the suggestions held for a review, which would replace an alt a person wrote. A page
+path never leads outside the folder: ``..`` segments and symbolic links that point out of it are
+refused.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from records import AuditReport, ImageRecord, PageReport
-from reports.fixes import fixes
+from reports.fixes import fixes, held
 from scraper.urls import resource_url
 
 _IMG_TAG = re.compile(r"<img\b(?P<attrs>(?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.IGNORECASE)
@@ -39,11 +40,13 @@ TAG_SOURCES = {"img", "srcset", "lazy", "picture"}  # found on an <img> the sour
 
 @dataclass(frozen=True)
 class PatchResult:
-    """What a patch does: files changed, tags changed, and what must be applied by hand (and why)."""
+    """What a patch does: files changed, tags changed, what must be applied by hand (and why), and the
+    suggestions held until a review accepts them (they would replace a person's alt)."""
 
     files: int
     tags: int
     by_hand: list[str]
+    held: list[str]
 
 
 def page_file(source_dir: Path, page_url: str) -> Path | None:
@@ -77,8 +80,13 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
         _by_hand(page, record, f'role="img" and aria-label="{record.suggested_alt}" on the element')
         for page in report.pages
         for record in page.images
-        if record.suggestion_for == "aria-label" and record.suggested_alt and not record.decorative
+        if record.suggestion_for == "aria-label"
+        and record.suggested_alt
+        and not record.decorative
+        and record.decision != "rejected"
     ]  # a background or a drawn element: no alt attribute to set
+    waiting = [_by_hand(page, record, f"replaces the alt {record.alt!r} ({', '.join(record.alt_issues)})")
+               for page, record in held(report)]  # fmt: skip
     chunks: list[str] = []
     files = tags = 0
     root = source_dir.resolve()
@@ -101,8 +109,9 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
             chunks.append(_diff(original, changed, target.relative_to(root).as_posix()))
     header = ["# AltScout: alt texts for the audited <img> elements; apply with `git apply` in --source-dir."]
     header += [f"# apply by hand: {line}" for line in by_hand]
+    header += [f"# held for review (accept it with --decisions): {line}" for line in waiting]
     path.write_bytes(("\n".join(header) + "\n" + "".join(chunks)).encode("utf-8", errors="surrogateescape"))
-    return PatchResult(files, tags, by_hand)
+    return PatchResult(files, tags, by_hand, waiting)
 
 
 def _patched(text: str, page_url: str, records: dict[str, tuple[ImageRecord, str]]) -> tuple[str, dict[str, int]]:

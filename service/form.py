@@ -194,7 +194,7 @@ class FormCallbacks:
         """The review's image list: every exportable suggestion of the finished job."""
         job = self.find(job_id)
         items = review_items(self.store, job) if job is not None and job.state == DONE else []
-        choices = [(f"{item['url'].rsplit('/', 1)[-1][:60]}: {item['text'][:70]}", item["url"]) for item in items]
+        choices = [(_choice_label(item), item["url"]) for item in items]
         return gr.update(choices=choices, value=None)
 
     def review_pick(self, job_id: str, url: str | None) -> tuple[str, str]:
@@ -245,3 +245,9 @@ class FormCallbacks:
             unreadable = "That file is not an image AltScout can read."
             raise gr.Error(friendly(record.reason, record.detail, FORM) if known else unreadable)
         return record.caption or "", f"{record.width}x{record.height} {record.format}"
+
+
+def _choice_label(item: dict[str, Any]) -> str:
+    """A review item as the form lists it; a suggestion that would replace a person's alt says so."""
+    label = f"{item['url'].rsplit('/', 1)[-1][:60]}: {item['text'][:70]}"
+    return f"{label} (replaces “{item['replaces'][:40]}”: exported once accepted)" if item["replaces"] else label

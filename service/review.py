@@ -16,7 +16,7 @@ from typing import Any
 from pipeline.engine import Engine
 from records import AuditReport
 from reports.decisions import Decision, apply_decisions, decisions_from, to_entries
-from reports.fixes import applicable
+from reports.fixes import applicable, needs_review
 from reports.formats import FORMATS, write_atomically
 from service.jobs import DONE, Job, JobStore
 from service.runner import job_options
@@ -73,7 +73,8 @@ def _json(path: Path) -> dict[str, Any]:
 
 def review_items(store: JobStore, job: Job) -> list[dict[str, Any]]:
     """What a person can review in a finished job: each exportable suggestion (an ``alt`` to set, not
-    decorative, on an image whose alt did not pass), with its current text and decision."""
+    decorative, on an image whose alt did not pass), with its current text and decision, and the
+    person's alt it would replace where the exports hold it until it is accepted."""
     report = _json(store.job_dir(job.id) / FORMATS["json"].file_name)
     items: dict[str, dict[str, Any]] = {}
     for page in report.get("pages") or []:
@@ -81,5 +82,10 @@ def review_items(store: JobStore, job: Job) -> list[dict[str, Any]]:
             url = image.get("url")
             if url not in items and applicable(image.get):  # the rule the exports follow; rejected ones too
                 items[url] = {"url": url, "page": page.get("url"), "text": image["suggested_alt"],
-                              "decision": image.get("decision")}  # fmt: skip
+                              "decision": image.get("decision"), "replaces": _replaced(image)}  # fmt: skip
     return list(items.values())
+
+
+def _replaced(image: dict[str, Any]) -> str | None:
+    """The alt a person wrote that the suggestion would replace, where that waits for a review."""
+    return image.get("alt") if needs_review(image.get) else None

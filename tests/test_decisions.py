@@ -6,15 +6,18 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from conftest import CaptionsByWidth, FixtureServer
+from conftest import CaptionsByWidth, FixtureServer, make_image
 from test_fix_exports import CAPTIONS, serve
 
 from options import AuditOptions
 from pipeline import run_audit
-from reports.decisions import DecisionsError, apply_decisions, read_decisions
-from reports.fixes import write_shopify_csv, write_wp_cli
+from reports.decisions import Decision, DecisionsError, apply_decisions, read_decisions
+from reports.fixes import held, write_shopify_csv, write_wp_cli
+from reports.html import render_html
+from reports.patch import write_fix_patch
 
 
 def test_decisions_from_json_and_csv(tmp_path: Path) -> None:
@@ -64,3 +67,55 @@ def test_exports_follow_the_review(fresh_server: FixtureServer, tmp_path: Path) 
     assert [row["Image Alt Text"] for row in rows] == ["Tan brogue, side view"]
     script = write_wp_cli(report, tmp_path / "w.sh").read_text()
     assert "update 42 " not in script and "update 7 " in script  # rejected: not exported
+
+
+def test_a_persons_alt_is_replaced_only_once_a_review_accepts_it(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    page = """<html><body><article>
+<img class="wp-image-9" src="/up/team.jpg" alt="Our team at the 2025 summit">
+<img class="wp-image-10" src="/up/crew.jpg" alt="IMG_1234.jpg">
+<img class="wp-image-11" src="/up/desk.jpg">
+</article></body></html>"""
+    fresh_server.add("/blog/team", page)
+    for width, name in ((406, "team"), (407, "crew"), (408, "desk")):
+        fresh_server.add(f"/up/{name}.jpg", make_image(width, 300, "JPEG", seed=width), content_type="image/jpeg")
+    captions = {406: "a blue vase of flowers on a shelf", 407: "a group of people on a stage", 408: "a wooden desk"}
+    source = tmp_path / "site"
+    (source / "blog").mkdir(parents=True)
+    (source / "blog" / "team.html").write_text(page)
+    report = run_audit([fresh_server.url("/blog/team")], AuditOptions(render="never", allow_private=True, ocr="off"),
+                       CaptionsByWidth(captions))  # fmt: skip
+    team = fresh_server.url("/up/team.jpg")
+    assert [record.url for _, record in held(report)] == [team]  # a mismatch is a judgement: the person's alt waits
+
+    script = write_wp_cli(report, tmp_path / "w.sh").read_text()
+    assert "update 10 " in script and "update 11 " in script and "update 9 " not in script  # file name, missing
+    patch = write_fix_patch(report, source, tmp_path / "fix.patch")
+    text = (tmp_path / "fix.patch").read_text()
+    assert patch.tags == 2 and len(patch.held) == 1 and "Our team at the 2025 summit" in patch.held[0]
+    assert "# held for review" in text and '-<img class="wp-image-9"' not in text
+    html_report = render_html(report)
+    assert html_report.count("replaces alt text a person wrote") == 1
+
+    apply_decisions(report, {team: Decision(team, "accept", None)})
+    assert not list(held(report)) and "update 9 " in write_wp_cli(report, tmp_path / "w2.sh").read_text()
+    write_fix_patch(report, source, tmp_path / "fix2.patch")
+    assert '+<img class="wp-image-9" src="/up/team.jpg" alt="' in (tmp_path / "fix2.patch").read_text()
+
+
+def test_the_review_list_says_which_suggestions_replace_a_persons_alt(tmp_path: Path) -> None:
+    from service.form import _choice_label
+    from service.review import review_items
+
+    def image(url: str, alt: str | None, issues: list[str]) -> dict:
+        return {"url": url, "status": "captioned", "suggestion_for": "alt", "suggested_alt": "A desk",
+                "decorative": False, "alt": alt, "alt_issues": issues}  # fmt: skip
+
+    images = [image("http://h/a.jpg", "Our office", ["alt_mismatch"]), image("http://h/b.jpg", "IMG_1.jpg",
+              ["filename_alt"]), image("http://h/c.jpg", None, ["missing_alt"])]  # fmt: skip
+    (tmp_path / "report.json").write_text(json.dumps({"pages": [{"url": "http://h/", "images": images}]}))
+    store = SimpleNamespace(job_dir=lambda job_id: tmp_path)
+    items = review_items(store, SimpleNamespace(id="j"))  # type: ignore[arg-type]
+    assert [(item["url"], item["replaces"]) for item in items] == [
+        ("http://h/a.jpg", "Our office"), ("http://h/b.jpg", None), ("http://h/c.jpg", None)]  # fmt: skip
+    assert _choice_label(items[0]) == "a.jpg: A desk (replaces “Our office”: exported once accepted)"
+    assert _choice_label(items[2]) == "c.jpg: A desk"
