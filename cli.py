@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from auditing import ISSUES, severity_at_least
-from auditing.compare import compare, new_at_least
+from auditing.compare import compare, new_at_least, previous_report
 from captioning import ModelLoadError, get_captioner
 from cli_progress import progress_for
 from library import apply_renames, write_rename_plan
@@ -160,9 +160,12 @@ def preflight(args: argparse.Namespace) -> Plan:
     previous = None
     if args.compare:
         try:
-            previous = json.loads(args.compare.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"--compare {args.compare} cannot be read as a JSON report: {exc}") from None
+            previous = previous_report(json.loads(args.compare.read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise InputError(f"--compare {args.compare} cannot be read: {exc.strerror or exc}") from None
+        except ValueError as exc:  # not JSON, or JSON that is no audit
+            raise InputError(f"--compare {args.compare} is not an AltScout JSON report: {exc}",
+                             {CLI: "give the --json file of an earlier audit"}) from None  # fmt: skip
     try:
         decisions = read_decisions(Path(args.decisions)) if args.decisions else None
     except DecisionsError as exc:

@@ -42,6 +42,17 @@ def findings(pages: Iterable[dict[str, Any]]) -> tuple[set[str], set[Finding]]:
     return audited, found
 
 
+def previous_report(data: Any) -> dict[str, Any]:
+    """``data`` when it is a JSON report whose findings can be read; ValueError saying why otherwise."""
+    if not isinstance(data, dict) or not isinstance(data.get("pages"), list):
+        raise ValueError("it has no list of pages")
+    try:
+        findings(data["pages"])
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ValueError(f"its pages are not an audit's pages ({type(exc).__name__}: {exc})") from None
+    return data
+
+
 def compare(current: AuditReport, previous: dict[str, Any]) -> dict[str, Any]:
     """The comparison block: counts by state and every finding with its state."""
     now_pages, now = findings(page.to_dict() for page in current.pages)

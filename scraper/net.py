@@ -12,9 +12,12 @@
 from __future__ import annotations
 
 import email.utils
+import http.client
+import socket
+import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -114,7 +117,7 @@ def _guarded_connection(base: type[HTTPConnection], allow_private: bool) -> type
                     raise ConnectTimeoutError(self, f"connection to {self.host} timed out") from exc
                 except OSError as exc:
                     last_error = exc
-            raise NewConnectionError(self, f"failed to connect: {last_error}")
+            raise NewConnectionError(self, f"failed to connect: {last_error}") from last_error
 
     Guarded.__name__ = f"Guarded{base.__name__}"
     return Guarded
@@ -270,7 +273,7 @@ class Fetcher:
             if cause is not None:
                 raise cause from exc
             raise FetchError(
-                f"could not connect to {urlsplit(url).hostname}: {type(exc).__name__}",
+                f"could not connect to {urlsplit(url).hostname}: {connection_failure(exc)}",
                 code="connection_error",
             ) from exc
 
@@ -300,12 +303,12 @@ class Fetcher:
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
             if "timed out" in str(exc).lower():
                 raise FetchError("the answer stopped coming (read timed out)", code="timeout") from exc
-            raise FetchError(f"connection broke while reading: {type(exc).__name__}", code="incomplete") from exc
+            raise FetchError(f"connection broke while reading: {connection_failure(exc)}", code="incomplete") from exc
         return b"".join(chunks)
 
 
-def _unwrap_guard_error(exc: BaseException) -> ScrapeError | None:
-    """Find a ScrapeError raised by the guard inside urllib3/requests wrappers."""
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception it wraps (cause, context, urllib3's ``reason``, exceptions in its args)."""
     seen: set[int] = set()
     stack: list[BaseException] = [exc]
     while stack:
@@ -313,8 +316,36 @@ def _unwrap_guard_error(exc: BaseException) -> ScrapeError | None:
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, ScrapeError):
-            return current
+        yield current
         linked = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
         stack.extend(link for link in linked if isinstance(link, BaseException))  # an SSL reason may be a string
-    return None
+
+
+def _unwrap_guard_error(exc: BaseException) -> ScrapeError | None:
+    """Find a ScrapeError raised by the guard inside urllib3/requests wrappers."""
+    return next((current for current in _chain(exc) if isinstance(current, ScrapeError)), None)
+
+
+def connection_failure(exc: BaseException) -> str:
+    """Why a connection failed or broke, in words and without addresses (the class name as a last resort)."""
+    chain = list(_chain(exc))
+    for current in chain:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return f"its TLS certificate was not accepted ({current.verify_message or current.reason})"
+        if isinstance(current, ssl.SSLError):
+            return f"the TLS handshake failed ({current.reason or type(current).__name__})"
+    for kind, words in _CONNECTION_WORDS:  # the most telling first, however deep it is wrapped
+        if any(isinstance(current, kind) for current in chain):
+            return words
+    return type(exc).__name__
+
+
+_CONNECTION_WORDS: tuple[tuple[type[BaseException], str], ...] = (
+    (ConnectionRefusedError, "the connection was refused (nothing listens on that port)"),
+    (ConnectionResetError, "the server reset the connection"),
+    (ConnectionAbortedError, "the connection was aborted"),
+    (BrokenPipeError, "the server closed the connection"),
+    (socket.gaierror, "the name does not resolve"),
+    (http.client.IncompleteRead, "the answer ended before its announced length"),
+    (urllib3.exceptions.ProtocolError, "the server broke the HTTP exchange"),
+)

@@ -56,6 +56,7 @@ def page(server: FixtureServer) -> str:
         (["https://example.com/", "--shard-dir", "s", "--xlsx", "a.xlsx"], "--xlsx is not written for --shard-dir"),
         (["https://example.com/", "--fix-patch", "a.patch"], "--fix-patch needs --source-dir, the folder the site"),
         (["https://example.com/", "--decisions", "missing.json"], "--decisions missing.json cannot be read"),
+        (["https://example.com/", "--compare", "missing.json"], "--compare missing.json cannot be read: No such file"),
         (["https://example.com/", "--source-dir", "nope", "--fix-patch", "a.patch"], "--source-dir nope: there is no"),
     ],
 )
@@ -64,6 +65,17 @@ def test_usage_mistakes_are_one_sentence_before_any_model_loads(args: list[str],
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 2 and sentence in one_line(result.stderr)
     assert "loading the captioning model" not in result.stderr and time.monotonic() - started < 30
+
+
+def test_a_compare_file_that_is_no_audit_is_refused_before_any_work(tmp_path: Path) -> None:
+    cases = [("list.json", "[1, 2]", "it has no list of pages"),
+             ("other.json", '{"pages": [{"status": "ok"}]}', "its pages are not an audit's pages")]  # fmt: skip
+    for name, content, why in cases:
+        (tmp_path / name).write_text(content)
+        result = run_cli("https://example.com/", "--compare", name, cwd=tmp_path)
+        assert result.returncode == 2 and "loading the captioning model" not in result.stderr
+        assert f"--compare {name} is not an AltScout JSON report: {why}" in one_line(result.stderr)
+        assert one_line(result.stderr).endswith("; give the --json file of an earlier audit.")
 
 
 def test_file_mistakes_name_the_flag_and_the_fix(tmp_path: Path) -> None:
