@@ -327,6 +327,12 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
             f"{summary['skipped']} skipped, {summary['failed']} failed -> {', '.join(map(str, written))}",
             file=sys.stderr,
         )
+    left_out = (report.site or {}).get("skipped_by_reason") or {}
+    if left_out and not args.quiet:  # a crawl's cap or scope must not pass unnoticed
+        why = ", ".join(f"{reason}: {count}" for reason, count in left_out.items())
+        where = args.pages_csv or "--pages-csv FILE"
+        print(f"altscout: {sum(left_out.values())} URL(s) found were not audited ({why}); {where} lists them "
+              "with the reason", file=sys.stderr)  # fmt: skip
     if report.comparison is not None and not args.quiet:
         counts = report.comparison["counts"]
         compared_with = getattr(args, "compared_with", None) or str(args.compare)

@@ -141,3 +141,20 @@ def test_cli_compare_and_fail_on_new(shop: FixtureServer, tiny_blip_dir: Path, t
     after = after_report["comparison"]
     new = [row for row in after["findings"] if row["state"] == "new"]
     assert {(row["check"], row["image"].rsplit("/", 1)[-1]) for row in new} >= {("missing_alt", "products.png")}
+
+
+def test_cli_says_how_many_urls_a_crawl_left_out(
+    shop: FixtureServer, tiny_blip_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pages_csv = tmp_path / "pages.csv"
+    args = [f"http://shop.test:{shop.port}/", "--crawl", "--max-pages", "1", "--model", str(tiny_blip_dir),
+            "--allow-private", "--render", "never", "--max-new-tokens", "4", "--min-new-tokens", "2",
+            "--out", str(tmp_path / "c.txt"), "--pages-csv", str(pages_csv)]  # fmt: skip
+    assert cli.main(args) == 0
+    rows = list(csv.DictReader(pages_csv.open(encoding="utf-8-sig")))
+    left = sorted(row["reason"] for row in rows if row["status"] == "skipped")
+    assert left.count("max_pages") >= 2
+    why = ", ".join(f"{reason}: {left.count(reason)}" for reason in sorted(set(left)))
+    said = [line for line in capsys.readouterr().err.splitlines() if "were not audited" in line]
+    assert said == [f"altscout: {len(left)} URL(s) found were not audited ({why}); {pages_csv} lists them with the "
+                    "reason"]  # fmt: skip
