@@ -87,7 +87,8 @@ def _audit_tab(calls: FormCallbacks, ceiling: int) -> tuple[Any, Any, list[Any]]
     gallery = gr.Gallery(label="Captioned images", columns=6, height="auto", elem_id="gallery")
     report = gr.HTML(elem_id="results")
     files = gr.File(
-        label="Downloads: captions.txt, JSON, CSV, HTML report (and pages.csv for a site)",
+        label="Downloads: the HTML report, JSON, CSV, XLSX, captions.txt (pages.csv for a site), and the Shopify "
+        "CSV and WP-CLI script that apply the suggestions",
         file_count="multiple",
         interactive=False,
         elem_id="files",
