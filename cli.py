@@ -132,6 +132,9 @@ def preflight(args: argparse.Namespace) -> Plan:
     options = replace(options_from_args(args), scheme_added=tuple(added))
     if args.fail_on_new and not (args.fail_on and args.compare):
         raise InputError("--fail-on-new needs --fail-on and --compare")
+    if args.translation_model and options.lang == "en":
+        raise InputError("--translation-model is used only when captions are translated, and --lang is en",
+                         {CLI: "add --lang with the language (e.g. --lang de), or --lang auto"})  # fmt: skip
     if args.shard_dir and (args.compare or args.data_dir or args.rename_plan or args.reports_only):
         raise InputError("--shard-dir cannot be combined with --compare, --data-dir, --rename-plan or --reports-only")
     if args.fix_patch and not args.source_dir:
