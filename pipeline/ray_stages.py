@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import pickle
+import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -51,6 +52,7 @@ def ensure_ray(address: str | None) -> None:
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     target = address or os.environ.get("RAY_ADDRESS") or "local"
+    check_cluster_answers(target, "--ray-address" if address else "RAY_ADDRESS")
     runtime_env = {"env_vars": {"PYTHONPATH": str(ROOT)}} if target == "local" else None
     ray.init(
         address=target,
@@ -60,6 +62,29 @@ def ensure_ray(address: str | None) -> None:
         logging_level=logging.WARNING,
     )
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+
+
+def check_cluster_answers(address: str, given_as: str, timeout_s: float = 5.0) -> None:
+    """A cluster address where nothing answers is one sentence within seconds; ``ray.init`` would retry
+    for about a quarter of an hour. ``local``, ``auto`` and other schemes are left to Ray.
+
+    This probe dials the operator's own cluster, never an audited site: site bytes go through
+    :mod:`scraper.net` only.
+    """
+    if address in ("local", "auto") or ("://" in address and not address.startswith("ray://")):
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise OptionsError(f"{given_as} {address} is not a Ray cluster address; give HOST:PORT (the head's GCS "
+                           "port, 6379 by default) or ray://HOST:10001")  # fmt: skip
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        why = exc.strerror or ("no answer" if isinstance(exc, TimeoutError) else type(exc).__name__)
+        raise OptionsError(f"{given_as} {address}: no Ray cluster answers there ({why}); start one with "
+                           "`ray start --head` and give the address it prints, or leave it out for a local Ray"
+                           ) from None  # fmt: skip
 
 
 def _row(kind: str, page_url: str, state: dict[str, Any], prepared: bytes = b"") -> dict[str, Any]:

@@ -313,3 +313,24 @@ def test_ray_re_audit_asks_only_what_changed(
     third = run_audit(start, opts)
     assert bodies(fresh_server) == ["/img/item-2.png", "/shop/3"] and third.site["captioned_this_run"] == 1
     assert third.site["changes"]["images"] == {"unchanged": 4 + len(SHARED), "changed": 1, "new": 0, "gone": 0}
+
+
+def test_a_cluster_address_where_nothing_answers_is_one_sentence_in_seconds() -> None:
+    import socket
+
+    from conftest import unused_port
+
+    from options import OptionsError
+    from pipeline.ray_stages import check_cluster_answers
+
+    started = time.monotonic()
+    with pytest.raises(OptionsError) as caught:
+        check_cluster_answers(f"127.0.0.1:{unused_port()}", "--ray-address")
+    assert time.monotonic() - started < 6 and "\n" not in str(caught.value)
+    assert "no Ray cluster answers there" in str(caught.value) and "ray start --head" in str(caught.value)
+    with pytest.raises(OptionsError, match="is not a Ray cluster address; give HOST:PORT"):
+        check_cluster_answers("head-node", "RAY_ADDRESS")
+    with socket.create_server(("127.0.0.1", 0)) as listening:  # something answers: Ray takes over from here
+        check_cluster_answers(f"ray://127.0.0.1:{listening.getsockname()[1]}", "--ray-address")
+    for left_to_ray in ("local", "auto", "anyscale://project"):
+        check_cluster_answers(left_to_ray, "--ray-address")
