@@ -21,7 +21,8 @@ import gradio as gr
 from captioning import resolve_model_id
 from options import OptionsError
 from options.flags import add_flags
-from options.table import SERVER, apply
+from options.preflight import InputError, browser_path
+from options.table import CLI, SERVER, apply
 from service import Service
 from service.form import FORM_OPTIONS, PAGE, SITE, FormCallbacks, control
 from service.jobs import Limits
@@ -174,7 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        browser_path(args.browser)
         service = service_from_args(args)
+    except InputError as exc:
+        print(f"altscout-app: error: {exc.sentence(CLI)}", file=sys.stderr)
+        return 2
     except (OptionsError, KeyFileError, OSError) as exc:
         print(f"altscout-app: error: {exc}", file=sys.stderr)
         return 2

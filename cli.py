@@ -30,7 +30,7 @@ from cli_progress import progress_for
 from library import apply_renames, write_rename_plan
 from options import AuditOptions, OptionsError
 from options.flags import add_flags
-from options.preflight import InputError, check_reachable_safely, model_folder, page_url, writable
+from options.preflight import InputError, browser_path, check_reachable_safely, model_folder, page_url, writable
 from options.table import CLI, apply, error_sentence
 from pipeline import AuditFinished, audit, run_audit
 from pipeline.engine import Engine
@@ -155,6 +155,7 @@ def preflight(args: argparse.Namespace) -> Plan:
     if args.reports_only and not Path(args.state).is_file():
         raise InputError(f"--state {args.state}: there is no such file", {CLI: "give the file the audit ran with"})
     model_folder(options.model)
+    browser_path(args.browser)
     outputs = [] if args.shard_dir else [(fmt.flag, getattr(args, fmt.name)) for fmt in FORMATS.values()]
     for flag, path in [*outputs, ("--rename-plan", args.rename_plan), ("--state", args.state),
                        ("--fix-patch", args.fix_patch)]:  # fmt: skip

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from options.table import API, CLI, FORM
 from scraper.addresses import check_address, resolve_checked
+from scraper.browser import ENV_BROWSER, BrowserUnavailableError, find_browser
 from scraper.errors import BlockedURLError, ScrapeError
 
 NO_SCHEME_PREFIXES = ("javascript:", "data:", "file:", "about:", "mailto:", "ftp:", "tel:")
@@ -157,3 +158,14 @@ def model_folder(model: str, flag: str = "--model") -> None:
     if not (folder / "config.json").is_file():
         raise InputError(f"{flag} {model}: the folder has no config.json, so it holds no saved model",
                          {"any": "download one into it, or give a hub id"})  # fmt: skip
+
+
+def browser_path(explicit: str | None) -> None:
+    """A ``--browser`` (or ``$ALTSCOUT_CHROMIUM``) that names no executable is refused now: with
+    ``--render auto`` it would otherwise read every page without a browser."""
+    if not (explicit or os.environ.get(ENV_BROWSER)):
+        return
+    try:
+        find_browser(explicit)
+    except BrowserUnavailableError as exc:
+        raise InputError(exc.message, {"any": "point it at a Chromium or Chrome executable, or leave it out"}) from None

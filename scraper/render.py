@@ -148,7 +148,12 @@ class Renderer:
                 args=launch_args(self._dead_port.getsockname()[1]),
             )
         except Exception as exc:
-            raise BrowserUnavailableError(f"Chromium at {self.executable} did not start: {str(exc)[:300]}") from exc
+            log.debug("browser launch failed: %s", exc)  # Playwright's message goes on with the browser's log
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise BrowserUnavailableError(
+                f"Chromium at {self.executable} did not start ({first}); point --browser at a Chromium or Chrome "
+                "executable that runs here, or use --render never"
+            ) from exc
 
     def close(self) -> None:
         """Close the browser and stop the loop thread."""

@@ -177,3 +177,16 @@ def test_cli_render_always_without_a_browser_is_one_line(tiny_blip_dir: Path, tm
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no-chromium is not an executable file" in lines[0]
+
+
+def test_cli_a_browser_that_does_not_start_is_one_line(tiny_blip_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    args = [*tiny_cli_args(tiny_blip_dir), "--browser", str(shutil.which("true"))]
+    args[args.index("never")] = "always"
+    result = run_cli("http://127.0.0.1:9/", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    true = shutil.which("true")
+    assert len(lines) == 1 and lines[0].startswith(f"altscout: error: Chromium at {true} did not start (")
+    assert lines[0].endswith("point --browser at a Chromium or Chrome executable that runs here, or use --render never")

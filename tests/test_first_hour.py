@@ -58,6 +58,7 @@ def page(server: FixtureServer) -> str:
         (["https://example.com/", "--decisions", "missing.json"], "--decisions missing.json cannot be read"),
         (["https://example.com/", "--compare", "missing.json"], "--compare missing.json cannot be read: No such file"),
         (["https://example.com/", "--translation-model", "de=./m"], "--translation-model is used only when captions"),
+        (["https://example.com/", "--browser", "./chrome"], "--browser ./chrome is not an executable file; point it"),
         (["https://example.com/", "--source-dir", "nope", "--fix-patch", "a.patch"], "--source-dir nope: there is no"),
     ],
 )
