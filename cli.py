@@ -296,7 +296,12 @@ def usage_error(sentence: str) -> int:
 
 def announce(options: AuditOptions, args: argparse.Namespace) -> None:
     """The first line, at once: loading a model takes seconds."""
-    if not args.quiet:
+    if args.quiet:
+        return
+    if options.engine == "ray":  # the driver loads no model: the caption actors do
+        print(f"altscout: starting the Ray engine; its caption actors load {options.model} …", file=sys.stderr,
+              flush=True)  # fmt: skip
+    else:
         print(f"altscout: loading the captioning model {options.model} …", file=sys.stderr, flush=True)
 
 

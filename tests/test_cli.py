@@ -190,3 +190,18 @@ def test_cli_a_browser_that_does_not_start_is_one_line(tiny_blip_dir: Path, tmp_
     true = shutil.which("true")
     assert len(lines) == 1 and lines[0].startswith(f"altscout: error: Chromium at {true} did not start (")
     assert lines[0].endswith("point --browser at a Chromium or Chrome executable that runs here, or use --render never")
+
+
+def test_cli_announces_where_the_model_loads(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    import cli
+    from options import AuditOptions
+
+    cli.announce(AuditOptions(model="m"), argparse.Namespace(quiet=False))
+    cli.announce(AuditOptions(model="m", engine="ray"), argparse.Namespace(quiet=False))
+    cli.announce(AuditOptions(model="m"), argparse.Namespace(quiet=True))
+    assert capsys.readouterr().err.splitlines() == [
+        "altscout: loading the captioning model m …",
+        "altscout: starting the Ray engine; its caption actors load m …",
+    ]
