@@ -75,7 +75,7 @@ def page_url(text: str | None) -> Target:
         raise InputError(f"'{url}' is not a web address", {"any": "give it as https://example.com/page"}) from None
     if parts.scheme.lower() not in ("http", "https"):
         scheme = url.split(":", 1)[0]
-        raise InputError(f"'{url}' uses {scheme}:, not http:// or https://; only web pages can be audited")
+        raise InputError(f"'{url}' uses the {scheme}: scheme; only http:// and https:// pages can be audited")
     host = parts.hostname or ""
     single_label = "." not in host and ":" not in host and host != "localhost"
     if not host or any(c.isspace() for c in url) or (added and single_label):

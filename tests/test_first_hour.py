@@ -46,7 +46,7 @@ def page(server: FixtureServer) -> str:
     [
         ([""], "An address is empty; give the page's address, e.g. https://example.com/."),
         (["not a url"], "'not a url' is not a web address; give it as https://example.com/page."),
-        (["ftp://example.com/a"], "'ftp://example.com/a' uses ftp:, not http:// or https://; only web pages can"),
+        (["ftp://example.com/a"], "'ftp://example.com/a' uses the ftp: scheme; only http:// and https:// pages can"),
         (["http://127.0.0.1:9/"], "is a loopback address; add --allow-private to audit loopback and private addresses"),
         (["https://example.com/", "--model", "./no-such-model"], "--model ./no-such-model: there is no such folder"),
         (["https://example.com/", "--max-images", "0"], "--max-images must be positive, got 0."),
