@@ -379,7 +379,9 @@ def fix_patch(report: AuditReport, args: argparse.Namespace) -> list[Path]:
 
 def held_notice(report: AuditReport, args: argparse.Namespace) -> None:
     """--shopify-csv, --wp-cli: how many suggestions wait for a review because they replace a person's alt."""
-    waiting = sum(1 for _ in held(report)) if args.shopify_csv or args.wp_cli else 0
+    if args.fix_patch or not (args.shopify_csv or args.wp_cli):
+        return  # the fix patch's line already counts them (the same held suggestions), or nothing is exported
+    waiting = sum(1 for _ in held(report))
     if waiting and not args.quiet:
         print(f"altscout: {waiting} suggestion(s) would replace alt text a person wrote; the exports carry them "
               "once a review accepts them (--decisions)", file=sys.stderr)  # fmt: skip
