@@ -114,6 +114,17 @@ class Plan:
     decisions: dict[str, Decision] | None = None  # --decisions, read before any page is fetched
 
 
+def check_folder_flags(args: argparse.Namespace, folders: list[str]) -> None:
+    """A folder is captioned, not crawled; the folder-only flags need one."""
+    if folders and args.crawl:
+        raise InputError(f"--crawl follows the links of web pages, and {folders[0]} is a local folder",
+                         {CLI: "audit the folder without --crawl"})  # fmt: skip
+    for flag, value in (("--rename-plan", args.rename_plan), ("--glob", args.glob)):
+        if value and not folders:
+            raise InputError(f"{flag} works on a local folder of images, and none is given",
+                             {CLI: "give the folder to audit, e.g. ./photos"})  # fmt: skip
+
+
 def preflight(args: argparse.Namespace) -> Plan:
     """Every check before anything is loaded or fetched; InputError or OptionsError (exit 2) when one fails."""
     texts = read_urls(args)
@@ -129,6 +140,7 @@ def preflight(args: argparse.Namespace) -> Plan:
         check_reachable_safely(target.url, args.allow_private)
         urls.append(target.url)
         added += [target.url] if target.added_scheme else []
+    check_folder_flags(args, [url for url in urls if "://" not in url])
     options = replace(options_from_args(args), scheme_added=tuple(added))
     if args.fail_on_new and not (args.fail_on and args.compare):
         raise InputError("--fail-on-new needs --fail-on and --compare")
@@ -391,10 +403,7 @@ def rename_plan(report: AuditReport, args: argparse.Namespace) -> list[Path]:
     """--rename-plan: descriptive file names for the first folder audited."""
     if not args.rename_plan:
         return []
-    folders = [page for page in report.pages if page.kind == "folder"]
-    if not folders:
-        print("altscout: --rename-plan needs a folder to audit; no plan written", file=sys.stderr)
-        return []
+    folders = [page for page in report.pages if page.kind == "folder"]  # preflight saw to it that there is one
     rows = write_rename_plan(folders[0], args.rename_plan)
     if len(folders) > 1 and not args.quiet:
         print("altscout: --rename-plan covers the first folder only", file=sys.stderr)

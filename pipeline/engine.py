@@ -83,7 +83,9 @@ class Engine:
     def __init__(self, urls: Iterable[str], options: AuditOptions, captioner: Captioner | None = None) -> None:
         self.options = options
         self.run = AuditRun(options, captioner)
-        targets = list(dict.fromkeys(u.strip() for u in urls if u and u.strip()))
+        given = [u.strip() for u in urls if u and u.strip()]
+        # A folder is named as its report names it ("./photos/" is "photos"), so its row ends when its page does.
+        targets = list(dict.fromkeys(str(Path(u)) if self.run.is_folder(u) else u for u in given))
         # A crawl normalises its start URLs; a list of targets is audited exactly as given.
         self.targets = [normalise_url(u) for u in targets] if options.crawl else targets
         self.start_urls = [u for u in self.targets if not self.run.is_folder(u)]

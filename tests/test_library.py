@@ -77,6 +77,32 @@ def test_folder_index_in_captions_txt(library: Path) -> None:
     )
 
 
+@pytest.mark.timeout(60)
+def test_a_folder_named_relatively_is_audited_once(
+    library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'./photos/' is reported as 'photos': its row ends with its page (it used to be queued again, forever)."""
+    monkeypatch.chdir(library.parent)
+    options = AuditOptions(render="never", allow_local_folders=True)
+    report = run_audit(["./photos/", "photos", "photos/"], options, FakeCaptioner())
+    assert [(page.url, page.kind, page.status) for page in report.pages] == [("photos", "folder", "ok")]
+    assert len(report.pages[0].images) == 7
+
+
+def test_folder_flags_need_a_folder_and_a_folder_is_not_crawled(library: Path, tmp_path: Path) -> None:
+    """Refused in one sentence before any work (no model is loaded: --model names nothing)."""
+    cases = [
+        (("http://127.0.0.1:9/", "--rename-plan", "plan.csv"), "--rename-plan works on a local folder"),
+        (("http://127.0.0.1:9/", "--glob", "*.jpg"), "--glob works on a local folder"),
+        ((str(library), "--crawl"), f"--crawl follows the links of web pages, and {library} is a local folder"),
+    ]
+    for args, words in cases:
+        result = run_cli(*args, "--allow-private", "--model", str(tmp_path / "no-model"), cwd=tmp_path)
+        assert result.returncode == 2 and words in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "plan.csv").exists()
+
+
 def test_folders_are_off_unless_allowed(library: Path) -> None:
     page = run_audit([str(library)], AuditOptions(render="never"), FakeCaptioner()).pages[0]
     assert page.status == "failed" and page.error_code == "unsupported_scheme"
