@@ -78,9 +78,7 @@ def test_folder_index_in_captions_txt(library: Path) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_a_folder_named_relatively_is_audited_once(
-    library: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_folder_named_relatively_is_audited_once(library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """'./photos/' is reported as 'photos': its row ends with its page (it used to be queued again, forever)."""
     monkeypatch.chdir(library.parent)
     options = AuditOptions(render="never", allow_local_folders=True)
