@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from auditing import ISSUES, severity_at_least
-from auditing.compare import compare, new_at_least, previous_report
+from auditing import ISSUES, at_least
+from auditing.compare import compare, new_findings, previous_report
 from captioning import ModelLoadError, get_captioner
 from cli_progress import progress_for
 from library import apply_renames, write_rename_plan
@@ -227,10 +227,17 @@ def run_as_job(
     return report, compared_with
 
 
-def worst_issue_at_least(summary: dict[str, Any], threshold: str) -> bool:
-    """True when the report's summary counts an issue of ``threshold`` severity or worse."""
-    issues = summary["issues"]
-    return any(severity_at_least(ISSUES[slug].severity, threshold) for slug, count in issues.items() if count)
+def gate(summary: dict[str, Any], comparison: dict[str, Any] | None, args: argparse.Namespace) -> bool:
+    """--fail-on (and --fail-on-new): True when the audit fails the gate, which then says why, even with --quiet."""
+    if not args.fail_on:
+        return False
+    new = bool(args.fail_on_new and comparison is not None)
+    found = new_findings(comparison, args.fail_on) if new and comparison else at_least(summary["issues"], args.fail_on)
+    if found:
+        listed = ", ".join(f"{slug} ({count}, {ISSUES[slug].severity})" for slug, count in found.items())
+        what, flag = ("new issues", "--fail-on-new") if new else ("issues", "--fail-on")
+        print(f"altscout: {what} of severity {args.fail_on} or worse ({flag}): {listed}", file=sys.stderr)
+    return bool(found)
 
 
 def shard_outputs(args: argparse.Namespace, folder: Path) -> ShardReports:
@@ -260,9 +267,7 @@ def run_sharded(urls: list[str], options: AuditOptions, args: argparse.Namespace
             f"{summary['skipped']} skipped, {summary['failed']} failed -> {', '.join(map(str, outputs.written()))}",
             file=sys.stderr,
         )
-    if args.fail_on and worst_issue_at_least(summary, args.fail_on):
-        if not args.quiet:
-            print(f"altscout: issues of severity {args.fail_on} or worse found (--fail-on)", file=sys.stderr)
+    if gate(summary, None, args):
         return EXIT_ISSUES
     return EXIT_PAGES_FAILED if summary["pages_failed"] else EXIT_OK
 
@@ -367,12 +372,7 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
         print(f"altscout: error: {failure.sentence(CLI)}{again}", file=sys.stderr)
     if failures:
         return EXIT_REPORTS
-    gate = new_at_least(report.comparison, args.fail_on) if args.fail_on_new and report.comparison else None
-    if gate is None and args.fail_on:
-        gate = worst_issue_at_least(summary, args.fail_on)
-    if gate:
-        if not args.quiet:
-            print(f"altscout: issues of severity {args.fail_on} or worse found (--fail-on)", file=sys.stderr)
+    if gate(summary, report.comparison, args):
         return EXIT_ISSUES
     return EXIT_PAGES_FAILED if summary["pages_failed"] else EXIT_OK
 

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from auditing.registry import ISSUES, severity_at_least
+from auditing.registry import ISSUES, at_least
 from records import AuditReport
 from scraper.urls import normalise_url
 
@@ -79,9 +79,6 @@ def compare(current: AuditReport, previous: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def new_at_least(comparison: dict[str, Any], threshold: str) -> bool:
-    """True when a new finding has ``threshold`` severity or worse (``--fail-on-new``)."""
-    return any(
-        row["state"] == NEW and row["severity"] and severity_at_least(row["severity"], threshold)
-        for row in comparison["findings"]
-    )
+def new_findings(comparison: dict[str, Any], threshold: str) -> dict[str, int]:
+    """The new findings of ``threshold`` severity or worse, counted by check, worst first (``--fail-on-new``)."""
+    return at_least(Counter(row["check"] for row in comparison["findings"] if row["state"] == NEW), threshold)

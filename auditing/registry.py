@@ -3,6 +3,7 @@ axe-core rule and Lighthouse audit it corresponds to (None where neither has one
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 SEVERITIES = ("minor", "moderate", "serious", "critical")  # axe-core's impact levels, lowest first
@@ -301,3 +302,14 @@ def issue_types() -> dict[str, dict[str, str | None]]:
 def severity_at_least(severity: str, threshold: str) -> bool:
     """True when ``severity`` is ``threshold`` or worse."""
     return SEVERITIES.index(severity) >= SEVERITIES.index(threshold)
+
+
+def at_least(counts: Mapping[str, int], threshold: str) -> dict[str, int]:
+    """The issues of ``counts`` (slug -> count) of ``threshold`` severity or worse, worst first (a CI gate's why)."""
+    kept = [
+        (slug, n)
+        for slug, n in counts.items()
+        if n and slug in ISSUES and severity_at_least(ISSUES[slug].severity, threshold)
+    ]
+    kept.sort(key=lambda item: (-SEVERITIES.index(ISSUES[item[0]].severity), -item[1], item[0]))
+    return dict(kept)

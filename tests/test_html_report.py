@@ -138,6 +138,16 @@ def test_fail_on_exit_codes(
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == code, result.stderr
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    # The gate says why, even with --quiet: the issues at or over the threshold, worst first, with their counts.
+    why = [line for line in result.stderr.splitlines() if "or worse" in line]
+    if code == 3 and page == "/f/linked.html":
+        listed = "linked_image_no_text (1, critical), missing_alt (1, critical)"
+        assert why == [f"altscout: issues of severity critical or worse (--fail-on): {listed}"]
+    elif code == 3:
+        assert len(why) == 1 and why[0].startswith("altscout: issues of severity minor or worse (--fail-on): ")
+        assert "link" not in why[0]
+    else:
+        assert why == []
 
 
 def test_fail_on_takes_precedence_over_failed_pages(server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path) -> None:

@@ -120,7 +120,9 @@ def test_comparison_states() -> None:
     assert result["counts"] == {"new": 1, "fixed": 1, "persisting": 1, "not_comparable": 2}
 
 
-def test_cli_compare_and_fail_on_new(shop: FixtureServer, tiny_blip_dir: Path, tmp_path: Path) -> None:
+def test_cli_compare_and_fail_on_new(
+    shop: FixtureServer, tiny_blip_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     base = f"http://shop.test:{shop.port}"
     common = [
         *(f"{base}/", "--crawl", "--model", str(tiny_blip_dir), "--allow-private", "--render", "never", "--quiet"),
@@ -135,7 +137,10 @@ def test_cli_compare_and_fail_on_new(shop: FixtureServer, tiny_blip_dir: Path, t
     assert cli.main([*common, "--fail-on", "serious"]) == 3  # ...while --fail-on alone fails on old ones
     # A regression: an image loses its alt on the products page.
     shop.routes["/products"].body = shop.routes["/products"].body.replace(b' alt="Cakes"', b"")
+    capsys.readouterr()
     assert cli.main([*common, *gate, "--json", str(tmp_path / "after.json")]) == 3
+    why = [line for line in capsys.readouterr().err.splitlines() if "or worse" in line]
+    assert why == ["altscout: new issues of severity serious or worse (--fail-on-new): missing_alt (1, critical)"]
     after_report = json.loads((tmp_path / "after.json").read_text())
     jsonschema.validate(after_report, json.loads(SCHEMA_PATH.read_text()))
     after = after_report["comparison"]
