@@ -141,6 +141,12 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
         done.add(attachment)
         lines.append(f"# {_comment(page.url)}: {_comment(record.url)}")
         lines.append(f"wp post meta update {attachment} _wp_attachment_image_alt {shlex.quote(text)}")
+    for page, record in held(report):  # listed, as the fix patch lists them: a review that accepts them adds them
+        if record.wp_attachment_id is not None and record.wp_attachment_id not in done:
+            done.add(record.wp_attachment_id)
+            lines.append(f"# held for review (accept it with --decisions): attachment {record.wp_attachment_id}, "
+                         f"{_comment(page.url)}: {_comment(record.url)} would replace the alt "
+                         f"{_comment(record.alt or '')!r} with {_comment(record.suggested_alt or '')!r}")  # fmt: skip
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
 

@@ -89,6 +89,9 @@ def test_a_persons_alt_is_replaced_only_once_a_review_accepts_it(fresh_server: F
 
     script = write_wp_cli(report, tmp_path / "w.sh").read_text()
     assert "update 10 " in script and "update 11 " in script and "update 9 " not in script  # file name, missing
+    held_lines = [line for line in script.splitlines() if line.startswith("# held for review")]
+    assert len(held_lines) == 1 and "attachment 9, " in held_lines[0]
+    assert "would replace the alt 'Our team at the 2025 summit' with " in held_lines[0]
     patch = write_fix_patch(report, source, tmp_path / "fix.patch")
     text = (tmp_path / "fix.patch").read_text()
     assert patch.tags == 2 and len(patch.held) == 1 and "Our team at the 2025 summit" in patch.held[0]
