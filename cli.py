@@ -35,7 +35,7 @@ from options.table import CLI, apply, error_sentence
 from pipeline import AuditFinished, audit, run_audit
 from pipeline.engine import Engine
 from records import AuditReport
-from reports.decisions import Decision, DecisionsError, apply_decisions, read_decisions
+from reports.decisions import DECISIONS, Decision, DecisionsError, apply_decisions, read_decisions
 from reports.fixes import held
 from reports.formats import FORMATS, WriteFailure, write_all
 from reports.patch import write_fix_patch
@@ -335,8 +335,8 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
     """Reports, warnings, the summary and the exit code."""
     if plan.previous is not None:
         report.comparison = compare(report, plan.previous)
-    if plan.decisions:
-        apply_decisions(report, plan.decisions)
+    if plan.decisions is not None:
+        apply_review(report, plan.decisions, args)
     written, failures = write_reports(report, args)
     written += rename_plan(report, args) + fix_patch(report, args)
     held_notice(report, args)
@@ -387,6 +387,22 @@ def fix_patch(report: AuditReport, args: argparse.Namespace) -> list[Path]:
               f"apply by hand, {len(result.held)} held for review (listed at its top) -> {args.fix_patch}",
               file=sys.stderr)  # fmt: skip
     return [Path(args.fix_patch)]
+
+
+def apply_review(report: AuditReport, decisions: dict[str, Decision], args: argparse.Namespace) -> None:
+    """--decisions: the review applied; one line says what it did, and (even with --quiet) what it could not use."""
+    used = apply_decisions(report, decisions)
+    unused = [url for url in decisions if url not in used]
+    counts = Counter(decisions[url].decision for url in used)
+    done = ", ".join(f"{counts[kind]} {word}" for kind, word in DECISIONS.items() if counts[kind])
+    if not decisions:
+        line = f"altscout: the review {args.decisions} decides nothing: fill its decision column (accept, edit, reject)"
+    else:
+        line = f"altscout: review {args.decisions}: {len(used)} suggestion(s) decided ({done or 'none'})"
+    if unused:
+        line += f"; {len(unused)} decision(s) name no image with a suggestion in this audit, e.g. {unused[0]}"
+    if unused or not decisions or not args.quiet:
+        print(line, file=sys.stderr)
 
 
 def held_notice(report: AuditReport, args: argparse.Namespace) -> None:

@@ -1,8 +1,11 @@
 """A review of the suggestions (``--decisions FILE``): accept, edit or reject each, before export.
 
-The file is JSON (a list of objects, or ``{"decisions": [...]}``) or CSV with a header; each entry
-has the image URL (``url``), the ``decision`` (``accept``, ``edit`` or ``reject``) and, for an
-edit, the ``text``. An edited text replaces the suggestion everywhere (reports and exports); a
+The file is JSON (a list of objects, or ``{"decisions": [...]}``), CSV with a header, or a
+spreadsheet (``.xlsx``: its ``Images`` sheet, else its first); each entry has the image URL
+(``url``), the ``decision`` (``accept``, ``edit`` or ``reject``; the reports' own ``accepted``,
+``edited``, ``rejected`` too) and, for an edit, the ``text``. A sheet's row with no decision is not
+reviewed, and its text may be its ``suggested_alt`` cell: the CSV and XLSX reports are review
+sheets as they are. An edited text replaces the suggestion everywhere (reports and exports); a
 rejected suggestion is kept in the reports, marked, and left out of every export that applies
 fixes (Shopify CSV, WP-CLI script, ``--fix-patch``). Suggestions the file does not mention are
 carried as they are, as without a review.
@@ -13,13 +16,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from records import AuditReport
+from reports.cells import FORMULA_STARTS
 
 DECISIONS = {"accept": "accepted", "edit": "edited", "reject": "rejected"}
+AS_REPORTED = {reported: decision for decision, reported in DECISIONS.items()}  # a report's sheet reads back
 MAX_TEXT = 1000
 
 
@@ -38,13 +44,43 @@ class Decision:
 
 def read_decisions(path: Path) -> dict[str, Decision]:
     """The file's decisions by image URL; DecisionsError with one sentence when it cannot be used."""
+    where = f"--decisions {path}"
+    if path.suffix.lower() == ".xlsx":
+        return sheet_decisions(_xlsx_rows(path, where), where)
     try:
         raw = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DecisionsError(f"--decisions {path} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
-    is_json = raw.lstrip().startswith(("[", "{"))
-    entries = _json_entries(raw, path) if is_json else list(csv.DictReader(io.StringIO(raw)))
-    return decisions_from(entries, f"--decisions {path}")
+    except UnicodeDecodeError:
+        raise DecisionsError(f"{where} is not UTF-8 text; save it as CSV UTF-8, or pass the .xlsx") from None
+    except OSError as exc:
+        raise DecisionsError(f"{where} cannot be read: {exc.strerror or exc}") from None
+    if raw.lstrip().startswith(("[", "{")):
+        return decisions_from(_json_entries(raw, path), where)
+    return sheet_decisions(list(csv.DictReader(io.StringIO(raw), delimiter=_delimiter(raw))), where)
+
+
+def sheet_decisions(rows: list[dict[str, Any]], where: str) -> dict[str, Decision]:
+    """Decisions from a sheet's rows, numbered as a spreadsheet shows them (the header is row 1).
+
+    A row with no decision is not reviewed. An edit's text is the ``text`` cell, else the row's
+    ``suggested_alt`` (a report's own column, edited in place). Two rows that decide one image
+    differently are refused: a report lists an image once per page it is on.
+    """
+    decisions: dict[str, Decision] = {}
+    first_row: dict[str, int] = {}
+    for number, row in enumerate(rows, start=2):
+        if not str(row.get("decision") or "").strip():
+            continue
+        text = row.get("text") if str(row.get("text") or "").strip() else row.get("suggested_alt")
+        if isinstance(text, str) and text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
+            text = text[1:]  # written with an apostrophe so that it stays text (reports.cells)
+        decision = _decision({**row, "text": text}, f"{where}, row {number}")
+        earlier = decisions.get(decision.url)
+        if earlier is not None and earlier != decision:
+            raise DecisionsError(f"{where}, rows {first_row[decision.url]} and {number} decide differently for "
+                                 f"{decision.url}")  # fmt: skip
+        decisions[decision.url] = decision
+        first_row.setdefault(decision.url, number)
+    return decisions
 
 
 def decisions_from(entries: list[Any], where: str) -> dict[str, Decision]:
@@ -64,19 +100,45 @@ def to_entries(decisions: dict[str, Decision]) -> list[dict[str, str]]:
     ]
 
 
-def apply_decisions(report: AuditReport, decisions: dict[str, Decision]) -> int:
-    """Mark (and for edits, replace) the suggestions the review decided; returns how many records it touched."""
-    touched = 0
+def apply_decisions(report: AuditReport, decisions: dict[str, Decision]) -> set[str]:
+    """Mark (and for edits, replace) the suggestions the review decided; the URLs of the decisions used
+    (a decision whose URL names no image with a suggestion in this report is not)."""
+    used: set[str] = set()
     for page in report.pages:
         for record in page.images:
-            decision = decisions.get(record.url) or decisions.get(record.source)
+            key = record.url if record.url in decisions else record.source
+            decision = decisions.get(key)
             if decision is None or record.suggested_alt is None:
                 continue
             record.decision = DECISIONS[decision.decision]
             if decision.decision == "edit":
                 record.suggested_alt = decision.text
-            touched += 1
-    return touched
+            used.add(key)
+    return used
+
+
+def _delimiter(raw: str) -> str:
+    """The header line's delimiter: a spreadsheet set to a comma-decimal language saves with semicolons."""
+    header = raw.split("\n", 1)[0]
+    return max(",;\t", key=header.count) if any(mark in header for mark in ",;\t") else ","
+
+
+def _xlsx_rows(path: Path, where: str) -> list[dict[str, Any]]:
+    """The rows of the workbook's ``Images`` sheet (else its first), as dicts by header name."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or "it is not an .xlsx workbook"
+        raise DecisionsError(f"{where} cannot be read: {why}") from None
+    try:
+        sheet = book["Images"] if "Images" in book.sheetnames else book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = [str(name).strip() if name is not None else "" for name in next(rows, ())]
+        return [dict(zip(header, values, strict=False)) for values in rows]
+    finally:
+        book.close()
 
 
 def _json_entries(raw: str, path: Path) -> list[Any]:
@@ -95,6 +157,7 @@ def _decision(entry: Any, where: str) -> Decision:
         raise DecisionsError(f"{where}: expected an object with url, decision and text")
     url = str(entry.get("url") or entry.get("image_url") or "").strip()
     kind = str(entry.get("decision") or "").strip().lower()
+    kind = AS_REPORTED.get(kind, kind)
     text = entry.get("text")
     text = " ".join(str(text).split()) if text not in (None, "") else None
     if not url:

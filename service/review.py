@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.engine import Engine
 from records import AuditReport
-from reports.decisions import Decision, apply_decisions, decisions_from, to_entries
+from reports.decisions import Decision, DecisionsError, apply_decisions, decisions_from, to_entries
 from reports.fixes import applicable, needs_review
 from reports.formats import FORMATS, write_atomically
 from service.jobs import DONE, Job, JobStore
@@ -40,28 +40,32 @@ def save_review(store: JobStore, job: Job, entries: list[Any]) -> dict[str, Deci
     """Merge ``entries`` into the job's decisions, save them, and write its reports again."""
     if job.state != DONE:
         raise ReviewError(f"Only a finished audit can be reviewed; this one is {job.state}.")
-    decisions = saved_decisions(store, job) | decisions_from(entries, "decisions")
+    sent = decisions_from(entries, "decisions")
+    decisions = saved_decisions(store, job) | sent
+    report, used = reviewed_report(store, job, decisions)
+    if unused := [url for url in sent if url not in used]:
+        raise DecisionsError(f"{len(unused)} decision(s) name no image with a suggestion in this audit, "
+                             f"e.g. {unused[0]}; nothing was saved")  # fmt: skip
     folder = store.job_dir(job.id)
     part = folder / (DECISIONS_FILE + ".part")
     part.write_text(json.dumps(to_entries(decisions), indent=1), encoding="utf-8")
     part.replace(folder / DECISIONS_FILE)
-    report = reviewed_report(store, job, decisions)
     for fmt in FORMATS.values():
         if (folder / fmt.file_name).exists():  # the formats the job wrote, and only those
             write_atomically(fmt, report, folder / fmt.file_name)
     return decisions
 
 
-def reviewed_report(store: JobStore, job: Job, decisions: dict[str, Decision]) -> AuditReport:
-    """The job's report rebuilt from its state, as its run wrote it, with the decisions applied."""
+def reviewed_report(store: JobStore, job: Job, decisions: dict[str, Decision]) -> tuple[AuditReport, set[str]]:
+    """The job's report rebuilt from its state, as its run wrote it, with the decisions applied; the
+    URLs of the decisions it used."""
     folder = store.job_dir(job.id)
     report = Engine(job.urls, job_options(job, folder)).stored_report()
     if not job.crawl and len(job.urls) == 1:  # one page: a page report, as the run wrote it
         report.site = report.images = None
     written = _json(folder / FORMATS["json"].file_name)
     report.comparison = written.get("comparison")
-    apply_decisions(report, decisions)
-    return report
+    return report, apply_decisions(report, decisions)
 
 
 def _json(path: Path) -> dict[str, Any]:

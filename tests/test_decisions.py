@@ -10,12 +10,14 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import CaptionsByWidth, FixtureServer, make_image
+from test_cli import run_cli, tiny_cli_args
 from test_fix_exports import CAPTIONS, serve
 
 from options import AuditOptions
 from pipeline import run_audit
 from reports.decisions import Decision, DecisionsError, apply_decisions, read_decisions
 from reports.fixes import held, write_shopify_csv, write_wp_cli
+from reports.formats import FORMATS, write_atomically
 from reports.html import render_html
 from reports.patch import write_fix_patch
 
@@ -62,7 +64,7 @@ def test_exports_follow_the_review(fresh_server: FixtureServer, tmp_path: Path) 
          "text": "Tan brogue, side view"},
         {"url": fresh_server.url("/wp-content/uploads/2024/hostile.jpg"), "decision": "reject"},
     ]))  # fmt: skip
-    assert apply_decisions(report, read_decisions(decisions)) == 2
+    assert len(apply_decisions(report, read_decisions(decisions))) == 2
     rows = list(csv.DictReader(write_shopify_csv(report, tmp_path / "s.csv").open(encoding="utf-8-sig")))
     assert [row["Image Alt Text"] for row in rows] == ["Tan brogue, side view"]
     script = write_wp_cli(report, tmp_path / "w.sh").read_text()
@@ -122,3 +124,89 @@ def test_the_review_list_says_which_suggestions_replace_a_persons_alt(tmp_path: 
         ("http://h/a.jpg", "Our office"), ("http://h/b.jpg", None), ("http://h/c.jpg", None)]  # fmt: skip
     assert _choice_label(items[0]) == "a.jpg: A desk (replaces “Our office”: exported once accepted)"
     assert _choice_label(items[2]) == "c.jpg: A desk"
+
+
+def test_the_reports_own_sheets_are_review_sheets(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    """The SEO team fills the decision column of the CSV or XLSX it was given (and edits suggested_alt in
+    place): that file is the review. Rows left blank are not reviewed; a spreadsheet in a comma-decimal
+    language saves semicolons; the reports' own words (accepted, edited, rejected) read back."""
+    from openpyxl import load_workbook
+
+    serve(fresh_server)
+    urls = [fresh_server.url(path) for path in ("/products/creme-brogue", "/blog/post")]
+    report = run_audit(urls, AuditOptions(render="never", allow_private=True, ocr="off"), CaptionsByWidth(CAPTIONS))
+    write_atomically(FORMATS["csv"], report, tmp_path / "r.csv")
+    write_atomically(FORMATS["xlsx"], report, tmp_path / "r.xlsx")
+    rows = list(csv.DictReader((tmp_path / "r.csv").open(encoding="utf-8-sig")))
+    suggested = [row for row in rows if row["suggested_alt"]]
+    edited, rejected, accepted = suggested[0]["url"], suggested[1]["url"], suggested[2]["url"]
+    wanted = {edited: ("edit", "Tan brogue, side view"), rejected: ("reject", None), accepted: ("accept", None)}
+    review = {edited: ("edit", "Tan brogue, side view"), rejected: ("Rejected", None), accepted: ("accepted", None)}
+
+    for row in rows:
+        if row["url"] in review:
+            row["decision"], text = review[row["url"]]
+            row["suggested_alt"] = text or row["suggested_alt"]
+    with (tmp_path / "semicolons.csv").open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter=";")
+        writer.writeheader()
+        writer.writerows(rows)
+    decided = read_decisions(tmp_path / "semicolons.csv")
+    assert {url: (d.decision, d.text) for url, d in decided.items()} == wanted
+
+    book = load_workbook(tmp_path / "r.xlsx")
+    sheet = book["Images"]
+    header = [cell.value for cell in sheet[1]]
+    for cells in sheet.iter_rows(min_row=2):
+        url = cells[header.index("url")].value
+        if url in review:
+            cells[header.index("decision")].value, text = review[url]
+            if text:
+                cells[header.index("suggested_alt")].value = text
+    book.save(tmp_path / "reviewed.xlsx")
+    decided = read_decisions(tmp_path / "reviewed.xlsx")
+    assert {url: (d.decision, d.text) for url, d in decided.items()} == wanted
+    assert apply_decisions(report, decided) == set(wanted)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "sentence"),
+    [
+        ("d.csv", "url,decision,text\nhttp://h/a.jpg,accept,\nhttp://h/a.jpg,reject,\n",
+         "d.csv, rows 2 and 3 decide differently for http://h/a.jpg"),
+        ("d.csv", "url,decision,text\nhttp://h/a.jpg,edit,Caf\xe9\n".encode("cp1252"),
+         "d.csv is not UTF-8 text; save it as CSV UTF-8, or pass the .xlsx"),
+        ("d.xlsx", b"not a workbook", "d.xlsx cannot be read: it is not an .xlsx workbook"),
+        ("d.csv", "url,decision,text\nhttp://h/a.jpg,edit,\n", "d.csv, row 2: an edit needs the new text (text)"),
+    ],
+)
+def test_a_review_sheet_that_cannot_be_used_is_one_sentence(
+    name: str, content: str | bytes, sentence: str, tmp_path: Path
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(DecisionsError) as caught:
+        read_decisions(path)
+    assert str(caught.value) == f"--decisions {path}{sentence.removeprefix(name)}"
+
+
+def test_the_cli_says_what_a_review_did(server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path) -> None:
+    """Even with --quiet, a decision that names no image of the audit is said (a review of another audit
+    used to change nothing, silently); a review that decides nothing is said too."""
+    server.add("/rv/a.jpg", make_image(321, 200, "JPEG", seed=5), content_type="image/jpeg")
+    page = server.add("/rv/page", "<html><body><img src='/rv/a.jpg'></body></html>")
+    (tmp_path / "d.csv").write_text(f"url,decision,text\n{server.url('/rv/a.jpg')},reject,\n"
+                                    "https://other.test/b.jpg,accept,\nhttps://other.test/c.jpg,,\n")  # fmt: skip
+    result = run_cli(page, *tiny_cli_args(tiny_blip_dir), "--decisions", "d.csv", "--json", "r.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "altscout: review d.csv: 1 suggestion(s) decided (1 rejected); 1 decision(s) name no image with a "
+        "suggestion in this audit, e.g. https://other.test/b.jpg"
+    ]
+    images = json.loads((tmp_path / "r.json").read_text())["pages"][0]["images"]
+    assert [image["decision"] for image in images] == ["rejected"]
+    (tmp_path / "blank.csv").write_text("url,decision,text\nhttps://other.test/c.jpg,,\n")
+    result = run_cli(page, *tiny_cli_args(tiny_blip_dir), "--decisions", "blank.csv", cwd=tmp_path)
+    assert result.stderr.splitlines() == [
+        "altscout: the review blank.csv decides nothing: fill its decision column (accept, edit, reject)"
+    ]

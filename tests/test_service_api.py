@@ -310,6 +310,13 @@ def test_a_review_saved_with_the_job_changes_its_exports(tmp_path: Path, server:
         bad = requests.put(base + links["decisions"],
                            json={"decisions": [{"url": "x", "decision": "?"}]}, timeout=10)  # fmt: skip
         assert bad.status_code == 422 and bad.json()["error"].startswith("decisions, entry 1: decision must be")
+        stranger = {"url": "https://other.test/a.jpg", "decision": "accept"}
+        elsewhere = requests.put(base + links["decisions"], json={"decisions": [*decisions, stranger]}, timeout=30)
+        assert elsewhere.status_code == 422 and elsewhere.json()["error"] == (
+            "1 decision(s) name no image with a suggestion in this audit, e.g. https://other.test/a.jpg; nothing was "
+            "saved."
+        )
+        assert requests.get(base + links["decisions"], timeout=10).json()["decisions"] == []
         saved = requests.put(base + links["decisions"], json={"decisions": decisions}, timeout=30)
         assert saved.status_code == 200 and len(saved.json()["decisions"]) == 2
         script = requests.get(base + links["wp-alt-text_sh"], timeout=10).text
