@@ -14,6 +14,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -21,7 +22,7 @@ import gradio as gr
 from captioning import resolve_model_id
 from options import OptionsError
 from options.flags import add_flags
-from options.preflight import InputError, browser_path
+from options.preflight import InputError, browser_path, folder
 from options.table import CLI, SERVER, apply
 from service import Service
 from service.form import FORM_OPTIONS, PAGE, SITE, FormCallbacks, control
@@ -176,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         browser_path(args.browser)
+        folder(Path(args.data_dir), "--data-dir")
         service = service_from_args(args)
     except InputError as exc:
         print(f"altscout-app: error: {exc.sentence(CLI)}", file=sys.stderr)

@@ -30,7 +30,16 @@ from cli_progress import progress_for
 from library import apply_renames, write_rename_plan
 from options import AuditOptions, OptionsError
 from options.flags import add_flags
-from options.preflight import InputError, browser_path, check_reachable_safely, model_folder, page_url, writable
+from options.preflight import (
+    InputError,
+    browser_path,
+    check_reachable_safely,
+    folder,
+    model_folder,
+    page_url,
+    state_file,
+    writable,
+)
 from options.table import CLI, apply, error_sentence
 from pipeline import AuditFinished, audit, run_audit
 from pipeline.engine import Engine
@@ -168,6 +177,11 @@ def preflight(args: argparse.Namespace) -> Plan:
         raise InputError(f"--state {args.state}: there is no such file", {CLI: "give the file the audit ran with"})
     model_folder(options.model)
     browser_path(args.browser)
+    if args.state:
+        state_file(Path(args.state))
+    for flag, path in (("--cache", args.cache), ("--data-dir", args.data_dir), ("--shard-dir", args.shard_dir)):
+        if path:
+            folder(Path(path), flag)
     outputs = [] if args.shard_dir else [(fmt.flag, getattr(args, fmt.name)) for fmt in FORMATS.values()]
     for flag, path in [*outputs, ("--rename-plan", args.rename_plan), ("--state", args.state),
                        ("--fix-patch", args.fix_patch)]:  # fmt: skip
@@ -306,8 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def usage_error(sentence: str) -> int:
-    """One sentence on stderr, exit 2."""
-    print(f"altscout: error: {sentence}", file=sys.stderr)
+    """One sentence on stderr (ended with a period whatever raised it), exit 2."""
+    ended = sentence if sentence.endswith((".", "?", "!")) else f"{sentence}."
+    print(f"altscout: error: {ended}", file=sys.stderr)
     return EXIT_USAGE
 
 

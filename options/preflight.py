@@ -140,6 +140,25 @@ def writable(path: Path, flag: str) -> None:
                          {CLI: f"choose a folder you can write to for {flag}"}) from None  # fmt: skip
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def state_file(path: Path, flag: str = "--state") -> None:
+    """A state file is new, or a SQLite database (the store itself says when it is another audit's)."""
+    if path.is_file() and path.stat().st_size:
+        with path.open("rb") as handle:
+            if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                raise InputError(f"{flag} {path} is not an AltScout state file (a SQLite database)",
+                                 {CLI: "give a new file name, or the file an earlier audit ran with"})  # fmt: skip
+
+
+def folder(path: Path, flag: str) -> None:
+    """A folder AltScout makes when missing (--cache, --data-dir, --shard-dir), never a file."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{flag} {path} is a file, not a folder",
+                         {CLI: "give a folder's name (it is made when missing)"})  # fmt: skip
+
+
 def looks_like_path(model: str) -> bool:
     """A model given as a folder (./x, /x, ~/x, C:\\x, x\\y), not as a hub id (org/name)."""
     text = model.strip()

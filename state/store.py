@@ -89,6 +89,11 @@ class AuditStore:
     def __init__(self, path: str | Path | None) -> None:
         self.path = str(path) if path else ":memory:"
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        tables = {name for (name,) in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and not {"meta", "urls", "pages"} <= tables:  # another program's database: left as it is
+            self._db.close()
+            raise StateMismatchError(f"{self.path} is a database of something else, not an audit's state; "
+                                     "use a new --state file")  # fmt: skip
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")

@@ -189,7 +189,8 @@ def test_cli_a_browser_that_does_not_start_is_one_line(tiny_blip_dir: Path, tmp_
     lines = result.stderr.strip().splitlines()
     true = shutil.which("true")
     assert len(lines) == 1 and lines[0].startswith(f"altscout: error: Chromium at {true} did not start (")
-    assert lines[0].endswith("point --browser at a Chromium or Chrome executable that runs here, or use --render never")
+    fix = "point --browser at a Chromium or Chrome executable that runs here, or use --render never."
+    assert lines[0].endswith(fix)
 
 
 def test_cli_announces_where_the_model_loads(capsys: pytest.CaptureFixture[str]) -> None:

@@ -97,6 +97,34 @@ def test_file_mistakes_name_the_flag_and_the_fix(tmp_path: Path) -> None:
     assert result.returncode == 2 and "the folder has no config.json, so it holds no saved model" in result.stderr
 
 
+def test_a_file_where_a_folder_or_a_state_belongs_is_one_sentence(
+    page: str, tiny_blip_dir: Path, tmp_path: Path
+) -> None:
+    """A report given to --state or --cache (they used to end in a traceback), and another program's
+    SQLite database given to --state (it used to be written into), are refused and left as they were."""
+    report = tmp_path / "r.json"
+    report.write_text('{"pages": []}')
+    cases = [
+        ("--state", "--state r.json is not an AltScout state file (a SQLite database); give a new file name"),
+        ("--cache", "--cache r.json is a file, not a folder; give a folder's name (it is made when missing)."),
+        ("--data-dir", "--data-dir r.json is a file, not a folder"),
+        ("--shard-dir", "--shard-dir r.json is a file, not a folder"),
+    ]
+    for flag, sentence in cases:
+        result = run_cli("https://example.com/", "--model", str(tiny_blip_dir), flag, "r.json", cwd=tmp_path)
+        assert result.returncode == 2 and sentence in one_line(result.stderr), flag
+    assert report.read_text() == '{"pages": []}'
+    jobs = tmp_path / "jobs.db"
+    with sqlite3.connect(jobs) as db:
+        db.execute("CREATE TABLE jobs (id TEXT)")
+    result = run_cli(page, *tiny_cli_args(tiny_blip_dir), "--state", "jobs.db", cwd=tmp_path)
+    assert result.returncode == 2 and one_line(result.stderr) == (
+        "altscout: error: jobs.db is a database of something else, not an audit's state; use a new --state file."
+    )
+    with sqlite3.connect(jobs) as db:
+        assert [name for (name,) in db.execute("SELECT name FROM sqlite_master")] == ["jobs"]
+
+
 def test_an_unreachable_hub_is_one_sentence_with_the_installed_download_command(tmp_path: Path) -> None:
     result = run_cli("https://example.com/", "--model", "acme/not-cached-anywhere", "--quiet", cwd=tmp_path)
     line = one_line(result.stderr)  # no retry warnings
@@ -369,3 +397,14 @@ def test_a_slow_answer_and_a_refused_connection_are_told_apart(server: FixtureSe
     with pytest.raises(FetchError) as connect:
         Fetcher(FetchPolicy(allow_private=True)).fetch(url, max_bytes=1000, deadline_s=10, accept="*/*")
     assert connect.value.code == "connect_timeout" and "did not accept the connection within" in str(connect.value)
+
+
+def test_the_server_refuses_a_data_dir_that_is_a_file(tmp_path: Path) -> None:
+    """``app.py --data-dir`` naming a file is one sentence and exit 2 (it was an errno)."""
+    (tmp_path / "r.json").write_text("{}")
+    result = subprocess.run([sys.executable, str(ROOT / "app.py"), "--data-dir", "r.json"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2 and one_line(result.stderr) == (
+        "altscout-app: error: --data-dir r.json is a file, not a folder; give a folder's name (it is made when "
+        "missing)."
+    )
