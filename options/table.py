@@ -27,6 +27,7 @@ from options.audit import (
     RENDER_MODES,
     SCOPES,
     AuditOptions,
+    OptionsError,
     parse_translation_models,
 )
 
@@ -82,6 +83,8 @@ class Option:
 
 
 def _both_sides(value: int, _: Mapping[str, Any]) -> dict[str, Any]:
+    if value < 0:  # said here, in the words of the option given (AuditOptions would name --min-width)
+        raise OptionsError("min-size must not be negative", "min_size")
     return {"min_width": value, "min_height": value}
 
 
@@ -304,7 +307,7 @@ def error_sentence(error: Exception, front: str) -> str:
     text = str(error)
     field = getattr(error, "field", None)
     shown = options_for(front)
-    owner = next((o for o in shown if field and o.target == field), None) or next(
+    owner = next((o for o in shown if field and field in (o.target, o.name)), None) or next(
         (o for o in shown if field and field in o.sets), None
     )
     if field and owner is not None:

@@ -51,6 +51,7 @@ def page(server: FixtureServer) -> str:
         (["https://example.com/", "--model", "./no-such-model"], "--model ./no-such-model: there is no such folder"),
         (["https://example.com/", "--max-images", "0"], "--max-images must be positive, got 0."),
         (["https://example.com/", "--per-host", "0"], "--per-host must be positive, got 0."),
+        (["https://example.com/", "--min-size", "-5"], "--min-size must not be negative."),
         (["https://example.com/", "--fail-on-new"], "--fail-on-new needs --fail-on and --compare."),
         (["https://example.com/", "--reports-only"], "--reports-only writes the reports of an audit kept in a state"),
         (["https://example.com/", "--shard-dir", "s", "--xlsx", "a.xlsx"], "--xlsx is not written for --shard-dir"),
