@@ -46,6 +46,7 @@ FILENAME_ALT = re.compile(
     r"^(?:img|dsc[nf]?|pxl|gopr|mvimg|dji|sam|p)[_-]?\d{3,}(?:[_-]\d+)*$|^screenshot[ _-]\d",
     re.I,
 )
+SPACER_MAX_SIDE = 2  # px: an image no larger is a tracking pixel or a spacer, never content
 CONTENT_MIN_SIDE = 150  # px: smaller images with alt="" are taken for spacers or icons
 
 
@@ -254,6 +255,8 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
             if record.suggested_alt and _repeats_visible_text(record, record.suggested_alt):
                 record.suggested_alt = ""  # the text beside it already says it (WCAG H2): alt="" avoids saying it twice
             record.suggestion_for = target if record.suggested_alt is not None else None
+        elif target == "alt" and "missing_alt" in record.alt_issues and _spacer(record):
+            record.suggested_alt, record.suggestion_basis, record.suggestion_for = "", "spacer", "alt"
         for slug in _text_issues(record, settings, has_alt_semantics):
             if slug not in record.alt_issues:
                 record.alt_issues.append(slug)
@@ -265,6 +268,16 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
             and "non_descriptive_filename" in record.seo_issues
         ):
             record.suggested_filename = suggest_filename(record.caption, record.source, record.format, taken)
+
+
+def _spacer(record: ImageRecord) -> bool:
+    """A tracking pixel or spacer: at most SPACER_MAX_SIDE px a side however it is measured, in no link
+    and not focusable; alt="" is all it needs (axe-core's image-alt still fails it without one)."""
+    sides = [record.width, record.height, record.width_attr, record.height_attr, record.rendered_width,
+             record.rendered_height]  # fmt: skip
+    known = [side for side in sides if side is not None]
+    tiny = bool(known) and max(known) <= SPACER_MAX_SIDE
+    return tiny and not record.in_link and not any(element.focusable for element in record.elements)
 
 
 def _in_page_words(record: ImageRecord, settings: AuditSettings) -> None:

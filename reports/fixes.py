@@ -3,7 +3,9 @@
 Which suggestions are carried (:func:`fixes`): an image's suggested alt for its ``alt`` attribute,
 when the image is not decorative, its alt did not pass every check and a review (``--decisions``)
 did not reject it; an edited suggestion is carried as edited. An alt that passed is never
-overwritten, and nothing is written for a decorative image.
+overwritten, and nothing is written for a decorative image, except where ``alt=""`` is a link's
+only content (the link has no name). A tracking pixel or spacer (at most 2 px a side) with no alt
+gets ``alt=""`` (suggestion basis ``spacer``).
 
 Alt text a person wrote is never replaced on a guess. Without a review, a suggestion is carried
 where the alt is missing or is no description at all (a file name, a placeholder). Where the alt
@@ -41,17 +43,22 @@ _SIZE_SUFFIX = re.compile(
     r"(?=\.[A-Za-z0-9]+$)"
 )
 _SIZE_PARAMS = {"width", "height", "crop", "format", "pad_color"}
+SPACER = "spacer"  # the suggestion basis of alt="" for a tracking pixel or spacer (auditing.checks._spacer)
 NO_DESCRIPTION = frozenset({"filename_alt", "placeholder_alt"})  # findings that say an alt describes nothing
 
 
 def applicable(field: Callable[[str], Any]) -> bool:
     """Whether an image's suggestion is one an export may apply, before any review; ``field`` reads the
     image's fields by their report name (a record's attributes, or a report.json image's keys)."""
-    if not field("suggested_alt") or field("status") != CAPTIONED or field("suggestion_for") != "alt":
+    if field("suggestion_for") != "alt" or field("suggested_alt") is None:
         return False
-    if field("decorative"):
+    if field("suggestion_basis") == SPACER:  # alt="" on a tracking pixel that has no alt
+        return field("alt") is None and not field("decorative")
+    if not field("suggested_alt") or field("status") != CAPTIONED:
         return False
     alt = field("alt")
+    if field("decorative") and not (alt == "" and "linked_image_no_text" in (field("alt_issues") or ())):
+        return False  # alt="" stays, except on a link's only content: the link would have no name
     return not (alt and alt.strip() and not field("alt_issues"))  # an alt that passed every check stays
 
 
@@ -113,7 +120,7 @@ def write_shopify_csv(report: AuditReport, path: str | Path) -> Path:
         writer.writeheader()
         for page, record, text in fixes(report):
             handle_name = product_handle(page.final_url or page.url)
-            if handle_name is None or not record.url.startswith(("http://", "https://")):
+            if not text or handle_name is None or not record.url.startswith(("http://", "https://")):
                 continue
             source = shopify_image_src(record.url)
             if (handle_name, source) in seen:

@@ -126,3 +126,42 @@ def test_one_tag_in_any_spelling(text: str, tmp_path: Path) -> None:
     changed, done = _patched(text, "http://h/", {"http://h/a.jpg": (record, "A cat")})
     assert done == {"http://h/a.jpg": 1} and without_alts(changed) == without_alts(text)
     assert "A cat" in changed and changed.count("alt") + changed.count("ALT") == 1
+
+
+def test_a_tracking_pixel_gets_an_empty_alt_and_a_nameless_link_a_name(
+    fresh_server: FixtureServer, tmp_path: Path
+) -> None:
+    """axe-core's image-alt and link-name, fixed by the patch: alt="" on a 1x1 pixel that has no alt, and a
+    text on the image that is a link's only content, where alt="" left the link without a name. A 16 px
+    icon with no alt may be content: no suggestion, so it is left alone."""
+    import io
+
+    from PIL import Image
+
+    pixel = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(pixel, "GIF")
+    page = ('<html><body><img src="/px.gif" width="1" height="1">\n<a href="/"><img src="/img/logo.jpg" alt=""></a>\n'
+            '<img src="/icon.png">\n</body></html>\n')  # fmt: skip
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "index.html").write_text(page, encoding="utf-8")
+    fresh_server.add("/", page)
+    fresh_server.add("/px.gif", pixel.getvalue(), content_type="image/gif")
+    fresh_server.add("/img/logo.jpg", make_image(501, 300, "JPEG", seed=9), content_type="image/jpeg")
+    fresh_server.add("/icon.png", make_image(16, 16, seed=4), content_type="image/png")
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    report = run_audit([fresh_server.url("/")], options, CaptionsByWidth(CAPTIONS))
+    pixel_record = next(r for r in report.pages[0].images if r.source.endswith("/px.gif"))
+    assert (pixel_record.suggested_alt, pixel_record.suggestion_basis) == ("", "spacer")
+    result = write_fix_patch(report, folder, tmp_path / "alt.patch")
+    assert result.tags == 2 and not result.by_hand
+    subprocess.run(["git", "apply", str(tmp_path / "alt.patch")], cwd=folder, check=True, capture_output=True)
+    patched = (folder / "index.html").read_text(encoding="utf-8")
+    assert '<img alt="" src="/px.gif" width="1" height="1">' in patched
+    assert '<a href="/"><img src="/img/logo.jpg" alt="A pair of brown leather shoes' in patched
+    assert '<img src="/icon.png">' in patched
+    fresh_server.add("/", patched)
+    again = run_audit([fresh_server.url("/")], options, CaptionsByWidth(CAPTIONS))
+    issues = {r.source.rsplit("/", 1)[-1]: set(r.alt_issues) for r in again.pages[0].images}
+    assert not issues["px.gif"] and not issues["logo.jpg"] & {"linked_image_no_text", "empty_alt_on_content"}
+    assert "missing_alt" in issues["icon.png"]
