@@ -89,6 +89,13 @@ def is_held(record: ImageRecord) -> bool:
     return _carried(record) is None
 
 
+def export_state(record: ImageRecord) -> str:
+    """The CSV and XLSX ``export`` cell: ``yes`` (the exports carry it), ``held`` (until a review
+    accepts it: it would replace a person's alt) or empty (nothing to export, or rejected)."""
+    carried = _carried(record)
+    return "yes" if carried else "held" if carried is None else ""
+
+
 def held(report: AuditReport) -> Iterator[tuple[PageReport, ImageRecord]]:
     """(page, image) for every suggestion held until a review accepts it."""
     for page in report.pages:

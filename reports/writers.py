@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from auditing.registry import ISSUES
 from records import CAPTIONED, FAILED, SKIPPED, AuditReport, PageReport
 from reports.cells import CSV_ENCODING, NeutralDictWriter
+from reports.fixes import export_state
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "report.schema.json"
 CSV_COLUMNS = [
@@ -58,6 +59,7 @@ CSV_COLUMNS = [
     "suggestion_for",
     "suggestion_basis",
     "decision",
+    "export",
     "suggested_filename",
     "translation_lang",
     "caption_translated",
@@ -131,6 +133,7 @@ def csv_rows(page: PageReport) -> Iterator[dict[str, Any]]:
         row["alt_issues"] = " ".join(image.alt_issues)
         row["seo_issues"] = " ".join(image.seo_issues)
         row["axe_rules"] = " ".join(axe_rules(image.alt_issues + image.seo_issues))
+        row["export"] = export_state(image)
         yield {key: "" if value is None else value for key, value in row.items()}
 
 

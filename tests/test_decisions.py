@@ -20,6 +20,7 @@ from reports.fixes import held, write_shopify_csv, write_wp_cli
 from reports.formats import FORMATS, write_atomically
 from reports.html import render_html
 from reports.patch import write_fix_patch
+from reports.writers import csv_rows
 
 
 def test_decisions_from_json_and_csv(tmp_path: Path) -> None:
@@ -88,6 +89,8 @@ def test_a_persons_alt_is_replaced_only_once_a_review_accepts_it(fresh_server: F
                        CaptionsByWidth(captions))  # fmt: skip
     team = fresh_server.url("/up/team.jpg")
     assert [record.url for _, record in held(report)] == [team]  # a mismatch is a judgement: the person's alt waits
+    exported = {row["url"].rsplit("/", 1)[-1]: row["export"] for row in csv_rows(report.pages[0])}
+    assert exported == {"team.jpg": "held", "crew.jpg": "yes", "desk.jpg": "yes"}  # the spreadsheets' export column
 
     script = write_wp_cli(report, tmp_path / "w.sh").read_text()
     assert "update 10 " in script and "update 11 " in script and "update 9 " not in script  # file name, missing
@@ -102,6 +105,7 @@ def test_a_persons_alt_is_replaced_only_once_a_review_accepts_it(fresh_server: F
     assert html_report.count("replaces alt text a person wrote") == 1
 
     apply_decisions(report, {team: Decision(team, "accept", None)})
+    assert [row["export"] for row in csv_rows(report.pages[0])] == ["yes"] * 3
     assert not list(held(report)) and "update 9 " in write_wp_cli(report, tmp_path / "w2.sh").read_text()
     write_fix_patch(report, source, tmp_path / "fix2.patch")
     assert '+<img class="wp-image-9" src="/up/team.jpg" alt="' in (tmp_path / "fix2.patch").read_text()
