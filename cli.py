@@ -23,9 +23,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from auditing import ISSUES, at_least
-from auditing.compare import compare, new_findings, previous_report
+from auditing.compare import compare, previous_report
 from captioning import ModelLoadError, get_captioner
+from cli_notices import apply_review, gate, held_notice, kept
 from cli_progress import progress_for
 from library import apply_renames, write_rename_plan
 from options import AuditOptions, OptionsError
@@ -44,8 +44,7 @@ from options.table import CLI, apply, error_sentence
 from pipeline import AuditFinished, audit, run_audit
 from pipeline.engine import Engine
 from records import AuditReport
-from reports.decisions import DECISIONS, Decision, DecisionsError, apply_decisions, read_decisions
-from reports.fixes import held
+from reports.decisions import Decision, DecisionsError, read_decisions
 from reports.formats import FORMATS, WriteFailure, write_all
 from reports.patch import write_fix_patch
 from reports.sharded import STREAMED, ShardReports, build_reports
@@ -57,6 +56,7 @@ from state.shards import ShardError
 from state.store import StateMismatchError
 
 EXIT_OK, EXIT_PAGES_FAILED, EXIT_USAGE, EXIT_ISSUES, EXIT_REPORTS = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 HTML_THUMBNAIL_PX = 160
 
 
@@ -241,19 +241,6 @@ def run_as_job(
     return report, compared_with
 
 
-def gate(summary: dict[str, Any], comparison: dict[str, Any] | None, args: argparse.Namespace) -> bool:
-    """--fail-on (and --fail-on-new): True when the audit fails the gate, which then says why, even with --quiet."""
-    if not args.fail_on:
-        return False
-    new = bool(args.fail_on_new and comparison is not None)
-    found = new_findings(comparison, args.fail_on) if new and comparison else at_least(summary["issues"], args.fail_on)
-    if found:
-        listed = ", ".join(f"{slug} ({count}, {ISSUES[slug].severity})" for slug, count in found.items())
-        what, flag = ("new issues", "--fail-on-new") if new else ("issues", "--fail-on")
-        print(f"altscout: {what} of severity {args.fail_on} or worse ({flag}): {listed}", file=sys.stderr)
-    return bool(found)
-
-
 def shard_outputs(args: argparse.Namespace, folder: Path) -> ShardReports:
     """--shard-dir: every report in the folder, unless a report's own flag names another path."""
     outputs = ShardReports.in_folder(folder)
@@ -314,6 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         return usage_error(error_sentence(exc, CLI) if isinstance(exc, OptionsError) else str(exc))
+    except KeyboardInterrupt:  # Ctrl-C: one line that says what is kept, not a traceback from a worker's wait
+        progress.close()
+        print(f"altscout: interrupted; {kept(args)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         progress.close()
     return finish(report, plan, args)
@@ -402,32 +393,6 @@ def fix_patch(report: AuditReport, args: argparse.Namespace) -> list[Path]:
               f"apply by hand, {len(result.held)} held for review (listed at its top) -> {args.fix_patch}",
               file=sys.stderr)  # fmt: skip
     return [Path(args.fix_patch)]
-
-
-def apply_review(report: AuditReport, decisions: dict[str, Decision], args: argparse.Namespace) -> None:
-    """--decisions: the review applied; one line says what it did, and (even with --quiet) what it could not use."""
-    used = apply_decisions(report, decisions)
-    unused = [url for url in decisions if url not in used]
-    counts = Counter(decisions[url].decision for url in used)
-    done = ", ".join(f"{counts[kind]} {word}" for kind, word in DECISIONS.items() if counts[kind])
-    if not decisions:
-        line = f"altscout: the review {args.decisions} decides nothing: fill its decision column (accept, edit, reject)"
-    else:
-        line = f"altscout: review {args.decisions}: {len(used)} suggestion(s) decided ({done or 'none'})"
-    if unused:
-        line += f"; {len(unused)} decision(s) name no image with a suggestion in this audit, e.g. {unused[0]}"
-    if unused or not decisions or not args.quiet:
-        print(line, file=sys.stderr)
-
-
-def held_notice(report: AuditReport, args: argparse.Namespace) -> None:
-    """--shopify-csv, --wp-cli: how many suggestions wait for a review because they replace a person's alt."""
-    if args.fix_patch or not (args.shopify_csv or args.wp_cli):
-        return  # the fix patch's line already counts them (the same held suggestions), or nothing is exported
-    waiting = sum(1 for _ in held(report))
-    if waiting and not args.quiet:
-        print(f"altscout: {waiting} suggestion(s) would replace alt text a person wrote; the exports carry them "
-              "once a review accepts them (--decisions)", file=sys.stderr)  # fmt: skip
 
 
 def rename_plan(report: AuditReport, args: argparse.Namespace) -> list[Path]:

@@ -96,3 +96,28 @@ def test_kill_9_then_rerun_continues_without_repeating_work(
     distinct = {i["sha256"] for p in resumed["pages"] for i in p["images"] if i["sha256"]}
     assert resumed["site"]["captioned_this_run"] == len(distinct) - captions_before  # none computed twice
     assert comparable(resumed) == comparable(json.loads(reference.read_text()))
+
+
+def test_ctrl_c_is_one_line_that_says_what_is_kept_and_the_same_command_continues(
+    fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path
+) -> None:
+    """SIGINT (Ctrl-C) mid-crawl: exit 130 and one line, not a traceback from a worker's wait; with
+    --state, what finished stays and the same command ends the audit."""
+    serve_chain(fresh_server)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    state, out = tmp_path / "state.db", tmp_path / "r.json"
+    command = cli(fresh_server, tiny_blip_dir, state, out)
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None and fresh_server.routes["/p1"].hits == 0:
+        time.sleep(0.05)
+    assert process.poll() is None, "the crawl ended before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines() == [
+        f"altscout: interrupted; what finished is kept in {state}: run the same command to continue"
+    ]
+    assert not out.exists()
+    again = subprocess.run(command, env=env, timeout=300)
+    assert again.returncode == 0 and len(json.loads(out.read_text())["pages"]) == PAGES + 1

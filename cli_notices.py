@@ -1,0 +1,66 @@
+"""The CLI's lines about a finished or stopped run: the review a ``--decisions`` file made, the
+suggestions held for one, the ``--fail-on`` gate's why, and what Ctrl-C kept. Each is one line on
+stderr; the ones that explain an exit code or a decision that did nothing are said even with ``--quiet``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from typing import Any
+
+from auditing import ISSUES, at_least
+from auditing.compare import new_findings
+from records import AuditReport
+from reports.decisions import DECISIONS, Decision, apply_decisions
+from reports.fixes import held
+
+
+def apply_review(report: AuditReport, decisions: dict[str, Decision], args: argparse.Namespace) -> None:
+    """--decisions: the review applied; one line says what it did, and (even with --quiet) what it could not use."""
+    used = apply_decisions(report, decisions)
+    unused = [url for url in decisions if url not in used]
+    counts = Counter(decisions[url].decision for url in used)
+    done = ", ".join(f"{counts[kind]} {word}" for kind, word in DECISIONS.items() if counts[kind])
+    if not decisions:
+        line = f"altscout: the review {args.decisions} decides nothing: fill its decision column (accept, edit, reject)"
+    else:
+        line = f"altscout: review {args.decisions}: {len(used)} suggestion(s) decided ({done or 'none'})"
+    if unused:
+        line += f"; {len(unused)} decision(s) name no image with a suggestion in this audit, e.g. {unused[0]}"
+    if unused or not decisions or not args.quiet:
+        print(line, file=sys.stderr)
+
+
+def held_notice(report: AuditReport, args: argparse.Namespace) -> None:
+    """--shopify-csv, --wp-cli: how many suggestions wait for a review because they replace a person's alt."""
+    if args.fix_patch or not (args.shopify_csv or args.wp_cli):
+        return  # the fix patch's line already counts them (the same held suggestions), or nothing is exported
+    waiting = sum(1 for _ in held(report))
+    if waiting and not args.quiet:
+        print(f"altscout: {waiting} suggestion(s) would replace alt text a person wrote; the exports carry them "
+              "once a review accepts them (--decisions)", file=sys.stderr)  # fmt: skip
+
+
+def gate(summary: dict[str, Any], comparison: dict[str, Any] | None, args: argparse.Namespace) -> bool:
+    """--fail-on (and --fail-on-new): True when the audit fails the gate, which then says why, even with --quiet."""
+    if not args.fail_on:
+        return False
+    new = bool(args.fail_on_new and comparison is not None)
+    found = new_findings(comparison, args.fail_on) if new and comparison else at_least(summary["issues"], args.fail_on)
+    if found:
+        listed = ", ".join(f"{slug} ({count}, {ISSUES[slug].severity})" for slug, count in found.items())
+        what, flag = ("new issues", "--fail-on-new") if new else ("issues", "--fail-on")
+        print(f"altscout: {what} of severity {args.fail_on} or worse ({flag}): {listed}", file=sys.stderr)
+    return bool(found)
+
+
+def kept(args: argparse.Namespace) -> str:
+    """What an interrupted run keeps, and how to go on."""
+    if args.state:
+        return f"what finished is kept in {args.state}: run the same command to continue"
+    if args.shard_dir:
+        return f"the finished shards are kept in {args.shard_dir}: run the same command to continue"
+    if args.data_dir:
+        return f"the job's state is kept in {args.data_dir}"
+    return "nothing was kept (with --state FILE, the same command continues where it stopped)"
