@@ -101,6 +101,9 @@ def _audit_tab(calls: FormCallbacks, ceiling: int) -> tuple[Any, Any, list[Any]]
                                    elem_id="review-decision")  # fmt: skip
         review_text = gr.Textbox(label="Alt text to export", elem_id="review-text")
         review_save = gr.Button("Save the decision and update the downloads", elem_id="review-save")
+        review_sheet = gr.File(label="Or upload the reviewed spreadsheet: the CSV or XLSX report with its decision "
+                               "column filled (accept, edit, reject) and suggested_alt changed where edited",
+                               file_types=[".csv", ".xlsx"], elem_id="review-sheet")  # fmt: skip
         review_status = gr.Markdown(elem_id="review-status")
     with gr.Accordion("Recent audits", open=True):
         recent_box = gr.Markdown(elem_id="recent")
@@ -118,6 +121,7 @@ def _audit_tab(calls: FormCallbacks, ceiling: int) -> tuple[Any, Any, list[Any]]
     review_image.input(calls.review_pick, [job_box, review_image], [review_text, review_decision], api_name=False)
     review_save.click(calls.save_decision, [job_box, review_image, review_decision, review_text],
                       [review_status, files], api_name=False)  # fmt: skip
+    review_sheet.upload(calls.save_sheet, [job_box, review_sheet], [review_status, files], api_name=False)
     api_names = ["min_size", "max_images", "model", "num_beams", "max_new_tokens", "prompt", "lang", "render"]
     api_inputs = [url_box, *(controls[name] for name in api_names)]
     api_button.click(calls.run_audit_form, api_inputs, [summary, gallery, table, files], api_name="audit")

@@ -42,9 +42,10 @@ class Decision:
     text: str | None = None
 
 
-def read_decisions(path: Path) -> dict[str, Decision]:
-    """The file's decisions by image URL; DecisionsError with one sentence when it cannot be used."""
-    where = f"--decisions {path}"
+def read_decisions(path: Path, where: str | None = None) -> dict[str, Decision]:
+    """The file's decisions by image URL; DecisionsError with one sentence (naming it as ``where``,
+    by default ``--decisions PATH``) when it cannot be used."""
+    where = where or f"--decisions {path}"
     if path.suffix.lower() == ".xlsx":
         return sheet_decisions(_xlsx_rows(path, where), where)
     try:
@@ -54,7 +55,7 @@ def read_decisions(path: Path) -> dict[str, Decision]:
     except OSError as exc:
         raise DecisionsError(f"{where} cannot be read: {exc.strerror or exc}") from None
     if raw.lstrip().startswith(("[", "{")):
-        return decisions_from(_json_entries(raw, path), where)
+        return decisions_from(_json_entries(raw, where), where)
     return sheet_decisions(list(csv.DictReader(io.StringIO(raw), delimiter=_delimiter(raw))), where)
 
 
@@ -141,14 +142,14 @@ def _xlsx_rows(path: Path, where: str) -> list[dict[str, Any]]:
         book.close()
 
 
-def _json_entries(raw: str, path: Path) -> list[Any]:
+def _json_entries(raw: str, where: str) -> list[Any]:
     try:
         data = json.loads(raw)
     except ValueError as exc:
-        raise DecisionsError(f"--decisions {path} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        raise DecisionsError(f"{where} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
     entries = data.get("decisions") if isinstance(data, dict) else data
     if not isinstance(entries, list):
-        raise DecisionsError(f"--decisions {path}: expected a list of decisions (or {{\"decisions\": [...]}})")
+        raise DecisionsError(f"{where}: expected a list of decisions (or {{\"decisions\": [...]}})")
     return entries
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from options.table import API as TABLE_API
@@ -35,7 +36,7 @@ from service.jobs import (
     shown_on_form,
 )
 from service.keys import ApiKey
-from service.review import ReviewError, save_review, saved_decisions
+from service.review import ReviewError, save_review, save_review_file, saved_decisions
 from service.runner import REPORT_FILES
 from service.submit import AuditRequest, SubmitError, friendly, sentence
 
@@ -206,6 +207,19 @@ def build_router(service: Service) -> APIRouter:
             raise ApiError(422, 'Send {"decisions": [{"url": ..., "decision": "accept|edit|reject", "text": ...}]}.')
         try:
             decisions = save_review(service.store, job, entries)
+        except ReviewError as exc:
+            raise ApiError(409, str(exc)) from None
+        except DecisionsError as exc:
+            raise ApiError(422, f"{exc}.") from None
+        return {"decisions": to_entries(decisions)}
+
+    @router.put("/audits/{job_id}/decisions/sheet", summary="A reviewed sheet: the CSV or XLSX report, decided")
+    async def put_review_sheet(job_id: str, request: Request, key: Caller) -> dict[str, Any]:
+        job = find(job_id, key)
+        data = await request.body()
+        name = "review.csv" if "csv" in request.headers.get("content-type", "") else "review"
+        try:
+            decisions = await run_in_threadpool(save_review_file, service.store, job, data, name)
         except ReviewError as exc:
             raise ApiError(409, str(exc)) from None
         except DecisionsError as exc:

@@ -22,10 +22,10 @@ from options import AuditOptions
 from options.table import FORM, Option, options_for
 from pipeline import caption_image
 from records import CAPTIONED
-from reports.decisions import DECISIONS, DecisionsError
+from reports.decisions import DECISIONS, Decision, DecisionsError
 from service import Service
 from service.jobs import DONE, FINAL_STATES, WEB_OWNER, Job, JobError, shown_on_form
-from service.review import ReviewError, review_items, save_review
+from service.review import ReviewError, review_items, save_review, save_review_file
 from service.submit import FRIENDLY_ERRORS, AuditRequest, JobOptionsIn, SubmitError, friendly, normalise_url
 from service.views import (
     gallery_items,
@@ -219,10 +219,18 @@ class FormCallbacks:
             decisions = save_review(self.store, job, [{"url": url, "decision": decision, "text": text}])
         except (ReviewError, DecisionsError) as exc:
             raise gr.Error(str(exc)) from None
-        counts = Counter(d.decision for d in decisions.values())
-        said = ", ".join(f"{counts[k]} {v}" for k, v in DECISIONS.items() if counts[k])
-        status = f"Saved: {said}. The downloads now follow the review."
-        return status, report_paths(self.store.job_dir(job.id))
+        return _saved(decisions), report_paths(self.store.job_dir(job.id))
+
+    def save_sheet(self, job_id: str, upload: str | None) -> tuple[str, list[str]]:
+        """A reviewed sheet (the job's CSV or XLSX report, its decision column filled) saved as the review."""
+        job = self.find(job_id)
+        if job is None or not upload:
+            raise gr.Error("Open a finished audit, then upload its reviewed CSV or XLSX report.")
+        try:
+            decisions = save_review_file(self.store, job, Path(upload).read_bytes(), upload)
+        except (ReviewError, DecisionsError) as exc:
+            raise gr.Error(_sentence(str(exc))) from None
+        return _saved(decisions), report_paths(self.store.job_dir(job.id))
 
     def caption_one(self, upload: str | None, image_url: str, model: str) -> tuple[str, str]:
         """Caption an uploaded image, or an image URL: caption and a status line."""
@@ -245,6 +253,19 @@ class FormCallbacks:
             unreadable = "That file is not an image AltScout can read."
             raise gr.Error(friendly(record.reason, record.detail, FORM) if known else unreadable)
         return record.caption or "", f"{record.width}x{record.height} {record.format}"
+
+
+def _saved(decisions: dict[str, Decision]) -> str:
+    """The status line after a review was saved."""
+    counts = Counter(d.decision for d in decisions.values())
+    said = ", ".join(f"{counts[k]} {v}" for k, v in DECISIONS.items() if counts[k])
+    return f"Saved: {said}. The downloads now follow the review."
+
+
+def _sentence(text: str) -> str:
+    """A message as a sentence: a capital first, a period last."""
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else f"{text}."
 
 
 def _choice_label(item: dict[str, Any]) -> str:

@@ -10,18 +10,20 @@ exports that apply fixes.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from pipeline.engine import Engine
 from records import AuditReport
-from reports.decisions import Decision, DecisionsError, apply_decisions, decisions_from, to_entries
+from reports.decisions import Decision, DecisionsError, apply_decisions, decisions_from, read_decisions, to_entries
 from reports.fixes import applicable, needs_review
 from reports.formats import FORMATS, write_atomically
 from service.jobs import DONE, Job, JobStore
 from service.runner import job_options
 
 DECISIONS_FILE = "decisions.json"
+MAX_SHEET_BYTES = 10_000_000  # the form's upload cap
 
 
 class ReviewError(ValueError):
@@ -54,6 +56,21 @@ def save_review(store: JobStore, job: Job, entries: list[Any]) -> dict[str, Deci
         if (folder / fmt.file_name).exists():  # the formats the job wrote, and only those
             write_atomically(fmt, report, folder / fmt.file_name)
     return decisions
+
+
+def save_review_file(store: JobStore, job: Job, data: bytes, name: str) -> dict[str, Decision]:
+    """A reviewed sheet (the job's CSV or XLSX report with its decision column filled, or a decisions
+    file) merged into the job's review, as :func:`save_review` does; ``name`` only tells its kind."""
+    if len(data) > MAX_SHEET_BYTES:
+        raise DecisionsError(f"the reviewed sheet is over {MAX_SHEET_BYTES // 1_000_000} MB")
+    suffix = ".xlsx" if data[:2] == b"PK" else Path(name).suffix.lower() or ".csv"  # an .xlsx is a zip
+    with tempfile.TemporaryDirectory(dir=store.job_dir(job.id)) as folder:
+        path = Path(folder) / f"review{suffix}"
+        path.write_bytes(data)
+        decisions = read_decisions(path, "the reviewed sheet")
+    if not decisions:
+        raise DecisionsError("the reviewed sheet decides nothing: fill its decision column (accept, edit, reject)")
+    return save_review(store, job, to_entries(decisions))
 
 
 def reviewed_report(store: JobStore, job: Job, decisions: dict[str, Decision]) -> tuple[AuditReport, set[str]]:

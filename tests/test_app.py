@@ -246,6 +246,19 @@ def test_browser_audit(app_url: str, shop: str, tmp_path: Path) -> None:
         rows = csv.DictReader(io.StringIO(requests.get(f"{app_url}api/v1/audits/{job_id}/report.csv",
                                                        timeout=10).content.decode("utf-8-sig")))  # fmt: skip
         assert [row["suggested_alt"] for row in rows if row["decision"] == "edited"] == ["Edited in the form"]
+        # ...and the report's own CSV, its decision column filled in a spreadsheet, uploaded as the review.
+        text = requests.get(f"{app_url}api/v1/audits/{job_id}/report.csv", timeout=10).content.decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(text)))
+        target = next(row["url"] for row in rows if row["suggested_alt"] and not row["decision"])
+        for row in rows:
+            row["decision"] = "reject" if row["url"] == target else row["decision"]
+        sheet = tmp_path / "reviewed.csv"
+        with sheet.open("w", newline="", encoding="utf-8-sig") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        page.locator("#review-sheet input[type=file]").set_input_files(str(sheet))
+        expect(page.locator("#review-status")).to_contain_text("Saved: 1 edited, 1 rejected", timeout=30_000)
         shot = tmp_path / "audit.png"
         page.screenshot(path=str(shot), full_page=True)
         browser.close()

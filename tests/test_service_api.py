@@ -327,3 +327,49 @@ def test_a_review_saved_with_the_job_changes_its_exports(tmp_path: Path, server:
     with serving(make_service(tmp_path)) as base:  # the service restarted: the review is still there
         kept = requests.get(f"{base}{API}/{job['id']}/decisions", timeout=10).json()["decisions"]
         assert [entry["decision"] for entry in kept] == ["reject", "edit"]
+
+
+def test_a_reviewed_sheet_is_the_review(tmp_path: Path, server: FixtureServer) -> None:
+    """The job's own CSV or XLSX report, its decision column filled, PUT back as the review: the exports
+    follow it; a sheet that cannot be used is 422 with one sentence, and nothing is saved."""
+    from openpyxl import load_workbook
+
+    for i in (7, 8):
+        server.add(f"/wp/sheet{i}.jpg", make_image(330 + i, 200, "JPEG", seed=90 + i), content_type="image/jpeg")
+    page = server.add("/wp/sheet", "<html><body><img class='wp-image-7' src='/wp/sheet7.jpg'>"
+                                   "<img class='wp-image-8' src='/wp/sheet8.jpg'></body></html>")  # fmt: skip
+    with serving(make_service(tmp_path)) as base:
+        links = wait_for(base, submit(base, {"urls": [page]}).json()["id"])["links"]
+        sheet_url = base + links["decisions"] + "/sheet"
+        bad = requests.put(sheet_url, data=b"url,decision\nhttp://x/a.jpg,maybe\n", timeout=30,
+                           headers={"Content-Type": "text/csv"})  # fmt: skip
+        assert bad.status_code == 422
+        assert bad.json()["error"] == "the reviewed sheet, row 2: decision must be accept, edit or reject, got 'maybe'."
+        assert requests.get(base + links["decisions"], timeout=10).json()["decisions"] == []
+        text = requests.get(base + links["report_csv"], timeout=10).content.decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(text)))
+        for row in rows:
+            row["decision"] = "reject" if row["url"].endswith("sheet7.jpg") else ""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        saved = requests.put(sheet_url, data=out.getvalue().encode(), headers={"Content-Type": "text/csv"}, timeout=30)
+        assert saved.status_code == 200 and [d["decision"] for d in saved.json()["decisions"]] == ["reject"]
+        script = requests.get(base + links["wp-alt-text_sh"], timeout=10).text
+        assert "update 7 " not in script and "update 8 " in script
+
+        book = load_workbook(io.BytesIO(requests.get(base + links["report_xlsx"], timeout=10).content))
+        sheet = book["Images"]
+        header = [cell.value for cell in sheet[1]]
+        for cells in sheet.iter_rows(min_row=2):
+            if str(cells[header.index("url")].value).endswith("sheet8.jpg"):
+                cells[header.index("decision")].value = "edit"
+                cells[header.index("suggested_alt")].value = "Edited in the spreadsheet"
+        data = io.BytesIO()
+        book.save(data)
+        saved = requests.put(sheet_url, data=data.getvalue(), timeout=30)
+        assert saved.status_code == 200 and [d["decision"] for d in saved.json()["decisions"]] == ["reject", "edit"]
+        script = requests.get(base + links["wp-alt-text_sh"], timeout=10).text
+        assert "wp post meta update 8 _wp_attachment_image_alt 'Edited in the spreadsheet'" in script
+
