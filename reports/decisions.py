@@ -73,7 +73,7 @@ def sheet_decisions(rows: list[dict[str, Any]], where: str) -> dict[str, Decisio
             continue
         text = row.get("text") if str(row.get("text") or "").strip() else row.get("suggested_alt")
         if isinstance(text, str) and text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
-            text = text[1:]  # written with an apostrophe so that it stays text (reports.cells)
+            text = text[1:]  # written with an apostrophe so that no formula runs (reports.cells)
         decision = _decision({**row, "text": text}, f"{where}, row {number}")
         earlier = decisions.get(decision.url)
         if earlier is not None and earlier != decision:
@@ -125,7 +125,8 @@ def _delimiter(raw: str) -> str:
 
 
 def _xlsx_rows(path: Path, where: str) -> list[dict[str, Any]]:
-    """The rows of the workbook's ``Images`` sheet (else its first), as dicts by header name."""
+    """The rows of the workbook's ``Images`` sheet (else its first), as dicts by header name; a formula
+    cell is read as the value the spreadsheet saved for it (``data_only``), never as a formula."""
     from openpyxl import load_workbook
 
     try:
