@@ -52,12 +52,29 @@ def write_xlsx(report: AuditReport, path: str | Path) -> Path:
         ("Pages", PAGES_CSV_COLUMNS, pages_rows(report)),
         ("Issues", ISSUE_COLUMNS, issue_rows(report)),
     ):
-        _sheet(workbook, title, columns, rows)
+        sheet = _sheet(workbook, title, columns, rows)
+        if title == "Images":
+            _review_column(sheet, columns.index("decision") + 1)
     workbook.save(target)
     return target
 
 
-def _sheet(workbook: Any, title: str, columns: list[str], rows: Iterable[dict[str, Any]]) -> None:
+def _review_column(sheet: Any, number: int) -> None:
+    """The decision column as a review's: a list to pick accept, edit or reject from (other values are
+    kept: an applied review's "accepted" reads back), and a note on passing the file back."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    letter = get_column_letter(number)
+    choice = DataValidation(type="list", formula1='"accept,edit,reject"', allow_blank=True, showErrorMessage=False,
+                            showInputMessage=True, promptTitle="Review",
+                            prompt="accept, edit (change suggested_alt) or reject; then pass this file back with "
+                                   "--decisions")  # fmt: skip
+    choice.add(f"{letter}2:{letter}1048576")
+    sheet.data_validations.append(choice)
+
+
+def _sheet(workbook: Any, title: str, columns: list[str], rows: Iterable[dict[str, Any]]) -> Any:
     """One sheet: a bold, frozen header with filters over every column, then the rows as text or numbers."""
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -76,6 +93,7 @@ def _sheet(workbook: Any, title: str, columns: list[str], rows: Iterable[dict[st
         sheet.append([_cell(sheet, row.get(name)) for name in columns])
         count += 1
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
+    return sheet
 
 
 def _cell(sheet: Any, value: Any) -> Any:

@@ -63,6 +63,7 @@ def test_the_csv_opens_in_excel_with_accents_and_no_formulas(hostile_report: Aud
 
 def test_the_xlsx_has_a_sheet_per_view_and_text_cells(hostile_report: AuditReport, tmp_path: Path) -> None:
     from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
 
     path = FORMATS["xlsx"].write(hostile_report, tmp_path / "report.xlsx")
     workbook = load_workbook(path)
@@ -81,3 +82,8 @@ def test_the_xlsx_has_a_sheet_per_view_and_text_cells(hostile_report: AuditRepor
             assert not [cell for cell in row if cell.data_type == "f"]  # ...and never a formula
     width_column = header.index("width") + 1
     assert images.cell(2, width_column).value == 300  # numbers stay numbers
+    # the decision column is a review's: a list to pick from, and a note on passing the file back
+    [choice] = images.data_validations.dataValidation
+    letter = get_column_letter(header.index("decision") + 1)
+    assert choice.formula1 == '"accept,edit,reject"' and str(choice.sqref) == f"{letter}2:{letter}1048576"
+    assert "--decisions" in choice.prompt and not pages.data_validations.dataValidation
