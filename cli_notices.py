@@ -20,8 +20,8 @@ def apply_review(report: AuditReport, decisions: dict[str, Decision], args: argp
     """--decisions: the review applied; one line says what it did, and (even with --quiet) what it could not use."""
     used = apply_decisions(report, decisions)
     unused = [url for url in decisions if url not in used]
-    counts = Counter(decisions[url].decision for url in used)
-    done = ", ".join(f"{counts[kind]} {word}" for kind, word in DECISIONS.items() if counts[kind])
+    counts = Counter(used.values())
+    done = ", ".join(f"{counts[word]} {word}" for word in DECISIONS.values() if counts[word])
     if not decisions:
         line = f"altscout: the review {args.decisions} decides nothing: fill its decision column (accept, edit, reject)"
     else:

@@ -101,20 +101,23 @@ def to_entries(decisions: dict[str, Decision]) -> list[dict[str, str]]:
     ]
 
 
-def apply_decisions(report: AuditReport, decisions: dict[str, Decision]) -> set[str]:
-    """Mark (and for edits, replace) the suggestions the review decided; the URLs of the decisions used
-    (a decision whose URL names no image with a suggestion in this report is not)."""
-    used: set[str] = set()
+def apply_decisions(report: AuditReport, decisions: dict[str, Decision]) -> dict[str, str]:
+    """Mark (and for edits, replace) the suggestions the review decided; the decisions used, by URL, as
+    applied (accepted, edited, rejected); a decision whose URL names no image with a suggestion here
+    is not used. An accept whose text differs from the suggestion is an edit, as in the form."""
+    used: dict[str, str] = {}
     for page in report.pages:
         for record in page.images:
             key = record.url if record.url in decisions else record.source
             decision = decisions.get(key)
             if decision is None or record.suggested_alt is None:
                 continue
-            record.decision = DECISIONS[decision.decision]
-            if decision.decision == "edit":
+            kind = decision.decision
+            if kind == "accept" and decision.text and decision.text != " ".join(record.suggested_alt.split()):
+                kind = "edit"  # the text was changed in the sheet, and the decision left at accept
+            record.decision = used[key] = DECISIONS[kind]
+            if kind == "edit":
                 record.suggested_alt = decision.text
-            used.add(key)
     return used
 
 
@@ -170,4 +173,4 @@ def _decision(entry: Any, where: str) -> Decision:
         raise DecisionsError(f"{where}: an edit needs the new text (text)")
     if text is not None and len(text) > MAX_TEXT:
         raise DecisionsError(f"{where}: the text is longer than {MAX_TEXT} characters")
-    return Decision(url, kind, text if kind == "edit" else None)
+    return Decision(url, kind, text if kind != "reject" else None)

@@ -143,9 +143,12 @@ def test_the_reports_own_sheets_are_review_sheets(fresh_server: FixtureServer, t
     write_atomically(FORMATS["xlsx"], report, tmp_path / "r.xlsx")
     rows = list(csv.DictReader((tmp_path / "r.csv").open(encoding="utf-8-sig")))
     suggested = [row for row in rows if row["suggested_alt"]]
-    edited, rejected, accepted = suggested[0]["url"], suggested[1]["url"], suggested[2]["url"]
-    wanted = {edited: ("edit", "Tan brogue, side view"), rejected: ("reject", None), accepted: ("accept", None)}
-    review = {edited: ("edit", "Tan brogue, side view"), rejected: ("Rejected", None), accepted: ("accepted", None)}
+    edited, rejected, accepted, retyped = (row["url"] for row in suggested[:4])
+    kept_text = suggested[2]["suggested_alt"]
+    wanted = {edited: ("edit", "Tan brogue, side view"), rejected: ("reject", None), accepted: ("accept", kept_text),
+              retyped: ("accept", "Retyped, decision left at accept")}  # fmt: skip
+    review = {edited: ("edit", "Tan brogue, side view"), rejected: ("Rejected", None), accepted: ("accepted", None),
+              retyped: ("accept", "Retyped, decision left at accept")}  # fmt: skip
 
     for row in rows:
         if row["url"] in review:
@@ -170,7 +173,8 @@ def test_the_reports_own_sheets_are_review_sheets(fresh_server: FixtureServer, t
     book.save(tmp_path / "reviewed.xlsx")
     decided = read_decisions(tmp_path / "reviewed.xlsx")
     assert {url: (d.decision, d.text) for url, d in decided.items()} == wanted
-    assert apply_decisions(report, decided) == set(wanted)
+    applied = apply_decisions(report, decided)  # a changed text under "accept" is an edit, as in the form
+    assert applied == {edited: "edited", rejected: "rejected", accepted: "accepted", retyped: "edited"}
 
 
 @pytest.mark.parametrize(
