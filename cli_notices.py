@@ -46,11 +46,12 @@ def gate(summary: dict[str, Any], comparison: dict[str, Any] | None, args: argpa
     """--fail-on (and --fail-on-new): True when the audit fails the gate, which then says why, even with --quiet."""
     if not args.fail_on:
         return False
-    new = bool(args.fail_on_new and comparison is not None)
-    found = new_findings(comparison, args.fail_on) if new and comparison else at_least(summary["issues"], args.fail_on)
+    if args.fail_on_new and comparison is not None:
+        found, what, flag = new_findings(comparison, args.fail_on), "new issues", "--fail-on-new"
+    else:
+        found, what, flag = at_least(summary["issues"], args.fail_on), "issues", "--fail-on"
     if found:
         listed = ", ".join(f"{slug} ({count}, {ISSUES[slug].severity})" for slug, count in found.items())
-        what, flag = ("new issues", "--fail-on-new") if new else ("issues", "--fail-on")
         print(f"altscout: {what} of severity {args.fail_on} or worse ({flag}): {listed}", file=sys.stderr)
     return bool(found)
 

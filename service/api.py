@@ -36,7 +36,7 @@ from service.jobs import (
     shown_on_form,
 )
 from service.keys import ApiKey
-from service.review import ReviewError, save_review, save_review_file, saved_decisions
+from service.review import MAX_SHEET_BYTES, ReviewError, save_review, save_review_file, saved_decisions
 from service.runner import REPORT_FILES
 from service.submit import AuditRequest, SubmitError, friendly, sentence
 
@@ -216,10 +216,13 @@ def build_router(service: Service) -> APIRouter:
     @router.put("/audits/{job_id}/decisions/sheet", summary="A reviewed sheet: the CSV or XLSX report, decided")
     async def put_review_sheet(job_id: str, request: Request, key: Caller) -> dict[str, Any]:
         job = find(job_id, key)
-        data = await request.body()
-        name = "review.csv" if "csv" in request.headers.get("content-type", "") else "review"
+        data = bytearray()
+        async for chunk in request.stream():  # read up to the cap, never a whole oversized body
+            data += chunk
+            if len(data) > MAX_SHEET_BYTES:
+                raise ApiError(413, f"The reviewed sheet is over {MAX_SHEET_BYTES // 1_000_000} MB.")
         try:
-            decisions = await run_in_threadpool(save_review_file, service.store, job, data, name)
+            decisions = await run_in_threadpool(save_review_file, service.store, job, bytes(data))
         except ReviewError as exc:
             raise ApiError(409, str(exc)) from None
         except DecisionsError as exc:

@@ -227,7 +227,7 @@ class FormCallbacks:
         if job is None or not upload:
             raise gr.Error("Open a finished audit, then upload its reviewed CSV or XLSX report.")
         try:
-            decisions = save_review_file(self.store, job, Path(upload).read_bytes(), upload)
+            decisions = save_review_file(self.store, job, Path(upload).read_bytes())
         except (ReviewError, DecisionsError) as exc:
             raise gr.Error(_sentence(str(exc))) from None
         return _saved(decisions), report_paths(self.store.job_dir(job.id))

@@ -58,12 +58,12 @@ def save_review(store: JobStore, job: Job, entries: list[Any]) -> dict[str, Deci
     return decisions
 
 
-def save_review_file(store: JobStore, job: Job, data: bytes, name: str) -> dict[str, Decision]:
+def save_review_file(store: JobStore, job: Job, data: bytes) -> dict[str, Decision]:
     """A reviewed sheet (the job's CSV or XLSX report with its decision column filled, or a decisions
-    file) merged into the job's review, as :func:`save_review` does; ``name`` only tells its kind."""
+    file) merged into the job's review, as :func:`save_review` does."""
     if len(data) > MAX_SHEET_BYTES:
         raise DecisionsError(f"the reviewed sheet is over {MAX_SHEET_BYTES // 1_000_000} MB")
-    suffix = ".xlsx" if data[:2] == b"PK" else Path(name).suffix.lower() or ".csv"  # an .xlsx is a zip
+    suffix = ".xlsx" if data[:2] == b"PK" else ".csv"  # an .xlsx is a zip; JSON is told by its content
     with tempfile.TemporaryDirectory(dir=store.job_dir(job.id)) as folder:
         path = Path(folder) / f"review{suffix}"
         path.write_bytes(data)

@@ -346,6 +346,8 @@ def test_a_reviewed_sheet_is_the_review(tmp_path: Path, server: FixtureServer) -
         assert bad.status_code == 422
         assert bad.json()["error"] == "the reviewed sheet, row 2: decision must be accept, edit or reject, got 'maybe'."
         assert requests.get(base + links["decisions"], timeout=10).json()["decisions"] == []
+        huge = requests.put(sheet_url, data=b"x" * 10_000_001, timeout=30)
+        assert huge.status_code == 413 and huge.json()["error"] == "The reviewed sheet is over 10 MB."
         text = requests.get(base + links["report_csv"], timeout=10).content.decode("utf-8-sig")
         rows = list(csv.DictReader(io.StringIO(text)))
         for row in rows:
