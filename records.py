@@ -20,6 +20,7 @@ T = TypeVar("T")
 PENDING = "pending"
 CAPTIONED = "captioned"
 SKIPPED = "skipped"
+SPACER = "spacer"  # the suggestion basis of alt="" for a tracking pixel or spacer (auditing.checks._spacer)
 FAILED = "failed"
 FINAL_STATUSES = (CAPTIONED, SKIPPED, FAILED)
 

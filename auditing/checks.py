@@ -25,7 +25,7 @@ from auditing.suggest import (
     with_subject,
 )
 from ocr.text import text_in_alt
-from records import CAPTIONED, ELEMENT, FAILED, SCREENSHOT, ElementInfo, ImageRecord, PageReport
+from records import CAPTIONED, ELEMENT, FAILED, SCREENSHOT, SPACER, ElementInfo, ImageRecord, PageReport
 from scraper.accname import sanitize
 
 ALT_SOURCES = frozenset({"img", "input"})
@@ -256,7 +256,7 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
                 record.suggested_alt = ""  # the text beside it already says it (WCAG H2): alt="" avoids saying it twice
             record.suggestion_for = target if record.suggested_alt is not None else None
         elif target == "alt" and "missing_alt" in record.alt_issues and _spacer(record):
-            record.suggested_alt, record.suggestion_basis, record.suggestion_for = "", "spacer", "alt"
+            record.suggested_alt, record.suggestion_basis, record.suggestion_for = "", SPACER, "alt"
         for slug in _text_issues(record, settings, has_alt_semantics):
             if slug not in record.alt_issues:
                 record.alt_issues.append(slug)

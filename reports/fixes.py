@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from records import CAPTIONED, AuditReport, ImageRecord, PageReport
+from records import CAPTIONED, SPACER, AuditReport, ImageRecord, PageReport
 from reports.cells import CSV_ENCODING, NeutralDictWriter
 
 SHOPIFY_COLUMNS = ["Handle", "Title", "Image Src", "Image Alt Text"]
@@ -43,7 +43,6 @@ _SIZE_SUFFIX = re.compile(
     r"(?=\.[A-Za-z0-9]+$)"
 )
 _SIZE_PARAMS = {"width", "height", "crop", "format", "pad_color"}
-SPACER = "spacer"  # the suggestion basis of alt="" for a tracking pixel or spacer (auditing.checks._spacer)
 NO_DESCRIPTION = frozenset({"filename_alt", "placeholder_alt"})  # findings that say an alt describes nothing
 
 
