@@ -46,6 +46,9 @@ SKIPPED_SCHEMES = ("javascript:", "about:", "blob:", "file:", "ftp:", "mailto:",
 UNDECODABLE_TYPES = ("image/svg+xml", "image/jxl", "image/heic", "image/heif")
 PLACEHOLDER_NAME = re.compile(r"(blank|spacer|placeholder|transparent|pixel|lazy|loading|1x1)[^/]*$", re.I)
 _URL_NOISE = re.compile(r"[\t\n\r]")
+# HTML5's void elements that libxml2's HTML parser does not know as void: it nests whatever follows
+# one inside it (``picture > source > img``), so selectors would name elements no browser has.
+LIBXML2_UNKNOWN_VOIDS = ("source", "track", "wbr", "embed", "keygen", "bgsound")
 # Why an element with no image file of its own is not captioned without a browser, by kind.
 NOT_CAPTIONED = {
     "svg": ("needs_browser", "an inline SVG is drawn by the browser; it is captioned from a screenshot when the "
@@ -97,6 +100,7 @@ def parse_page(content: bytes, final_url: str, charset: str | None = None) -> Pa
         soup = BeautifulSoup(content, "lxml", from_encoding=charset)
     except LookupError:  # unknown charset name in the header
         soup = BeautifulSoup(content, "lxml")
+    unnest_voids(soup)
     base_url = final_url
     base = soup.find("base", href=True)
     if isinstance(base, Tag):
@@ -119,6 +123,13 @@ def parse_page(content: bytes, final_url: str, charset: str | None = None) -> Pa
             canonical = urljoin(base_url, clean_url(str(link["href"])))
             break
     return ParsedPage(soup, base_url, title or None, lang, stylesheet_urls, style_blocks, canonical, final_url)
+
+
+def unnest_voids(soup: BeautifulSoup) -> None:
+    """Give the tree HTML5's shape: what libxml2 put inside a void element follows it instead."""
+    for void in soup.find_all(LIBXML2_UNKNOWN_VOIDS):
+        if void.contents:
+            void.insert_after(*[child.extract() for child in list(void.contents)])
 
 
 def sniff_charset(content: bytes) -> str:
@@ -180,8 +191,7 @@ def _choose_img_url(img: Tag) -> tuple[str, list[str]]:
         how.append("lazy")
     elif srcset:
         candidates += parse_srcset(srcset)
-    # libxml2 does not know <source> is void and may nest the img inside it: search the
-    # nearest <picture> ancestor rather than the direct parent.
+    # The nearest <picture> ancestor, not only the direct parent (an img in an <a> in a <picture>).
     picture = img.find_parent("picture")
     if isinstance(picture, Tag):
         how.append("picture")

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 from bs4 import BeautifulSoup
+from conftest import FakeCaptioner, FixtureServer, make_image
 
 from auditing.a11y import element_findings, naming_rule
+from options import AuditOptions
+from pipeline import run_audit
 from records import ElementInfo
 from scraper.accname import computed_role, explicit_role, is_focusable
 from scraper.discover import find_images, parse_page
@@ -229,3 +232,32 @@ def test_screenshot_decisions() -> None:
     assert wants_screenshot({"kind": "svg"}) and wants_screenshot({"kind": "canvas"})
     assert not wants_screenshot({"kind": "role-img", "background": True})
     assert not wants_screenshot({"kind": "object", "image_object": True}) and not wants_screenshot({"kind": "area"})
+
+
+VOIDS_PAGE = """<!doctype html><html lang="en"><body>
+<picture><source media="(min-width: 1px)" srcset="/voids/wide.png"><source srcset="/voids/narrow.png">
+<img src="/voids/narrow.png" alt="A shop front"></picture>
+<p>Opening<wbr>hours <img src="/voids/hours.png" alt="Hours"></p>
+<div><embed src="/voids/clip.png" type="image/png" width="10" height="10"><track src="/voids/t.vtt">
+<span role="img" aria-label="Five stars" style="display:inline-block;width:60px;height:60px"></span>
+<img src="/voids/team.png"></div>
+</body></html>"""
+
+
+def test_static_selectors_are_the_browsers_around_html5_void_elements(server: FixtureServer, chromium: str) -> None:
+    """libxml2 nests what follows <source>, <wbr>, <embed> or <track> inside it; browsers do not."""
+    for seed, name in enumerate(("wide", "narrow", "hours", "clip", "team")):
+        server.add(f"/voids/{name}.png", make_image(120, 90, seed=seed), content_type="image/png")
+    url = server.add("/voids/page.html", VOIDS_PAGE)
+    audits = {}
+    for mode in ("never", "always"):
+        options = AuditOptions(render=mode, browser_path=chromium, allow_private=True, ocr="off")
+        (page,) = run_audit([url], options, FakeCaptioner()).pages
+        audits[mode] = {(record.url, element.selector) for record in page.images for element in record.elements}
+    assert {selector for _, selector in audits["never"]} == {
+        "body > picture > img",
+        "body > p > img",
+        "body > div > span",
+        "body > div > img",
+    }
+    assert audits["never"] == audits["always"]
