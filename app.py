@@ -21,7 +21,7 @@ import gradio as gr
 
 from captioning import resolve_model_id
 from options import OptionsError
-from options.flags import add_flags
+from options.flags import OneSentenceParser, add_flags
 from options.preflight import InputError, browser_path, folder
 from options.table import CLI, SERVER, apply
 from service import Service
@@ -148,7 +148,7 @@ def create_app(service: Service) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     """The server's flags: every SERVER option of the table."""
-    parser = argparse.ArgumentParser(prog="altscout-app", description="The AltScout web form and REST API.")
+    parser = OneSentenceParser(prog="altscout-app", description="The AltScout web form and REST API.")
     add_flags(parser, SERVER)
     return parser
 

@@ -29,7 +29,7 @@ from cli_notices import apply_review, gate, held_notice, kept
 from cli_progress import progress_for
 from library import apply_renames, write_rename_plan
 from options import AuditOptions, OptionsError
-from options.flags import add_flags
+from options.flags import OneSentenceParser, add_flags
 from options.preflight import (
     InputError,
     browser_path,
@@ -62,7 +62,7 @@ HTML_THUMBNAIL_PX = 160
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's arguments: the URLs, a flag per report format, and every CLI option of the table."""
-    parser = argparse.ArgumentParser(
+    parser = OneSentenceParser(
         prog="altscout",
         description="Find every image on web pages, caption it with BLIP and write an alt-text audit.",
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import difflib
+import re
+from typing import Any, NoReturn
 
 from options.table import Option, default_for, options_for
 
@@ -38,3 +40,24 @@ def add_flags(parser: argparse.ArgumentParser, front: str, groups: dict[str, Any
         if option.group not in groups:
             groups[option.group] = parser.add_argument_group(option.group)
         groups[option.group].add_argument(option.flag, **flag_kwargs(option, front))
+
+
+class OneSentenceParser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are one line: no usage block, and the flag meant when one is close."""
+
+    def error(self, message: str) -> NoReturn:
+        """``prog: error: <one sentence>`` on stderr, exit 2 (argparse's code for usage errors)."""
+        self.exit(2, f"{self.prog}: error: {self.sentence(message)}\n")
+
+    def sentence(self, message: str) -> str:
+        """argparse's message as one sentence; an unknown flag names the one meant, or points at --help."""
+        unknown = re.match(r"unrecognized arguments: (.+)", message)
+        if unknown:
+            word = next((w for w in unknown.group(1).split() if w.startswith("-")), unknown.group(1).split()[0])
+            flag = word.split("=", 1)[0]
+            close = difflib.get_close_matches(flag, [s for s in self._option_string_actions if s.startswith("--")], 1)
+            if close:
+                return f"unknown option {flag}; did you mean {close[0]}?"
+            what = "option" if flag.startswith("-") else "argument"
+            return f"unknown {what} {flag}; {self.prog} --help lists the options."
+        return message if message.endswith((".", "?", "!")) else f"{message}."

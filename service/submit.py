@@ -8,6 +8,7 @@ message is one sentence for a person: never a traceback, never an internal addre
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -102,18 +103,39 @@ class ServerLimits:
 
 
 def sentence(errors: Sequence[Mapping[str, Any]]) -> str:
-    """One sentence from the first problem pydantic found (``ValidationError.errors()``)."""
-    first = errors[0] if errors else {}
-    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "the request"
+    """One sentence from the problem pydantic found that best explains the others (``ValidationError.errors()``).
+
+    A misspelt field is reported before the field it leaves missing (``url`` for ``urls``), with the
+    name meant; an option sent at the top level is told to go inside ``options``.
+    """
+    unknown = [error for error in errors if error.get("type") == "extra_forbidden"]
+    first = unknown[0] if unknown else errors[0] if errors else {}
+    loc = [str(part) for part in first.get("loc", ()) if part != "body"]
+    where = ".".join(loc) or "the request"
     kind = first.get("type", "")
     if kind == "extra_forbidden":
-        return f"Unknown field '{where}'; see the API documentation at /docs for the fields an audit takes."
+        return _unknown_field(loc)
     if kind == "missing":
         return f"The field '{where}' is required."
     if kind == "json_invalid":
         return "The request body is not valid JSON."
+    if kind == "list_type" and loc == ["urls"]:
+        return 'The field \'urls\' is a list of addresses: send "urls": ["https://example.com/"].'
     message = str(first.get("msg", "is not valid"))
     return f"The field '{where}' is not valid: {message[0].lower()}{message[1:]}."
+
+
+def _unknown_field(loc: Sequence[str]) -> str:
+    """An unknown field, with the field meant when a known one is close, or where an option belongs."""
+    name = loc[-1] if loc else ""
+    where = ".".join(loc)
+    if len(loc) == 1 and name in JobOptionsIn.model_fields:
+        return f"'{name}' is an option: send it inside 'options', as {{\"options\": {{\"{name}\": ...}}}}."
+    known = list(JobOptionsIn.model_fields if loc[:1] == ["options"] else AuditRequest.model_fields)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+    if close:
+        return f"Unknown field '{where}'; did you mean '{'.'.join([*loc[:-1], close[0]])}'?"
+    return f"Unknown field '{where}'; see the API documentation at /docs for the fields an audit takes."
 
 
 def build_options(request: AuditRequest, defaults: AuditOptions, limits: ServerLimits) -> AuditOptions:

@@ -61,6 +61,9 @@ def page(server: FixtureServer) -> str:
         (["https://example.com/", "--translation-model", "de=./m"], "--translation-model is used only when captions"),
         (["https://example.com/", "--browser", "./chrome"], "--browser ./chrome is not an executable file; point it"),
         (["https://example.com/", "--source-dir", "nope", "--fix-patch", "a.patch"], "--source-dir nope: there is no"),
+        (["https://example.com/", "--crawll"], "altscout: error: unknown option --crawll; did you mean --crawl?"),
+        (["https://example.com/", "--zzz=1"], "unknown option --zzz; altscout --help lists the options."),
+        (["https://example.com/", "--render", "sometimes"], "argument --render: invalid choice: 'sometimes' (choose"),
     ],
 )
 def test_usage_mistakes_are_one_sentence_before_any_model_loads(args: list[str], sentence: str, tmp_path: Path) -> None:
@@ -68,6 +71,15 @@ def test_usage_mistakes_are_one_sentence_before_any_model_loads(args: list[str],
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 2 and sentence in one_line(result.stderr)
     assert "loading the captioning model" not in result.stderr and time.monotonic() - started < 30
+
+
+def test_a_server_flag_mistake_is_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    import app
+
+    with pytest.raises(SystemExit) as exited:
+        app.build_parser().parse_args(["--prot", "7860"])
+    assert exited.value.code == 2
+    assert one_line(capsys.readouterr().err) == "altscout-app: error: unknown option --prot; did you mean --port?"
 
 
 def test_a_compare_file_that_is_no_audit_is_refused_before_any_work(tmp_path: Path) -> None:

@@ -175,7 +175,10 @@ def test_cancel_and_delete(tmp_path: Path, server: FixtureServer) -> None:
         ('{"urls": ["http://exa mple.com/"]}', 400, "'http://exa mple.com/' is not a web address"),
         ('{"urls": ["http://a.test/"], "crawl": "yes"}', 422, "'crawl' is not valid"),
         ('{"urls": ["http://a.test/"], "options": {"max_images": "5"}}', 422, "'options.max_images' is not valid"),
-        ('{"urls": "http://a.test/"}', 422, "'urls' is not valid"),
+        ('{"urls": "http://a.test/"}', 422, "'urls' is a list of addresses: send \"urls\": [\"https://"),
+        ('{"url": "http://a.test/"}', 422, "Unknown field 'url'; did you mean 'urls'?"),
+        ('{"urls": ["http://a.test/"], "max_images": 3}', 422, "'max_images' is an option: send it inside 'options'"),
+        ('{"urls": ["http://a.test/"], "options": {"max_image": 3}}', 422, "did you mean 'options.max_images'?"),
         ("[1, 2]", 422, "is not valid"),
     ],
 )
