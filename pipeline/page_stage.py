@@ -34,6 +34,11 @@ log = logging.getLogger("altscout")
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 CSS_ACCEPT = "text/css,*/*;q=0.1"
 BLOCKED_SHOWN = 5
+UNDECLARED_ENCODING = (
+    "the page does not declare its character encoding (no charset in Content-Type, no <meta charset>): Chromium "
+    "reads such a page as windows-1252 where others guess UTF-8, so its accented alt texts and file names show "
+    'garbled in some browsers; declare it, e.g. <meta charset="utf-8">'
+)
 
 
 class PageBytes:
@@ -232,6 +237,8 @@ def _parse_document(page: PageReport, document: FetchResult) -> ParsedPage:
         raise ScrapeError(f"{page.url} is an image, not an HTML page", code="not_html")
     parsed = parse_page(document.content, document.final_url, document.charset)
     page.title, page.lang = parsed.title, parsed.lang
+    if parsed.guessed_utf8 and UNDECLARED_ENCODING not in page.warnings:
+        page.warnings.append(UNDECLARED_ENCODING)
     return parsed
 
 

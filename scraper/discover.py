@@ -77,6 +77,7 @@ class ParsedPage:
     style_blocks: list[str] = field(default_factory=list)
     canonical: str | None = None  # <link rel=canonical>, absolute
     final_url: str | None = None  # the page's own URL (an image URL equal to it points at no image)
+    guessed_utf8: bool = False  # no encoding declared; read as UTF-8, which Chromium would not guess
 
     @cached_property
     def context(self) -> PageContext:
@@ -95,6 +96,7 @@ class ParsedPage:
 
 def parse_page(content: bytes, final_url: str, charset: str | None = None) -> ParsedPage:
     """Parse HTML bytes; the charset comes from the header, else ``<meta>``, else UTF-8 or windows-1252."""
+    guessed_utf8 = charset is None and _undeclared_utf8(content)
     charset = charset or sniff_charset(content)
     try:
         soup = BeautifulSoup(content, "lxml", from_encoding=charset)
@@ -122,7 +124,9 @@ def parse_page(content: bytes, final_url: str, charset: str | None = None) -> Pa
         if "canonical" in [r.lower() for r in (link.get("rel") or [])]:
             canonical = urljoin(base_url, clean_url(str(link["href"])))
             break
-    return ParsedPage(soup, base_url, title or None, lang, stylesheet_urls, style_blocks, canonical, final_url)
+    return ParsedPage(
+        soup, base_url, title or None, lang, stylesheet_urls, style_blocks, canonical, final_url, guessed_utf8
+    )
 
 
 def unnest_voids(soup: BeautifulSoup) -> None:
@@ -144,6 +148,15 @@ def sniff_charset(content: bytes) -> str:
     except UnicodeDecodeError:
         return "windows-1252"
     return "utf-8"
+
+
+def _undeclared_utf8(content: bytes) -> bool:
+    """UTF-8 text beyond ASCII with no BOM and no ``<meta>`` charset: browsers disagree on how to read it."""
+    if content.isascii() or content.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return False
+    if EncodingDetector.find_declared_encoding(content[:4096], is_html=True, search_entire_document=False):
+        return False
+    return sniff_charset(content) == "utf-8"
 
 
 def clean_url(value: str) -> str:

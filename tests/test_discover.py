@@ -108,6 +108,23 @@ def test_charsets(encoding: str, header: bool) -> None:
     assert find_images(page)[0].alt == alt
 
 
+@pytest.mark.parametrize(
+    ("content", "header", "guessed"),
+    [
+        ('<img src="Café.png" alt="Crème">'.encode(), None, True),  # browsers disagree: Chromium reads windows-1252
+        ('<meta charset="utf-8"><img alt="Crème">'.encode(), None, False),
+        ('<img alt="Crème">'.encode(), "utf-8", False),
+        ('\ufeff<img alt="Crème">'.encode(), None, False),  # a BOM decides
+        ('<img alt="Crème">'.encode("cp1252"), None, False),  # not UTF-8: every reader falls back alike
+        (b'<img alt="plain">', None, False),  # ASCII reads the same in every encoding
+    ],
+)
+def test_an_undeclared_utf8_page_is_noticed(content: bytes, header: str | None, guessed: bool) -> None:
+    page = parse_page(content, "https://x.example/", header)
+    assert page.guessed_utf8 is guessed
+    assert find_images(page)[0].alt == ("plain" if content.isascii() else "Crème")
+
+
 def test_deeply_nested_html_is_bounded() -> None:
     html = "<div>" * 100_000 + '<img src="deep.png">' + "</div>" * 100_000
     started = time.monotonic()

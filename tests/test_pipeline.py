@@ -415,3 +415,13 @@ def test_the_run_keeps_what_it_started_with_out_of_the_collectors_scans(
             assert gc.get_freeze_count() > 10_000
         assert gc.get_freeze_count() > 10_000  # the first run is still going
     assert gc.get_freeze_count() == 0
+
+
+def test_a_page_without_a_declared_encoding_is_warned_about(fresh_server: FixtureServer) -> None:
+    fresh_server.add("/enc/photo.png", make_image(200, 150), content_type="image/png")
+    unlabelled = fresh_server.add("/enc/a.html", '<img src="photo.png" alt="Crème brûlée">', content_type="text/html")
+    labelled = fresh_server.add("/enc/b.html", '<img src="photo.png" alt="Crème brûlée">')
+    report = run_audit([unlabelled, labelled], AuditOptions(render="never", allow_private=True), FakeCaptioner())
+    first, second = report.pages
+    assert [w for w in first.warnings if "does not declare its character encoding" in w] and not second.warnings
+    assert first.images[0].alt == "Crème brûlée"
