@@ -2,10 +2,13 @@
 
 Given the folder a site is served from (``--source-dir``), each audited page maps to its file the
 way static servers do (``/`` to ``index.html``, ``/about/`` to ``about/index.html``, ``/about`` to
-``about.html`` or ``about/index.html``). In that file every ``<img>`` whose ``src`` resolves to an
-image with a suggestion (:func:`reports.fixes.fixes`) gets its ``alt`` value replaced, or an
-``alt`` added right after ``<img``; every other byte of the file stays as it was (tags over
-several lines, attributes in any order, either quotes, the same image in a grid and its modal).
+``about.html`` or ``about/index.html``). In that file every ``<img>`` that stands for an image with
+a suggestion (:func:`reports.fixes.fixes`) gets its ``alt`` value replaced, or an ``alt`` added
+right after ``<img``: the URL discovery chose for the tag (its ``srcset``, its ``<picture>``'s
+sources, lazy-loading attributes) or any URL it names, resolved against the file's ``<base href>``.
+Every other byte of the file stays as it was (tags over several lines, attributes in any order,
+either quotes, the same image in a grid and its modal, a file in a legacy encoding, which gets
+non-ASCII text as character references).
 The tags are found with a small scanner over the raw text, not re-serialised by a parser,
 precisely so that nothing else changes.
 
@@ -27,11 +30,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from bs4 import BeautifulSoup, Tag
+
 from records import AuditReport, ImageRecord, PageReport
 from reports.fixes import fixes, held
+from scraper.discover import LAZY_SRC_ATTRS, LAZY_SRCSET_ATTRS, chosen_img_url, clean_url
+from scraper.srcset import parse_srcset
 from scraper.urls import resource_url
 
-_IMG_TAG = re.compile(r"<img\b(?P<attrs>(?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.IGNORECASE)
+# The tags the scanner reads: <img> (patched), and what decides its URL: <picture> and its <source>s, <base>.
+_TAG = re.compile(
+    r"<(?P<close>/)?(?P<tag>img|source|picture|base)\b(?P<attrs>(?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.IGNORECASE
+)
 _ATTR = re.compile(
     r"(?P<space>\s+)(?P<name>[^\s=/>\"']+)(?:\s*=\s*(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<bare>[^\s\"'>]+)))?"
 )
@@ -97,8 +107,9 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
             by_hand.extend(_by_hand(page, record, "no file in --source-dir serves this page")
                            for record, _ in records.values())  # fmt: skip
             continue
-        original = target.read_bytes().decode("utf-8", errors="surrogateescape")
-        changed, done = _patched(original, page.final_url or page.url, records)
+        raw = target.read_bytes()
+        original = raw.decode("utf-8", errors="surrogateescape")
+        changed, done = _patched(original, page.final_url or page.url, records, ascii_only=not _is_utf8(raw))
         for url, (record, _) in records.items():
             if url not in done:
                 why = "not an <img> of the source file (CSS, or built by JavaScript)"
@@ -114,17 +125,36 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
     return PatchResult(files, tags, by_hand, waiting)
 
 
-def _patched(text: str, page_url: str, records: dict[str, tuple[ImageRecord, str]]) -> tuple[str, dict[str, int]]:
-    """``text`` with the alt of every matching ``<img>`` set; how many tags of each image URL changed."""
+def _patched(
+    text: str, page_url: str, records: dict[str, tuple[ImageRecord, str]], ascii_only: bool = False
+) -> tuple[str, dict[str, int]]:
+    """``text`` with the alt of every matching ``<img>`` set; how many tags of each image URL changed.
+
+    An ``<img>`` matches the record of the URL discovery chose for it (its ``srcset``, its ``<picture>``'s
+    sources, lazy-loading attributes), else of any URL it names, each resolved against the file's
+    ``<base href>``. ``ascii_only``: a file not in UTF-8 gets non-ASCII text as character references.
+    """
     done: dict[str, int] = defaultdict(int)
     out: list[str] = []
     last = 0
-    for tag in _IMG_TAG.finditer(text):
+    base = _base_url(text, page_url)
+    picture: list[str] | None = None  # the <picture> and <source> tags of the picture the scanner is in
+    for tag in _TAG.finditer(text):
+        name = tag.group("tag").lower()
+        if name == "picture":
+            picture = None if tag.group("close") else [tag.group(0)]
+            continue
+        if name == "source" and picture is not None and not tag.group("close"):
+            picture.append(tag.group(0))
+        if name != "img" or tag.group("close"):
+            continue
         attrs = {m.group("name").lower(): m for m in _ATTR.finditer(tag.group("attrs"))}
-        url = _tag_url(attrs, page_url)
-        if url is None or url not in records or not _eligible(records[url][0]):
+        url = next((u for u in _tag_urls(tag.group(0), picture, attrs, base) if u in records), None)
+        if url is None or not _eligible(records[url][0]):
             continue
         value = html.escape(records[url][1], quote=True)
+        if ascii_only:
+            value = value.encode("ascii", "xmlcharrefreplace").decode("ascii")
         start = tag.start("attrs")
         alt = attrs.get("alt")
         if alt is None:  # add it right after "<img"
@@ -148,17 +178,42 @@ def _eligible(record: ImageRecord) -> bool:
     return bool(TAG_SOURCES & set(record.found_in))
 
 
-def _tag_url(attrs: dict[str, re.Match[str]], page_url: str) -> str | None:
-    """The image URL an ``<img>`` tag's ``src`` (or a lazy-loading attribute) resolves to."""
-    for name in ("src", "data-src", "data-lazy-src"):
-        match = attrs.get(name)
-        if match is None:
-            continue
-        raw = match.group("dq") or match.group("sq") or match.group("bare") or ""
-        raw = html.unescape(raw).strip()
-        if raw:
-            return resource_url(page_url, raw)
-    return None
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _base_url(text: str, page_url: str) -> str:
+    """What the file's relative URLs resolve against: its first ``<base href>``, else the page's URL."""
+    for tag in _TAG.finditer(text):
+        if tag.group("tag").lower() == "base" and not tag.group("close"):
+            href = {m.group("name").lower(): _value(m) for m in _ATTR.finditer(tag.group("attrs"))}.get("href")
+            if href:
+                return resource_url(page_url, href)
+    return page_url
+
+
+def _tag_urls(img_tag: str, picture: list[str] | None, attrs: dict[str, re.Match[str]], base: str) -> list[str]:
+    """The image URLs an ``<img>`` can stand for: discovery's choice first, then every URL it names."""
+    markup = ("".join(picture or []) + img_tag).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    img = BeautifulSoup(markup, "lxml").find("img")
+    raw: list[str] = []
+    if isinstance(img, Tag):
+        raw.append(chosen_img_url(img)[0])
+    raw += [_value(attrs[name]) for name in ("src", *LAZY_SRC_ATTRS) if name in attrs]
+    for name in ("srcset", *LAZY_SRCSET_ATTRS):
+        if name in attrs:
+            raw += [candidate.url for candidate in parse_srcset(_value(attrs[name]))]
+    urls = [resource_url(base, clean_url(value)) for value in raw if clean_url(value)]
+    return list(dict.fromkeys(urls))
+
+
+def _value(match: re.Match[str]) -> str:
+    """An attribute's value as the browser reads it (entities decoded)."""
+    return html.unescape(match.group("dq") or match.group("sq") or match.group("bare") or "")
 
 
 def _diff(before: str, after: str, name: str) -> str:

@@ -190,7 +190,7 @@ def _decodable_source(source: Tag) -> bool:
     return not media_type.startswith(UNDECODABLE_TYPES)
 
 
-def _choose_img_url(img: Tag) -> tuple[str, list[str]]:
+def chosen_img_url(img: Tag) -> tuple[str, list[str]]:
     """Pick the URL a large screen would load for an ``img``; return it and how it was found."""
     src = clean_url(str(img.get("src") or ""))
     lazy_src = clean_url(_first_attr(img, LAZY_SRC_ATTRS))
@@ -361,7 +361,7 @@ def find_images(page: ParsedPage, stylesheets: Iterable[tuple[str, str]] = ()) -
     collector = StaticCollector(page, ElementReader(soup))
     for element in soup.find_all(["img", "input", "video", "object"]):
         if element.name == "img":
-            url, how = _choose_img_url(element)
+            url, how = chosen_img_url(element)
             collector.add_element(url, how, element, _attr_alt(element))
         elif element.name == "input" and str(element.get("type") or "").lower() == "image":
             collector.add_element(str(element.get("src") or ""), ["input"], element, _attr_alt(element))

@@ -30,9 +30,20 @@ _ORIENTATION_TAG = 0x0112
 
 
 class ImageSkipped(ScrapeError):
-    """The image is fine but not captioned (too small, SVG, over the limit)."""
+    """The image is fine but not captioned (too small, SVG, over the limit); ``size`` and ``format`` when read."""
 
     code = "skipped"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        size: tuple[int, int] | None = None,
+        image_format: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.size, self.format = size, image_format
 
 
 @dataclass
@@ -122,7 +133,10 @@ def prepare_image(
                 width, height = height, width
             if width < min_width or height < min_height:
                 raise ImageSkipped(
-                    f"{width}x{height} px is below the {min_width}x{min_height} px minimum", code="too_small"
+                    f"{width}x{height} px is below the {min_width}x{min_height} px minimum",
+                    code="too_small",
+                    size=(width, height),
+                    image_format=fmt,
                 )
             if fmt == "JPEG":
                 opened.draft("RGB", (draft_side, draft_side))

@@ -165,3 +165,42 @@ def test_a_tracking_pixel_gets_an_empty_alt_and_a_nameless_link_a_name(
     issues = {r.source.rsplit("/", 1)[-1]: set(r.alt_issues) for r in again.pages[0].images}
     assert not issues["px.gif"] and not issues["logo.jpg"] & {"linked_image_no_text", "empty_alt_on_content"}
     assert "missing_alt" in issues["icon.png"]
+
+
+def test_base_href_picture_sources_srcset_and_a_legacy_encoding(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    """An <img> is matched by the URL discovery chose for it (its <picture>'s sources, its srcset), resolved
+    against the file's <base href>; a windows-1252 file gets the text as character references, and a
+    1x1 pixel with no size attributes is a spacer by the size its bytes say."""
+    import io
+
+    from PIL import Image
+
+    pixel = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(pixel, "GIF")
+    page = ('<html><head><meta charset="windows-1252"><base href="/media/"><title>Caf\xe9</title></head><body>\n'
+            '<picture><source type="image/webp" srcset="hero-800.jpg 800w, hero-1600.jpg 1600w">'
+            '<img src="hero-400.jpg"></picture>\n<img src="px.gif">\n'
+            '<img srcset="shop-1x.jpg 1x, shop-2x.jpg 2x" src="shop-1x.jpg">\n</body></html>\n')  # fmt: skip
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "index.html").write_bytes(page.encode("cp1252"))
+    fresh_server.add("/", page.encode("cp1252"), content_type="text/html")
+    fresh_server.add("/media/px.gif", pixel.getvalue(), content_type="image/gif")
+    fresh_server.add("/media/hero-1600.jpg", make_image(507, 300, "JPEG", seed=1), content_type="image/jpeg")
+    fresh_server.add("/media/shop-2x.jpg", make_image(508, 300, "JPEG", seed=2), content_type="image/jpeg")
+    captions = CaptionsByWidth({507: "un café crème", 508: "a shop front"})
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    report = run_audit([fresh_server.url("/")], options, captions)
+    result = write_fix_patch(report, folder, tmp_path / "alt.patch")
+    assert result.tags == 3 and not result.by_hand and not result.held
+    subprocess.run(["git", "apply", str(tmp_path / "alt.patch")], cwd=folder, check=True, capture_output=True)
+    patched = (folder / "index.html").read_bytes().decode("cp1252")
+    assert '<img alt="Un caf&#233; cr&#232;me" src="hero-400.jpg">' in patched
+    assert '<img alt="" src="px.gif">' in patched and "<title>Caf\xe9</title>" in patched
+    assert '<img alt="A shop front" srcset="shop-1x.jpg 1x, shop-2x.jpg 2x" src="shop-1x.jpg">' in patched
+    assert without_alts(patched) == without_alts(page)
+    fresh_server.add("/", patched.encode("cp1252"), content_type="text/html")
+    again = run_audit([fresh_server.url("/")], options, captions)
+    issues = {r.source.rsplit("/", 1)[-1]: set(r.alt_issues) for r in again.pages[0].images}
+    assert not issues["hero-1600.jpg"] and not issues["px.gif"] and not issues["shop-2x.jpg"]
+    assert next(r for r in again.pages[0].images if r.source.endswith("hero-1600.jpg")).alt == "Un café crème"
