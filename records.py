@@ -104,6 +104,8 @@ class ElementInfo:
     in_map: bool = False  # area: inside a <map>, with an href
     loaded: bool = True  # object: its data is shown (not its fallback content)
     container_text: str | None = None  # visible text of the nearest button, link, p, li, td or th
+    in_link: bool | None = None  # inside a link or button (None: recorded by a version without this fact)
+    link_text: str | None = None  # that link's own name: aria-label, title or text (None: none, or no link)
     name_note: str | None = None  # why a browser may compute another name (styles were not computed)
     issues: list[str] = field(default_factory=list)
 

@@ -101,6 +101,20 @@ def legacy_elements(record: ImageRecord) -> list[ElementInfo]:
     return elements
 
 
+def _link_facts(record: ImageRecord, element: ElementInfo) -> tuple[bool, str | None]:
+    """(in a link or button, that link's own name) for one element; the record's first occurrence stands in
+    for elements recorded before links were per element."""
+    if element.in_link is None:
+        return record.in_link, record.link_text
+    return element.in_link, element.link_text
+
+
+def _names_no_link(record: ImageRecord, element: ElementInfo) -> bool:
+    """axe-core's link-name, for an image: the element is its link's only content and has no name itself."""
+    in_link, link_text = _link_facts(record, element)
+    return in_link and not link_text and not sanitize(element.accessible_name)
+
+
 def named_elements(record: ImageRecord) -> list[ElementInfo]:
     """The record's elements that an axe naming rule covers (img, image button, SVG, role=img, area, object)."""
     return [element for element in record.elements or legacy_elements(record) if naming_rule(element) is not None]
@@ -121,12 +135,12 @@ def _alt_issues(record: ImageRecord, settings: AuditSettings, name_counts: dict[
         element.issues = element_findings(element)
         issues.extend(slug for slug in element.issues if slug not in issues)
     shown = [element for element in elements if not element.hidden]
-    if record.in_link and not record.link_text and any(not sanitize(e.accessible_name) for e in shown):
+    if any(_names_no_link(record, element) for element in shown):
         issues.insert(0, "linked_image_no_text")  # the image is the link's only content and names nothing
     if not shown or all(element.decorative for element in shown):
         if any(e.tag == "img" and e.alt == "" and not e.hidden and e.decorative for e in shown):
             big = (record.width or 0) >= CONTENT_MIN_SIDE and (record.height or 0) >= CONTENT_MIN_SIDE
-            decorative_position = record.in_link and bool(record.link_text)
+            decorative_position = any(_link_facts(record, e)[0] and _link_facts(record, e)[1] for e in shown)
             if record.status == CAPTIONED and big and not decorative_position:
                 issues.append("empty_alt_on_content")
         return issues  # hidden from assistive technology or decorative: its text is never read

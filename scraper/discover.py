@@ -23,7 +23,7 @@ from bs4.dammit import EncodingDetector
 from records import ELEMENT, ElementInfo, ImageRecord, element_source
 from scraper.context import PageContext, in_main_content, nearest_heading, page_context
 from scraper.css import inline_style_urls, matchable_selector, stylesheet_backgrounds
-from scraper.elements import ElementReader, drawn_elements, is_image_object
+from scraper.elements import ElementReader, drawn_elements, enclosing_link, is_image_object
 from scraper.srcset import Candidate, largest, parse_srcset
 from scraper.urls import resource_url
 
@@ -324,12 +324,10 @@ def _fill_context(record: ImageRecord, element: Tag, context: PageContext | None
         )
     record.width_attr = _int_attr(element, "width")
     record.height_attr = _int_attr(element, "height")
-    link = element.find_parent(["a", "button"])
-    if isinstance(link, Tag):
+    link = enclosing_link(element)
+    if link is not None:
         record.in_link = True
-        record.link_href = str(link.get("href")) if link.get("href") else None
-        label = link.get("aria-label") or link.get("title") or link.get_text(" ", strip=True)
-        record.link_text = str(label).strip() or None
+        record.link_href, record.link_text = link
     figure = element.find_parent("figure")
     if isinstance(figure, Tag):
         record.in_figure = True

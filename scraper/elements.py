@@ -135,6 +135,7 @@ class ElementReader:
         role = computed_role(tag.name, attrs, svg)
         name = self.names.name(tag, svg)
         alt = attrs.get("alt") if tag.name in ("img", "input", "area") else None
+        link = enclosing_link(tag)
         return ElementInfo(
             selector=self.selector(tag),
             tag=tag.name,
@@ -153,8 +154,20 @@ class ElementReader:
             in_map=tag.name == "area" and "href" in attrs and tag.find_parent("map") is not None,
             loaded=bool(attrs.get("data", "").strip()) if tag.name == "object" else True,
             container_text=self.container_text(tag) if tag.name == "img" else None,
+            in_link=link is not None,
+            link_text=link[1] if link is not None else None,
             name_note=name.note,
         )
+
+
+def enclosing_link(element: Tag) -> tuple[str | None, str | None] | None:
+    """The ``(href, own name)`` of the link or button the element is in (the name: aria-label, title or
+    text, None when it has none); None outside any link."""
+    link = element.find_parent(["a", "button"])
+    if not isinstance(link, Tag):
+        return None
+    label = link.get("aria-label") or link.get("title") or link.get_text(" ", strip=True)
+    return (str(link["href"]) if link.get("href") else None), (str(label).strip() or None)
 
 
 def drawn_elements(soup: BeautifulSoup) -> Iterator[tuple[str, Tag]]:

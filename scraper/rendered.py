@@ -107,6 +107,8 @@ def element_from_item(item: dict[str, Any]) -> ElementInfo | None:
         in_map=bool(facts.get("inMap")),
         loaded=bool(facts.get("loaded", True)),
         container_text=sanitize(facts.get("containerText")) or None,
+        in_link=bool(item.get("inLink")),
+        link_text=sanitize(item.get("linkText")) or None if item.get("inLink") else None,
     )
 
 

@@ -261,3 +261,26 @@ def test_static_selectors_are_the_browsers_around_html5_void_elements(server: Fi
         "body > div > img",
     }
     assert audits["never"] == audits["always"]
+
+
+LINKS_PAGE = """<!doctype html><html lang="en"><body>
+<img src="/links/bread.png" alt="Fresh bread"> <a href="/"><img src="/links/bread.png" alt=""></a>
+<a href="/"><img src="/links/home.png" alt="Home"></a> <img src="/links/home.png">
+<a href="/shop">Shop <img src="/links/cart.png" alt=""></a>
+</body></html>"""
+
+
+@pytest.mark.parametrize("mode", ["never", "always"])
+def test_link_name_is_judged_per_occurrence(server: FixtureServer, chromium: str, mode: str) -> None:
+    """axe-core's link-name fails on the link an image leaves nameless, wherever that image first appears."""
+    for seed, name in enumerate(("bread", "home", "cart")):
+        server.add(f"/links/{name}.png", make_image(160, 120, seed=40 + seed), content_type="image/png")
+    url = server.add("/links/page.html", LINKS_PAGE)
+    options = AuditOptions(render=mode, browser_path=chromium, allow_private=True, ocr="off")
+    (page,) = run_audit([url], options, FakeCaptioner()).pages
+    issues = {record.source.rsplit("/", 1)[-1]: record.alt_issues for record in page.images}
+    assert "linked_image_no_text" in issues["bread.png"]  # its second occurrence is a link's only content
+    assert "linked_image_no_text" not in issues["home.png"] and "missing_alt" in issues["home.png"]
+    assert not {"linked_image_no_text", "empty_alt_on_content"} & set(issues["cart.png"])  # the link has text
+    bread = next(record for record in page.images if record.source.endswith("bread.png"))
+    assert [(e.in_link, e.link_text) for e in bread.elements] == [(False, None), (True, None)]
