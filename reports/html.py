@@ -39,6 +39,8 @@ def _text(value: str | None) -> Markup:
         return Markup('<span class="none">(none)</span>')
     if value == "":
         return Markup('<span class="none">(empty: "")</span>')
+    if not value.strip():  # alt="  " is no name, and invisible as it is
+        return Markup('<span class="none">(whitespace only: "{}")</span>').format(value)
     return escape(value)
 
 

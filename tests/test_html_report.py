@@ -169,3 +169,11 @@ def test_fail_on_takes_precedence_over_failed_pages(server: FixtureServer, tiny_
         cwd=tmp_path,
     )
     assert result.returncode == 3
+
+
+def test_absent_empty_and_blank_alts_are_told_apart() -> None:
+    from reports.html import _text
+
+    assert "(none)" in _text(None) and '(empty: "")' in _text("")
+    assert str(_text("  ")) == '<span class="none">(whitespace only: "  ")</span>'
+    assert str(_text("<b>")) == "&lt;b&gt;"
