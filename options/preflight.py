@@ -23,6 +23,10 @@ from scraper.errors import BlockedURLError, ScrapeError
 
 NO_SCHEME_PREFIXES = ("javascript:", "data:", "file:", "about:", "mailto:", "ftp:", "tel:")
 ADDED_SCHEME = "no scheme was given, so {url} was audited"
+PLAIN_HTTP = (
+    "no scheme was given and https:// could not connect, {why}; so {url} was audited over plain http, "
+    "as browsers fall back"
+)
 
 
 @dataclass

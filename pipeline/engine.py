@@ -38,14 +38,14 @@ from captioning import Captioner
 from captioning.cache import caption_namespace
 from captioning.translate import AUTO, ENGLISH
 from options import AuditOptions
-from options.preflight import ADDED_SCHEME
+from options.preflight import ADDED_SCHEME, PLAIN_HTTP
 from pipeline.batching import batch_to_send, download_group, may_open_page
 from pipeline.coverage import site_block
 from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
 from pipeline.frontier import Frontier, HostGate
 from pipeline.heap import frozen_heap
 from pipeline.in_flight import InFlight
-from pipeline.page_stage import DiscoveredPage, PageChecks
+from pipeline.page_stage import DiscoveredPage, PageChecks, typed_without_scheme
 from pipeline.processes import StageProcesses
 from pipeline.revisit import Revisits
 from pipeline.stages import AuditRun, Prepared
@@ -171,7 +171,8 @@ class Engine:
                     self.store.add_url(target, 0, "start", None, QUEUED)
             if options.crawl:
                 for url in self.start_urls:
-                    self.frontier.read_sitemaps(url, self.run.fetcher, self.run.robots)
+                    typed = typed_without_scheme(url, options)
+                    self.frontier.read_sitemaps(url, self.run.fetcher, self.run.robots, typed)
         self.pages_done = self.shards.pages if self.shards is not None else self.store.page_count()
 
     def _load_models(self) -> None:
@@ -354,9 +355,10 @@ class Engine:
         yield PageFinished(self.pages_done - 1, page)
 
     def _note_scheme(self, url: str, page: PageReport) -> None:
-        """A start URL typed without a scheme: the report says https:// was assumed."""
-        typed = self.options.scheme_added
-        if url in typed or (self.options.crawl and url in {normalise_url(u) for u in typed}):
+        """A start URL typed without a scheme: the report says https:// was assumed (unless the page
+        stage fell back to http:// and said so)."""
+        fell_back = any(warning.startswith(PLAIN_HTTP.split("{", 1)[0]) for warning in page.warnings)
+        if typed_without_scheme(url, self.options) and not fell_back:
             page.warnings.insert(0, ADDED_SCHEME.format(url=url))
 
     def _keep(

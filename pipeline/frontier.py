@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from options import AuditOptions
-from scraper.errors import ScrapeError
+from scraper.errors import NoTLSError, ScrapeError
 from scraper.net import Fetcher
 from scraper.robots import RobotsCache, origin_of
 from scraper.sitemaps import SitemapError, parse_sitemap
@@ -139,11 +139,16 @@ class Frontier:
             return "duplicate_content", f"its HTML is the same as {twin}'s, audited there"
         return None
 
-    def read_sitemaps(self, start_url: str, fetcher: Fetcher, robots: RobotsCache) -> None:
-        """Queue the pages the sitemaps of ``start_url``'s host list (at depth 1)."""
+    def read_sitemaps(self, start_url: str, fetcher: Fetcher, robots: RobotsCache, typed: bool = False) -> None:
+        """Queue the pages the sitemaps of ``start_url``'s host list (at depth 1); ``typed``: a start URL
+        typed without a scheme, whose host is read at http:// where nothing speaks TLS (as its page is)."""
         origin = origin_of(start_url)
         try:
             declared = list(robots.rules_for(start_url).sitemaps)
+        except NoTLSError:
+            if typed:
+                return self.read_sitemaps("http://" + start_url.split("://", 1)[1], fetcher, robots)
+            declared = []
         except ScrapeError:
             declared = []
         pending = deque(declared or [origin + "/sitemap.xml"])

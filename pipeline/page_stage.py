@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from options import AuditOptions
+from options.preflight import PLAIN_HTTP
 from records import PENDING, ImageRecord, PageReport
 from scraper.browser import INSTALL_HINT, BrowserUnavailableError
 from scraper.discover import ParsedPage, find_images, parse_page, stylesheet_imports
-from scraper.errors import HTTPStatusError, ScrapeError
+from scraper.errors import HTTPStatusError, NoTLSError, ScrapeError
 from scraper.net import Fetcher, FetchResult, check_url
 from scraper.render import Renderer, RenderError, RenderResult
 from scraper.render_ax import ShotBudget
@@ -27,6 +28,7 @@ from scraper.render_route import RenderBudget, ResponseStash
 from scraper.rendered import add_network_images, client_rendered_signs, merge_static, records_from_snapshot
 from scraper.responses import NOT_MODIFIED, ResponseStore
 from scraper.robots import RobotsCache
+from scraper.urls import normalise_url
 from state.history import PreviousPage
 
 log = logging.getLogger("altscout")
@@ -143,9 +145,14 @@ def discover_page(
     if previous is not None and previous.read_with != read_with:
         previous = None  # read another way before (browser or not, other limits): read it in full
     check_url(url)
-    if not options.ignore_robots:
-        robots.check(url)
-    document = _page_request(url, options, fetcher, checks, previous) if previous is not None else None
+    read_url, document = url, None
+    if typed_without_scheme(url, options):
+        read_url, document = _typed_address(page, options, fetcher, robots, checks, previous)
+    else:
+        if not options.ignore_robots:
+            robots.check(url)
+        if previous is not None:
+            document = _page_request(url, options, fetcher, checks, previous)
     if document is not None and previous is not None and _unchanged(document, previous):
         page.final_url = document.final_url
         validators = _validators(document, previous)
@@ -154,8 +161,9 @@ def discover_page(
     rendered: RenderResult | None = None
     if renderer is not None:
         try:
+            budget = render_budget(options)
             rendered = renderer.render(
-                url, fetcher, render_budget(options), checks.redirect_guard, checks.require_type, responses, document
+                read_url, fetcher, budget, checks.redirect_guard, checks.require_type, responses, document
             )
         except RenderError as exc:
             page.warnings.append(f"not rendered in the browser ({exc.message}); read statically instead")
@@ -185,6 +193,37 @@ def discover_page(
     digest = hashlib.sha256(read.content).hexdigest()
     links = list(dict.fromkeys(links))
     return DiscoveredPage(page, source, links, parsed.canonical, digest, _validators(read), False, read_with)
+
+
+def typed_without_scheme(url: str, options: AuditOptions) -> bool:
+    """Whether ``url`` is a start URL a person typed without a scheme (read at https:// first)."""
+    typed = options.scheme_added
+    return url in typed or (options.crawl and url in {normalise_url(u) for u in typed})
+
+
+def _typed_address(
+    page: PageReport,
+    options: AuditOptions,
+    fetcher: Fetcher,
+    robots: RobotsCache,
+    checks: PageChecks,
+    previous: PreviousPage | None,
+) -> tuple[str, FetchResult]:
+    """A typed address is read at https://; where nothing speaks TLS (refused, or a plain-HTTP answer), at
+    http://, as browsers fall back, with a page warning that says so. Returns the URL read and its answer."""
+    try:
+        if not options.ignore_robots:
+            robots.check(page.url)
+        return page.url, _page_request(page.url, options, fetcher, checks, previous)
+    except NoTLSError as exc:
+        plain = "http://" + page.url.split("://", 1)[1]
+        check_url(plain)
+        if not options.ignore_robots:
+            robots.check(plain)
+        document = _page_request(plain, options, fetcher, checks, previous)
+        why = exc.message.split(": ", 1)[-1]
+        page.warnings.insert(0, PLAIN_HTTP.format(why=why, url=plain))
+        return plain, document
 
 
 READING_OPTIONS = (

@@ -41,6 +41,13 @@ class FetchError(ScrapeError):
     code = "fetch_error"
 
 
+class NoTLSError(FetchError):
+    """An https:// connection failed before any certificate was shown: it was refused, or the server
+    answered in plain HTTP (a typed address without a scheme is then tried at http://, as browsers do)."""
+
+    code = "connection_error"
+
+
 class HTTPStatusError(FetchError):
     """The server answered with a 4xx/5xx status."""
 

@@ -35,6 +35,7 @@ from scraper.errors import (
     BlockedURLError,
     FetchError,
     HTTPStatusError,
+    NoTLSError,
     ScrapeError,
     UnsupportedSchemeError,
 )
@@ -272,7 +273,8 @@ class Fetcher:
             cause = _unwrap_guard_error(exc)
             if cause is not None:
                 raise cause from exc
-            raise FetchError(
+            error = NoTLSError if url.lower().startswith("https:") and no_tls_here(exc) else FetchError
+            raise error(
                 f"could not connect to {urlsplit(url).hostname}: {connection_failure(exc)}",
                 code="connection_error",
             ) from exc
@@ -338,6 +340,15 @@ def connection_failure(exc: BaseException) -> str:
         if any(isinstance(current, kind) for current in chain):
             return words
     return type(exc).__name__
+
+
+def no_tls_here(exc: BaseException) -> bool:
+    """Whether nothing speaks TLS where a connection went: refused, or a handshake that failed before any
+    certificate (a plain-HTTP answer); a certificate that was not accepted is a TLS site's own fault."""
+    chain = list(_chain(exc))
+    if any(isinstance(current, ssl.SSLCertVerificationError) for current in chain):
+        return False
+    return any(isinstance(current, (ssl.SSLError, ConnectionRefusedError)) for current in chain)
 
 
 _CONNECTION_WORDS: tuple[tuple[type[BaseException], str], ...] = (

@@ -145,15 +145,39 @@ def test_an_unreachable_hub_is_one_sentence_with_the_installed_download_command(
     assert "huggingface-cli" not in line or download_command("x", "y").startswith("huggingface-cli")
 
 
-def test_a_url_without_a_scheme_is_audited_as_https_and_the_report_says_so(
+def test_a_url_without_a_scheme_falls_back_to_http_where_nothing_speaks_tls_and_says_so(
     page: str, tiny_blip_dir: Path, tmp_path: Path
 ) -> None:
+    """``127.0.0.1:8000/`` (a dev server): https:// first, as typed addresses are; the handshake fails on a
+    plain-HTTP server, so the page is read at http://, as browsers fall back, and the report says so."""
     typed = page.removeprefix("http://")
     result = run_cli(typed, *tiny_cli_args(tiny_blip_dir), "--json", "r.json", cwd=tmp_path)
     report = json.loads((tmp_path / "r.json").read_text())
-    assert result.returncode == 1  # https:// to a plain-HTTP test server fails, and says why
-    assert report["pages"][0]["url"] == "https://" + typed
-    assert report["pages"][0]["warnings"][0] == f"no scheme was given, so https://{typed} was audited"
+    assert result.returncode == 0, result.stderr
+    (audited,) = report["pages"]
+    assert (audited["url"], audited["final_url"], audited["status"]) == ("https://" + typed, page, "ok")
+    assert len(audited["images"]) == 3
+    assert audited["warnings"][0].startswith("no scheme was given and https:// could not connect, the TLS handshake")
+    assert audited["warnings"][0].endswith(f"so {page} was audited over plain http, as browsers fall back")
+
+
+def test_only_a_missing_tls_service_falls_back_to_http() -> None:
+    """A refused connection or a plain-HTTP answer means no TLS there; a certificate a TLS site shows and
+    that is not accepted, or a name that does not resolve, is the site's answer and stays an error."""
+    import socket
+    import ssl
+
+    from scraper.net import no_tls_here
+
+    def wrapped(cause: BaseException) -> Exception:
+        outer = requests.exceptions.ConnectionError("wrapped")
+        outer.__cause__ = cause
+        return outer
+
+    assert no_tls_here(wrapped(ssl.SSLError(1, "WRONG_VERSION_NUMBER")))
+    assert no_tls_here(wrapped(ConnectionRefusedError(111, "refused")))
+    assert not no_tls_here(wrapped(ssl.SSLCertVerificationError(1, "self-signed certificate")))
+    assert not no_tls_here(wrapped(socket.gaierror(-2, "Name or service not known")))
 
 
 def test_progress_is_plain_lines_off_a_terminal_and_the_first_line_comes_at_once(
