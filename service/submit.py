@@ -54,6 +54,9 @@ def friendly(code: str | None, detail: str | None = None, front: str = API) -> s
         status = detail.split()[1] if detail.startswith("HTTP ") else "an error"
         return f"The page answered with HTTP {status}."
     text = FRIENDLY_ERRORS.get(code or "", "The page could not be audited.")
+    if code == "connection_error" and detail and detail.startswith("could not connect to ") and ": " in detail:
+        # why, in the fetcher's fixed words (refused, TLS, a name that does not resolve): never an address
+        text = f"{text.removesuffix('.')}: {detail.split(': ', 1)[1].removesuffix('.')}."
     return text + (FORM_HINTS.get(code or "", "") if front == FORM else "")
 
 

@@ -378,3 +378,15 @@ def test_a_reviewed_sheet_is_the_review(tmp_path: Path, server: FixtureServer) -
         script = requests.get(base + links["wp-alt-text_sh"], timeout=10).text
         assert "wp post meta update 8 _wp_attachment_image_alt 'Edited in the spreadsheet'" in script
 
+
+
+def test_an_unreachable_page_says_why_in_the_fetchers_words() -> None:
+    from options.table import FORM as FORM_FRONT
+    from service.submit import friendly
+
+    detail = "could not connect to shop.example: the connection was refused (nothing listens on that port)"
+    assert friendly("connection_error", detail, FORM_FRONT) == (
+        "The page could not be reached: the connection was refused (nothing listens on that port)."
+    )
+    assert friendly("connection_error", None) == "The page could not be reached."
+    assert friendly("http_error", "HTTP 404 for https://shop.example/") == "The page answered with HTTP 404."
