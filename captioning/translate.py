@@ -74,8 +74,9 @@ def page_language(requested: str, page_lang: str | None) -> str:
 class Translator:
     """One MarianMT model and tokenizer on one device."""
 
-    def __init__(self, model_id: str, device: str = "auto", batch_size: int = 16) -> None:
+    def __init__(self, model_id: str, device: str = "auto", batch_size: int = 16, lang: str | None = None) -> None:
         self.model_id = model_id
+        self.flag = f"--translation-model {lang or 'LANG'}="  # how a load failure tells to point at a folder
         self._device_request = device
         self.batch_size = batch_size
         self.device: str | None = None
@@ -99,15 +100,13 @@ class Translator:
             previous = transformers.utils.logging.get_verbosity()
             transformers.utils.logging.set_verbosity_error()
             try:
-                check_hub("translation", self.model_id, "./models/marian", "--translation-model LANG=")
+                check_hub("translation", self.model_id, "./models/marian", self.flag)
                 tokenizer = MarianTokenizer.from_pretrained(self.model_id)
                 model = MarianMTModel.from_pretrained(self.model_id)
             except ModelLoadError:
                 raise
             except Exception as exc:  # hub, file-system and format errors all become one sentence
-                raise model_load_failure(
-                    "translation", self.model_id, exc, "./models/marian", "--translation-model LANG="
-                ) from exc
+                raise model_load_failure("translation", self.model_id, exc, "./models/marian", self.flag) from exc
             finally:
                 transformers.utils.logging.set_verbosity(previous)
             self._tokenizer, self._model = tokenizer, model.to(device).eval()
@@ -135,6 +134,6 @@ class Translator:
 
 
 @lru_cache(maxsize=8)
-def get_translator(model_id: str, device: str = "auto") -> Translator:
-    """The process-wide translator for a model (weights load lazily on first use)."""
-    return Translator(model_id, device)
+def get_translator(model_id: str, device: str = "auto", lang: str | None = None) -> Translator:
+    """The process-wide translator for a model into ``lang`` (weights load lazily on first use)."""
+    return Translator(model_id, device, lang=lang)

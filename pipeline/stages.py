@@ -294,7 +294,7 @@ class AuditRun:
 
     def translator_for(self, lang: str) -> Translator:
         """The cached translator for a language (weights load on first use)."""
-        return get_translator(self.options.translation_model_id(lang), self.options.device)
+        return get_translator(self.options.translation_model_id(lang), self.options.device, lang)
 
     def translate_page(self, page: PageReport) -> None:
         """Translate captions and suggested alt text into the page's target language."""

@@ -206,11 +206,11 @@ def test_translation_model_that_cannot_load_names_the_model_and_the_fix(tiny_mar
     )
     model = "Helsinki-NLP/opus-mt-en-xx-missing"
     with pytest.raises(ModelLoadError) as caught:
-        Translator(model, device="cpu").load()
+        Translator(model, device="cpu", lang="xx").load()  # the fix names the language it was loaded for
     message = str(caught.value)
     assert message.startswith(f"The translation model '{model}' could not be loaded from ")
     assert message.endswith(
         f"({download_command(model, './models/marian')}) "
-        "and pass --translation-model LANG=./models/marian."
+        "and pass --translation-model xx=./models/marian."
     )
     assert "expected str" not in message and "NoneType" not in message and "\n" not in message
