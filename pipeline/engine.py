@@ -54,7 +54,7 @@ from scraper.urls import Scope, is_html_type, normalise_url
 from state.history import PreviousPage
 from state.run_files import write_run_files
 from state.shards import ShardWriter
-from state.store import AUDITED, FAILED, QUEUED, SKIPPED, AuditStore, StateMismatchError, UrlRow
+from state.store import AUDITED, FAILED, QUEUED, AuditStore, StateMismatchError, UrlRow
 
 log = logging.getLogger("altscout.site")
 
@@ -287,8 +287,7 @@ class Engine:
         if page.status != "ok":
             discovered.source.release()
             if self.options.crawl and page.error_code in SKIP_CODES:
-                self.frontier.done(url)
-                self.store.set_status(url, SKIPPED, SKIP_CODES[page.error_code], page.error)
+                self.frontier.skip(url, SKIP_CODES[page.error_code], page.error)
                 return False
             self._note_scheme(url, page)
             self._keep(url, page, FAILED, page.error_code, page.error)
@@ -298,8 +297,7 @@ class Engine:
         found = discovered.page.final_url, discovered.canonical, discovered.content_sha256
         if self.options.crawl and (skip := self.frontier.duplicate(row, *found)) is not None:
             discovered.source.release()
-            self.frontier.done(url)
-            self.store.set_status(url, SKIPPED, *skip)
+            self.frontier.skip(url, *skip)
             return False
         if self.options.crawl:
             for link in discovered.links:

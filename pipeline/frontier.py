@@ -114,6 +114,13 @@ class Frontier:
         self._taken.discard(url)
         self._given_back.append(url)
 
+    def skip(self, url: str, reason: str, detail: str | None) -> None:
+        """A handed-out URL is no page to audit after all (robots.txt, not HTML, a duplicate): skipped with
+        why, and no longer counted against ``--max-pages`` or in the progress total, as a resumed run counts."""
+        self.store.set_status(url, SKIPPED, reason, detail)
+        self.admitted -= 1
+        self.done(url)
+
     def duplicate(
         self, row: UrlRow, final_url: str | None, canonical: str | None, content_sha256: str | None
     ) -> tuple[str, str] | None:

@@ -10,7 +10,7 @@ from conftest import FakeCaptioner, FixtureServer
 from crawl_fixture import fake_dns, serve_shop
 
 from options import AuditOptions
-from pipeline import run_audit
+from pipeline import PageStarted, audit, run_audit
 from records import AuditReport
 
 CRAWL = AuditOptions(render="never", crawl=True, allow_private=True, batch_size=4)
@@ -123,3 +123,21 @@ def test_rerun_of_a_finished_state_re_audits_with_no_captioning(shop, tmp_path) 
     assert second.site["captioned_this_run"] == 0 and captioner.batches == []
     by_url = lambda report: sorted((p.to_dict() for p in report.pages), key=lambda page: page["url"])  # noqa: E731
     assert by_url(second) == by_url(first)
+
+
+def test_a_url_robots_txt_refuses_takes_no_place_under_max_pages(fresh_server: FixtureServer) -> None:
+    """--max-pages counts pages to audit: a URL skipped when its turn comes (robots.txt, not HTML, a duplicate)
+    frees its place, as a resumed run counts, and the progress total follows."""
+    fresh_server.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    fresh_server.add("/", '<html><body><a href="/private/x">x</a> <a href="/a">a</a></body></html>')
+    fresh_server.add("/a", '<html><body><a href="/b">b</a></body></html>')
+    fresh_server.add("/b", "<html><body>b</body></html>")
+    fresh_server.add("/private/x", "<html><body>x</body></html>")
+    options = dataclasses.replace(CRAWL, max_pages=3)
+    events = list(audit([fresh_server.url("/")], options, FakeCaptioner()))
+    report = events[-1].report
+    got = {row["url"].removeprefix(fresh_server.base): (row["status"], row["reason"]) for row in report.site["urls"]}
+    assert got == {"/": ("audited", None), "/private/x": ("skipped", "robots"), "/a": ("audited", None),
+                   "/b": ("audited", None)}  # fmt: skip
+    assert fresh_server.routes["/private/x"].hits == 0
+    assert [(e.index, e.total) for e in events if isinstance(e, PageStarted)][-1] == (2, 3)
