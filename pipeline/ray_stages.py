@@ -54,6 +54,8 @@ def ensure_ray(address: str | None) -> None:
     target = address or os.environ.get("RAY_ADDRESS") or "local"
     check_cluster_answers(target, "--ray-address" if address else "RAY_ADDRESS")
     runtime_env = {"env_vars": {"PYTHONPATH": str(ROOT)}} if target == "local" else None
+    if target == "local":  # token authentication is Ray's default for a new local cluster: kept, not announced
+        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     ray.init(
         address=target,
         runtime_env=runtime_env,
@@ -62,6 +64,7 @@ def ensure_ray(address: str | None) -> None:
         logging_level=logging.WARNING,
     )
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # AltScout draws its own progress
 
 
 def check_cluster_answers(address: str, given_as: str, timeout_s: float = 5.0) -> None:
