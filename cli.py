@@ -102,7 +102,7 @@ def read_urls(args: argparse.Namespace) -> list[str]:
     urls = list(args.urls)
     if args.urls_file is not None:
         try:
-            lines = args.urls_file.read_text(encoding="utf-8").splitlines()
+            lines = args.urls_file.read_text(encoding="utf-8-sig").splitlines()  # Notepad and Excel write a BOM
         except OSError as exc:
             raise InputError(f"--urls-file {args.urls_file} cannot be read: {exc.strerror or exc}") from None
         listed = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
@@ -190,7 +190,7 @@ def preflight(args: argparse.Namespace) -> Plan:
     previous = None
     if args.compare:
         try:
-            previous = previous_report(json.loads(args.compare.read_text(encoding="utf-8")))
+            previous = previous_report(json.loads(args.compare.read_text(encoding="utf-8-sig")))
         except OSError as exc:
             raise InputError(f"--compare {args.compare} cannot be read: {exc.strerror or exc}") from None
         except ValueError as exc:  # not JSON, or JSON that is no audit

@@ -96,7 +96,7 @@ class RenameOutcome:
 
 
 def _read_plan(path: Path) -> Iterator[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         missing = set(PLAN_COLUMNS[:3]) - set(reader.fieldnames or [])
         if missing:

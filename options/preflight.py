@@ -21,6 +21,7 @@ from scraper.addresses import check_address, resolve_checked
 from scraper.browser import ENV_BROWSER, BrowserUnavailableError, find_browser
 from scraper.errors import BlockedURLError, ScrapeError
 
+INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"  # byte-order mark, zero-width spaces and joiners, word joiner
 NO_SCHEME_PREFIXES = ("javascript:", "data:", "file:", "about:", "mailto:", "ftp:", "tel:")
 ADDED_SCHEME = "no scheme was given, so {url} was audited"
 PLAIN_HTTP = (
@@ -66,7 +67,7 @@ class Target:
 
 def page_url(text: str | None) -> Target:
     """One rule for every front end: trim, add ``https://`` when no scheme is given, refuse what is no page URL."""
-    url = (text or "").strip()
+    url = (text or "").strip().strip(INVISIBLE).strip()  # a BOM or zero-width space pasted along is no part of it
     if not url:
         raise InputError("an address is empty", {CLI: "give the page's address, e.g. https://example.com/",
                                                   FORM: "enter the address of a web page"})  # fmt: skip

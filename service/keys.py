@@ -32,7 +32,7 @@ class ApiKey:
 def read_key_file(path: str | Path, defaults: Limits) -> list[ApiKey]:
     """Parse the key file; KeyFileError on a malformed line, a short key or a repeated name."""
     keys: list[ApiKey] = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), start=1):
         words = line.split("#", 1)[0].split()
         if not words:
             continue

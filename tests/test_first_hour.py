@@ -93,6 +93,18 @@ def test_a_compare_file_that_is_no_audit_is_refused_before_any_work(tmp_path: Pa
         assert one_line(result.stderr).endswith("; give the --json file of an earlier audit.")
 
 
+def test_a_urls_file_from_notepad_or_excel_is_read(page: str, tiny_blip_dir: Path, tmp_path: Path) -> None:
+    """A byte-order mark and CRLF line ends (Notepad, Excel's "CSV UTF-8") are no part of the first URL."""
+    from options.preflight import page_url
+
+    listed = tmp_path / "urls.txt"
+    listed.write_bytes(f"\ufeff{page}\r\n# done\r\n".encode())
+    result = run_cli("--urls-file", str(listed), *tiny_cli_args(tiny_blip_dir), "--json", "r.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [p["url"] for p in json.loads((tmp_path / "r.json").read_text())["pages"]] == [page]
+    assert page_url("\u200bhttps://example.com/\ufeff ").url == "https://example.com/"  # pasted from a page
+
+
 def test_file_mistakes_name_the_flag_and_the_fix(tmp_path: Path) -> None:
     empty = tmp_path / "urls.txt"
     empty.write_text("# nothing yet\n\n")

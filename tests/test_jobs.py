@@ -108,8 +108,11 @@ def test_key_file(tmp_path: Path) -> None:
 def test_request_validation_sentences() -> None:
     with pytest.raises(ValidationError) as caught:
         AuditRequest.model_validate({"urls": ["http://a.test/"], "options": {"beams": 2}})
+    assert sentence(caught.value.errors()) == "Unknown field 'options.beams'; did you mean 'options.num_beams'?"
+    with pytest.raises(ValidationError) as caught:
+        AuditRequest.model_validate({"urls": ["http://a.test/"], "options": {"colour": "red"}})
     assert sentence(caught.value.errors()) == (
-        "Unknown field 'options.beams'; see the API documentation at /docs for the fields an audit takes."
+        "Unknown field 'options.colour'; see the API documentation at /docs for the fields an audit takes."
     )
     limits = ServerLimits(["m"], max_site_pages=5)
     request = AuditRequest.model_validate({"urls": ["http://a.test/"], "crawl": True, "options": {"model": "m"}})

@@ -138,6 +138,7 @@ def test_apply_never_overwrites_and_skips_changed_or_missing(library: Path, tmp_
     occupied.write_bytes(b"someone else's file")
     solid(library / "DSC0002.jpg", (0, 0, 0), fmt="JPEG")  # changed since the plan
     (library / "holiday" / "IMG_0003.png").unlink()  # gone
+    plan.write_bytes(b"\xef\xbb\xbf" + plan.read_bytes())  # reviewed and saved as Excel's "CSV UTF-8"
     outcomes, undo = apply_renames(plan)
     by_name = {Path(o.source).name: o.status for o in outcomes}
     assert by_name == {
