@@ -172,7 +172,7 @@ class Engine:
             if options.crawl:
                 for url in self.start_urls:
                     typed = typed_without_scheme(url, options)
-                    self.frontier.read_sitemaps(url, self.run.fetcher, self.run.robots, typed)
+                    self.frontier.read_sitemaps(url, self.run.fetcher, self.run.robots, typed, self.run.responses)
         self.pages_done = self.shards.pages if self.shards is not None else self.store.page_count()
 
     def _load_models(self) -> None:

@@ -20,8 +20,9 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from options import AuditOptions
-from scraper.errors import NoTLSError, ScrapeError
+from scraper.errors import HTTPStatusError, NoTLSError, ScrapeError
 from scraper.net import Fetcher
+from scraper.responses import ResponseStore
 from scraper.robots import RobotsCache, origin_of
 from scraper.sitemaps import SitemapError, parse_sitemap
 from scraper.urls import Scope, looks_non_html, normalise_url
@@ -31,6 +32,7 @@ log = logging.getLogger("altscout.crawl")
 
 MAX_SITEMAP_FILES = 50
 SITEMAP_DEADLINE_S = 30.0
+SITEMAP_MAX_BYTES = 10 * 1024 * 1024  # one sitemap file as sent (gzip included); 50 MB after gunzip
 _WINDOW = 256
 # Links (as found) whose offer is done, so a link met again costs a set lookup: a site's menu is on every
 # page, and normalising a URL and asking the store about it cost some 13 us an offer, a page's 80 menu
@@ -146,15 +148,24 @@ class Frontier:
             return "duplicate_content", f"its HTML is the same as {twin}'s, audited there"
         return None
 
-    def read_sitemaps(self, start_url: str, fetcher: Fetcher, robots: RobotsCache, typed: bool = False) -> None:
+    def read_sitemaps(
+        self,
+        start_url: str,
+        fetcher: Fetcher,
+        robots: RobotsCache,
+        typed: bool = False,
+        responses: ResponseStore | None = None,
+    ) -> None:
         """Queue the pages the sitemaps of ``start_url``'s host list (at depth 1); ``typed``: a start URL
-        typed without a scheme, whose host is read at http:// where nothing speaks TLS (as its page is)."""
+        typed without a scheme, whose host is read at http:// where nothing speaks TLS (as its page is).
+        Through ``responses`` (the run's store), a re-audit asks whether each sitemap changed."""
         origin = origin_of(start_url)
         try:
             declared = list(robots.rules_for(start_url).sitemaps)
         except NoTLSError:
             if typed:
-                return self.read_sitemaps("http://" + start_url.split("://", 1)[1], fetcher, robots)
+                plain = "http://" + start_url.split("://", 1)[1]
+                return self.read_sitemaps(plain, fetcher, robots, responses=responses)
             declared = []
         except ScrapeError:
             declared = []
@@ -169,7 +180,12 @@ class Frontier:
                 continue
             seen.add(sitemap_url)
             try:
-                result = fetcher.fetch(sitemap_url, max_bytes=10 * 1024 * 1024, deadline_s=SITEMAP_DEADLINE_S)
+                if responses is not None:  # conditional across runs: an unchanged sitemap is not sent again
+                    result = responses.fetch(sitemap_url, max_bytes=SITEMAP_MAX_BYTES, deadline_s=SITEMAP_DEADLINE_S)
+                    if result.status >= 400:
+                        raise HTTPStatusError(result.status, sitemap_url)
+                else:
+                    result = fetcher.fetch(sitemap_url, max_bytes=SITEMAP_MAX_BYTES, deadline_s=SITEMAP_DEADLINE_S)
                 sitemap = parse_sitemap(result.content)
             except (ScrapeError, SitemapError) as exc:
                 if declared or sitemap_url != origin + "/sitemap.xml" or exc.code != "http_error":

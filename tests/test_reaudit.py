@@ -168,3 +168,20 @@ def test_a_page_read_another_way_before_is_read_in_full(fresh_server: FixtureSer
     fresh_server.bodies.clear()
     run_audit([fresh_server.url("/")], narrower, FakeCaptioner())
     assert bodies(fresh_server) == []
+
+
+def test_a_reaudit_asks_whether_the_sitemap_changed(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    """A sitemap goes through the response store: a re-audit revalidates it, and a 304 still queues its pages."""
+    serve_shop(fresh_server, pages=2)
+    fresh_server.add("/shop/only-in-sitemap", "<html><body>listed</body></html>", etag=True)
+    urlset = f"<urlset><url><loc>{fresh_server.url('/shop/only-in-sitemap')}</loc></url></urlset>"
+    fresh_server.add("/sitemap.xml", urlset, content_type="application/xml", etag=True)
+    options = AuditOptions(render="never", crawl=True, allow_private=True, ocr="off", state_path=str(tmp_path / "s.db"))
+    first = run_audit([fresh_server.url("/")], options, FakeCaptioner())
+    assert "/sitemap.xml" in fresh_server.bodies and first.site["pages_audited"] == 3
+    fresh_server.requests.clear()
+    fresh_server.bodies.clear()
+    second = run_audit([fresh_server.url("/")], options, FakeCaptioner())
+    asked = [headers for path, headers in fresh_server.requests if path == "/sitemap.xml"]
+    assert len(asked) == 1 and "If-None-Match" in asked[0] and "/sitemap.xml" not in fresh_server.bodies
+    assert second.site["pages_audited"] == 3 and second.site["changes"]["pages"]["unchanged"] == 3
