@@ -14,6 +14,24 @@ import tempfile
 from pathlib import Path
 
 from captioning.base import GenerationSettings
+from captioning.export import MODEL_FILE_SUFFIXES
+
+
+def folder_fingerprint(model_id: str) -> str | None:
+    """A local model folder's files (name, size, modification time), hashed; None for a hub id (a new
+    revision is a new snapshot, a new id in effect) or a folder that cannot be read."""
+    folder = Path(model_id.strip()).expanduser()
+    try:
+        if not folder.is_dir():
+            return None
+        entries = [
+            [path.name, stat.st_size, stat.st_mtime_ns]
+            for path in sorted(folder.iterdir())
+            if path.suffix in MODEL_FILE_SUFFIXES and path.is_file() and (stat := path.stat())
+        ]
+    except OSError:
+        return None
+    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:16]
 
 
 class CaptionCache:
@@ -54,10 +72,12 @@ class CaptionCache:
 
 
 def caption_namespace(model_id: str, settings: GenerationSettings) -> str:
-    """What makes two captions of the same bytes interchangeable: the model and generation settings."""
+    """What makes two captions of the same bytes interchangeable: the model (for a local folder, also its
+    files: a model saved over another in the same folder never reuses its captions) and generation settings."""
     return json.dumps(
         {
             "model": model_id,
+            "weights": folder_fingerprint(model_id),
             "max_new_tokens": settings.max_new_tokens,
             "min_new_tokens": settings.min_new_tokens,
             "num_beams": settings.num_beams,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -288,6 +289,26 @@ def test_disk_cache_skips_captioning_on_reaudit(fresh_server: FixtureServer, tmp
 
     run_audit([fresh_server.url("/p.html")], replace(options, prompt="a photo of"), other)
     assert sum(other.batches) == 5  # other generation settings: not reused
+
+
+def test_a_model_saved_over_another_in_its_folder_never_reuses_its_captions(tmp_path) -> None:
+    """Captions are reused by model, settings and image hash (state, --cache); for a local folder the model is
+    also its files, so fine-tuned weights saved over the old ones in ./models/blip caption afresh."""
+    from captioning.base import GenerationSettings
+    from captioning.cache import caption_namespace
+
+    folder = tmp_path / "blip"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"old weights")
+    settings = GenerationSettings(max_new_tokens=8)
+    before = caption_namespace(str(folder), settings)
+    (folder / "notes.md").write_text("not a model file")
+    assert caption_namespace(str(folder), settings) == before
+    (folder / "model.safetensors").write_bytes(b"fine-tuned weights")
+    assert caption_namespace(str(folder), settings) != before
+    hub = json.loads(caption_namespace("Salesforce/blip-image-captioning-base", settings))
+    assert hub["weights"] is None and hub["model"] == "Salesforce/blip-image-captioning-base"
 
 
 def test_a_gpu_model_gets_a_decoding_thread_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
