@@ -140,7 +140,7 @@ def _alt_issues(record: ImageRecord, settings: AuditSettings, name_counts: dict[
     if not shown or all(element.decorative for element in shown):
         if any(e.tag == "img" and e.alt == "" and not e.hidden and e.decorative for e in shown):
             big = (record.width or 0) >= CONTENT_MIN_SIDE and (record.height or 0) >= CONTENT_MIN_SIDE
-            decorative_position = any(_link_facts(record, e)[0] and _link_facts(record, e)[1] for e in shown)
+            decorative_position = any(all(_link_facts(record, e)) for e in shown)  # in a link that has text
             if record.status == CAPTIONED and big and not decorative_position:
                 issues.append("empty_alt_on_content")
         return issues  # hidden from assistive technology or decorative: its text is never read

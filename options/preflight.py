@@ -24,10 +24,8 @@ from scraper.errors import BlockedURLError, ScrapeError
 INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"  # byte-order mark, zero-width spaces and joiners, word joiner
 NO_SCHEME_PREFIXES = ("javascript:", "data:", "file:", "about:", "mailto:", "ftp:", "tel:")
 ADDED_SCHEME = "no scheme was given, so {url} was audited"
-PLAIN_HTTP = (
-    "no scheme was given and https:// could not connect, {why}; so {url} was audited over plain http, "
-    "as browsers fall back"
-)
+FELL_BACK = "no scheme was given and https:// could not connect"  # how the http:// fallback's warning starts
+PLAIN_HTTP = FELL_BACK + ", {why}; so {url} was audited over plain http, as browsers fall back"
 
 
 @dataclass

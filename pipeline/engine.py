@@ -38,7 +38,7 @@ from captioning import Captioner
 from captioning.cache import caption_namespace
 from captioning.translate import AUTO, ENGLISH
 from options import AuditOptions
-from options.preflight import ADDED_SCHEME, PLAIN_HTTP
+from options.preflight import ADDED_SCHEME, FELL_BACK
 from pipeline.batching import batch_to_send, download_group, may_open_page
 from pipeline.coverage import site_block
 from pipeline.events import AuditEvent, AuditFinished, ImageFinished, PageFinished, PageStarted
@@ -355,7 +355,7 @@ class Engine:
     def _note_scheme(self, url: str, page: PageReport) -> None:
         """A start URL typed without a scheme: the report says https:// was assumed (unless the page
         stage fell back to http:// and said so)."""
-        fell_back = any(warning.startswith(PLAIN_HTTP.split("{", 1)[0]) for warning in page.warnings)
+        fell_back = any(warning.startswith(FELL_BACK) for warning in page.warnings)
         if typed_without_scheme(url, self.options) and not fell_back:
             page.warnings.insert(0, ADDED_SCHEME.format(url=url))
 
