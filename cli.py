@@ -25,6 +25,7 @@ from typing import Any
 
 from auditing.compare import compare, previous_report
 from captioning import ModelLoadError, get_captioner
+from captioning.cache import OFF, cli_cache_folder
 from cli_notices import apply_review, gate, held_notice, kept
 from cli_progress import progress_for
 from library import apply_renames, write_rename_plan
@@ -77,7 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
 def options_from_args(args: argparse.Namespace) -> AuditOptions:
     """The CLI's converter from parsed arguments to AuditOptions (the table's, plus what only the CLI does)."""
     thumbnails = HTML_THUMBNAIL_PX if args.html else 0
-    return apply(vars(args), CLI, thumbnail_size=thumbnails, allow_local_folders=True)
+    cache = cli_cache_folder(args.cache)
+    return apply(
+        vars(args), CLI, thumbnail_size=thumbnails, allow_local_folders=True, cache_dir=str(cache) if cache else None
+    )
 
 
 def run_apply_renames(plan: Path, quiet: bool) -> int:
@@ -180,7 +184,7 @@ def preflight(args: argparse.Namespace) -> Plan:
     if args.state:
         state_file(Path(args.state))
     for flag, path in (("--cache", args.cache), ("--data-dir", args.data_dir), ("--shard-dir", args.shard_dir)):
-        if path:
+        if path and str(path) != OFF:
             folder(Path(path), flag)
     outputs = [] if args.shard_dir else [(fmt.flag, getattr(args, fmt.name)) for fmt in FORMATS.values()]
     for flag, path in [*outputs, ("--rename-plan", args.rename_plan), ("--state", args.state),

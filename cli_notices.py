@@ -11,6 +11,7 @@ from typing import Any
 
 from auditing import ISSUES, at_least
 from auditing.compare import new_findings
+from captioning.cache import cli_cache_folder
 from records import AuditReport
 from reports.decisions import DECISIONS, Decision, apply_decisions
 from reports.fixes import held
@@ -64,4 +65,8 @@ def kept(args: argparse.Namespace) -> str:
         return f"the finished shards are kept in {args.shard_dir}: run the same command to continue"
     if args.data_dir:
         return f"the job's state is kept in {args.data_dir}"
+    cache = cli_cache_folder(args.cache)
+    if cache is not None:
+        return (f"the captions made so far are kept in {cache}: the same command reuses them (with --state FILE "
+                "it would also continue where it stopped)")  # fmt: skip
     return "nothing was kept (with --state FILE, the same command continues where it stopped)"

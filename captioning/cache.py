@@ -14,7 +14,26 @@ import tempfile
 from pathlib import Path
 
 from captioning.base import GenerationSettings
-from captioning.export import MODEL_FILE_SUFFIXES
+from captioning.export import MODEL_FILE_SUFFIXES, cache_root
+
+OFF = "off"
+CACHE_SWITCH = "ALTSCOUT_CAPTION_CACHE"  # "off": the CLI keeps no caption cache unless --cache names one
+
+
+def cli_cache_folder(given: str | Path | None) -> Path | None:
+    """The caption cache a CLI run keeps: the folder ``--cache`` names, none for ``--cache off``, else the
+    user's cache (``~/.cache/altscout/captions``), so an interrupted or repeated audit never captions the
+    same image twice; None where that folder cannot be made (a read-only home)."""
+    if given is not None:
+        return None if str(given) == OFF else Path(given)
+    if os.environ.get(CACHE_SWITCH, "").lower() == OFF:
+        return None
+    folder = cache_root() / "captions"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder
 
 
 def folder_fingerprint(model_id: str) -> str | None:

@@ -262,7 +262,8 @@ TABLE: dict[str, Option] = {
                                info="auto: when the server has the OCR engine; off: captions only")),
         Option("reports_only", "with --state: write the reports again from the finished audit the state file keeps, "
                "without fetching or captioning anything (after a report could not be written)", REPORTS, C, bool),
-        Option("cache", "on-disk caption cache: re-audits of unchanged images skip captioning", RUN, C, Path,
+        Option("cache", "on-disk caption cache: an interrupted or repeated audit never captions an image twice "
+               "(default: ~/.cache/altscout/captions, or $ALTSCOUT_CACHE_DIR/captions; off: none)", RUN, C, Path,
                metavar="DIR", sets=("cache_dir",), convert=_path("cache_dir")),
         Option("quiet", "no progress bars", RUN, C, bool),
         Option("debug", "show tracebacks", RUN, C, bool),

@@ -33,6 +33,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # CLI and server subprocesses), never to the user's ~/.cache.
 os.environ["ALTSCOUT_CACHE_DIR"] = tempfile.mkdtemp(prefix="altscout-test-cache-")
 atexit.register(shutil.rmtree, os.environ["ALTSCOUT_CACHE_DIR"], True)
+# The CLI keeps a caption cache by default; a test that counts captions must not get another test's.
+os.environ["ALTSCOUT_CAPTION_CACHE"] = "off"
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -103,6 +104,39 @@ def test_a_urls_file_from_notepad_or_excel_is_read(page: str, tiny_blip_dir: Pat
     assert result.returncode == 0, result.stderr
     assert [p["url"] for p in json.loads((tmp_path / "r.json").read_text())["pages"]] == [page]
     assert page_url("\u200bhttps://example.com/\ufeff ").url == "https://example.com/"  # pasted from a page
+
+
+def test_an_interrupted_or_repeated_audit_never_captions_an_image_twice(
+    page: str, tiny_blip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --state or --cache, the CLI keeps its captions in the user's cache folder: the next run of
+    the command (after Ctrl-C, or a week later) takes them from there; --cache off keeps none."""
+    monkeypatch.delenv("ALTSCOUT_CAPTION_CACHE")
+    cache = Path(os.environ["ALTSCOUT_CACHE_DIR"]) / "captions"
+    shutil.rmtree(cache, ignore_errors=True)
+    first = run_cli(page, *tiny_cli_args(tiny_blip_dir), "--json", "r1.json", cwd=tmp_path)
+    entries = sorted(cache.rglob("*.json"))
+    assert first.returncode == 0 and len(entries) == 3, first.stderr
+    for entry in entries:  # mark what the cache holds, to see where the next run's captions come from
+        entry.write_text(json.dumps({"caption": "kept from the first run", "raw_caption": "kept"}))
+    second = run_cli(page, *tiny_cli_args(tiny_blip_dir), "--json", "r2.json", cwd=tmp_path)
+    captions = [i["caption"] for p in json.loads((tmp_path / "r2.json").read_text())["pages"] for i in p["images"]]
+    assert second.returncode == 0 and captions == ["kept from the first run"] * 3
+    third = run_cli(page, *tiny_cli_args(tiny_blip_dir), "--cache", "off", "--json", "r3.json", cwd=tmp_path)
+    captions = [i["caption"] for p in json.loads((tmp_path / "r3.json").read_text())["pages"] for i in p["images"]]
+    assert third.returncode == 0 and "kept from the first run" not in captions and not (tmp_path / "off").exists()
+
+
+def test_ctrl_c_says_what_the_caption_cache_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from cli_notices import kept
+
+    args = argparse.Namespace(state=None, shard_dir=None, data_dir=None, cache=None)
+    assert kept(args).startswith("nothing was kept")  # this session turns the default cache off
+    monkeypatch.delenv("ALTSCOUT_CAPTION_CACHE")
+    assert kept(args).startswith(f"the captions made so far are kept in {os.environ['ALTSCOUT_CACHE_DIR']}/captions")
+    assert kept(argparse.Namespace(state=None, shard_dir=None, data_dir=None, cache=Path("off"))).startswith("nothing")
 
 
 def test_file_mistakes_name_the_flag_and_the_fix(tmp_path: Path) -> None:
