@@ -49,6 +49,7 @@ _URL_NOISE = re.compile(r"[\t\n\r]")
 # HTML5's void elements that libxml2's HTML parser does not know as void: it nests whatever follows
 # one inside it (``picture > source > img``), so selectors would name elements no browser has.
 LIBXML2_UNKNOWN_VOIDS = ("source", "track", "wbr", "embed", "keygen", "bgsound")
+_UNKNOWN_VOID_TAG = re.compile(rb"<(?:source|track|wbr|embed|keygen|bgsound)[\s/>]", re.IGNORECASE)
 # Why an element with no image file of its own is not captioned without a browser, by kind.
 NOT_CAPTIONED = {
     "svg": ("needs_browser", "an inline SVG is drawn by the browser; it is captioned from a screenshot when the "
@@ -102,7 +103,9 @@ def parse_page(content: bytes, final_url: str, charset: str | None = None) -> Pa
         soup = BeautifulSoup(content, "lxml", from_encoding=charset)
     except LookupError:  # unknown charset name in the header
         soup = BeautifulSoup(content, "lxml")
-    unnest_voids(soup)
+    wide = charset.lower().replace("_", "-").startswith(("utf-16", "utf-32"))  # tags not in ASCII bytes
+    if wide or _UNKNOWN_VOID_TAG.search(content):  # most pages have none: no walk over the whole tree then
+        unnest_voids(soup)
     base_url = final_url
     base = soup.find("base", href=True)
     if isinstance(base, Tag):
