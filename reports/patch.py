@@ -8,7 +8,7 @@ right after ``<img``: the URL discovery chose for the tag (its ``srcset``, its `
 sources, lazy-loading attributes) or any URL it names, resolved against the file's ``<base href>``.
 Every other byte of the file stays as it was (tags over several lines, attributes in any order,
 either quotes, the same image in a grid and its modal, a file in a legacy encoding, which gets
-non-ASCII text as character references).
+non-ASCII text as character references). A commented-out ``<img>`` is left alone.
 The tags are found with a small scanner over the raw text, not re-serialised by a parser,
 precisely so that nothing else changes.
 
@@ -38,9 +38,12 @@ from scraper.discover import LAZY_SRC_ATTRS, LAZY_SRCSET_ATTRS, chosen_img_url, 
 from scraper.srcset import parse_srcset
 from scraper.urls import resource_url
 
-# The tags the scanner reads: <img> (patched), and what decides its URL: <picture> and its <source>s, <base>.
+# The tags the scanner reads: <img> (patched), and what decides its URL: <picture> and its <source>s, <base>;
+# a comment is read whole and passed over (a commented-out <img> is no image of the page).
 _TAG = re.compile(
-    r"<(?P<close>/)?(?P<tag>img|source|picture|base)\b(?P<attrs>(?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.IGNORECASE
+    r"(?P<comment><!--.*?(?:-->|\Z))"
+    r"|<(?P<close>/)?(?P<tag>img|source|picture|base)\b(?P<attrs>(?:[^>\"']|\"[^\"]*\"|'[^']*')*)>",
+    re.IGNORECASE | re.DOTALL,
 )
 _ATTR = re.compile(
     r"(?P<space>\s+)(?P<name>[^\s=/>\"']+)(?:\s*=\s*(?:\"(?P<dq>[^\"]*)\"|'(?P<sq>[^']*)'|(?P<bare>[^\s\"'>]+)))?"
@@ -140,6 +143,8 @@ def _patched(
     base = _base_url(text, page_url)
     picture: list[str] | None = None  # the <picture> and <source> tags of the picture the scanner is in
     for tag in _TAG.finditer(text):
+        if tag.group("comment"):
+            continue
         name = tag.group("tag").lower()
         if name == "picture":
             picture = None if tag.group("close") else [tag.group(0)]
@@ -189,7 +194,7 @@ def _is_utf8(raw: bytes) -> bool:
 def _base_url(text: str, page_url: str) -> str:
     """What the file's relative URLs resolve against: its first ``<base href>``, else the page's URL."""
     for tag in _TAG.finditer(text):
-        if tag.group("tag").lower() == "base" and not tag.group("close"):
+        if not tag.group("comment") and tag.group("tag").lower() == "base" and not tag.group("close"):
             href = {m.group("name").lower(): _value(m) for m in _ATTR.finditer(tag.group("attrs"))}.get("href")
             if href:
                 return resource_url(page_url, href)

@@ -128,6 +128,17 @@ def test_one_tag_in_any_spelling(text: str, tmp_path: Path) -> None:
     assert "A cat" in changed and changed.count("alt") + changed.count("ALT") == 1
 
 
+def test_a_commented_out_img_is_left_alone() -> None:
+    from records import ImageRecord
+    from reports.patch import _patched
+
+    record = ImageRecord(source="http://h/a.jpg", found_in=["img"])
+    text = '<!-- old: <img src="a.jpg"> <base href="/x/"> -->\n<img src="a.jpg">\n<!-- unclosed <img src="a.jpg">'
+    changed, done = _patched(text, "http://h/", {"http://h/a.jpg": (record, "A cat")})
+    assert done == {"http://h/a.jpg": 1}
+    assert changed == text.replace('\n<img src="a.jpg">', '\n<img alt="A cat" src="a.jpg">')
+
+
 def test_a_tracking_pixel_gets_an_empty_alt_and_a_nameless_link_a_name(
     fresh_server: FixtureServer, tmp_path: Path
 ) -> None:
