@@ -8,6 +8,7 @@ the report says so in a page warning.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -69,6 +70,9 @@ def page_url(text: str | None) -> Target:
     if not url:
         raise InputError("an address is empty", {CLI: "give the page's address, e.g. https://example.com/",
                                                   FORM: "enter the address of a web page"})  # fmt: skip
+    meant = _mistyped_scheme(url)
+    if meant is not None:
+        raise InputError(f"'{url}' is not a web address", {"any": f"give it as {meant}"})
     added = "://" not in url and not url.lower().startswith(NO_SCHEME_PREFIXES)
     candidate = "https://" + url if added else url
     try:
@@ -84,6 +88,21 @@ def page_url(text: str | None) -> Target:
     if not host or any(c.isspace() for c in url) or (added and single_label):
         raise InputError(f"'{url}' is not a web address", {"any": "give it as https://example.com/page"})
     return Target(candidate, added)
+
+
+_SCHEME_AND_SEPARATOR = re.compile(r"^(?P<scheme>[a-z]{2,6})(?P<sep>:*/*)(?P<rest>[^/:].*)$", re.IGNORECASE)
+
+
+def _mistyped_scheme(url: str) -> str | None:
+    """The address meant when http(s):// is mistyped (``htps://``, ``https//``, ``http:/``, ``https:///``)."""
+    match = _SCHEME_AND_SEPARATOR.match(url)
+    if match is None or match.group("sep") in ("", ":"):  # example.com, localhost:8000, mailto:...
+        return None
+    scheme = match.group("scheme").lower()
+    if match.group("sep") == "://" and scheme in ("http", "https"):
+        return None
+    close = difflib.get_close_matches(scheme, ["https", "http"], n=1, cutoff=0.75)
+    return f"{close[0]}://{match.group('rest')}" if close else None
 
 
 PRIVATE_FIX = {

@@ -47,6 +47,8 @@ def page(server: FixtureServer) -> str:
     [
         ([""], "An address is empty; give the page's address, e.g. https://example.com/."),
         (["not a url"], "'not a url' is not a web address; give it as https://example.com/page."),
+        (["htps://example.com/shop"], "'htps://example.com/shop' is not a web address; give it as https://example.com/shop."),
+        (["https//example.com"], "'https//example.com' is not a web address; give it as https://example.com."),
         (["ftp://example.com/a"], "'ftp://example.com/a' uses the ftp: scheme; only http:// and https:// pages can"),
         (["http://127.0.0.1:9/"], "is a loopback address; add --allow-private to audit loopback and private addresses"),
         (["https://example.com/", "--model", "./no-such-model"], "--model ./no-such-model: there is no such folder"),

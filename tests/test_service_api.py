@@ -173,6 +173,7 @@ def test_cancel_and_delete(tmp_path: Path, server: FixtureServer) -> None:
         ('{"urls": ["ftp://a.test/"]}', 400, "only http:// and https:// pages can be audited."),
         ('{"urls": ["javascript:alert(1)"]}', 400, "only http:// and https://"),
         ('{"urls": ["http://exa mple.com/"]}', 400, "'http://exa mple.com/' is not a web address"),
+        ('{"urls": ["http:/a.test/shop"]}', 400, "'http:/a.test/shop' is not a web address; give it as http://a.test/shop."),
         ('{"urls": ["http://a.test/"], "crawl": "yes"}', 422, "'crawl' is not valid"),
         ('{"urls": ["http://a.test/"], "options": {"max_images": "5"}}', 422, "'options.max_images' is not valid"),
         ('{"urls": "http://a.test/"}', 422, "'urls' is a list of addresses: send \"urls\": [\"https://"),
