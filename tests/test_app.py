@@ -125,6 +125,16 @@ def test_api_single_image_upload_and_url(client, server: FixtureServer, tiny_bli
     assert caption and size.startswith("320x240")
     caption, size = client.predict(None, server.url("/shop/p0.jpg"), str(tiny_blip_dir), api_name="/caption")
     assert caption and size == "640x480 JPEG"
+    # Uploads reach AltScout's guarded decoder unread: Gradio's Image no longer converts a non-RGB file
+    # itself, and a file that is no image is one sentence, not Gradio's generic error.
+    translucent = tmp_path / "logo.png"
+    translucent.write_bytes(make_image(120, 90, mode="RGBA"))
+    caption, size = client.predict(handle_file(str(translucent)), "", str(tiny_blip_dir), api_name="/caption")
+    assert caption and size == "120x90 PNG"
+    fake = tmp_path / "notes.png"
+    fake.write_text("not an image")
+    with pytest.raises(Exception, match="That file is not an image AltScout can read."):
+        client.predict(handle_file(str(fake)), "", str(tiny_blip_dir), api_name="/caption")
 
 
 @pytest.mark.parametrize(
