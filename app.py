@@ -25,7 +25,7 @@ from options.flags import OneSentenceParser, add_flags
 from options.preflight import InputError, browser_path, folder
 from options.table import CLI, SERVER, apply
 from service import Service
-from service.form import FORM_OPTIONS, PAGE, SITE, FormCallbacks, UploadedImage, control
+from service.form import FORM_OPTIONS, PAGE, SITE, FormCallbacks, control
 from service.jobs import Limits
 from service.keys import KeyFileError, KeyRing, read_key_file
 from service.views import TABLE_HEADERS
@@ -49,7 +49,9 @@ def build_app(service: Service) -> gr.Blocks:
             demo.load(calls.open_job, None, [job_box, *shown], api_name=False)
         with gr.Tab("Single image"):
             with gr.Row():
-                upload = UploadedImage(type="filepath", label="Upload an image", sources=["upload"], elem_id="upload")
+                # A file, not gr.Image: Gradio's Image decodes and converts a non-RGB upload itself, outside the
+                # guarded decoder's format list and pixel limits, and meets a non-image with its generic error.
+                upload = gr.File(label="Upload an image", file_types=["image"], type="filepath", elem_id="upload")
                 with gr.Column():
                     image_url = gr.Textbox(label="…or an image URL", elem_id="image-url")
                     single_button = gr.Button("Caption", variant="primary", elem_id="caption")

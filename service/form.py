@@ -255,18 +255,6 @@ class FormCallbacks:
         return record.caption or "", f"{record.width}x{record.height} {record.format}"
 
 
-class UploadedImage(gr.Image):
-    """The Single image tab's upload: the file's path goes to AltScout unread. Gradio's own Image decodes
-    and converts a non-RGB upload itself, outside the guarded decoder's format list and pixel limits, and
-    meets a file that is no image with its generic error; AltScout's decoder answers both in one sentence."""
-
-    is_template = True  # drawn by the frontend's Image component
-
-    def preprocess(self, payload: Any) -> str | None:
-        """The uploaded file's path on the server (Gradio has already checked it is one of its uploads)."""
-        return str(payload.path) if payload is not None and payload.path else None
-
-
 def _saved(decisions: dict[str, Decision]) -> str:
     """The status line after a review was saved."""
     counts = Counter(d.decision for d in decisions.values())

@@ -133,7 +133,7 @@ def test_api_single_image_upload_and_url(client, server: FixtureServer, tiny_bli
     assert caption and size == "120x90 PNG"
     fake = tmp_path / "notes.png"
     fake.write_text("not an image")
-    with pytest.raises(Exception, match="That file is not an image AltScout can read."):
+    with pytest.raises(Exception, match=r"That file is not an image AltScout can read\."):
         client.predict(handle_file(str(fake)), "", str(tiny_blip_dir), api_name="/caption")
 
 
