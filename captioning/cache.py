@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from captioning.base import GenerationSettings
-from captioning.export import MODEL_FILE_SUFFIXES, cache_root
+from captioning.export import cache_root, folder_files
 
 OFF = "off"
 CACHE_SWITCH = "ALTSCOUT_CAPTION_CACHE"  # "off": the CLI keeps no caption cache unless --cache names one
@@ -43,11 +43,7 @@ def folder_fingerprint(model_id: str) -> str | None:
     try:
         if not folder.is_dir():
             return None
-        entries = [
-            [path.name, stat.st_size, stat.st_mtime_ns]
-            for path in sorted(folder.iterdir())
-            if path.suffix in MODEL_FILE_SUFFIXES and path.is_file() and (stat := path.stat())
-        ]
+        entries = folder_files(folder)
     except OSError:
         return None
     return hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:16]

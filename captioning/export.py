@@ -56,7 +56,11 @@ def model_folder(model_id: str) -> Path:
 
 def model_fingerprint(model_id: str) -> list[list[Any]]:
     """Name, size and modification time of every model file: what makes an export stale."""
-    folder = model_folder(model_id)
+    return folder_files(model_folder(model_id))
+
+
+def folder_files(folder: Path) -> list[list[Any]]:
+    """Name, size and modification time of the model files in ``folder`` (hub symlinks followed)."""
     entries = []
     for path in sorted(folder.iterdir()):
         if path.suffix in MODEL_FILE_SUFFIXES and path.is_file():

@@ -29,6 +29,11 @@ FELL_BACK = "no scheme was given and https:// could not connect"  # how the http
 PLAIN_HTTP = FELL_BACK + ", {why}; so {url} was audited over plain http, as browsers fall back"
 
 
+def plain_http(url: str) -> str:
+    """The same address over plain http (the fallback for an address typed without a scheme)."""
+    return "http://" + url.split("://", 1)[1]
+
+
 @dataclass
 class InputError(ValueError):
     """A mistake in what a person asked for: one sentence, with the fix in each front end's words."""

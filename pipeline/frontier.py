@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from options import AuditOptions
+from options.preflight import plain_http
 from scraper.errors import HTTPStatusError, NoTLSError, ScrapeError
 from scraper.net import Fetcher
 from scraper.responses import ResponseStore
@@ -164,8 +165,7 @@ class Frontier:
             declared = list(robots.rules_for(start_url).sitemaps)
         except NoTLSError:
             if typed:
-                plain = "http://" + start_url.split("://", 1)[1]
-                return self.read_sitemaps(plain, fetcher, robots, responses=responses)
+                return self.read_sitemaps(plain_http(start_url), fetcher, robots, responses=responses)
             declared = []
         except ScrapeError:
             declared = []

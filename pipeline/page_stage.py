@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from options import AuditOptions
-from options.preflight import PLAIN_HTTP
+from options.preflight import PLAIN_HTTP, plain_http
 from records import PENDING, ImageRecord, PageReport
 from scraper.browser import INSTALL_HINT, BrowserUnavailableError
 from scraper.discover import ParsedPage, find_images, parse_page, stylesheet_imports
@@ -216,7 +216,7 @@ def _typed_address(
             robots.check(page.url)
         return page.url, _page_request(page.url, options, fetcher, checks, previous)
     except NoTLSError as exc:
-        plain = "http://" + page.url.split("://", 1)[1]
+        plain = plain_http(page.url)
         check_url(plain)
         if not options.ignore_robots:
             robots.check(plain)
