@@ -21,6 +21,7 @@ PENDING = "pending"
 CAPTIONED = "captioned"
 SKIPPED = "skipped"
 SPACER = "spacer"  # the suggestion basis of alt="" for a tracking pixel or spacer (auditing.checks._spacer)
+LINK_TARGET = "link_target"  # the suggestion basis of a name from where a link goes (auditing.suggest.link_name)
 FAILED = "failed"
 FINAL_STATUSES = (CAPTIONED, SKIPPED, FAILED)
 
@@ -106,6 +107,7 @@ class ElementInfo:
     container_text: str | None = None  # visible text of the nearest button, link, p, li, td or th
     in_link: bool | None = None  # inside a link or button (None: recorded by a version without this fact)
     link_text: str | None = None  # that link's own name: aria-label, title or text (None: none, or no link)
+    link_href: str | None = None  # that link's href as written (None: none, or no link)
     name_note: str | None = None  # why a browser may compute another name (styles were not computed)
     issues: list[str] = field(default_factory=list)
 
@@ -175,7 +177,8 @@ class ImageRecord:
     alt_match_score: float | None = None
     suggested_alt: str | None = None
     suggestion_for: str | None = None  # where the suggested text goes: alt, og:image:alt, twitter:image:alt, aria-label
-    suggestion_basis: str | None = None  # caption, image_text, caption_and_text, link_text, figcaption; "S+" a subject
+    # caption, image_text, caption_and_text, link_text, figcaption, spacer, link_target; "S+": a subject first
+    suggestion_basis: str | None = None
     suggested_filename: str | None = None
     decision: str | None = None  # a review (--decisions): accepted, edited or rejected; None: not reviewed
     translation_lang: str | None = None
@@ -326,6 +329,7 @@ class PageReport:
     title: str | None = None
     lang: str | None = None
     subject: str | None = None  # what the page is about: its schema.org item's name, else its first h1
+    site_name: str | None = None  # what the site calls itself (og:site_name, schema.org, the title)
     warnings: list[str] = field(default_factory=list)
     rendered: bool = False  # discovered in a headless browser (and statically), not statically alone
     images: list[ImageRecord] = field(default_factory=list)
@@ -356,6 +360,7 @@ class PageReport:
             "title": self.title,
             "lang": self.lang,
             "subject": self.subject,
+            "site_name": self.site_name,
             "warnings": list(self.warnings),
             "rendered": self.rendered,
             "images": [image.to_dict() for image in self.images],

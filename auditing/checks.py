@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from auditing.a11y import NAME_FINDINGS, element_findings, naming_rule, silent
+from auditing.link_names import link_name
 from auditing.suggest import (
     file_name,
     is_descriptive_filename,
@@ -25,7 +26,17 @@ from auditing.suggest import (
     with_subject,
 )
 from ocr.text import text_in_alt
-from records import CAPTIONED, ELEMENT, FAILED, SCREENSHOT, SPACER, ElementInfo, ImageRecord, PageReport
+from records import (
+    CAPTIONED,
+    ELEMENT,
+    FAILED,
+    LINK_TARGET,
+    SCREENSHOT,
+    SPACER,
+    ElementInfo,
+    ImageRecord,
+    PageReport,
+)
 from scraper.accname import sanitize
 
 ALT_SOURCES = frozenset({"img", "input"})
@@ -113,6 +124,15 @@ def _names_no_link(record: ImageRecord, element: ElementInfo) -> bool:
     """axe-core's link-name, for an image: the element is its link's only content and has no name itself."""
     in_link, link_text = _link_facts(record, element)
     return in_link and not link_text and not sanitize(element.accessible_name)
+
+
+def _unnamed_link_graphic(record: ImageRecord) -> bool:
+    """An inline SVG without a role (no image rule covers it) that is its link's only content, shown and
+    nameless: the link has no name (axe-core's link-name), as a linked ``img`` without alt leaves it."""
+    return any(
+        element.tag == "svg" and not element.hidden and not element.decorative and _names_no_link(record, element)
+        for element in record.elements
+    )
 
 
 def named_elements(record: ImageRecord) -> list[ElementInfo]:
@@ -249,9 +269,13 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
     for record in page.images:
         has_alt_semantics = bool(named_elements(record))
         record.alt_issues = _alt_issues(record, settings, name_counts) if has_alt_semantics else []
+        if not has_alt_semantics and _unnamed_link_graphic(record):
+            record.alt_issues = ["linked_image_no_text"]
         record.seo_issues = _seo_issues(record, settings)
         target = suggestion_target(record)
-        if target == "aria-label" and not (_looks_like_content(record) or _needs_name(record) or _nameless(record)):
+        if target == "aria-label" and not (
+            _looks_like_content(record) or _needs_name(record) or _nameless(record) or record.alt_issues
+        ):
             target = None
         if record.status == CAPTIONED and target is not None:
             record.suggested_alt, record.suggestion_basis = suggest_text_alternative(
@@ -271,6 +295,10 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
             record.suggestion_for = target if record.suggested_alt is not None else None
         elif target == "alt" and "missing_alt" in record.alt_issues and _spacer(record):
             record.suggested_alt, record.suggestion_basis, record.suggestion_for = "", SPACER, "alt"
+        elif target is not None and record.status != CAPTIONED and "linked_image_no_text" in record.alt_issues:
+            name = _link_target_name(record, page)
+            if name:  # a small logo or icon that is a link's only content: named by where the link goes
+                record.suggested_alt, record.suggestion_basis, record.suggestion_for = name, LINK_TARGET, target
         for slug in _text_issues(record, settings, has_alt_semantics):
             if slug not in record.alt_issues:
                 record.alt_issues.append(slug)
@@ -282,6 +310,16 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
             and "non_descriptive_filename" in record.seo_issues
         ):
             record.suggested_filename = suggest_filename(record.caption, record.source, record.format, taken)
+
+
+def _link_target_name(record: ImageRecord, page: PageReport) -> str | None:
+    """The name of where the image's links go (:func:`link_name`), when every shown occurrence of it is the
+    only content of a link and all go to one place: one text serves every tag the fix exports change."""
+    shown = [element for element in record.elements if not element.hidden]
+    if not shown or not all(_names_no_link(record, element) for element in shown):
+        return None
+    names = {link_name(element.link_href, page.final_url or page.url, page.site_name) for element in shown}
+    return names.pop() if len(names) == 1 else None
 
 
 def _spacer(record: ImageRecord) -> bool:

@@ -188,6 +188,7 @@ def discover_page(
     prefilter(records, options)
     page.images = records
     page.subject = parsed.context.page_subject()
+    page.site_name = parsed.context.site_name
     read = rendered.document if rendered is not None else document
     assert read is not None
     digest = hashlib.sha256(read.content).hexdigest()

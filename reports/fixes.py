@@ -5,7 +5,8 @@ when the image is not decorative, its alt did not pass every check and a review 
 did not reject it; an edited suggestion is carried as edited. An alt that passed is never
 overwritten, and nothing is written for a decorative image, except where ``alt=""`` is a link's
 only content (the link has no name). A tracking pixel or spacer (at most 2 px a side) with no alt
-gets ``alt=""`` (suggestion basis ``spacer``).
+gets ``alt=""`` (suggestion basis ``spacer``). A small logo or icon that is a link's only content and has
+no name gets the name of where the link goes (basis ``link_target``), captioned or not.
 
 Alt text a person wrote is never replaced on a guess. Without a review, a suggestion is carried
 where the alt is missing or is no description at all (a file name, a placeholder). Where the alt
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from records import CAPTIONED, SPACER, AuditReport, ImageRecord, PageReport
+from records import CAPTIONED, LINK_TARGET, SPACER, AuditReport, ImageRecord, PageReport
 from reports.cells import CSV_ENCODING, NeutralDictWriter
 
 SHOPIFY_COLUMNS = ["Handle", "Title", "Image Src", "Image Alt Text"]
@@ -53,7 +54,7 @@ def applicable(field: Callable[[str], Any]) -> bool:
         return False
     if field("suggestion_basis") == SPACER:  # alt="" on a tracking pixel that has no alt
         return field("alt") is None and not field("decorative")
-    if not field("suggested_alt") or field("status") != CAPTIONED:
+    if not field("suggested_alt") or (field("status") != CAPTIONED and field("suggestion_basis") != LINK_TARGET):
         return False
     alt = field("alt")
     if field("decorative") and not (alt == "" and "linked_image_no_text" in (field("alt_issues") or ())):

@@ -157,7 +157,7 @@ def _patched(
         url = next((u for u in _tag_urls(tag.group(0), picture, attrs, base) if u in records), None)
         if url is None or not _eligible(records[url][0]):
             continue
-        value = html.escape(records[url][1], quote=True)
+        value = html.escape(records[url][1], quote=False).replace('"', "&quot;")  # ' needs no escape inside "…"
         if ascii_only:
             value = value.encode("ascii", "xmlcharrefreplace").decode("ascii")
         start = tag.start("attrs")

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
@@ -30,6 +31,10 @@ log = logging.getLogger("altscout")
 SUBJECT_TYPES = {
     "Product", "ProductModel", "IndividualProduct", "Vehicle", "Car", "Book", "Recipe", "Place", "LocalBusiness",
     "Restaurant", "Store", "Hotel", "TouristAttraction", "Person", "Event", "MusicEvent", "SportsEvent",
+}  # fmt: skip
+SITE_TYPES = {
+    "Organization", "Corporation", "LocalBusiness", "Restaurant", "Store", "Hotel", "NGO", "EducationalOrganization",
+    "GovernmentOrganization", "MedicalOrganization", "SportsOrganization", "NewsMediaOrganization", "OnlineStore",
 }  # fmt: skip
 MAX_JSONLD_BYTES = 1_000_000  # a script larger than this is not read
 MAX_NAME_CHARS = 120
@@ -44,6 +49,7 @@ class PageContext:
     main_subject: str | None = None  # the name of the page's only schema.org subject
     social_title: str | None = None  # og:title, else twitter:title
     h1: str | None = None
+    site_name: str | None = None  # what the site calls itself (:func:`site_name`)
     # id of each element -> the last heading before it in document order (one pass over the page:
     # ``find_previous`` per image made a page of 10,000 images take a minute)
     headings_before: dict[int, Tag | None] = field(default_factory=dict, repr=False)
@@ -89,6 +95,7 @@ def page_context(soup: BeautifulSoup, base_url: str) -> PageContext:
         if isinstance(meta, Tag) and (content := _clean(meta.get("content"))):
             context.social_title = content
             break
+    context.site_name = site_name(soup, base_url)
     h1 = soup.find("h1")
     context.h1 = _clean(h1.get_text(" ", strip=True)) if isinstance(h1, Tag) else None
     heading: Tag | None = None
@@ -98,6 +105,42 @@ def page_context(soup: BeautifulSoup, base_url: str) -> PageContext:
             if node.name in HEADINGS:
                 heading = node
     return context
+
+
+def site_name(soup: BeautifulSoup, base_url: str) -> str | None:
+    """What the site calls itself, from what it states: ``og:site_name``; a schema.org ``WebSite``'s name;
+    the name of an organisation whose ``url`` is on this host; ``application-name``; else the part of the
+    ``<title>`` that spells the host's name ("Home | Acme Bakery" on acme-bakery.com). None when it says nothing."""
+    for key in ("og:site_name", "application-name"):
+        meta = soup.find("meta", attrs={"property": key}) or soup.find("meta", attrs={"name": key})
+        if isinstance(meta, Tag) and (content := _clean(meta.get("content"))):
+            return content
+    host = _bare_host(base_url)
+    organisation: str | None = None
+    for item in _jsonld_items(soup, {"WebSite", *SITE_TYPES}, ("@graph", "publisher", "isPartOf")):
+        name, types = _name(item), _types(item)
+        if name and "WebSite" in types:
+            return name
+        if name and organisation is None and isinstance(item.get("url"), str) and _bare_host(item["url"]) == host:
+            organisation = name
+    if organisation:
+        return organisation
+    labels = {_compact(label) for label in host.split(".")[:-1]}
+    title = soup.find("title")
+    text = _clean(title.get_text(" ", strip=True)) if isinstance(title, Tag) else None
+    for part in re.split(r"\s+[|\-\u2013\u2014\u00b7:\u00bb/]\s+", text or ""):
+        if len(_compact(part)) >= 3 and _compact(part) in labels:
+            return part.strip()
+    return None
+
+
+def _bare_host(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def _compact(text: str) -> str:
+    return "".join(char for char in text.lower() if char.isalnum())
 
 
 def nearest_heading(element: Tag) -> str | None:
@@ -114,8 +157,13 @@ def in_main_content(element: Tag) -> bool:
     return not (isinstance(figure, Tag) and figure.find("figcaption") is not None)
 
 
-def _jsonld_items(soup: BeautifulSoup) -> Iterator[dict[str, Any]]:
-    """Every schema.org item of a subject type in the page's JSON-LD (nested ones included)."""
+WALKED = ("@graph", "itemListElement", "item", "mainEntity", "hasVariant")  # where subjects nest
+
+
+def _jsonld_items(
+    soup: BeautifulSoup, wanted: set[str] = SUBJECT_TYPES, walked: tuple[str, ...] = WALKED
+) -> Iterator[dict[str, Any]]:
+    """Every schema.org item of a ``wanted`` type in the page's JSON-LD (nested under ``walked`` keys included)."""
     for script in soup.find_all("script", attrs={"type": "application/ld+json"}):
         text = script.string or script.get_text()
         if not text or len(text) > MAX_JSONLD_BYTES:
@@ -125,23 +173,28 @@ def _jsonld_items(soup: BeautifulSoup) -> Iterator[dict[str, Any]]:
         except ValueError:
             log.debug("unreadable JSON-LD ignored")
             continue
-        yield from _walk(data, 0)
+        yield from _walk(data, 0, wanted, walked)
 
 
-def _walk(data: Any, depth: int) -> Iterator[dict[str, Any]]:
+def _walk(data: Any, depth: int, wanted: set[str], walked: tuple[str, ...]) -> Iterator[dict[str, Any]]:
     if depth > 8:
         return
     if isinstance(data, list):
         for entry in data:
-            yield from _walk(entry, depth + 1)
+            yield from _walk(entry, depth + 1, wanted, walked)
     elif isinstance(data, dict):
-        types = data.get("@type")
-        types = {types} if isinstance(types, str) else set(types) if isinstance(types, list) else set()
-        if {str(t).rsplit("/", 1)[-1] for t in types} & SUBJECT_TYPES:
+        if _types(data) & wanted:
             yield data
-        for key in ("@graph", "itemListElement", "item", "mainEntity", "hasVariant"):
+        for key in walked:
             if key in data:
-                yield from _walk(data[key], depth + 1)
+                yield from _walk(data[key], depth + 1, wanted, walked)
+
+
+def _types(item: dict[str, Any]) -> set[str]:
+    """An item's schema.org types, without their vocabulary prefix."""
+    types = item.get("@type")
+    named = [types] if isinstance(types, str) else types if isinstance(types, list) else []
+    return {str(t).rsplit("/", 1)[-1] for t in named}
 
 
 def _name(item: dict[str, Any]) -> str | None:

@@ -156,6 +156,7 @@ class ElementReader:
             container_text=self.container_text(tag) if tag.name == "img" else None,
             in_link=link is not None,
             link_text=link[1] if link is not None else None,
+            link_href=link[0] if link is not None else None,
             name_note=name.note,
         )
 

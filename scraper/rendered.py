@@ -109,6 +109,7 @@ def element_from_item(item: dict[str, Any]) -> ElementInfo | None:
         container_text=sanitize(facts.get("containerText")) or None,
         in_link=bool(item.get("inLink")),
         link_text=sanitize(item.get("linkText")) or None if item.get("inLink") else None,
+        link_href=item.get("linkHref") if item.get("inLink") else None,
     )
 
 

@@ -128,6 +128,21 @@ def test_one_tag_in_any_spelling(text: str, tmp_path: Path) -> None:
     assert "A cat" in changed and changed.count("alt") + changed.count("ALT") == 1
 
 
+def test_an_apostrophe_is_written_as_is_where_the_quotes_allow() -> None:
+    """A reviewer reads "Joe's bakery" in the patch, not "Joe&#x27;s bakery"; inside '…' it must be escaped."""
+    from records import ImageRecord
+    from reports.patch import _patched
+
+    record = ImageRecord(source="http://h/a.jpg", found_in=["img"])
+    text = "<img src=\"a.jpg\">\n<img src='a.jpg' alt=''>\n<img src=a.jpg alt=x>"
+    changed, _ = _patched(text, "http://h/", {"http://h/a.jpg": (record, 'Joe\'s "best" bakery')})
+    assert changed.splitlines() == [
+        "<img alt=\"Joe's &quot;best&quot; bakery\" src=\"a.jpg\">",
+        "<img src='a.jpg' alt='Joe&#x27;s &quot;best&quot; bakery'>",
+        "<img src=a.jpg alt=\"Joe's &quot;best&quot; bakery\">",
+    ]
+
+
 def test_a_commented_out_img_is_left_alone() -> None:
     from records import ImageRecord
     from reports.patch import _patched

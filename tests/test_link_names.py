@@ -1,0 +1,178 @@
+"""A linked logo or icon too small to caption (or an SVG) gets a name from where its link goes, the site's
+own name included, in both reading modes, and the fix patch applies it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from conftest import CaptionsByWidth, FixtureServer, make_image
+
+from auditing.link_names import link_name
+from options import AuditOptions
+from pipeline import run_audit
+from records import LINK_TARGET, AuditReport, ImageRecord
+from reports.patch import write_fix_patch
+from scraper.context import site_name
+
+PAGE = "https://www.acme-bakery.example/shop/cakes.html"
+
+
+@pytest.mark.parametrize(
+    ("href", "with_site", "without_site"),
+    [
+        ("/", "Acme Bakery home page", "Home page"),
+        ("https://acme-bakery.example/index.html", "Acme Bakery home page", "Home page"),  # www. or not
+        ("/en/", "Acme Bakery home page", "Home page"),  # a language's home page
+        ("/?utm_source=logo", "Acme Bakery home page", "Home page"),
+        ("index.html", "Shop", "Shop"),  # relative: /shop/index.html
+        ("/about-us/", "About us", "About us"),
+        ("/products/chocolate_cake.html", "Chocolate cake", "Chocolate cake"),
+        ("https://m.facebook.com/acme", "Acme Bakery on Facebook", "Facebook"),
+        ("https://www.instagram.com/acme/", "Acme Bakery on Instagram", "Instagram"),
+        ("https://apps.apple.com/app/id1", "Download on the App Store", "Download on the App Store"),
+        ("mailto:hello@acme.example?subject=Cake", "Email hello@acme.example", "Email hello@acme.example"),
+        ("tel:+44%2020%207946%200000", "Call +44 20 7946 0000", "Call +44 20 7946 0000"),
+        ("https://partner.example/deals", "partner.example", "partner.example"),
+        ("#top", None, None),  # a place on this page: only a person knows what it does
+        ("javascript:void(0)", None, None),
+        ("/p/12345", None, None),  # an id, no words
+        ("/?page_id=2", None, None),  # a page the address does not name
+        ("", None, None),
+    ],
+)
+def test_a_link_is_named_by_where_it_goes(href: str, with_site: str | None, without_site: str | None) -> None:
+    assert link_name(href, PAGE, "Acme Bakery") == with_site
+    assert link_name(href, PAGE, None) == without_site
+
+
+@pytest.mark.parametrize(
+    ("head", "url", "expected"),
+    [
+        ('<meta property="og:site_name" content=" Acme   Bakery ">', PAGE, "Acme Bakery"),
+        ('<meta name="application-name" content="Acme">', PAGE, "Acme"),
+        (
+            '<script type="application/ld+json">{"@graph": [{"@type": "WebPage", "isPartOf": {"@type": "WebSite", '
+            '"name": "Acme Bakery"}}]}</script>',
+            PAGE,
+            "Acme Bakery",
+        ),
+        (
+            '<script type="application/ld+json">{"@type": "Bakery", "name": "Not a type we read"}</script>'
+            '<script type="application/ld+json">{"@type": "LocalBusiness", "name": "Acme Ltd", '
+            '"url": "https://acme-bakery.example/"}</script>',
+            PAGE,
+            "Acme Ltd",
+        ),
+        (
+            '<script type="application/ld+json">{"@type": "Organization", "name": "Their Supplier", '
+            '"url": "https://supplier.example/"}</script>',
+            PAGE,
+            None,
+        ),  # another host's organisation
+        ("<title>Chocolate cake | Acme Bakery</title>", PAGE, "Acme Bakery"),  # the part that spells the host
+        ("<title>Chocolate cake - Fresh daily</title>", PAGE, None),
+        ("<title>Acme Bakery</title>", "http://127.0.0.1:8000/", None),
+    ],
+)
+def test_the_site_name_is_what_the_site_states(head: str, url: str, expected: str | None) -> None:
+    assert site_name(BeautifulSoup(f"<html><head>{head}</head><body></body></html>", "lxml"), url) == expected
+
+
+LOGO = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="60"><rect width="200" height="60" fill="#c33"/></svg>'
+)
+HOME = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Contact</title>
+<meta property="og:site_name" content="Acme Bakery"></head><body>
+<header><a href="/"><img src="/logo.svg"></a></header>
+<main><h1>Contact</h1><a href="/cakes/"><img src="/cake.jpg"></a></main>
+<footer>
+<a href="https://www.instagram.com/acmebakery"><svg width="24" height="24"><circle cx="12" cy="12" r="10"/></svg></a>
+<a href="https://facebook.com/acmebakery"><img src="/fb.png" width="24" height="24" alt=""></a>
+<a href="mailto:hello@acme.example"><img src="/mail.png" width="24" height="24"></a>
+<a href="#top"><img src="/up.png" width="24" height="24"></a>
+<a href="/contact-us"><img src="/contact.png" width="24" height="24" alt="Contact us"></a>
+<a href="/cakes/"><img src="/arrow.png" width="24" height="24"></a> <a href="/breads/"><img src="/arrow.png"></a>
+<a href="/"><img src="/logo.svg" width="100" height="30"></a>
+</footer></body></html>
+"""
+
+
+def _serve(server: FixtureServer, page: str) -> None:
+    server.add("/", page)
+    server.add("/logo.svg", LOGO, content_type="image/svg+xml")
+    server.add("/cake.jpg", make_image(501, 300, "JPEG", seed=3), content_type="image/jpeg")
+    for name in ("fb", "mail", "up", "contact", "arrow"):
+        server.add(f"/{name}.png", make_image(24, 24, seed=len(name)), content_type="image/png")
+
+
+def _by_name(report: AuditReport) -> dict[str, ImageRecord]:
+    return {record.source.rsplit("/", 1)[-1]: record for record in report.pages[0].images}
+
+
+def _suggestions(records: dict[str, ImageRecord]) -> dict[str, tuple[str | None, str | None, str | None]]:
+    return {name: (r.suggested_alt, r.suggestion_basis, r.suggestion_for) for name, r in records.items()}
+
+
+EXPECTED = {
+    "logo.svg": ("Acme Bakery home page", LINK_TARGET, "alt"),
+    "fb.png": ("Acme Bakery on Facebook", LINK_TARGET, "alt"),  # alt="" left the link without a name
+    "mail.png": ("Email hello@acme.example", LINK_TARGET, "alt"),
+    "up.png": (None, None, None),  # "#top": no guess
+    "arrow.png": (None, None, None),  # one icon in two links that go to two places: no one text fits both
+    "contact.png": (None, None, None),  # a person's alt that passed
+    "cake.jpg": ("A pair of brown leather shoes (link to the cakes page)", "caption", "alt"),  # captioned: as before
+}
+
+
+def test_a_linked_logo_and_icons_get_names_and_the_patch_applies_them(
+    fresh_server: FixtureServer, tmp_path: Path
+) -> None:
+    _serve(fresh_server, HOME)
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    report = run_audit([fresh_server.url("/")], options, CaptionsByWidth({501: "a pair of brown leather shoes"}))
+    assert report.pages[0].site_name == "Acme Bakery"
+    records = _by_name(report)
+    assert records["logo.svg"].status == "skipped" and records["fb.png"].reason == "too_small"
+    assert {name: _suggestions(records)[name] for name in EXPECTED} == EXPECTED
+    svg = next(r for r in report.pages[0].images if "element" in r.found_in)  # the inline Instagram icon
+    assert svg.alt_issues == ["linked_image_no_text"]  # no role: no image rule covers it, but the link has no name
+    assert (svg.suggested_alt, svg.suggestion_for) == ("Acme Bakery on Instagram", "aria-label")
+    assert records["logo.svg"].occurrences == 2  # the header's and the footer's: both links go home
+
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "index.html").write_text(HOME, encoding="utf-8")
+    result = write_fix_patch(report, folder, tmp_path / "alt.patch")
+    subprocess.run(["git", "apply", str(tmp_path / "alt.patch")], cwd=folder, check=True, capture_output=True)
+    patched = (folder / "index.html").read_text(encoding="utf-8")
+    assert '<a href="/"><img alt="Acme Bakery home page" src="/logo.svg"></a>' in patched
+    assert '<img alt="Acme Bakery home page" src="/logo.svg" width="100" height="30">' in patched
+    assert '<img src="/fb.png" width="24" height="24" alt="Acme Bakery on Facebook">' in patched
+    assert '<img alt="Email hello@acme.example" src="/mail.png"' in patched
+    assert '<a href="#top"><img src="/up.png" width="24" height="24"></a>' in patched
+    assert 'alt="Contact us"' in patched  # left as they were, and the arrows too:
+    assert '<a href="/cakes/"><img src="/arrow.png" width="24" height="24"></a>' in patched
+    assert '<a href="/breads/"><img src="/arrow.png"></a>' in patched
+    assert any("Acme Bakery on Instagram" in line and 'role="img"' in line for line in result.by_hand)
+
+    fresh_server.add("/", patched)
+    again = _by_name(run_audit([fresh_server.url("/")], options, CaptionsByWidth({501: "a pair of shoes"})))
+    for name in ("logo.svg", "fb.png", "mail.png"):
+        assert "linked_image_no_text" not in again[name].alt_issues, name
+    assert "linked_image_no_text" in again["up.png"].alt_issues
+
+
+def test_the_browser_names_the_same_links(fresh_server: FixtureServer, chromium: str) -> None:
+    """Rendered, the logo is judged by the size it is shown at (never fetched): the same names."""
+    _serve(fresh_server, HOME)
+    options = AuditOptions(render="always", browser_path=chromium, allow_private=True, ocr="off")
+    report = run_audit([fresh_server.url("/")], options, CaptionsByWidth({501: "a pair of brown leather shoes"}))
+    assert report.pages[0].rendered and report.pages[0].site_name == "Acme Bakery"
+    suggestions = _suggestions(_by_name(report))
+    assert {name: suggestions[name] for name in EXPECTED} == EXPECTED
+    svg = next(r for r in report.pages[0].images if "element" in r.found_in)
+    assert (svg.suggested_alt, svg.suggestion_for) == ("Acme Bakery on Instagram", "aria-label")
