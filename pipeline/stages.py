@@ -383,6 +383,8 @@ class AuditRun:
         record.bytes, record.format, record.sha256 = prepared.bytes, prepared.format, prepared.sha256
         if SCREENSHOT in record.found_in:  # the browser's picture of the element: no file of the site
             record.bytes = None
+            if ELEMENT not in record.found_in:  # an SVG image file, drawn by the browser
+                record.format = "SVG"
         if opts.thumbnail_size:
             record.thumbnail = make_thumbnail(prepared.image, opts.thumbnail_size)
         return Prepared(prepared.sha256, model_input)

@@ -116,7 +116,11 @@ def prepare_image(
         raise ImageDecodeError("empty response (0 bytes)", code="empty")
     kind = sniff(data)
     if kind == "svg":
-        raise ImageSkipped("SVG images are not captioned yet (no safe rasteriser)", code="svg_not_supported")
+        raise ImageSkipped(
+            "an SVG is captioned only as a browser draws it on a rendered page (AltScout has no safe SVG reader of "
+            "its own)",
+            code="svg_not_supported",
+        )
     if kind == "html":
         raise ImageDecodeError("the server sent an HTML page, not an image", code="not_an_image")
     digest = hashlib.sha256(data).hexdigest()

@@ -259,7 +259,7 @@ class Renderer:
                 raise RenderError("the page crashed the browser tab")
             try:
                 snapshot, shots = await asyncio.wait_for(
-                    read_page(context, page, MAX_DOM_ELEMENTS, budget.shots, deadline - 0.5),
+                    read_page(context, page, MAX_DOM_ELEMENTS, budget.shots, deadline - 0.5, stash.is_svg),
                     max(1.0, deadline - time.monotonic()),
                 )
             except TimeoutError as exc:

@@ -1,10 +1,13 @@
 """Read a rendered page through the DevTools protocol: the DOM snapshot, Chromium's own accessible
-names and roles, and screenshots of the elements it draws that have no image file.
+names and roles, and screenshots of the elements it draws that have no image file, and of the SVG
+images it draws (the browser is the safe SVG rasteriser: an SVG shown as an image runs no script and
+loads nothing; what it drew had already passed the guarded route).
 
 :func:`read_page` runs ``render_dom.js`` in the page, asks Chromium's accessibility tree
 (``Accessibility.getPartialAXTree``) for the name, name source and role of every element an
 image rule audits, and captures each drawn element (inline SVG, canvas, a ``role=img`` element
-without a background, an object embedding a document) at its rendered size with
+without a background, an object embedding a document, an ``img`` whose image the browser received
+as SVG) at its rendered size with
 ``Page.captureScreenshot``, bounded in count, pixels and bytes. Everything stays in the guarded
 browser context: a screenshot is the compositor's picture of what was already loaded.
 """
@@ -16,6 +19,7 @@ import base64
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,8 +101,10 @@ def shot_decision(item: dict[str, Any], budget: ShotBudget) -> tuple[str, str] |
 
 
 def wants_screenshot(item: dict[str, Any]) -> bool:
-    """A drawn element AltScout captions from the browser's rendering."""
+    """A drawn element, or an SVG ``img`` (``svg_image``), that AltScout captions from the browser's rendering."""
     kind = item.get("kind")
+    if kind == "img":
+        return bool(item.get("svg_image")) and item.get("decoded") is True  # drawn, not a broken-image icon
     if kind == "role-img":
         return not item.get("background")  # a role=img background is captioned from its image file
     if kind == "object":
@@ -107,9 +113,15 @@ def wants_screenshot(item: dict[str, Any]) -> bool:
 
 
 async def read_page(
-    context: Any, page: Any, max_elements: int, budget: ShotBudget, deadline: float
+    context: Any,
+    page: Any,
+    max_elements: int,
+    budget: ShotBudget,
+    deadline: float,
+    is_svg: Callable[[str], bool] = lambda url: False,
 ) -> tuple[dict[str, Any], dict[int, bytes]]:
-    """The DOM snapshot with Chromium's names in each audited item (``ax``) and the screenshots by item index."""
+    """The DOM snapshot with Chromium's names in each audited item (``ax``) and the screenshots by item index
+    (drawn elements, and ``img`` elements whose image ``is_svg``: the browser is the safe SVG rasteriser)."""
     cdp = await context.new_cdp_session(page)
     try:
         result = await cdp.send(
@@ -124,6 +136,8 @@ async def read_page(
         for item in items:
             if item.get("kind") == "object":
                 item["image_object"] = is_image_data(str(item.get("type") or ""), str(item.get("url") or ""))
+            elif item.get("kind") == "img":
+                item["svg_image"] = is_svg(str(item.get("url") or ""))
         names_until = time.monotonic() + max(0.0, deadline - time.monotonic()) * NAMES_TIME_SHARE
         named = await _names(cdp, items, element_ids, names_until)
         shots = await _screenshots(cdp, items, budget, deadline)

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urldefrag
 
 from scraper.errors import BlockedURLError, FetchError, ScrapeError, UnsupportedSchemeError
+from scraper.images import sniff
 from scraper.net import Fetcher, FetchResult, check_url
 from scraper.render_ax import ShotBudget
 from scraper.responses import ResponseStore
@@ -97,6 +98,16 @@ class ResponseStash:
         """The browser received this URL with a 2xx status."""
         result = self.get(url)
         return result is not None and 200 <= result.status < 300
+
+    def is_svg(self, url: str) -> bool:
+        """The browser received ``url`` as an SVG image (2xx; by its media type or its bytes), or it is
+        an SVG ``data:`` URI: Chromium draws it, and AltScout captions that drawing."""
+        if url[:32].lower().replace(" ", "").startswith("data:image/svg+xml"):
+            return True
+        result = self.get(url)
+        if result is None or not 200 <= result.status < 300:
+            return False
+        return result.content_type == "image/svg+xml" or sniff(result.content) == "svg"
 
     def __contains__(self, url: object) -> bool:
         return isinstance(url, str) and self.get(url) is not None

@@ -213,6 +213,8 @@ def records_from_snapshot(
         # a lazy image stands in for, not a broken-image icon.
         if not how and item.get("decoded") is not False:
             _update_rendered(record, item)
+        if kind == "img" and item.get("svg_image"):
+            _svg_drawing(record, item, (shots or {}).get(index))
         if kind == "img":
             for alias in _aliases(item, base_url):
                 aliases.setdefault(alias, record)
@@ -220,6 +222,29 @@ def records_from_snapshot(
     for record in records:
         aliases.setdefault(record.source, record)
     return records, aliases
+
+
+NOT_DRAWN = (
+    "the browser did not draw this SVG image (browsers draw an SVG only when it is served as image/svg+xml), "
+    "so visitors do not see it either"
+)
+
+
+def _svg_drawing(record: ImageRecord, item: dict[str, Any], shot: bytes | None) -> None:
+    """An SVG image is captioned from the browser's drawing of it (``screenshot``), never decoded from its
+    file; when it was not captured, the record says why."""
+    if record.status != "pending" or record.screenshot is not None:
+        return
+    if item.get("decoded") is not True:
+        record.skip("svg_not_supported", NOT_DRAWN)
+    elif shot is not None:
+        record.screenshot = shot
+        if SCREENSHOT not in record.found_in:
+            record.found_in.append(SCREENSHOT)
+        _update_rendered(record, item)  # an SVG may have no intrinsic size: its box is what was drawn
+    elif item.get("shot_refused"):
+        code, detail = item["shot_refused"]
+        record.skip(str(code), str(detail))
 
 
 def _add_drawn(collector: Collector, kind: str, item: dict[str, Any], element: ElementInfo, shot: bytes | None) -> None:

@@ -183,6 +183,35 @@ def test_browser_requests_to_refused_addresses_never_leave_the_machine(
     assert any("tried to navigate" in w for w in page.warnings)  # the meta refresh, not followed
 
 
+def test_an_svg_image_drawn_for_its_caption_loads_nothing(
+    traps: dict[str, Trap], site_test_name: str, fresh_server: FixtureServer
+) -> None:
+    """The browser is AltScout's SVG rasteriser: an SVG shown as an image runs no script and fetches
+    nothing, not even from its own site, so its hostile references reach no trap and no route."""
+    loop = traps["loopback"].address
+    meta = traps.get("169.254.169.254")
+    meta_address = meta.address if meta else "169.254.169.254:80"
+    svg = f"""<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="300"
+ height="200"><style>@import url(http://{loop}/svg.css); @font-face {{ font-family: T; src: url(/svg-font.woff2) }}
+</style><rect width="300" height="200" fill="#2a2"/><image href="http://{meta_address}/svg-meta.png" width="50"
+ height="50"/><image xlink:href="/svg-local.png" x="60" width="50" height="50"/><use href="http://{loop}/s.svg#a"/>
+<script>fetch("http://{loop}/svg-script")</script><foreignObject width="10" height="10"><iframe
+ xmlns="http://www.w3.org/1999/xhtml" src="http://{loop}/svg-frame"></iframe></foreignObject></svg>"""
+    fresh_server.add("/drawing.html", '<html><body><img src="/drawing.svg" width="300" height="200"></body></html>')
+    fresh_server.add("/drawing.svg", svg, content_type="image/svg+xml")
+    fresh_server.add("/svg-local.png", make_image(50, 50, seed=3), content_type="image/png")
+    fresh_server.add("/svg-font.woff2", b"\0" * 100, content_type="font/woff2")
+    options = AuditOptions(render="always", render_timeout_s=8, image_deadline_s=3)
+
+    report = run_audit([f"{site_test_name}/drawing.html"], options, FakeCaptioner())
+
+    for name, trap in traps.items():
+        assert trap.connections == 0, f"the {name} trap saw {trap.connections} connection(s)"
+    assert fresh_server.routes["/svg-local.png"].hits == 0 and fresh_server.routes["/svg-font.woff2"].hits == 0
+    drawing = next(r for r in report.pages[0].images if r.source.endswith("/drawing.svg"))
+    assert drawing.status == "captioned" and "screenshot" in drawing.found_in and drawing.format == "SVG"
+
+
 def test_a_page_on_a_refused_address_is_never_rendered(traps: dict[str, Trap]) -> None:
     options = AuditOptions(render="always", render_timeout_s=5)
     report = run_audit([f"http://{traps['loopback'].address}/"], options, FakeCaptioner())
