@@ -38,6 +38,7 @@ from options.preflight import (
     folder,
     model_folder,
     page_url,
+    standard_output,
     state_file,
     writable,
 )
@@ -46,7 +47,7 @@ from pipeline import AuditFinished, audit, run_audit
 from pipeline.engine import Engine
 from records import AuditReport
 from reports.decisions import Decision, DecisionsError, read_decisions
-from reports.formats import FORMATS, WriteFailure, write_all
+from reports.formats import FORMATS, STDOUT, WriteFailure, copy_to_stdout, shown, write_all
 from reports.patch import write_fix_patch
 from reports.sharded import STREAMED, ShardReports, build_reports
 from scraper.browser import BrowserUnavailableError
@@ -186,9 +187,12 @@ def preflight(args: argparse.Namespace) -> Plan:
     for flag, path in (("--cache", args.cache), ("--data-dir", args.data_dir), ("--shard-dir", args.shard_dir)):
         if path and str(path) != OFF:
             folder(Path(path), flag)
-    outputs = [] if args.shard_dir else [(fmt.flag, getattr(args, fmt.name)) for fmt in FORMATS.values()]
-    for flag, path in [*outputs, ("--rename-plan", args.rename_plan), ("--state", args.state),
-                       ("--fix-patch", args.fix_patch)]:  # fmt: skip
+    outputs = [(fmt.flag, getattr(args, fmt.name)) for fmt in FORMATS.values()] + [("--fix-patch", args.fix_patch)]
+    standard_output(outputs, bool(args.shard_dir), sys.stdout.isatty())
+    for flag, path in [] if args.shard_dir else outputs:
+        if path:
+            writable(Path(path), flag, stdout_ok=True)
+    for flag, path in (("--rename-plan", args.rename_plan), ("--state", args.state)):
         if path:
             writable(Path(path), flag)
     previous = None
@@ -360,7 +364,7 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
                 print(f"altscout: page failed: {page.url}: {page.error}", file=sys.stderr)
         print(
             f"altscout: {summary['pages']} page(s), {summary['images']} images: {summary['captioned']} captioned, "
-            f"{summary['skipped']} skipped, {summary['failed']} failed -> {', '.join(map(str, written))}",
+            f"{summary['skipped']} skipped, {summary['failed']} failed -> {', '.join(map(shown, written))}",
             file=sys.stderr,
         )
     left_out = (report.site or {}).get("skipped_by_reason") or {}
@@ -391,12 +395,18 @@ def fix_patch(report: AuditReport, args: argparse.Namespace) -> list[Path]:
     """--fix-patch: the suggested alt texts as a patch of --source-dir's HTML files."""
     if not args.fix_patch:
         return []
-    result = write_fix_patch(report, Path(args.source_dir), Path(args.fix_patch))
+    source, target = Path(args.source_dir), Path(args.fix_patch)
+    if target == STDOUT:  # `--fix-patch - | git apply`
+        results = []
+        copy_to_stdout(lambda part: results.append(write_fix_patch(report, source, part)), "alt.patch")
+        result = results[0]
+    else:
+        result = write_fix_patch(report, source, target)
     if not args.quiet:
         print(f"altscout: fix patch: {result.tags} <img> tag(s) in {result.files} file(s), {len(result.by_hand)} to "
-              f"apply by hand, {len(result.held)} held for review (listed at its top) -> {args.fix_patch}",
+              f"apply by hand, {len(result.held)} held for review (listed at its top) -> {shown(target)}",
               file=sys.stderr)  # fmt: skip
-    return [Path(args.fix_patch)]
+    return [target]
 
 
 def rename_plan(report: AuditReport, args: argparse.Namespace) -> list[Path]:

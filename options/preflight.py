@@ -147,8 +147,28 @@ def check_reachable_safely(url: str, allow_private: bool) -> None:
         return
 
 
-def writable(path: Path, flag: str) -> None:
-    """A report path that can be created and written: refused now, not after an hour of crawling."""
+def standard_output(paths: list[tuple[str, object]], sharded: bool, terminal: bool) -> None:
+    """At most one report goes to standard output (``-``), never a spreadsheet to a terminal, and none
+    from a ``--shard-dir`` run (its reports are files built from the shards)."""
+    flags = [flag for flag, path in paths if path is not None and str(path) == "-"]
+    if flags and sharded:
+        raise InputError(f"{flags[0]} -: --shard-dir runs write their reports as files",
+                         {CLI: f"give {flags[0]} a file name"})  # fmt: skip
+    if len(flags) > 1:
+        raise InputError(f"{flags[0]} and {flags[1]} both ask for standard output (-)",
+                         {CLI: "give all but one of them a file name"})  # fmt: skip
+    if "--xlsx" in flags and terminal:
+        raise InputError("--xlsx - would print a binary spreadsheet on the terminal",
+                         {CLI: "redirect it (--xlsx - > report.xlsx) or give a file name"})  # fmt: skip
+
+
+def writable(path: Path, flag: str, stdout_ok: bool = False) -> None:
+    """A report path that can be created and written: refused now, not after an hour of crawling; ``-``
+    (standard output, see :func:`standard_output`) where ``stdout_ok``."""
+    if str(path) == "-":
+        if stdout_ok:
+            return
+        raise InputError(f"{flag} needs a file name: standard output (-) is for reports")
     where = f"{flag} {path}"
     if path.is_dir():
         raise InputError(f"{where} is a folder", {CLI: f"give a file name for {flag}, e.g. {path / 'report'}"})

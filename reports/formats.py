@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -117,14 +118,42 @@ class WriteFailure:
 
     def sentence(self, front: str = "cli") -> str:
         """One sentence: which file, and why."""
-        what = f"{self.fmt.flag} {self.path}" if front == "cli" else str(self.path)
+        what = f"{self.fmt.flag} {self.path}" if front == "cli" else shown(self.path)
         return f"{what} was not written: {self.reason}"
+
+
+STDOUT = Path("-")  # a report path that means standard output (``--json - | jq``)
+
+
+def shown(path: Path) -> str:
+    """A written report's path as the CLI names it."""
+    return "standard output" if path == STDOUT else str(path)
+
+
+def copy_to_stdout(write: Callable[[Path], object], file_name: str) -> Path:
+    """Write a file with ``write`` in a private folder, then copy it whole to standard output: a writer
+    that fails sends nothing, and a pipe closed early (``| head``) ends quietly as a failed write."""
+    with tempfile.TemporaryDirectory(prefix="altscout-stdout-") as work:
+        part = Path(work) / file_name
+        write(part)
+        sys.stdout.flush()
+        try:
+            with part.open("rb") as source:
+                shutil.copyfileobj(source, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            raise
+    return STDOUT
 
 
 def write_atomically(fmt: ReportFormat, report: AuditReport, path: Path) -> Path:
     """Write one report beside its place and rename it into place: a reader never sees half a file, and
     a failed write leaves the previous file (or none) where it was. The writer sees the file's own name
-    (a script's usage line names it), in a hidden folder beside it, on the same file system."""
+    (a script's usage line names it), in a hidden folder beside it, on the same file system. ``-`` is
+    standard output."""
+    if path == STDOUT:
+        return copy_to_stdout(lambda part: fmt.write(report, part), fmt.file_name)
     path.parent.mkdir(parents=True, exist_ok=True)  # a folder removed since the checks is made again
     work = Path(tempfile.mkdtemp(prefix=".altscout-part-", dir=path.parent))
     part = work / path.name
