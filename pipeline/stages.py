@@ -229,6 +229,7 @@ class AuditRun:
             revalidate=not opts.refresh,
             wire_gate=self.host_limit,
         )
+        self.robots.responses = self.responses
         return self.responses
 
     def close(self) -> None:

@@ -3,19 +3,25 @@
 Protego follows the RFC where ``urllib.robotparser`` does not: the longest matching rule wins
 (``Allow: /private/public`` beats ``Disallow: /private``), ``*`` and ``$`` are patterns, and
 ``Crawl-delay`` and ``Sitemap:`` lines are read. Status semantics are the RFC's: a 4xx
-robots.txt allows everything; a 5xx or an unreachable one disallows everything.
+robots.txt allows everything; a 5xx or an unreachable one disallows everything. Once the run's
+response store is open (``RobotsCache.responses``), robots.txt is read through it, so a re-audit asks
+whether it changed (a 304 costs no body).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from protego import Protego
 
 from scraper.errors import BlockedURLError, RobotsDisallowedError, ScrapeError
 from scraper.net import Fetcher
+
+if TYPE_CHECKING:
+    from scraper.responses import ResponseStore
 
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks parsers to read at least 500 KiB
 ROBOTS_AGENT = "AltScout"
@@ -59,6 +65,7 @@ class RobotsCache:
         self._deadline_s = deadline_s
         self._rules: dict[str, Robots] = {}
         self._lock = threading.Lock()
+        self.responses: ResponseStore | None = None  # the run's store, once open: conditional across runs
 
     def rules_for(self, url: str) -> Robots:
         """The rules of ``url``'s origin (fetched once); raises for a refused or unreachable host."""
@@ -68,13 +75,18 @@ class RobotsCache:
         if cached is not None:
             return cached
         try:
-            result = self._fetcher.fetch(
-                origin + "/robots.txt",
-                max_bytes=ROBOTS_MAX_BYTES,
-                deadline_s=self._deadline_s,
-                accept="text/plain",
-                raise_for_status=False,
-            )
+            if self.responses is not None:  # any status, each redirect hop from the store
+                result = self.responses.fetch(
+                    origin + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES, deadline_s=self._deadline_s, accept="text/plain"
+                )
+            else:
+                result = self._fetcher.fetch(
+                    origin + "/robots.txt",
+                    max_bytes=ROBOTS_MAX_BYTES,
+                    deadline_s=self._deadline_s,
+                    accept="text/plain",
+                    raise_for_status=False,
+                )
         except BlockedURLError:
             raise  # the page itself would be refused: say so, not "robots"
         except ScrapeError as exc:

@@ -36,7 +36,7 @@ def page_path(i: int) -> str:
 
 
 def serve_shop(server: FixtureServer, pages: int = PAGES) -> None:
-    server.add("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    server.add("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain", etag=True)
     for path, colour in zip(SHARED, COLOURS, strict=True):
         server.add(path, png(colour), content_type="image/png", etag=True)
     nav = "".join(f'<a href="{page_path(j)}">Page {j}</a>' for j in range(pages))
@@ -85,8 +85,9 @@ def test_a_browser_crawl_fetches_each_image_once_and_a_reaudit_only_what_changed
     second = run_audit([shop.url("/")], options, captioner)
     assert bodies(shop) == []  # every page and image answered 304
     assert sum(captioner.batches) == captioned_before and second.site["captioned_this_run"] == 0
-    asked = [headers for path, headers in shop.requests if path != "/robots.txt" and "sitemap" not in path]
+    asked = [headers for path, headers in shop.requests if "sitemap" not in path]  # robots.txt too
     assert asked and all("If-None-Match" in headers for headers in asked)
+    assert "/robots.txt" in [path for path, _ in shop.requests] and "/robots.txt" not in shop.bodies
     assert not any(page.rendered is False and page.status != "ok" for page in second.pages)
     changes = second.site["changes"]
     assert changes["pages"] == {"unchanged": PAGES, "changed": 0, "new": 0, "gone": 0}
@@ -171,7 +172,8 @@ def test_a_page_read_another_way_before_is_read_in_full(fresh_server: FixtureSer
 
 
 def test_a_reaudit_asks_whether_the_sitemap_changed(fresh_server: FixtureServer, tmp_path: Path) -> None:
-    """A sitemap goes through the response store: a re-audit revalidates it, and a 304 still queues its pages."""
+    """A sitemap and robots.txt go through the response store: a re-audit revalidates them, and a 304 still
+    queues the sitemap's pages and keeps robots.txt's rules."""
     serve_shop(fresh_server, pages=2)
     fresh_server.add("/shop/only-in-sitemap", "<html><body>listed</body></html>", etag=True)
     urlset = f"<urlset><url><loc>{fresh_server.url('/shop/only-in-sitemap')}</loc></url></urlset>"
@@ -185,3 +187,8 @@ def test_a_reaudit_asks_whether_the_sitemap_changed(fresh_server: FixtureServer,
     asked = [headers for path, headers in fresh_server.requests if path == "/sitemap.xml"]
     assert len(asked) == 1 and "If-None-Match" in asked[0] and "/sitemap.xml" not in fresh_server.bodies
     assert second.site["pages_audited"] == 3 and second.site["changes"]["pages"]["unchanged"] == 3
+    robots = [headers for path, headers in fresh_server.requests if path == "/robots.txt"]
+    assert len(robots) == 1 and "If-None-Match" in robots[0] and "/robots.txt" not in fresh_server.bodies
+    fresh_server.routes["/robots.txt"].body = b"User-agent: *\nDisallow: /shop/1\n"  # changed: its new rules apply
+    third = run_audit([fresh_server.url("/")], options, FakeCaptioner())
+    assert third.site["pages_audited"] == 2 and third.site["skipped_by_reason"] == {"robots": 1}
