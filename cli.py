@@ -355,13 +355,12 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
     written += rename_plan(report, args) + fix_patch(report, args)
     held_notice(report, args)
     summary = report.summary()
-    for page in report.pages:  # even with --quiet: a page missing what JavaScript adds must not pass silently
+    for page in report.pages:  # even with --quiet: a failed page (exit 1) or one missing what JavaScript adds
         for warning in page.warnings:
             print(f"altscout: warning: {page.url}: {warning}", file=sys.stderr)
+        if page.status != "ok":
+            print(f"altscout: page failed: {page.url}: {page.error}", file=sys.stderr)
     if not args.quiet:
-        for page in report.pages:
-            if page.status != "ok":
-                print(f"altscout: page failed: {page.url}: {page.error}", file=sys.stderr)
         print(
             f"altscout: {summary['pages']} page(s), {summary['images']} images: {summary['captioned']} captioned, "
             f"{summary['skipped']} skipped, {summary['failed']} failed -> {', '.join(map(shown, written))}",

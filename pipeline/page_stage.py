@@ -21,7 +21,7 @@ from records import PENDING, ImageRecord, PageReport
 from scraper.browser import INSTALL_HINT, BrowserUnavailableError
 from scraper.discover import ParsedPage, find_images, parse_page, stylesheet_imports
 from scraper.errors import HTTPStatusError, NoTLSError, ScrapeError
-from scraper.net import Fetcher, FetchResult, check_url
+from scraper.net import HTTP_ADVICE, Fetcher, FetchResult, check_url
 from scraper.render import Renderer, RenderError, RenderResult
 from scraper.render_ax import ShotBudget
 from scraper.render_route import RenderBudget, ResponseStash
@@ -222,7 +222,7 @@ def _typed_address(
         if not options.ignore_robots:
             robots.check(plain)
         document = _page_request(plain, options, fetcher, checks, previous)
-        why = exc.message.split(": ", 1)[-1]
+        why = exc.message.split(": ", 1)[-1].removesuffix(HTTP_ADVICE)  # the advice is what was done
         page.warnings.insert(0, PLAIN_HTTP.format(why=why, url=plain))
         return plain, document
 

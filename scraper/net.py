@@ -328,12 +328,21 @@ def _unwrap_guard_error(exc: BaseException) -> ScrapeError | None:
     return next((current for current in _chain(exc) if isinstance(current, ScrapeError)), None)
 
 
+HTTP_ADVICE = " (give the address with http://)"  # after a plain-HTTP answer to https://
+# OpenSSL's reasons when the server's first bytes are plain HTTP, not a TLS record
+PLAIN_HTTP_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE"}
+)
+
+
 def connection_failure(exc: BaseException) -> str:
     """Why a connection failed or broke, in words and without addresses (the class name as a last resort)."""
     chain = list(_chain(exc))
     for current in chain:
         if isinstance(current, ssl.SSLCertVerificationError):
             return f"its TLS certificate was not accepted ({current.verify_message or current.reason})"
+        if isinstance(current, ssl.SSLError) and current.reason in PLAIN_HTTP_REASONS:
+            return "the server answers in plain HTTP, not HTTPS" + HTTP_ADVICE
         if isinstance(current, ssl.SSLError):
             return f"the TLS handshake failed ({current.reason or type(current).__name__})"
     for kind, words in _CONNECTION_WORDS:  # the most telling first, however deep it is wrapped

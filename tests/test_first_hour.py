@@ -205,7 +205,9 @@ def test_a_url_without_a_scheme_falls_back_to_http_where_nothing_speaks_tls_and_
     (audited,) = report["pages"]
     assert (audited["url"], audited["final_url"], audited["status"]) == ("https://" + typed, page, "ok")
     assert len(audited["images"]) == 3
-    assert audited["warnings"][0].startswith("no scheme was given and https:// could not connect, the TLS handshake")
+    assert audited["warnings"][0].startswith(
+        "no scheme was given and https:// could not connect, the server answers in plain HTTP, not HTTPS; so "
+    )
     assert audited["warnings"][0].endswith(f"so {page} was audited over plain http, as browsers fall back")
 
 
@@ -226,6 +228,20 @@ def test_only_a_missing_tls_service_falls_back_to_http() -> None:
     assert no_tls_here(wrapped(ConnectionRefusedError(111, "refused")))
     assert not no_tls_here(wrapped(ssl.SSLCertVerificationError(1, "self-signed certificate")))
     assert not no_tls_here(wrapped(socket.gaierror(-2, "Name or service not known")))
+
+
+def test_https_typed_for_a_plain_http_server_says_so_even_quietly(
+    page: str, tiny_blip_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dev server on http:// given as https://: exit 1, and the reason is one line, --quiet or not."""
+    import cli
+
+    https = page.replace("http://", "https://", 1)
+    assert cli.main([https, *tiny_cli_args(tiny_blip_dir), "--out", str(tmp_path / "c.txt")]) == 1
+    err = capsys.readouterr().err
+    assert f"altscout: page failed: {https}: could not connect to 127.0.0.1: the server answers in plain HTTP, " \
+        "not HTTPS (give the address with http://)" in err  # fmt: skip
+    assert "WRONG_VERSION_NUMBER" not in err
 
 
 def test_progress_is_plain_lines_off_a_terminal_and_the_first_line_comes_at_once(
