@@ -42,7 +42,7 @@ def report(server: FixtureServer) -> AuditReport:
 def test_structure_and_escaping(report: AuditReport) -> None:
     html = render_html(report)
     soup = BeautifulSoup(html, "lxml")
-    rows = soup.select("tbody tr")
+    rows = soup.select("tbody tr.image-row")
     assert len(rows) == 6
     assert soup.find("title").text == "AltScout audit"
     assert [s.text for s in soup.find_all("script")] and len(soup.find_all("script")) == 1  # only our filter
@@ -54,8 +54,11 @@ def test_structure_and_escaping(report: AuditReport) -> None:
     assert options[:2] == ["", "none"] and "linked_image_no_text" in options and "filename_alt" in options
     linked = next(r for r in rows if "p1.jpg" in r.text)
     assert "linked_image_no_text" in linked["data-issues"].split()
-    assert ISSUES["linked_image_no_text"].explanation in linked.text
-    assert linked.find("a", href=ISSUES["linked_image_no_text"].help_url)
+    assert linked.find("a", href="#issue-linked_image_no_text")  # explained once, in the guide
+    guide = soup.select_one("#issue-guide tr#issue-linked_image_no_text")
+    assert guide is not None and ISSUES["linked_image_no_text"].explanation in guide.text
+    assert guide.find("a", href=ISSUES["linked_image_no_text"].help_url) and "link-name" in guide.text
+    assert html.count(ISSUES["linked_image_no_text"].explanation) == 1
     counts = soup.select_one("#issue-counts").text
     assert "Linked image without text" in counts
     assert "http://" not in html.split("<body>")[0]  # self-contained: no external CSS/JS
@@ -77,18 +80,20 @@ def test_html_renders_and_filters_in_chromium(report: AuditReport, tmp_path: Pat
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(path.as_uri())
-        expect(page.locator("tbody tr:visible")).to_have_count(6)
+        expect(page.locator("tbody tr.image-row:visible")).to_have_count(6)
         assert page.evaluate("window.pwned") is None
         page.select_option("#issue-filter", "linked_image_no_text")
-        expect(page.locator("tbody tr:visible")).to_have_count(1)
+        expect(page.locator("tbody tr.image-row:visible")).to_have_count(1)
         expect(page.locator("#shown")).to_have_text("1")
         page.select_option("#issue-filter", "")
-        expect(page.locator("tbody tr:visible")).to_have_count(6)
+        expect(page.locator("tbody tr.image-row:visible")).to_have_count(6)
         failed = sum(1 for record in report.pages[0].images if record.status == "failed")
         page.select_option("#status-filter", "failed")
-        expect(page.locator("tbody tr:visible")).to_have_count(failed)
+        expect(page.locator("tbody tr.image-row:visible")).to_have_count(failed)
         page.select_option("#status-filter", "")
-        first = page.locator("tbody tr").first
+        page.locator("tbody tr.image-row a[href='#issue-linked_image_no_text']").click()  # the guide opens there
+        expect(page.locator("#issue-guide tr#issue-linked_image_no_text")).to_be_visible()
+        first = page.locator("tbody tr.image-row").first
         expect(first.locator("details.more dl")).not_to_be_visible()
         first.locator("details.more summary").click()
         expect(first.locator("details.more dl")).to_contain_text("found in")
