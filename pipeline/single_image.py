@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from captioning import Captioner
 from options import AuditOptions
-from pipeline.stages import AuditRun
+from options.preflight import plain_http
+from pipeline.stages import IMAGE_ACCEPT, AuditRun
 from records import ImageRecord
-from scraper.errors import ScrapeError
+from scraper.errors import NoTLSError, ScrapeError
 from scraper.net import check_url
 
 
 def caption_image(
-    source: str | bytes, options: AuditOptions, captioner: Captioner | None = None, name: str = "upload"
+    source: str | bytes,
+    options: AuditOptions,
+    captioner: Captioner | None = None,
+    name: str = "upload",
+    typed: bool = False,
 ) -> ImageRecord:
-    """Caption one image given as a URL (fetched through the guarded fetcher) or as bytes.
+    """Caption one image given as a URL (fetched through the guarded fetcher) or as bytes; ``typed``: a
+    URL typed without a scheme, read at https:// and, where nothing speaks TLS, at http:// (as pages are).
 
     Raises ModelLoadError if the model cannot be loaded; every other problem is in the record.
     """
@@ -25,7 +31,19 @@ def caption_image(
     record = ImageRecord(source=url, found_in=["url"], occurrences=1)
     try:
         check_url(url)
+        if not typed:
+            return run.caption_single(record)
+        try:
+            answer = run.fetcher.fetch(
+                url, max_bytes=options.image_max_bytes, deadline_s=options.image_deadline_s, accept=IMAGE_ACCEPT
+            )
+        except NoTLSError:
+            record.source = url = plain_http(url)
+            check_url(url)
+            answer = run.fetcher.fetch(
+                url, max_bytes=options.image_max_bytes, deadline_s=options.image_deadline_s, accept=IMAGE_ACCEPT
+            )
     except ScrapeError as exc:
         record.fail(exc.code, exc.message)
         return record
-    return run.caption_single(record)
+    return run.caption_single(record, answer.content)

@@ -26,7 +26,7 @@ from reports.decisions import DECISIONS, Decision, DecisionsError
 from service import Service
 from service.jobs import DONE, FINAL_STATES, WEB_OWNER, Job, JobError, shown_on_form
 from service.review import ReviewError, review_items, save_review, save_review_file
-from service.submit import FRIENDLY_ERRORS, AuditRequest, JobOptionsIn, SubmitError, friendly, normalise_url
+from service.submit import FRIENDLY_ERRORS, AuditRequest, JobOptionsIn, SubmitError, friendly, typed_target
 from service.views import (
     gallery_items,
     progress_line,
@@ -243,7 +243,8 @@ class FormCallbacks:
             if upload:
                 record = caption_image(Path(upload).read_bytes(), options, captioner)
             elif image_url and image_url.strip():
-                record = caption_image(normalise_url(image_url), options, captioner)
+                target = typed_target(image_url, FORM)
+                record = caption_image(target.url, options, captioner, typed=target.added_scheme)
             else:
                 raise AppError("Upload an image or enter an image address.")
         except (AppError, SubmitError, ModelLoadError) as exc:

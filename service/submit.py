@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from options import AuditOptions, OptionsError
-from options.preflight import InputError, check_reachable_safely, page_url
+from options.preflight import InputError, Target, check_reachable_safely, page_url
 from options.table import API, FORM, Option, apply, error_sentence, options_for
 from service.jobs import WEB_OWNER, Job, JobStore, Limits
 
@@ -60,13 +60,18 @@ def friendly(code: str | None, detail: str | None = None, front: str = API) -> s
     return text + (FORM_HINTS.get(code or "", "") if front == FORM else "")
 
 
-def normalise_url(text: str | None, front: str = API) -> str:
-    """The page URL a person typed, by the one rule every front end follows (https:// added when no
-    scheme is given); SubmitError with one sentence in the front end's words."""
+def typed_target(text: str | None, front: str = API) -> Target:
+    """The URL a person typed, by the one rule every front end follows (https:// added when no scheme is
+    given, and said in ``added_scheme``); SubmitError with one sentence in the front end's words."""
     try:
-        return page_url(text).url
+        return page_url(text)
     except InputError as exc:
         raise SubmitError(exc.sentence(front)) from None
+
+
+def normalise_url(text: str | None, front: str = API) -> str:
+    """The page URL a person typed (:func:`typed_target`)."""
+    return typed_target(text, front).url
 
 
 def _api_field(option: Option) -> tuple[Any, Any]:

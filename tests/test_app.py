@@ -23,12 +23,14 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.fixture(scope="module")
 def shop(server: FixtureServer) -> str:
-    """A small shop page: four good images, a tiny icon, a missing image, an SVG."""
+    """A small shop page: four good images, a tiny icon, a missing image, an SVG logo (captioned from the
+    browser's drawing of it)."""
     for i, (w, h) in enumerate([(640, 480), (800, 600), (500, 500), (1200, 400)]):
         server.add(f"/shop/p{i}.jpg", make_image(w, h, "JPEG", seed=40 + i), content_type="image/jpeg")
     server.add("/shop/icon.png", make_image(16, 16), content_type="image/png")
     server.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
-    server.add("/shop/logo.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", content_type="image/svg+xml")
+    logo = b"<svg xmlns='http://www.w3.org/2000/svg' width='200' height='120'><circle cx='60' cy='60' r='50'/></svg>"
+    server.add("/shop/logo.svg", logo, content_type="image/svg+xml")
     return server.add(
         "/shop/index.html",
         "<html lang='en'><title>Shop</title><body><h1>Shop</h1>"
@@ -66,15 +68,15 @@ def audit_args(url: str, tiny_blip_dir: Path, render: str = "auto") -> tuple:
 
 def test_api_audit_returns_records_and_files(client, shop: str, tiny_blip_dir: Path) -> None:
     summary, gallery, table, files = client.predict(*audit_args(shop, tiny_blip_dir), api_name="/audit")
-    assert summary.startswith("**7 images found**: 4 captioned, 2 skipped, 1 failed")
+    assert summary.startswith("**7 images found**: 5 captioned, 1 skipped, 1 failed")
     assert "Read as a headless browser shows it." in summary
-    assert len(gallery) == 4 and all(item["caption"] for item in gallery)
+    assert len(gallery) == 5 and all(item["caption"] for item in gallery)
     rows = {row[0].rsplit("/", 1)[-1]: row for row in table["data"]}
     assert rows["p0.jpg"][1:2] == ["captioned"] and rows["p0.jpg"][3] == "Red shoes"
     assert rows["p1.jpg"][3] == "(none)" and rows["p2.jpg"][3] == '(empty: "")'
     assert rows["icon.png"][1] == "skipped" and "minimum" in rows["icon.png"][2]
     assert rows["missing.jpg"][1] == "failed" and "404" in rows["missing.jpg"][2]
-    assert rows["logo.svg"][1] == "skipped"
+    assert rows["logo.svg"][1] == "captioned"  # the browser drew it
     names = sorted(Path(f).name for f in files)
     assert names == [
         "captions.txt", "report.csv", "report.html", "report.json", "report.xlsx", "shopify-alt-text.csv",
@@ -86,7 +88,7 @@ def test_api_audit_returns_records_and_files(client, shop: str, tiny_blip_dir: P
     assert "empty_alt_on_content" in rows["p2.jpg"][5] and rows["p0.jpg"][4]
     by_name = {Path(f).name: Path(f) for f in files}
     report = json.loads(by_name["report.json"].read_text())
-    assert report["summary"]["captioned"] == 4 and report["model"]["id"] == str(tiny_blip_dir)
+    assert report["summary"]["captioned"] == 5 and report["model"]["id"] == str(tiny_blip_dir)
     assert by_name["captions.txt"].read_text().startswith(f"# Page: {shop}")
     assert len(list(csv.DictReader(by_name["report.csv"].open(encoding="utf-8-sig")))) == 7
 
@@ -116,7 +118,9 @@ def test_api_audit_in_french(client, shop: str, tiny_blip_dir: Path) -> None:
     assert report["model"]["lang"] == "fr"
 
 
-def test_api_single_image_upload_and_url(client, server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path) -> None:
+def test_api_single_image_upload_and_url(
+    client, server: FixtureServer, shop: str, tiny_blip_dir: Path, tmp_path: Path
+) -> None:
     from gradio_client import handle_file
 
     image = tmp_path / "photo.png"
@@ -125,6 +129,12 @@ def test_api_single_image_upload_and_url(client, server: FixtureServer, tiny_bli
     assert caption and size.startswith("320x240")
     caption, size = client.predict(None, server.url("/shop/p0.jpg"), str(tiny_blip_dir), api_name="/caption")
     assert caption and size == "640x480 JPEG"
+    # Typed without a scheme, as a dev server's address is: https:// first, then http:// (nothing speaks TLS).
+    typed = server.url("/shop/p0.jpg").removeprefix("http://")
+    caption, size = client.predict(None, f"\u200b{typed}", str(tiny_blip_dir), api_name="/caption")
+    assert caption and size == "640x480 JPEG"
+    with pytest.raises(Exception, match=r"is not a web address; give it as https://"):
+        client.predict(None, "https//" + typed, str(tiny_blip_dir), api_name="/caption")
     # Uploads reach AltScout's guarded decoder unread: Gradio's Image no longer converts a non-RGB file
     # itself, and a file that is no image is one sentence, not Gradio's generic error.
     translucent = tmp_path / "logo.png"
@@ -220,9 +230,9 @@ def test_browser_audit(app_url: str, shop: str, tmp_path: Path) -> None:
         expect(page.locator("#progress")).to_contain_text("Done", timeout=120_000)
         assert "?job=" in page.url
         summary = page.locator("#summary")
-        expect(summary).to_contain_text("7 images found: 4 captioned, 2 skipped, 1 failed")
+        expect(summary).to_contain_text("7 images found: 5 captioned, 1 skipped, 1 failed")
         expect(summary).to_contain_text("Read as a headless browser shows it")
-        expect(page.locator("#gallery img")).to_have_count(4, timeout=30_000)
+        expect(page.locator("#gallery img")).to_have_count(5, timeout=30_000)
         expect(page.locator("#files a")).to_have_count(7)
         frame = page.frame_locator("#results iframe")
         rows = frame.locator("tr.image-row")
