@@ -163,6 +163,8 @@ def preflight(args: argparse.Namespace) -> Plan:
                          {CLI: "add --lang with the language (e.g. --lang de), or --lang auto"})  # fmt: skip
     if args.shard_dir and (args.compare or args.data_dir or args.rename_plan or args.reports_only):
         raise InputError("--shard-dir cannot be combined with --compare, --data-dir, --rename-plan or --reports-only")
+    if args.dry_run and args.data_dir:
+        raise InputError("a dry run keeps nothing, so it is no job of --data-dir", {CLI: "leave out --data-dir"})
     if args.fix_patch and not args.source_dir:
         raise InputError("--fix-patch needs --source-dir, the folder the site is served from",
                          {CLI: "add --source-dir DIR"})  # fmt: skip
@@ -180,7 +182,8 @@ def preflight(args: argparse.Namespace) -> Plan:
                          {CLI: "add --state FILE, the file the audit ran with"})  # fmt: skip
     if args.reports_only and not Path(args.state).is_file():
         raise InputError(f"--state {args.state}: there is no such file", {CLI: "give the file the audit ran with"})
-    model_folder(options.model)
+    if not options.dry_run:  # a dry run loads no model
+        model_folder(options.model)
     browser_path(args.browser)
     if args.state:
         state_file(Path(args.state))
@@ -329,7 +332,9 @@ def announce(options: AuditOptions, args: argparse.Namespace) -> None:
     """The first line, at once: loading a model takes seconds."""
     if args.quiet:
         return
-    if options.engine == "ray":  # the driver loads no model: the caption actors do
+    if options.dry_run:
+        print("altscout: dry run: reading the pages only; no image is downloaded or captioned", file=sys.stderr)
+    elif options.engine == "ray":  # the driver loads no model: the caption actors do
         print(f"altscout: starting the Ray engine; its caption actors load {options.model} …", file=sys.stderr,
               flush=True)  # fmt: skip
     else:

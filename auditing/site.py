@@ -40,7 +40,8 @@ def image_view(occurrences: list[tuple[str, ImageRecord]]) -> dict[str, Any]:
     first = occurrences[0][1]
     with_alt = [(p, r) for p, r in occurrences if ALT_SOURCES & set(r.found_in) and not silent(r)]
     alts = {alt for _, r in with_alt for alt in (r.alts or [r.alt])}
-    inconsistent = first.status == CAPTIONED and len({p for p, _ in with_alt}) > 1 and len(alts) > 1
+    content = first.status == CAPTIONED or first.reason == "dry_run"  # a dry run reads no image: assume content
+    inconsistent = content and len({p for p, _ in with_alt}) > 1 and len(alts) > 1
     if inconsistent:
         for _, record in with_alt:
             if "inconsistent_alt" not in record.alt_issues:

@@ -100,6 +100,7 @@ class AuditOptions:
     response_memory_bytes: int = 256 * MB  # the run's response store: recently used answers kept in memory
     response_disk_bytes: int = 2048 * MB  # ... and every answer on disk (beside --state), least recently used evicted
     refresh: bool = False  # a re-audit fetches and renders everything again (no conditional requests)
+    dry_run: bool = False  # pages only: images skipped as dry_run before any download, no model loaded
     keywords: tuple[str, ...] = ()  # SEO keywords: a suggestion uses one only where the image or its context says so
     reaudit_finished: bool = True  # a finished state: audit afresh (CLI); False: report it as it is (service jobs)
 
@@ -157,6 +158,9 @@ class AuditOptions:
             raise OptionsError(f"render must be one of {', '.join(RENDER_MODES)}, got {self.render!r}")
         if self.engine not in ENGINES:
             raise OptionsError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.dry_run and (self.state_path or self.engine != "local"):
+            raise OptionsError("a dry run keeps no state and runs on the local engine; leave out --state, "
+                               "--shard-dir and --engine ray", "dry_run")  # fmt: skip
         if self.shard_pages < 1:
             raise OptionsError("shard-pages must be at least 1", "shard_pages")
         if self.shard_dir is not None and self.state_path is None:

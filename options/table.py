@@ -206,6 +206,9 @@ TABLE: dict[str, Option] = {
         Option("ignore_robots", "do not obey robots.txt", SCRAPE, C, bool, target="ignore_robots"),
         # --- whole sites
         Option("crawl", "audit the site: sitemaps and same-site links", SITE, C, bool, target="crawl"),
+        Option("dry_run", "read the pages only: list every page and image the audit would cover (and what it "
+               "leaves out, with why) and run every check that needs no caption; no image is downloaded or "
+               "captioned and no model is loaded", SITE, C, bool, target="dry_run"),
         Option("max_pages", "pages to audit at most (default %(default)s)", SITE, CA, int, _D.max_pages, minimum=1,
                target="max_pages"),  # the form's own slider sets it, bounded by the server
         Option("max_depth", "links away from a start URL", SITE, CA, int, minimum=0, maximum=100, target="max_depth"),

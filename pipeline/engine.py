@@ -178,11 +178,13 @@ class Engine:
     def _load_models(self) -> None:
         """The captioner, a fixed language's translator, the browser and OCR, before any page."""
         options = self.options
-        self.run.captioner.load()
-        if options.lang not in (ENGLISH, AUTO):
-            self.run.translator_for(options.lang).load()  # a fixed language fails fast, before any page
+        if not options.dry_run:  # a dry run captions, translates and reads no image
+            self.run.captioner.load()
+            if options.lang not in (ENGLISH, AUTO):
+                self.run.translator_for(options.lang).load()  # a fixed language fails fast, before any page
         self.run.start_renderer()
-        self.run.start_ocr()
+        if not options.dry_run:
+            self.run.start_ocr()
         self.caption_key = caption_namespace(self.run.captioner_id(), options.generation)
         self.run.captions_by_hash.update(self.store.captions(self.caption_key))
 

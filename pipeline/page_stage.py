@@ -350,10 +350,14 @@ def decided_by_rendered_size(record: ImageRecord) -> bool:
 
 
 def prefilter(records: list[ImageRecord], options: AuditOptions) -> None:
-    """Skip, before any download, images over the limit or shown / declared too small."""
+    """Skip, before any download, images over the limit or shown / declared too small (every image in a
+    dry run)."""
     kept = 0
     for record in records:
         if record.status != PENDING:
+            continue
+        if options.dry_run:
+            record.skip("dry_run", "--dry-run: the image was not downloaded or captioned")
             continue
         if kept >= options.max_images:
             record.skip("over_limit", f"page has more than {options.max_images} images (--max-images)")
