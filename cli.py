@@ -130,9 +130,10 @@ class Plan:
 
 def check_folder_flags(args: argparse.Namespace, folders: list[str]) -> None:
     """A folder is captioned, not crawled; the folder-only flags need one."""
-    if folders and args.crawl:
-        raise InputError(f"--crawl follows the links of web pages, and {folders[0]} is a local folder",
-                         {CLI: "audit the folder without --crawl"})  # fmt: skip
+    for flag, asked in (("--crawl", args.crawl), ("--dry-run", args.dry_run)):
+        if folders and asked:
+            raise InputError(f"{flag} reads web pages, and {folders[0]} is a local folder",
+                             {CLI: f"audit the folder without {flag}"})  # fmt: skip
     for flag, value in (("--rename-plan", args.rename_plan), ("--glob", args.glob)):
         if value and not folders:
             raise InputError(f"{flag} works on a local folder of images, and none is given",

@@ -92,7 +92,8 @@ def test_folder_flags_need_a_folder_and_a_folder_is_not_crawled(library: Path, t
     cases = [
         (("http://127.0.0.1:9/", "--rename-plan", "plan.csv"), "--rename-plan works on a local folder"),
         (("http://127.0.0.1:9/", "--glob", "*.jpg"), "--glob works on a local folder"),
-        ((str(library), "--crawl"), f"--crawl follows the links of web pages, and {library} is a local folder"),
+        ((str(library), "--crawl"), f"--crawl reads web pages, and {library} is a local folder"),
+        ((str(library), "--dry-run"), f"--dry-run reads web pages, and {library} is a local folder"),
     ]
     for args, words in cases:
         result = run_cli(*args, "--allow-private", "--model", str(tmp_path / "no-model"), cwd=tmp_path)
