@@ -20,6 +20,7 @@ import traceback
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from options.preflight import (
     folder,
     model_folder,
     page_url,
+    processes_here,
     standard_output,
     state_file,
     writable,
@@ -47,7 +49,7 @@ from pipeline import AuditFinished, audit, run_audit
 from pipeline.engine import Engine
 from records import AuditReport
 from reports.decisions import Decision, DecisionsError, read_decisions
-from reports.formats import FORMATS, STDOUT, WriteFailure, copy_to_stdout, shown, write_all
+from reports.formats import FORMATS, STDOUT, WriteFailure, copy_to_stdout, report_path, shown, write_all
 from reports.patch import write_fix_patch
 from reports.sharded import STREAMED, ShardReports, build_reports
 from scraper.browser import BrowserUnavailableError
@@ -71,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("urls", nargs="*", metavar="URL", help="page URLs to audit, or local folders of images")
     reports = parser.add_argument_group("reports")
     for fmt in FORMATS.values():
-        reports.add_argument(fmt.flag, dest=fmt.name, type=Path, default=fmt.default, help=fmt.help, metavar="FILE")
+        reports.add_argument(fmt.flag, dest=fmt.name, type=partial(report_path, fmt.file_name), default=fmt.default,
+                             help=fmt.help, metavar="FILE")  # fmt: skip
     add_flags(parser, CLI, {"reports": reports})
     return parser
 
@@ -186,6 +189,7 @@ def preflight(args: argparse.Namespace) -> Plan:
     if not options.dry_run:  # a dry run loads no model
         model_folder(options.model)
     browser_path(args.browser)
+    processes_here(options.processes)
     if args.state:
         state_file(Path(args.state))
     for flag, path in (("--cache", args.cache), ("--data-dir", args.data_dir), ("--shard-dir", args.shard_dir)):

@@ -162,6 +162,17 @@ def standard_output(paths: list[tuple[str, object]], sharded: bool, terminal: bo
                          {CLI: "redirect it (--xlsx - > report.xlsx) or give a file name"})  # fmt: skip
 
 
+PROCESSES_PER_CPU = 4  # worker processes beyond this many a CPU only thrash
+
+
+def processes_here(processes: int | None) -> None:
+    """``--processes`` that this machine can run: a typo such as 1000 would start 1000 Python processes."""
+    cpus = os.cpu_count() or 1
+    if processes is not None and processes > PROCESSES_PER_CPU * cpus:
+        raise InputError(f"--processes {processes} is more than this machine's {cpus} CPU(s) can use",
+                         {CLI: f"give at most {PROCESSES_PER_CPU * cpus}, or 0 for threads only"})  # fmt: skip
+
+
 def writable(path: Path, flag: str, stdout_ok: bool = False) -> None:
     """A report path that can be created and written: refused now, not after an hour of crawling; ``-``
     (standard output, see :func:`standard_output`) where ``stdout_ok``."""

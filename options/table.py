@@ -88,8 +88,19 @@ def _both_sides(value: int, _: Mapping[str, Any]) -> dict[str, Any]:
     return {"min_width": value, "min_height": value}
 
 
+def _scaled(field: str, unit: int) -> Convert:
+    """A size given in MB or KB, as bytes; a size that is not positive is refused as it was typed."""
+
+    def convert(value: float, _: Mapping[str, Any]) -> dict[str, Any]:
+        if value <= 0:
+            raise OptionsError(f"{field.replace('_', '-')} must be positive, got {value:g}", field)
+        return {field: int(value * unit)}
+
+    return convert
+
+
 def _megabytes(field: str) -> Convert:
-    return lambda value, _: {field: int(value * MB)}
+    return _scaled(field, MB)
 
 
 def _path(field: str) -> Convert:
@@ -152,7 +163,7 @@ TABLE: dict[str, Option] = {
                                                   placeholder="espresso, burr grinder", elem_id="keywords")),
         Option("max_image_kb", "flag image files over this size (default %(default)s KB)", CHECKS, C, float,
                _D.large_image_bytes / 1024, sets=("large_image_bytes",),
-               convert=lambda value, _: {"large_image_bytes": int(value * 1024)}),
+               convert=_scaled("large_image_bytes", 1024)),
         Option("mismatch_threshold", "flag alt text whose word overlap with the caption is below this (0-1)", CHECKS,
                CA, float, _D.mismatch_threshold, minimum=0.0, maximum=1.0, target="mismatch_threshold"),
         # --- captioning

@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,16 @@ def read_decisions(path: Path, where: str | None = None) -> dict[str, Decision]:
         raise DecisionsError(f"{where} cannot be read: {exc.strerror or exc}") from None
     if raw.lstrip().startswith(("[", "{")):
         return decisions_from(_json_entries(raw, where), where)
-    return sheet_decisions(list(csv.DictReader(io.StringIO(raw), delimiter=_delimiter(raw))), where)
+    reader = csv.DictReader(io.StringIO(raw), delimiter=_delimiter(raw))
+    _review_columns(reader.fieldnames or [], where)
+    return sheet_decisions(list(reader), where)
+
+
+def _review_columns(header: Sequence[Any], where: str) -> None:
+    """A sheet that can be a review: it has the report's ``url`` and ``decision`` columns."""
+    if not {"url", "decision"} <= {str(name).strip() for name in header}:
+        raise DecisionsError(f"{where} is no review: it has no url and decision columns; give the CSV or XLSX "
+                             "report with its decision column filled, or the HTML report's decisions.json")  # fmt: skip
 
 
 def sheet_decisions(rows: list[dict[str, Any]], where: str) -> dict[str, Decision]:
@@ -141,6 +151,7 @@ def _xlsx_rows(path: Path, where: str) -> list[dict[str, Any]]:
         sheet = book["Images"] if "Images" in book.sheetnames else book.worksheets[0]
         rows = sheet.iter_rows(values_only=True)
         header = [str(name).strip() if name is not None else "" for name in next(rows, ())]
+        _review_columns(header, where)
         return [dict(zip(header, values, strict=False)) for values in rows]
     finally:
         book.close()

@@ -125,6 +125,15 @@ class WriteFailure:
 STDOUT = Path("-")  # a report path that means standard output (``--json - | jq``)
 
 
+def report_path(file_name: str, text: str) -> Path:
+    """A report flag's path: a folder (an existing one, or any path ending in /) gets the format's own file
+    name inside it (``--json reports/`` writes reports/report.json)."""
+    path = Path(text)
+    if text != "-" and (text.endswith(("/", os.sep)) or path.is_dir()):
+        return path / file_name
+    return path
+
+
 def shown(path: Path) -> str:
     """A written report's path as the CLI names it."""
     return "standard output" if path == STDOUT else str(path)

@@ -47,7 +47,10 @@ def page(server: FixtureServer) -> str:
     [
         ([""], "An address is empty; give the page's address, e.g. https://example.com/."),
         (["not a url"], "'not a url' is not a web address; give it as https://example.com/page."),
-        (["htps://example.com/shop"], "'htps://example.com/shop' is not a web address; give it as https://example.com/shop."),
+        (
+            ["htps://example.com/shop"],
+            "'htps://example.com/shop' is not a web address; give it as https://example.com/shop.",
+        ),
         (["https//example.com"], "'https//example.com' is not a web address; give it as https://example.com."),
         (["ftp://example.com/a"], "'ftp://example.com/a' uses the ftp: scheme; only http:// and https:// pages can"),
         (["http://127.0.0.1:9/"], "is a loopback address; add --allow-private to audit loopback and private addresses"),
@@ -55,6 +58,8 @@ def page(server: FixtureServer) -> str:
         (["https://example.com/", "--max-images", "0"], "--max-images must be positive, got 0."),
         (["https://example.com/", "--per-host", "0"], "--per-host must be positive, got 0."),
         (["https://example.com/", "--min-size", "-5"], "--min-size must not be negative."),
+        (["https://example.com/", "--max-image-mb", "-1"], "--max-image-mb must be positive, got -1."),  # as typed
+        (["https://example.com/", "--processes", "100000"], "--processes 100000 is more than this machine's"),
         (["https://example.com/", "--fail-on-new"], "--fail-on-new needs --fail-on and --compare."),
         (["https://example.com/", "--reports-only"], "--reports-only writes the reports of an audit kept in a state"),
         (["https://example.com/", "--shard-dir", "s", "--xlsx", "a.xlsx"], "--xlsx is not written for --shard-dir"),
@@ -83,6 +88,23 @@ def test_a_server_flag_mistake_is_one_sentence(capsys: pytest.CaptureFixture[str
         app.build_parser().parse_args(["--prot", "7860"])
     assert exited.value.code == 2
     assert one_line(capsys.readouterr().err) == "altscout-app: error: unknown option --prot; did you mean --port?"
+
+
+def test_a_file_that_is_no_review_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from openpyxl import Workbook
+
+    import cli
+
+    (tmp_path / "index.html").write_text("<html><body><p>Not a review</p></body></html>")
+    book = Workbook()
+    book.active.append(["page", "notes"])
+    book.save(tmp_path / "notes.xlsx")
+    for name in ("index.html", "notes.xlsx"):
+        assert cli.main(["https://example.com/", "--decisions", str(tmp_path / name)]) == 2
+        sentence = one_line(capsys.readouterr().err)
+        assert f"{name} is no review: it has no url and decision columns; give the CSV or XLSX report" in sentence
 
 
 def test_a_compare_file_that_is_no_audit_is_refused_before_any_work(tmp_path: Path) -> None:
@@ -440,9 +462,7 @@ def test_smooth_scrolling_pages_are_scrolled_to_the_end_without_a_growth_warning
     assert not any("kept growing" in warning or "longer than" in warning for warning in page.warnings)
 
 
-def test_an_image_url_with_spaces_and_accents_is_one_record_in_both_modes(
-    server: FixtureServer, chromium: str
-) -> None:
+def test_an_image_url_with_spaces_and_accents_is_one_record_in_both_modes(server: FixtureServer, chromium: str) -> None:
     from pipeline import run_audit
 
     server.add("/menu/images/caf%C3%A9%20menu%20board.png", make_image(320, 200, seed=8), content_type="image/png")

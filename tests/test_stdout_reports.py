@@ -1,5 +1,6 @@
-"""``-`` is standard output for a report flag and ``--fix-patch``: the report whole on stdout, everything
-else on stderr; refusals before any work, in one sentence."""
+"""Where reports go: ``-`` is standard output for a report flag and ``--fix-patch`` (the report whole on
+stdout, everything else on stderr; refusals before any work, in one sentence), and a folder gets the
+report's own file name inside it."""
 
 from __future__ import annotations
 
@@ -40,6 +41,26 @@ def test_json_to_standard_output(
     report = json.loads(out)  # nothing but the report
     assert report["summary"]["captioned"] == 1 and report["pages"][0]["url"] == shop
     assert "-> " in err and "standard output" in err and not (tmp_path / "-").exists()
+
+
+def test_a_folder_given_for_a_report_gets_the_reports_own_name(
+    shop: str, tiny_blip_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "existing").mkdir()
+    out = tmp_path / "new"
+    args = [
+        *_args(shop, tiny_blip_dir, tmp_path),
+        "--json",
+        f"{out}/",
+        "--csv",
+        f"{out}/",
+        "--html",
+        str(tmp_path / "existing"),
+    ]
+    assert cli.main(args) == 0
+    assert json.loads((out / "report.json").read_text())["summary"]["captioned"] == 1
+    assert (out / "report.csv").is_file() and (tmp_path / "existing" / "report.html").is_file()
+    assert f"{out}/report.json" in capsys.readouterr().err
 
 
 def test_fix_patch_to_standard_output_applies(
