@@ -27,7 +27,7 @@ from typing import Any
 from auditing.compare import compare, previous_report
 from captioning import ModelLoadError, get_captioner
 from captioning.cache import OFF, cli_cache_folder
-from cli_notices import apply_review, gate, held_notice, kept
+from cli_notices import apply_review, gate, held_notice, kept, name_offenders
 from cli_progress import progress_for
 from library import apply_renames, write_rename_plan
 from options import AuditOptions, OptionsError
@@ -396,6 +396,7 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
     if failures:
         return EXIT_REPORTS
     if gate(summary, report.comparison, args):
+        name_offenders(report, args)
         return EXIT_ISSUES
     return EXIT_PAGES_FAILED if summary["pages_failed"] else EXIT_OK
 

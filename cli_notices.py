@@ -1,16 +1,20 @@
 """The CLI's lines about a finished or stopped run: the review a ``--decisions`` file made, the
-suggestions held for one, the ``--fail-on`` gate's why, and what Ctrl-C kept. Each is one line on
-stderr; the ones that explain an exit code or a decision that did nothing are said even with ``--quiet``."""
+suggestions held for one, the ``--fail-on`` gate's why and the first images that fail it, and what
+Ctrl-C kept. Each is one line on stderr; the ones that explain an exit code or a decision that did
+nothing are said even with ``--quiet``. In a GitHub Actions job the failing images are annotations too
+(``::error``), and the counts go to the job's summary page (``$GITHUB_STEP_SUMMARY``)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import Counter
 from typing import Any
 
 from auditing import ISSUES, at_least
-from auditing.compare import new_findings
+from auditing.compare import NEW, new_findings, page_key
+from auditing.registry import severity_at_least
 from captioning.cache import cli_cache_folder
 from records import AuditReport
 from reports.decisions import DECISIONS, Decision, apply_decisions
@@ -55,6 +59,57 @@ def gate(summary: dict[str, Any], comparison: dict[str, Any] | None, args: argpa
         listed = ", ".join(f"{slug} ({count}, {ISSUES[slug].severity})" for slug, count in found.items())
         print(f"altscout: {what} of severity {args.fail_on} or worse ({flag}): {listed}", file=sys.stderr)
     return bool(found)
+
+
+SHOWN_OFFENDERS = 10  # failing images named on stderr (and as GitHub annotations, which shows 10 a step)
+ANNOTATION = {"critical": "error", "serious": "error", "moderate": "warning", "minor": "notice"}
+
+
+def offenders(report: AuditReport, args: argparse.Namespace) -> list[tuple[str, str, str, str]]:
+    """(issue, page, element, image) for every finding that fails the gate: of ``--fail-on`` severity or
+    worse, and with ``--fail-on-new`` new since ``--compare``; in page order."""
+    new = None
+    if args.fail_on_new and report.comparison is not None:
+        rows = report.comparison["findings"]
+        new = {(row["page"], row["image"], row["check"]) for row in rows if row["state"] == NEW}
+    found = []
+    for page in report.pages:
+        key = page_key(page.url)
+        for record in page.images:
+            for slug in [*record.alt_issues, *record.seo_issues]:
+                if slug not in ISSUES or not severity_at_least(ISSUES[slug].severity, args.fail_on):
+                    continue
+                if new is None or (key, record.url, slug) in new:
+                    element = record.primary
+                    found.append((slug, page.url, element.selector or "" if element else "", record.url))
+    return found
+
+
+def _where(page: str, element: str, image: str) -> str:
+    return " · ".join(part for part in (page, element, image) if part)
+
+
+def name_offenders(report: AuditReport, args: argparse.Namespace) -> None:
+    """After a failed gate: the first failing images, where they are (and GitHub annotations, a summary)."""
+    found = offenders(report, args)
+    for slug, page, element, image in found[:SHOWN_OFFENDERS]:
+        print(f"altscout:   {slug} ({ISSUES[slug].severity}): {_where(page, element, image)}", file=sys.stderr)
+    if len(found) > SHOWN_OFFENDERS:
+        print(f"altscout:   … and {len(found) - SHOWN_OFFENDERS} more: the --csv, --html or --json report lists "
+              "every one", file=sys.stderr)  # fmt: skip
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    if not any(str(getattr(args, name, "")) == "-" for name in ("json", "csv", "out", "html", "pages_csv")):
+        for slug, page, element, image in found[:SHOWN_OFFENDERS]:  # stdout is GitHub's, not a report's
+            issue = ISSUES[slug]
+            print(f"::{ANNOTATION[issue.severity]} title=AltScout: {issue.title}::{_where(page, element, image)}")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        counts = Counter(slug for slug, *_ in found)
+        rows = "".join(f"| {ISSUES[s].title} | {ISSUES[s].severity} | {n} |\n" for s, n in counts.most_common())
+        with open(summary, "a", encoding="utf-8") as out:
+            out.write(f"### AltScout: {len(found)} finding(s) of severity {args.fail_on} or worse\n\n"
+                      f"| issue | severity | images |\n|---|---|---|\n{rows}\n")  # fmt: skip
 
 
 def kept(args: argparse.Namespace) -> str:

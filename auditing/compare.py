@@ -20,7 +20,8 @@ NEW, FIXED, PERSISTING, NOT_COMPARABLE = "new", "fixed", "persisting", "not_comp
 Finding = tuple[str, str, str]  # (page URL, image URL, check slug)
 
 
-def _page_key(url: str) -> str:
+def page_key(url: str) -> str:
+    """How a page is matched between two audits (its normalised URL)."""
     try:
         return normalise_url(url)
     except ValueError:
@@ -34,7 +35,7 @@ def findings(pages: Iterable[dict[str, Any]]) -> tuple[set[str], set[Finding]]:
     for page in pages:
         if page.get("status") != "ok":
             continue
-        key = _page_key(page["url"])
+        key = page_key(page["url"])
         audited.add(key)
         for image in page.get("images", []):
             for slug in [*image.get("alt_issues", []), *image.get("seo_issues", [])]:

@@ -155,6 +155,42 @@ def test_fail_on_exit_codes(
         assert why == []
 
 
+def test_the_gate_names_the_failing_images_and_annotates_a_github_job(
+    server: FixtureServer,
+    tiny_blip_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A red CI job says which images fail, where (page, selector, image), in the log and, on GitHub, as
+    annotations and a summary table; past ten, the reports list the rest."""
+    import cli
+
+    server.add("/g/shoe.png", make_image(300, 200, seed=3), content_type="image/png")
+    imgs = "".join(f"<img src='shoe.png?v={i}' width=300 height=200>" for i in range(12))
+    server.add("/g/page.html", f"<a href='/x'><img src='shoe.png' width=300 height=200></a>{imgs}")
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    args = [server.url("/g/page.html"), *tiny_cli_args(tiny_blip_dir), "--out", str(tmp_path / "c.txt")]
+    assert cli.main([*args, "--fail-on", "critical"]) == 3
+    out, err = capfd.readouterr()
+    named = [line for line in err.splitlines() if line.startswith("altscout:   ")]
+    page = server.url("/g/page.html")
+    assert (
+        named[0]
+        == f"altscout:   linked_image_no_text (critical): {page} · body > a > img · {server.url('/g/shoe.png')}"
+    )
+    assert (
+        len(named) == 11 and named[-1] == "altscout:   … and 4 more: the --csv, --html or --json report lists every one"
+    )
+    annotations = out.splitlines()
+    assert len(annotations) == 10 and annotations[0].startswith("::error title=AltScout: Linked image without text::")
+    table = summary.read_text()
+    assert "### AltScout: 14 finding(s) of severity critical or worse" in table
+    assert "| Image without a name | critical | 13 |" in table
+
+
 def test_fail_on_takes_precedence_over_failed_pages(server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path) -> None:
     server.add("/f/red-running-shoes.png", make_image(300, 200, seed=3), content_type="image/png")
     server.add("/f/linked.html", "<a href='/x'><img src='red-running-shoes.png' width=300 height=200></a>")
