@@ -139,8 +139,12 @@ def test_cli_compare_and_fail_on_new(
     shop.routes["/products"].body = shop.routes["/products"].body.replace(b' alt="Cakes"', b"")
     capsys.readouterr()
     assert cli.main([*common, *gate, "--json", str(tmp_path / "after.json")]) == 3
-    why = [line for line in capsys.readouterr().err.splitlines() if "or worse" in line]
+    err = capsys.readouterr().err.splitlines()
+    why = [line for line in err if "or worse" in line]
     assert why == ["altscout: new issues of severity serious or worse (--fail-on-new): missing_alt (1, critical)"]
+    named = [line for line in err if line.startswith("altscout:   ")]  # the one new finding, not the old ones
+    assert len(named) == 1 and named[0].startswith(f"altscout:   missing_alt (critical): {base}/products · ")
+    assert named[0].endswith("/products.png")
     after_report = json.loads((tmp_path / "after.json").read_text())
     jsonschema.validate(after_report, json.loads(SCHEMA_PATH.read_text()))
     after = after_report["comparison"]
