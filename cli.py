@@ -45,6 +45,7 @@ from options.preflight import (
     writable,
 )
 from options.table import CLI, apply, error_sentence
+from options.url_lists import read_url_list
 from pipeline import AuditFinished, audit, run_audit
 from pipeline.engine import Engine
 from records import AuditReport
@@ -109,15 +110,7 @@ def read_urls(args: argparse.Namespace) -> list[str]:
     """URLs from the command line and --urls-file, in order."""
     urls = list(args.urls)
     if args.urls_file is not None:
-        try:
-            lines = args.urls_file.read_text(encoding="utf-8-sig").splitlines()  # Notepad and Excel write a BOM
-        except OSError as exc:
-            raise InputError(f"--urls-file {args.urls_file} cannot be read: {exc.strerror or exc}") from None
-        listed = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
-        if not listed:
-            raise InputError(f"--urls-file {args.urls_file} has no URL in it",
-                             {CLI: "put one URL per line (lines that start with # are comments)"})  # fmt: skip
-        urls += listed
+        urls += read_url_list(args.urls_file)
     return urls
 
 

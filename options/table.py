@@ -130,7 +130,8 @@ TABLE: dict[str, Option] = {
     option.name: option
     for option in (
         # --- what to audit and what to do with the result (the CLI's own)
-        Option("urls_file", "file with one URL per line (# comments allowed)", RUN, C, Path),
+        Option("urls_file", "file with one URL per line (# comments allowed), or a crawler's CSV export (its "
+               "Address, URL or loc column); - reads standard input", RUN, C, Path),
         Option("compare", "mark every finding new, fixed, persisting or not comparable against a previous JSON "
                "report", REPORTS, C, Path, metavar="PREVIOUS.json"),
         Option("fail_on_new", "with --fail-on and --compare: exit 3 only for new findings (regressions)", REPORTS, C,

@@ -107,6 +107,30 @@ def test_a_file_that_is_no_review_is_refused_before_any_work(
         assert f"{name} is no review: it has no url and decision columns; give the CSV or XLSX report" in sentence
 
 
+def test_a_urls_file_can_be_a_crawlers_csv_export_or_standard_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from options.preflight import InputError
+    from options.url_lists import read_url_list
+
+    export = tmp_path / "internal_html.csv"  # Screaming Frog's export: a BOM, quoted cells, an Address column
+    rows = ['"Address","Content Type","Status Code"', '"https://example.com/","text/html; charset=UTF-8","200"',
+            '"https://example.com/a,b","text/html","200"']  # fmt: skip
+    export.write_text("\ufeff" + "\r\n".join(rows) + "\r\n", encoding="utf-8")
+    assert read_url_list(export) == ["https://example.com/", "https://example.com/a,b"]
+    semicolons = tmp_path / "sheet.csv"
+    semicolons.write_text("Title;URL\nHome;https://example.com/\n;\n", encoding="utf-8")
+    assert read_url_list(semicolons) == ["https://example.com/"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("# from a pipe\nhttps://example.com/x\n\nexample.com/y\n"))
+    assert read_url_list(Path("-")) == ["https://example.com/x", "example.com/y"]
+    table = tmp_path / "table.csv"
+    table.write_text("name,size\nlogo,12\n", encoding="utf-8")
+    with pytest.raises(InputError, match="is a table with no column of addresses"):
+        read_url_list(table)
+
+
 def test_a_compare_file_that_is_no_audit_is_refused_before_any_work(tmp_path: Path) -> None:
     cases = [("list.json", "[1, 2]", "it has no list of pages"),
              ("other.json", '{"pages": [{"status": "ok"}]}', "its pages are not an audit's pages")]  # fmt: skip
