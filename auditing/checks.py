@@ -206,7 +206,8 @@ def _seo_issues(record: ImageRecord, settings: AuditSettings) -> list[str]:
         issues.append("missing_dimensions")
     if _oversized(record, settings):
         issues.append("oversized_image")
-    if record.status == CAPTIONED and not is_descriptive_filename(record.source):
+    inline = record.source.startswith("data:")  # an inline data: image has no file to name
+    if record.status == CAPTIONED and not inline and not is_descriptive_filename(record.source):
         issues.append("non_descriptive_filename")
     return issues
 

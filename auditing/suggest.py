@@ -314,9 +314,8 @@ def suggest_filename(caption: str, url: str, image_format: str | None, taken: se
         return None
     suffix = PurePosixPath(file_name(url)).suffix.lower()
     if not suffix:
-        suffix = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp", "AVIF": ".avif"}.get(
-            image_format or "", ".jpg"
-        )
+        suffixes = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp", "AVIF": ".avif"}
+        suffix = {**suffixes, "SVG": ".svg"}.get(image_format or "", ".jpg")  # SVG: drawn by the browser
     name, n = f"{slug}{suffix}", 2
     while name in taken:
         name, n = f"{slug}-{n}{suffix}", n + 1

@@ -55,6 +55,7 @@ def test_a_rendered_svg_image_is_captioned_from_the_browsers_drawing(
         assert SCREENSHOT in record.found_in and record.format == "SVG" and record.bytes is None
     assert (oven.width, oven.height, oven.caption) == (300, 200, "a red sign")
     assert (dot.width, dot.height) == (240, 240) and "alt_mismatch" not in dot.alt_issues
+    assert "non_descriptive_filename" not in dot.seo_issues and dot.suggested_filename is None  # no file to name
     assert oven.suggested_alt == "A red sign" and "missing_alt" in oven.alt_issues
     assert oven.thumbnail is not None
     thumbnail = Image.open(io.BytesIO(oven.thumbnail)).convert("RGB")
@@ -72,3 +73,9 @@ def test_without_a_browser_an_svg_is_skipped_with_why(fresh_server: FixtureServe
     oven = _record(report, lambda url: url.endswith("/oven.svg"))
     assert (oven.status, oven.reason) == ("skipped", "svg_not_supported")
     assert oven.detail is not None and "browser draws it on a rendered page" in oven.detail
+
+
+def test_an_svg_without_an_extension_is_renamed_as_an_svg() -> None:
+    from auditing.suggest import suggest_filename
+
+    assert suggest_filename("a red sign", "https://cdn.example/asset/9f2c?fmt=svg", "SVG", set()) == "red-sign.svg"
