@@ -184,6 +184,7 @@ def records_from_snapshot(
     """Records in document order, and the map from every alias URL to its record."""
     base_url = snapshot.get("baseURI") or snapshot.get("url") or ""
     collector = Collector(base_url, snapshot.get("url"))
+    undrawn: dict[int, tuple[ImageRecord, tuple[str, str]]] = {}  # SVG images not drawn where met, and why
     aliases: dict[str, ImageRecord] = {}
     for index, item in enumerate(snapshot.get("images") or []):
         kind = str(item.get("kind") or "img")
@@ -214,10 +215,15 @@ def records_from_snapshot(
         if not how and item.get("decoded") is not False:
             _update_rendered(record, item)
         if kind == "img" and item.get("svg_image"):
-            _svg_drawing(record, item, (shots or {}).get(index))
+            why_not = _svg_drawing(record, item, (shots or {}).get(index))
+            if why_not is not None:
+                undrawn.setdefault(id(record), (record, why_not))
         if kind == "img":
             for alias in _aliases(item, base_url):
                 aliases.setdefault(alias, record)
+    for record, (code, detail) in undrawn.values():  # no occurrence of the image was drawn: say why
+        if record.status == "pending" and record.screenshot is None:
+            record.skip(code, detail)
     records = list(collector.records.values())
     for record in records:
         aliases.setdefault(record.source, record)
@@ -230,21 +236,22 @@ NOT_DRAWN = (
 )
 
 
-def _svg_drawing(record: ImageRecord, item: dict[str, Any], shot: bytes | None) -> None:
+def _svg_drawing(record: ImageRecord, item: dict[str, Any], shot: bytes | None) -> tuple[str, str] | None:
     """An SVG image is captioned from the browser's drawing of it (``screenshot``), never decoded from its
-    file; when it was not captured, the record says why."""
+    file; when this occurrence was not drawn, why (the record says it if no other occurrence is drawn:
+    the same logo hidden in a closed menu and shown in the header is captioned from the header's)."""
     if record.status != "pending" or record.screenshot is not None:
-        return
+        return None
     if item.get("decoded") is not True:
-        record.skip("svg_not_supported", NOT_DRAWN)
-    elif shot is not None:
-        record.screenshot = shot
-        if SCREENSHOT not in record.found_in:
-            record.found_in.append(SCREENSHOT)
-        _update_rendered(record, item)  # an SVG may have no intrinsic size: its box is what was drawn
-    elif item.get("shot_refused"):
-        code, detail = item["shot_refused"]
-        record.skip(str(code), str(detail))
+        return "svg_not_supported", NOT_DRAWN
+    if shot is None:
+        code, detail = item.get("shot_refused") or ("not_shown", "the browser did not capture the image")
+        return str(code), str(detail)
+    record.screenshot = shot
+    if SCREENSHOT not in record.found_in:
+        record.found_in.append(SCREENSHOT)
+    _update_rendered(record, item)  # an SVG may have no intrinsic size: its box is what was drawn
+    return None
 
 
 def _add_drawn(collector: Collector, kind: str, item: dict[str, Any], element: ElementInfo, shot: bytes | None) -> None:

@@ -21,6 +21,7 @@ OVEN = (
 DOT = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='240' height='240'%3E%3Crect width='240' height='240' fill='%2322d'/%3E%3C/svg%3E"  # noqa: E501
 PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>How we bake</title></head><body>
 <h1>How we bake</h1>
+<nav style="display:none"><img src="/oven.svg" width="300" height="200"></nav>
 <img src="/oven.svg" width="300" height="200">
 <img src="{DOT}" alt="A blue square">
 <img src="/served-as-text.svg" width="250" height="250">
@@ -54,6 +55,7 @@ def test_a_rendered_svg_image_is_captioned_from_the_browsers_drawing(
         assert record.status == "captioned", (record.source, record.reason, record.detail)
         assert SCREENSHOT in record.found_in and record.format == "SVG" and record.bytes is None
     assert (oven.width, oven.height, oven.caption) == (300, 200, "a red sign")
+    assert oven.occurrences == 2  # drawn where it is shown, though first met in a closed menu
     assert (dot.width, dot.height) == (240, 240) and "alt_mismatch" not in dot.alt_issues
     assert "non_descriptive_filename" not in dot.seo_issues and dot.suggested_filename is None  # no file to name
     assert oven.suggested_alt == "A red sign" and "missing_alt" in oven.alt_issues
