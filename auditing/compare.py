@@ -3,7 +3,9 @@
 A finding is keyed by (page URL, image URL, check), page URLs normalised the crawl's way. A
 finding is ``new`` or ``persisting`` when its page was audited in both runs, ``fixed`` when it is
 gone from a page audited in both, and ``not_comparable`` when its page was audited in only one of
-the two runs: a page that was not audited is never counted as fixed.
+the two runs: a page that was not audited is never counted as fixed. A finding only the image
+itself can show (``NEEDS_THE_IMAGE``: its caption, text, bytes or answer) is ``not_comparable`` where
+either run was a dry run that read no image.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from auditing.registry import ISSUES, at_least
+from auditing.registry import ISSUES, NEEDS_THE_IMAGE, at_least
 from records import AuditReport
 from scraper.urls import normalise_url
 
@@ -28,19 +30,23 @@ def page_key(url: str) -> str:
         return url
 
 
-def findings(pages: Iterable[dict[str, Any]]) -> tuple[set[str], set[Finding]]:
-    """Audited page keys and every finding of a report's ``pages`` (JSON form)."""
+def findings(pages: Iterable[dict[str, Any]]) -> tuple[set[str], set[Finding], set[tuple[str, str]]]:
+    """Audited page keys, every finding of a report's ``pages`` (JSON form), and the (page, image) pairs
+    a dry run did not read."""
     audited: set[str] = set()
     found: set[Finding] = set()
+    unread: set[tuple[str, str]] = set()
     for page in pages:
         if page.get("status") != "ok":
             continue
         key = page_key(page["url"])
         audited.add(key)
         for image in page.get("images", []):
+            if image.get("reason") == "dry_run":
+                unread.add((key, image["url"]))
             for slug in [*image.get("alt_issues", []), *image.get("seo_issues", [])]:
                 found.add((key, image["url"], slug))
-    return audited, found
+    return audited, found, unread
 
 
 def previous_report(data: Any) -> dict[str, Any]:
@@ -56,9 +62,13 @@ def previous_report(data: Any) -> dict[str, Any]:
 
 def compare(current: AuditReport, previous: dict[str, Any]) -> dict[str, Any]:
     """The comparison block: counts by state and every finding with its state."""
-    now_pages, now = findings(page.to_dict() for page in current.pages)
-    then_pages, then = findings(previous.get("pages", []))
+    now_pages, now, now_unread = findings(page.to_dict() for page in current.pages)
+    then_pages, then, then_unread = findings(previous.get("pages", []))
+    unread = now_unread | then_unread
     rows: list[dict[str, Any]] = []
+
+    def comparable(finding: Finding) -> bool:
+        return finding[2] not in NEEDS_THE_IMAGE or (finding[0], finding[1]) not in unread
 
     def add(finding: Finding, state: str) -> None:
         page, image, slug = finding
@@ -66,12 +76,12 @@ def compare(current: AuditReport, previous: dict[str, Any]) -> dict[str, Any]:
         rows.append({"page": page, "image": image, "check": slug, "severity": severity, "state": state})
 
     for finding in sorted(now):
-        if finding[0] not in then_pages:
+        if finding[0] not in then_pages or not comparable(finding):
             add(finding, NOT_COMPARABLE)
         else:
             add(finding, PERSISTING if finding in then else NEW)
     for finding in sorted(then - now):
-        add(finding, FIXED if finding[0] in now_pages else NOT_COMPARABLE)
+        add(finding, FIXED if finding[0] in now_pages and comparable(finding) else NOT_COMPARABLE)
     counts = Counter(row["state"] for row in rows)
     return {
         "counts": {state: counts[state] for state in (NEW, FIXED, PERSISTING, NOT_COMPARABLE)},

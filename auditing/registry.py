@@ -304,6 +304,14 @@ def severity_at_least(severity: str, threshold: str) -> bool:
     return SEVERITIES.index(severity) >= SEVERITIES.index(threshold)
 
 
+# Findings only the image itself shows (its caption, its text, its bytes, its answer): a dry run, which
+# reads no image, cannot make them, so a comparison with one does not count them as new or fixed.
+NEEDS_THE_IMAGE = frozenset(
+    {"alt_mismatch", "empty_alt_on_content", "alt_missing_text", "image_of_text", "broken_image", "large_file",
+     "modern_format", "oversized_image", "non_descriptive_filename"}
+)  # fmt: skip
+
+
 def at_least(counts: Mapping[str, int], threshold: str) -> dict[str, int]:
     """The issues of ``counts`` (slug -> count) of ``threshold`` severity or worse, worst first (a CI gate's why)."""
     kept = [

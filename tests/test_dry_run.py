@@ -62,3 +62,29 @@ def test_a_dry_run_keeps_nothing(extra: list[str], sentence: str, capsys: pytest
     assert cli.main(["http://127.0.0.1:9/", "--allow-private", "--dry-run", *extra]) == 2
     err = capsys.readouterr().err
     assert sentence in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_dry_run_compared_with_a_full_audit_counts_no_caption_finding_as_fixed(site: FixtureServer) -> None:
+    """What only the image shows (a caption that disagrees with the alt, a broken image) is not comparable
+    with a dry run, either way; what the markup shows compares as always."""
+    from conftest import CaptionsByWidth
+
+    from auditing.compare import compare
+    from auditing.registry import ISSUES, NEEDS_THE_IMAGE
+    from options import AuditOptions
+    from pipeline import run_audit
+
+    assert set(ISSUES) >= NEEDS_THE_IMAGE
+    site.add("/dry/gone.jpg", status=404)
+    site.routes["/dry/"].body = site.routes["/dry/"].body.replace(b"</body>", b'<img src="/dry/gone.jpg" alt="x">'
+                                                                   b"</body>")  # fmt: skip
+    options = AuditOptions(render="never", allow_private=True, ocr="off", crawl=True)
+    full = run_audit([site.url("/dry/")], options, CaptionsByWidth({300: "a bowl of soup"}))
+    dry = run_audit([site.url("/dry/")], AuditOptions(**{**options.to_dict(), "dry_run": True}), CaptionsByWidth({}))
+    full_json = full.to_dict()
+    kinds = {row["check"] for row in compare(full, full_json)["findings"]}
+    assert {"alt_mismatch", "broken_image", "missing_alt"} <= kinds  # the full audit found both kinds
+    for comparison in (compare(dry, full_json), compare(full, dry.to_dict())):
+        states = {(row["check"], row["state"]) for row in comparison["findings"]}
+        assert ("missing_alt", "persisting") in states
+        assert not {state for check, state in states if check in NEEDS_THE_IMAGE} - {"not_comparable"}
