@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import platform
 import re
+import tomllib
+from importlib import metadata
+from pathlib import Path
 from typing import Any, NoReturn
 
 from options.table import Option, default_for, options_for
@@ -42,8 +46,42 @@ def add_flags(parser: argparse.ArgumentParser, front: str, groups: dict[str, Any
         groups[option.group].add_argument(option.flag, **flag_kwargs(option, front))
 
 
+PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+REPORTED = ("torch", "transformers", "playwright", "gradio", "ray")  # what a bug report needs besides ours
+
+
+def version_line(prog: str) -> str:
+    """``--version``: AltScout's version and those of Python and the libraries a bug report needs (read
+    from the installed packages' metadata, without importing them)."""
+    try:
+        ours = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]["version"]
+    except (OSError, KeyError, ValueError):
+        ours = "unknown"
+    parts = [f"Python {platform.python_version()}"]
+    for name in REPORTED:
+        try:
+            parts.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return f"{prog} {ours} ({', '.join(parts)})"
+
+
+class _Version(argparse.Action):
+    """``--version``: one unwrapped line on stdout, read only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(version_line(parser.prog))
+        parser.exit(0)
+
+
 class OneSentenceParser(argparse.ArgumentParser):
-    """An argument parser whose mistakes are one line: no usage block, and the flag meant when one is close."""
+    """An argument parser whose mistakes are one line: no usage block, and the flag meant when one is close;
+    ``--version`` says the versions a bug report needs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--version", action=_Version, nargs=0, help="show the versions of AltScout and its "
+                          "libraries and exit")  # fmt: skip
 
     def error(self, message: str) -> NoReturn:
         """``prog: error: <one sentence>`` on stderr, exit 2 (argparse's code for usage errors)."""

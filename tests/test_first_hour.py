@@ -81,6 +81,22 @@ def test_usage_mistakes_are_one_sentence_before_any_model_loads(args: list[str],
     assert "loading the captioning model" not in result.stderr and time.monotonic() - started < 30
 
 
+def test_version_is_one_line_with_what_a_bug_report_needs(capsys: pytest.CaptureFixture[str]) -> None:
+    import tomllib
+
+    import app
+    import cli
+
+    ours = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    for parser, prog in ((cli.build_parser(), "altscout"), (app.build_parser(), "altscout-app")):
+        with pytest.raises(SystemExit) as exited:
+            parser.parse_args(["--version"])
+        assert exited.value.code == 0
+        line = capsys.readouterr().out
+        assert line.startswith(f"{prog} {ours} (Python 3.") and line.count("\n") == 1
+        assert "torch 2.13.0" in line and "transformers 5." in line
+
+
 def test_a_server_flag_mistake_is_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:
     import app
 
