@@ -7,7 +7,8 @@ common image without a name on a business site; the link's target names it:
 
 - the site's home page: "<site name> home page" (the name the site states, ``PageReport.site_name``),
   else "Home page";
-- another page of the site: the words of its path's last part ("/about-us/" -> "About us");
+- another page of the site: the words of its path's last part ("/about-us/" -> "About us"), and the
+  kind of a document it opens ("/menu.pdf" -> "Menu (PDF)");
 - a social network: its name, with the site's ("Acme Bakery on Instagram"); an app store: its badge's
   words ("Download on the App Store");
 - ``mailto:`` and ``tel:``: "Email info@example.com", "Call +44 20 7946 0000";
@@ -38,6 +39,8 @@ STORES = {
 INDEX_NAMES = {"", "index", "default", "home"}  # a path whose last part is one of these is the folder's page
 LANGUAGE_PART = re.compile(r"^[a-z]{2}(?:[-_][a-z]{2})?$", re.I)  # /en/, /fr-ca/: a language's home page
 MAX_WORDS = 8
+DOCUMENTS = {".pdf": "PDF", ".doc": "Word", ".docx": "Word", ".xls": "Excel", ".xlsx": "Excel", ".ppt": "PowerPoint",
+             ".pptx": "PowerPoint", ".zip": "ZIP", ".csv": "CSV"}  # fmt: skip  # a link to a file says what it opens
 
 
 def link_name(href: str | None, page_url: str, site_name: str | None) -> str | None:
@@ -97,4 +100,5 @@ def _path_words(path: str) -> str | None:
     if not any(char.isalpha() for word in words for char in word):
         return ""
     text = " ".join(words[:MAX_WORDS])
-    return text[:1].upper() + text[1:]
+    kind = DOCUMENTS.get(PurePosixPath(segments[-1]).suffix.lower())
+    return text[:1].upper() + text[1:] + (f" ({kind})" if kind else "")

@@ -30,6 +30,7 @@ PAGE = "https://www.acme-bakery.example/shop/cakes.html"
         ("index.html", "Shop", "Shop"),  # relative: /shop/index.html
         ("/about-us/", "About us", "About us"),
         ("/products/chocolate_cake.html", "Chocolate cake", "Chocolate cake"),
+        ("/files/Winter-Menu.pdf", "Winter Menu (PDF)", "Winter Menu (PDF)"),
         ("https://m.facebook.com/acme", "Acme Bakery on Facebook", "Facebook"),
         ("https://www.instagram.com/acme/", "Acme Bakery on Instagram", "Instagram"),
         ("https://apps.apple.com/app/id1", "Download on the App Store", "Download on the App Store"),
