@@ -143,6 +143,10 @@ def test_a_linked_logo_and_icons_get_names_and_the_patch_applies_them(
     assert svg.alt_issues == ["linked_image_no_text"]  # no role: no image rule covers it, but the link has no name
     assert (svg.suggested_alt, svg.suggestion_for) == ("Acme Bakery on Instagram", "aria-label")
     assert records["logo.svg"].occurrences == 2  # the header's and the footer's: both links go home
+    from reports import render_html
+
+    row = next(tr for tr in BeautifulSoup(render_html(report), "lxml").select("tr.image-row") if "logo.svg" in tr.text)
+    assert "Acme Bakery home page" in row.text and "named by where its link goes" in row.text  # the reviewer sees why
 
     folder = tmp_path / "site"
     folder.mkdir()
