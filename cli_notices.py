@@ -19,6 +19,7 @@ from captioning.cache import cli_cache_folder
 from records import AuditReport
 from reports.decisions import DECISIONS, Decision, apply_decisions
 from reports.fixes import held
+from reports.formats import FORMATS, STDOUT
 
 
 def apply_review(report: AuditReport, decisions: dict[str, Decision], args: argparse.Namespace) -> None:
@@ -99,7 +100,8 @@ def name_offenders(report: AuditReport, args: argparse.Namespace) -> None:
               "every one", file=sys.stderr)  # fmt: skip
     if os.environ.get("GITHUB_ACTIONS") != "true":
         return
-    if not any(str(getattr(args, name, "")) == "-" for name in ("json", "csv", "out", "html", "pages_csv")):
+    asked = [getattr(args, fmt.name, None) for fmt in FORMATS.values()] + [getattr(args, "fix_patch", None)]
+    if not any(str(path) == str(STDOUT) for path in asked if path is not None):
         for slug, page, element, image in found[:SHOWN_OFFENDERS]:  # stdout is GitHub's, not a report's
             issue = ISSUES[slug]
             print(f"::{ANNOTATION[issue.severity]} title=AltScout: {issue.title}::{_where(page, element, image)}")
