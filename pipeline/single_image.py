@@ -8,7 +8,12 @@ from options.preflight import plain_http
 from pipeline.stages import IMAGE_ACCEPT, AuditRun
 from records import ImageRecord
 from scraper.errors import NoTLSError, ScrapeError
-from scraper.net import check_url
+from scraper.net import FetchResult, check_url
+
+
+def _fetch(run: AuditRun, url: str) -> FetchResult:
+    opts = run.options
+    return run.fetcher.fetch(url, max_bytes=opts.image_max_bytes, deadline_s=opts.image_deadline_s, accept=IMAGE_ACCEPT)
 
 
 def caption_image(
@@ -34,15 +39,11 @@ def caption_image(
         if not typed:
             return run.caption_single(record)
         try:
-            answer = run.fetcher.fetch(
-                url, max_bytes=options.image_max_bytes, deadline_s=options.image_deadline_s, accept=IMAGE_ACCEPT
-            )
+            answer = _fetch(run, url)
         except NoTLSError:
             record.source = url = plain_http(url)
             check_url(url)
-            answer = run.fetcher.fetch(
-                url, max_bytes=options.image_max_bytes, deadline_s=options.image_deadline_s, accept=IMAGE_ACCEPT
-            )
+            answer = _fetch(run, url)
     except ScrapeError as exc:
         record.fail(exc.code, exc.message)
         return record

@@ -108,9 +108,10 @@ def page_context(soup: BeautifulSoup, base_url: str) -> PageContext:
 
 
 def site_name(soup: BeautifulSoup, base_url: str) -> str | None:
-    """What the site calls itself, from what it states: ``og:site_name``; a schema.org ``WebSite``'s name;
-    the name of an organisation whose ``url`` is on this host; ``application-name``; else the part of the
-    ``<title>`` that spells the host's name ("Home | Acme Bakery" on acme-bakery.com). None when it says nothing."""
+    """What the site calls itself, from what it states, in this order: ``og:site_name``;
+    ``application-name``; a schema.org ``WebSite``'s name; the name of an organisation whose ``url`` is on
+    this host; else the part of the ``<title>`` that spells the host's name ("Home | Acme Bakery" on
+    acme-bakery.com). None when it says nothing."""
     for key in ("og:site_name", "application-name"):
         meta = soup.find("meta", attrs={"property": key}) or soup.find("meta", attrs={"name": key})
         if isinstance(meta, Tag) and (content := _clean(meta.get("content"))):
