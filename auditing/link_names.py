@@ -38,6 +38,7 @@ STORES = {
 }  # the badges' words
 INDEX_NAMES = {"", "index", "default", "home"}  # a path whose last part is one of these is the folder's page
 LANGUAGE_PART = re.compile(r"^[a-z]{2}(?:[-_][a-z]{2})?$", re.I)  # /en/, /fr-ca/: a language's home page
+HOST = re.compile(r"[^\s%@/\\]+")  # a host name (an IDN's letters, an IPv6 address), not "exa mple" or "%zz"
 MAX_WORDS = 8
 DOCUMENTS = {".pdf": "PDF", ".doc": "Word", ".docx": "Word", ".xls": "Excel", ".xlsx": "Excel", ".ppt": "PowerPoint",
              ".pptx": "PowerPoint", ".zip": "ZIP", ".csv": "CSV"}  # fmt: skip  # a link to a file says what it opens
@@ -47,8 +48,11 @@ def link_name(href: str | None, page_url: str, site_name: str | None) -> str | N
     """What a link whose only content is an uncaptioned image should be called (see the module), or None."""
     if not href or not href.strip() or href.strip().startswith("#"):
         return None  # nowhere, or a place on this page ("back to top"): only a person knows what it does
-    target = urljoin(page_url, href.strip())
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(urljoin(page_url, href.strip()))
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return None  # no address at all ("http://[::1"): nothing to name
     scheme = parts.scheme.lower()
     if scheme == "mailto":
         address = unquote(parts.path).split(",")[0].strip()
@@ -56,7 +60,7 @@ def link_name(href: str | None, page_url: str, site_name: str | None) -> str | N
     if scheme == "tel":
         number = unquote(parts.path).strip()
         return f"Call {number}" if number else None
-    if scheme not in ("http", "https") or not parts.hostname:
+    if scheme not in ("http", "https") or not parts.hostname or not HOST.fullmatch(parts.hostname):
         return None
     host = _bare(parts.hostname)
     if host in STORES:

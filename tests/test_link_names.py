@@ -42,6 +42,9 @@ PAGE = "https://www.acme-bakery.example/shop/cakes.html"
         ("/p/12345", None, None),  # an id, no words
         ("/?page_id=2", None, None),  # a page the address does not name
         ("", None, None),
+        ("http://[::1", None, None),  # no address at all
+        ("https://exa mple.com/", None, None),
+        ("http://example.com:99999/", None, None),
     ],
 )
 def test_a_link_is_named_by_where_it_goes(href: str, with_site: str | None, without_site: str | None) -> None:
