@@ -122,7 +122,8 @@ def site_name(soup: BeautifulSoup, base_url: str) -> str | None:
         name, types = _name(item), _types(item)
         if name and "WebSite" in types:
             return name
-        if name and organisation is None and isinstance(item.get("url"), str) and _bare_host(item["url"]) == host:
+        stated = _bare_host(item["url"]) if isinstance(item.get("url"), str) else ""
+        if name and organisation is None and stated and stated == host:
             organisation = name
     if organisation:
         return organisation
@@ -136,7 +137,11 @@ def site_name(soup: BeautifulSoup, base_url: str) -> str | None:
 
 
 def _bare_host(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
+    """The host without ``www.``; "" for what is no URL (a page's JSON-LD may say anything)."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
     return host[4:] if host.startswith("www.") else host
 
 

@@ -79,6 +79,11 @@ def test_a_link_is_named_by_where_it_goes(href: str, with_site: str | None, with
         ("<title>Chocolate cake | Acme Bakery</title>", PAGE, "Acme Bakery"),  # the part that spells the host
         ("<title>Chocolate cake - Fresh daily</title>", PAGE, None),
         ("<title>Acme Bakery</title>", "http://127.0.0.1:8000/", None),
+        (
+            '<script type="application/ld+json">{"@type": "Organization", "name": "X", "url": "http://[broken"}</script>',
+            PAGE,
+            None,
+        ),
     ],
 )
 def test_the_site_name_is_what_the_site_states(head: str, url: str, expected: str | None) -> None:
