@@ -48,7 +48,7 @@ def read_decisions(path: Path, where: str | None = None) -> dict[str, Decision]:
     by default ``--decisions PATH``) when it cannot be used."""
     where = where or f"--decisions {path}"
     if path.suffix.lower() == ".xlsx":
-        return sheet_decisions(_xlsx_rows(path, where), where)
+        return _workbook_decisions(path, where)
     try:
         raw = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -137,9 +137,10 @@ def _delimiter(raw: str) -> str:
     return max(",;\t", key=header.count) if any(mark in header for mark in ",;\t") else ","
 
 
-def _xlsx_rows(path: Path, where: str) -> list[dict[str, Any]]:
-    """The rows of the workbook's ``Images`` sheet (else its first), as dicts by header name; a formula
-    cell is read as the value the spreadsheet saved for it (``data_only``), never as a formula."""
+def _workbook_decisions(path: Path, where: str) -> dict[str, Decision]:
+    """A workbook's decisions: its ``Images`` sheet's (else its first sheet's), and over them those made on
+    its ``Review`` sheet (one row per image, no decision filled in beforehand), as dicts by header name; a
+    formula cell is read as the value the spreadsheet saved for it (``data_only``), never as a formula."""
     from openpyxl import load_workbook
 
     try:
@@ -148,13 +149,20 @@ def _xlsx_rows(path: Path, where: str) -> list[dict[str, Any]]:
         why = getattr(exc, "strerror", None) or "it is not an .xlsx workbook"
         raise DecisionsError(f"{where} cannot be read: {why}") from None
     try:
-        sheet = book["Images"] if "Images" in book.sheetnames else book.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header = [str(name).strip() if name is not None else "" for name in next(rows, ())]
-        _review_columns(header, where)
-        return [dict(zip(header, values, strict=False)) for values in rows]
+        main = book["Images"] if "Images" in book.sheetnames else book.worksheets[0]
+        decisions = sheet_decisions(_sheet_rows(main, where), where)
+        if "Review" in book.sheetnames and main.title != "Review":
+            decisions.update(sheet_decisions(_sheet_rows(book["Review"], where), f"{where}, sheet Review"))
+        return decisions
     finally:
         book.close()
+
+
+def _sheet_rows(sheet: Any, where: str) -> list[dict[str, Any]]:
+    rows = sheet.iter_rows(values_only=True)
+    header = [str(name).strip() if name is not None else "" for name in next(rows, ())]
+    _review_columns(header, where)
+    return [dict(zip(header, values, strict=False)) for values in rows]
 
 
 def _json_entries(raw: str, where: str) -> list[Any]:

@@ -80,7 +80,7 @@ FORMATS: dict[str, ReportFormat] = {
             "report.xlsx",
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             "--xlsx",
-            "write the spreadsheet here: sheets Images, Pages and Issues, with filters",
+            "write the spreadsheet here: sheets Review (one row an image), Images, Pages and Issues, with filters",
             write_xlsx,
         ),
         ReportFormat(

