@@ -23,6 +23,8 @@ import re
 from pathlib import PurePosixPath
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
+from scraper.urls import bare_host
+
 NETWORKS = {
     "facebook.com": "Facebook", "fb.com": "Facebook", "instagram.com": "Instagram", "x.com": "X",
     "twitter.com": "X", "linkedin.com": "LinkedIn", "youtube.com": "YouTube", "youtu.be": "YouTube",
@@ -62,13 +64,13 @@ def link_name(href: str | None, page_url: str, site_name: str | None) -> str | N
         return f"Call {number}" if number else None
     if scheme not in ("http", "https") or not parts.hostname or not HOST.fullmatch(parts.hostname):
         return None
-    host = _bare(parts.hostname)
+    host = bare_host(parts.geturl())
     if host in STORES:
         return STORES[host]
     network = _network(host)
     if network:
         return f"{site_name} on {network}" if site_name else network
-    if host != _bare(urlsplit(page_url).hostname or ""):
+    if host != bare_host(page_url):
         return host
     words = _path_words(parts.path)
     if words is None:
@@ -76,11 +78,6 @@ def link_name(href: str | None, page_url: str, site_name: str | None) -> str | N
             return None  # /?page_id=2: a page the address does not name
         return f"{site_name} home page" if site_name else "Home page"
     return words or None
-
-
-def _bare(host: str) -> str:
-    host = host.lower().rstrip(".")
-    return host[4:] if host.startswith("www.") else host
 
 
 def _network(host: str) -> str | None:

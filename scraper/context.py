@@ -22,9 +22,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin
 
 from bs4 import BeautifulSoup, Tag
+
+from scraper.urls import bare_host
 
 log = logging.getLogger("altscout")
 
@@ -116,13 +118,13 @@ def site_name(soup: BeautifulSoup, base_url: str) -> str | None:
         meta = soup.find("meta", attrs={"property": key}) or soup.find("meta", attrs={"name": key})
         if isinstance(meta, Tag) and (content := _clean(meta.get("content"))):
             return content
-    host = _bare_host(base_url)
+    host = bare_host(base_url)
     organisation: str | None = None
     for item in _jsonld_items(soup, {"WebSite", *SITE_TYPES}, ("@graph", "publisher", "isPartOf")):
         name, types = _name(item), _types(item)
         if name and "WebSite" in types:
             return name
-        stated = _bare_host(item["url"]) if isinstance(item.get("url"), str) else ""
+        stated = bare_host(item["url"]) if isinstance(item.get("url"), str) else ""
         if name and organisation is None and stated and stated == host:
             organisation = name
     if organisation:
@@ -134,15 +136,6 @@ def site_name(soup: BeautifulSoup, base_url: str) -> str | None:
         if len(_compact(part)) >= 3 and _compact(part) in labels:
             return part.strip()
     return None
-
-
-def _bare_host(url: str) -> str:
-    """The host without ``www.``; "" for what is no URL (a page's JSON-LD may say anything)."""
-    try:
-        host = (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
-    return host[4:] if host.startswith("www.") else host
 
 
 def _compact(text: str) -> str:

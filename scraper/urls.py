@@ -136,6 +136,16 @@ def registered_domain(host: str) -> str:
     return _suffixes().privatesuffix(host) or host
 
 
+def bare_host(url: str) -> str:
+    """A URL's host as a person names the site: lower case, without ``www.`` or a trailing dot; "" for
+    what is no URL (an address a page states may be anything)."""
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".")
+    except ValueError:
+        return ""
+    return host[4:] if host.startswith("www.") else host
+
+
 def looks_non_html(url: str) -> bool:
     """The path's extension says this is a document, media file or download, not a page."""
     suffix = PurePosixPath(urlsplit(url).path).suffix.lower()
