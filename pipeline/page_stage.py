@@ -350,14 +350,11 @@ def decided_by_rendered_size(record: ImageRecord) -> bool:
 
 
 def prefilter(records: list[ImageRecord], options: AuditOptions) -> None:
-    """Skip, before any download, images over the limit or shown / declared too small (every image in a
-    dry run)."""
+    """Skip, before any download, images over the limit or shown / declared too small, and in a dry run
+    every other image (said as ``dry_run``)."""
     kept = 0
     for record in records:
         if record.status != PENDING:
-            continue
-        if options.dry_run:
-            record.skip("dry_run", "--dry-run: the image was not downloaded or captioned")
             continue
         if kept >= options.max_images:
             record.skip("over_limit", f"page has more than {options.max_images} images (--max-images)")
@@ -376,3 +373,5 @@ def prefilter(records: list[ImageRecord], options: AuditOptions) -> None:
                 record.skip("too_small", f"declared {w_attr or '?'}x{h_attr or '?'} px is below the {minimum}")
                 continue
         kept += 1
+        if options.dry_run:
+            record.skip("dry_run", "--dry-run: the image was not downloaded or captioned")
