@@ -21,7 +21,7 @@ PENDING = "pending"
 CAPTIONED = "captioned"
 SKIPPED = "skipped"
 SPACER = "spacer"  # the suggestion basis of alt="" for a tracking pixel or spacer (auditing.checks._spacer)
-LINK_TARGET = "link_target"  # the suggestion basis of a name from where a link goes (auditing.suggest.link_name)
+LINK_TARGET = "link_target"  # the suggestion basis of a name from where a link goes (auditing.link_names.link_name)
 FAILED = "failed"
 FINAL_STATUSES = (CAPTIONED, SKIPPED, FAILED)
 

@@ -29,9 +29,10 @@ def read_url_list(path: Path) -> list[str]:
         raise InputError(f"{where} cannot be read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise InputError(f"{where} is not UTF-8 text", {CLI: "save it as UTF-8 (or CSV UTF-8)"}) from None
-    listed = url_column(text.lstrip("\ufeff"), where)
+    text = text.lstrip("\ufeff")  # standard input keeps a byte-order mark that utf-8-sig reads away
+    listed = url_column(text, where)
     if listed is None:
-        lines = (line.strip() for line in text.lstrip("\ufeff").splitlines())
+        lines = (line.strip() for line in text.splitlines())
         listed = [line for line in lines if line and not line.startswith("#")]
     if not listed:
         raise InputError(f"{where} has no URL in it",

@@ -69,10 +69,6 @@ def typed_target(text: str | None, front: str = API) -> Target:
         raise SubmitError(exc.sentence(front)) from None
 
 
-def normalise_url(text: str | None, front: str = API) -> str:
-    """The page URL a person typed (:func:`typed_target`)."""
-    return typed_target(text, front).url
-
 
 def _api_field(option: Option) -> tuple[Any, Any]:
     """One request field: its type (Literal for choices) and pydantic Field with the table's bounds."""
