@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from auditing.checks import SOCIAL_SOURCES
 from options import AuditOptions
 from options.preflight import PLAIN_HTTP, plain_http
 from records import PENDING, ImageRecord, PageReport
@@ -302,6 +303,9 @@ def _rendered_records(
             record.source.startswith("data:") or record.screenshot is not None or rendered.stash.loaded(record.source)
         )
     records = merge_static(records, aliases, static)
+    for record in records:  # an og:image: every share of the page shows its whole file, whatever its box here
+        if any(social in record.found_in for social in SOCIAL_SOURCES):
+            record.shown_size_applies = False
     add_network_images(records, aliases, rendered.stash.image_urls)
     page.warnings.extend(rendered.warnings)
     if rendered.blocked:

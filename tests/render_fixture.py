@@ -122,10 +122,13 @@ def _sizes_and_network(server: FixtureServer, expected: dict[str, dict[str, tupl
     _img(server, "/js/slide-2.png", 400, 300, 502)
     _img(server, "/js/sprite.png", 300, 300, 503)
     _img(server, "/js/badge.png", 200, 150, 504)
+    _img(server, "/js/share.jpg", 1200, 630, 505, "JPEG")
     server.add(
         "/js/sizes.html",
-        "<html><head><style>.badge::before { content: ''; display: block; width: 200px; height: 150px;"
+        '<html><head><meta property="og:image" content="/js/share.jpg">'
+        "<style>.badge::before { content: ''; display: block; width: 200px; height: 150px;"
         " background-image: url(/js/badge.png) }</style></head><body><div class='badge'></div>"
+        "<div style='background-image:url(/js/share.jpg)'><h1>Fresh bread daily</h1></div>"
         '<img src="/js/icon-512.png" style="width:24px;height:24px" alt="Cart">'
         '<img src="/js/photo-1600.jpg" style="width:300px" alt="Shop front">'
         '<div class="slide" style="display:none"><img src="/js/slide-2.png" alt="Slide two"></div>'
@@ -137,6 +140,7 @@ def _sizes_and_network(server: FixtureServer, expected: dict[str, dict[str, tupl
         "/js/slide-2.png": ("captioned", None),  # hidden slide: judged by its natural size
         "/js/sprite.png": ("captioned", None),  # found_in: network
         "/js/badge.png": ("captioned", None),  # a ::before background
+        "/js/share.jpg": ("captioned", None),  # a 40 px strip here, but the og:image every share shows whole
     }
 
 
