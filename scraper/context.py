@@ -129,12 +129,26 @@ def site_name(soup: BeautifulSoup, base_url: str) -> str | None:
             organisation = name
     if organisation:
         return organisation
-    labels = {_compact(label) for label in host.split(".")[:-1]}
     title = soup.find("title")
     text = _clean(title.get_text(" ", strip=True)) if isinstance(title, Tag) else None
-    for part in re.split(r"\s+[|\-\u2013\u2014\u00b7:\u00bb/]\s+", text or ""):
-        if len(_compact(part)) >= 3 and _compact(part) in labels:
-            return part.strip()
+    return _title_site_name(text or "", {_compact(label) for label in host.split(".")[:-1]})
+
+
+def _title_site_name(title: str, labels: set[str]) -> str | None:
+    """The part of a page title that spells one of the host's labels: a part that is the label ("Cakes |
+    Crumb & Co" on crumbandco.com, "&" read as "and"), else a last part that starts with it ("Contact -
+    Smith Dental Care" on smithdental.com, "Home - ACME Ltd" on acme.co.uk), where titles put the site."""
+    parts = [part.strip() for part in re.split(r"\s+[|\-\u2013\u2014\u00b7:\u00bb/]\s+", title) if part.strip()]
+    for part in parts:
+        if {_compact(part), _compact(part.replace("&", " and "))} & labels and len(_compact(part)) >= 3:
+            return part
+    if len(parts) < 2:
+        return None
+    words = parts[-1].split()
+    for count in range(1, len(words)):
+        lead = " ".join(words[:count])
+        if len(_compact(lead)) >= 4 and {_compact(lead), _compact(lead.replace("&", " and "))} & labels:
+            return parts[-1]
     return None
 
 

@@ -79,6 +79,11 @@ def test_a_link_is_named_by_where_it_goes(href: str, with_site: str | None, with
         ("<title>Chocolate cake | Acme Bakery</title>", PAGE, "Acme Bakery"),  # the part that spells the host
         ("<title>Chocolate cake - Fresh daily</title>", PAGE, None),
         ("<title>Acme Bakery</title>", "http://127.0.0.1:8000/", None),
+        ("<title>About | Crumb & Co</title>", "https://crumbandco.example/about", "Crumb & Co"),  # & is "and"
+        ("<title>Contact - Smith Dental Care</title>", "https://smithdental.example/", "Smith Dental Care"),
+        ("<title>Home – ACME Ltd</title>", "https://www.acme.example/", "ACME Ltd"),  # the last part starts with it
+        ("<title>Pizza Menu | Best Pizza in Town</title>", "https://pizza.example/", None),  # only the last part
+        ("<title>Smith Dental Care</title>", "https://smithdental.example/", None),  # one part: the page's own
         (
             '<script type="application/ld+json">{"@type": "Organization", "name": "X", "url": "http://[broken"}</script>',
             PAGE,
