@@ -22,6 +22,7 @@ from records import PENDING, ImageRecord, PageReport
 from scraper.browser import INSTALL_HINT, BrowserUnavailableError
 from scraper.discover import ParsedPage, find_images, parse_page, stylesheet_imports
 from scraper.errors import HTTPStatusError, NoTLSError, ScrapeError
+from scraper.images import image_size, make_thumbnail, prepare_image
 from scraper.net import HTTP_ADVICE, Fetcher, FetchResult, check_url
 from scraper.render import Renderer, RenderError, RenderResult
 from scraper.render_ax import ShotBudget
@@ -187,6 +188,8 @@ def discover_page(
                 + how_to_render(options, unavailable)
             )
     prefilter(records, options)
+    if rendered is not None:
+        read_shown_too_small(records, rendered.stash, options)
     page.images = records
     page.subject = parsed.context.page_subject()
     page.site_name = parsed.context.site_name
@@ -351,6 +354,28 @@ def _fetch_stylesheets(
 def decided_by_rendered_size(record: ImageRecord) -> bool:
     """A visible image the browser loaded is judged by the size it is shown at, not its file's size."""
     return record.shown_size_applies and record.rendered_width is not None and record.rendered_height is not None
+
+
+def read_shown_too_small(records: list[ImageRecord], stash: ResponseStash, options: AuditOptions) -> None:
+    """Images skipped as shown too small, from the copy the browser loaded (nothing is fetched for them): the
+    file's size, format and bytes, so a 512 px icon shown at 24 px is still an ``oversized_image``, and with
+    ``thumbnail_size`` a thumbnail, so a review sees the logo its link-target name is suggested for."""
+    for record in records:
+        if record.reason != "too_small" or not decided_by_rendered_size(record) or record.source.startswith("data:"):
+            continue
+        stashed = stash.get(record.source)
+        if stashed is None or stashed.status >= 300 or len(stashed.content) > options.image_max_bytes:
+            continue
+        try:
+            if options.thumbnail_size:
+                prepared = prepare_image(stashed.content, min_width=0, min_height=0)
+                record.thumbnail = make_thumbnail(prepared.image, options.thumbnail_size)
+                (record.width, record.height), record.format = (prepared.width, prepared.height), prepared.format
+            else:
+                (record.width, record.height), record.format = image_size(stashed.content)
+        except ScrapeError:
+            continue  # an SVG, or bytes that are no image: it stays as skipped, its file unread
+        record.bytes = len(stashed.content)
 
 
 def prefilter(records: list[ImageRecord], options: AuditOptions) -> None:

@@ -161,6 +161,28 @@ def prepare_image(
     return PreparedImage(rgb, width, height, fmt, len(data), digest)
 
 
+def image_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[tuple[int, int], str]:
+    """The upright size and format of an image from its header alone (nothing is decoded); the same
+    allow-list and pixel limit as :func:`prepare_image`, whose typed errors it raises."""
+    if sniff(data) is not None or not data:
+        raise ImageDecodeError("not an image Pillow may read", code="not_an_image")
+    try:
+        with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as opened:
+            width, height = opened.size
+            if width * height > max_pixels:
+                raise ImageDecodeError(f"{width}x{height} pixels exceeds the {max_pixels:,}-pixel limit",
+                                       code="too_many_pixels")  # fmt: skip
+            if (opened.getexif().get(_ORIENTATION_TAG) or 1) in (5, 6, 7, 8):
+                width, height = height, width
+            return (width, height), str(opened.format)
+    except ScrapeError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError(str(exc), code="too_many_pixels") from exc
+    except Exception as exc:  # Pillow raises many types on hostile bytes
+        raise ImageDecodeError(f"could not read the image's header: {exc or type(exc).__name__}") from exc
+
+
 def read_local_image(path: Path, max_bytes: int) -> bytes:
     """Read a local image file within the byte cap."""
     try:

@@ -117,7 +117,7 @@ def _lazy_loader(server: FixtureServer, expected: dict[str, dict[str, tuple[str,
 
 def _sizes_and_network(server: FixtureServer, expected: dict[str, dict[str, tuple[str, str | None]]]) -> None:
     """Sizes, hidden slides and images no element explains."""
-    _img(server, "/js/icon-512.png", 512, 512, 500)
+    _img(server, "/js/icon-512.jpg", 512, 512, 500, "JPEG")
     _img(server, "/js/photo-1600.jpg", 1600, 1000, 501, "JPEG")
     _img(server, "/js/slide-2.png", 400, 300, 502)
     _img(server, "/js/sprite.png", 300, 300, 503)
@@ -129,13 +129,13 @@ def _sizes_and_network(server: FixtureServer, expected: dict[str, dict[str, tupl
         "<style>.badge::before { content: ''; display: block; width: 200px; height: 150px;"
         " background-image: url(/js/badge.png) }</style></head><body><div class='badge'></div>"
         "<div style='background-image:url(/js/share.jpg)'><h1>Fresh bread daily</h1></div>"
-        '<img src="/js/icon-512.png" style="width:24px;height:24px" alt="Cart">'
+        '<img src="/js/icon-512.jpg" style="width:24px;height:24px" alt="Cart">'
         '<img src="/js/photo-1600.jpg" style="width:300px" alt="Shop front">'
         '<div class="slide" style="display:none"><img src="/js/slide-2.png" alt="Slide two"></div>'
         "<script>new Image().src = '/js/sprite.png';</script></body></html>",
     )
     expected["/js/sizes.html"] = {
-        "/js/icon-512.png": ("skipped", "too_small"),  # shown at 24 px whatever its file
+        "/js/icon-512.jpg": ("skipped", "too_small"),  # shown at 24 px whatever its file
         "/js/photo-1600.jpg": ("captioned", None),  # and oversized_image
         "/js/slide-2.png": ("captioned", None),  # hidden slide: judged by its natural size
         "/js/sprite.png": ("captioned", None),  # found_in: network

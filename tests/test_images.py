@@ -12,7 +12,7 @@ from conftest import make_image, png_bomb
 from PIL import Image
 
 from scraper.errors import ImageDecodeError
-from scraper.images import ImageSkipped, decode_data_uri, prepare_image
+from scraper.images import ImageSkipped, decode_data_uri, image_size, prepare_image
 
 
 @pytest.mark.parametrize("mode", ["RGB", "CMYK", "L", "LA", "RGBA", "P", "1", "I;16"])
@@ -72,6 +72,26 @@ def test_skips() -> None:
     with pytest.raises(ImageSkipped) as caught:
         prepare_image(b'<svg xmlns="http://www.w3.org/2000/svg"/>', min_width=1, min_height=1)
     assert caught.value.code == "svg_not_supported"
+
+
+def test_image_size_reads_the_header_under_the_same_rules() -> None:
+    """What a skipped image's file is, read without decoding it: upright size and format, or a typed error."""
+    assert image_size(make_image(512, 256, "JPEG")) == ((512, 256), "JPEG")
+    rotated = Image.new("RGB", (300, 200), "red")
+    exif = rotated.getexif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    rotated.save(buffer, "JPEG", exif=exif.tobytes())
+    assert image_size(buffer.getvalue()) == ((200, 300), "JPEG")
+    for data, code in [
+        (b'<svg xmlns="http://www.w3.org/2000/svg"/>', "not_an_image"),
+        (b"%PDF-1.4\n", "decode_error"),
+        (png_bomb(), "too_many_pixels"),
+        (b"", "not_an_image"),
+    ]:
+        with pytest.raises(ImageDecodeError) as caught:
+            image_size(data)
+        assert caught.value.code == code, data[:20]
 
 
 def test_fuzz_only_expected_exceptions() -> None:

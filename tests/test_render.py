@@ -25,7 +25,9 @@ from scraper.robots import RobotsCache
 
 needs_browser = pytest.mark.usefixtures("chromium")
 
-RENDERED = AuditOptions(render="always", allow_private=True, image_deadline_s=3, render_timeout_s=10, batch_size=4)
+RENDERED = AuditOptions(
+    render="always", allow_private=True, image_deadline_s=3, render_timeout_s=10, batch_size=4, thumbnail_size=64
+)
 STATIC = dataclasses.replace(RENDERED, render="never")
 
 
@@ -70,8 +72,11 @@ def test_rendered_records_carry_what_the_browser_saw(js_site, rendered_js: Audit
     assert (hero.name_fields()["accessible_name"], hero.name_fields()["name_source"]) == ("Our shop", "aria-label")
     assert (hero.rendered_width, hero.rendered_height) == (800, 400)
     assert {"background", "rendered", "style", "lazy"} <= set(images["/js/bg-0.jpg"].found_in)  # merged with static
-    icon = images["/js/icon-512.png"]
+    icon = images["/js/icon-512.jpg"]
     assert (icon.rendered_width, icon.rendered_height) == (24, 24) and "shown at 24x24" in (icon.detail or "")
+    # skipped, but read from the browser's copy: a 512 px file for a 24 px icon, and a thumbnail to review it by
+    assert (icon.width, icon.height, icon.format) == (512, 512, "JPEG") and icon.bytes and icon.sha256 is None
+    assert "oversized_image" in icon.seo_issues and icon.thumbnail and icon.thumbnail.startswith(b"\xff\xd8")
     photo = images["/js/photo-1600.jpg"]
     assert photo.width == 1600 and photo.rendered_width == 300 and "oversized_image" in photo.seo_issues
     assert "oversized_image" not in images["/js/cake-0.png"].seo_issues

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from conftest import make_image
+
+from options import AuditOptions
+from pipeline.page_stage import prefilter, read_shown_too_small
 from records import ImageRecord
 from scraper.discover import find_images, parse_page
+from scraper.net import FetchResult
+from scraper.render_route import ResponseStash
 from scraper.rendered import add_network_images, client_rendered_signs, merge_static, records_from_snapshot
 
 BASE = "https://shop.example/"
@@ -91,3 +97,26 @@ def test_no_false_alarm_on_ordinary_or_server_rendered_pages() -> None:
     assert signs(f"<h1>Bakery</h1>{text}<img src='a.jpg'><script src='/analytics.js'></script>") == []
     assert signs(f"<div id='__next'>{text}<img src='a.jpg'></div><script src='/_next/main.js'></script>") == []
     assert signs("<p>Just a note, no scripts</p>") == []
+
+
+def test_an_image_shown_too_small_is_read_from_the_browsers_copy_only() -> None:
+    """Skipped as shown at 24 px: its file's size, format and bytes come from the stash, a thumbnail only when
+    the reports want one; an SVG, an image the browser never loaded and a captioned one stay as they were."""
+    icon, svg = make_image(512, 512, "JPEG", quality=95), b'<svg xmlns="http://www.w3.org/2000/svg"/>'
+    stash = ResponseStash(10_000_000)
+    for name, body in (("icon.jpg", icon), ("logo.svg", svg), ("photo.jpg", make_image(800, 600, "JPEG"))):
+        stash.put(BASE + name, FetchResult(BASE + name, BASE + name, 200, {}, body), is_image=True)
+    for thumbnail_size in (0, 64):
+        options = AuditOptions(thumbnail_size=thumbnail_size)
+        records = [ImageRecord(BASE + name, ["img", "rendered"]) for name in ("icon.jpg", "logo.svg", "gone.jpg")]
+        records.append(ImageRecord(BASE + "photo.jpg", ["img", "rendered"]))
+        for record, (width, height) in zip(records, [(24, 24), (40, 40), (24, 24), (400, 300)], strict=True):
+            record.rendered_width, record.rendered_height, record.visible = width, height, True
+            record.shown_size_applies = True
+        prefilter(records, options)
+        read_shown_too_small(records, stash, options)
+        read, svg_record, gone, photo = records
+        assert read.reason == "too_small" and (read.width, read.height, read.format) == (512, 512, "JPEG")
+        assert read.bytes == len(icon) and (read.thumbnail is not None) == bool(thumbnail_size)
+        assert svg_record.reason == gone.reason == "too_small" and svg_record.width is None and gone.width is None
+        assert photo.status == "pending" and photo.width is None and photo.thumbnail is None
