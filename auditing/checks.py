@@ -227,7 +227,7 @@ def _oversized(record: ImageRecord, settings: AuditSettings) -> bool:
 def suggestion_target(record: ImageRecord) -> str | None:
     """Where a text alternative for this image goes, or None (an image no element shows)."""
     found = set(record.found_in)
-    if ALT_SOURCES & found or "file" in found or "upload" in found or "area" in found:
+    if ALT_SOURCES & found or {"file", "upload", "url", "area"} & found:
         return "alt"
     for source in SOCIAL_SOURCES:
         if source in found:

@@ -169,6 +169,8 @@ def discover_page(
             )
         except RenderError as exc:
             page.warnings.append(f"not rendered in the browser ({exc.message}); read statically instead")
+    if rendered is not None and rendered.document is not None and is_image_answer(rendered.document):
+        return _image_target(page, rendered.document, options, fetcher, responses, read_with)
     if rendered is not None:
         source = PageBytes(fetcher, rendered.stash, responses)
         records, parsed = _rendered_records(page, rendered, options, source)
@@ -178,6 +180,8 @@ def discover_page(
         document = document or _page_request(url, options, fetcher, checks, None)
         if document.status >= 400:
             raise HTTPStatusError(document.status, document.final_url)
+        if is_image_answer(document):
+            return _image_target(page, document, options, fetcher, responses, read_with)
         parsed = _parse_document(page, document)
         links = parsed.links()
         records = find_images(parsed, _fetch_stylesheets(parsed, page, options, source))
@@ -198,6 +202,32 @@ def discover_page(
     digest = hashlib.sha256(read.content).hexdigest()
     links = list(dict.fromkeys(links))
     return DiscoveredPage(page, source, links, parsed.canonical, digest, _validators(read), False, read_with)
+
+
+def is_image_answer(document: FetchResult) -> bool:
+    """Whether a page request was answered with an image (a crawl refuses those before reading them)."""
+    return document.content_type.startswith("image/")
+
+
+def _image_target(
+    page: PageReport,
+    document: FetchResult,
+    options: AuditOptions,
+    fetcher: Fetcher,
+    responses: ResponseStore | None,
+    read_with: str,
+) -> DiscoveredPage:
+    """An address given to audit that is an image, not a page: the image itself is its one record
+    (``found_in`` ``url``), captioned from the answer already read, with an alt text to suggest."""
+    page.final_url = document.final_url
+    stash = ResponseStash(len(document.content))
+    stash.put(document.final_url, document, is_image=True)
+    record = ImageRecord(source=document.final_url, found_in=["url"], occurrences=1)
+    prefilter([record], options)
+    page.images = [record]
+    digest = hashlib.sha256(document.content).hexdigest()
+    source = PageBytes(fetcher, stash, responses)
+    return DiscoveredPage(page, source, [], None, digest, _validators(document), False, read_with)
 
 
 def typed_without_scheme(url: str, options: AuditOptions) -> bool:

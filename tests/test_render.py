@@ -293,3 +293,13 @@ def test_a_crawl_follows_links_that_only_javascript_adds(fresh_server: FixtureSe
     assert menu.rendered and [r.status for r in menu.images] == ["captioned"]
     static = run_audit([fresh_server.url("/")], dataclasses.replace(options, render="never"), FakeCaptioner())
     assert "/menu" not in {row["url"].removeprefix(fresh_server.base) for row in static.site["urls"]}
+
+
+@needs_browser
+def test_an_image_address_is_captioned_when_read_in_the_browser(fresh_server: FixtureServer) -> None:
+    fresh_server.add("/lone.jpg", make_image(640, 480, "JPEG", seed=9), content_type="image/jpeg")
+    report = run_audit([fresh_server.url("/lone.jpg")], RENDERED, FakeCaptioner())
+    (page,) = report.pages
+    (record,) = page.images
+    assert page.status == "ok" and record.status == "captioned" and record.found_in == ["url"]
+    assert fresh_server.routes["/lone.jpg"].hits == 1  # the browser's answer is the one captioned
