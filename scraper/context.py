@@ -140,16 +140,21 @@ def _title_site_name(title: str, labels: set[str]) -> str | None:
     Smith Dental Care" on smithdental.com, "Home - ACME Ltd" on acme.co.uk), where titles put the site."""
     parts = [part.strip() for part in re.split(r"\s+[|\-\u2013\u2014\u00b7:\u00bb/]\s+", title) if part.strip()]
     for part in parts:
-        if {_compact(part), _compact(part.replace("&", " and "))} & labels and len(_compact(part)) >= 3:
+        if _spellings(part) & labels and len(_compact(part)) >= 3:
             return part
     if len(parts) < 2:
         return None
     words = parts[-1].split()
     for count in range(1, len(words)):
         lead = " ".join(words[:count])
-        if len(_compact(lead)) >= 4 and {_compact(lead), _compact(lead.replace("&", " and "))} & labels:
+        if len(_compact(lead)) >= 4 and _spellings(lead) & labels:
             return parts[-1]
     return None
+
+
+def _spellings(text: str) -> set[str]:
+    """How ``text`` may be spelt in a host name: letters and digits only, "&" dropped or read as "and"."""
+    return {_compact(text), _compact(text.replace("&", " and "))}
 
 
 def _compact(text: str) -> str:

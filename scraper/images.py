@@ -103,6 +103,20 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB") if image.mode != "RGB" else image
 
 
+def _upright_size(opened: Image.Image, max_pixels: int) -> tuple[int, int]:
+    """An opened image's size as shown (EXIF orientation applied), from its header; over ``max_pixels`` is
+    an error before anything is decoded."""
+    width, height = opened.size
+    if width * height > max_pixels:
+        raise ImageDecodeError(
+            f"{width}x{height} pixels exceeds the {max_pixels:,}-pixel limit (decompression bomb?)",
+            code="too_many_pixels",
+        )
+    if (opened.getexif().get(_ORIENTATION_TAG) or 1) in (5, 6, 7, 8):
+        return height, width
+    return width, height
+
+
 def prepare_image(
     data: bytes,
     *,
@@ -126,15 +140,8 @@ def prepare_image(
     digest = hashlib.sha256(data).hexdigest()
     try:
         with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as opened:
-            width, height = opened.size
-            if width * height > max_pixels:
-                raise ImageDecodeError(
-                    f"{width}x{height} pixels exceeds the {max_pixels:,}-pixel limit (decompression bomb?)",
-                    code="too_many_pixels",
-                )
+            width, height = _upright_size(opened, max_pixels)
             fmt = str(opened.format)
-            if (opened.getexif().get(_ORIENTATION_TAG) or 1) in (5, 6, 7, 8):
-                width, height = height, width
             if width < min_width or height < min_height:
                 raise ImageSkipped(
                     f"{width}x{height} px is below the {min_width}x{min_height} px minimum",
@@ -168,13 +175,7 @@ def image_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[tuple
         raise ImageDecodeError("not an image Pillow may read", code="not_an_image")
     try:
         with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as opened:
-            width, height = opened.size
-            if width * height > max_pixels:
-                raise ImageDecodeError(f"{width}x{height} pixels exceeds the {max_pixels:,}-pixel limit",
-                                       code="too_many_pixels")  # fmt: skip
-            if (opened.getexif().get(_ORIENTATION_TAG) or 1) in (5, 6, 7, 8):
-                width, height = height, width
-            return (width, height), str(opened.format)
+            return _upright_size(opened, max_pixels), str(opened.format)
     except ScrapeError:
         raise
     except Image.DecompressionBombError as exc:
