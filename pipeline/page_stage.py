@@ -307,7 +307,7 @@ def _validators(document: FetchResult, previous: PreviousPage | None = None) -> 
 
 def _parse_document(page: PageReport, document: FetchResult) -> ParsedPage:
     page.final_url = document.final_url
-    if document.content_type.startswith("image/"):
+    if is_image_answer(document):  # a target is read as its image before this; a safety net
         raise ScrapeError(f"{page.url} is an image, not an HTML page", code="not_html")
     parsed = parse_page(document.content, document.final_url, document.charset)
     page.title, page.lang = parsed.title, parsed.lang
