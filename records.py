@@ -322,6 +322,7 @@ class PageReport:
 
     url: str
     final_url: str | None = None
+    base_url: str | None = None  # where its relative addresses resolve: its <base href>, when not its own address
     kind: str = "page"  # "page" | "folder"
     status: str = "ok"  # "ok" | "failed"
     error: str | None = None
@@ -353,6 +354,7 @@ class PageReport:
         return {
             "url": self.url,
             "final_url": self.final_url,
+            "base_url": self.base_url,
             "kind": self.kind,
             "status": self.status,
             "error": self.error,

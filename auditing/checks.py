@@ -10,12 +10,13 @@ posters only get the SEO checks. Nothing here changes the page: AltScout suggest
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from auditing.a11y import NAME_FINDINGS, element_findings, naming_rule, silent
-from auditing.link_names import link_name
+from auditing.link_names import link_name, link_purpose
 from auditing.suggest import (
     file_name,
     is_descriptive_filename,
@@ -46,7 +47,7 @@ DRAWN_SOURCES = frozenset({"svg", "role-img", "object", "canvas"})  # elements n
 MIN_TEXT_CHARS = 3  # letters and digits OCR must read before the text checks look at an image
 PLACEHOLDER_ALTS = re.compile(
     r"^(?:image|img|photo|photograph|picture|pic|logo|banner|untitled|alt|graphic|icon|placeholder|"
-    r"thumbnail|spacer|null|none|undefined|alt text|image description)(?:[ _-]?\d+)?$|^[\W_]+$",
+    r"thumbnail|spacer|null|none|undefined|alt text|image description)(?:[ _-]?\d+)?$",
     re.I,
 )
 REDUNDANT_PREFIX = re.compile(
@@ -170,7 +171,7 @@ def _alt_issues(record: ImageRecord, settings: AuditSettings, name_counts: dict[
     stem = PurePosixPath(file_name(record.source)).stem.lower()
     if FILENAME_ALT.match(name) or (stem and name.lower() == stem):
         issues.append("filename_alt")
-    elif PLACEHOLDER_ALTS.match(name):
+    elif PLACEHOLDER_ALTS.match(name) or _only_punctuation(name):
         issues.append("placeholder_alt")
     else:
         if REDUNDANT_PREFIX.match(name):
@@ -258,6 +259,12 @@ def _text_issues(record: ImageRecord, settings: AuditSettings, has_alt_semantics
     return issues
 
 
+def _only_punctuation(name: str) -> bool:
+    """A name of punctuation alone ("...", "-", "|"): no word, and no symbol a screen reader announces by
+    name (an emoji, as WordPress writes its emoji images, "★", "©")."""
+    return all(not char.isalnum() and unicodedata.category(char) != "So" for char in name)
+
+
 def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
     """Fill ``alt_issues``, ``seo_issues``, the suggested text alternative and ``suggested_filename``."""
     settings = settings or AuditSettings()
@@ -284,7 +291,7 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
                 limit=settings.max_alt_length,
                 in_link=record.in_link,
                 link_text=record.link_text,
-                link_href=record.link_href,
+                link_purpose=_link_purpose(record, page),
                 figcaption=record.figcaption,
                 image_text=readable_text(record),
                 text_dominant=is_text_image(record, settings),
@@ -313,13 +320,19 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
             record.suggested_filename = suggest_filename(record.caption, record.source, record.format, taken)
 
 
+def _link_purpose(record: ImageRecord, page: PageReport) -> str | None:
+    """What the image's link does, for the end of its suggestion (:func:`link_purpose`)."""
+    return link_purpose(record.link_href, page.final_url or page.url, page.base_url) if record.in_link else None
+
+
 def _link_target_name(record: ImageRecord, page: PageReport) -> str | None:
     """The name of where the image's links go (:func:`link_name`), when every shown occurrence of it is the
     only content of a link and all go to one place: one text serves every tag the fix exports change."""
     shown = [element for element in record.elements if not element.hidden]
     if not shown or not all(_names_no_link(record, element) for element in shown):
         return None
-    names = {link_name(element.link_href, page.final_url or page.url, page.site_name) for element in shown}
+    page_url = page.final_url or page.url
+    names = {link_name(element.link_href, page_url, page.site_name, page.base_url) for element in shown}
     return names.pop() if len(names) == 1 else None
 
 

@@ -12,17 +12,26 @@ common image without a name on a business site; the link's target names it:
 - a social network: its name, with the site's ("Acme Bakery on Instagram"); an app store: its badge's
   words ("Download on the App Store");
 - ``mailto:`` and ``tel:``: "Email info@example.com", "Call +44 20 7946 0000";
-- another site: its host ("example.org").
+- another site: its host ("example.org");
+- an image file of the site (a gallery's thumbnail linked to its full-size image): the words of a
+  descriptive file name without its size ("beach-1024x768.jpg" -> "Beach (full-size image)").
 
 A link that goes nowhere it states (``#top``, ``javascript:``) gets no name: only a person knows what it does.
+
+A captioned image in a link is described by its caption, and its suggestion ends with what the link
+does (:func:`link_purpose`, by the same reading of the address): "(link to the red shoes page)",
+"(link to the menu PDF file)", "(link to Instagram)", "(opens the full-size image)", "(email
+info@example.com)".
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urljoin, urlsplit
 
+from auditing.suggest import file_name, is_descriptive_filename
+from scraper.elements import IMAGE_EXTENSIONS
 from scraper.urls import bare_host
 
 NETWORKS = {
@@ -35,9 +44,13 @@ NETWORKS = {
     "tripadvisor.com": "Tripadvisor", "spotify.com": "Spotify",
 }  # fmt: skip
 STORES = {
-    "apps.apple.com": "Download on the App Store",
-    "play.google.com": "Get it on Google Play",
-}  # the badges' words
+    "apps.apple.com": ("Download on the App Store", "the App Store"),
+    "play.google.com": ("Get it on Google Play", "Google Play"),
+}  # the badges' words, and the store's name
+CONTACTS = {"mailto": "Email", "tel": "Call"}
+IMAGE_FILES = IMAGE_EXTENSIONS | {"svg"}
+FULL_SIZE = "full-size image"  # a thumbnail linked to its own large version opens it
+SIZE_WORD = re.compile(r"\d+x\d+|scaled|e\d{10,}|\d+w", re.I)  # WordPress's -1024x768, -scaled, -e1700000000000
 INDEX_NAMES = {"", "index", "default", "home"}  # a path whose last part is one of these is the folder's page
 LANGUAGE_PART = re.compile(r"^[a-z]{2}(?:[-_][a-z]{2})?$", re.I)  # /en/, /fr-ca/: a language's home page
 HOST = re.compile(r"[^\s%@/\\]+")  # a host name (an IDN's letters, an IPv6 address), not "exa mple" or "%zz"
@@ -46,38 +59,86 @@ DOCUMENTS = {".pdf": "PDF", ".doc": "Word", ".docx": "Word", ".xls": "Excel", ".
              ".pptx": "PowerPoint", ".zip": "ZIP", ".csv": "CSV"}  # fmt: skip  # a link to a file says what it opens
 
 
-def link_name(href: str | None, page_url: str, site_name: str | None) -> str | None:
-    """What a link whose only content is an uncaptioned image should be called (see the module), or None."""
-    if not href or not href.strip() or href.strip().startswith("#"):
-        return None  # nowhere, or a place on this page ("back to top"): only a person knows what it does
-    try:
-        parts = urlsplit(urljoin(page_url, href.strip()))
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        return None  # no address at all ("http://[::1"): nothing to name
+def link_name(href: str | None, page_url: str, site_name: str | None, base_url: str | None = None) -> str | None:
+    """What a link whose only content is an uncaptioned image should be called (see the module), or None;
+    ``href`` resolves against the page's ``<base href>`` (``base_url``) where it has one."""
+    parts = _address(href, base_url or page_url)
+    if parts is None:
+        return None
     scheme = parts.scheme.lower()
-    if scheme == "mailto":
-        address = unquote(parts.path).split(",")[0].strip()
-        return f"Email {address}" if address else None
-    if scheme == "tel":
-        number = unquote(parts.path).strip()
-        return f"Call {number}" if number else None
+    if scheme in CONTACTS:
+        contact = _contact(parts, scheme)
+        return f"{CONTACTS[scheme]} {contact}" if contact else None
     if scheme not in ("http", "https") or not parts.hostname or not HOST.fullmatch(parts.hostname):
         return None
     host = bare_host(parts.geturl())
     if host in STORES:
-        return STORES[host]
+        return STORES[host][0]
     network = _network(host)
     if network:
         return f"{site_name} on {network}" if site_name else network
+    if _is_image_file(parts.path):  # on this site or its image CDN
+        words = _image_file_words(parts.geturl())
+        return f"{words} ({FULL_SIZE})" if words else None
     if host != bare_host(page_url):
         return host
-    words = _path_words(parts.path)
-    if words is None:
-        if any(not key.startswith("utm_") for key, _ in parse_qsl(parts.query, keep_blank_values=True)):
-            return None  # /?page_id=2: a page the address does not name
-        return f"{site_name} home page" if site_name else "Home page"
-    return words or None
+    path = _path_words(parts.path)
+    if path is None:
+        return None if _names_a_page(parts.query) else f"{site_name} home page" if site_name else "Home page"
+    words, kind = path
+    return (words + (f" ({kind})" if kind else "")) or None
+
+
+def link_purpose(href: str | None, page_url: str, base_url: str | None = None) -> str | None:
+    """What following the link of a captioned image does, for the end of its suggested alt ("A red shoe
+    (link to the red shoes page)"); None where the address does not say (an id, ``#top``, ``javascript:``)."""
+    parts = _address(href, base_url or page_url)
+    if parts is None:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme in CONTACTS:
+        contact = _contact(parts, scheme)
+        return f"{CONTACTS[scheme].lower()} {contact}" if contact else None
+    if scheme not in ("http", "https") or not parts.hostname or not HOST.fullmatch(parts.hostname):
+        return None
+    host = bare_host(parts.geturl())
+    if host in STORES:
+        return f"link to {STORES[host][1]}"
+    if _is_image_file(parts.path) and not _network(host):
+        return f"opens the {FULL_SIZE}"
+    if host != bare_host(page_url):
+        return f"link to {_network(host) or host}"
+    path = _path_words(parts.path)
+    if path is None:
+        return None if _names_a_page(parts.query) else "link to the home page"
+    words, kind = path
+    if not words:
+        return None
+    words = words if words[1:] != words[1:].lower() else words[:1].lower() + words[1:]  # as written: SEO, Winter Menu
+    return f"link to the {words} {kind} file" if kind else f"link to the {words} page"
+
+
+def _address(href: str | None, base_url: str) -> SplitResult | None:
+    """The link's address resolved, or None: no address, a place on this page, a bad one."""
+    if not href or not href.strip() or href.strip().startswith("#"):
+        return None  # nowhere, or a place on this page ("back to top"): only a person knows what it does
+    try:
+        parts = urlsplit(urljoin(base_url, href.strip()))
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return None  # no address at all ("http://[::1"): nothing to name
+    return parts
+
+
+def _contact(parts: SplitResult, scheme: str) -> str:
+    """The address of a ``mailto:`` link (its first) or the number of a ``tel:`` link."""
+    text = unquote(parts.path)
+    return (text.split(",")[0] if scheme == "mailto" else text).strip()
+
+
+def _names_a_page(query: str) -> bool:
+    """A query that picks a page the path does not name (/?page_id=2); tracking parameters pick none."""
+    return any(not key.startswith("utm_") for key, _ in parse_qsl(query, keep_blank_values=True))
 
 
 def _network(host: str) -> str | None:
@@ -88,9 +149,25 @@ def _network(host: str) -> str | None:
     return None
 
 
-def _path_words(path: str) -> str | None:
-    """The words of a path's last meaningful part, sentence case; None for the site's home page,
-    "" when the part has no words (an id)."""
+def _is_image_file(path: str) -> bool:
+    """The path names an image file (a gallery's thumbnail linked to its full-size image)."""
+    return PurePosixPath(unquote(path)).suffix.lower().lstrip(".") in IMAGE_FILES
+
+
+def _image_file_words(url: str) -> str | None:
+    """The words of a descriptive image file name without its size ("beach-1024x768.jpg" -> "Beach"),
+    None for a camera name, a hash or a number."""
+    if not is_descriptive_filename(url):
+        return None
+    words = [word for word in re.split(r"[-_.+ ]+", PurePosixPath(file_name(url)).stem) if word]
+    words = [word for word in words if not SIZE_WORD.fullmatch(word)][:MAX_WORDS]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:] if any(char.isalpha() for char in text) else None
+
+
+def _path_words(path: str) -> tuple[str, str | None] | None:
+    """The words of a path's last meaningful part, sentence case, and the kind of document it opens
+    (None: a page); None for the site's home page, no words for an id."""
     segments = [segment for segment in unquote(path).split("/") if segment]
     while segments and PurePosixPath(segments[-1]).stem.lower() in INDEX_NAMES:
         segments.pop()
@@ -99,7 +176,6 @@ def _path_words(path: str) -> str | None:
     stem = PurePosixPath(segments[-1]).stem if "." in segments[-1] else segments[-1]
     words = re.sub(r"[-_.+]+", " ", stem).split()
     if not any(char.isalpha() for word in words for char in word):
-        return ""
+        return "", None
     text = " ".join(words[:MAX_WORDS])
-    kind = DOCUMENTS.get(PurePosixPath(segments[-1]).suffix.lower())
-    return text[:1].upper() + text[1:] + (f" ({kind})" if kind else "")
+    return text[:1].upper() + text[1:], DOCUMENTS.get(PurePosixPath(segments[-1]).suffix.lower())

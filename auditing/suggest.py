@@ -158,24 +158,13 @@ def trim_to(text: str, limit: int) -> str:
     return cut if cut else text[:limit]
 
 
-def _link_target(href: str | None) -> str | None:
-    if not href or href.startswith(("#", "javascript:")):
-        return None
-    path = unquote(urlsplit(href).path).strip("/")
-    if not path:
-        return "the home page"
-    last = PurePosixPath(path).name
-    words = re.sub(r"[-_.]+", " ", PurePosixPath(last).stem if "." in last else last).strip()
-    return f"the {words} page" if words else None
-
-
 def suggest_alt(
     caption: str | None,
     *,
     limit: int = 125,
     in_link: bool = False,
     link_text: str | None = None,
-    link_href: str | None = None,
+    link_purpose: str | None = None,
     figcaption: str | None = None,
 ) -> str | None:
     """Alt text a person can accept; None when there is nothing to suggest from."""
@@ -186,7 +175,7 @@ def suggest_alt(
     text = sentence_case(strip_prefix(caption).rstrip("."))
     if figcaption and overlap_score(text, figcaption) == 1.0:
         return ""  # the figcaption already says it: do not repeat it
-    return _with_link_target(text, limit, trim_to, link_href if in_link else None)
+    return _with_link_purpose(text, limit, trim_to, link_purpose if in_link else None)
 
 
 def with_subject(text: str, basis: str, subject: str | None, source: str | None, limit: int) -> tuple[str, str]:
@@ -213,12 +202,12 @@ def with_keyword(text: str, keywords: Iterable[str], support: str, limit: int) -
     return text
 
 
-def _with_link_target(text: str, limit: int, trim: Callable[[str, int], str], link_href: str | None) -> str:
-    """``text`` trimmed to ``limit``, ending with "(link to ...)" when it sits in a link with a known target."""
-    target = _link_target(link_href) if link_href else None
-    if not target:
+def _with_link_purpose(text: str, limit: int, trim: Callable[[str, int], str], purpose: str | None) -> str:
+    """``text`` trimmed to ``limit``, ending with what its link does ("(link to the cart page)",
+    :func:`auditing.link_names.link_purpose`) when it sits in a link whose address says."""
+    if not purpose:
         return trim(text, limit)
-    suffix = f" (link to {target})"
+    suffix = f" ({purpose})"
     return trim(text, max(limit - len(suffix), 20)) + suffix
 
 
@@ -248,7 +237,7 @@ def suggest_text_alternative(
     limit: int = 125,
     in_link: bool = False,
     link_text: str | None = None,
-    link_href: str | None = None,
+    link_purpose: str | None = None,
     figcaption: str | None = None,
     image_text: str | None = None,
     text_dominant: bool = False,
@@ -262,9 +251,9 @@ def suggest_text_alternative(
     if in_link and link_text:
         return trim_to(sentence_case(link_text), limit), "link_text"
     if text_dominant and image_text:
-        return _with_link_target(image_text, limit, trim_sentences, link_href if in_link else None), "image_text"
+        return _with_link_purpose(image_text, limit, trim_sentences, link_purpose if in_link else None), "image_text"
     suggestion = suggest_alt(
-        caption, limit=limit, in_link=in_link, link_text=link_text, link_href=link_href, figcaption=figcaption
+        caption, limit=limit, in_link=in_link, link_text=link_text, link_purpose=link_purpose, figcaption=figcaption
     )
     if suggestion is None:
         return None, None

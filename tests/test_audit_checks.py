@@ -257,10 +257,10 @@ def test_matches_golden_file(audited: dict[str, ImageRecord]) -> None:
         ({"caption": "a dog " * 40, "limit": 30}, "A dog a dog a dog a dog a dog"),
         ({"caption": "a red shoe", "in_link": True, "link_text": "Buy red shoes"}, "Buy red shoes"),
         (
-            {"caption": "a red shoe", "in_link": True, "link_href": "/products/red-shoes"},
+            {"caption": "a red shoe", "in_link": True, "link_purpose": "link to the red shoes page"},
             "A red shoe (link to the red shoes page)",
         ),
-        ({"caption": "a red shoe", "in_link": True, "link_href": "/"}, "A red shoe (link to the home page)"),
+        ({"caption": "a red shoe", "in_link": True, "link_purpose": None}, "A red shoe"),
         ({"caption": "a red shoe on a table", "figcaption": "A red shoe on a table."}, ""),
         ({"caption": "a red shoe on a table", "figcaption": "Autumn collection"}, "A red shoe on a table"),
         ({"caption": None}, None),
@@ -344,3 +344,18 @@ def test_text_checks_read_the_accessible_name(element: dict, slug: str) -> None:
     record.add_element(ElementInfo(tag="img", selector="#a", role="img", **element))
     audit_page(PageReport(url="http://x/", images=[record]))
     assert slug in record.alt_issues and "missing_alt" not in record.alt_issues
+
+
+@pytest.mark.parametrize(
+    ("alt", "placeholder"),
+    [("...", True), ("|", True), ("-", True), ("😀", False), ("👍🏽", False), ("★★★★☆", False), ("©", False)],
+)
+def test_an_emoji_is_a_name_and_punctuation_is_none(alt: str, placeholder: bool) -> None:
+    """WordPress writes every emoji as ``<img class="emoji" alt="😀">``: a screen reader says its name
+    ("grinning face"), so it is no placeholder; "..." or "|" says nothing."""
+    record = ImageRecord(source="http://x/1f600.svg", found_in=["img"], occurrences=1, alt=alt)
+    record.add_element(
+        ElementInfo(tag="img", selector="#e", role="img", alt=alt, accessible_name=alt, name_source="alt")
+    )
+    audit_page(PageReport(url="http://x/", images=[record]))
+    assert ("placeholder_alt" in record.alt_issues) is placeholder

@@ -10,7 +10,7 @@ import pytest
 from bs4 import BeautifulSoup
 from conftest import CaptionsByWidth, FixtureServer, make_image
 
-from auditing.link_names import link_name
+from auditing.link_names import link_name, link_purpose
 from options import AuditOptions
 from pipeline import run_audit
 from records import LINK_TARGET, AuditReport, ImageRecord
@@ -45,11 +45,47 @@ PAGE = "https://www.acme-bakery.example/shop/cakes.html"
         ("http://[::1", None, None),  # no address at all
         ("https://exa mple.com/", None, None),
         ("http://example.com:99999/", None, None),
+        ("/uploads/beach-hut-1024x768.jpg", "Beach hut (full-size image)", "Beach hut (full-size image)"),
+        ("https://cdn.example/p/dunes-scaled.webp", "Dunes (full-size image)", "Dunes (full-size image)"),  # its CDN
+        ("/uploads/IMG_2031.JPG", None, None),  # a camera's name says nothing
     ],
 )
 def test_a_link_is_named_by_where_it_goes(href: str, with_site: str | None, without_site: str | None) -> None:
     assert link_name(href, PAGE, "Acme Bakery") == with_site
     assert link_name(href, PAGE, None) == without_site
+
+
+@pytest.mark.parametrize(
+    ("href", "purpose"),
+    [
+        ("/products/red-shoes", "link to the red shoes page"),
+        ("/", "link to the home page"),
+        ("/SEO-guide/", "link to the SEO guide page"),  # an acronym keeps its capitals
+        ("/files/Winter-Menu.pdf", "link to the Winter Menu PDF file"),  # capitals as written
+        ("https://www.instagram.com/acme/", "link to Instagram"),
+        ("https://play.google.com/store/apps/details?id=x", "link to Google Play"),
+        ("https://partner.example/deals", "link to partner.example"),
+        ("mailto:hello@acme.example", "email hello@acme.example"),
+        ("tel:+44%2020%207946%200000", "call +44 20 7946 0000"),
+        ("/uploads/beach-1024x768.jpg", "opens the full-size image"),  # a gallery's thumbnail
+        ("https://cdn.example/IMG_2031.JPG", "opens the full-size image"),
+        ("/p/12345", None),  # an id: "the 12345 page" would say nothing
+        ("/?page_id=2", None),
+        ("#top", None),
+        ("javascript:void(0)", None),
+    ],
+)
+def test_a_captioned_image_says_what_its_link_does(href: str, purpose: str | None) -> None:
+    assert link_purpose(href, PAGE) == purpose
+
+
+def test_links_resolve_against_the_pages_base() -> None:
+    """A page with ``<base href="/">`` (an Angular app, a shop theme): "./" is the home page, not /shop/."""
+    base = "https://www.acme-bakery.example/"
+    assert link_name("./", PAGE, "Acme Bakery") == "Shop"
+    assert link_name("./", PAGE, "Acme Bakery", base) == "Acme Bakery home page"
+    assert link_purpose("./", PAGE, base) == "link to the home page"
+    assert link_name("contact", PAGE, None, "https://cdn.example/static/") == "cdn.example"  # judged by the page's host
 
 
 @pytest.mark.parametrize(
@@ -194,3 +230,40 @@ def test_the_browser_names_the_same_links(fresh_server: FixtureServer, chromium:
     assert {name: suggestions[name] for name in EXPECTED} == EXPECTED
     svg = next(r for r in report.pages[0].images if "element" in r.found_in)
     assert (svg.suggested_alt, svg.suggestion_for) == ("Acme Bakery on Instagram", "aria-label")
+
+
+GALLERY = """<!doctype html><html lang="en"><head><title>Beach day - Sandy Notes</title><base href="/">
+<meta property="og:site_name" content="Sandy Notes"></head><body>
+<header><a href="./"><img src="uploads/logo.png" width="40" height="40"></a></header>
+<figure><a href="uploads/beach-hut-1024x768.jpg"><img src="uploads/beach-hut-300x225.jpg" alt=""></a></figure>
+<figure><a href="uploads/IMG_2031.jpg"><img src="uploads/IMG_2031-60x45.jpg"></a></figure>
+<a href="blog/dunes-walk/"><img src="uploads/dunes-300x200.jpg" alt=""></a>
+</body></html>"""
+
+
+def test_a_gallery_thumbnail_opens_its_full_size_image(fresh_server: FixtureServer) -> None:
+    """A WordPress gallery links each thumbnail to its full-size file: the suggestion describes the photo
+    and says the link opens it (not "link to the beach hut 1024x768 page"); a thumbnail too small to caption
+    is named by a descriptive file name only; links resolve against ``<base href>``."""
+    fresh_server.add("/blog/beach-day/", GALLERY)
+    fresh_server.add("/uploads/logo.png", make_image(40, 40, seed=1), content_type="image/png")
+    for name, width, height in (
+        ("beach-hut-300x225", 300, 225),
+        ("IMG_2031-60x45", 60, 45),
+        ("dunes-300x200", 301, 200),
+    ):
+        fresh_server.add(
+            f"/uploads/{name}.jpg", make_image(width, height, "JPEG", seed=width), content_type="image/jpeg"
+        )
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    captions = CaptionsByWidth({300: "a wooden hut on a sandy beach", 301: "a path through sand dunes"})
+    report = run_audit([fresh_server.url("/blog/beach-day/")], options, captions)
+    page = report.pages[0]
+    assert page.base_url == fresh_server.url("/")
+    records = _by_name(report)
+    assert records["beach-hut-300x225.jpg"].suggested_alt == "A wooden hut on a sandy beach (opens the full-size image)"
+    assert records["dunes-300x200.jpg"].suggested_alt == "A path through sand dunes (link to the dunes walk page)"
+    assert records["logo.png"].suggested_alt == "Sandy Notes home page"  # "./" under the base, not /blog/beach-day/
+    assert records["IMG_2031-60x45.jpg"].reason == "too_small"
+    assert records["IMG_2031-60x45.jpg"].suggested_alt is None  # "IMG 2031 (full-size image)" would say nothing
+    assert "linked_image_no_text" in records["IMG_2031-60x45.jpg"].alt_issues
