@@ -22,6 +22,9 @@ or edits it.
   first ``h1``), which Shopify requires on updates.
 - ``--wp-cli``: for images WordPress marks ``class="wp-image-<id>"``, one ``wp post meta update
   <id> _wp_attachment_image_alt '…'`` per attachment, every value quoted for the shell.
+
+Both set an alt kept with the image, which every use of it shows, so they carry the suggestion without
+what one link does (:func:`media_alt`); the fix patch writes each tag's own alt and keeps it.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from auditing.link_names import link_purpose
 from records import CAPTIONED, LINK_TARGET, SPACER, AuditReport, ImageRecord, PageReport
 from reports.cells import CSV_ENCODING, NeutralDictWriter
 
@@ -82,6 +86,15 @@ def fixes(report: AuditReport) -> Iterator[tuple[PageReport, ImageRecord, str]]:
         for record in page.images:
             if _carried(record):
                 yield page, record, record.suggested_alt or ""
+
+
+def media_alt(page: PageReport, record: ImageRecord, text: str) -> str:
+    """The text for an alt kept with the image itself (a WordPress attachment's, a Shopify product image's),
+    which every use of the image shows: without what one of its links does ("(opens the full-size image)"
+    belongs to the gallery's thumbnail, not to the photo on a product grid)."""
+    purpose = link_purpose(record.link_href, page.final_url or page.url, page.base_url) if record.in_link else None
+    suffix = f" ({purpose})" if purpose else None
+    return text[: -len(suffix)].rstrip() if suffix and text.endswith(suffix) and len(text) > len(suffix) else text
 
 
 def is_held(record: ImageRecord) -> bool:
@@ -134,7 +147,8 @@ def write_shopify_csv(report: AuditReport, path: str | Path) -> Path:
                 continue
             seen.add((handle_name, source))
             title = page.subject or page.title or handle_name
-            writer.writerow({"Handle": handle_name, "Title": title, "Image Src": source, "Image Alt Text": text})
+            alt = media_alt(page, record, text)
+            writer.writerow({"Handle": handle_name, "Title": title, "Image Src": source, "Image Alt Text": alt})
     return target
 
 
@@ -154,7 +168,8 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
             continue
         done.add(attachment)
         lines.append(f"# {_comment(page.url)}: {_comment(record.url)}")
-        lines.append(f"wp post meta update {attachment} _wp_attachment_image_alt {shlex.quote(text)}")
+        alt = shlex.quote(media_alt(page, record, text))
+        lines.append(f"wp post meta update {attachment} _wp_attachment_image_alt {alt}")
     for page, record in held(report):  # listed, as the fix patch lists them: a review that accepts them adds them
         if record.wp_attachment_id is not None and record.wp_attachment_id not in done:
             done.add(record.wp_attachment_id)

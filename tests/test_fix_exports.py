@@ -114,3 +114,34 @@ def test_the_wp_cli_script_runs_nothing_but_wp(report: AuditReport, tmp_path: Pa
         ["post", "meta", "update", "7", "_wp_attachment_image_alt", suggestions[7]],
     ]
     assert "$(touch PWNED)" in suggestions[42] and "café" in suggestions[42].lower()  # the text as it is
+
+
+def test_an_alt_kept_with_the_image_leaves_out_what_its_link_does(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    """A gallery thumbnail's suggestion ends "(opens the full-size image)": the tag's alt may say so, but
+    the attachment's and the product image's alt is shown wherever the image is, so it is the photo alone."""
+    fresh_server.add(
+        "/blog/dunes",
+        """<html><body><figure class="wp-block-gallery">
+<a href="/wp-content/uploads/2024/dunes-1024x768.jpg"><img class="wp-image-9" alt=""
+   src="/wp-content/uploads/2024/dunes-300x225.jpg"></a></figure></body></html>""",
+    )
+    fresh_server.add(
+        "/products/vase",
+        """<html><body><main><h1>Blue Vase</h1>
+<a href="/cdn/shop/products/vase_2048x.jpg"><img src="/cdn/shop/products/vase_600x.jpg"></a></main></body></html>""",
+    )
+    fresh_server.add("/wp-content/uploads/2024/dunes-300x225.jpg", make_image(401, 300, "JPEG", seed=1),
+                     content_type="image/jpeg")  # fmt: skip
+    fresh_server.add(
+        "/cdn/shop/products/vase_600x.jpg", make_image(405, 300, "JPEG", seed=2), content_type="image/jpeg"
+    )
+    urls = [fresh_server.url("/blog/dunes"), fresh_server.url("/products/vase")]
+    captions = {401: "sand dunes under a blue sky", 405: "a glass vase of flowers on a shelf"}
+    report = run_audit(urls, AuditOptions(render="never", allow_private=True, ocr="off"), CaptionsByWidth(captions))
+    dunes, vase = (page.images[0] for page in report.pages)
+    assert dunes.suggested_alt == "Sand dunes under a blue sky (opens the full-size image)"  # the tag's alt
+    assert vase.suggested_alt == "A glass vase of flowers on a shelf (opens the full-size image)"
+    script = write_atomically(FORMATS["wp_cli"], report, tmp_path / "fix.sh").read_text(encoding="utf-8")
+    assert "wp post meta update 9 _wp_attachment_image_alt 'Sand dunes under a blue sky'\n" in script
+    rows = list(csv.DictReader(write_shopify_csv(report, tmp_path / "s.csv").open(encoding="utf-8-sig")))
+    assert [row["Image Alt Text"] for row in rows] == ["A glass vase of flowers on a shelf"]
