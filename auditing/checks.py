@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from auditing.a11y import NAME_FINDINGS, element_findings, naming_rule, silent
-from auditing.link_names import link_name, link_purpose
+from auditing.link_names import image_link_purpose, link_name
 from auditing.suggest import (
     file_name,
     is_descriptive_filename,
@@ -291,7 +291,7 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
                 limit=settings.max_alt_length,
                 in_link=record.in_link,
                 link_text=record.link_text,
-                link_purpose=_link_purpose(record, page),
+                link_purpose=image_link_purpose(record, page),
                 figcaption=record.figcaption,
                 image_text=readable_text(record),
                 text_dominant=is_text_image(record, settings),
@@ -318,11 +318,6 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
             and "non_descriptive_filename" in record.seo_issues
         ):
             record.suggested_filename = suggest_filename(record.caption, record.source, record.format, taken)
-
-
-def _link_purpose(record: ImageRecord, page: PageReport) -> str | None:
-    """What the image's link does, for the end of its suggestion (:func:`link_purpose`)."""
-    return link_purpose(record.link_href, page.final_url or page.url, page.base_url) if record.in_link else None
 
 
 def _link_target_name(record: ImageRecord, page: PageReport) -> str | None:

@@ -27,10 +27,12 @@ info@example.com)".
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import SplitResult, parse_qsl, unquote, urljoin, urlsplit
 
 from auditing.suggest import file_name, is_descriptive_filename
+from records import ImageRecord, PageReport
 from scraper.elements import IMAGE_EXTENSIONS
 from scraper.urls import bare_host
 
@@ -59,63 +61,96 @@ DOCUMENTS = {".pdf": "PDF", ".doc": "Word", ".docx": "Word", ".xls": "Excel", ".
              ".pptx": "PowerPoint", ".zip": "ZIP", ".csv": "CSV"}  # fmt: skip  # a link to a file says what it opens
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where a link goes, as its address says: one of its fields is set (``home`` alone for the home page)."""
+
+    contact: tuple[str, str] | None = None  # ("mailto" | "tel", the address or number)
+    store: tuple[str, str] | None = None  # (its badge's words, its name)
+    network: str | None = None
+    image: str | None = None  # an image file's address (a thumbnail's full-size image)
+    host: str | None = None  # another site
+    page: tuple[str, str | None] | None = None  # this site's page: its words and the kind of document
+    home: bool = False
+
+
 def link_name(href: str | None, page_url: str, site_name: str | None, base_url: str | None = None) -> str | None:
     """What a link whose only content is an uncaptioned image should be called (see the module), or None;
     ``href`` resolves against the page's ``<base href>`` (``base_url``) where it has one."""
-    parts = _address(href, base_url or page_url)
-    if parts is None:
+    target = _target(href, page_url, base_url)
+    if target is None:
         return None
-    scheme = parts.scheme.lower()
-    if scheme in CONTACTS:
-        contact = _contact(parts, scheme)
-        return f"{CONTACTS[scheme]} {contact}" if contact else None
-    if scheme not in ("http", "https") or not parts.hostname or not HOST.fullmatch(parts.hostname):
-        return None
-    host = bare_host(parts.geturl())
-    if host in STORES:
-        return STORES[host][0]
-    network = _network(host)
-    if network:
-        return f"{site_name} on {network}" if site_name else network
-    if _is_image_file(parts.path):  # on this site or its image CDN
-        words = _image_file_words(parts.geturl())
+    if target.contact:
+        return f"{CONTACTS[target.contact[0]]} {target.contact[1]}"
+    if target.store:
+        return target.store[0]
+    if target.network:
+        return f"{site_name} on {target.network}" if site_name else target.network
+    if target.image:
+        words = _image_file_words(target.image)
         return f"{words} ({FULL_SIZE})" if words else None
-    if host != bare_host(page_url):
-        return host
-    path = _path_words(parts.path)
-    if path is None:
-        return None if _names_a_page(parts.query) else f"{site_name} home page" if site_name else "Home page"
-    words, kind = path
-    return (words + (f" ({kind})" if kind else "")) or None
+    if target.host:
+        return target.host
+    if target.page:
+        words, kind = target.page
+        return (words + (f" ({kind})" if kind else "")) or None
+    return f"{site_name} home page" if site_name else "Home page"
 
 
 def link_purpose(href: str | None, page_url: str, base_url: str | None = None) -> str | None:
     """What following the link of a captioned image does, for the end of its suggested alt ("A red shoe
     (link to the red shoes page)"); None where the address does not say (an id, ``#top``, ``javascript:``)."""
+    target = _target(href, page_url, base_url)
+    if target is None:
+        return None
+    if target.contact:
+        return f"{CONTACTS[target.contact[0]].lower()} {target.contact[1]}"
+    if target.store:
+        return f"link to {target.store[1]}"
+    if target.image:
+        return f"opens the {FULL_SIZE}"
+    if target.network or target.host:
+        return f"link to {target.network or target.host}"
+    if target.page:
+        words, kind = target.page
+        if not words:
+            return None
+        words = words if words[1:] != words[1:].lower() else words[:1].lower() + words[1:]  # as written: SEO
+        return f"link to the {words} {kind} file" if kind else f"link to the {words} page"
+    return "link to the home page"
+
+
+def image_link_purpose(record: ImageRecord, page: PageReport) -> str | None:
+    """What the link of an image on ``page`` does (:func:`link_purpose`); None outside a link."""
+    return link_purpose(record.link_href, page.final_url or page.url, page.base_url) if record.in_link else None
+
+
+def _target(href: str | None, page_url: str, base_url: str | None) -> _Target | None:
+    """Where the link goes, or None where its address names nothing (no address, ``#top``, ``javascript:``,
+    an empty ``mailto:``, a page the query picks)."""
     parts = _address(href, base_url or page_url)
     if parts is None:
         return None
     scheme = parts.scheme.lower()
     if scheme in CONTACTS:
         contact = _contact(parts, scheme)
-        return f"{CONTACTS[scheme].lower()} {contact}" if contact else None
+        return _Target(contact=(scheme, contact)) if contact else None
     if scheme not in ("http", "https") or not parts.hostname or not HOST.fullmatch(parts.hostname):
         return None
     host = bare_host(parts.geturl())
     if host in STORES:
-        return f"link to {STORES[host][1]}"
-    if _is_image_file(parts.path) and not _network(host):
-        return f"opens the {FULL_SIZE}"
+        return _Target(store=STORES[host])
+    network = _network(host)
+    if network:
+        return _Target(network=network)
+    if _is_image_file(parts.path):  # on this site or its image CDN
+        return _Target(image=parts.geturl())
     if host != bare_host(page_url):
-        return f"link to {_network(host) or host}"
+        return _Target(host=host)
     path = _path_words(parts.path)
     if path is None:
-        return None if _names_a_page(parts.query) else "link to the home page"
-    words, kind = path
-    if not words:
-        return None
-    words = words if words[1:] != words[1:].lower() else words[:1].lower() + words[1:]  # as written: SEO, Winter Menu
-    return f"link to the {words} {kind} file" if kind else f"link to the {words} page"
+        return None if _names_a_page(parts.query) else _Target(home=True)
+    return _Target(page=path)
 
 
 def _address(href: str | None, base_url: str) -> SplitResult | None:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from auditing.link_names import link_purpose
+from auditing.link_names import image_link_purpose
 from records import CAPTIONED, LINK_TARGET, SPACER, AuditReport, ImageRecord, PageReport
 from reports.cells import CSV_ENCODING, NeutralDictWriter
 
@@ -92,7 +92,7 @@ def media_alt(page: PageReport, record: ImageRecord, text: str) -> str:
     """The text for an alt kept with the image itself (a WordPress attachment's, a Shopify product image's),
     which every use of the image shows: without what one of its links does ("(opens the full-size image)"
     belongs to the gallery's thumbnail, not to the photo on a product grid)."""
-    purpose = link_purpose(record.link_href, page.final_url or page.url, page.base_url) if record.in_link else None
+    purpose = image_link_purpose(record, page)
     suffix = f" ({purpose})" if purpose else None
     return text[: -len(suffix)].rstrip() if suffix and text.endswith(suffix) and len(text) > len(suffix) else text
 
