@@ -109,6 +109,7 @@ class ElementInfo:
     link_text: str | None = None  # that link's own name: aria-label, title or text (None: none, or no link)
     link_href: str | None = None  # that link's href as written (None: none, or no link)
     name_note: str | None = None  # why a browser may compute another name (styles were not computed)
+    sizing: str | None = None  # img: how its box is reserved before it loads (scraper.sizing; None: not an img)
     issues: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from records import (
     PageReport,
 )
 from scraper.accname import sanitize
+from scraper.sizing import UNSIZED
 
 ALT_SOURCES = frozenset({"img", "input"})
 SOCIAL_SOURCES = ("og:image", "twitter:image")
@@ -203,7 +204,7 @@ def _seo_issues(record: ImageRecord, settings: AuditSettings) -> list[str]:
         issues.append("empty_src")
     if ELEMENT in record.found_in:  # no image file: nothing to size, compress or rename
         return issues
-    if ALT_SOURCES & set(record.found_in) and (record.width_attr is None or record.height_attr is None):
+    if _unsized(record):
         issues.append("missing_dimensions")
     if _oversized(record, settings):
         issues.append("oversized_image")
@@ -211,6 +212,15 @@ def _seo_issues(record: ImageRecord, settings: AuditSettings) -> list[str]:
     if record.status == CAPTIONED and not inline and not is_descriptive_filename(record.source):
         issues.append("non_descriptive_filename")
     return issues
+
+
+def _unsized(record: ImageRecord) -> bool:
+    """Lighthouse's unsized-images: an ``img`` element of this image that the page gives no box before the image
+    loads (``ElementInfo.sizing``); a record made before elements knew it reads its first img's attributes."""
+    sizings = [element.sizing for element in record.elements if element.tag == "img" and element.sizing]
+    if sizings:
+        return UNSIZED in sizings
+    return "img" in record.found_in and (record.width_attr is None or record.height_attr is None)
 
 
 def _oversized(record: ImageRecord, settings: AuditSettings) -> bool:

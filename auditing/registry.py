@@ -236,8 +236,10 @@ ISSUES: dict[str, Issue] = {
             "seo",
             "minor",
             "Missing width/height",
-            "Without width and height attributes the layout shifts while the image loads (CLS).",
+            "Nothing reserves the img's box before it loads (width and height attributes, or CSS width and height "
+            "or one of them with aspect-ratio), so the layout shifts when it arrives (CLS).",
             _CLS,
+            lighthouse="unsized-images",
         ),
         Issue(
             "oversized_image",
@@ -246,6 +248,7 @@ ISSUES: dict[str, Issue] = {
             "Image larger than shown",
             "The file is more than twice as wide as the space it is shown in; serve a smaller size (srcset).",
             _SIZE_IMAGES,
+            lighthouse="uses-responsive-images",
         ),
         Issue(
             "inconsistent_alt",

@@ -67,6 +67,18 @@ def inline_style_urls(style: str) -> list[str]:
     return _declaration_urls(tinycss2.parse_component_value_list(style))
 
 
+def inline_declarations(style: str) -> dict[str, str]:
+    """A ``style`` attribute's declarations by lower-case property name (the last one wins), values as
+    written without ``!important``."""
+    found: dict[str, str] = {}
+    if not style.strip():
+        return found
+    for decl in tinycss2.parse_blocks_contents(tinycss2.parse_component_value_list(style), skip_whitespace=True):
+        if isinstance(decl, ast.Declaration):
+            found[decl.lower_name] = tinycss2.serialize(decl.value).strip()
+    return found
+
+
 def stylesheet_backgrounds(css_text: str) -> tuple[list[CssBackground], list[str]]:
     """Return background rules and ``@import`` URLs of a stylesheet (``@media`` included)."""
     rules = tinycss2.parse_stylesheet(css_text, skip_whitespace=True, skip_comments=True)

@@ -24,6 +24,7 @@ from records import ELEMENT, ElementInfo, ImageRecord, element_source
 from scraper.context import PageContext, in_main_content, nearest_heading, page_context
 from scraper.css import inline_style_urls, matchable_selector, stylesheet_backgrounds
 from scraper.elements import ElementReader, drawn_elements, enclosing_link, is_image_object
+from scraper.sizing import static_sizing
 from scraper.srcset import Candidate, largest, parse_srcset
 from scraper.urls import resource_url
 
@@ -303,6 +304,8 @@ class StaticCollector(Collector):
             self.add(raw_url, found_in, alt)
             return
         info = self.reader.info(element)
+        if element.name == "img":
+            info.sizing = static_sizing(element, _int_attr(element, "width"), _int_attr(element, "height"), raw_url)
         if element.name in ("img", "input") and self.shows_no_image(raw_url):
             self.drawn(element.name, found_in, element, info)
             return

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from scraper.elements import is_image_data
+from scraper.sizing import effective_sizing, needs_styles
 
 log = logging.getLogger("altscout.render")
 
@@ -140,6 +141,7 @@ async def read_page(
                 item["svg_image"] = is_svg(str(item.get("url") or ""))
         names_until = time.monotonic() + max(0.0, deadline - time.monotonic()) * NAMES_TIME_SHARE
         named = await _names(cdp, items, element_ids, names_until)
+        await _styles(cdp, items, element_ids, names_until)
         shots = await _screenshots(cdp, items, budget, deadline)
         log.debug("read %d items, %d named by Chromium, %d screenshots", len(items), named, len(shots))
         return data, shots
@@ -167,6 +169,40 @@ async def _names(cdp: Any, items: list[dict[str, Any]], element_ids: list[str], 
             item["ax"] = ax_facts(tree.get("nodes") or [])
         named += len(chunk)
     return named
+
+
+async def _styles(cdp: Any, items: list[dict[str, Any]], element_ids: list[str], until: float) -> None:
+    """The width, height and aspect-ratio each ``img`` that its attributes leave unsized gets from its own
+    styles (``cssSizing``, as Lighthouse reads them: ``CSS.getMatchedStylesForNode``), asked
+    ``NAMES_IN_FLIGHT`` at a time; an ``img`` not reached by ``until`` has none."""
+    asked = [
+        item
+        for item in items
+        if item.get("kind") == "img"
+        and item.get("ref") is not None
+        and item["ref"] < len(element_ids)
+        and needs_styles(item.get("widthAttr"), item.get("heightAttr"), item.get("position"), str(item.get("url", "")))
+    ]
+    if not asked or time.monotonic() > until:
+        return
+    await cdp.send("DOM.enable")
+    await cdp.send("CSS.enable")
+    await cdp.send("DOM.getDocument", {"depth": 0})
+    for start in range(0, len(asked), NAMES_IN_FLIGHT):
+        if time.monotonic() > until:
+            break
+        chunk = asked[start : start + NAMES_IN_FLIGHT]
+        await asyncio.gather(*(_matched_sizing(cdp, item, element_ids[item["ref"]]) for item in chunk))
+
+
+async def _matched_sizing(cdp: Any, item: dict[str, Any], object_id: str) -> None:
+    try:
+        node = await cdp.send("DOM.requestNode", {"objectId": object_id})
+        matched = await cdp.send("CSS.getMatchedStylesForNode", {"nodeId": node["nodeId"]})
+    except Exception as exc:  # a node gone from the document: its sizing stays unread
+        log.debug("matched styles: %s", exc)
+        return
+    item["cssSizing"] = effective_sizing(matched)
 
 
 async def _call(cdp: Any, object_id: str, function: str, by_value: bool) -> Any:

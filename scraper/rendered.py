@@ -42,6 +42,7 @@ from scraper.discover import (
 )
 from scraper.elements import SVG_IMAGE_ROLES
 from scraper.render_ax import HIDDEN_REASONS, PRESENTATIONAL_REASONS
+from scraper.sizing import img_sizing
 from scraper.srcset import largest, parse_srcset
 from scraper.urls import resource_url
 
@@ -110,6 +111,20 @@ def element_from_item(item: dict[str, Any]) -> ElementInfo | None:
         in_link=bool(item.get("inLink")),
         link_text=sanitize(item.get("linkText")) or None if item.get("inLink") else None,
         link_href=item.get("linkHref") if item.get("inLink") else None,
+        sizing=_sizing(item) if item.get("kind") == "img" else None,
+    )
+
+
+def _sizing(item: dict[str, Any]) -> str:
+    """How the page sizes a rendered ``img`` (Lighthouse's unsized-images): its attributes, its matched styles
+    (``cssSizing``, read only when the attributes do not size it), its position and its box."""
+    return img_sizing(
+        width_attr=item.get("widthAttr"),
+        height_attr=item.get("heightAttr"),
+        css=item.get("cssSizing"),
+        position=item.get("position"),
+        url=str(item.get("url") or ""),
+        box=(float(item.get("w") or 0), float(item.get("h") or 0)),
     )
 
 
