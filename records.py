@@ -110,6 +110,8 @@ class ElementInfo:
     link_href: str | None = None  # that link's href as written (None: none, or no link)
     name_note: str | None = None  # why a browser may compute another name (styles were not computed)
     sizing: str | None = None  # img: how its box is reserved before it loads (scraper.sizing; None: not an img)
+    shown_size: list[int] | None = None  # a rendered img: its laid-out width and height (HTMLImageElement.width)
+    object_fit: str | None = None  # a rendered img: its computed object-fit
     issues: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from scraper.accname import sanitize
 from scraper.sizing import UNSIZED
 
 ALT_SOURCES = frozenset({"img", "input"})
+ASPECT_TOLERANCE_PX = 2  # Lighthouse's image-aspect-ratio threshold
 SOCIAL_SOURCES = ("og:image", "twitter:image")
 ELEMENT_SOURCES = frozenset({"style", "css", "background", "poster"})  # shown by an element without alt semantics
 DRAWN_SOURCES = frozenset({"svg", "role-img", "object", "canvas"})  # elements named with aria-label (and role=img)
@@ -208,6 +209,8 @@ def _seo_issues(record: ImageRecord, settings: AuditSettings) -> list[str]:
         issues.append("missing_dimensions")
     if _oversized(record, settings):
         issues.append("oversized_image")
+    if _distorted(record):
+        issues.append("distorted_image")
     inline = record.source.startswith("data:")  # an inline data: image has no file to name
     if record.status == CAPTIONED and not inline and not is_descriptive_filename(record.source):
         issues.append("non_descriptive_filename")
@@ -221,6 +224,24 @@ def _unsized(record: ImageRecord) -> bool:
     if sizings:
         return UNSIZED in sizings
     return "img" in record.found_in and (record.width_attr is None or record.height_attr is None)
+
+
+def _distorted(record: ImageRecord) -> bool:
+    """Lighthouse's image-aspect-ratio: a rendered img (object-fit fill, not SVG) whose laid-out box differs from
+    the file's aspect ratio by 2 px or more, measured on the side the file's ratio fits in the smaller length."""
+    file_w, file_h = record.width or 0, record.height or 0
+    if record.format == "SVG" or file_w <= 5 or file_h <= 5:
+        return False
+    for element in record.elements:
+        if element.tag != "img" or element.object_fit != "fill" or not element.shown_size:
+            continue
+        shown_w, shown_h = element.shown_size
+        if not (shown_w and shown_h):
+            continue
+        fit_h, fit_w = shown_w * file_h / file_w, shown_h * file_w / file_h
+        if (abs(fit_h - shown_h) if fit_h < fit_w else abs(fit_w - shown_w)) >= ASPECT_TOLERANCE_PX:
+            return True
+    return False
 
 
 def _oversized(record: ImageRecord, settings: AuditSettings) -> bool:

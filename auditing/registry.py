@@ -17,6 +17,7 @@ _G94 = "https://www.w3.org/WAI/WCAG22/Techniques/general/G94"
 _WEB_DEV_IMAGES = "https://web.dev/learn/images"
 _SIZE_IMAGES = "https://developer.chrome.com/docs/lighthouse/performance/uses-responsive-images"
 _CLS = "https://web.dev/articles/optimize-cls#images-without-dimensions"
+_ASPECT_RATIO = "https://developer.chrome.com/docs/lighthouse/best-practices/image-aspect-ratio"
 _IMAGES_OF_TEXT = "https://www.w3.org/WAI/WCAG22/Understanding/images-of-text.html"
 _TEXT_IN_ALT = "https://www.w3.org/WAI/tutorials/images/textual/"
 _OG_ALT = "https://ogp.me/#structured"
@@ -251,6 +252,16 @@ ISSUES: dict[str, Issue] = {
             lighthouse="uses-responsive-images",
         ),
         Issue(
+            "distorted_image",
+            "seo",
+            "minor",
+            "Image shown stretched",
+            "The img's box has another aspect ratio than its file and object-fit is fill, so the image is shown "
+            "stretched or squashed; give the box the file's ratio, or use object-fit: cover or contain.",
+            _ASPECT_RATIO,
+            lighthouse="image-aspect-ratio",
+        ),
+        Issue(
             "inconsistent_alt",
             "alt",
             "minor",
@@ -311,7 +322,7 @@ def severity_at_least(severity: str, threshold: str) -> bool:
 # reads no image, cannot make them, so a comparison with one does not count them as new or fixed.
 NEEDS_THE_IMAGE = frozenset(
     {"alt_mismatch", "empty_alt_on_content", "alt_missing_text", "image_of_text", "broken_image", "large_file",
-     "modern_format", "oversized_image", "non_descriptive_filename"}
+     "modern_format", "oversized_image", "distorted_image", "non_descriptive_filename"}
 )  # fmt: skip
 
 

@@ -142,6 +142,7 @@
       kind: "img", url: img.currentSrc || img.src, src: img.src, srcsets, lazy, lazySrcsets, sources,
       picture: !!picture, decoded: img.complete && img.naturalWidth > 0,
       position: getComputedStyle(picture || img).position,
+      shownSize: [img.width, img.height], objectFit: getComputedStyle(img).objectFit,
       alt: attr(img, "alt"), naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight,
       ...box(img), ...context(img), facts: facts(img), ref: ref(img),
     });

@@ -112,6 +112,8 @@ def element_from_item(item: dict[str, Any]) -> ElementInfo | None:
         link_text=sanitize(item.get("linkText")) or None if item.get("inLink") else None,
         link_href=item.get("linkHref") if item.get("inLink") else None,
         sizing=_sizing(item) if item.get("kind") == "img" else None,
+        shown_size=[int(side) for side in item["shownSize"]] if item.get("shownSize") else None,
+        object_fit=item.get("objectFit"),
     )
 
 
