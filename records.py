@@ -112,6 +112,7 @@ class ElementInfo:
     sizing: str | None = None  # img: how its box is reserved before it loads (scraper.sizing; None: not an img)
     shown_size: list[int] | None = None  # a rendered img: its laid-out width and height (HTMLImageElement.width)
     object_fit: str | None = None  # a rendered img: its computed object-fit
+    resolution_needed: list[int] | None = None  # a rendered img: least file width, height not to blur (Lighthouse)
     issues: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -211,6 +211,8 @@ def _seo_issues(record: ImageRecord, settings: AuditSettings) -> list[str]:
         issues.append("oversized_image")
     if _distorted(record):
         issues.append("distorted_image")
+    if _blurry(record):
+        issues.append("low_resolution_image")
     inline = record.source.startswith("data:")  # an inline data: image has no file to name
     if record.status == CAPTIONED and not inline and not is_descriptive_filename(record.source):
         issues.append("non_descriptive_filename")
@@ -242,6 +244,18 @@ def _distorted(record: ImageRecord) -> bool:
         if (abs(fit_h - shown_h) if fit_h < fit_w else abs(fit_w - shown_w)) >= ASPECT_TOLERANCE_PX:
             return True
     return False
+
+
+def _blurry(record: ImageRecord) -> bool:
+    """Lighthouse's image-size-responsive: the file is smaller than a rendered img's box needs
+    (``ElementInfo.resolution_needed``)."""
+    if record.format == "SVG" or not (record.width and record.height):
+        return False
+    return any(
+        element.tag == "img" and element.resolution_needed is not None
+        and (record.width < element.resolution_needed[0] or record.height < element.resolution_needed[1])
+        for element in record.elements
+    )  # fmt: skip
 
 
 def _oversized(record: ImageRecord, settings: AuditSettings) -> bool:

@@ -18,6 +18,7 @@ _WEB_DEV_IMAGES = "https://web.dev/learn/images"
 _SIZE_IMAGES = "https://developer.chrome.com/docs/lighthouse/performance/uses-responsive-images"
 _CLS = "https://web.dev/articles/optimize-cls#images-without-dimensions"
 _ASPECT_RATIO = "https://developer.chrome.com/docs/lighthouse/best-practices/image-aspect-ratio"
+_RESOLUTION = "https://developer.chrome.com/docs/lighthouse/best-practices/image-size-responsive"
 _IMAGES_OF_TEXT = "https://www.w3.org/WAI/WCAG22/Understanding/images-of-text.html"
 _TEXT_IN_ALT = "https://www.w3.org/WAI/tutorials/images/textual/"
 _OG_ALT = "https://ogp.me/#structured"
@@ -262,6 +263,16 @@ ISSUES: dict[str, Issue] = {
             lighthouse="image-aspect-ratio",
         ),
         Issue(
+            "low_resolution_image",
+            "seo",
+            "minor",
+            "Image blurry at its size",
+            "The file has fewer pixels than the box it is shown in (under 75% of its width or height; under all of "
+            "it for an icon of 64 px or less), so it looks blurry; serve a larger file (srcset).",
+            _RESOLUTION,
+            lighthouse="image-size-responsive",
+        ),
+        Issue(
             "inconsistent_alt",
             "alt",
             "minor",
@@ -322,7 +333,8 @@ def severity_at_least(severity: str, threshold: str) -> bool:
 # reads no image, cannot make them, so a comparison with one does not count them as new or fixed.
 NEEDS_THE_IMAGE = frozenset(
     {"alt_mismatch", "empty_alt_on_content", "alt_missing_text", "image_of_text", "broken_image", "large_file",
-     "modern_format", "oversized_image", "distorted_image", "non_descriptive_filename"}
+     "modern_format", "oversized_image", "distorted_image", "low_resolution_image",
+     "non_descriptive_filename"}
 )  # fmt: skip
 
 

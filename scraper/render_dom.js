@@ -90,6 +90,10 @@
     return { w: Math.round(r.width), h: Math.round(r.height), visible: shown,
       x: r.left + window.scrollX, y: r.top + window.scrollY };
   };
+  const fitsViewport = (el) => {
+    const r = el.getBoundingClientRect();
+    return r.width <= window.innerWidth && r.height <= window.innerHeight;
+  };
   const context = (el) => {
     const out = {};
     out.title = attr(el, "title");
@@ -143,6 +147,7 @@
       picture: !!picture, decoded: img.complete && img.naturalWidth > 0,
       position: getComputedStyle(picture || img).position,
       shownSize: [img.width, img.height], objectFit: getComputedStyle(img).objectFit,
+      imageRendering: getComputedStyle(img).imageRendering, fitsViewport: fitsViewport(img),
       alt: attr(img, "alt"), naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight,
       ...box(img), ...context(img), facts: facts(img), ref: ref(img),
     });

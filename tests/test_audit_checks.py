@@ -195,7 +195,7 @@ def audited(server: FixtureServer) -> dict[str, ImageRecord]:
 
 # oversized_image needs the rendered size (tests/test_render.py, the unit test below); inconsistent_alt
 # compares pages (tests/test_site_reports.py).
-RENDERED_ONLY = {"oversized_image", "distorted_image", "inconsistent_alt"}
+RENDERED_ONLY = {"oversized_image", "distorted_image", "low_resolution_image", "inconsistent_alt"}
 TEXT_IN_IMAGES = {"image_of_text", "alt_missing_text"}  # need images of text: tests/test_ocr.py
 
 
