@@ -363,10 +363,18 @@ def find_images(page: ParsedPage, stylesheets: Iterable[tuple[str, str]] = ()) -
     """Every image of the page in document order; ``stylesheets`` are ``(css_text, css_url)``."""
     soup = page.soup
     collector = StaticCollector(page, ElementReader(soup))
-    for element in soup.find_all(["img", "input", "video", "object"]):
+    found = soup.find_all(["img", "input", "video", "object"])
+    imgs = [(element, chosen_img_url(element), element.find_parent("noscript") is not None)
+            for element in found if element.name == "img"]  # fmt: skip
+    # An img in <noscript> is a lazy image's copy for visitors without scripts: one more occurrence only when the
+    # page shows that image nowhere else.
+    shown = {collector.resolve(url) for _, (url, _), fallback in imgs if not fallback}
+    chosen = {id(element): (url, how, fallback) for element, (url, how), fallback in imgs}
+    for element in found:
         if element.name == "img":
-            url, how = chosen_img_url(element)
-            collector.add_element(url, how, element, _attr_alt(element))
+            url, how, fallback = chosen[id(element)]
+            if not fallback or collector.resolve(url) not in shown:
+                collector.add_element(url, how, element, _attr_alt(element))
         elif element.name == "input" and str(element.get("type") or "").lower() == "image":
             collector.add_element(str(element.get("src") or ""), ["input"], element, _attr_alt(element))
         elif element.name == "video" and element.get("poster"):

@@ -66,6 +66,18 @@ def test_lazy_src_preferred_only_over_placeholders() -> None:
     assert [r.source.rsplit("/", 1)[-1] for r in found] == ["real.jpg", "lazy2.jpg", "kept.jpg", "orig.jpg"]
 
 
+def test_a_noscript_copy_of_a_lazy_image_is_not_a_second_occurrence() -> None:
+    found = images(
+        '<img class="lazy" src="data:image/svg+xml,%3Csvg%3E%3C/svg%3E" data-src="hero.jpg" alt="Our shop">'
+        '<noscript><img src="hero.jpg" alt="Our shop"></noscript>'
+        '<noscript><img src="only-without-scripts.jpg" alt="Map"></noscript><img src="after.jpg" alt="After">'
+    )
+    assert [(r.source.rsplit("/", 1)[-1], r.occurrences) for r in found] == [
+        ("hero.jpg", 1), ("only-without-scripts.jpg", 1), ("after.jpg", 1),
+    ]  # fmt: skip
+    assert found[1].elements[0].sizing == "not_displayed"  # what only a visitor without scripts sees
+
+
 def test_skipped_schemes_and_data_uris() -> None:
     found = images(
         '<img src="javascript:void(0)"><img src="about:blank"><img src="blob:https://x/1">'
