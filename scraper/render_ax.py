@@ -185,9 +185,12 @@ async def _styles(cdp: Any, items: list[dict[str, Any]], element_ids: list[str],
     ]
     if not asked or time.monotonic() > until:
         return
-    await cdp.send("DOM.enable")
-    await cdp.send("CSS.enable")
-    await cdp.send("DOM.getDocument", {"depth": 0})
+    try:
+        for method in ("DOM.enable", "CSS.enable", "DOM.getDocument"):
+            await cdp.send(method)
+    except Exception as exc:  # no styles to read: every asked img stays unread (not judged)
+        log.debug("styles not read: %s", exc)
+        return
     for start in range(0, len(asked), NAMES_IN_FLIGHT):
         if time.monotonic() > until:
             break

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -43,7 +42,7 @@ from scraper.discover import (
 )
 from scraper.elements import SVG_IMAGE_ROLES
 from scraper.render_ax import HIDDEN_REASONS, PRESENTATIONAL_REASONS
-from scraper.sizing import img_sizing
+from scraper.sizing import img_sizing, resolution_needed
 from scraper.srcset import largest, parse_srcset
 from scraper.urls import resource_url
 
@@ -59,9 +58,6 @@ FRAMEWORK_ROOTS = (
     ("[data-v-app]", "Vue root"),
     ("#svelte", "Svelte root"),
 )
-_DENSITY = re.compile(r" \d+(\.\d+)?x")  # a srcset density descriptor, as Lighthouse spots one
-_SMALL_IMAGE = 64  # px a side: an icon needs all its pixels, a larger image _LARGE_IMAGE_SHARE of them
-_LARGE_IMAGE_SHARE = 0.75
 _TEXT_FEW = 200  # characters of visible text in an "almost empty" body
 _SCRIPT_LARGE = 20_000  # bytes of inline script, or any external bundle, counts as a large script
 
@@ -120,22 +116,6 @@ def element_from_item(item: dict[str, Any]) -> ElementInfo | None:
         object_fit=item.get("objectFit"),
         resolution_needed=resolution_needed(item) if item.get("kind") == "img" else None,
     )
-
-
-def resolution_needed(item: dict[str, Any]) -> list[int] | None:
-    """Lighthouse's image-size-responsive at device pixel ratio 1: the least width and height a rendered ``img``'s
-    file needs not to look blurry in its box (all of it up to 64 px a side, 75% above), or None where it does not
-    judge: a box of 1 px or less, larger than the window or not visible, object-fit other than fill, pixel art
-    (image-rendering pixelated or crisp-edges) or a srcset with density descriptors."""
-    width, height = (int(side) for side in item.get("shownSize") or (0, 0))
-    if width <= 1 or height <= 1 or not item.get("visible") or not item.get("fitsViewport"):
-        return None
-    if item.get("objectFit") != "fill" or item.get("imageRendering") in ("pixelated", "crisp-edges"):
-        return None
-    if _DENSITY.search(str((item.get("srcsets") or [""])[0])):
-        return None
-    factor = 1.0 if width <= _SMALL_IMAGE and height <= _SMALL_IMAGE else _LARGE_IMAGE_SHARE
-    return [math.ceil(factor * width), math.ceil(factor * height)]
 
 
 def _sizing(item: dict[str, Any]) -> str:

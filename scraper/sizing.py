@@ -1,4 +1,6 @@
-"""Whether the page reserves an ``img``'s box before its image arrives: Lighthouse's ``unsized-images``.
+"""An ``img``'s box against its image: Lighthouse's ``unsized-images`` and ``image-size-responsive``.
+
+Whether the page reserves an ``img``'s box before its image arrives (``unsized-images``):
 
 An image the layout cannot size until its bytes arrive moves everything below it when they do
 (Cumulative Layout Shift). Lighthouse counts an ``img`` as sized by its ``width`` and ``height``
@@ -12,10 +14,15 @@ there is one), a ``data:`` SVG, or one with a 0x0 box.
 browser the CSS comes from Chromium's matched styles (:func:`effective_sizing` reads
 ``CSS.getMatchedStylesForNode``); without one, :func:`static_sizing` reads the attributes and the
 inline ``style`` (stylesheet rules need the browser's cascade).
+
+:func:`resolution_needed` is the least file size a rendered ``img``'s box needs not to look blurry
+(``image-size-responsive`` at device pixel ratio 1; ``ElementInfo.resolution_needed``).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +42,9 @@ SIZING_VALUES = (SIZED_BY_ATTRIBUTES, SIZED_BY_CSS, OUT_OF_FLOW, NOT_DISPLAYED, 
 
 SIZE_PROPERTIES = ("width", "height", "aspect-ratio")
 _NOT_EXPLICIT = frozenset({"auto", "initial", "unset", "inherit"})
+_DENSITY = re.compile(r" \d+(\.\d+)?x")  # a srcset density descriptor, as Lighthouse spots one
+_SMALL_IMAGE = 64  # px a side: an icon needs all its pixels, a larger image _LARGE_IMAGE_SHARE of them
+_LARGE_IMAGE_SHARE = 0.75
 
 
 def explicit_css(value: str | None) -> bool:
@@ -138,3 +148,19 @@ def _kept_out_of_layout(tag: Tag) -> bool:
             return True
         node = node.parent
     return False
+
+
+def resolution_needed(item: dict[str, Any]) -> list[int] | None:
+    """Lighthouse's image-size-responsive at device pixel ratio 1: the least width and height a rendered ``img``'s
+    file needs not to look blurry in its box (all of it up to 64 px a side, 75% above), or None where it does not
+    judge: a box of 1 px or less, larger than the window or not visible, object-fit other than fill, pixel art
+    (image-rendering pixelated or crisp-edges) or a srcset with density descriptors."""
+    width, height = (int(side) for side in item.get("shownSize") or (0, 0))
+    if width <= 1 or height <= 1 or not item.get("visible") or not item.get("fitsViewport"):
+        return None
+    if item.get("objectFit") != "fill" or item.get("imageRendering") in ("pixelated", "crisp-edges"):
+        return None
+    if _DENSITY.search(str((item.get("srcsets") or [""])[0])):
+        return None
+    factor = 1.0 if width <= _SMALL_IMAGE and height <= _SMALL_IMAGE else _LARGE_IMAGE_SHARE
+    return [math.ceil(factor * width), math.ceil(factor * height)]

@@ -12,7 +12,7 @@ from auditing import audit_page
 from options import AuditOptions
 from pipeline import run_audit
 from records import ElementInfo, ImageRecord, PageReport
-from scraper.rendered import resolution_needed
+from scraper.sizing import resolution_needed
 
 SVG_DOT = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='120' height='120'%3E%3C/svg%3E"
 # file -> (markup, the file's width and height (None: no file), distorted, blurry) in Chromium
