@@ -144,8 +144,9 @@ def _kept_out_of_layout(tag: Tag) -> bool:
     while isinstance(node, Tag) and node.name != "[document]":
         if node.name in NOT_RENDERED or node.has_attr("hidden"):
             return True
-        if inline_declarations(str(node.get("style") or "")).get("display", "").strip().lower() == "none":
-            return True
+        style = str(node.get("style") or "")
+        if "display" in style.lower() and inline_declarations(style).get("display", "").strip().lower() == "none":
+            return True  # parsed only where a display is written: every unsized img walks its ancestors
         node = node.parent
     return False
 
