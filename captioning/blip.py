@@ -221,6 +221,12 @@ class BlipCaptioner:
             self._pixels = PixelRecipe.from_processor(processor.image_processor)
             self._pixels_ready = True
 
+    def use_pixel_recipe(self, recipe: PixelRecipe) -> None:
+        """Prepare with a recipe read elsewhere (the Ray driver's): this process never loads the processor."""
+        with self._lock:
+            if self._model is None:
+                self._pixels, self._pixels_ready = recipe, True
+
     def pixel_recipe(self) -> PixelRecipe | None:
         """What ``prepare`` does, as a picklable recipe (worker processes prepare with it); None
         when the processor cannot be copied and runs at batch time."""

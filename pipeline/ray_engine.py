@@ -90,12 +90,16 @@ class RayEngine(Engine):
     """The local engine's driver-side logic with the stages on Ray Data."""
 
     def _load_models(self) -> None:
-        """The driver loads no captioner (the actors do); a fixed language's translator fails fast here."""
+        """The driver loads no model (the actors do), only the processor's pixel recipe; a fixed language's
+        translator fails fast here."""
         from captioning.cache import caption_namespace
         from captioning.translate import AUTO, ENGLISH
 
         if any(self.run.is_folder(target) for target in self.targets):
             raise OptionsError("--engine ray audits web pages; caption local folders with --engine local")
+        # Read once here and handed to the image actors, which then never load the processor themselves;
+        # a model that cannot be read fails here, in one sentence, before the cluster is asked for anything.
+        self.pixels = getattr(self.run.captioner, "pixel_recipe", lambda: None)()
         ensure_ray(self.options.ray_address)
         if self.options.lang not in (ENGLISH, AUTO):
             self.run.translator_for(self.options.lang).load()
@@ -145,11 +149,13 @@ class RayEngine(Engine):
         self.start_bookkeeping()
         stop = threading.Event()
         try:
-            if not self._feed():
-                return
+            first = self._next_urls()
+            if not first[0]:
+                return  # nothing to audit: no cluster work started
             inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
             rows = self._rows_with_flushes(self._dataset(gate, ledger), stop)
             threading.Thread(target=self._pump_rows, args=(rows, inbox), name="altscout-ray-rows", daemon=True).start()
+            self._send(*first)  # waits for the queue's actor to start, while the dataset's actors start too
             reader = threading.Thread(target=self._pump_found, args=(inbox, stop), name="altscout-ray-found")
             reader.daemon = True
             reader.start()
@@ -231,30 +237,30 @@ class RayEngine(Engine):
                 quiet["since"], quiet["flushes_left"] = now, FLUSHES_PER_QUIET
             yield out
 
-    def _feed(self) -> bool:
-        """Hand the frontier's next URLs to the cluster; close the source when the crawl is done.
+    def _feed(self) -> None:
+        """Hand the frontier's next URLs to the cluster; close the source when the crawl is done."""
+        self._send(*self._next_urls())
 
-        Returns False when there was nothing to do at all.
-        """
+    def _next_urls(self) -> tuple[list[UrlRow], bool]:
+        """The frontier's next URLs, as many as the pages in flight leave room for; and whether it ran out."""
         batch: list[UrlRow] = []
-        exhausted = False
         while len(self.out) + len(self.assembling) + len(batch) < self.pages_in_flight():
             row = self.frontier.next()
             if row is None:
-                exhausted = True
-                break
+                return batch, True
             batch.append(row)
+        return batch, False
+
+    def _send(self, batch: list[UrlRow], exhausted: bool) -> None:
+        """URLs onto the source's queue; ``None`` once the frontier is exhausted and no discovery is out."""
         if batch:
             self.sent.update((row.url, row) for row in batch)
             self.out.update(row.url for row in batch)
             carried = self.revisits.carried if self.revisits is not None else lambda url: ""
             self.queue.put([(row.url, carried(row.url)) for row in batch])
-            return True
-        if exhausted and not self.sent and not self.closed:
+        elif exhausted and not self.sent and not self.closed:
             self.closed = True  # every discovery is back: no page can offer another link
             self.queue.put(None)
-            return bool(self.out or self.assembling)
-        return True
 
     def _dataset(self, gate: Any, ledger: Any) -> Any:
         import ray.data
@@ -283,7 +289,7 @@ class RayEngine(Engine):
             )
             .map_batches(
                 PrepareStage,
-                fn_constructor_kwargs={"options": options, "responses": self._responses()},
+                fn_constructor_kwargs={"options": options, "responses": self._responses(), "pixels": self.pixels},
                 batch_size=1,  # a page; its images are downloaded by the actor's threads at once
                 compute=_pool(1, workers),
                 num_cpus=IO_ACTOR_CPUS,

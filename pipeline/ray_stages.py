@@ -232,9 +232,13 @@ class DiscoverStage:
 class PrepareStage:
     """The image stage on a worker: fetch, decode, prepare for the model, read the text (threads inside)."""
 
-    def __init__(self, options: dict[str, Any], responses: tuple[str, str] | None = None) -> None:
+    def __init__(self, options: dict[str, Any], responses: tuple[str, str] | None = None, pixels: Any = None) -> None:
+        """``pixels``: the driver's pixel recipe, so the actor prepares without loading the model's processor
+        (3 s of imports and files per actor, which made the pool look busy and start more actors)."""
         self.options = options_from_dict(options)
         self.run = AuditRun(self.options)
+        if pixels is not None and hasattr(self.run.captioner, "use_pixel_recipe"):
+            self.run.captioner.use_pixel_recipe(pixels)
         if responses is not None:
             self.run.open_responses(Path(responses[0]), responses[1])
         self.run.start_ocr()

@@ -195,6 +195,40 @@ def test_balanced_batches() -> None:
     assert [x for b in balanced_batches(list(range(13)), 4) for x in b] == list(range(13))
 
 
+def test_an_image_actor_prepares_with_the_drivers_pixel_recipe(
+    fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver reads the processor's pixel recipe once; an image actor given it never loads the processor
+    (3 s of imports per actor, which made the pool look busy and start more actors)."""
+    import io
+    import pickle
+    import shutil
+
+    import numpy as np
+    import transformers
+    from PIL import Image
+    from test_reaudit import png
+
+    from captioning.registry import get_captioner
+    from pipeline.ray_stages import PAGE, PrepareStage, _row, _rows
+    from records import ImageRecord, PageReport
+
+    recipe = get_captioner(options(tiny_blip_dir, tmp_path, "ray").captioner_spec).pixel_recipe()
+    assert recipe is not None
+    own_model = shutil.copytree(tiny_blip_dir, tmp_path / "model")  # a captioner of its own: nothing loaded yet
+    loads: list[str] = []
+    for kind in (transformers.AutoProcessor, transformers.BlipProcessor, transformers.AutoConfig):
+        monkeypatch.setattr(kind, "from_pretrained", lambda *args, **kwargs: loads.append(str(args)))
+    body = png((200, 30, 40), (180, 120))
+    fresh_server.add("/img/red.png", body, content_type="image/png")
+    page = PageReport(url=fresh_server.url("/"), images=[ImageRecord(source=fresh_server.url("/img/red.png"))])
+    stage = PrepareStage(options(own_model, tmp_path, "ray").to_dict(), pixels=recipe)
+    columns = stage({key: [value] for key, value in _row(PAGE, page.url, {"page": page.to_state(), "leads": [0]}).items()})
+    [(index, _, model_input)] = pickle.loads(_rows(columns)[0]["prepared"])
+    assert index == 0 and loads == []
+    assert np.array_equal(model_input, recipe.to_array(Image.open(io.BytesIO(body)).convert("RGB")))
+
+
 def test_the_driver_waits_for_discoveries_and_leaders(
     fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
