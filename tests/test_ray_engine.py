@@ -223,7 +223,8 @@ def test_an_image_actor_prepares_with_the_drivers_pixel_recipe(
     fresh_server.add("/img/red.png", body, content_type="image/png")
     page = PageReport(url=fresh_server.url("/"), images=[ImageRecord(source=fresh_server.url("/img/red.png"))])
     stage = PrepareStage(options(own_model, tmp_path, "ray").to_dict(), pixels=recipe)
-    columns = stage({key: [value] for key, value in _row(PAGE, page.url, {"page": page.to_state(), "leads": [0]}).items()})
+    row = _row(PAGE, page.url, {"page": page.to_state(), "leads": [0]})
+    columns = stage({key: [value] for key, value in row.items()})
     [(index, _, model_input)] = pickle.loads(_rows(columns)[0]["prepared"])
     assert index == 0 and loads == []
     assert np.array_equal(model_input, recipe.to_array(Image.open(io.BytesIO(body)).convert("RGB")))
