@@ -230,6 +230,25 @@ def test_an_image_actor_prepares_with_the_drivers_pixel_recipe(
     assert np.array_equal(model_input, recipe.to_array(Image.open(io.BytesIO(body)).convert("RGB")))
 
 
+def test_a_model_the_driver_cannot_read_is_one_sentence_before_ray_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver reads the processor's recipe before it asks for a cluster: a folder holding another kind
+    of model is the captioner's one sentence, and no Ray is started or dialled."""
+    from captioning.base import ModelLoadError
+    from pipeline import ray_engine
+
+    dialled: list[object] = []
+    monkeypatch.setattr(ray_engine, "ensure_ray", dialled.append)
+    text_model = tmp_path / "text-model"
+    text_model.mkdir()
+    (text_model / "config.json").write_text('{"model_type": "bert"}')
+    with pytest.raises(ModelLoadError) as caught:
+        run_audit(["http://127.0.0.1:9/"], options(text_model, tmp_path, "ray"))
+    assert "is a 'bert' model, not a BLIP or BLIP-2 captioning model" in str(caught.value)
+    assert "\n" not in str(caught.value) and dialled == []
+
+
 def test_the_driver_waits_for_discoveries_and_leaders(
     fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
