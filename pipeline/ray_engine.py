@@ -28,6 +28,7 @@ copy its outcome in the driver).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -146,15 +147,19 @@ class RayEngine(Engine):
         self.found = Queue(actor_options={"num_cpus": 0})
         gate = ray.remote(HostGate).options(num_cpus=0, max_concurrency=1000).remote(self.options.per_host_pages)
         ledger = ray.remote(ImageLedger).options(num_cpus=0).remote()
+        actors = [self.queue.actor, self.found.actor, gate, ledger]
         self.start_bookkeeping()
         stop = threading.Event()
+        pump: threading.Thread | None = None
         try:
             first = self._next_urls()
             if not first[0]:
                 return  # nothing to audit: no cluster work started
             inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
             rows = self._rows_with_flushes(self._dataset(gate, ledger), stop)
-            threading.Thread(target=self._pump_rows, args=(rows, inbox), name="altscout-ray-rows", daemon=True).start()
+            pump = threading.Thread(target=self._pump_rows, args=(rows, inbox, stop), name="altscout-ray-rows")
+            pump.daemon = True
+            pump.start()
             self._send(*first)  # waits for the queue's actor to start, while the dataset's actors start too
             reader = threading.Thread(target=self._pump_found, args=(inbox, stop), name="altscout-ray-found")
             reader.daemon = True
@@ -162,7 +167,10 @@ class RayEngine(Engine):
             while (item := inbox.get())[0] != "end":
                 kind, value = item
                 if kind == "error":
-                    raise value
+                    try:
+                        raise value
+                    finally:  # no frame of this generator keeps the error (and the dataset behind it) alive
+                        item = value = None
                 yield from self._on_found(value) if kind == "found" else self._on_row(value)
                 self._feed()
             stop.set()
@@ -176,19 +184,51 @@ class RayEngine(Engine):
             yield from self._lost()
         finally:
             stop.set()
-            for actor in (self.queue.actor, self.found.actor, gate, ledger):
-                ray.kill(actor)
+            if pump is not None and pump.is_alive():  # stopped (or failed) while the dataset runs
+                ending = threading.Thread(target=self._end_stopped, args=(pump, actors), name="altscout-ray-stop")
+                ending.daemon = True
+                ending.start()
+            else:
+                for actor in actors:
+                    ray.kill(actor)
+
+    def _end_stopped(self, pump: threading.Thread, actors: list[Any]) -> None:
+        """A run stopped early gives the cluster back: its dataset ends first, then its small actors go.
+
+        Killing the queues under a running dataset failed it, and Ray Data 2.60 shuts a failed dataset
+        down without killing its actors (they go when nothing refers to them any more); in the test
+        suite a stopped run's actors kept their CPUs and the next run's captioning actor never started.
+        So the source is closed (an idle dataset then ends normally), and the row thread stops at the
+        next row, which closes the dataset's iterator: Ray Data then kills the stage actors at once.
+        """
+        import ray
+
+        with contextlib.suppress(Exception):  # the queue's actor gone already: the dataset ends with it
+            self.queue.put(None)
+        pump.join()
+        for actor in actors:
+            ray.kill(actor)
 
     @staticmethod
-    def _pump_rows(rows: Iterator[dict[str, Any]], inbox: queue.SimpleQueue[tuple[str, Any]]) -> None:
-        """The dataset's rows into the driver's inbox (a thread: the found queue is read beside it)."""
+    def _pump_rows(
+        rows: Iterator[dict[str, Any]], inbox: queue.SimpleQueue[tuple[str, Any]], stop: threading.Event
+    ) -> None:
+        """The dataset's rows into the driver's inbox (a thread: the found queue is read beside it),
+        until the dataset ends or the driver stops."""
         try:
             for row in rows:
+                if stop.is_set():
+                    return  # the run was stopped: closing ``rows`` (below) ends the dataset
                 inbox.put(("row", row))
-        except BaseException as exc:  # raised again in the driver's loop
-            inbox.put(("error", exc))
+        except BaseException as exc:
+            if not stop.is_set():
+                inbox.put(("error", exc))  # raised again in the driver's loop
         else:
             inbox.put(("end", None))
+        finally:
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
 
     def _pump_found(self, inbox: queue.SimpleQueue[tuple[str, Any]], stop: threading.Event) -> None:
         """Discoveries (links, the page's fate) into the driver's inbox as soon as a worker sends them."""
@@ -230,12 +270,18 @@ class RayEngine(Engine):
 
         if padding > 1:
             threading.Thread(target=flush_when_quiet, name="altscout-ray-flush", daemon=True).start()
-        for out in dataset.iter_rows():
-            if out["kind"] != FLUSH_KIND:
-                now = time.monotonic()
-                gaps.append(now - quiet["since"])
-                quiet["since"], quiet["flushes_left"] = now, FLUSHES_PER_QUIET
-            yield out
+        rows = iter(dataset.iter_rows())
+        try:
+            for out in rows:
+                if out["kind"] != FLUSH_KIND:
+                    now = time.monotonic()
+                    gaps.append(now - quiet["since"])
+                    quiet["since"], quiet["flushes_left"] = now, FLUSHES_PER_QUIET
+                yield out
+        finally:  # closed early (the run stopped): Ray Data shuts the executor down and kills the stage actors now
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
 
     def _feed(self) -> None:
         """Hand the frontier's next URLs to the cluster; close the source when the crawl is done."""

@@ -125,6 +125,27 @@ def test_a_killed_captioning_actor_loses_nothing(
     assert len({page.url for page in report.pages}) == len(report.pages)
 
 
+def assert_stopping_gives_the_cluster_back(run: Iterator[object], within_s: float = 60.0) -> None:
+    """Stopping a run frees every CPU of the local Ray: its actors are gone and a next run can start.
+
+    With the garbage collector off, so the actors go because the run ended its dataset, not whenever
+    Python frees what still refers to them (a stopped run's actors that kept their CPUs made the next
+    run's captioning actor wait forever)."""
+    import gc
+
+    gc.disable()
+    try:
+        run.close()  # type: ignore[attr-defined]
+        deadline = time.monotonic() + within_s
+        while ray.available_resources().get("CPU", 0.0) < ray.cluster_resources()["CPU"]:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+        assert ray.available_resources().get("CPU", 0.0) == ray.cluster_resources()["CPU"]
+    finally:
+        gc.enable()
+
+
 def test_ray_resumes_from_the_state(
     local_ray: None, fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path
 ) -> None:
@@ -138,7 +159,7 @@ def test_ray_resumes_from_the_state(
     for event in first:
         if isinstance(event, PageFinished) and event.index >= 3:
             break
-    first.close()
+    assert_stopping_gives_the_cluster_back(first)  # while the slow pages are still on the cluster
     with sqlite3.connect(opts.state_path) as db:
         audited = {url for (url,) in db.execute("SELECT url FROM urls WHERE status = 'audited'")}
     assert len(audited) >= 4
@@ -165,7 +186,7 @@ def test_ray_sharded_run_stopped_then_rerun_recomputes_no_shard(
     for event in first:
         if isinstance(event, PageFinished) and len(markers(folder)) >= 2:
             break
-    first.close()
+    assert_stopping_gives_the_cluster_back(first)
     kept = {path.name: path.read_bytes() for path in folder.glob("shard-*")}
     done_urls = [url for marker in markers(folder) for url, *_ in marker["urls"]]
     assert len(done_urls) == 6 and not (folder / "report.json").exists()
