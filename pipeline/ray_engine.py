@@ -36,7 +36,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,10 +167,7 @@ class RayEngine(Engine):
             while (item := inbox.get())[0] != "end":
                 kind, value = item
                 if kind == "error":
-                    try:
-                        raise value
-                    finally:  # no frame of this generator keeps the error (and the dataset behind it) alive
-                        item = value = None
+                    raise value
                 yield from self._on_found(value) if kind == "found" else self._on_row(value)
                 self._feed()
             stop.set()
@@ -211,7 +208,7 @@ class RayEngine(Engine):
 
     @staticmethod
     def _pump_rows(
-        rows: Iterator[dict[str, Any]], inbox: queue.SimpleQueue[tuple[str, Any]], stop: threading.Event
+        rows: Generator[dict[str, Any], None, None], inbox: queue.SimpleQueue[tuple[str, Any]], stop: threading.Event
     ) -> None:
         """The dataset's rows into the driver's inbox (a thread: the found queue is read beside it),
         until the dataset ends or the driver stops."""
@@ -226,9 +223,7 @@ class RayEngine(Engine):
         else:
             inbox.put(("end", None))
         finally:
-            close = getattr(rows, "close", None)
-            if close is not None:
-                close()
+            rows.close()
 
     def _pump_found(self, inbox: queue.SimpleQueue[tuple[str, Any]], stop: threading.Event) -> None:
         """Discoveries (links, the page's fate) into the driver's inbox as soon as a worker sends them."""
@@ -242,7 +237,7 @@ class RayEngine(Engine):
             except Exception:  # the run is ending and the queue with it
                 return
 
-    def _rows_with_flushes(self, dataset: Any, stop: threading.Event) -> Iterator[dict[str, Any]]:
+    def _rows_with_flushes(self, dataset: Any, stop: threading.Event) -> Generator[dict[str, Any], None, None]:
         """The dataset's rows; when the cluster is quiet, flush rows fill a captioning call's partial batch of pages.
 
         A stage that takes N pages a call waits for N rows until its input ends, and a crawl's input
