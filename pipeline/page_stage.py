@@ -223,6 +223,8 @@ def _image_target(
     page.final_url = document.final_url
     stash = ResponseStash(len(document.content))
     stash.put(document.final_url, document, is_image=True)
+    if responses is not None:  # for the image stage in another process (a worker, a Ray actor on this node)
+        responses.keep(document)
     record = ImageRecord(source=document.final_url, found_in=["url"], occurrences=1)
     prefilter([record], options)
     page.images = [record]

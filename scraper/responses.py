@@ -34,7 +34,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -157,6 +157,19 @@ class ResponseStore:
                 return self._remember(key, self._result(url, meta, body), max_bytes)
             answer = self._from_wire(key, url, meta, max_bytes, deadline_s, accept, headers)
             return self._remember(key, answer, max_bytes)
+
+    def keep(self, result: FetchResult) -> None:
+        """An answer read outside the store this run (an image address's own page request), kept for its
+        final URL: the image stage, in this process or another sharing the folder, is answered from it."""
+        if result.status >= 300:
+            return
+        key = resource_url(result.final_url, result.final_url)
+        with self._stripes[hash(key) % LOCK_STRIPES], self._file_lock(key):
+            answer = replace(result, url=key, final_url=key, redirects=[])
+            self._write(key, answer)
+            with self._lock:
+                self._errors.pop(key, None)
+            self._remember(key, answer, len(answer.content))
 
     def add_counts(self, counts: WireCounts) -> None:
         """Requests that a worker process of the same run sent through its own store of this folder."""

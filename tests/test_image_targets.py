@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
 from conftest import FakeCaptioner, FixtureServer, make_image
 
 from options import AuditOptions
@@ -13,15 +12,14 @@ from pipeline import run_audit
 STATIC = AuditOptions(render="never", allow_private=True, batch_size=4, ocr="off")
 
 
-@pytest.mark.parametrize("processes", [0, 2])
-def test_an_image_address_is_captioned_from_the_one_answer_read(fresh_server: FixtureServer, processes: int) -> None:
+def test_an_image_address_is_captioned_from_the_one_answer_read(fresh_server: FixtureServer) -> None:
+    """The local engine's threads (worker processes: test_processes.py; Ray: test_ray_engine.py)."""
     server = fresh_server
     server.add("/photos/shop-front.jpg", make_image(640, 480, "JPEG", seed=3), content_type="image/jpeg")
     server.add("/icon.png", make_image(24, 24), content_type="image/png")
     server.add("/page.html", '<html><body><img src="/photos/shop-front.jpg" alt="Our shop"></body></html>')
-    options = dataclasses.replace(STATIC, processes=processes)
     urls = [server.url(path) for path in ("/photos/shop-front.jpg", "/icon.png", "/page.html")]
-    report = run_audit(urls, options, FakeCaptioner())
+    report = run_audit(urls, STATIC, FakeCaptioner())
     photo_page, icon_page, html_page = report.pages
     assert [page.status for page in report.pages] == ["ok", "ok", "ok"]
     (photo,) = photo_page.images

@@ -223,6 +223,27 @@ def test_the_per_host_limit_holds_across_processes(run_with_processes: AuditRun)
     assert state["most"] == 1
 
 
+def test_an_image_address_read_in_a_worker_is_not_fetched_again(tmp_path: Any, fresh_server: FixtureServer) -> None:
+    """An address that is an image, discovered in one worker: the image stage (in a worker, or here) is
+    answered from the run's store, not from the site a second time."""
+    options = AuditOptions(render="never", allow_private=True, processes=2, image_deadline_s=10, ocr="off")
+    run = AuditRun(options, RecipeCaptioner())
+    run.open_responses(tmp_path / "responses", "run-1")
+    run.stage_processes = processes = StageProcesses.start(run)
+    assert processes is not None and processes.wait_started(60)
+    try:
+        url = fresh_server.add("/photos/front.jpg", make_image(320, 240, "JPEG", seed=3), content_type="image/jpeg")
+        assert processes.takes_pages()
+        discovered = run.page_stage()(url, None, None)
+        (record,) = discovered.page.images
+        assert record.found_in == ["url"] and processes.takes(record, discovered.source)  # a worker reads it
+        (prepared,) = run.image_group_stage()([(record, discovered.source)])
+        assert prepared is not None and (record.width, record.height) == (320, 240)
+        assert fresh_server.routes["/photos/front.jpg"].hits == 1
+    finally:
+        run.close()
+
+
 def test_a_dead_worker_turns_the_pool_off_and_the_image_is_prepared_here(
     run_with_processes: AuditRun, fresh_server: FixtureServer
 ) -> None:

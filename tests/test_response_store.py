@@ -165,3 +165,24 @@ def test_a_store_closed_as_the_interpreter_exits_is_removed_without_hanging(tmp_
     root = str(Path(__file__).resolve().parent.parent)
     done = subprocess.run([sys.executable, "-c", script, str(folder)], cwd=root, timeout=60, check=False)
     assert done.returncode == 0 and not folder.exists()
+
+
+def test_an_answer_read_outside_the_store_is_kept_for_the_run(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    """An image address's own page request: kept under its final URL, so another process of the run
+    is answered from the folder; a later run revalidates it; an error answer is not kept."""
+    body = png_bytes((120, 80))
+    url = fresh_server.add("/photo.png", body, content_type="image/png", etag=True)
+    fresh_server.add("/old-photo.png", status=301, headers={"Location": "/photo.png"})
+    read = FETCHER.fetch(fresh_server.url("/old-photo.png"), max_bytes=KB * KB, deadline_s=5)
+    assert read.final_url == url and read.redirects == [url]
+    ResponseStore(FETCHER, tmp_path / "r", run="run-1").keep(read)
+    other_process = ResponseStore(FETCHER, tmp_path / "r", run="run-1")
+    kept = other_process.fetch(url, max_bytes=KB * KB, deadline_s=5)
+    assert (kept.status, kept.content, kept.final_url) == (200, body, url) and other_process.counts.disk_hits == 1
+    assert hits(fresh_server) == {"/old-photo.png": 1, "/photo.png": 1}
+    later_run = ResponseStore(FETCHER, tmp_path / "r", run="run-2")
+    assert get(later_run, url) == body and later_run.counts.not_modified == 1  # asked conditionally
+    missing = fresh_server.add("/missing.png", status=404)
+    store = ResponseStore(FETCHER, tmp_path / "r", run="run-2")
+    store.keep(FETCHER.fetch(missing, max_bytes=KB, deadline_s=5, raise_for_status=False))
+    assert store.fetch(missing, max_bytes=KB, deadline_s=5).status == 404 and hits(fresh_server)["/missing.png"] == 2
