@@ -349,7 +349,7 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
         elif target == "alt" and "missing_alt" in record.alt_issues and _spacer(record):
             record.suggested_alt, record.suggestion_basis, record.suggestion_for = "", SPACER, "alt"
         elif target is not None and record.status != CAPTIONED and "linked_image_no_text" in record.alt_issues:
-            name = _link_target_name(record, page)
+            name = link_target_name(record, page, page.site_name)
             if name:  # a small logo or icon that is a link's only content: named by where the link goes
                 record.suggested_alt, record.suggestion_basis, record.suggestion_for = name, LINK_TARGET, target
         for slug in _text_issues(record, settings, has_alt_semantics):
@@ -365,14 +365,15 @@ def audit_page(page: PageReport, settings: AuditSettings | None = None) -> None:
             record.suggested_filename = suggest_filename(record.caption, record.source, record.format, taken)
 
 
-def _link_target_name(record: ImageRecord, page: PageReport) -> str | None:
-    """The name of where the image's links go (:func:`link_name`), when every shown occurrence of it is the
-    only content of a link and all go to one place: one text serves every tag the fix exports change."""
+def link_target_name(record: ImageRecord, page: PageReport, site_name: str | None) -> str | None:
+    """The name of where the image's links go (:func:`link_name`, with ``site_name``), when every shown
+    occurrence of it is the only content of a link and all go to one place: one text serves every tag
+    the fix exports change."""
     shown = [element for element in record.elements if not element.hidden]
     if not shown or not all(_names_no_link(record, element) for element in shown):
         return None
     page_url = page.final_url or page.url
-    names = {link_name(element.link_href, page_url, page.site_name, page.base_url) for element in shown}
+    names = {link_name(element.link_href, page_url, site_name, page.base_url) for element in shown}
     return names.pop() if len(names) == 1 else None
 
 

@@ -1,19 +1,26 @@
-"""Site-level views: each distinct image with every page it appears on, and inconsistent alt text.
+"""Site-level views: each distinct image with every page it appears on, inconsistent alt text, and
+one site name for the link-target names of every page.
 
 An image is identified by its content (SHA-256) when it was read, else by its URL, so the same
 photo under two URLs is one entry. ``inconsistent_alt`` is added to every occurrence of a content
 image (captioned, with alt semantics, not hidden from assistive technology) whose alt text differs
 between pages (absent, empty and each distinct text count as different).
+
+A page that states no site name (its ``<title>`` is "Our story") names a linked logo by the name its
+site's other pages state: "Crumb & Co home page" on every page, not "Home page" on some, so the fix
+exports set one text for the one logo.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from auditing.a11y import silent
-from auditing.checks import ALT_SOURCES
-from records import CAPTIONED, ImageRecord, PageReport
+from auditing.checks import ALT_SOURCES, link_target_name
+from records import CAPTIONED, LINK_TARGET, ImageRecord, PageReport
+from scraper.urls import bare_host
 
 
 def site_images(pages: Iterable[PageReport]) -> list[dict[str, Any]]:
@@ -58,3 +65,35 @@ def image_view(occurrences: list[tuple[str, ImageRecord]]) -> dict[str, Any]:
         "inconsistent_alt": inconsistent,
         "pages": [{"page": p, "url": r.url, "alt": r.alt} for p, r in occurrences],
     }
+
+
+
+class SiteNames:
+    """The site name each host's pages state most often (the first stated wins a tie), counted a page at a
+    time (a host's distinct names, not its pages, are held)."""
+
+    def __init__(self, pages: Iterable[PageReport] = ()) -> None:
+        self._counts: dict[str, Counter[str]] = {}
+        for page in pages:
+            self.add(page)
+
+    def add(self, page: PageReport) -> None:
+        """Count the name ``page`` states, if any."""
+        if page.status == "ok" and page.site_name:
+            self._counts.setdefault(bare_host(page.final_url or page.url), Counter())[page.site_name] += 1
+
+    def for_page(self, page: PageReport) -> str | None:
+        """The name the pages of ``page``'s host state most often, or None."""
+        names = self._counts.get(bare_host(page.final_url or page.url))
+        return names.most_common(1)[0][0] if names else None
+
+
+def name_the_site(page: PageReport, names: SiteNames) -> None:
+    """On a page that states no site name, the link-target names read the one its site's other pages
+    state; what a page states itself stands."""
+    name = names.for_page(page) if page.status == "ok" and not page.site_name else None
+    if name is None:
+        return
+    for record in page.images:
+        if record.suggestion_basis == LINK_TARGET and (text := link_target_name(record, page, name)):
+            record.suggested_alt = text

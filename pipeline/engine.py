@@ -33,7 +33,7 @@ from typing import Any
 
 from auditing import audit_page as audit_checks
 from auditing.registry import issue_types
-from auditing.site import site_images
+from auditing.site import SiteNames, name_the_site, site_images
 from captioning import Captioner
 from captioning.cache import caption_namespace
 from captioning.translate import AUTO, ENGLISH
@@ -261,6 +261,9 @@ class Engine:
     def _report(self, model: dict[str, Any], elapsed: float) -> AuditReport:
         """The report, read back from the store."""
         report = AuditReport(model=model, pages=list(self.store.pages()), issue_types=issue_types())
+        names = SiteNames(report.pages)
+        for page in report.pages:
+            name_the_site(page, names)
         if self.site_report:
             report.images = site_images(report.pages)
             report.site = self.site_block()

@@ -6,7 +6,8 @@ URL met, with its outcome) and ``run.json`` (the model, the site block, the elap
 reports are then built in passes over the shards, one page in memory at a time:
 
 1. every image occurrence goes into a scratch SQLite file, grouped by image (content or URL),
-   which gives the site's images view and the ``inconsistent_alt`` findings, one image at a time;
+   which gives the site's images view and the ``inconsistent_alt`` findings, one image at a time,
+   and the site names the pages state (for the link-target names of pages that state none);
 2. ``captions.txt``, ``report.csv``, ``report.json`` (pages streamed between the images view and
    the summary) and the counts for ``pages.csv``, with the summary counted as pages go by;
 3. ``report.html``, streamed by the template (its summary needs pass 2).
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from auditing.registry import issue_types
-from auditing.site import image_key, image_view
+from auditing.site import SiteNames, image_key, image_view, name_the_site
 from records import ImageRecord, PageReport, SummaryCounter
 from reports.cells import CSV_ENCODING
 from reports.formats import FORMATS
@@ -92,6 +93,7 @@ class _Occurrences:
         self.db.execute("CREATE TABLE occurrences (key TEXT, seq INTEGER, page TEXT, record TEXT)")
         self.db.execute("CREATE TABLE inconsistent (page TEXT, url TEXT)")
         self.db.execute("CREATE TABLE views (seq INTEGER PRIMARY KEY, view TEXT)")
+        self.site_names = SiteNames()
 
     def build(self, pages: Iterable[tuple[str, PageReport]]) -> int:
         """Group every occurrence by image; keep each image's view and its inconsistent occurrences."""
@@ -100,6 +102,7 @@ class _Occurrences:
         for _, page in pages:
             if page.status != "ok":
                 continue
+            self.site_names.add(page)
             for record in page.images:
                 seq += 1
                 row = (image_key(record), seq, page.url, json.dumps(record.to_state()))
@@ -132,7 +135,8 @@ class _Occurrences:
             yield first_seq, group
 
     def mark(self, page: PageReport) -> None:
-        """Add ``inconsistent_alt`` to the page's records found so in pass 1."""
+        """Add ``inconsistent_alt`` to the page's records found so in pass 1; name the site where the page does not."""
+        name_the_site(page, self.site_names)
         urls = {url for (url,) in self.db.execute("SELECT url FROM inconsistent WHERE page = ?", (page.url,))}
         for record in page.images:
             if record.url in urls and "inconsistent_alt" not in record.alt_issues:

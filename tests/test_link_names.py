@@ -267,3 +267,38 @@ def test_a_gallery_thumbnail_opens_its_full_size_image(fresh_server: FixtureServ
     assert records["IMG_2031-60x45.jpg"].reason == "too_small"
     assert records["IMG_2031-60x45.jpg"].suggested_alt is None  # "IMG 2031 (full-size image)" would say nothing
     assert "linked_image_no_text" in records["IMG_2031-60x45.jpg"].alt_issues
+
+
+STORY = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Our story</title></head><body>
+<header><a href="/"><img src="/logo.svg"></a></header><h1>Our story</h1>
+<a href="https://facebook.com/acmebakery"><img src="/fb.png" width="24" height="24" alt=""></a></body></html>"""
+
+
+def test_a_page_that_states_no_site_name_names_the_logo_as_its_site_does(
+    fresh_server: FixtureServer, tmp_path: Path
+) -> None:
+    """/story's title leaves the name out and it has no og:site_name; its linked logo and icon still get the
+    name the home page states, so the patch sets one text for the one logo in both files. A page of another
+    host that states nothing keeps "Home page"."""
+    _serve(fresh_server, HOME)
+    fresh_server.add("/story/", STORY)
+    other = fresh_server.url("/story/").replace("127.0.0.1", "localhost")  # another host, the same server
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    urls = [fresh_server.url("/"), fresh_server.url("/story/"), other]
+    report = run_audit(urls, options, CaptionsByWidth({501: "a pair of brown leather shoes"}))
+    home, story, elsewhere = report.pages
+    assert home.site_name == "Acme Bakery" and story.site_name is None  # what each page states
+    assert _suggestions({r.source.rsplit("/", 1)[-1]: r for r in story.images}) == {
+        "logo.svg": ("Acme Bakery home page", LINK_TARGET, "alt"),
+        "fb.png": ("Acme Bakery on Facebook", LINK_TARGET, "alt"),
+    }
+    assert [r.suggested_alt for r in elsewhere.images] == ["Home page", "Facebook"]
+
+    folder = tmp_path / "site"
+    (folder / "story").mkdir(parents=True)
+    (folder / "index.html").write_text(HOME, encoding="utf-8")
+    (folder / "story" / "index.html").write_text(STORY, encoding="utf-8")
+    write_fix_patch(AuditReport(pages=[home, story]), folder, tmp_path / "alt.patch")
+    subprocess.run(["git", "apply", str(tmp_path / "alt.patch")], cwd=folder, check=True, capture_output=True)
+    for path in ("index.html", "story/index.html"):
+        assert '<a href="/"><img alt="Acme Bakery home page" src="/logo.svg"></a>' in (folder / path).read_text()

@@ -29,13 +29,17 @@ from state.store import AUDITED, QUEUED, AuditStore
 
 
 def serve_site(server: FixtureServer) -> None:
-    """The chain site, a failing page, and the same photo with different alt text on two pages."""
+    """The chain site, a failing page, the same photo with different alt text on two pages, and a linked
+    mark too small to caption on a page that does not state the site's name (the home page does)."""
     serve_chain(server)
     server.add("/img/shared.png", make_image(240, 160, seed=77), content_type="image/png")
-    server.add("/", server.routes["/"].body.replace(b"</body>", b"<a href='/x'>x</a><a href='/y'>y</a>"
-               b"<a href='/broken'>b</a></body>"))  # fmt: skip
+    server.add("/img/mark.png", make_image(24, 24, seed=78), content_type="image/png")
+    home = server.routes["/"].body.replace(b"</body>", b"<a href='/x'>x</a><a href='/y'>y</a><a href='/broken'>b</a>"
+                                           b"</body>")  # fmt: skip
+    server.add("/", home.replace(b"<html>", b"<html><head><meta property='og:site_name' content='Chain Co'></head>"))
     server.add("/x", "<html><body><img src='/img/shared.png' alt='A red chair'></body></html>")
-    server.add("/y", "<html><body><img src='/img/shared.png' alt='Chair'></body></html>")
+    server.add("/y", "<html><body><img src='/img/shared.png' alt='Chair'><a href='/'><img src='/img/mark.png'></a>"
+               "</body></html>")  # fmt: skip
     server.add("/broken", "oops", status=500)
 
 
@@ -79,6 +83,8 @@ def test_reports_built_from_shards_match_the_in_memory_reports(
     assert comparable(data) == comparable(expected)
     chair = next(i for i in data["images"] if i["urls"][0].endswith("/img/shared.png"))
     assert chair["inconsistent_alt"] and len(chair["pages"]) == 2  # found across two shards' pages
+    y_page = next(page for page in data["pages"] if page["url"].endswith("/y"))
+    assert y_page["site_name"] is None and "Chain Co home page" in [i["suggested_alt"] for i in y_page["images"]]
 
     def rows(path: Path) -> list[str]:
         return sorted(json.dumps(row, sort_keys=True) for row in csv.DictReader(path.open(encoding="utf-8-sig")))
