@@ -183,16 +183,23 @@ def writable(path: Path, flag: str, stdout_ok: bool = False) -> None:
     where = f"{flag} {path}"
     if path.is_dir():
         raise InputError(f"{where} is a folder", {CLI: f"give a file name for {flag}, e.g. {path / 'report'}"})
-    existing = path.parent
+    _can_create(path.parent, where, flag)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(f"{where} cannot be written: permission denied",
+                         {CLI: f"choose a file you can write to for {flag}"})  # fmt: skip
+
+
+def _can_create(path: Path, where: str, flag: str) -> None:
+    """A file can be made in folder ``path``, or in the nearest folder above it that exists (where the
+    missing ones are made): tried, since permissions, read-only mounts and root all answer the same way."""
+    existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
         raise InputError(f"{where} cannot be written: {existing} is a file, not a folder")
-    try:  # try it: permissions, read-only mounts and root all answer the same way
+    try:
         with tempfile.NamedTemporaryFile(dir=existing, prefix=".altscout-check-"):
             pass
-        if path.exists() and not os.access(path, os.W_OK):
-            raise PermissionError(13, "permission denied")
     except OSError as exc:
         raise InputError(f"{where} cannot be written: {exc.strerror or exc} in {existing}",
                          {CLI: f"choose a folder you can write to for {flag}"}) from None  # fmt: skip
@@ -211,10 +218,11 @@ def state_file(path: Path, flag: str = "--state") -> None:
 
 
 def folder(path: Path, flag: str) -> None:
-    """A folder AltScout makes when missing (--cache, --data-dir, --shard-dir), never a file."""
+    """A folder AltScout makes when missing and writes in (--cache, --data-dir, --shard-dir), never a file."""
     if path.exists() and not path.is_dir():
         raise InputError(f"{flag} {path} is a file, not a folder",
                          {CLI: "give a folder's name (it is made when missing)"})  # fmt: skip
+    _can_create(path, f"{flag} {path}", flag)
 
 
 def looks_like_path(model: str) -> bool:

@@ -214,6 +214,9 @@ def test_file_mistakes_name_the_flag_and_the_fix(tmp_path: Path) -> None:
     blocker.write_text("x")
     result = run_cli("https://example.com/", "--json", str(blocker / "report.json"), cwd=tmp_path)
     assert result.returncode == 2 and f"--json {blocker}/report.json cannot be written" in one_line(result.stderr)
+    result = run_cli("https://example.com/", "--shard-dir", str(blocker / "shards"), cwd=tmp_path)  # was a traceback
+    sentence = f"--shard-dir {blocker}/shards cannot be written: {blocker} is a file, not a folder"
+    assert result.returncode == 2 and sentence in one_line(result.stderr)
     folder = tmp_path / "empty-model"
     folder.mkdir()
     result = run_cli("https://example.com/", "--model", str(folder), cwd=tmp_path)
