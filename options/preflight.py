@@ -173,6 +173,9 @@ def processes_here(processes: int | None) -> None:
                          {CLI: f"give at most {PROCESSES_PER_CPU * cpus}, or 0 for threads only"})  # fmt: skip
 
 
+FILE_EXAMPLES = {"--state": "audit.db", "--rename-plan": "renames.csv"}  # a file name for a flag given a folder
+
+
 def writable(path: Path, flag: str, stdout_ok: bool = False) -> None:
     """A report path that can be created and written: refused now, not after an hour of crawling; ``-``
     (standard output, see :func:`standard_output`) where ``stdout_ok``."""
@@ -182,7 +185,8 @@ def writable(path: Path, flag: str, stdout_ok: bool = False) -> None:
         raise InputError(f"{flag} needs a file name: standard output (-) is for reports")
     where = f"{flag} {path}"
     if path.is_dir():
-        raise InputError(f"{where} is a folder", {CLI: f"give a file name for {flag}, e.g. {path / 'report'}"})
+        example = FILE_EXAMPLES.get(flag, "report")
+        raise InputError(f"{where} is a folder", {CLI: f"give a file name for {flag}, e.g. {path / example}"})
     _can_create(path.parent, where, flag)
     if path.exists() and not os.access(path, os.W_OK):
         raise InputError(f"{where} cannot be written: permission denied",

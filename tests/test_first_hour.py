@@ -217,6 +217,9 @@ def test_file_mistakes_name_the_flag_and_the_fix(tmp_path: Path) -> None:
     result = run_cli("https://example.com/", "--shard-dir", str(blocker / "shards"), cwd=tmp_path)  # was a traceback
     sentence = f"--shard-dir {blocker}/shards cannot be written: {blocker} is a file, not a folder"
     assert result.returncode == 2 and sentence in one_line(result.stderr)
+    result = run_cli("https://example.com/", "--state", str(tmp_path), cwd=tmp_path)
+    sentence = f"--state {tmp_path} is a folder; give a file name for --state, e.g. {tmp_path}/audit.db."
+    assert result.returncode == 2 and sentence in one_line(result.stderr)
     folder = tmp_path / "empty-model"
     folder.mkdir()
     result = run_cli("https://example.com/", "--model", str(folder), cwd=tmp_path)
