@@ -135,6 +135,8 @@ def _unknown_field(loc: Sequence[str]) -> str:
     where = ".".join(loc)
     if len(loc) == 1 and name in JobOptionsIn.model_fields:
         return f"'{name}' is an option: send it inside 'options', as {{\"options\": {{\"{name}\": ...}}}}."
+    if loc[:1] == ["options"] and len(loc) == 2 and name in AuditRequest.model_fields:
+        return f"'{name}' is not an option: send it beside 'urls', as {{\"urls\": [...], \"{name}\": ...}}."
     known = list(JobOptionsIn.model_fields if loc[:1] == ["options"] else AuditRequest.model_fields)
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
     if close:

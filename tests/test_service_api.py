@@ -180,6 +180,7 @@ def test_cancel_and_delete(tmp_path: Path, server: FixtureServer) -> None:
         ('{"url": "http://a.test/"}', 422, "Unknown field 'url'; did you mean 'urls'?"),
         ('{"urls": ["http://a.test/"], "max_images": 3}', 422, "'max_images' is an option: send it inside 'options'"),
         ('{"urls": ["http://a.test/"], "options": {"max_image": 3}}', 422, "did you mean 'options.max_images'?"),
+        ('{"urls": ["http://a.test/"], "options": {"crawl": true}}', 422, "'crawl' is not an option: send it beside"),
         ("[1, 2]", 422, "is not valid"),
     ],
 )
