@@ -36,7 +36,14 @@ from service.jobs import (
     shown_on_form,
 )
 from service.keys import ApiKey
-from service.review import MAX_SHEET_BYTES, ReviewError, save_review, save_review_file, saved_decisions
+from service.review import (
+    MAX_SHEET_BYTES,
+    ReviewError,
+    review_items,
+    save_review,
+    save_review_file,
+    saved_decisions,
+)
 from service.runner import REPORT_FILES
 from service.submit import AuditRequest, SubmitError, friendly, sentence
 
@@ -72,7 +79,8 @@ def _iso(timestamp: float | None) -> str | None:
 def job_links(job: Job, base: str = "") -> dict[str, str]:
     """Where to read a job and its reports."""
     root = f"{base}{API}/audits/{job.id}"
-    links = {"self": root, "cancel": f"{root}/cancel", "decisions": f"{root}/decisions"}
+    links = {"self": root, "cancel": f"{root}/cancel", "suggestions": f"{root}/suggestions",
+             "decisions": f"{root}/decisions"}  # fmt: skip
     for name in REPORT_FILES:
         if name != "pages.csv" or job.crawl:
             links[name.replace(".", "_")] = f"{root}/{name}"
@@ -194,6 +202,14 @@ def build_router(service: Service) -> APIRouter:
 
     for name, media_type in REPORT_FILES.items():
         report_route(name, media_type)
+
+    @router.get("/audits/{job_id}/suggestions", summary="What a finished audit offers to review")
+    def get_suggestions(job_id: str, key: Caller) -> dict[str, Any]:
+        """Each exportable suggestion once per image: its text, the decision on it, the alt it would replace."""
+        job = find(job_id, key)
+        if job.state != DONE:
+            raise ApiError(409, f"Only a finished audit has suggestions to review; this one is {job.state}.")
+        return {"suggestions": review_items(service.store, job)}
 
     @router.get("/audits/{job_id}/decisions", summary="The review of a finished audit's suggestions")
     def get_decisions(job_id: str, key: Caller) -> dict[str, Any]:

@@ -134,6 +134,8 @@ def test_cancel_and_delete(tmp_path: Path, server: FixtureServer) -> None:
         wait_for(base, running["id"], ("running",))
         early = requests.get(f"{base}{API}/{running['id']}/report.json", timeout=10)
         assert early.status_code == 409 and "not finished yet (running)" in early.json()["error"]
+        early = requests.get(base + running["links"]["suggestions"], timeout=10)
+        assert early.status_code == 409 and early.json()["error"].endswith("this one is running.")
 
         cancelled = requests.post(f"{base}{API}/{waiting['id']}/cancel", timeout=10).json()
         assert cancelled["state"] == "cancelled"  # a queued job ends at once
@@ -322,8 +324,17 @@ def test_a_review_saved_with_the_job_changes_its_exports(tmp_path: Path, server:
             "saved."
         )
         assert requests.get(base + links["decisions"], timeout=10).json()["decisions"] == []
+        offered = requests.get(base + links["suggestions"], timeout=10).json()["suggestions"]
+        assert [(item["url"], item["page"], item["decision"]) for item in offered] == [
+            (server.url("/wp/img5.jpg"), page, None), (server.url("/wp/img6.jpg"), page, None)
+        ]  # fmt: skip
+        assert all(item["text"] and item["replaces"] is None for item in offered)  # no alt to replace
         saved = requests.put(base + links["decisions"], json={"decisions": decisions}, timeout=30)
         assert saved.status_code == 200 and len(saved.json()["decisions"]) == 2
+        offered = requests.get(base + links["suggestions"], timeout=10).json()["suggestions"]
+        assert [(item["decision"], item["text"]) for item in offered] == [
+            ("rejected", offered[0]["text"]), ("edited", "Edited by the SEO team")
+        ]  # fmt: skip
         script = requests.get(base + links["wp-alt-text_sh"], timeout=10).text
         assert "update 5 " not in script
         assert "wp post meta update 6 _wp_attachment_image_alt 'Edited by the SEO team'" in script
