@@ -50,7 +50,7 @@ from pipeline.processes import StageProcesses
 from pipeline.revisit import Revisits
 from pipeline.stages import AuditRun, Prepared
 from records import FINAL_STATUSES, PENDING, SHARED_FIELDS, AuditReport, ImageRecord, PageReport
-from scraper.urls import Scope, is_html_type, normalise_url
+from scraper.urls import Scope, normalise_url
 from state.history import PreviousPage
 from state.run_files import write_run_files
 from state.shards import ShardWriter
@@ -97,8 +97,9 @@ class Engine:
         self.scope = Scope.for_start(self.start_urls, options.scope == "domain", options.include, options.exclude)
         self.frontier = Frontier(self.store, self.scope, options)
         self.gate = HostGate(options.per_host_pages)
-        # The crawl's checks on each page request; a target given by a person is audited whatever it is.
-        self.checks = PageChecks(self.scope.why_out, is_html_type) if options.crawl else None
+        # The checks on each page request: what a person typed may be a page or an image, what a crawl found a page.
+        why_out = self.scope.why_out if options.crawl else None
+        self.checks, self.start_checks = PageChecks.for_url(why_out, False), PageChecks.for_url(why_out, True)
         self.site_report = options.crawl or options.state_path is not None
         self.open_pages: dict[str, _OpenPage] = {}
         self.stashed_open = 0  # open pages holding a browser's responses
@@ -278,7 +279,7 @@ class Engine:
         if self.run.is_folder(row.url):
             return self.run.folder_page(Path(row.url))
         with self.gate.slot(row.url, self.run.crawl_delay(row.url)):
-            return self.run.page_stage()(row.url, self.checks, previous)
+            return self.run.page_stage()(row.url, self.start_checks if row.via == "start" else self.checks, previous)
 
     # --- pages -----------------------------------------------------------------------
 

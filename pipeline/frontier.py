@@ -75,7 +75,7 @@ class Frontier:
         status, reason, detail = QUEUED, None, None
         if (why := self.scope.why_out(url)) is not None:
             status, reason, detail = SKIPPED, "out_of_scope", why
-        elif looks_non_html(url):
+        elif via != "start" and looks_non_html(url):  # a start URL's answer says what it is (an image is audited)
             status, reason, detail = SKIPPED, "non_html", "the link's extension says it is not a page"
         elif self.max_depth is not None and depth > self.max_depth:
             detail = f"{depth} links from a start URL (--max-depth {self.max_depth})"

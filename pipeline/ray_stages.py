@@ -31,7 +31,7 @@ from pipeline.page_stage import DiscoveredPage, PageChecks
 from pipeline.revisit import restore
 from pipeline.stages import AuditRun
 from records import PENDING, ImageRecord, PageReport
-from scraper.urls import Scope, is_html_type
+from scraper.urls import Scope
 from state.history import from_carried
 
 log = logging.getLogger("altscout.ray")
@@ -188,7 +188,9 @@ class DiscoverStage:
             self.run.open_responses(Path(responses[0]), responses[1])
         self.run.start_renderer()
         scope = Scope.for_start(start_urls, self.options.scope == "domain", self.options.include, self.options.exclude)
-        self.checks = PageChecks(scope.why_out, is_html_type) if self.options.crawl else None
+        why_out = scope.why_out if self.options.crawl else None
+        self.checks, self.start_checks = PageChecks.for_url(why_out, False), PageChecks.for_url(why_out, True)
+        self.start_urls = set(start_urls)
         self.gate, self.ledger, self.found = gate, ledger, found
 
     def _discover(self, url: str, carried: str) -> DiscoveredPage:
@@ -199,7 +201,8 @@ class DiscoverStage:
         earlier = from_carried(carried)
         ray.get(self.gate.acquire.remote(url, self.run.crawl_delay(url)))
         try:
-            discovered = self.run.discover(url, self.checks, earlier[0] if earlier else None)
+            checks = self.start_checks if url in self.start_urls else self.checks
+            discovered = self.run.discover(url, checks, earlier[0] if earlier else None)
         finally:
             self.gate.release.remote(url)
         return restore(discovered, earlier[1] if earlier else None)

@@ -158,6 +158,11 @@ def is_html_type(content_type: str) -> bool:
     return not media or media in HTML_TYPES
 
 
+def is_page_or_image_type(content_type: str) -> bool:
+    """A Content-Type a crawl's start URL can have: a page, or an image (audited as itself)."""
+    return is_html_type(content_type) or content_type.strip().lower().startswith("image/")
+
+
 def _compile(patterns: Sequence[str], flag: str) -> tuple[re.Pattern[str], ...]:
     compiled = []
     for pattern in patterns:

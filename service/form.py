@@ -186,7 +186,7 @@ class FormCallbacks:
         report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
         page = report["pages"][0]
         if page["status"] != "ok":
-            raise gr.Error(friendly(page.get("error_code"), page.get("error"), FORM))
+            raise gr.Error(friendly(page.get("error_code"), page.get("error")))
         files = [path for path in report_paths(folder) if not path.endswith("pages.csv")]
         return summary_markdown(job), gallery_items(folder), table_rows(page["images"]), files
 
@@ -252,7 +252,7 @@ class FormCallbacks:
         if record.status != CAPTIONED:
             known = record.reason == "http_error" or record.reason in FRIENDLY_ERRORS
             unreadable = "That file is not an image AltScout can read."
-            raise gr.Error(friendly(record.reason, record.detail, FORM) if known else unreadable)
+            raise gr.Error(friendly(record.reason, record.detail) if known else unreadable)
         return record.caption or "", f"{record.width}x{record.height} {record.format}"
 
 

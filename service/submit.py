@@ -37,7 +37,7 @@ FRIENDLY_ERRORS = {
     "too_large": "The page is larger than AltScout reads.",
     "too_many_redirects": "The page redirects too many times.",
     "incomplete": "The connection broke while reading the page.",
-    "not_html": "That address is an image, not a web page.",
+    "not_html": "That address is not a web page or an image (a PDF, a video or another file).",
 }
 
 
@@ -45,11 +45,8 @@ class SubmitError(ValueError):
     """A request that cannot be queued; the message is one sentence for a person."""
 
 
-FORM_HINTS = {"not_html": " Use the Single image tab to caption an image."}  # the form's own words
-
-
-def friendly(code: str | None, detail: str | None = None, front: str = API) -> str:
-    """One sentence for a person, for a pipeline error code, in the words of the front end that shows it."""
+def friendly(code: str | None, detail: str | None = None) -> str:
+    """One sentence for a person, for a pipeline error code (the same in the form and the API)."""
     if code == "http_error" and detail:
         status = detail.split()[1] if detail.startswith("HTTP ") else "an error"
         return f"The page answered with HTTP {status}."
@@ -57,7 +54,7 @@ def friendly(code: str | None, detail: str | None = None, front: str = API) -> s
     if code == "connection_error" and detail and detail.startswith("could not connect to ") and ": " in detail:
         # why, in the fetcher's fixed words (refused, TLS, a name that does not resolve): never an address
         text = f"{text.removesuffix('.')}: {detail.split(': ', 1)[1].removesuffix('.')}."
-    return text + (FORM_HINTS.get(code or "", "") if front == FORM else "")
+    return text
 
 
 def typed_target(text: str | None, front: str = API) -> Target:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from auditing import ISSUES
-from options.table import FORM
 from service.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Job
 from service.runner import REPORT_FILES
 from service.submit import friendly
@@ -59,7 +58,7 @@ def summary_markdown(job: Job) -> str:
     s = job.summary or {}
     error = s.get("page_error")
     if error:
-        return f"**The page could not be audited.** {friendly(error.get('code'), error.get('detail'), FORM)}"
+        return f"**The page could not be audited.** {friendly(error.get('code'), error.get('detail'))}"
     line = (
         f"**{s.get('images', 0)} images found**: {s.get('captioned', 0)} captioned, "
         f"{s.get('skipped', 0)} skipped, {s.get('failed', 0)} failed."

@@ -442,11 +442,16 @@ def test_an_api_job_opens_on_the_form_by_its_link(api: str, page: str) -> None:
     assert job["links"]["self"].endswith(job["id"])
 
 
-def test_messages_use_the_words_of_their_front_end() -> None:
-    from service.submit import friendly
-
-    assert friendly("not_html") == "That address is an image, not a web page."
-    assert friendly("not_html", front="form").endswith("Use the Single image tab to caption an image.")
+def test_an_address_that_is_no_page_or_image_is_one_sentence(api: str, server: FixtureServer) -> None:
+    """A PDF given to audit is refused by its Content-Type before its body is read (it was read as an
+    HTML page with no images, "ok"); an image given to audit is audited as itself."""
+    pdf = server.add("/first/menu.pdf", b"%PDF-1.4 " + b"x" * 5000, content_type="application/pdf")
+    job = wait_final(api, requests.post(f"{api}{API}", json={"urls": [pdf]}, timeout=10).json()["id"])
+    sentence = "That address is not a web page or an image (a PDF, a video or another file)."
+    assert job["state"] == "failed" and job["error"] == sentence and job["summary"]["page_error"] == sentence
+    photo = server.add("/first/photo.jpg", make_image(500, 400, "JPEG", seed=99), content_type="image/jpeg")
+    job = wait_final(api, requests.post(f"{api}{API}", json={"urls": [photo]}, timeout=10).json()["id"])
+    assert job["state"] == "done" and job["summary"]["captioned"] == 1
 
 
 def test_the_forms_gallery_shows_every_captioned_image(api: str, server: FixtureServer, chromium: str) -> None:

@@ -33,9 +33,27 @@ def test_an_image_address_is_captioned_from_the_one_answer_read(fresh_server: Fi
     assert server.routes["/icon.png"].hits == 1
 
 
-def test_a_crawl_still_skips_what_is_not_a_page(fresh_server: FixtureServer) -> None:
+def test_a_crawl_audits_a_start_image_and_skips_linked_ones(fresh_server: FixtureServer) -> None:
+    """A start URL is what a person typed: an image there is audited as itself, in a crawl too. A linked
+    image (by its extension, or by its Content-Type) and a start URL that is a PDF are no pages: skipped."""
     server = fresh_server
     server.add("/photo.jpg", make_image(640, 480, "JPEG"), content_type="image/jpeg")
-    report = run_audit([server.url("/photo.jpg")], dataclasses.replace(STATIC, crawl=True), FakeCaptioner())
-    assert report.pages == [] or all(not page.images for page in report.pages)
-    assert report.site["skipped_by_reason"] == {"non_html": 1}
+    server.add("/", "<html><body><a href='/big.jpg'>big</a><a href='/view?id=7'>view</a></body></html>")
+    server.add("/big.jpg", make_image(800, 600, "JPEG", seed=1), content_type="image/jpeg")
+    server.add("/view", make_image(700, 500, "JPEG", seed=2), content_type="image/jpeg")
+    server.add("/menu.pdf", b"%PDF-1.4 " + b"x" * 200_000, content_type="application/pdf")
+    urls = [server.url(path) for path in ("/photo.jpg", "/", "/menu.pdf")]
+    report = run_audit(urls, dataclasses.replace(STATIC, crawl=True), FakeCaptioner())
+    photo_page, home = report.pages
+    (photo,) = photo_page.images
+    assert photo.status == "captioned" and photo.found_in == ["url"] and photo.suggested_alt
+    assert home.status == "ok" and home.images == []
+    outcomes = {row["url"].removeprefix(server.url("")): (row["status"], row["reason"]) for row in report.site["urls"]}
+    assert outcomes == {
+        "/photo.jpg": ("audited", None), "/": ("audited", None), "/menu.pdf": ("skipped", "non_html"),
+        "/big.jpg": ("skipped", "non_html"), "/view?id=7": ("skipped", "non_html"),
+    }  # fmt: skip
+    assert server.routes["/photo.jpg"].hits == 1 and server.routes["/big.jpg"].hits == 0
+    details = {row["url"].removeprefix(server.url("")): row["detail"] for row in report.site["urls"]}
+    assert details["/menu.pdf"].endswith("is application/pdf, not a page")  # refused by its type
+    assert details["/view?id=7"].endswith("is image/jpeg, not a page")

@@ -3,7 +3,6 @@ local engine, failures as records, a killed captioning actor, with the tiny rand
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -412,10 +411,10 @@ def test_a_cluster_address_where_nothing_answers_is_one_sentence_in_seconds() ->
         check_cluster_answers(left_to_ray, "--ray-address")
 
 
-def test_an_image_address_is_fetched_once_on_ray(
+def test_a_start_image_of_a_crawl_is_fetched_once_on_ray(
     local_ray: None, fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path
 ) -> None:
-    """An address that is an image is its page's one record; the image actor reads the discovery
+    """A crawl's start URL that is an image is its page's one record; the image actor reads the discovery
     actor's answer from the node's response store instead of asking the site again."""
     from conftest import make_image
 
@@ -423,10 +422,10 @@ def test_an_image_address_is_fetched_once_on_ray(
     fresh_server.add("/page", "<html><body><img src='/img/a.png' alt='A'></body></html>")
     fresh_server.add("/img/a.png", make_image(200, 150, seed=4), content_type="image/png")
     start = [fresh_server.url("/photos/front.jpg"), fresh_server.url("/page")]
-    report = run_audit(start, dataclasses.replace(options(tiny_blip_dir, tmp_path, "ray"), crawl=False))
+    report = run_audit(start, options(tiny_blip_dir, tmp_path, "ray"))
     photo_page, html_page = report.pages
     (photo,) = photo_page.images
     assert photo.status == "captioned" and photo.found_in == ["url"] and (photo.width, photo.height) == (640, 480)
     assert html_page.images[0].status == "captioned"
     requests = Counter(path for path, _ in fresh_server.requests)
-    assert requests == {"/robots.txt": 1, "/photos/front.jpg": 1, "/page": 1, "/img/a.png": 1}
+    assert requests == {"/robots.txt": 1, "/sitemap.xml": 1, "/photos/front.jpg": 1, "/page": 1, "/img/a.png": 1}
