@@ -394,11 +394,10 @@ def test_a_reviewed_sheet_is_the_review(tmp_path: Path, server: FixtureServer) -
 
 
 def test_an_unreachable_page_says_why_in_the_fetchers_words() -> None:
-    from options.table import FORM as FORM_FRONT
     from service.submit import friendly
 
     detail = "could not connect to shop.example: the connection was refused (nothing listens on that port)"
-    assert friendly("connection_error", detail, FORM_FRONT) == (
+    assert friendly("connection_error", detail) == (
         "The page could not be reached: the connection was refused (nothing listens on that port)."
     )
     assert friendly("connection_error", None) == "The page could not be reached."
