@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -203,6 +204,13 @@ def build_router(service: Service) -> APIRouter:
     for name, media_type in REPORT_FILES.items():
         report_route(name, media_type)
 
+    _review_routes(router, service, find)
+    return router
+
+
+def _review_routes(router: APIRouter, service: Service, find: Callable[[str, ApiKey | None], Job]) -> None:
+    """The review of a finished audit: what it offers, the decisions saved, a decided sheet."""
+
     @router.get("/audits/{job_id}/suggestions", summary="What a finished audit offers to review")
     def get_suggestions(job_id: str, key: Caller) -> dict[str, Any]:
         """Each exportable suggestion once per image: its text, the decision on it, the alt it would replace."""
@@ -244,8 +252,6 @@ def build_router(service: Service) -> APIRouter:
         except DecisionsError as exc:
             raise ApiError(422, f"{exc}.") from None
         return {"decisions": to_entries(decisions)}
-
-    return router
 
 
 def report_file(service: Service, job: Job, name: str, media_type: str) -> FileResponse:
