@@ -67,7 +67,6 @@ def image_view(occurrences: list[tuple[str, ImageRecord]]) -> dict[str, Any]:
     }
 
 
-
 class SiteNames:
     """The site name each host's pages state most often (the first stated wins a tie), counted a page at a
     time (a host's distinct names, not its pages, are held)."""

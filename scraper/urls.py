@@ -159,7 +159,8 @@ def is_html_type(content_type: str) -> bool:
 
 
 def is_page_or_image_type(content_type: str) -> bool:
-    """A Content-Type a crawl's start URL can have: a page, or an image (audited as itself)."""
+    """A Content-Type a URL a person typed can have (a target, a crawl's start): a page, or an image (audited
+    as itself)."""
     return is_html_type(content_type) or content_type.strip().lower().startswith("image/")
 
 
