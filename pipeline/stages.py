@@ -370,8 +370,8 @@ class AuditRun:
             self.read_text(record, prepared.image)
         except ImageSkipped as exc:
             record.skip(exc.code, exc.message)
-            if exc.size is not None:  # what was read stays known (a 1x1 pixel is a spacer by its size)
-                (record.width, record.height), record.format, record.bytes = exc.size, exc.format, len(data)
+            for name, value in exc.known(data, opts.thumbnail_size).items():
+                setattr(record, name, value)
             return None
         except ScrapeError as exc:
             record.fail(exc.code, exc.message)

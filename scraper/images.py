@@ -17,6 +17,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from PIL import Image, ImageOps, features
@@ -44,6 +45,17 @@ class ImageSkipped(ScrapeError):
     ) -> None:
         super().__init__(message, code=code)
         self.size, self.format = size, image_format
+
+    def known(self, data: bytes, thumbnail_size: int | None) -> dict[str, Any]:
+        """What the skipped image's bytes still tell its record: size, format and length when they were read
+        (a 1x1 pixel is a spacer by its size), and for one too small to caption, with ``thumbnail_size``, a
+        thumbnail, so a review sees the logo a link's name is suggested for."""
+        if self.size is None:
+            return {}
+        known = {"width": self.size[0], "height": self.size[1], "format": self.format, "bytes": len(data)}
+        if self.code == "too_small" and thumbnail_size:
+            known["thumbnail"] = small_thumbnail(data, thumbnail_size)
+        return known
 
 
 @dataclass
@@ -193,6 +205,16 @@ def read_local_image(path: Path, max_bytes: int) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise FetchError(f"cannot read file: {exc.strerror or exc}", code="read_error") from exc
+
+
+def small_thumbnail(data: bytes, size: int) -> bytes | None:
+    """A thumbnail of an image too small to caption (so a review sees the logo a link's name is suggested
+    for), or None where the bytes are no image AltScout may read."""
+    try:
+        prepared = prepare_image(data, min_width=0, min_height=0)
+    except ScrapeError:
+        return None
+    return make_thumbnail(prepared.image, size)
 
 
 def make_thumbnail(image: Image.Image, size: int) -> bytes:

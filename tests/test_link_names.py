@@ -3,12 +3,14 @@ own name included, in both reading modes, and the fix patch applies it."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
 from conftest import CaptionsByWidth, FixtureServer, make_image
+from PIL import Image
 
 from auditing.link_names import link_name, link_purpose
 from options import AuditOptions
@@ -302,3 +304,17 @@ def test_a_page_that_states_no_site_name_names_the_logo_as_its_site_does(
     subprocess.run(["git", "apply", str(tmp_path / "alt.patch")], cwd=folder, check=True, capture_output=True)
     for path in ("index.html", "story/index.html"):
         assert '<a href="/"><img alt="Acme Bakery home page" src="/logo.svg"></a>' in (folder / path).read_text()
+
+
+def test_a_logo_too_small_to_caption_still_has_a_thumbnail_for_the_review(fresh_server: FixtureServer) -> None:
+    """Read without a browser, a linked logo with no declared size is downloaded, found too small and named by
+    its link; the report's thumbnail shows the reviewer the logo the name is for (it was an empty cell)."""
+    fresh_server.add("/", "<html><head><meta property='og:site_name' content='Acme Bakery'></head><body>"
+                          "<a href='/'><img src='/mark.png'></a></body></html>")  # fmt: skip
+    fresh_server.add("/mark.png", make_image(40, 20, seed=7), content_type="image/png")
+    options = AuditOptions(render="never", allow_private=True, ocr="off", thumbnail_size=96)
+    (record,) = run_audit([fresh_server.url("/")], options, CaptionsByWidth({})).pages[0].images
+    assert (record.status, record.reason, record.width, record.height) == ("skipped", "too_small", 40, 20)
+    assert record.suggested_alt == "Acme Bakery home page" and record.thumbnail is not None
+    with Image.open(io.BytesIO(record.thumbnail)) as thumbnail:
+        assert thumbnail.format == "JPEG" and thumbnail.size == (40, 20)  # never enlarged
