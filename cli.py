@@ -27,7 +27,7 @@ from typing import Any
 from auditing.compare import compare, previous_report
 from captioning import ModelLoadError, get_captioner
 from captioning.cache import OFF, cli_cache_folder
-from cli_notices import apply_review, gate, held_notice, kept, name_offenders
+from cli_notices import apply_review, gate, held_notice, kept, name_offenders, nothing_audited
 from cli_progress import progress_for
 from library import apply_renames, write_rename_plan
 from options import AuditOptions, OptionsError
@@ -57,6 +57,7 @@ from scraper.browser import BrowserUnavailableError
 from service.jobs import CLI_OWNER, JobError, JobStore
 from service.runner import run_job
 from service.submit import site_of
+from state.run_files import url_rows
 from state.shards import ShardError
 from state.store import StateMismatchError
 
@@ -279,7 +280,8 @@ def run_sharded(urls: list[str], options: AuditOptions, args: argparse.Namespace
         )
     if gate(summary, None, args):
         return EXIT_ISSUES
-    return EXIT_PAGES_FAILED if summary["pages_failed"] else EXIT_OK
+    nothing = nothing_audited(summary["pages"], url_rows(Path(shard_dir)))
+    return EXIT_PAGES_FAILED if summary["pages_failed"] or nothing else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -391,7 +393,8 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
     if gate(summary, report.comparison, args):
         name_offenders(report, args)
         return EXIT_ISSUES
-    return EXIT_PAGES_FAILED if summary["pages_failed"] else EXIT_OK
+    nothing = report.site is not None and nothing_audited(len(report.pages), report.site.get("urls") or [])
+    return EXIT_PAGES_FAILED if summary["pages_failed"] or nothing else EXIT_OK
 
 
 def fix_patch(report: AuditReport, args: argparse.Namespace) -> list[Path]:

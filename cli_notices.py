@@ -1,8 +1,9 @@
 """The CLI's lines about a finished or stopped run: the review a ``--decisions`` file made, the
-suggestions held for one, the ``--fail-on`` gate's why and the first images that fail it, and what
-Ctrl-C kept. Each is one line on stderr; the ones that explain an exit code or a decision that did
-nothing are said even with ``--quiet``. In a GitHub Actions job the failing images are annotations too
-(``::error``), and the counts go to the job's summary page (``$GITHUB_STEP_SUMMARY``)."""
+suggestions held for one, the ``--fail-on`` gate's why and the first images that fail it, why a crawl
+audited nothing, and what Ctrl-C kept. Each is one line on stderr; the ones that explain an exit code
+or a decision that did nothing are said even with ``--quiet``. In a GitHub Actions job the failing
+images are annotations too (``::error``), and the counts go to the job's summary page
+(``$GITHUB_STEP_SUMMARY``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import argparse
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from auditing import ISSUES, at_least
@@ -46,6 +48,19 @@ def held_notice(report: AuditReport, args: argparse.Namespace) -> None:
     if waiting and not args.quiet:
         print(f"altscout: {waiting} suggestion(s) would replace alt text a person wrote; the exports carry them "
               "once a review accepts them (--decisions)", file=sys.stderr)  # fmt: skip
+
+
+def nothing_audited(pages: int, urls: Iterable[dict[str, Any]]) -> bool:
+    """A crawl that audited no page says why, even with --quiet, one line per start URL (a robots.txt that
+    disallows the site, a start URL that is no page); True when it did, and the exit code is then 1, so a
+    CI gate never passes on a site it could not read."""
+    if pages:
+        return False
+    starts = [row for row in urls if row.get("via") == "start"]
+    for row in starts:
+        why = f"{row['reason']}: {row['detail']}" if row.get("detail") else row.get("reason") or row["status"]
+        print(f"altscout: no page was audited: {row['url']} was {row['status']} ({why})", file=sys.stderr)
+    return bool(starts)
 
 
 def gate(summary: dict[str, Any], comparison: dict[str, Any] | None, args: argparse.Namespace) -> bool:

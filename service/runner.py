@@ -21,6 +21,7 @@ from auditing.compare import compare
 from captioning import Captioner, ModelLoadError
 from options import AuditOptions, OptionsError, options_from_dict
 from pipeline import AuditFinished, ImageFinished, PageFinished, PageStarted, audit
+from pipeline.engine import SKIP_CODES
 from records import CAPTIONED, AuditReport
 from reports.formats import FORMATS
 from scraper.browser import BrowserUnavailableError
@@ -28,6 +29,8 @@ from service.jobs import CANCELLED, DONE, FAILED, Job, JobStore, Limits
 from service.submit import friendly
 from state.history import carry_over
 from state.store import AuditStore, StateMismatchError
+
+SKIPPED_AS = {reason: code for code, reason in SKIP_CODES.items()}  # a skipped URL's reason -> its error code
 
 log = logging.getLogger("altscout.service")
 
@@ -100,6 +103,11 @@ def job_summary(report: AuditReport) -> dict[str, Any]:
         result["page_error"] = {"code": failed[0].error_code, "detail": failed[0].error}
     if failed:
         result["first_failure"] = {"url": failed[0].url, "code": failed[0].error_code, "detail": failed[0].error}
+    elif report.site is not None and not report.pages:  # a crawl that audited nothing: why its start was skipped
+        start = next((row for row in report.site.get("urls") or [] if row.get("via") == "start"), None)
+        if start is not None:
+            code = SKIPPED_AS.get(start.get("reason") or "", start.get("reason"))
+            result["first_failure"] = {"url": start["url"], "code": code, "detail": start.get("detail")}
         result["pages_note"] = f"{len(failed)} of {len(report.pages)} page(s) could not be audited."
     result["rendered"] = bool(report.pages) and all(page.rendered for page in report.pages if page.status == "ok")
     if report.comparison:
@@ -108,13 +116,14 @@ def job_summary(report: AuditReport) -> dict[str, Any]:
 
 
 def ending(summary: dict[str, Any]) -> tuple[str, str | None]:
-    """A finished job's state and error: failed when no page could be audited, else done."""
+    """A finished job's state and error: failed when no page could be audited (or a crawl's start was
+    skipped: a robots.txt that disallows the site), else done."""
     pages, failed = summary.get("pages", 0), summary.get("pages_failed", 0)
-    if not pages or failed < pages:
-        return DONE, None
     first = summary.get("first_failure") or {}
+    if (not pages and not first) or failed < pages:
+        return DONE, None
     why = friendly(first.get("code"), first.get("detail"))
-    if pages == 1:
+    if pages <= 1:
         return FAILED, why
     return FAILED, f"None of the {pages} pages could be audited; the first, {first.get('url')}, said: {why}"
 

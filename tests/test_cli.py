@@ -206,3 +206,22 @@ def test_cli_announces_where_the_model_loads(capsys: pytest.CaptureFixture[str])
         "altscout: loading the captioning model m …",
         "altscout: starting the Ray engine; its caption actors load m …",
     ]
+
+
+@pytest.mark.parametrize("sharded", [False, True])
+def test_a_crawl_that_audits_nothing_says_why_and_exits_1(
+    fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path, sharded: bool
+) -> None:
+    """A robots.txt that disallows the whole site: the crawl audits no page. It ended "0 page(s)" with exit 0,
+    so a CI gate passed on a site it never read; now one line names the start URL and why, even with
+    --quiet, and the exit code is 1."""
+    fresh_server.add("/robots.txt", "User-agent: *\nDisallow: /\n", content_type="text/plain")
+    fresh_server.add("/", "<html><body><img src='/a.png'></body></html>")
+    start = fresh_server.url("/")
+    shards = ["--shard-dir", str(tmp_path / "shards")] if sharded else []
+    result = run_cli(start, "--crawl", "--fail-on", "serious", *shards, *tiny_cli_args(tiny_blip_dir), cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "no page was audited" in line]
+    assert lines == [f"altscout: no page was audited: {start} was skipped (robots: robots.txt of "
+                     f"{start.split('/')[2]} disallows {start} (use --ignore-robots to override))"]  # fmt: skip
+    assert "/" not in [path for path, _ in fresh_server.requests]  # the page itself is never asked for

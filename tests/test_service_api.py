@@ -402,3 +402,14 @@ def test_an_unreachable_page_says_why_in_the_fetchers_words() -> None:
     )
     assert friendly("connection_error", None) == "The page could not be reached."
     assert friendly("http_error", "HTTP 404 for https://shop.example/") == "The page answered with HTTP 404."
+
+
+def test_a_crawl_that_audits_nothing_is_a_failed_job_that_says_why(tmp_path: Path, fresh_server: FixtureServer) -> None:
+    """A site whose robots.txt disallows everything: the crawl job audits no page. It was "done" with nothing
+    in it; now it fails with the reason, in the service's words."""
+    fresh_server.add("/robots.txt", "User-agent: *\nDisallow: /\n", content_type="text/plain")
+    fresh_server.add("/", "<html><body><img src='/a.png'></body></html>")
+    with serving(make_service(tmp_path)) as base:
+        job = wait_for(base, submit(base, {"urls": [fresh_server.url("/")], "crawl": True}).json()["id"])
+    assert job["state"] == "failed"
+    assert job["error"] == "The site's robots.txt does not allow AltScout to read this page."
