@@ -103,12 +103,12 @@ def job_summary(report: AuditReport) -> dict[str, Any]:
         result["page_error"] = {"code": failed[0].error_code, "detail": failed[0].error}
     if failed:
         result["first_failure"] = {"url": failed[0].url, "code": failed[0].error_code, "detail": failed[0].error}
+        result["pages_note"] = f"{len(failed)} of {len(report.pages)} page(s) could not be audited."
     elif report.site is not None and not report.pages:  # a crawl that audited nothing: why its start was skipped
         start = next((row for row in report.site.get("urls") or [] if row.get("via") == "start"), None)
         if start is not None:
             code = SKIPPED_AS.get(start.get("reason") or "", start.get("reason"))
             result["first_failure"] = {"url": start["url"], "code": code, "detail": start.get("detail")}
-        result["pages_note"] = f"{len(failed)} of {len(report.pages)} page(s) could not be audited."
     result["rendered"] = bool(report.pages) and all(page.rendered for page in report.pages if page.status == "ok")
     if report.comparison:
         result["comparison"] = dict(report.comparison["counts"])
