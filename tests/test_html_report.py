@@ -49,7 +49,7 @@ def test_structure_and_escaping(report: AuditReport) -> None:
     assert "window.pwned" not in "".join(s.text for s in soup.find_all("script"))
     assert "&lt;script&gt;" in html
     thumbs = soup.select("td.thumb img")
-    assert len(thumbs) == 4 and all(img["src"].startswith("data:image/jpeg;base64,") for img in thumbs)
+    assert len(thumbs) == 5 and all(img["src"].startswith("data:image/jpeg;base64,") for img in thumbs)  # tiny too
     options = [o["value"] for o in soup.select("#issue-filter option")]
     assert options[:2] == ["", "none"] and "linked_image_no_text" in options and "filename_alt" in options
     linked = next(r for r in rows if "p1.jpg" in r.text)
