@@ -5,8 +5,8 @@ Every URL the crawl meets goes into the state store once (normalised) with a dec
 ``max_pages``); the engine later moves queued URLs to ``audited``, ``failed`` or ``skipped``
 (``robots``, ``canonical_duplicate``, ``redirect_duplicate``, ``redirect_out_of_scope``). Pages are
 found from the start URLs, the sitemaps of their hosts (``Sitemap:`` lines of robots.txt, else
-``/sitemap.xml``; indexes and gzip followed) and the links of audited pages. :class:`HostGate`
-keeps at most ``per_host`` page requests per host in flight and honours ``Crawl-delay``.
+``/sitemap.xml`` where robots.txt allows it; indexes and gzip followed) and the links of audited
+pages. :class:`HostGate` keeps at most ``per_host`` page requests per host in flight and honours ``Crawl-delay``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class Frontier:
         self.scope = scope
         self.max_pages = options.max_pages
         self.max_depth = options.max_depth
+        self.obey_robots = not options.ignore_robots
         self.admitted = store.count() - store.count(SKIPPED)  # queued, audited or failed so far
         self._window: deque[UrlRow] = deque()
         self._last_seq = 0
@@ -169,7 +170,10 @@ class Frontier:
             declared = []
         except ScrapeError:
             declared = []
-        pending = deque(declared or [origin + "/sitemap.xml"])
+        guessed = origin + "/sitemap.xml"
+        if not declared and self.obey_robots and not _allowed(robots, guessed):
+            return  # a sitemap robots.txt names is an invitation; one guessed at is a URL like any other
+        pending = deque(declared or [guessed])
         seen: set[str] = set()
         while pending:
             sitemap_url = pending.popleft()
@@ -188,12 +192,20 @@ class Frontier:
                     result = fetcher.fetch(sitemap_url, max_bytes=SITEMAP_MAX_BYTES, deadline_s=SITEMAP_DEADLINE_S)
                 sitemap = parse_sitemap(result.content)
             except (ScrapeError, SitemapError) as exc:
-                if declared or sitemap_url != origin + "/sitemap.xml" or exc.code != "http_error":
+                if declared or sitemap_url != guessed or exc.code != "http_error":
                     self.warnings.append(f"sitemap {sitemap_url} not read: {exc.message}")
                 continue
             pending.extend(sitemap.sitemaps)
             for loc, lastmod in sitemap.pages:
                 self.offer(loc, 1, "sitemap", sitemap_url, lastmod)
+
+
+def _allowed(robots: RobotsCache, url: str) -> bool:
+    """May ``url`` be fetched by robots.txt (a host whose robots.txt cannot be read: no)."""
+    try:
+        return robots.rules_for(url).allowed(url)
+    except ScrapeError:
+        return False
 
 
 class HostGate:

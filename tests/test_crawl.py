@@ -102,6 +102,28 @@ def test_a_10000_url_sitemap_is_bounded_by_max_pages(monkeypatch, fresh_server: 
     assert len(fresh_server.requests) <= 2 + 5  # robots.txt, the sitemap, five pages: nothing more
 
 
+def test_a_guessed_sitemap_robots_txt_disallows_is_not_read(fresh_server: FixtureServer) -> None:
+    """/sitemap.xml, guessed, is a URL like any other; a sitemap robots.txt names is read wherever it lies."""
+    robots = "User-agent: *\nDisallow: /sitemap.xml\nDisallow: /maps/\n"
+    fresh_server.add("/robots.txt", robots, content_type="text/plain")
+    fresh_server.add("/", "<html><body>home</body></html>")
+    fresh_server.add("/sitemap.xml", f"<urlset><url><loc>{fresh_server.url('/guessed')}</loc></url></urlset>",
+                     content_type="application/xml")  # fmt: skip
+    fresh_server.add("/maps/site.xml", f"<urlset><url><loc>{fresh_server.url('/named')}</loc></url></urlset>",
+                     content_type="application/xml")  # fmt: skip
+    fresh_server.add("/guessed", "<html><body>guessed</body></html>")
+    fresh_server.add("/named", "<html><body>named</body></html>")
+    report = run_audit([fresh_server.url("/")], CRAWL, FakeCaptioner())
+    assert fresh_server.routes["/sitemap.xml"].hits == 0
+    assert [p.url for p in report.pages] == [fresh_server.url("/")]
+    assert not any("sitemap" in warning for warning in report.site["warnings"])
+    fresh_server.add("/robots.txt", f"User-agent: *\nDisallow: /maps/\nSitemap: {fresh_server.url('/maps/site.xml')}\n",
+                     content_type="text/plain")  # fmt: skip
+    named = run_audit([fresh_server.url("/")], CRAWL, FakeCaptioner())
+    assert sorted(p.url for p in named.pages) == [fresh_server.url("/"), fresh_server.url("/named")]
+    assert fresh_server.routes["/maps/site.xml"].hits == 1 and fresh_server.routes["/sitemap.xml"].hits == 0
+
+
 def test_url_list_with_state_uses_the_site_engine_without_following_links(shop, tmp_path) -> None:
     server, _ = shop
     options = dataclasses.replace(CRAWL, crawl=False, state_path=str(tmp_path / "s.db"))
