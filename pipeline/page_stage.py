@@ -30,7 +30,7 @@ from scraper.render_route import RenderBudget, ResponseStash
 from scraper.rendered import add_network_images, client_rendered_signs, merge_static, records_from_snapshot
 from scraper.responses import NOT_MODIFIED, ResponseStore
 from scraper.robots import RobotsCache
-from scraper.urls import is_html_type, is_page_or_image_type, normalise_url
+from scraper.urls import PAGE_OR_IMAGE_TYPES, PAGE_TYPES, ContentTypes, normalise_url
 from state.history import PreviousPage
 
 log = logging.getLogger("altscout")
@@ -100,14 +100,14 @@ class PageChecks:
     """A crawl's checks on the page request itself, before any body is read."""
 
     redirect_guard: Callable[[str], str | None] | None = None  # refuses a redirect hop with a sentence
-    require_type: Callable[[str], bool] | None = None  # refuses a non-page Content-Type
+    require_type: ContentTypes | None = None  # refuses a non-page Content-Type
 
     @classmethod
     def for_url(cls, why_out: Callable[[str], str | None] | None, typed: bool) -> PageChecks:
         """The checks on a URL's page request: in a crawl (``why_out``) its redirects stay in scope; a URL a
         person typed (a target, a crawl's start) may answer with a page or an image, which is audited as
         itself; a URL a crawl found, with a page only. Anything else (a PDF, a video) is refused unread."""
-        return cls(why_out, is_page_or_image_type if typed else is_html_type)
+        return cls(why_out, PAGE_OR_IMAGE_TYPES if typed else PAGE_TYPES)
 
 
 def render_budget(options: AuditOptions) -> RenderBudget:

@@ -39,6 +39,7 @@ from scraper.errors import (
     ScrapeError,
     UnsupportedSchemeError,
 )
+from scraper.urls import ContentTypes
 
 USER_AGENT = "AltScout/0.1 (alt-text audit bot; +https://github.com/altscout/altscout)"
 _CHUNK = 64 * 1024
@@ -189,7 +190,7 @@ class Fetcher:
         follow_redirects: bool = True,
         headers: dict[str, str] | None = None,
         redirect_guard: Callable[[str], str | None] | None = None,
-        require_type: Callable[[str], bool] | None = None,
+        require_type: ContentTypes | None = None,
     ) -> FetchResult:
         """GET ``url`` following safe redirects; raise a ScrapeError subclass on failure.
 
@@ -197,8 +198,8 @@ class Fetcher:
         ``location`` made absolute and checked), so a caller such as the browser can follow it
         itself, hop by hop, each hop coming back here. ``headers`` adds request headers
         (``Accept`` and ``User-Agent`` stay the fetcher's). ``redirect_guard(url)`` may refuse a
-        redirect hop with a sentence (a crawl's scope); ``require_type(content_type)`` may refuse
-        a 2xx response by its Content-Type before its body is read (a crawl's non-HTML links).
+        redirect hop with a sentence (a crawl's scope); ``require_type`` may refuse a 2xx response by
+        its Content-Type before its body is read (a crawl's non-HTML links).
         """
         deadline = time.monotonic() + deadline_s
         current = check_url(url)
@@ -229,9 +230,10 @@ class Fetcher:
                         continue
                 if raise_for_status and response.status_code >= 400:
                     raise HTTPStatusError(response.status_code, current)
-                content_type = response.headers.get("content-type", "")
-                if require_type is not None and response.status_code < 300 and not require_type(content_type):
-                    raise FetchError(f"{current} is {content_type.split(';')[0]}, not a page", code="not_html")
+                if require_type is not None and response.status_code < 300:
+                    refusal = require_type.refusal(current, response.headers.get("content-type", ""))
+                    if refusal is not None:
+                        raise FetchError(refusal, code="not_html")
                 content = self._read_capped(response, max_bytes, deadline)
                 return FetchResult(
                     url=url,

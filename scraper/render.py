@@ -39,6 +39,7 @@ from scraper.net import Fetcher, FetchResult
 from scraper.render_ax import read_page
 from scraper.render_route import PageRoute, RenderBudget, ResponseStash
 from scraper.responses import ResponseStore
+from scraper.urls import ContentTypes
 
 log = logging.getLogger("altscout.render")
 
@@ -192,7 +193,7 @@ class Renderer:
         fetcher: Fetcher,
         budget: RenderBudget,
         redirect_guard: Callable[[str], str | None] | None = None,
-        require_type: Callable[[str], bool] | None = None,
+        require_type: ContentTypes | None = None,
         responses: ResponseStore | None = None,
         document: FetchResult | None = None,
     ) -> RenderResult:

@@ -27,6 +27,7 @@ from scraper.images import sniff
 from scraper.net import Fetcher, FetchResult, check_url
 from scraper.render_ax import ShotBudget
 from scraper.responses import ResponseStore
+from scraper.urls import ContentTypes
 
 log = logging.getLogger("altscout.render")
 
@@ -131,7 +132,7 @@ class PageRoute:
         pool: ThreadPoolExecutor,
         deadline: float,
         redirect_guard: Callable[[str], str | None] | None = None,
-        require_type: Callable[[str], bool] | None = None,
+        require_type: ContentTypes | None = None,
         responses: ResponseStore | None = None,
         document: FetchResult | None = None,
     ) -> None:

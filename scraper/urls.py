@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -162,6 +162,24 @@ def is_page_or_image_type(content_type: str) -> bool:
     """A Content-Type a URL a person typed can have (a target, a crawl's start): a page, or an image (audited
     as itself)."""
     return is_html_type(content_type) or content_type.strip().lower().startswith("image/")
+
+
+@dataclass(frozen=True)
+class ContentTypes:
+    """The Content-Types a page request accepts, and what a refusal calls them."""
+
+    accepts: Callable[[str], bool]
+    wanted: str  # "a page"
+
+    def refusal(self, url: str, content_type: str) -> str | None:
+        """None when ``content_type`` is accepted, else the sentence that refuses ``url``."""
+        if self.accepts(content_type):
+            return None
+        return f"{url} is {content_type.split(';', 1)[0].strip()}, not {self.wanted}"
+
+
+PAGE_TYPES = ContentTypes(is_html_type, "a page")  # a URL a crawl found
+PAGE_OR_IMAGE_TYPES = ContentTypes(is_page_or_image_type, "a web page or an image")  # a URL a person typed
 
 
 def _compile(patterns: Sequence[str], flag: str) -> tuple[re.Pattern[str], ...]:

@@ -55,5 +55,5 @@ def test_a_crawl_audits_a_start_image_and_skips_linked_ones(fresh_server: Fixtur
     }  # fmt: skip
     assert server.routes["/photo.jpg"].hits == 1 and server.routes["/big.jpg"].hits == 0
     details = {row["url"].removeprefix(server.url("")): row["detail"] for row in report.site["urls"]}
-    assert details["/menu.pdf"].endswith("is application/pdf, not a page")  # refused by its type
+    assert details["/menu.pdf"].endswith("is application/pdf, not a web page or an image")  # typed: by its type
     assert details["/view?id=7"].endswith("is image/jpeg, not a page")
