@@ -1,9 +1,9 @@
 """The CLI's lines about a finished or stopped run: the review a ``--decisions`` file made, the
-suggestions held for one, the ``--fail-on`` gate's why and the first images that fail it, why a crawl
-audited nothing, and what Ctrl-C kept. Each is one line on stderr; the ones that explain an exit code
-or a decision that did nothing are said even with ``--quiet``. In a GitHub Actions job the failing
-images are annotations too (``::error``), and the counts go to the job's summary page
-(``$GITHUB_STEP_SUMMARY``)."""
+suggestions held for one, a platform's export that holds nothing for the site, the ``--fail-on``
+gate's why and the first images that fail it, why a crawl audited nothing, and what Ctrl-C kept.
+Each is one line on stderr; the ones that explain an exit code or a decision that did nothing are
+said even with ``--quiet``. In a GitHub Actions job the failing images are annotations too
+(``::error``), and the counts go to the job's summary page (``$GITHUB_STEP_SUMMARY``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from captioning.cache import cli_cache_folder
 from records import AuditReport
 from reports.decisions import DECISIONS, Decision, apply_decisions
 from reports.fixes import held
-from reports.formats import FORMATS, STDOUT
+from reports.formats import FORMATS, STDOUT, shown
 
 
 def apply_review(report: AuditReport, decisions: dict[str, Decision], args: argparse.Namespace) -> None:
@@ -48,6 +48,15 @@ def held_notice(report: AuditReport, args: argparse.Namespace) -> None:
     if waiting and not args.quiet:
         print(f"altscout: {waiting} suggestion(s) would replace alt text a person wrote; the exports carry them "
               "once a review accepts them (--decisions)", file=sys.stderr)  # fmt: skip
+
+
+def blank_exports(report: AuditReport, args: argparse.Namespace) -> None:
+    """--shopify-csv, --wp-cli for a site not on that platform: the file is written (a script may expect it),
+    and one line says why it is empty, even with --quiet."""
+    for fmt in FORMATS.values():
+        path = getattr(args, fmt.name, None)
+        if path and (why := fmt.nothing_for(report)) is not None:
+            print(f"altscout: {fmt.flag} {shown(path)} sets no alt text: {why}", file=sys.stderr)
 
 
 def nothing_audited(pages: int, urls: Iterable[dict[str, Any]]) -> bool:

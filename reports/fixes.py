@@ -131,6 +131,20 @@ def product_handle(page_url: str) -> str | None:
     return unquote(match.group(1)) if match else None
 
 
+def no_product_pages(report: AuditReport) -> str | None:
+    """Why a Shopify CSV of this audit has no row to hold, whatever a review decides; None when it may."""
+    if any(product_handle(page.final_url or page.url) for page in report.pages):
+        return None
+    return "no audited page is a Shopify product page (a /products/HANDLE address)"
+
+
+def no_wordpress_images(report: AuditReport) -> str | None:
+    """Why a WP-CLI script of this audit has no command to hold, whatever a review decides; None when it may."""
+    if any(record.wp_attachment_id is not None for page in report.pages for record in page.images):
+        return None
+    return "no audited image is a WordPress attachment (an <img> with class wp-image-ID)"
+
+
 def write_shopify_csv(report: AuditReport, path: str | Path) -> Path:
     """Shopify's product CSV rows that set Image Alt Text (UTF-8, text cells never formulas)."""
     target = Path(path)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from records import AuditReport
-from reports.fixes import write_shopify_csv, write_wp_cli
+from reports.fixes import no_product_pages, no_wordpress_images, write_shopify_csv, write_wp_cli
 from reports.html import write_html
 from reports.writers import write_captions_txt, write_csv, write_json, write_pages_csv
 from reports.xlsx import write_xlsx
@@ -35,6 +35,13 @@ class ReportFormat:
     write: Callable[[AuditReport, Path], Path]
     site_only: bool = False  # only written for site audits in the service (pages.csv)
     default: Path | None = None  # the CLI writes it here unless told otherwise (captions.txt)
+    # Why the file can hold nothing for this audit, whatever a review decides (a platform's export for a site
+    # not on that platform); None when it may. The service leaves such a file out; the CLI says so.
+    blank: Callable[[AuditReport], str | None] | None = None
+
+    def nothing_for(self, report: AuditReport) -> str | None:
+        """The sentence that says why this format has nothing for ``report``; None when it may have."""
+        return None if self.blank is None else self.blank(report)
 
 
 FORMATS: dict[str, ReportFormat] = {
@@ -90,6 +97,7 @@ FORMATS: dict[str, ReportFormat] = {
             "--shopify-csv",
             "write Shopify's product CSV rows that set the suggested alt texts (pages under /products/)",
             write_shopify_csv,
+            blank=no_product_pages,
         ),
         ReportFormat(
             "wp_cli",
@@ -98,6 +106,7 @@ FORMATS: dict[str, ReportFormat] = {
             "--wp-cli",
             "write a WP-CLI script that sets the suggested alt texts of WordPress images (class wp-image-ID)",
             write_wp_cli,
+            blank=no_wordpress_images,
         ),
     )
 }

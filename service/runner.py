@@ -132,8 +132,8 @@ def write_job_reports(report: AuditReport, folder: Path, summary: dict[str, Any]
     """Every report file, the gallery's thumbnails, the status summary, and report.json last (its
     presence means done: a job killed after it is recorded as done with the same summary)."""
     (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
-    for fmt in FORMATS.values():
-        if fmt.name != "json" and (report.site or not fmt.site_only):
+    for fmt in FORMATS.values():  # a platform's export for a site not on it is left out of the downloads
+        if fmt.name != "json" and (report.site or not fmt.site_only) and fmt.nothing_for(report) is None:
             fmt.write(report, folder / fmt.file_name)
     thumbs = folder / "thumbs"
     thumbs.mkdir(exist_ok=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import CaptionsByWidth, FixtureServer, make_image
 
+import cli
 from options import AuditOptions
 from pipeline import run_audit
 from records import AuditReport
@@ -145,3 +146,32 @@ def test_an_alt_kept_with_the_image_leaves_out_what_its_link_does(fresh_server: 
     assert "wp post meta update 9 _wp_attachment_image_alt 'Sand dunes under a blue sky'\n" in script
     rows = list(csv.DictReader(write_shopify_csv(report, tmp_path / "s.csv").open(encoding="utf-8-sig")))
     assert [row["Image Alt Text"] for row in rows] == ["A glass vase of flowers on a shelf"]
+
+
+@pytest.mark.parametrize("on_the_platforms", [True, False])
+def test_a_platform_export_for_a_site_not_on_it_says_why_it_sets_nothing(
+    fresh_server: FixtureServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], on_the_platforms: bool
+) -> None:
+    """--shopify-csv on a site with no /products/ page, --wp-cli on one with no wp-image-ID: the file is still
+    written (a script may expect it), and one line says why it sets nothing, even with --quiet. The service
+    leaves such a file out of a job's downloads."""
+    serve(fresh_server)
+    fresh_server.add("/", '<html><body><img src="/cdn/shop/files/vase.jpg"></body></html>')
+    paths = ("/products/creme-brogue", "/blog/post") if on_the_platforms else ("/", "/pages/about")
+    shopify, wp = tmp_path / "shop.csv", tmp_path / "wp.sh"
+    args = [*(fresh_server.url(path) for path in paths), "--allow-private", "--dry-run", "--render", "never",
+            "--quiet", "--shopify-csv", str(shopify), "--wp-cli", str(wp),
+            "--out", str(tmp_path / "c.txt")]  # fmt: skip
+    assert cli.main(args) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "sets no alt text" in line]
+    assert shopify.read_text(encoding="utf-8-sig").startswith("Handle,Title,Image Src,Image Alt Text")
+    assert wp.read_text(encoding="utf-8").startswith("#!/bin/sh")
+    if on_the_platforms:
+        assert said == []
+    else:
+        assert said == [
+            f"altscout: --shopify-csv {shopify} sets no alt text: no audited page is a Shopify product page "
+            "(a /products/HANDLE address)",
+            f"altscout: --wp-cli {wp} sets no alt text: no audited image is a WordPress attachment (an <img> with "
+            "class wp-image-ID)",
+        ]
