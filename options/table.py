@@ -69,6 +69,7 @@ class Option:
     metavar: str | None = None
     words: bool = False  # a list given as several words after one flag, rather than by repeating the flag
     control: Control | None = None  # how the form shows it (FORM options)
+    crawl_only: bool = False  # a crawl's bound or scope: given without a crawl, it would change nothing
 
     @property
     def flag(self) -> str:
@@ -222,14 +223,15 @@ TABLE: dict[str, Option] = {
                "leaves out, with why) and run every check that needs no caption; no image is downloaded or "
                "captioned and no model is loaded", SITE, C, bool, target="dry_run"),
         Option("max_pages", "pages to audit at most (default %(default)s)", SITE, CA, int, _D.max_pages, minimum=1,
-               target="max_pages"),  # the form's own slider sets it, bounded by the server
-        Option("max_depth", "links away from a start URL", SITE, CA, int, minimum=0, maximum=100, target="max_depth"),
+               target="max_pages", crawl_only=True),  # the form's own slider sets it, bounded by the server
+        Option("max_depth", "links away from a start URL", SITE, CA, int, minimum=0, maximum=100, target="max_depth",
+               crawl_only=True),
         Option("scope", "host: the start URLs' hosts; domain: all their subdomains", SITE, CA, default=_D.scope,
-               choices=SCOPES, target="scope"),
+               choices=SCOPES, target="scope", crawl_only=True),
         Option("include", "crawl only matching URLs", SITE, CA, list, default=[], max_length=20, metavar="REGEX",
-               sets=("include",), convert=_tuple("include")),
+               sets=("include",), convert=_tuple("include"), crawl_only=True),
         Option("exclude", "never crawl matching URLs", SITE, CA, list, default=[], max_length=20, metavar="REGEX",
-               sets=("exclude",), convert=_tuple("exclude")),
+               sets=("exclude",), convert=_tuple("exclude"), crawl_only=True),
         Option("per_host", "page requests in flight per host (default %(default)s)", SITE, CS, int,
                _D.per_host_pages, target="per_host_pages"),
         Option("state", "SQLite file keeping the crawl: rerun the same command to continue after a stop or crash",
@@ -299,6 +301,15 @@ TABLE: dict[str, Option] = {
 def options_for(front: str) -> list[Option]:
     """The options a front end shows, in the table's order."""
     return [option for option in TABLE.values() if front in option.fronts]
+
+
+def crawl_option_given(values: Mapping[str, Any], front: str) -> str | None:
+    """The first option only a crawl uses that ``values`` set (as the front end names it), else None: given
+    to an audit that is no crawl, it would change nothing, and the person meant a crawl or another option."""
+    for option in options_for(front):
+        if option.crawl_only and values.get(option.name) not in (None, [], (), option.default):
+            return option.flag if front in (CLI, SERVER) else option.name
+    return None
 
 
 def default_for(option: Option, front: str) -> Any:

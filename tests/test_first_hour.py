@@ -1,7 +1,8 @@
 """The first hour: every mistake a new user makes answered with one sentence, nothing computed ever lost.
 
 Each case goes through the real CLI process, or reads pages as a user's site serves them: its exit code,
-its one sentence, no traceback (the server's cases: test_first_hour_server.py). The fault test fills a small tmpfs (root, as CI runs) while reports are written.
+its one sentence, no traceback (the server's cases: test_first_hour_server.py). The fault test fills a
+small tmpfs (root, as CI runs) while reports are written.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ def page(server: FixtureServer) -> str:
         (["https://example.com/", "--max-image-mb", "-1"], "--max-image-mb must be positive, got -1."),  # as typed
         (["https://example.com/", "--processes", "100000"], "--processes 100000 is more than this machine's"),
         (["https://example.com/", "--fail-on-new"], "--fail-on-new needs --fail-on and --compare."),
+        (["https://example.com/", "--max-pages", "50"], "--max-pages applies to a crawl, and --crawl is not given; "
+         "add --crawl to audit the whole site from these URLs, or leave out --max-pages."),  # it changed nothing
+        (["https://example.com/", "--exclude", "/cart"], "--exclude applies to a crawl, and --crawl is not given"),
         (["https://example.com/", "--reports-only"], "--reports-only writes the reports of an audit kept in a state"),
         (["https://example.com/", "--shard-dir", "s", "--xlsx", "a.xlsx"], "--xlsx is not written for --shard-dir"),
         (["https://example.com/", "--fix-patch", "a.patch"], "--fix-patch needs --source-dir, the folder the site"),

@@ -169,7 +169,11 @@ def test_cancel_and_delete(tmp_path: Path, server: FixtureServer) -> None:
         ('{"urls": ["http://a.test/"], "options": {"max_pages": 0}}', 422, "greater than or equal to 1"),
         ('{"urls": ["http://a.test/"], "crawl": true, "options": {"max_pages": 21}}', 400, "at most 20 pages"),
         ('{"urls": ["http://a.test/"], "options": {"model": "/etc"}}', 400, "not offered by this server"),
-        ('{"urls": ["http://a.test/"], "options": {"include": ["("]}}', 400, "not a valid regular expression"),
+        ('{"urls": ["http://a.test/"], "crawl": true, "options": {"include": ["("]}}', 400, "not a valid regular"),
+        ('{"urls": ["http://a.test/"], "options": {"max_pages": 5}}', 400,
+         "'max_pages' applies to a crawl: send \"crawl\": true beside 'urls' to audit the whole site, or leave "
+         "'max_pages' out."),
+        ('{"urls": ["http://a.test/"], "options": {"include": ["/shop/"]}}', 400, "'include' applies to a crawl"),
         ('{"urls": ["http://a.test/"], "options": {"render": "sometimes"}}', 422, "'options.render' is not valid"),
         ('{"urls": ["http://a.test/"], "options": {"ocr": "on"}}', 422, "'options.ocr' is not valid"),
         ('{"urls": ["ftp://a.test/"]}', 400, "only http:// and https:// pages can be audited."),
