@@ -9,6 +9,13 @@ sheets as they are. An edited text replaces the suggestion everywhere (reports a
 rejected suggestion is kept in the reports, marked, and left out of every export that applies
 fixes (Shopify CSV, WP-CLI script, ``--fix-patch``). Suggestions the file does not mention are
 carried as they are, as without a review.
+
+A decision is on an image's description, wherever the image is shown: each place keeps what it adds
+(what its link does, "… (link to the cart page)"), so an accepted description is accepted on every
+page as each page words it, and an edit is written with each place's own addition. The name of where
+a link goes, suggested for a small logo or icon that is a link's only content (suggestion basis
+``link_target``), is no description: it is decided apart (an entry's ``suggestion_basis``), and a
+decision on the image's description does not reach it where the image also has one.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from records import AuditReport
+from auditing.link_names import image_link_purpose
+from records import LINK_TARGET, AuditReport, ImageRecord, PageReport
 from reports.cells import FORMULA_STARTS
 
 DECISIONS = {"accept": "accepted", "edit": "edited", "reject": "rejected"}
@@ -41,6 +49,30 @@ class Decision:
     url: str
     decision: str  # accept | edit | reject
     text: str | None = None
+    names_link: bool = False  # made on the name of where the image's link goes (basis link_target)
+
+    @property
+    def key(self) -> str:
+        """Where it is filed (:func:`review_key`)."""
+        return review_key(self.url, self.names_link)
+
+    def same_as(self, other: Decision) -> bool:
+        """Whether two rows of a sheet decide alike: the same decision, and texts that differ at most by
+        what one place adds in parentheses (a report lists an image once per page it is on)."""
+        return (self.key, self.decision) == (other.key, other.decision) and _core(self.text) == _core(other.text)
+
+
+def review_key(url: str, names_link: bool) -> str:
+    """Where a decision is filed: on an image's description (its URL), or on the name of where its link
+    goes (a small logo or icon, named by its link), decided apart."""
+    return f"{url} (the name of its link)" if names_link else url
+
+
+def _core(text: str | None) -> str | None:
+    """A text without a trailing parenthesised addition: "Red shoes (link to the cart page)" -> "Red shoes"."""
+    if text is None or not text.endswith(")") or " (" not in text:
+        return text
+    return text[: text.rindex(" (")].rstrip() or text
 
 
 def read_decisions(path: Path, where: str | None = None) -> dict[str, Decision]:
@@ -85,12 +117,12 @@ def sheet_decisions(rows: list[dict[str, Any]], where: str) -> dict[str, Decisio
         if isinstance(text, str) and text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
             text = text[1:]  # written with an apostrophe so that no formula runs (reports.cells)
         decision = _decision({**row, "text": text}, f"{where}, row {number}")
-        earlier = decisions.get(decision.url)
-        if earlier is not None and earlier != decision:
-            raise DecisionsError(f"{where}, rows {first_row[decision.url]} and {number} decide differently for "
-                                 f"{decision.url}")  # fmt: skip
-        decisions[decision.url] = decision
-        first_row.setdefault(decision.url, number)
+        earlier = decisions.get(decision.key)
+        if earlier is not None and not earlier.same_as(decision):
+            raise DecisionsError(f"{where}, rows {first_row[decision.key]} and {number} decide differently for "
+                                 f"{decision.key}")  # fmt: skip
+        decisions.setdefault(decision.key, decision)
+        first_row.setdefault(decision.key, number)
     return decisions
 
 
@@ -99,36 +131,80 @@ def decisions_from(entries: list[Any], where: str) -> dict[str, Decision]:
     decisions: dict[str, Decision] = {}
     for number, entry in enumerate(entries, start=1):
         decision = _decision(entry, f"{where}, entry {number}")
-        decisions[decision.url] = decision
+        decisions[decision.key] = decision
     return decisions
 
 
 def to_entries(decisions: dict[str, Decision]) -> list[dict[str, str]]:
     """The decisions as JSON-ready entries (what ``decisions_from`` reads)."""
     return [
-        {"url": d.url, "decision": d.decision} | ({"text": d.text} if d.text is not None else {})
+        {"url": d.url, "decision": d.decision}
+        | ({"text": d.text} if d.text is not None else {})
+        | ({"suggestion_basis": LINK_TARGET} if d.names_link else {})
         for d in decisions.values()
     ]
 
 
 def apply_decisions(report: AuditReport, decisions: dict[str, Decision]) -> dict[str, str]:
-    """Mark (and for edits, replace) the suggestions the review decided; the decisions used, by URL, as
-    applied (accepted, edited, rejected); a decision whose URL names no image with a suggestion here
-    is not used. An accept whose text differs from the suggestion is an edit, as in the form."""
+    """Mark (and for edits, replace) the suggestions the review decided; the decisions used, by key, as
+    applied (accepted, edited, rejected); a decision that names no image with a suggestion here is not
+    used. An accept whose text is no suggestion of the image is an edit, as in the form."""
+    kinds: dict[str, set[bool]] = {}  # image URL -> whether its suggestions name a link, describe it, or both
+    additions: dict[str, set[str]] = {}  # image URL -> what its places add to its description
+    shown: dict[str, set[str]] = {}  # image URL -> its suggestions, as each place words them and without additions
+    for page in report.pages:
+        for record in page.images:
+            if record.suggested_alt is not None:
+                kinds.setdefault(record.url, set()).add(record.suggestion_basis == LINK_TARGET)
+                addition = _addition(record, page)
+                additions.setdefault(record.url, set()).add(addition)
+                text = " ".join(record.suggested_alt.split())
+                shown.setdefault(record.url, set()).update({text, _without(text, {addition}) or text})
     used: dict[str, str] = {}
     for page in report.pages:
         for record in page.images:
-            key = record.url if record.url in decisions else record.source
-            decision = decisions.get(key)
-            if decision is None or record.suggested_alt is None:
+            found = None if record.suggested_alt is None else _decision_for(record, decisions, kinds[record.url])
+            if found is None:
                 continue
+            key, decision = found
+            text = _without(decision.text, additions[record.url])
             kind = decision.decision
-            if kind == "accept" and decision.text and decision.text != " ".join(record.suggested_alt.split()):
+            if kind == "accept" and text and not {str(decision.text), text} & shown[record.url]:
                 kind = "edit"  # the text was changed in the sheet, and the decision left at accept
             record.decision = used[key] = DECISIONS[kind]
             if kind == "edit":
-                record.suggested_alt = decision.text
+                record.suggested_alt = f"{text}{_addition(record, page)}"
     return used
+
+
+def _decision_for(
+    record: ImageRecord, decisions: dict[str, Decision], kinds: set[bool]
+) -> tuple[str, Decision] | None:
+    """The decision on this place's suggestion: on the image's description, or on the name of where its link
+    goes. A decision on the other kind reaches it only where the image has one kind (a review that did not
+    say which, of a logo that is only ever a link)."""
+    names_link = record.suggestion_basis == LINK_TARGET
+    for names in (names_link,) if len(kinds) > 1 else (names_link, not names_link):
+        for url in (record.url, record.source):
+            key = review_key(url, names)
+            if key in decisions:
+                return key, decisions[key]
+    return None
+
+
+def _addition(record: ImageRecord, page: PageReport) -> str:
+    """What this place adds to the image's description: " (what its link does)", else nothing."""
+    purpose = image_link_purpose(record, page) if record.suggestion_basis != LINK_TARGET else None
+    addition = f" ({purpose})" if purpose else ""
+    return addition if addition and str(record.suggested_alt).endswith(addition) else ""
+
+
+def _without(text: str | None, additions: set[str]) -> str | None:
+    """``text`` without what one of the image's places adds, when it ends with it."""
+    for addition in additions:
+        if addition and text and text.endswith(addition) and len(text) > len(addition):
+            return text[: -len(addition)].rstrip()
+    return text
 
 
 def _delimiter(raw: str) -> str:
@@ -192,4 +268,5 @@ def _decision(entry: Any, where: str) -> Decision:
         raise DecisionsError(f"{where}: an edit needs the new text (text)")
     if text is not None and len(text) > MAX_TEXT:
         raise DecisionsError(f"{where}: the text is longer than {MAX_TEXT} characters")
-    return Decision(url, kind, text if kind != "reject" else None)
+    basis = str(entry.get("suggestion_basis") or "").strip()
+    return Decision(url, kind, text if kind != "reject" else None, names_link=basis == LINK_TARGET)

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from auditing.registry import ISSUES
-from records import AuditReport, ImageRecord
+from records import LINK_TARGET, AuditReport, ImageRecord
+from reports.decisions import review_key
 from reports.fixes import applicable, export_state
 from reports.writers import CSV_COLUMNS, PAGES_CSV_COLUMNS, csv_rows, pages_rows
 
@@ -51,21 +52,23 @@ def issue_rows(report: AuditReport) -> Iterator[dict[str, Any]]:
 
 
 def review_rows(report: AuditReport) -> list[dict[str, Any]]:
-    """One row per distinct image URL whose suggestion an export would apply or hold, in page order."""
+    """One row per distinct image URL whose suggestion an export would apply or hold, in page order (and
+    one more where the name of where its link goes is suggested too: decided apart, see reports.decisions)."""
     rows: dict[str, dict[str, Any]] = {}
     alts: dict[str, dict[str, None]] = {}
     for page in report.pages:
         for image in page.images:
             if not applicable(lambda name, image=image: getattr(image, name)):
                 continue
-            row = rows.get(image.url)
+            key = review_key(image.url, image.suggestion_basis == LINK_TARGET)
+            row = rows.get(key)
             if row is None:
-                rows[image.url] = row = _review_row(image, page.url)
-                alts[image.url] = {}
+                rows[key] = row = _review_row(image, page.url)
+                alts[key] = {}
             row["pages"] += 1
-            alts[image.url].setdefault("(none)" if image.alt is None else image.alt or '(empty: "")')
-    for url, row in rows.items():
-        row["alt"] = " | ".join(alts[url])
+            alts[key].setdefault("(none)" if image.alt is None else image.alt or '(empty: "")')
+    for key, row in rows.items():
+        row["alt"] = " | ".join(alts[key])
     return list(rows.values())
 
 

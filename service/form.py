@@ -194,29 +194,31 @@ class FormCallbacks:
         """The review's image list: every exportable suggestion of the finished job."""
         job = self.find(job_id)
         items = review_items(self.store, job) if job is not None and job.state == DONE else []
-        choices = [(_choice_label(item), item["url"]) for item in items]
+        choices = [(_choice_label(item), item["key"]) for item in items]
         return gr.update(choices=choices, value=None)
 
-    def review_pick(self, job_id: str, url: str | None) -> tuple[str, str]:
+    def review_pick(self, job_id: str, key: str | None) -> tuple[str, str]:
         """One suggestion's current text and decision."""
         job = self.find(job_id)
-        items = review_items(self.store, job) if job is not None and url else []
-        item = next((item for item in items if item["url"] == url), None)
+        items = review_items(self.store, job) if job is not None and key else []
+        item = next((item for item in items if item["key"] == key), None)
         if item is None:
             return "", "accept"
         return item["text"], {"rejected": "reject", "edited": "edit"}.get(item["decision"] or "", "accept")
 
-    def save_decision(self, job_id: str, url: str | None, decision: str, text: str) -> tuple[str, list[str]]:
+    def save_decision(self, job_id: str, key: str | None, decision: str, text: str) -> tuple[str, list[str]]:
         """Save one decision with the job; the job's reports and exports are written again."""
         job = self.find(job_id)
-        if job is None or not url:
+        item = next((item for item in review_items(self.store, job) if item["key"] == key), None) if job else None
+        if job is None or not key:
             raise gr.Error("Choose an image of a finished audit first.")
-        item = next((item for item in review_items(self.store, job) if item["url"] == url), None)
         text = " ".join((text or "").split())
         if decision == "accept" and item is not None and text and text != item["text"]:
             decision = "edit"  # the text was changed: that is an edit
+        entry = {"url": item["url"] if item else key, "decision": decision, "text": text,
+                 "suggestion_basis": item["basis"] if item else None}  # fmt: skip
         try:
-            decisions = save_review(self.store, job, [{"url": url, "decision": decision, "text": text}])
+            decisions = save_review(self.store, job, [entry])
         except (ReviewError, DecisionsError) as exc:
             raise gr.Error(str(exc)) from None
         return _saved(decisions), report_paths(self.store.job_dir(job.id))
@@ -271,5 +273,6 @@ def _sentence(text: str) -> str:
 
 def _choice_label(item: dict[str, Any]) -> str:
     """A review item as the form lists it; a suggestion that would replace a person's alt says so."""
-    label = f"{item['url'].rsplit('/', 1)[-1][:60]}: {item['text'][:70]}"
+    named = " (the name of its link)" if item["key"] != item["url"] else ""
+    label = f"{item['url'].rsplit('/', 1)[-1][:60]}{named}: {item['text'][:70]}"
     return f"{label} (replaces “{item['replaces'][:40]}”: exported once accepted)" if item["replaces"] else label

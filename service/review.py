@@ -15,8 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.engine import Engine
-from records import AuditReport
-from reports.decisions import Decision, DecisionsError, apply_decisions, decisions_from, read_decisions, to_entries
+from records import LINK_TARGET, AuditReport
+from reports.decisions import (
+    Decision,
+    DecisionsError,
+    apply_decisions,
+    decisions_from,
+    read_decisions,
+    review_key,
+    to_entries,
+)
 from reports.fixes import applicable, needs_review
 from reports.formats import FORMATS, write_atomically
 from service.jobs import DONE, Job, JobStore
@@ -100,10 +108,12 @@ def review_items(store: JobStore, job: Job) -> list[dict[str, Any]]:
     items: dict[str, dict[str, Any]] = {}
     for page in report.get("pages") or []:
         for image in page.get("images") or []:
-            url = image.get("url")
-            if url not in items and applicable(image.get):  # the rule the exports follow; rejected ones too
-                items[url] = {"url": url, "page": page.get("url"), "text": image["suggested_alt"],
-                              "decision": image.get("decision"), "replaces": _replaced(image)}  # fmt: skip
+            url, basis = image.get("url"), image.get("suggestion_basis")
+            key = review_key(url, basis == LINK_TARGET)  # the name of where its link goes is decided apart
+            if key not in items and applicable(image.get):  # the rule the exports follow; rejected ones too
+                items[key] = {"url": url, "key": key, "basis": basis, "page": page.get("url"),
+                              "text": image["suggested_alt"], "decision": image.get("decision"),
+                              "replaces": _replaced(image)}  # fmt: skip
     return list(items.values())
 
 
