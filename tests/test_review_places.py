@@ -13,7 +13,14 @@ from conftest import CaptionsByWidth, FixtureServer, make_image
 from options import AuditOptions
 from pipeline import run_audit
 from records import AuditReport
-from reports.decisions import apply_decisions, decisions_from, read_decisions, sheet_decisions, to_entries
+from reports.decisions import (
+    DecisionsError,
+    apply_decisions,
+    decisions_from,
+    read_decisions,
+    sheet_decisions,
+    to_entries,
+)
 from reports.formats import FORMATS, write_atomically
 from reports.patch import write_fix_patch
 from reports.xlsx import review_rows
@@ -185,3 +192,13 @@ def test_the_html_reports_review_says_which_widget_is_a_link_name(site) -> None:
 
     page = render_html(audit(site[0]))
     assert page.count('data-basis="link_target"') == 1 and "e.suggestion_basis=r.dataset.basis" in page
+
+
+def test_rows_that_edit_one_image_to_two_texts_still_disagree() -> None:
+    """Only what one place adds is forgiven: two years in parentheses are two decisions."""
+    rows = [{"url": "http://h/team.jpg", "decision": "edit", "suggested_alt": text}
+            for text in ("Our team (2024)", "Our team (2025)")]  # fmt: skip
+    with pytest.raises(DecisionsError, match=r"rows 2 and 3 decide differently for http://h/team\.jpg"):
+        sheet_decisions(rows, "the sheet")
+    agreeing = [{**rows[0], "suggested_alt": "Our team"}, rows[0]]
+    assert [d.text for d in sheet_decisions(agreeing, "the sheet").values()] == ["Our team"]
