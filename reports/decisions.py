@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from auditing.link_names import image_link_purpose
 from records import LINK_TARGET, AuditReport, ImageRecord, PageReport
 from reports.cells import FORMULA_STARTS
+from reports.fixes import link_addition
 
 DECISIONS = {"accept": "accepted", "edit": "edited", "reject": "rejected"}
 AS_REPORTED = {reported: decision for decision, reported in DECISIONS.items()}  # a report's sheet reads back
@@ -195,10 +195,11 @@ def _decision_for(
 
 
 def _addition(record: ImageRecord, page: PageReport) -> str:
-    """What this place adds to the image's description: " (what its link does)", else nothing."""
-    purpose = image_link_purpose(record, page) if record.suggestion_basis != LINK_TARGET else None
-    addition = f" ({purpose})" if purpose else ""
-    return addition if addition and str(record.suggested_alt).endswith(addition) else ""
+    """What this place adds to the image's description: " (what its link does)", else nothing (a link's
+    name says nothing else)."""
+    if record.suggestion_basis == LINK_TARGET:
+        return ""
+    return link_addition(page, record, str(record.suggested_alt))
 
 
 def _without(text: str | None, additions: set[str]) -> str | None:

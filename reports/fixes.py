@@ -92,9 +92,16 @@ def media_alt(page: PageReport, record: ImageRecord, text: str) -> str:
     """The text for an alt kept with the image itself (a WordPress attachment's, a Shopify product image's),
     which every use of the image shows: without what one of its links does ("(opens the full-size image)"
     belongs to the gallery's thumbnail, not to the photo on a product grid)."""
+    addition = link_addition(page, record, text)
+    return text[: -len(addition)].rstrip() if addition else text
+
+
+def link_addition(page: PageReport, record: ImageRecord, text: str) -> str:
+    """What ``text``, a suggestion for the image at this place, ends with to say what its link does
+    (" (link to the cart page)"), else nothing."""
     purpose = image_link_purpose(record, page)
-    suffix = f" ({purpose})" if purpose else None
-    return text[: -len(suffix)].rstrip() if suffix and text.endswith(suffix) and len(text) > len(suffix) else text
+    suffix = f" ({purpose})" if purpose else ""
+    return suffix if suffix and text.endswith(suffix) and len(text) > len(suffix) else ""
 
 
 def is_held(record: ImageRecord) -> bool:
