@@ -231,7 +231,8 @@ class Fetcher:
                 if raise_for_status and response.status_code >= 400:
                     raise HTTPStatusError(response.status_code, current)
                 if require_type is not None and response.status_code < 300:
-                    refusal = require_type.refusal(current, response.headers.get("content-type", ""))
+                    redirected_to = current if redirects else None
+                    refusal = require_type.refusal(response.headers.get("content-type", ""), redirected_to)
                     if refusal is not None:
                         raise FetchError(refusal, code="not_html")
                 content = self._read_capped(response, max_bytes, deadline)

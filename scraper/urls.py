@@ -171,11 +171,13 @@ class ContentTypes:
     accepts: Callable[[str], bool]
     wanted: str  # "a page"
 
-    def refusal(self, url: str, content_type: str) -> str | None:
-        """None when ``content_type`` is accepted, else the sentence that refuses ``url``."""
+    def refusal(self, content_type: str, redirected_to: str | None = None) -> str | None:
+        """None when ``content_type`` is accepted, else the sentence that refuses it (naming where a redirect
+        led: the address asked for is named beside it wherever it is said)."""
         if self.accepts(content_type):
             return None
-        return f"{url} is {content_type.split(';', 1)[0].strip()}, not {self.wanted}"
+        what = f"it redirects to {redirected_to}, which" if redirected_to else "it"
+        return f"{what} is {content_type.split(';', 1)[0].strip()}, not {self.wanted}"
 
 
 PAGE_TYPES = ContentTypes(is_html_type, "a page")  # a URL a crawl found

@@ -55,5 +55,17 @@ def test_a_crawl_audits_a_start_image_and_skips_linked_ones(fresh_server: Fixtur
     }  # fmt: skip
     assert server.routes["/photo.jpg"].hits == 1 and server.routes["/big.jpg"].hits == 0
     details = {row["url"].removeprefix(server.url("")): row["detail"] for row in report.site["urls"]}
-    assert details["/menu.pdf"].endswith("is application/pdf, not a web page or an image")  # typed: by its type
-    assert details["/view?id=7"].endswith("is image/jpeg, not a page")
+    assert details["/menu.pdf"] == "it is application/pdf, not a web page or an image"  # typed: by its type
+    assert details["/view?id=7"] == "it is image/jpeg, not a page"
+
+
+def test_a_page_refused_by_its_type_says_where_a_redirect_led(fresh_server: FixtureServer) -> None:
+    """The sentence names the address only when it is not the one asked for (it was said twice on the CLI's
+    line: "page failed: …/menu.pdf: …/menu.pdf is application/pdf, not a page")."""
+    fresh_server.add("/menu.pdf", b"%PDF-1.4 " + b"x" * 2_000, content_type="application/pdf")
+    fresh_server.add("/menu", b"", status=302, headers={"Location": "/menu.pdf"})
+    report = run_audit([fresh_server.url("/menu"), fresh_server.url("/menu.pdf")], STATIC, FakeCaptioner())
+    assert [page.error for page in report.pages] == [
+        f"it redirects to {fresh_server.url('/menu.pdf')}, which is application/pdf, not a web page or an image",
+        "it is application/pdf, not a web page or an image",
+    ]
