@@ -111,7 +111,10 @@ def read_urls(args: argparse.Namespace) -> list[str]:
     """URLs from the command line and --urls-file, in order."""
     urls = list(args.urls)
     if args.urls_file is not None:
-        urls += read_url_list(args.urls_file)
+        listed = read_url_list(args.urls_file)
+        urls += listed.urls
+        if (left_out := listed.left_out(f"--urls-file {args.urls_file}")) and not args.quiet:
+            print(f"altscout: {left_out}", file=sys.stderr)
     return urls
 
 

@@ -139,16 +139,25 @@ def test_a_urls_file_can_be_a_crawlers_csv_export_or_standard_input(
     from options.preflight import InputError
     from options.url_lists import read_url_list
 
-    export = tmp_path / "internal_html.csv"  # Screaming Frog's export: a BOM, quoted cells, an Address column
+    export = tmp_path / "internal_all.csv"  # Screaming Frog's export: a BOM, quoted cells, an Address column
     rows = ['"Address","Content Type","Status Code"', '"https://example.com/","text/html; charset=UTF-8","200"',
-            '"https://example.com/a,b","text/html","200"']  # fmt: skip
+            '"https://example.com/a,b","text/html","200"', '"https://example.com/logo.png","image/png","200"',
+            '"https://example.com/site.css","text/css","200"', '"https://example.com/blocked","","0"']  # fmt: skip
     export.write_text("\ufeff" + "\r\n".join(rows) + "\r\n", encoding="utf-8")
-    assert read_url_list(export) == ["https://example.com/", "https://example.com/a,b"]
+    listed = read_url_list(export)
+    assert listed.urls == ["https://example.com/", "https://example.com/a,b", "https://example.com/blocked"]
+    assert listed.left_out("--urls-file x.csv") == ("--urls-file x.csv: 2 row(s) that are no web page by their "
+                                                    "Content Type (image/png, text/css) left out; an image is "
+                                                    "audited where a page shows it")  # fmt: skip
     semicolons = tmp_path / "sheet.csv"
     semicolons.write_text("Title;URL\nHome;https://example.com/\n;\n", encoding="utf-8")
-    assert read_url_list(semicolons) == ["https://example.com/"]
+    assert read_url_list(semicolons).urls == ["https://example.com/"]
     monkeypatch.setattr("sys.stdin", io.StringIO("# from a pipe\nhttps://example.com/x\n\nexample.com/y\n"))
-    assert read_url_list(Path("-")) == ["https://example.com/x", "example.com/y"]
+    assert read_url_list(Path("-")).urls == ["https://example.com/x", "example.com/y"]
+    images = tmp_path / "images.csv"
+    images.write_text("Address,Content Type\nhttps://example.com/a.jpg,image/jpeg\n", encoding="utf-8")
+    with pytest.raises(InputError, match="lists no web page: its Content Type column says image/jpeg"):
+        read_url_list(images)
     table = tmp_path / "table.csv"
     table.write_text("name,size\nlogo,12\n", encoding="utf-8")
     with pytest.raises(InputError, match="is a table with no column of addresses"):
@@ -176,6 +185,15 @@ def test_a_urls_file_from_notepad_or_excel_is_read(page: str, tiny_blip_dir: Pat
     assert result.returncode == 0, result.stderr
     assert [p["url"] for p in json.loads((tmp_path / "r.json").read_text())["pages"]] == [page]
     assert page_url("\u200bhttps://example.com/\ufeff ").url == "https://example.com/"  # pasted from a page
+    export = tmp_path / "internal_all.csv"  # a crawler's export of every URL: only its pages are audited
+    image = page.rsplit("/", 1)[0] + "/p0.png"
+    export.write_text(f"Address,Content Type\n{page},text/html\n{image},image/png\n", encoding="utf-8")
+    said = [arg for arg in tiny_cli_args(tiny_blip_dir) if arg != "--quiet"]
+    result = run_cli("--urls-file", str(export), *said, "--json", "e.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [p["url"] for p in json.loads((tmp_path / "e.json").read_text())["pages"]] == [page]
+    assert f"altscout: --urls-file {export}: 1 row(s) that are no web page by their Content Type (image/png) " \
+        "left out; an image is audited where a page shows it" in result.stderr.splitlines()  # fmt: skip
 
 
 def test_an_interrupted_or_repeated_audit_never_captions_an_image_twice(
