@@ -82,8 +82,9 @@ def job_links(job: Job, base: str = "") -> dict[str, str]:
     root = f"{base}{API}/audits/{job.id}"
     links = {"self": root, "cancel": f"{root}/cancel", "suggestions": f"{root}/suggestions",
              "decisions": f"{root}/decisions"}  # fmt: skip
+    left_out = (job.summary or {}).get("not_written") or {}  # a finished audit's files: what it wrote
     for name in REPORT_FILES:
-        if name != "pages.csv" or job.crawl:
+        if (name != "pages.csv" or job.crawl) and name not in left_out:
             links[name.replace(".", "_")] = f"{root}/{name}"
     if job.owner == WEB_OWNER:
         links["page"] = f"{base}/?job={job.id}"
@@ -262,7 +263,9 @@ def report_file(service: Service, job: Job, name: str, media_type: str) -> FileR
     if job.state != DONE and not path.exists():
         raise ApiError(409, f"The audit ended {job.state} and has no reports.")
     if not path.exists():
-        raise ApiError(404, f"This audit has no {name} (pages.csv exists for whole-site audits).")
+        why = ((job.summary or {}).get("not_written") or {}).get(name)
+        raise ApiError(404, f"This audit has no {name}: {why}." if why else
+                       f"This audit has no {name} (pages.csv exists for whole-site audits).")  # fmt: skip
     return FileResponse(path, media_type=media_type, filename=name, content_disposition_type="inline")
 
 

@@ -110,6 +110,9 @@ def job_summary(report: AuditReport) -> dict[str, Any]:
             code = SKIPPED_AS.get(start.get("reason") or "", start.get("reason"))
             result["first_failure"] = {"url": start["url"], "code": code, "detail": start.get("detail")}
     result["rendered"] = bool(report.pages) and all(page.rendered for page in report.pages if page.status == "ok")
+    left_out = {fmt.file_name: why for fmt in FORMATS.values() if (why := fmt.nothing_for(report)) is not None}
+    if left_out:  # a platform's export for a site not on it: not written, and why
+        result["not_written"] = left_out
     if report.comparison:
         result["comparison"] = dict(report.comparison["counts"])
     return result
@@ -132,8 +135,9 @@ def write_job_reports(report: AuditReport, folder: Path, summary: dict[str, Any]
     """Every report file, the gallery's thumbnails, the status summary, and report.json last (its
     presence means done: a job killed after it is recorded as done with the same summary)."""
     (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
-    for fmt in FORMATS.values():  # a platform's export for a site not on it is left out of the downloads
-        if fmt.name != "json" and (report.site or not fmt.site_only) and fmt.nothing_for(report) is None:
+    left_out = summary.get("not_written") or {}  # a platform's export for a site not on it (job_summary)
+    for fmt in FORMATS.values():
+        if fmt.name != "json" and (report.site or not fmt.site_only) and fmt.file_name not in left_out:
             fmt.write(report, folder / fmt.file_name)
     thumbs = folder / "thumbs"
     thumbs.mkdir(exist_ok=True)

@@ -111,6 +111,17 @@ def test_a_page_audit_has_no_pages_csv_and_unknown_jobs_are_404(api: str, server
     assert job["state"] == "done" and "pages_csv" not in job["links"]
     missing = requests.get(f"{api}{API}/{job['id']}/pages.csv", timeout=10)
     assert missing.status_code == 404 and "pages.csv exists for whole-site audits" in missing.json()["error"]
+    # not a Shopify or WordPress site: those exports are neither written nor linked, and the summary says why
+    assert {"shopify-alt-text_csv", "wp-alt-text_sh"}.isdisjoint(job["links"])
+    assert job["summary"]["not_written"] == {
+        "shopify-alt-text.csv": "no audited page is a Shopify product page (a /products/HANDLE address)",
+        "wp-alt-text.sh": "no audited image is a WordPress attachment (an <img> with class wp-image-ID)",
+    }
+    shopify = requests.get(f"{api}{API}/{job['id']}/shopify-alt-text.csv", timeout=10)
+    assert shopify.status_code == 404 and shopify.json()["error"] == (
+        "This audit has no shopify-alt-text.csv: no audited page is a Shopify product page (a /products/HANDLE "
+        "address)."
+    )
     unknown = requests.get(f"{api}{API}/0123456789abcdef/report.json", timeout=10)
     assert unknown.status_code == 404 and unknown.json() == {"error": "There is no audit with that id."}
 
