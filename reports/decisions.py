@@ -249,6 +249,9 @@ def _json_entries(raw: str, where: str) -> list[Any]:
         data = json.loads(raw)
     except ValueError as exc:
         raise DecisionsError(f"{where} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    if isinstance(data, dict) and "pages" in data and "decisions" not in data:
+        raise DecisionsError(f"{where} is an AltScout JSON report, not a review; give the HTML report's "
+                             "decisions.json, or the CSV or XLSX report with its decision column filled")  # fmt: skip
     entries = data.get("decisions") if isinstance(data, dict) else data
     if not isinstance(entries, list):
         raise DecisionsError(f"{where}: expected a list of decisions (or {{\"decisions\": [...]}})")

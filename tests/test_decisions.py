@@ -45,6 +45,7 @@ def test_decisions_from_json_and_csv(tmp_path: Path) -> None:
         ("[{\"decision\": \"accept\"}]", "entry 1: the image URL (url) is missing"),
         ("{\"decisions\": 3}", "expected a list of decisions"),
         ("[{\"url\": 1,", "is not valid JSON"),
+        ('{"pages": [], "summary": {}}', "is an AltScout JSON report, not a review; give the HTML report's decisions"),
     ],
 )
 def test_a_decisions_file_that_cannot_be_used_is_one_sentence(content: str, sentence: str, tmp_path: Path) -> None:
