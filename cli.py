@@ -44,7 +44,7 @@ from options.preflight import (
     state_file,
     writable,
 )
-from options.table import CLI, apply, crawl_option_given, error_sentence
+from options.table import CLI, apply, error_sentence, idle_option, needs_sentence
 from options.url_lists import read_url_list
 from pipeline import AuditFinished, audit, run_audit
 from pipeline.engine import Engine
@@ -157,9 +157,9 @@ def preflight(args: argparse.Namespace) -> Plan:
         added += [target.url] if target.added_scheme else []
     check_folder_flags(args, [url for url in urls if "://" not in url])
     options = replace(options_from_args(args), scheme_added=tuple(added))
-    if not args.crawl and (flag := crawl_option_given(vars(args), CLI)):
-        fix = f"add --crawl to audit the whole site from these URLs, or leave out {flag}"
-        raise InputError(f"{flag} applies to a crawl, and --crawl is not given", {CLI: fix})
+    if idle := idle_option(vars(args), CLI):
+        sentence, fix = needs_sentence(*idle)
+        raise InputError(sentence, {CLI: fix})
     if args.fail_on_new and not (args.fail_on and args.compare):
         raise InputError("--fail-on-new needs --fail-on and --compare")
     if args.translation_model and options.lang == "en":

@@ -49,6 +49,31 @@ class Control:
 
 
 @dataclass(frozen=True)
+class Need:
+    """What an option works with: another option given (any of ``options``), with ``value`` where it must be one.
+    Given without it, the option would change nothing, and the person meant that other option too."""
+
+    options: tuple[str, ...]
+    value: Any = None  # None: any value given
+    hint: str = ""  # what adding it does, said after "add --flag"
+
+    def met(self, values: Mapping[str, Any]) -> bool | None:
+        """Whether ``values`` give it; None when this front end's values do not say (the API keeps no --state:
+        every job keeps one)."""
+        known = [name for name in self.options if name in values]
+        if not known:
+            return None
+        given = [values[name] for name in known if values[name] not in (None, False, [], ())]
+        return any(self.value is None or value == self.value for value in given)
+
+
+CRAWL = Need(("crawl",), hint=" to audit the whole site from these URLs")
+SHARDS = Need(("shard_dir",), hint=" DIR")
+RAY = Need(("engine",), "ray")
+STATE = Need(("state", "data_dir", "shard_dir"), hint=" audit.db")
+
+
+@dataclass(frozen=True)
 class Option:
     """One option of every front end that shows it."""
 
@@ -69,7 +94,7 @@ class Option:
     metavar: str | None = None
     words: bool = False  # a list given as several words after one flag, rather than by repeating the flag
     control: Control | None = None  # how the form shows it (FORM options)
-    crawl_only: bool = False  # a crawl's bound or scope: given without a crawl, it would change nothing
+    needs: Need | None = None  # what it works with (a crawl's bound needs --crawl)
 
     @property
     def flag(self) -> str:
@@ -223,23 +248,24 @@ TABLE: dict[str, Option] = {
                "leaves out, with why) and run every check that needs no caption; no image is downloaded or "
                "captioned and no model is loaded", SITE, C, bool, target="dry_run"),
         Option("max_pages", "pages to audit at most (default %(default)s)", SITE, CA, int, _D.max_pages, minimum=1,
-               target="max_pages", crawl_only=True),  # the form's own slider sets it, bounded by the server
+               target="max_pages", needs=CRAWL),  # the form's own slider sets it, bounded by the server
         Option("max_depth", "links away from a start URL", SITE, CA, int, minimum=0, maximum=100, target="max_depth",
-               crawl_only=True),
+               needs=CRAWL),
         Option("scope", "host: the start URLs' hosts; domain: all their subdomains", SITE, CA, default=_D.scope,
-               choices=SCOPES, target="scope", crawl_only=True),
+               choices=SCOPES, target="scope", needs=CRAWL),
         Option("include", "crawl only matching URLs", SITE, CA, list, default=[], max_length=20, metavar="REGEX",
-               sets=("include",), convert=_tuple("include"), crawl_only=True),
+               sets=("include",), convert=_tuple("include"), needs=CRAWL),
         Option("exclude", "never crawl matching URLs", SITE, CA, list, default=[], max_length=20, metavar="REGEX",
-               sets=("exclude",), convert=_tuple("exclude"), crawl_only=True),
+               sets=("exclude",), convert=_tuple("exclude"), needs=CRAWL),
         Option("per_host", "page requests in flight per host (default %(default)s)", SITE, CS, int,
                _D.per_host_pages, target="per_host_pages"),
         Option("state", "SQLite file keeping the crawl: rerun the same command to continue after a stop or crash",
                SITE, C, Path, metavar="DB", sets=("state_path",), convert=_path("state_path")),
         Option("refresh", "a re-audit with --state fetches and renders every page and image again, instead of asking "
                "the site what changed (If-None-Match / If-Modified-Since) and reusing what did not", SITE, CAF, bool,
-               target="refresh", control=Control("checkbox", "Fetch everything again", (0, 3), elem_id="refresh",
-                                                  info="else a re-audit of a site asks it only what changed")),
+               target="refresh", needs=STATE,
+               control=Control("checkbox", "Fetch everything again", (0, 3), elem_id="refresh",
+                               info="else a re-audit of a site asks it only what changed")),
         Option("memory_budget_mb", "the run's response store: MB of recent page resources kept in memory "
                "(default %(default)s)", SITE, CS, float, _D.response_memory_bytes / MB,
                sets=("response_memory_bytes",), convert=_megabytes("response_memory_bytes")),
@@ -264,14 +290,14 @@ TABLE: dict[str, Option] = {
         Option("engine", "local: threads in this process; ray: the stages on Ray Data (requirements-ray.txt)",
                ENGINE, C, default=_D.engine, choices=ENGINES, target="engine"),
         Option("ray_address", "the Ray cluster (default: $RAY_ADDRESS, else a local Ray)", ENGINE, C,
-               metavar="ADDRESS", target="ray_address"),
+               metavar="ADDRESS", target="ray_address", needs=RAY),
         Option("caption_actors", "--engine ray: captioning actors (one GPU each)", ENGINE, C, int, _D.caption_actors,
-               target="caption_actors"),
+               target="caption_actors", needs=RAY),
         Option("shard_dir", "big runs: finished pages stream to shard files in DIR (its state.db unless --state), the "
                "reports are built from them into DIR, and a rerun continues without recomputing a completed shard",
                ENGINE, C, Path, metavar="DIR", sets=("shard_dir",), convert=_path("shard_dir")),
         Option("shard_pages", "--shard-dir: pages per shard (default %(default)s)", ENGINE, C, int, _D.shard_pages,
-               target="shard_pages"),
+               target="shard_pages", needs=SHARDS),
         # --- the rest of a run
         Option("ocr", "read the text in images (RapidOCR, PP-OCRv5): auto (when installed) or off (default "
                "%(default)s)", RUN, CSAF, default=_D.ocr, choices=OCR_MODES, target="ocr",
@@ -303,13 +329,25 @@ def options_for(front: str) -> list[Option]:
     return [option for option in TABLE.values() if front in option.fronts]
 
 
-def crawl_option_given(values: Mapping[str, Any], front: str) -> str | None:
-    """The first option only a crawl uses that ``values`` set (as the front end names it), else None: given
-    to an audit that is no crawl, it would change nothing, and the person meant a crawl or another option."""
+def idle_option(values: Mapping[str, Any], front: str) -> tuple[Option, Option] | None:
+    """The first option ``values`` set that would change nothing, because what it works with is not given
+    (:class:`Need`), and the option it needs; None when every option given is used."""
     for option in options_for(front):
-        if option.crawl_only and values.get(option.name) not in (None, [], (), option.default):
-            return option.flag if front in (CLI, SERVER) else option.name
+        need = option.needs
+        if need is None or values.get(option.name) in (None, False, [], (), default_for(option, front)):
+            continue
+        if need.met(values) is False:
+            return option, TABLE[need.options[0]]
     return None
+
+
+def needs_sentence(option: Option, needed: Option) -> tuple[str, str]:
+    """An idle option's sentence and its fix, in the CLI's words."""
+    need = option.needs
+    assert need is not None
+    wanted = f"{needed.flag} {need.value}" if need.value is not None else needed.flag
+    return (f"{option.flag} works with {wanted}, which is not given",
+            f"add {wanted}{need.hint}, or leave out {option.flag}")  # fmt: skip
 
 
 def default_for(option: Option, front: str) -> Any:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from options import AuditOptions, OptionsError
 from options.preflight import InputError, Target, check_reachable_safely, page_url
-from options.table import API, FORM, Option, apply, crawl_option_given, error_sentence, options_for
+from options.table import API, FORM, Option, apply, error_sentence, idle_option, options_for
 from service.jobs import WEB_OWNER, Job, JobStore, Limits
 
 THUMBNAIL_PX = 256
@@ -149,7 +149,8 @@ def build_options(request: AuditRequest, defaults: AuditOptions, limits: ServerL
         raise SubmitError("That model is not offered by this server.")
     if given.max_pages is not None and given.max_pages > limits.max_site_pages:
         raise SubmitError(f"This server audits at most {limits.max_site_pages} pages of a site (max_pages).")
-    if not request.crawl and (name := crawl_option_given(given.model_dump(), API)):
+    if idle := idle_option({**given.model_dump(), "crawl": request.crawl}, API):  # the API's one need: a crawl
+        name = idle[0].name
         raise SubmitError(f"'{name}' applies to a crawl: send \"crawl\": true beside 'urls' to audit the whole "
                           f"site, or leave '{name}' out.")  # fmt: skip
     if not request.crawl and len(request.urls) > limits.max_site_pages:

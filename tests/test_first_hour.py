@@ -66,9 +66,15 @@ def page(server: FixtureServer) -> str:
         (["https://example.com/", "--max-image-mb", "-1"], "--max-image-mb must be positive, got -1."),  # as typed
         (["https://example.com/", "--processes", "100000"], "--processes 100000 is more than this machine's"),
         (["https://example.com/", "--fail-on-new"], "--fail-on-new needs --fail-on and --compare."),
-        (["https://example.com/", "--max-pages", "50"], "--max-pages applies to a crawl, and --crawl is not given; "
+        (["https://example.com/", "--max-pages", "50"], "--max-pages works with --crawl, which is not given; "
          "add --crawl to audit the whole site from these URLs, or leave out --max-pages."),  # it changed nothing
-        (["https://example.com/", "--exclude", "/cart"], "--exclude applies to a crawl, and --crawl is not given"),
+        (["https://example.com/", "--exclude", "/cart"], "--exclude works with --crawl, which is not given"),
+        (["https://example.com/", "--caption-actors", "2"], "--caption-actors works with --engine ray, which is not "
+         "given; add --engine ray, or leave out --caption-actors."),
+        (["https://example.com/", "--shard-pages", "5"], "--shard-pages works with --shard-dir, which is not given; "
+         "add --shard-dir DIR, or leave out --shard-pages."),
+        (["https://example.com/", "--refresh"], "--refresh works with --state, which is not given; add --state "
+         "audit.db, or leave out --refresh."),
         (["https://example.com/", "--reports-only"], "--reports-only writes the reports of an audit kept in a state"),
         (["https://example.com/", "--shard-dir", "s", "--xlsx", "a.xlsx"], "--xlsx is not written for --shard-dir"),
         (["https://example.com/", "--fix-patch", "a.patch"], "--fix-patch needs --source-dir, the folder the site"),
