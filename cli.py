@@ -213,7 +213,8 @@ def preflight(args: argparse.Namespace) -> Plan:
         except OSError as exc:
             raise InputError(f"--compare {args.compare} cannot be read: {exc.strerror or exc}") from None
         except ValueError as exc:  # not JSON, or JSON that is no audit
-            raise InputError(f"--compare {args.compare} is not an AltScout JSON report: {exc}",
+            why = "it is not JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise InputError(f"--compare {args.compare} is not an AltScout JSON report: {why}",
                              {CLI: "give the --json file of an earlier audit"}) from None  # fmt: skip
     try:
         decisions = read_decisions(Path(args.decisions)) if args.decisions else None

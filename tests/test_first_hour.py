@@ -174,7 +174,8 @@ def test_a_urls_file_can_be_a_crawlers_csv_export_or_standard_input(
 
 def test_a_compare_file_that_is_no_audit_is_refused_before_any_work(tmp_path: Path) -> None:
     cases = [("list.json", "[1, 2]", "it has no list of pages"),
-             ("other.json", '{"pages": [{"status": "ok"}]}', "its pages are not an audit's pages")]  # fmt: skip
+             ("other.json", '{"pages": [{"status": "ok"}]}', "its pages are not an audit's pages"),
+             ("report.csv", "page_url,url\n", "it is not JSON;")]  # fmt: skip
     for name, content, why in cases:
         (tmp_path / name).write_text(content)
         result = run_cli("https://example.com/", "--compare", name, cwd=tmp_path)
