@@ -33,6 +33,20 @@ _ENV = Environment(
 _ENV.filters["b64"] = lambda data: base64.b64encode(data).decode()
 
 
+def file_size(size: int) -> str:
+    """A file's size as a person reads it: 312 B, 3.4 KB, 120 KB, 1.6 MB (a 40-px logo is not "0 KB")."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 10 * 1024:
+        return f"{size / 1024:.1f} KB"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+_ENV.filters["file_size"] = file_size
+
+
 def _text(value: str | None) -> Markup:
     """An alt text or caption, with absent and empty values told apart."""
     if value is None:

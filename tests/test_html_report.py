@@ -218,3 +218,14 @@ def test_absent_empty_and_blank_alts_are_told_apart() -> None:
     assert "(none)" in _text(None) and '(empty: "")' in _text("")
     assert str(_text("  ")) == '<span class="none">(whitespace only: "  ")</span>'
     assert str(_text("<b>")) == "&lt;b&gt;"
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [(312, "312 B"), (3_500, "3.4 KB"), (120_000, "117 KB"), (1_700_000, "1.6 MB")],
+)
+def test_image_sizes_read_as_a_person_reads_them(size: int, shown: str) -> None:
+    """A 40-px logo of 312 bytes was "0 KB"."""
+    from reports.html import file_size
+
+    assert file_size(size) == shown
