@@ -25,17 +25,19 @@ from scraper.urls import bare_host
 
 def site_images(pages: Iterable[PageReport]) -> list[dict[str, Any]]:
     """The images view; flags ``inconsistent_alt`` on the records as a side effect."""
+    audited = [page for page in pages if page.status == "ok"]
+    read = {record.source: image_key(record) for page in audited for record in page.images if record.sha256}
     groups: dict[str, list[tuple[str, ImageRecord]]] = {}
-    for page in pages:
-        if page.status != "ok":
-            continue
+    for page in audited:
         for record in page.images:
-            groups.setdefault(image_key(record), []).append((page.url, record))
+            key = image_key(record)
+            groups.setdefault(read.get(record.source, key), []).append((page.url, record))
     return [image_view(occurrences) for occurrences in groups.values()]
 
 
 def image_key(record: ImageRecord) -> str:
-    """What identifies an image across pages: its content when read, else its URL."""
+    """What identifies an image across pages: its content when read, else its URL (an occurrence skipped
+    before it was read, by its declared size, joins its URL's content where another page read it)."""
     return f"sha256:{record.sha256}" if record.sha256 else f"url:{record.source}"
 
 
@@ -44,7 +46,9 @@ def image_view(occurrences: list[tuple[str, ImageRecord]]) -> dict[str, Any]:
 
     Flags ``inconsistent_alt`` on the occurrences' records when their alt text differs between pages.
     """
-    first = occurrences[0][1]
+    first = next((r for _, r in occurrences if r.status == CAPTIONED), None) or next(
+        (r for _, r in occurrences if r.sha256), occurrences[0][1]
+    )  # the facts of an occurrence that was read, not of one skipped unread
     with_alt = [(p, r) for p, r in occurrences if ALT_SOURCES & set(r.found_in) and not silent(r)]
     alts = {alt for _, r in with_alt for alt in (r.alts or [r.alt])}
     content = first.status == CAPTIONED or first.reason == "dry_run"  # a dry run reads no image: assume content

@@ -90,7 +90,7 @@ class _Occurrences:
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
-        self.db.execute("CREATE TABLE occurrences (key TEXT, seq INTEGER, page TEXT, record TEXT)")
+        self.db.execute("CREATE TABLE occurrences (key TEXT, seq INTEGER, page TEXT, record TEXT, source TEXT)")
         self.db.execute("CREATE TABLE inconsistent (page TEXT, url TEXT)")
         self.db.execute("CREATE TABLE views (seq INTEGER PRIMARY KEY, view TEXT)")
         self.site_names = SiteNames()
@@ -105,8 +105,14 @@ class _Occurrences:
             self.site_names.add(page)
             for record in page.images:
                 seq += 1
-                row = (image_key(record), seq, page.url, json.dumps(record.to_state()))
-                self.db.execute("INSERT INTO occurrences VALUES (?, ?, ?, ?)", row)
+                row = (image_key(record), seq, page.url, json.dumps(record.to_state()), record.source)
+                self.db.execute("INSERT INTO occurrences VALUES (?, ?, ?, ?, ?)", row)
+        self.db.execute("CREATE INDEX by_source ON occurrences (source, key)")
+        self.db.execute(  # an occurrence skipped unread joins its URL's content where another page read it
+            "UPDATE occurrences SET key = (SELECT o.key FROM occurrences o WHERE o.source = occurrences.source "
+            "AND o.key LIKE 'sha256:%' ORDER BY o.seq LIMIT 1) WHERE key LIKE 'url:%' AND EXISTS (SELECT 1 FROM "
+            "occurrences o WHERE o.source = occurrences.source AND o.key LIKE 'sha256:%')"
+        )
         self.db.execute("CREATE INDEX by_key ON occurrences (key, seq)")
         distinct = 0
         for first_seq, occurrences in self._groups():

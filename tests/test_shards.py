@@ -29,18 +29,20 @@ from state.store import AUDITED, QUEUED, AuditStore
 
 
 def serve_site(server: FixtureServer) -> None:
-    """The chain site, a failing page, the same photo with different alt text on two pages, and a linked
-    mark too small to caption on a page that does not state the site's name (the home page does)."""
+    """The chain site, a failing page, the same photo with different alt text on two pages (and on a third,
+    declared too small to read), and a linked mark too small to caption on a page that does not state the
+    site's name (the home page does)."""
     serve_chain(server)
     server.add("/img/shared.png", make_image(240, 160, seed=77), content_type="image/png")
     server.add("/img/mark.png", make_image(24, 24, seed=78), content_type="image/png")
     home = server.routes["/"].body.replace(b"</body>", b"<a href='/x'>x</a><a href='/y'>y</a><a href='/broken'>b</a>"
-                                           b"</body>")  # fmt: skip
+                                           b"<a href='/z'>z</a></body>")  # fmt: skip
     server.add("/", home.replace(b"<html>", b"<html><head><meta property='og:site_name' content='Chain Co'></head>"))
     server.add("/x", "<html><body><img src='/img/shared.png' alt='A red chair'></body></html>")
     server.add("/y", "<html><body><img src='/img/shared.png' alt='Chair'><a href='/'><img src='/img/mark.png'></a>"
                "</body></html>")  # fmt: skip
     server.add("/broken", "oops", status=500)
+    server.add("/z", "<html><body><img src='/img/shared.png' width='30' height='20' alt='Chair'></body></html>")
 
 
 def site_options(tmp_path: Path, **extra: object) -> AuditOptions:
@@ -71,7 +73,7 @@ def test_reports_built_from_shards_match_the_in_memory_reports(
     folder = sharded_report(tmp_path / "shards", fake_captioner, url, tmp_path)
 
     done = markers(folder)
-    assert [m["shard"] for m in done] == list(range(len(done))) and sum(m["pages"] for m in done) == PAGES + 4
+    assert [m["shard"] for m in done] == list(range(len(done))) and sum(m["pages"] for m in done) == PAGES + 5
     assert all(m["pages"] <= 4 for m in done) and not list(folder.glob("*.part"))
     data = json.loads((folder / "report.json").read_text())
     jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
@@ -81,8 +83,9 @@ def test_reports_built_from_shards_match_the_in_memory_reports(
             image["pages"] = sorted(image["pages"], key=lambda row: row["page"])
         document["images"] = sorted(document["images"], key=lambda image: image["urls"])
     assert comparable(data) == comparable(expected)
-    chair = next(i for i in data["images"] if i["urls"][0].endswith("/img/shared.png"))
-    assert chair["inconsistent_alt"] and len(chair["pages"]) == 2  # found across two shards' pages
+    (chair,) = (i for i in data["images"] if i["urls"][0].endswith("/img/shared.png"))  # one image, read or not
+    assert chair["inconsistent_alt"] and len(chair["pages"]) == 3  # found across shards' pages
+    assert chair["status"] == "captioned" and chair["caption"]  # the facts of the pages that read it
     y_page = next(page for page in data["pages"] if page["url"].endswith("/y"))
     assert y_page["site_name"] is None and "Chain Co home page" in [i["suggested_alt"] for i in y_page["images"]]
 
