@@ -172,9 +172,6 @@ def preflight(args: argparse.Namespace) -> Plan:
     if args.fix_patch and not args.source_dir:
         raise InputError("--fix-patch needs --source-dir, the folder the site is served from",
                          {CLI: "add --source-dir DIR"})  # fmt: skip
-    if args.source_dir and not args.fix_patch:
-        raise InputError("--source-dir is read only to write --fix-patch, which is not given",
-                         {CLI: "add --fix-patch alt.patch, or leave out --source-dir"})  # fmt: skip
     if args.source_dir and not Path(args.source_dir).is_dir():
         raise InputError(f"--source-dir {args.source_dir}: there is no such folder",
                          {CLI: "give the folder the site is served from, or built from"})  # fmt: skip

@@ -71,6 +71,7 @@ CRAWL = Need(("crawl",), hint=" to audit the whole site from these URLs")
 SHARDS = Need(("shard_dir",), hint=" DIR")
 RAY = Need(("engine",), "ray")
 STATE = Need(("state", "data_dir", "shard_dir"), hint=" audit.db")
+PATCH = Need(("fix_patch",), hint=" alt.patch")
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ TABLE: dict[str, Option] = {
         Option("decisions", "a review of the suggestions, JSON or CSV (url, decision: accept|edit|reject, text): "
                "edits replace them, rejected ones are never exported", REPORTS, C, Path, metavar="FILE"),
         Option("source_dir", "static sites: the folder the site is served from, or built from (for --fix-patch)",
-               REPORTS, C, Path, metavar="DIR"),
+               REPORTS, C, Path, metavar="DIR", needs=PATCH),
         Option("fix_patch", "write a unified diff that sets the suggested alt texts in --source-dir's HTML files "
                "(apply it with git apply)", REPORTS, C, Path, metavar="FILE"),
         # --- languages

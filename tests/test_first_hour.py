@@ -83,8 +83,8 @@ def page(server: FixtureServer) -> str:
         (["https://example.com/", "--translation-model", "de=./m"], "--translation-model is used only when captions"),
         (["https://example.com/", "--browser", "./chrome"], "--browser ./chrome is not an executable file; point it"),
         (["https://example.com/", "--source-dir", "nope", "--fix-patch", "a.patch"], "--source-dir nope: there is no"),
-        (["https://example.com/", "--source-dir", "."], "--source-dir is read only to write --fix-patch, which is "
-         "not given; add --fix-patch alt.patch, or leave out --source-dir."),
+        (["https://example.com/", "--source-dir", "."], "--source-dir works with --fix-patch, which is not given; "
+         "add --fix-patch alt.patch, or leave out --source-dir."),
         (["https://example.com/", "--crawll"], "altscout: error: unknown option --crawll; did you mean --crawl?"),
         (["https://example.com/", "--zzz=1"], "unknown option --zzz; altscout --help lists the options."),
         (["https://example.com/", "--render", "sometimes"], "argument --render: invalid choice: 'sometimes' (choose"),
