@@ -169,9 +169,6 @@ def preflight(args: argparse.Namespace) -> Plan:
         raise InputError("--shard-dir cannot be combined with --compare, --data-dir, --rename-plan or --reports-only")
     if args.dry_run and args.data_dir:
         raise InputError("a dry run keeps nothing, so it is no job of --data-dir", {CLI: "leave out --data-dir"})
-    if args.fix_patch and not args.source_dir:
-        raise InputError("--fix-patch needs --source-dir, the folder the site is served from",
-                         {CLI: "add --source-dir DIR"})  # fmt: skip
     if args.source_dir and not Path(args.source_dir).is_dir():
         raise InputError(f"--source-dir {args.source_dir}: there is no such folder",
                          {CLI: "give the folder the site is served from, or built from"})  # fmt: skip

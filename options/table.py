@@ -72,6 +72,7 @@ SHARDS = Need(("shard_dir",), hint=" DIR")
 RAY = Need(("engine",), "ray")
 STATE = Need(("state", "data_dir", "shard_dir"), hint=" audit.db")
 PATCH = Need(("fix_patch",), hint=" alt.patch")
+SOURCE = Need(("source_dir",), hint=" DIR, the folder the site is served from")
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ TABLE: dict[str, Option] = {
         Option("source_dir", "static sites: the folder the site is served from, or built from (for --fix-patch)",
                REPORTS, C, Path, metavar="DIR", needs=PATCH),
         Option("fix_patch", "write a unified diff that sets the suggested alt texts in --source-dir's HTML files "
-               "(apply it with git apply)", REPORTS, C, Path, metavar="FILE"),
+               "(apply it with git apply)", REPORTS, C, Path, metavar="FILE", needs=SOURCE),
         # --- languages
         Option("lang", "translate captions and suggested alt: en (none), auto (<html lang>), or one of "
                + ", ".join(supported_languages()), LANGS, CSAF, default=_D.lang, max_length=16, target="lang",

@@ -77,7 +77,8 @@ def page(server: FixtureServer) -> str:
          "audit.db, or leave out --refresh."),
         (["https://example.com/", "--reports-only"], "--reports-only writes the reports of an audit kept in a state"),
         (["https://example.com/", "--shard-dir", "s", "--xlsx", "a.xlsx"], "--xlsx is not written for --shard-dir"),
-        (["https://example.com/", "--fix-patch", "a.patch"], "--fix-patch needs --source-dir, the folder the site"),
+        (["https://example.com/", "--fix-patch", "a.patch"], "--fix-patch works with --source-dir, which is not "
+         "given; add --source-dir DIR, the folder the site is served from, or leave out --fix-patch."),
         (["https://example.com/", "--decisions", "missing.json"], "--decisions missing.json cannot be read"),
         (["https://example.com/", "--compare", "missing.json"], "--compare missing.json cannot be read: No such file"),
         (["https://example.com/", "--translation-model", "de=./m"], "--translation-model is used only when captions"),
