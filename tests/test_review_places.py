@@ -202,3 +202,30 @@ def test_rows_that_edit_one_image_to_two_texts_still_disagree() -> None:
         sheet_decisions(rows, "the sheet")
     agreeing = [{**rows[0], "suggested_alt": "Our team"}, rows[0]]
     assert [d.text for d in sheet_decisions(agreeing, "the sheet").values()] == ["Our team"]
+
+
+def test_the_html_reports_review_keeps_the_last_decision_on_each_image(site, chromium: str, tmp_path: Path) -> None:
+    """The shoe has a review control on each page; deciding it on both downloads one entry, the one made last
+    (the file had two, and the first in page order won whatever the person did last)."""
+    from playwright.sync_api import sync_playwright
+
+    from reports.html import write_html
+
+    path = write_html(audit(site[0]), tmp_path / "report.html")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(path.as_uri())
+        shoe = page.locator(f".review[data-url='{site[0].url('/shoe.jpg')}']")
+        assert shoe.count() == 2
+        shoe.nth(1).locator("input").fill("Red leather derby shoes" + CART)  # an edit on b.html
+        shoe.nth(0).locator("select").select_option("accept")  # then an accept on a.html, last
+        page.locator(".review[data-basis='link_target']").locator("select").select_option("reject")
+        with page.expect_download() as download:
+            page.click("#download-decisions")
+        saved = tmp_path / "decisions.json"
+        download.value.save_as(saved)
+        browser.close()
+    entries = json.loads(saved.read_text())
+    menu_name = {"url": site[0].url("/menu.jpg"), "decision": "reject", "suggestion_basis": "link_target"}
+    assert entries == [{"url": site[0].url("/shoe.jpg"), "decision": "accept"}, menu_name]
