@@ -22,7 +22,7 @@ import gradio as gr
 from captioning import resolve_model_id
 from options import OptionsError
 from options.flags import OneSentenceParser, add_flags
-from options.preflight import InputError, browser_path, folder
+from options.preflight import InputError, browser_path, folder, listening_socket
 from options.table import CLI, SERVER, apply
 from service import Service
 from service.form import FORM_OPTIONS, PAGE, SITE, FormCallbacks, control
@@ -184,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         browser_path(args.browser)
         folder(Path(args.data_dir), "--data-dir")
+        listening = listening_socket(args.host, args.port)
         service = service_from_args(args)
     except InputError as exc:
         print(f"altscout-app: error: {exc.sentence(CLI)}", file=sys.stderr)
@@ -195,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if recovered:
         log.info("continuing %d audit(s) interrupted by the last stop", len(recovered))
     log.info("AltScout on http://%s:%d/ (API docs at /docs), data in %s", args.host, args.port, args.data_dir)
-    uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning")
+    config = uvicorn.Config(create_app(service), host=args.host, port=args.port, log_level="warning")
+    uvicorn.Server(config).run(sockets=[listening])
     return 0
 
 

@@ -9,9 +9,11 @@ the report says so in a page warning.
 from __future__ import annotations
 
 import difflib
+import errno
 import ipaddress
 import os
 import re
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,3 +260,17 @@ def browser_path(explicit: str | None) -> None:
         find_browser(explicit)
     except BrowserUnavailableError as exc:
         raise InputError(exc.message, {"any": "point it at a Chromium or Chrome executable, or leave it out"}) from None
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before it starts anything (a port in use is one sentence, not uvicorn's errno
+    after the address was announced)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise InputError(f"--port {port} is in use on {host} by another program",
+                             {CLI: "give another --port, or stop the program that holds it"}) from None  # fmt: skip
+        raise InputError(f"the server cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         {CLI: "check --host and --port"}) from None  # fmt: skip

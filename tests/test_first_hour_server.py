@@ -138,3 +138,17 @@ def test_the_server_refuses_a_data_dir_that_is_a_file(tmp_path: Path) -> None:
         "altscout-app: error: --data-dir r.json is a file, not a folder; give a folder's name (it is made when "
         "missing)."
     )
+
+
+def test_the_server_on_a_port_in_use_is_one_sentence_before_anything_starts(tmp_path: Path) -> None:
+    """It announced "AltScout on http://…" and resumed the interrupted audits, then uvicorn printed its errno."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as held:
+        port = held.getsockname()[1]
+        result = subprocess.run([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--data-dir", "jobs"],
+                                cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2 and one_line(result.stderr) == (
+        f"altscout-app: error: --port {port} is in use on 127.0.0.1 by another program; give another --port, or "
+        "stop the program that holds it."
+    )
