@@ -91,8 +91,8 @@ def _audit_tab(calls: FormCallbacks, ceiling: int) -> tuple[Any, Any, list[Any]]
     gallery = gr.Gallery(label="Captioned images", columns=6, height="auto", elem_id="gallery")
     report = gr.HTML(elem_id="results")
     files = gr.File(
-        label="Downloads: the HTML report, JSON, CSV, XLSX, captions.txt (pages.csv for a site), and the Shopify "
-        "CSV and WP-CLI script that apply the suggestions",
+        label="Downloads: the HTML report, JSON, CSV, XLSX, captions.txt (pages.csv for a site), and for a "
+        "Shopify or WordPress site the Shopify CSV or WP-CLI script that applies the suggestions",
         file_count="multiple",
         interactive=False,
         elem_id="files",
@@ -130,6 +130,14 @@ def _audit_tab(calls: FormCallbacks, ceiling: int) -> tuple[Any, Any, list[Any]]
     return controls["model"], job_box, shown
 
 
+# Gradio's gallery makes as many columns as it has images, so one captioned image filled the page's width,
+# cropped, above 450 px of empty grid: thumbnails keep their column's size, and the grid its content's height.
+FORM_CSS = """
+#gallery .grid-container { --grid-cols: 6 !important; }
+#gallery .grid-wrap.fixed-height { min-height: 0 !important; height: auto !important; }
+"""
+
+
 def create_app(service: Service) -> Any:
     """The whole server: REST API and report routes, with the Gradio app mounted at ``/``."""
     from service.api import create_server
@@ -145,6 +153,7 @@ def create_app(service: Service) -> Any:
         show_error=False,
         max_file_size=MAX_UPLOAD,
         footer_links=["api"],
+        css=FORM_CSS,
     )
 
 

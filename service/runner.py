@@ -142,9 +142,12 @@ def write_job_reports(report: AuditReport, folder: Path, summary: dict[str, Any]
     thumbs = folder / "thumbs"
     thumbs.mkdir(exist_ok=True)
     gallery: list[dict[str, str]] = []
+    shown: set[str] = set()  # an image on several pages is shown once
     for page in report.pages:
         for record in page.images:
-            if len(gallery) < GALLERY_MAX and record.status == CAPTIONED and record.thumbnail:
+            new = record.url not in shown
+            if new and len(gallery) < GALLERY_MAX and record.status == CAPTIONED and record.thumbnail:
+                shown.add(record.url)
                 name = f"{len(gallery):04d}.jpg"
                 (thumbs / name).write_bytes(record.thumbnail)
                 gallery.append({"file": name, "caption": record.caption or "", "url": record.url})

@@ -129,6 +129,31 @@ def test_the_forms_gallery_shows_every_captioned_image(api: str, server: Fixture
     assert flat == 0  # no tile is one flat colour (a 16-bit PNG once came out black)
 
 
+def test_the_forms_gallery_shows_an_image_once_and_at_thumbnail_size(
+    api: str, server: FixtureServer, chromium: str
+) -> None:
+    """One photo on two pages: it was shown twice, and a single captioned image filled the page's width."""
+    from playwright.sync_api import sync_playwright
+
+    server.add("/once/photo.jpg", make_image(600, 400, "JPEG", seed=140), content_type="image/jpeg")
+    urls = [server.add(f"/once/{name}.html", "<html lang=en><body><img src='photo.jpg' width=300 height=200>"
+                       "</body></html>") for name in ("a", "b")]  # fmt: skip
+    job = wait_final(api, requests.post(f"{api}{API}", json={"urls": urls}, timeout=10).json()["id"])
+    assert job["summary"]["captioned"] == 2
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        tab = browser.new_page(viewport={"width": 1200, "height": 800})
+        tab.goto(f"{api}/?job={job['id']}")
+        tab.wait_for_function("() => document.querySelectorAll('#gallery img').length === 1", timeout=30_000)
+        tab.wait_for_timeout(500)  # the page's last answers (a second image would have come with the first)
+        count = tab.locator("#gallery img").count()
+        tile = tab.locator("#gallery img").first.bounding_box()
+        gallery = tab.locator("#gallery").bounding_box()
+        browser.close()
+    assert count == 1 and tile is not None and gallery is not None
+    assert tile["width"] < gallery["width"] / 4 and gallery["height"] < 400
+
+
 def test_the_server_refuses_a_data_dir_that_is_a_file(tmp_path: Path) -> None:
     """``app.py --data-dir`` naming a file is one sentence and exit 2 (it was an errno)."""
     (tmp_path / "r.json").write_text("{}")
