@@ -8,7 +8,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -93,9 +96,21 @@ def test_an_address_that_is_no_page_or_image_is_one_sentence(api: str, server: F
     assert job["state"] == "done" and job["summary"]["captioned"] == 1
 
 
-def test_the_forms_gallery_shows_every_captioned_image(api: str, server: FixtureServer, chromium: str) -> None:
+@contextmanager
+def job_gallery(api: str, job_id: str, chromium: str, images: int) -> Iterator[Any]:
+    """The form's page of a finished job in Chromium, once its gallery shows ``images`` images."""
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        tab = browser.new_page(viewport={"width": 1200, "height": 800})
+        tab.goto(f"{api}/?job={job_id}")
+        tab.wait_for_function(f"() => document.querySelectorAll('#gallery img').length === {images}", timeout=30_000)
+        yield tab
+        browser.close()
+
+
+def test_the_forms_gallery_shows_every_captioned_image(api: str, server: FixtureServer, chromium: str) -> None:
     formats = [("png", "PNG", "RGBA"), ("jpg", "JPEG", "CMYK"), ("webp", "WEBP", "RGB"), ("gif", "GIF", "P"),
                ("png", "PNG", "LA"), ("jpg", "JPEG", "L"), ("png", "PNG", "I;16"), ("png", "PNG", "1"),
                ("jpg", "JPEG", "RGB"), ("png", "PNG", "P")]  # fmt: skip
@@ -107,11 +122,7 @@ def test_the_forms_gallery_shows_every_captioned_image(api: str, server: Fixture
     url = server.add("/gallery/product.html", f"<html lang=en><body>{body}</body></html>")
     job = wait_final(api, requests.post(f"{api}{API}", json={"urls": [url]}, timeout=10).json()["id"])
     assert job["summary"]["captioned"] == 10
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        tab = browser.new_page(viewport={"width": 1000, "height": 700})
-        tab.goto(f"{api}/?job={job['id']}")
-        tab.wait_for_function("() => document.querySelectorAll('#gallery img').length === 10", timeout=30_000)
+    with job_gallery(api, job["id"], chromium, 10) as tab:
         tab.locator("#gallery").scroll_into_view_if_needed()
         tab.wait_for_function(
             "() => Array.from(document.querySelectorAll('#gallery img')).every(i => i.complete && i.naturalWidth > 0)",
@@ -125,7 +136,6 @@ def test_the_forms_gallery_shows_every_captioned_image(api: str, server: Fixture
                  for (let i = 0; i < d.length; i += 4) if (d.slice(i, i + 3).join() !== first) return false;
                  return true; }).length"""
         )
-        browser.close()
     assert flat == 0  # no tile is one flat colour (a 16-bit PNG once came out black)
 
 
@@ -133,23 +143,16 @@ def test_the_forms_gallery_shows_an_image_once_and_at_thumbnail_size(
     api: str, server: FixtureServer, chromium: str
 ) -> None:
     """One photo on two pages: it was shown twice, and a single captioned image filled the page's width."""
-    from playwright.sync_api import sync_playwright
-
     server.add("/once/photo.jpg", make_image(600, 400, "JPEG", seed=140), content_type="image/jpeg")
     urls = [server.add(f"/once/{name}.html", "<html lang=en><body><img src='photo.jpg' width=300 height=200>"
                        "</body></html>") for name in ("a", "b")]  # fmt: skip
     job = wait_final(api, requests.post(f"{api}{API}", json={"urls": urls}, timeout=10).json()["id"])
     assert job["summary"]["captioned"] == 2
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        tab = browser.new_page(viewport={"width": 1200, "height": 800})
-        tab.goto(f"{api}/?job={job['id']}")
-        tab.wait_for_function("() => document.querySelectorAll('#gallery img').length === 1", timeout=30_000)
+    with job_gallery(api, job["id"], chromium, 1) as tab:
         tab.wait_for_timeout(500)  # the page's last answers (a second image would have come with the first)
         count = tab.locator("#gallery img").count()
         tile = tab.locator("#gallery img").first.bounding_box()
         gallery = tab.locator("#gallery").bounding_box()
-        browser.close()
     assert count == 1 and tile is not None and gallery is not None
     assert tile["width"] < gallery["width"] / 4 and gallery["height"] < 400
 
