@@ -51,7 +51,7 @@ from pipeline.engine import Engine
 from records import AuditReport
 from reports.decisions import Decision, DecisionsError, read_decisions
 from reports.formats import FORMATS, STDOUT, WriteFailure, copy_to_stdout, report_path, shown, write_all
-from reports.patch import write_fix_patch
+from reports.patch import apply_command, write_fix_patch
 from reports.sharded import STREAMED, ShardReports, build_reports
 from scraper.browser import BrowserUnavailableError
 from service.jobs import CLI_OWNER, JobError, JobStore
@@ -414,10 +414,12 @@ def fix_patch(report: AuditReport, args: argparse.Namespace) -> list[Path]:
     else:
         result = write_fix_patch(report, source, target)
     if not args.quiet:
+        apply = "" if target == STDOUT or not result.files else f"; apply it: {apply_command(source, target)}"
         print(f"altscout: fix patch: {result.tags} <img> tag(s) in {result.files} file(s), {len(result.by_hand)} to "
-              f"apply by hand, {len(result.held)} held for review (listed at its top) -> {shown(target)}",
+              f"apply by hand, {len(result.held)} held for review (listed at its top) -> {shown(target)}{apply}",
               file=sys.stderr)  # fmt: skip
     return [target]
+
 
 
 def rename_plan(report: AuditReport, args: argparse.Namespace) -> list[Path]:

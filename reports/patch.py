@@ -12,7 +12,9 @@ non-ASCII text as character references). A commented-out ``<img>`` is left alone
 The tags are found with a small scanner over the raw text, not re-serialised by a parser,
 precisely so that nothing else changes.
 
-Images that come from CSS or that JavaScript builds, and pages with no matching file, are listed
+Inside a Git repository the file names are the repository's (``public/index.html``), so ``git apply`` works
+from its top and from ``--source-dir``: with names relative to a subfolder, ``git apply`` run there skips every
+file and still exits 0. Images that come from CSS or that JavaScript builds, and pages with no matching file, are listed
 at the top of the patch under "apply by hand" with their selector (``git apply`` skips those
 lines); so are the suggestions held for a review, which would replace an alt a person wrote. A page
 path never leads outside the folder: ``..`` segments and symbolic links that point out of it are
@@ -24,6 +26,7 @@ from __future__ import annotations
 import difflib
 import html
 import re
+import shlex
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,6 +63,7 @@ class PatchResult:
     tags: int
     by_hand: list[str]
     held: list[str]
+    root: Path  # the file names in the patch are relative to it: the Git repository holding --source-dir, or it
 
 
 def page_file(source_dir: Path, page_url: str) -> Path | None:
@@ -82,6 +86,19 @@ def page_file(source_dir: Path, page_url: str) -> Path | None:
     return None
 
 
+def patch_root(source_dir: Path) -> Path:
+    """The folder the patch's file names start from: the Git work tree that holds ``source_dir`` (its ``.git``,
+    a folder or a worktree's file), else ``source_dir`` itself."""
+    root = source_dir.resolve()
+    return next((folder for folder in (root, *root.parents) if (folder / ".git").exists()), root)
+
+
+def apply_command(source_dir: Path, patch: Path) -> str:
+    """The command that applies the patch from anywhere: ``git -C`` the source folder (inside a Git repository
+    the patch names files from its top, which ``git apply`` expects wherever in the repository it runs)."""
+    return shlex.join(["git", "-C", str(source_dir), "apply", str(patch.resolve())])
+
+
 def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchResult:
     """Write the patch (see the module) and say what it does."""
     wanted: dict[str, dict[str, tuple[ImageRecord, str]]] = defaultdict(dict)
@@ -102,7 +119,7 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
                for page, record in held(report)]  # fmt: skip
     chunks: list[str] = []
     files = tags = 0
-    root = source_dir.resolve()
+    root = patch_root(source_dir)
     for page_url, records in wanted.items():
         page = pages[page_url]
         target = page_file(source_dir, page.final_url or page.url)
@@ -125,7 +142,7 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
     header += [f"# apply by hand: {line}" for line in by_hand]
     header += [f"# held for review (accept it with --decisions): {line}" for line in waiting]
     path.write_bytes(("\n".join(header) + "\n" + "".join(chunks)).encode("utf-8", errors="surrogateescape"))
-    return PatchResult(files, tags, by_hand, waiting)
+    return PatchResult(files, tags, by_hand, waiting, root)
 
 
 def _patched(

@@ -14,7 +14,7 @@ from conftest import CaptionsByWidth, FixtureServer, make_image
 from options import AuditOptions
 from pipeline import run_audit
 from records import AuditReport
-from reports.patch import page_file, write_fix_patch
+from reports.patch import apply_command, page_file, write_fix_patch
 
 CAPTIONS = {501: "a pair of brown leather shoes", 502: "a blue vase on a shelf", 503: 'a "quoted" sign & more',
             504: "a red bicycle against a wall", 505: "a bowl of soup", 506: "a mountain at sunset"}  # fmt: skip
@@ -230,3 +230,21 @@ def test_base_href_picture_sources_srcset_and_a_legacy_encoding(fresh_server: Fi
     issues = {r.source.rsplit("/", 1)[-1]: set(r.alt_issues) for r in again.pages[0].images}
     assert not issues["hero-1600.jpg"] and not issues["px.gif"] and not issues["shop-2x.jpg"]
     assert next(r for r in again.pages[0].images if r.source.endswith("hero-1600.jpg")).alt == "Un café crème"
+
+
+def test_in_a_git_repository_the_patch_names_files_from_its_top(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    """`git apply` run in a subfolder of a repository reads the patch's names from the repository's top and skips
+    (exit 0, not a word) every file outside that subfolder: names relative to --source-dir changed nothing there."""
+    folder = site_folder(tmp_path)  # tmp_path/site, in the repository tmp_path
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    report = audit(fresh_server, folder)
+    patch = tmp_path / "alt.patch"
+    result = write_fix_patch(report, folder, patch)
+    assert result.root == tmp_path.resolve() and result.files == 3
+    assert "diff --git a/site/index.html b/site/index.html" in patch.read_text(encoding="utf-8")
+    command = apply_command(folder, patch)
+    assert command == f"git -C {folder} apply {patch.resolve()}"
+    subprocess.run(command, shell=True, check=True, capture_output=True)
+    assert 'alt="A pair of brown leather shoes' in (folder / "index.html").read_text(encoding="utf-8")
+    assert "alt='A blue vase on a shelf'" in (folder / "index.html").read_text(encoding="utf-8")
+    assert "alt=" in (folder / "about" / "index.html").read_text(encoding="utf-8")
