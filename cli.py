@@ -403,7 +403,7 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
 
 
 def fix_patch(report: AuditReport, args: argparse.Namespace) -> list[Path]:
-    """--fix-patch: the suggested alt texts as a patch of --source-dir's HTML files."""
+    """--fix-patch: the suggested alt texts as a patch of --source-dir's HTML or Markdown files."""
     if not args.fix_patch:
         return []
     source, target = Path(args.source_dir), Path(args.fix_patch)
@@ -415,9 +415,9 @@ def fix_patch(report: AuditReport, args: argparse.Namespace) -> list[Path]:
         result = write_fix_patch(report, source, target)
     if not args.quiet:
         apply = "" if target == STDOUT or not result.files else f"; apply it: {apply_command(source, target)}"
-        print(f"altscout: fix patch: {result.tags} <img> tag(s) in {result.files} file(s), {len(result.by_hand)} to "
-              f"apply by hand, {len(result.held)} held for review (listed at its top) -> {shown(target)}{apply}",
-              file=sys.stderr)  # fmt: skip
+        print(f"altscout: fix patch: alt text for {result.tags} image(s) in {result.files} file(s), "
+              f"{len(result.by_hand)} to apply by hand, {len(result.held)} held for review (listed at its top) -> "
+              f"{shown(target)}{apply}", file=sys.stderr)  # fmt: skip
     return [target]
 
 

@@ -168,10 +168,11 @@ TABLE: dict[str, Option] = {
                choices=SEVERITIES),
         Option("decisions", "a review of the suggestions, JSON or CSV (url, decision: accept|edit|reject, text): "
                "edits replace them, rejected ones are never exported", REPORTS, C, Path, metavar="FILE"),
-        Option("source_dir", "static sites: the folder the site is served from, or built from (for --fix-patch)",
+        Option("source_dir", "static sites: the folder the site is served from (HTML), or built from (Markdown: a "
+               "Hugo, Jekyll, Eleventy or MkDocs project) (for --fix-patch)",
                REPORTS, C, Path, metavar="DIR", needs=PATCH),
-        Option("fix_patch", "write a unified diff that sets the suggested alt texts in --source-dir's HTML files "
-               "(apply it with git apply)", REPORTS, C, Path, metavar="FILE", needs=SOURCE),
+        Option("fix_patch", "write a unified diff that sets the suggested alt texts in --source-dir's HTML or Markdown "
+               "files (apply it with git apply)", REPORTS, C, Path, metavar="FILE", needs=SOURCE),
         # --- languages
         Option("lang", "translate captions and suggested alt: en (none), auto (<html lang>), or one of "
                + ", ".join(supported_languages()), LANGS, CSAF, default=_D.lang, max_length=16, target="lang",

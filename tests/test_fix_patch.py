@@ -120,7 +120,7 @@ def test_the_patch_applies_changes_only_alts_and_fixes_the_images(fresh_server: 
 @pytest.mark.parametrize("text", ['<img src="a.jpg"/>', "<IMG SRC='a.jpg' ALT=x>", '<img\tsrc="a.jpg"\nalt="x"\n/>'])
 def test_one_tag_in_any_spelling(text: str, tmp_path: Path) -> None:
     from records import ImageRecord
-    from reports.patch import _patched
+    from reports.patch_html import patched_html as _patched
 
     record = ImageRecord(source="http://h/a.jpg", found_in=["img"])
     changed, done = _patched(text, "http://h/", {"http://h/a.jpg": (record, "A cat")})
@@ -131,7 +131,7 @@ def test_one_tag_in_any_spelling(text: str, tmp_path: Path) -> None:
 def test_an_apostrophe_is_written_as_is_where_the_quotes_allow() -> None:
     """A reviewer reads "Joe's bakery" in the patch, not "Joe&#x27;s bakery"; inside '…' it must be escaped."""
     from records import ImageRecord
-    from reports.patch import _patched
+    from reports.patch_html import patched_html as _patched
 
     record = ImageRecord(source="http://h/a.jpg", found_in=["img"])
     text = "<img src=\"a.jpg\">\n<img src='a.jpg' alt=''>\n<img src=a.jpg alt=x>"
@@ -145,7 +145,7 @@ def test_an_apostrophe_is_written_as_is_where_the_quotes_allow() -> None:
 
 def test_a_commented_out_img_is_left_alone() -> None:
     from records import ImageRecord
-    from reports.patch import _patched
+    from reports.patch_html import patched_html as _patched
 
     record = ImageRecord(source="http://h/a.jpg", found_in=["img"])
     text = '<!-- old: <img src="a.jpg"> <base href="/x/"> -->\n<img src="a.jpg">\n<!-- unclosed <img src="a.jpg">'

@@ -1,0 +1,212 @@
+"""``--fix-patch`` for sites built from Markdown: the file that builds a page, found by its path or front matter,
+gets each image's label set, so that the page the generator builds from it has the suggested alt texts; nothing
+else in the file changes. The tests build pages from the Markdown with markdown-it-py, as a generator would."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+from conftest import CaptionsByWidth, FixtureServer, make_image
+from markdown_it import MarkdownIt
+
+from options import AuditOptions
+from pipeline import run_audit
+from records import ImageRecord
+from reports.patch import write_fix_patch
+from reports.patch_markdown import MarkdownPages, front_matter, markdown_text, patched_markdown
+
+GENERATOR = MarkdownIt("commonmark").enable("table")
+
+
+def build(markdown: str) -> str:
+    """The page a generator builds from a Markdown file: its front matter dropped, the rest rendered."""
+    _, skipped = front_matter(markdown)
+    return "<html><body>" + GENERATOR.render("".join(markdown.splitlines(keepends=True)[skipped:])) + "</body></html>"
+
+
+def alts(page: str) -> list[tuple[str, str | None]]:
+    return [(str(img.get("src")), img.get("alt")) for img in BeautifulSoup(page, "lxml").find_all("img")]  # type: ignore[misc]
+
+
+def record(url: str) -> ImageRecord:
+    return ImageRecord(source=url, found_in=["img"])
+
+
+DOCUMENT = """---
+title: Shoes
+description: "not an image: ![old](/img/shoe.jpg)"
+---
+# Our *shoes*
+
+Intro ![IMG_1234.jpg](/img/shoe.jpg "The derby") and `![code](/img/shoe.jpg)` in a code span.
+
+```html
+![fenced](/img/shoe.jpg)
+<img src="/img/vase.jpg">
+```
+
+> A quote ![image](../img/vase.jpg)
+
+- a list item ![vase][]
+- [![](/img/shoe.jpg)](/cart/)
+
+| photo | name |
+|---|---|
+| ![photo][derby] | The derby |
+
+<div class="gallery">
+<img src="/img/vase.jpg" class="big">
+</div>
+
+![kept](/img/other.jpg)
+
+[vase]: /img/vase.jpg
+[derby]: </img/shoe.jpg> 'Derby'
+"""
+WANTED = {"http://h/img/shoe.jpg": "A *brown* derby_shoe [leather] & <laces>", "http://h/img/vase.jpg": "A blue vase"}
+
+
+def test_every_image_of_the_markdown_and_nothing_else() -> None:
+    records = {url: (record(url), text) for url, text in WANTED.items()}
+    changed, done = patched_markdown(DOCUMENT, "http://h/shop/", "http://h/", records)
+    assert done == {"http://h/img/shoe.jpg": 3, "http://h/img/vase.jpg": 3}  # the gallery's <img> is the third vase
+    before, after = alts(build(DOCUMENT)), alts(build(changed))
+    assert [src for src, _ in before] == [src for src, _ in after]  # the same images, in the same places
+    for (src, old), (_, new) in zip(before, after, strict=True):
+        wanted = WANTED.get("http://h" + src.replace("..", ""))
+        assert new == (wanted if wanted and "fenced" not in str(old) else old), (src, old, new)
+    assert "Intro ![A \\*brown\\* derby\\_shoe \\[leather\\] &amp; &lt;laces>](/img/shoe.jpg \"The derby\")" in changed
+    assert "- a list item ![A blue vase][vase]" in changed  # the old label stays the reference
+    assert "| ![A \\*brown" in changed and "][derby] | The derby |" in changed
+    assert changed.startswith(DOCUMENT.split("# Our")[0])  # the front matter, the code span and the fence as they were
+    assert "`![code](/img/shoe.jpg)`" in changed
+    assert "```html\n![fenced](/img/shoe.jpg)\n<img src=\"/img/vase.jpg\">" in changed
+    assert '<img alt="A blue vase" src="/img/vase.jpg" class="big">' in changed and "![kept](/img/other.jpg)" in changed
+
+
+def test_a_relative_image_is_read_from_the_page_or_from_the_file_folder() -> None:
+    """Jekyll and Hugo leave a relative link as written (it resolves against the page); MkDocs rewrites it from
+    the file's folder to the page. Either way the image is found."""
+    records = {"http://h/img/a.png": (record("http://h/img/a.png"), "A chart")}
+    mkdocs = patched_markdown("See ![](img/a.png)\n", "http://h/guide/setup/", "http://h/", records)
+    bundle = patched_markdown("See ![](a.png)\n", "http://h/img/", "http://h/posts/", records)
+    assert mkdocs == ("See ![A chart](img/a.png)\n", {"http://h/img/a.png": 1})
+    assert bundle == ("See ![A chart](a.png)\n", {"http://h/img/a.png": 1})
+
+
+def test_text_reads_as_written_once_rendered() -> None:
+    text = "Joe's *best* [bakery] & café <3 under_score `tick` back\\slash"
+    rendered = alts(build(f"![{markdown_text(text)}](/a.jpg)\n\n![{markdown_text(text, ascii_only=True)}](/a.jpg)"))
+    assert rendered == [("/a.jpg", text), ("/a.jpg", text)]
+    assert markdown_text("café", ascii_only=True) == "caf&#233;"
+
+
+def test_which_markdown_file_builds_a_page(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    files = {
+        "_index.md": "# Home",
+        "about.md": "---\ntitle: About\nurl: /about-us/\n---\n",
+        "posts/_index.md": "+++\ntitle = 'Posts'\n+++\n",
+        "posts/hello/index.md": "# Hello",
+        "posts/second.md": "---\nslug: the-second-post\n---\n",
+        "guide/README.md": "# Guide",
+        "guide/Setup.markdown": "# Setup",
+        "_posts/2024-05-01-opening.md": "---\nlayout: post\n---\n",
+        "templated.md": "---\npermalink: /:title/\n---\n",
+        ".drafts/secret.md": "# Draft",
+        "node_modules/pkg/readme.md": "# Package",
+    }
+    for name, text in files.items():
+        (content / name).parent.mkdir(parents=True, exist_ok=True)
+        (content / name).write_text(text, encoding="utf-8")
+    (tmp_path / "outside.md").write_text("# Outside")
+    (content / "linked.md").symlink_to(tmp_path / "outside.md")
+    pages = MarkdownPages(content)
+    found = {url: pages.find("http://h" + url) for url in (
+        "/", "/about-us/", "/about/", "/posts/", "/posts/hello/", "/posts/the-second-post/", "/posts/second/",
+        "/guide/", "/guide/setup/", "/2024/05/01/opening.html", "/_posts/2024-05-01-opening/", "/templated/",
+        "/.drafts/secret/", "/node_modules/pkg/", "/linked/", "/missing/")}  # fmt: skip
+    root = content.resolve()
+    assert {url: path.relative_to(root).as_posix() if path else None for url, path in found.items()} == {
+        "/": "_index.md",
+        "/about-us/": "about.md",
+        "/about/": None,  # its front matter names another address
+        "/posts/": "posts/_index.md",
+        "/posts/hello/": "posts/hello/index.md",
+        "/posts/the-second-post/": "posts/second.md",
+        "/posts/second/": None,
+        "/guide/": "guide/README.md",
+        "/guide/setup/": "guide/Setup.markdown",
+        "/2024/05/01/opening.html": "_posts/2024-05-01-opening.md",
+        "/_posts/2024-05-01-opening/": "_posts/2024-05-01-opening.md",
+        "/templated/": "templated.md",  # a permalink with placeholders names no one page: its path does
+        "/.drafts/secret/": None,
+        "/node_modules/pkg/": None,
+        "/linked/": None,  # a symbolic link out of the folder is not followed
+        "/missing/": None,
+    }
+    assert pages.folder_url(root / "posts/hello/index.md", "http://h/posts/hello/") == "http://h/posts/hello/"
+    project = MarkdownPages(tmp_path)  # the project given, not its content folder: the content folder's routes
+    assert project.find("http://h/posts/hello/") == root / "posts/hello/index.md"
+    assert project.find("http://h/content/posts/hello/") == root / "posts/hello/index.md"
+    assert project.folder_url(root / "posts/hello/index.md", "http://h/posts/hello/") == "http://h/posts/hello/"
+    assert pages.folder_url(root / "_index.md", "http://h/") == "http://h/"
+
+
+HUGO = {
+    "_index.md": "---\ntitle: Home\n---\n# Welcome\n\n[![](/img/shop.jpg)](/shop/)\n\n![photo.jpg](/img/team.jpg)\n",
+    "about.md": "---\ntitle: About\nurl: /about-us/\n---\nWe bake.\n\n![bread](bread.jpg)\n\n"
+    "![A loaf on a board](/img/kept.jpg)\n",
+    "posts/hello/index.md": "+++\ntitle = 'Hello'\n+++\nOpening day!\n\n![image](cake.jpg \"Cake\")\n"
+    '{{< figure src="/img/fig.jpg" >}}\n',
+}
+ROUTES = {"_index.md": "/", "about.md": "/about-us/", "posts/hello/index.md": "/posts/hello/"}
+PICTURES = {"/img/shop.jpg": 601, "/img/team.jpg": 602, "/about-us/bread.jpg": 603, "/img/kept.jpg": 604,
+            "/posts/hello/cake.jpg": 605, "/img/fig.jpg": 606}  # fmt: skip
+CAPTIONS = {601: "a shop window", 602: "three bakers smiling", 603: "a loaf of bread", 604: "a loaf on a board",
+            605: "a chocolate cake", 606: "a figure"}  # fmt: skip
+
+
+def serve_hugo(server: FixtureServer, content: Path) -> list[str]:
+    for name, path in ROUTES.items():
+        page = build((content / name).read_text(encoding="utf-8"))
+        shortcode = "{{&lt; figure src=&quot;/img/fig.jpg&quot; &gt;}}"  # what Hugo's figure shortcode builds:
+        server.add(path, page.replace(shortcode, '<figure><img src="/img/fig.jpg"></figure>'))
+    for path, width in PICTURES.items():
+        server.add(path, make_image(width, 300, "JPEG", seed=width), content_type="image/jpeg")
+    return [server.url(path) for path in ROUTES.values()]
+
+
+def test_a_site_built_from_markdown_gets_a_patch_of_its_markdown(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    content = tmp_path / "site" / "content"
+    for name, text in HUGO.items():
+        (content / name).parent.mkdir(parents=True, exist_ok=True)
+        (content / name).write_text(text, encoding="utf-8")
+    subprocess.run(["git", "init", "-q", str(tmp_path / "site")], check=True)
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    report = run_audit(serve_hugo(fresh_server, content), options, CaptionsByWidth(CAPTIONS))
+    result = write_fix_patch(report, content, tmp_path / "alt.patch")
+    assert (result.files, result.tags) == (3, 4)
+    assert [line.split(": ", 1)[1] for line in result.by_hand] == [
+        "no image of the Markdown names it (a shortcode's or a template's, CSS, or built by JavaScript)"
+    ] and "fig.jpg" in result.by_hand[0]
+    patch = (tmp_path / "alt.patch").read_text(encoding="utf-8")
+    assert "diff --git a/content/posts/hello/index.md b/content/posts/hello/index.md" in patch
+    subprocess.run(["git", "-C", str(content), "apply", str(tmp_path / "alt.patch")], check=True, capture_output=True)
+    home = (content / "_index.md").read_text(encoding="utf-8")
+    assert "[![A shop window (link to the shop page)](/img/shop.jpg)](/shop/)" in home
+    assert "![Three bakers smiling](/img/team.jpg)" in home
+    about = (content / "about.md").read_text(encoding="utf-8")
+    assert "![A loaf of bread](bread.jpg)\n\n![A loaf on a board](/img/kept.jpg)" in about
+    assert '![A chocolate cake](cake.jpg "Cake")' in (content / "posts/hello/index.md").read_text(encoding="utf-8")
+    fresh_server.routes.clear()
+    again = run_audit(serve_hugo(fresh_server, content), options, CaptionsByWidth(CAPTIONS))
+    fixed = {"shop.jpg", "team.jpg", "bread.jpg", "cake.jpg"}
+    for page in again.pages:
+        for image in page.images:
+            if image.source.rsplit("/", 1)[-1] in fixed:
+                assert not {"missing_alt", "filename_alt", "placeholder_alt", "linked_image_no_text"} & set(
+                    image.alt_issues
+                ), (image.source, image.alt, image.alt_issues)
