@@ -4,9 +4,11 @@ Which suggestions are carried (:func:`fixes`): an image's suggested alt for its 
 when the image is not decorative, its alt did not pass every check and a review (``--decisions``)
 did not reject it; an edited suggestion is carried as edited. An alt that passed is never
 overwritten, and nothing is written for a decorative image, except where ``alt=""`` is a link's
-only content (the link has no name). A tracking pixel or spacer (at most 2 px a side) with no alt
-gets ``alt=""`` (suggestion basis ``spacer``). A small logo or icon that is a link's only content and has
-no name gets the name of where the link goes (basis ``link_target``), captioned or not.
+only content (the link has no name), and where ``alt=""`` is on an image that looks like content
+(``empty_alt_on_content``): that one is held, since ``alt=""`` may be a person's choice. A tracking
+pixel or spacer (at most 2 px a side) with no alt gets ``alt=""`` (suggestion basis ``spacer``). A
+small logo or icon that is a link's only content and has no name gets the name of where the link
+goes (basis ``link_target``), captioned or not.
 
 Alt text a person wrote is never replaced on a guess. Without a review, a suggestion is carried
 where the alt is missing or is no description at all (a file name, a placeholder). Where the alt
@@ -49,6 +51,7 @@ _SIZE_SUFFIX = re.compile(
 )
 _SIZE_PARAMS = {"width", "height", "crop", "format", "pad_color"}
 NO_DESCRIPTION = frozenset({"filename_alt", "placeholder_alt"})  # findings that say an alt describes nothing
+EMPTY_ON_CONTENT = "empty_alt_on_content"  # alt="" on an image that looks like content: decorative? a person says
 
 
 def applicable(field: Callable[[str], Any]) -> bool:
@@ -60,16 +63,24 @@ def applicable(field: Callable[[str], Any]) -> bool:
         return field("alt") is None and not field("decorative")
     if not field("suggested_alt") or (field("status") != CAPTIONED and field("suggestion_basis") != LINK_TARGET):
         return False
-    alt = field("alt")
-    if field("decorative") and not (alt == "" and "linked_image_no_text" in (field("alt_issues") or ())):
-        return False  # alt="" stays, except on a link's only content: the link would have no name
-    return not (alt and alt.strip() and not field("alt_issues"))  # an alt that passed every check stays
+    alt, issues = field("alt"), set(field("alt_issues") or ())
+    if field("decorative") and not (alt == "" and {"linked_image_no_text", EMPTY_ON_CONTENT} & issues):
+        return False  # alt="" stays, except on a link's only content (no name) and on what looks like content
+    return not (alt and alt.strip() and not issues)  # an alt that passed every check stays
 
 
 def needs_review(field: Callable[[str], Any]) -> bool:
-    """Whether an applicable suggestion would replace a person's alt on a judgement (see the module)."""
-    alt = field("alt")
-    return bool(alt and alt.strip()) and not NO_DESCRIPTION.intersection(field("alt_issues") or ())
+    """Whether an applicable suggestion would replace a person's alt on a judgement (see the module): words
+    that describe something, or an ``alt=""`` that says the image is decorative where it looks like content."""
+    alt, issues = field("alt"), set(field("alt_issues") or ())
+    if alt == "":
+        return EMPTY_ON_CONTENT in issues and "linked_image_no_text" not in issues
+    return bool(alt and alt.strip()) and not NO_DESCRIPTION & issues
+
+
+def replaced_alt(alt: str | None) -> str:
+    """The alt a held suggestion would replace, in words: ``the alt 'Our team'``, or ``alt="" (decorative)``."""
+    return 'alt="" (marked decorative)' if alt == "" else f"the alt {alt!r}"
 
 
 def _carried(record: ImageRecord) -> bool | None:
@@ -194,9 +205,10 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
     for page, record in held(report):  # listed, as the fix patch lists them: a review that accepts them adds them
         if record.wp_attachment_id is not None and record.wp_attachment_id not in done:
             done.add(record.wp_attachment_id)
+            replaced = replaced_alt(_comment(record.alt or ""))
             lines.append(f"# held for review (accept it with --decisions): attachment {record.wp_attachment_id}, "
-                         f"{_comment(page.url)}: {_comment(record.url)} would replace the alt "
-                         f"{_comment(record.alt or '')!r} with {_comment(record.suggested_alt or '')!r}")  # fmt: skip
+                         f"{_comment(page.url)}: {_comment(record.url)} would replace {replaced} "
+                         f"with {_comment(record.suggested_alt or '')!r}")  # fmt: skip
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
 

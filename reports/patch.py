@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from records import AuditReport, ImageRecord, PageReport
-from reports.fixes import fixes, held
+from reports.fixes import fixes, held, replaced_alt
 from reports.patch_html import is_utf8, patched_html
 from reports.patch_markdown import MarkdownPages, is_markdown, patched_markdown
 
@@ -95,7 +95,7 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
         and not record.decorative
         and record.decision != "rejected"
     ]  # a background or a drawn element: no alt attribute to set
-    waiting = [_by_hand(page, record, f"replaces the alt {record.alt!r} ({', '.join(record.alt_issues)})")
+    waiting = [_by_hand(page, record, f"replaces {replaced_alt(record.alt)} ({', '.join(record.alt_issues)})")
                for page, record in held(report)]  # fmt: skip
     root, markdown = patch_root(source_dir), MarkdownPages(source_dir)
     edited: dict[Path, tuple[str, str]] = {}  # a file -> its text before and after (pages may share a file)

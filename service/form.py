@@ -275,4 +275,7 @@ def _choice_label(item: dict[str, Any]) -> str:
     """A review item as the form lists it; a suggestion that would replace a person's alt says so."""
     named = " (the name of its link)" if item["key"] != item["url"] else ""
     label = f"{item['url'].rsplit('/', 1)[-1][:60]}{named}: {item['text'][:70]}"
-    return f"{label} (replaces “{item['replaces'][:40]}”: exported once accepted)" if item["replaces"] else label
+    if item["replaces"] is None:
+        return label
+    replaced = 'alt="", which marks it decorative' if item["replaces"] == "" else f"“{item['replaces'][:40]}”"
+    return f"{label} (replaces {replaced}: exported once accepted)"

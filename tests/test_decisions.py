@@ -112,6 +112,39 @@ def test_a_persons_alt_is_replaced_only_once_a_review_accepts_it(fresh_server: F
     assert '+<img class="wp-image-9" src="/up/team.jpg" alt="' in (tmp_path / "fix2.patch").read_text()
 
 
+def test_an_empty_alt_on_what_looks_like_content_waits_for_a_person(
+    fresh_server: FixtureServer, tmp_path: Path
+) -> None:
+    """alt="" says "decorative", which the audit doubts on a large captioned photo ("decorative? verify"). The
+    suggestion is held, as a person's alt is: listed, and exported once a review accepts it (accepting it used to
+    change nothing, since no export carried a suggestion for an image marked decorative)."""
+    page = '<html><body><img class="wp-image-12" src="/up/hall.jpg" alt="">\n</body></html>\n'
+    fresh_server.add("/", page)
+    fresh_server.add("/up/hall.jpg", make_image(409, 300, "JPEG", seed=409), content_type="image/jpeg")
+    source = tmp_path / "site"
+    source.mkdir()
+    (source / "index.html").write_text(page)
+    report = run_audit([fresh_server.url("/")], AuditOptions(render="never", allow_private=True, ocr="off"),
+                       CaptionsByWidth({409: "a concert hall full of people"}))  # fmt: skip
+    record = report.pages[0].images[0]
+    assert record.decorative and "empty_alt_on_content" in record.alt_issues and record.suggested_alt
+    assert [r.url for _, r in held(report)] == [record.url]
+    assert [row["export"] for row in csv_rows(report.pages[0])] == ["held"]
+    script = write_wp_cli(report, tmp_path / "w.sh").read_text()
+    assert "update 12 " not in script and 'would replace alt="" (marked decorative) with ' in script
+    patch = write_fix_patch(report, source, tmp_path / "fix.patch")
+    assert patch.tags == 0 and 'replaces alt="" (marked decorative) (empty_alt_on_content)' in patch.held[0]
+    assert 'alt="" marks it decorative: exported once accepted' in render_html(report)
+    apply_decisions(report, {record.url: Decision(record.url, "accept", None)})
+    assert [row["export"] for row in csv_rows(report.pages[0])] == ["yes"] and not list(held(report))
+    script = write_wp_cli(report, tmp_path / "w2.sh").read_text()
+    assert "update 12 _wp_attachment_image_alt 'A concert hall full of people'" in script
+    write_fix_patch(report, source, tmp_path / "fix2.patch")
+    assert '+<html><body><img class="wp-image-12" src="/up/hall.jpg" alt="A concert hall full of people">' in (
+        tmp_path / "fix2.patch"
+    ).read_text()
+
+
 def test_the_review_list_says_which_suggestions_replace_a_persons_alt(tmp_path: Path) -> None:
     from service.form import _choice_label
     from service.review import review_items
@@ -121,14 +154,19 @@ def test_the_review_list_says_which_suggestions_replace_a_persons_alt(tmp_path: 
                 "decorative": False, "alt": alt, "alt_issues": issues}  # fmt: skip
 
     images = [image("http://h/a.jpg", "Our office", ["alt_mismatch"]), image("http://h/b.jpg", "IMG_1.jpg",
-              ["filename_alt"]), image("http://h/c.jpg", None, ["missing_alt"])]  # fmt: skip
+              ["filename_alt"]), image("http://h/c.jpg", None, ["missing_alt"]),
+              {**image("http://h/d.jpg", "", ["empty_alt_on_content"]), "decorative": True}]  # fmt: skip
     (tmp_path / "report.json").write_text(json.dumps({"pages": [{"url": "http://h/", "images": images}]}))
     store = SimpleNamespace(job_dir=lambda job_id: tmp_path)
     items = review_items(store, SimpleNamespace(id="j"))  # type: ignore[arg-type]
     assert [(item["url"], item["replaces"]) for item in items] == [
-        ("http://h/a.jpg", "Our office"), ("http://h/b.jpg", None), ("http://h/c.jpg", None)]  # fmt: skip
+        ("http://h/a.jpg", "Our office"), ("http://h/b.jpg", None), ("http://h/c.jpg", None),
+        ("http://h/d.jpg", "")]  # fmt: skip
     assert _choice_label(items[0]) == "a.jpg: A desk (replaces “Our office”: exported once accepted)"
     assert _choice_label(items[2]) == "c.jpg: A desk"
+    assert _choice_label(items[3]) == (
+        'd.jpg: A desk (replaces alt="", which marks it decorative: exported once accepted)'
+    )
 
 
 def test_the_reports_own_sheets_are_review_sheets(fresh_server: FixtureServer, tmp_path: Path) -> None:
