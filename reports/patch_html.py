@@ -123,3 +123,12 @@ def _tag_urls(img_tag: str, picture: list[str] | None, attrs: dict[str, re.Match
 def _value(match: re.Match[str]) -> str:
     """An attribute's value as the browser reads it (entities decoded)."""
     return html.unescape(match.group("dq") or match.group("sq") or match.group("bare") or "")
+
+
+def audited_url(src: str, bases: tuple[str, ...], records: dict[str, tuple[ImageRecord, str]]) -> str | None:
+    """The audited image an address names (resolved against each base in turn), if it has a text to set."""
+    for base in dict.fromkeys(bases):
+        url = resource_url(base, clean_url(src)) if clean_url(src) else ""
+        if url in records and eligible(records[url][0]):
+            return url
+    return None

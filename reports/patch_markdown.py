@@ -16,7 +16,8 @@ label, and only the label's bytes change: ``![old](shoe.jpg "title")`` becomes `
 ``![old]`` and ``![old][]`` (whose label is also the reference) become ``![New text][old]``. An image's address
 matches an audited image resolved against the page's URL, or against the file's own folder (MkDocs rewrites a
 relative image link from the file to the page). The text is escaped for Markdown (``\\*``, ``\\[``, ``&amp;``),
-so what a reader sees is the text. Raw ``<img>`` tags in the Markdown are patched as in HTML files.
+so what a reader sees is the text. Raw ``<img>`` tags in the Markdown are patched as in HTML files, and Hugo's
+``figure`` shortcodes by :mod:`reports.patch_hugo`.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from records import ImageRecord
-from reports.patch_html import eligible, patched_html
-from scraper.discover import clean_url
+from reports.patch_html import audited_url, patched_html
+from reports.patch_hugo import patched_figures
 from scraper.urls import resource_url
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
@@ -194,7 +195,11 @@ def patched_markdown(
             for url, count in by_html.items():
                 done[url] += count
         lines[first:last] = [block]
-    return "".join(lines), dict(done)
+    head, rest = "".join(lines[:skipped]), "".join(lines[skipped:])
+    rest, by_figures = patched_figures(rest, (page_url, folder_url), records)
+    for url, count in by_figures.items():
+        done[url] += count
+    return head + rest, dict(done)
 
 
 def _set_labels(
@@ -214,7 +219,7 @@ def _set_labels(
     for syntax, image in zip(found, images, strict=True):
         if " ".join(syntax.label.split()) != " ".join(image.content.split()):
             continue
-        url = _audited(str(image.attrs.get("src") or ""), bases, records)
+        url = audited_url(str(image.attrs.get("src") or ""), bases, records)
         if url is None:
             continue
         label = markdown_text(records[url][1], ascii_only)
@@ -228,15 +233,6 @@ def _set_labels(
     for start, end, replacement in reversed(edits):
         block = block[:start] + replacement + block[end:]
     return block
-
-
-def _audited(src: str, bases: tuple[str, str], records: dict[str, tuple[ImageRecord, str]]) -> str | None:
-    """The audited image an address names (resolved against each base in turn), if it has a text to set."""
-    for base in dict.fromkeys(bases):
-        url = resource_url(base, clean_url(src)) if clean_url(src) else ""
-        if url in records and eligible(records[url][0]):
-            return url
-    return None
 
 
 def markdown_text(text: str, ascii_only: bool = False) -> str:

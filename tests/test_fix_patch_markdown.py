@@ -4,6 +4,8 @@ else in the file changes. The tests build pages from the Markdown with markdown-
 
 from __future__ import annotations
 
+import html
+import re
 import subprocess
 from pathlib import Path
 
@@ -15,15 +17,30 @@ from options import AuditOptions
 from pipeline import run_audit
 from records import ImageRecord
 from reports.patch import write_fix_patch
+from reports.patch_hugo import patched_figures
 from reports.patch_markdown import MarkdownPages, front_matter, markdown_text, patched_markdown
 
 GENERATOR = MarkdownIt("commonmark").enable("table")
 
 
-def build(markdown: str) -> str:
-    """The page a generator builds from a Markdown file: its front matter dropped, the rest rendered."""
+def build(markdown: str, theme: str = "") -> str:
+    """The page a generator builds from a Markdown file: its front matter dropped, Hugo's figure shortcodes
+    expanded, the rest rendered, inside the theme's markup."""
     _, skipped = front_matter(markdown)
-    return "<html><body>" + GENERATOR.render("".join(markdown.splitlines(keepends=True)[skipped:])) + "</body></html>"
+    body = FIGURE.sub(figure, "".join(markdown.splitlines(keepends=True)[skipped:]))
+    return f"<html><body>{theme}{GENERATOR.render(body)}</body></html>"
+
+
+FIGURE = re.compile(r"\{\{< figure (?P<params>.*?) >\}\}")
+
+
+def figure(call: re.Match[str]) -> str:
+    """What Hugo's figure shortcode builds: the alt parameter, else the caption, as the img's alt."""
+    params = {name: value.replace('\\"', '"') or raw for name, value, raw in
+              re.findall(r'(\w+)=(?:"((?:\\.|[^"\\])*)"|`([^`]*)`)', call.group("params"))}  # fmt: skip
+    alt = params.get("alt", params.get("caption"))
+    alt_attr = "" if alt is None else f' alt="{html.escape(alt)}"'
+    return f'<figure><img src="{html.escape(params["src"])}"{alt_attr}></figure>'
 
 
 def alts(page: str) -> list[tuple[str, str | None]]:
@@ -164,16 +181,14 @@ HUGO = {
 }
 ROUTES = {"_index.md": "/", "about.md": "/about-us/", "posts/hello/index.md": "/posts/hello/"}
 PICTURES = {"/img/shop.jpg": 601, "/img/team.jpg": 602, "/about-us/bread.jpg": 603, "/img/kept.jpg": 604,
-            "/posts/hello/cake.jpg": 605, "/img/fig.jpg": 606}  # fmt: skip
+            "/posts/hello/cake.jpg": 605, "/img/fig.jpg": 606, "/img/theme.png": 607}  # fmt: skip
 CAPTIONS = {601: "a shop window", 602: "three bakers smiling", 603: "a loaf of bread", 604: "a loaf on a board",
-            605: "a chocolate cake", 606: "a figure"}  # fmt: skip
+            605: "a chocolate cake", 606: "a bakery's \"open\" sign", 607: "a bakery logo"}  # fmt: skip
 
 
 def serve_hugo(server: FixtureServer, content: Path) -> list[str]:
     for name, path in ROUTES.items():
-        page = build((content / name).read_text(encoding="utf-8"))
-        shortcode = "{{&lt; figure src=&quot;/img/fig.jpg&quot; &gt;}}"  # what Hugo's figure shortcode builds:
-        server.add(path, page.replace(shortcode, '<figure><img src="/img/fig.jpg"></figure>'))
+        server.add(path, build((content / name).read_text(encoding="utf-8"), theme='<img src="/img/theme.png">'))
     for path, width in PICTURES.items():
         server.add(path, make_image(width, 300, "JPEG", seed=width), content_type="image/jpeg")
     return [server.url(path) for path in ROUTES.values()]
@@ -188,10 +203,10 @@ def test_a_site_built_from_markdown_gets_a_patch_of_its_markdown(fresh_server: F
     options = AuditOptions(render="never", allow_private=True, ocr="off")
     report = run_audit(serve_hugo(fresh_server, content), options, CaptionsByWidth(CAPTIONS))
     result = write_fix_patch(report, content, tmp_path / "alt.patch")
-    assert (result.files, result.tags) == (3, 4)
+    assert (result.files, result.tags) == (3, 5)
     assert [line.split(": ", 1)[1] for line in result.by_hand] == [
         "no image of the Markdown names it (a shortcode's or a template's, CSS, or built by JavaScript)"
-    ] and "fig.jpg" in result.by_hand[0]
+    ] * 3 and all("theme.png" in line for line in result.by_hand)  # the theme's logo, on each page
     patch = (tmp_path / "alt.patch").read_text(encoding="utf-8")
     assert "diff --git a/content/posts/hello/index.md b/content/posts/hello/index.md" in patch
     subprocess.run(["git", "-C", str(content), "apply", str(tmp_path / "alt.patch")], check=True, capture_output=True)
@@ -200,13 +215,37 @@ def test_a_site_built_from_markdown_gets_a_patch_of_its_markdown(fresh_server: F
     assert "![Three bakers smiling](/img/team.jpg)" in home
     about = (content / "about.md").read_text(encoding="utf-8")
     assert "![A loaf of bread](bread.jpg)\n\n![A loaf on a board](/img/kept.jpg)" in about
-    assert '![A chocolate cake](cake.jpg "Cake")' in (content / "posts/hello/index.md").read_text(encoding="utf-8")
+    post = (content / "posts/hello/index.md").read_text(encoding="utf-8")
+    assert '![A chocolate cake](cake.jpg "Cake")' in post
+    assert '{{< figure alt="A bakery\'s \\"open\\" sign" src="/img/fig.jpg" >}}' in post
     fresh_server.routes.clear()
     again = run_audit(serve_hugo(fresh_server, content), options, CaptionsByWidth(CAPTIONS))
-    fixed = {"shop.jpg", "team.jpg", "bread.jpg", "cake.jpg"}
+    fixed = {"shop.jpg", "team.jpg", "bread.jpg", "cake.jpg", "fig.jpg"}
     for page in again.pages:
         for image in page.images:
             if image.source.rsplit("/", 1)[-1] in fixed:
                 assert not {"missing_alt", "filename_alt", "placeholder_alt", "linked_image_no_text"} & set(
                     image.alt_issues
                 ), (image.source, image.alt, image.alt_issues)
+
+
+def test_hugos_figure_shortcode_gets_an_alt_parameter() -> None:
+    texts = {"http://h/img/a.jpg": 'A "quoted" sign', "http://h/post/b.jpg": "A cake", "http://h/img/c.jpg": "A shop"}
+    records = {url: (record(url), text) for url, text in texts.items()}
+    text = """{{< figure src="/img/a.jpg" caption="Our sign" >}}
+{{% figure src=b.jpg alt=`old` %}}
+{{< figure alt="IMG_1.jpg" src="/img/c.jpg" >}}
+How to write one: {{</* figure src="/img/a.jpg" */>}}
+{{< figure src="/img/other.jpg" >}}
+"""
+    changed, done = patched_figures(text, ("http://h/post/", "http://h/"), records)
+    assert done == {"http://h/img/a.jpg": 1, "http://h/post/b.jpg": 1, "http://h/img/c.jpg": 1}
+    assert changed.splitlines() == [
+        '{{< figure alt="A \\"quoted\\" sign" src="/img/a.jpg" caption="Our sign" >}}',
+        "{{% figure src=b.jpg alt=`A cake` %}}",
+        '{{< figure alt="A shop" src="/img/c.jpg" >}}',
+        'How to write one: {{</* figure src="/img/a.jpg" */>}}',
+        '{{< figure src="/img/other.jpg" >}}',
+    ]
+    built = FIGURE.sub(figure, changed.splitlines()[0])  # as Hugo reads it: the text, quotes and all
+    assert built == '<figure><img src="/img/a.jpg" alt="A &quot;quoted&quot; sign"></figure>'

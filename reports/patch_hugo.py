@@ -1,0 +1,65 @@
+"""Hugo's ``figure`` shortcode in a Markdown file, for ``--fix-patch``: its ``alt`` parameter set in place.
+
+``{{< figure src="/img/shop.jpg" caption="Our shop" >}}`` builds ``<figure><img src="/img/shop.jpg" alt="…">``;
+its ``alt`` parameter (else its caption) is the image's alt. The parameter is replaced, or added after
+``figure``: ``{{< figure alt="A bakery's shop window" src="/img/shop.jpg" caption="Our shop" >}}``. Hugo reads
+shortcodes before Markdown, wherever they are, so every one in the file counts; a commented call
+(``{{</* figure … */>}}``, how Hugo's own docs show one) is no call. A quoted value escapes ``"`` as ``\\"``,
+as Hugo reads it; a raw string (`` `…` ``) stays one where the text allows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from records import ImageRecord
+from reports.patch_html import audited_url
+
+_FIGURE = re.compile(
+    r"\{\{(?P<open>[<%])-?\s*figure\s(?P<params>(?:\"(?:\\.|[^\"\\])*\"|`[^`]*`|[^\"`>%])*?)\s*-?(?P<close>[>%])\}\}"
+)
+_PARAM = re.compile(r"(?P<name>\w+)\s*=\s*(?:\"(?P<dq>(?:\\.|[^\"\\])*)\"|`(?P<raw>[^`]*)`|(?P<bare>[^\s\"`]+))")
+
+
+def patched_figures(
+    text: str, bases: tuple[str, ...], records: dict[str, tuple[ImageRecord, str]]
+) -> tuple[str, dict[str, int]]:
+    """``text`` with the ``alt`` of every ``figure`` call whose ``src`` is an audited image with a text set;
+    how many calls of each image URL changed."""
+    done: dict[str, int] = defaultdict(int)
+    out: list[str] = []
+    last = 0
+    for call in _FIGURE.finditer(text):
+        if call.group("open") != {">": "<", "%": "%"}[call.group("close")]:
+            continue
+        params = {match.group("name").lower(): match for match in _PARAM.finditer(call.group("params"))}
+        src = params.get("src")
+        url = audited_url(_value(src), bases, records) if src else None
+        if url is None:
+            continue
+        alt = params.get("alt")
+        value = records[url][1]
+        start = call.start("params")
+        if alt is None:
+            out.append(text[last:start] + f"alt={quoted(value)} ")
+            last = start
+        else:
+            out.append(text[last : start + alt.start()] + f"{alt.group('name')}={quoted(value, alt.group('raw'))}")
+            last = start + alt.end()
+        done[url] += 1
+    out.append(text[last:])
+    return "".join(out), dict(done)
+
+
+def quoted(value: str, raw: str | None = None) -> str:
+    """A shortcode parameter's value: a raw string where it was one and the text allows, else quoted."""
+    if raw is not None and "`" not in value:
+        return f"`{value}`"
+    return '"' + value.replace('"', '\\"') + '"'
+
+
+def _value(match: re.Match[str]) -> str:
+    if match.group("dq") is not None:
+        return match.group("dq").replace('\\"', '"')
+    return match.group("raw") if match.group("raw") is not None else match.group("bare")
