@@ -335,6 +335,7 @@ class PageReport:
     lang: str | None = None
     subject: str | None = None  # what the page is about: its schema.org item's name, else its first h1
     site_name: str | None = None  # what the site calls itself (og:site_name, schema.org, the title)
+    generator: str | None = None  # what built it, as its <meta name="generator"> says ("Hugo 0.121.0")
     warnings: list[str] = field(default_factory=list)
     rendered: bool = False  # discovered in a headless browser (and statically), not statically alone
     images: list[ImageRecord] = field(default_factory=list)
@@ -367,6 +368,7 @@ class PageReport:
             "lang": self.lang,
             "subject": self.subject,
             "site_name": self.site_name,
+            "generator": self.generator,
             "warnings": list(self.warnings),
             "rendered": self.rendered,
             "images": [image.to_dict() for image in self.images],

@@ -204,6 +204,7 @@ def discover_page(
     page.images = records
     page.subject = parsed.context.page_subject()
     page.site_name = parsed.context.site_name
+    page.generator = parsed.context.generator
     page.base_url = parsed.base_url if parsed.base_url != (parsed.final_url or page.final_url) else None
     read = rendered.document if rendered is not None else document
     assert read is not None

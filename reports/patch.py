@@ -21,6 +21,7 @@ refused.
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from collections import defaultdict
 from collections.abc import Iterator
@@ -33,6 +34,13 @@ from reports.fixes import fixes, held, replaced_alt
 from reports.patch_html import is_utf8, patched_html
 from reports.patch_markdown import MarkdownPages, is_markdown, patched_markdown
 
+# <meta name="generator"> of a static site generator: its pages are built from sources the patch should change
+BUILD_TOOLS = re.compile(
+    r"(Hugo|Jekyll|Eleventy|MkDocs|Hexo|Pelican|Zola|Docusaurus|VuePress|VitePress|Astro|Gatsby|Gridsome|Middleman"
+    r"|Nikola|Bridgetown|Quarto|Lume|Publii)(?![A-Za-z])",
+    re.IGNORECASE,
+)
+
 
 @dataclass(frozen=True)
 class PatchResult:
@@ -44,6 +52,7 @@ class PatchResult:
     by_hand: list[str]
     held: list[str]
     root: Path  # the file names in the patch are relative to it: the Git repository holding --source-dir, or it
+    built_by: str | None = None  # the generator whose built HTML the patch edits ("Hugo 0.121.0"): see built_html_note
 
 
 def page_file(source_dir: Path, page_url: str) -> Path | None:
@@ -99,7 +108,7 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
                for page, record in held(report)]  # fmt: skip
     root, markdown = patch_root(source_dir), MarkdownPages(source_dir)
     edited: dict[Path, tuple[str, str]] = {}  # a file -> its text before and after (pages may share a file)
-    tags = 0
+    tags, built_by = 0, None
     for page_url, records in wanted.items():
         page = pages[page_url]
         url = page.final_url or page.url
@@ -117,6 +126,7 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
         else:
             changed, done = patched_html(text, url, records, ascii_only=not is_utf8(raw))
             why = "not an <img> of the source file (CSS, or built by JavaScript)"
+            built_by = built_by or (page.generator if done and BUILD_TOOLS.match(page.generator or "") else None)
         by_hand.extend(_by_hand(page, record, why) for source, (record, _) in records.items() if source not in done)
         edited[target] = (original, changed)
         tags += sum(done.values())
@@ -124,10 +134,18 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
               for target, (before, after) in edited.items() if after != before]  # fmt: skip
     files = len(chunks)
     header = ["# AltScout: alt texts for the audited images (<img> tags, Markdown images); apply it with `git apply`."]
+    header += [f"# note: {built_html_note(built_by)}"] if built_by else []
     header += [f"# apply by hand: {line}" for line in by_hand]
     header += [f"# held for review (accept it with --decisions): {line}" for line in waiting]
     path.write_bytes(("\n".join(header) + "\n" + "".join(chunks)).encode("utf-8", errors="surrogateescape"))
-    return PatchResult(files, tags, by_hand, waiting, root)
+    return PatchResult(files, tags, by_hand, waiting, root, built_by)
+
+
+def built_html_note(generator: str) -> str:
+    """Why a patch of a generator's built HTML does not last, and what to give instead."""
+    return (f"the patched pages say they are built by {generator} (<meta name=\"generator\">): the patch edits "
+            "built HTML, which the next build replaces; give --source-dir the project, and AltScout patches its "
+            "Markdown")  # fmt: skip
 
 
 def _diff(before: str, after: str, name: str) -> str:

@@ -52,6 +52,7 @@ class PageContext:
     social_title: str | None = None  # og:title, else twitter:title
     h1: str | None = None
     site_name: str | None = None  # what the site calls itself (:func:`site_name`)
+    generator: str | None = None  # what built the page, as its <meta name="generator"> says ("Hugo 0.121.0")
     # id of each element -> the last heading before it in document order (one pass over the page:
     # ``find_previous`` per image made a page of 10,000 images take a minute)
     headings_before: dict[int, Tag | None] = field(default_factory=dict, repr=False)
@@ -98,6 +99,8 @@ def page_context(soup: BeautifulSoup, base_url: str) -> PageContext:
             context.social_title = content
             break
     context.site_name = site_name(soup, base_url)
+    meta = soup.find("meta", attrs={"name": re.compile(r"^generator$", re.IGNORECASE)})
+    context.generator = _clean(meta.get("content")) if isinstance(meta, Tag) else None
     h1 = soup.find("h1")
     context.h1 = _clean(h1.get_text(" ", strip=True)) if isinstance(h1, Tag) else None
     heading: Tag | None = None

@@ -5,6 +5,7 @@ else in the file changes. The tests build pages from the Markdown with markdown-
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from bs4 import BeautifulSoup
 from conftest import CaptionsByWidth, FixtureServer, make_image
 from markdown_it import MarkdownIt
+from test_cli import run_cli, tiny_cli_args
 
 from options import AuditOptions
 from pipeline import run_audit
@@ -249,3 +251,31 @@ How to write one: {{</* figure src="/img/a.jpg" */>}}
     ]
     built = FIGURE.sub(figure, changed.splitlines()[0])  # as Hugo reads it: the text, quotes and all
     assert built == '<figure><img src="/img/a.jpg" alt="A &quot;quoted&quot; sign"></figure>'
+
+
+def test_a_patch_of_a_generators_built_html_says_it_will_not_last(
+    fresh_server: FixtureServer, tiny_blip_dir: Path, tmp_path: Path
+) -> None:
+    """Given Hugo's output folder (public/), the patch edits HTML the next build replaces: the CLI says so, even
+    with --quiet, and the patch's header too. Given the project, it patches the Markdown and says nothing."""
+    project = tmp_path / "bakery"
+    (project / "content").mkdir(parents=True)
+    (project / "public").mkdir()
+    markdown = "---\ntitle: Home\n---\n![IMG_0042.jpg](/img/shop.jpg)\n"
+    (project / "content" / "_index.md").write_text(markdown, encoding="utf-8")
+    page = build(markdown).replace("<html>", '<html><head><meta name="generator" content="Hugo 0.121.0"></head>')
+    (project / "public" / "index.html").write_text(page, encoding="utf-8")
+    fresh_server.add("/", page)
+    fresh_server.add("/img/shop.jpg", make_image(401, 300, "JPEG", seed=4), content_type="image/jpeg")
+    args = [fresh_server.url("/"), *tiny_cli_args(tiny_blip_dir), "--fix-patch", str(tmp_path / "alt.patch")]
+    built = run_cli(*args, "--source-dir", str(project / "public"), cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    note = ("altscout: --fix-patch: the patched pages say they are built by Hugo 0.121.0 (<meta name=\"generator\">): "
+            "the patch edits built HTML, which the next build replaces; give --source-dir the project, and AltScout "
+            "patches its Markdown")  # fmt: skip
+    assert built.stderr.strip() == note
+    assert (tmp_path / "alt.patch").read_text(encoding="utf-8").splitlines()[1] == "# note: " + note.split(": ", 2)[2]
+    source = run_cli(*args, "--source-dir", str(project), "--json", str(tmp_path / "r.json"), cwd=tmp_path)
+    assert source.returncode == 0 and source.stderr == "", source.stderr
+    assert "+++ b/content/_index.md" in (tmp_path / "alt.patch").read_text(encoding="utf-8")
+    assert json.loads((tmp_path / "r.json").read_text())["pages"][0]["generator"] == "Hugo 0.121.0"
