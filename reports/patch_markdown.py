@@ -2,12 +2,12 @@
 the Markdown a page is built from, set in place.
 
 **Which file builds a page** (:class:`MarkdownPages`): under ``--source-dir`` (the project, or the folder the
-pages' paths start from: Hugo's ``content``, MkDocs' ``docs``, Eleventy's ``src``, which the project's own
-routes skip), a file's own route is its path without the suffix (``about.md``, ``about/index.md``, Hugo's
-``about/_index.md`` and MkDocs' ``about/README.md`` build ``/about/``; a Jekyll post ``_posts/2024-05-01-hello.md``
-builds ``/2024/05/01/hello.html``), unless its front matter (YAML between ``---`` or TOML between ``+++``) names
-another: ``permalink`` (Jekyll, Eleventy), ``url`` (Hugo), or ``slug`` in place of the file's name. Routes
-compare without case, a trailing ``/``, ``index.html`` or ``.html``.
+pages' paths start from: Hugo's ``content``, MkDocs' ``docs``, Eleventy's ``src``, Astro's ``src/pages`` or
+``src/content``, which the project's own routes skip), a file's own route is its path without the suffix
+(``about.md``, ``about/index.md``, Hugo's ``about/_index.md`` and MkDocs' ``about/README.md`` build ``/about/``;
+a Jekyll post ``_posts/2024-05-01-hello.md`` builds ``/2024/05/01/hello.html``), unless its front matter (YAML
+between ``---`` or TOML between ``+++``) names another: ``permalink`` (Jekyll, Eleventy), ``url`` (Hugo), or
+``slug`` in place of the file's name. Routes compare without case, a trailing ``/``, ``index.html`` or ``.html``.
 
 **Which images:** markdown-it-py parses the file (CommonMark with tables, the syntax Hugo's Goldmark follows), so
 an image inside a code block, a code span or the front matter is none. In the lines of each block that holds
@@ -43,7 +43,9 @@ from scraper.urls import resource_url
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
 _INDEX_NAMES = {"index", "_index", "readme"}  # a folder's own page (Hugo's section, MkDocs' README)
-_CONTENT_FOLDERS = {"content", "docs", "src"}  # where a project's pages are written (Hugo, MkDocs, Eleventy)
+# where a project's pages are written, longest first: Astro's src/content and src/pages, Hugo's content,
+# MkDocs' and Docusaurus' docs, Eleventy's src
+_CONTENT_FOLDERS = (("src", "content"), ("src", "pages"), ("content",), ("docs",), ("src",), ("pages",))
 _SKIPPED_FOLDERS = {"node_modules"}  # and every hidden folder
 _JEKYLL_POST = re.compile(r"(\d{4})-(\d{2})-(\d{2})-(.+)")
 _MARKDOWN = MarkdownIt("commonmark").enable("table")
@@ -97,7 +99,7 @@ class MarkdownPages:
         """The URL of the file's folder on the page's site (a project's content folder is not in URLs): what MkDocs
         resolves a relative image link against."""
         parts = file.relative_to(self.root).parent.parts
-        folder = "/".join(parts[1:] if parts and parts[0] in _CONTENT_FOLDERS else parts)
+        folder = "/".join(next((parts[len(p) :] for p in _CONTENT_FOLDERS if parts[: len(p)] == p), parts))
         return resource_url(page_url, "/" + folder + ("/" if folder else ""))
 
     def _read(self) -> dict[str, Path]:
@@ -127,13 +129,12 @@ def _head(file: Path, size: int = 16_384) -> str:
 
 def _path_routes(relative: Path) -> list[str]:
     """The routes a file builds by its path: from the folder given, and from a project's content folder
-    (Hugo's ``content``, MkDocs' ``docs``, Eleventy's ``src``) when the folder given is the project."""
+    (Hugo's ``content``, MkDocs' ``docs``, Astro's ``src/pages``...) when the folder given is the project."""
     parts = [*relative.parent.parts, relative.name.rsplit(".", 1)[0]]
     if parts[-1].lower() in _INDEX_NAMES:
         parts.pop()
     routes = [route("/".join(parts))]
-    if len(relative.parts) > 1 and relative.parts[0] in _CONTENT_FOLDERS:
-        routes.append(route("/".join(parts[1:])))
+    routes += [route("/".join(parts[len(p) :])) for p in _CONTENT_FOLDERS if relative.parent.parts[: len(p)] == p]
     post = _JEKYLL_POST.fullmatch(parts[-1]) if parts and parts[0] == "_posts" else None
     if post:  # Jekyll's default permalink (date): /:year/:month/:day/:title.html
         routes.append(route("/".join(post.groups())))

@@ -171,6 +171,10 @@ def test_which_markdown_file_builds_a_page(tmp_path: Path) -> None:
     assert project.find("http://h/posts/hello/") == root / "posts/hello/index.md"
     assert project.find("http://h/content/posts/hello/") == root / "posts/hello/index.md"
     assert project.folder_url(root / "posts/hello/index.md", "http://h/posts/hello/") == "http://h/posts/hello/"
+    astro = tmp_path / "astro" / "src" / "content" / "blog"
+    astro.mkdir(parents=True)
+    (astro / "first-post.md").write_text("# First")
+    assert MarkdownPages(tmp_path / "astro").find("http://h/blog/first-post/") == astro.resolve() / "first-post.md"
     assert pages.folder_url(root / "_index.md", "http://h/") == "http://h/"
 
 
