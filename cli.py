@@ -170,8 +170,9 @@ def preflight(args: argparse.Namespace) -> Plan:
     if args.dry_run and args.data_dir:
         raise InputError("a dry run keeps nothing, so it is no job of --data-dir", {CLI: "leave out --data-dir"})
     if args.source_dir and not Path(args.source_dir).is_dir():
-        raise InputError(f"--source-dir {args.source_dir}: there is no such folder",
-                         {CLI: "give the folder the site is served from, or built from"})  # fmt: skip
+        what = "is a file, not a folder" if Path(args.source_dir).exists() else "there is no such folder"
+        raise InputError(f"--source-dir {args.source_dir}: {what}",
+                         {CLI: "give the folder the site is served from, or its project (Hugo, Jekyll)"})  # fmt: skip
     unstreamed = [fmt.flag for name, fmt in FORMATS.items() if name not in STREAMED and getattr(args, name)]
     unstreamed += ["--fix-patch"] if args.fix_patch else []
     if args.shard_dir and unstreamed:

@@ -72,7 +72,7 @@ SHARDS = Need(("shard_dir",), hint=" DIR")
 RAY = Need(("engine",), "ray")
 STATE = Need(("state", "data_dir", "shard_dir"), hint=" audit.db")
 PATCH = Need(("fix_patch",), hint=" alt.patch")
-SOURCE = Need(("source_dir",), hint=" DIR, the folder the site is served from")
+SOURCE = Need(("source_dir",), hint=" DIR, the folder the site is served from or its project (Hugo, Jekyll)")
 
 
 @dataclass(frozen=True)

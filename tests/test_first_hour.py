@@ -78,12 +78,15 @@ def page(server: FixtureServer) -> str:
         (["https://example.com/", "--reports-only"], "--reports-only writes the reports of an audit kept in a state"),
         (["https://example.com/", "--shard-dir", "s", "--xlsx", "a.xlsx"], "--xlsx is not written for --shard-dir"),
         (["https://example.com/", "--fix-patch", "a.patch"], "--fix-patch works with --source-dir, which is not "
-         "given; add --source-dir DIR, the folder the site is served from, or leave out --fix-patch."),
+         "given; add --source-dir DIR, the folder the site is served from or its project (Hugo, Jekyll), or leave "
+         "out --fix-patch."),
         (["https://example.com/", "--decisions", "missing.json"], "--decisions missing.json cannot be read"),
         (["https://example.com/", "--compare", "missing.json"], "--compare missing.json cannot be read: No such file"),
         (["https://example.com/", "--translation-model", "de=./m"], "--translation-model is used only when captions"),
         (["https://example.com/", "--browser", "./chrome"], "--browser ./chrome is not an executable file; point it"),
         (["https://example.com/", "--source-dir", "nope", "--fix-patch", "a.patch"], "--source-dir nope: there is no"),
+        (["https://example.com/", "--source-dir", __file__, "--fix-patch", "a.patch"],
+         f"--source-dir {__file__}: is a file, not a folder; give the folder the site is served from, or its project"),
         (["https://example.com/", "--source-dir", "."], "--source-dir works with --fix-patch, which is not given; "
          "add --fix-patch alt.patch, or leave out --source-dir."),
         (["https://example.com/", "--crawll"], "altscout: error: unknown option --crawll; did you mean --crawl?"),
