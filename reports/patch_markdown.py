@@ -7,7 +7,10 @@ pages' paths start from: Hugo's ``content``, MkDocs' ``docs``, Eleventy's ``src`
 (``about.md``, ``about/index.md``, Hugo's ``about/_index.md`` and MkDocs' ``about/README.md`` build ``/about/``;
 a Jekyll post ``_posts/2024-05-01-hello.md`` builds ``/2024/05/01/hello.html``), unless its front matter (YAML
 between ``---`` or TOML between ``+++``) names another: ``permalink`` (Jekyll, Eleventy), ``url`` (Hugo), or
-``slug`` in place of the file's name. Routes compare without case, a trailing ``/``, ``index.html`` or ``.html``.
+``slug`` in place of the file's name. Hugo's translations by file name build under their language
+(``about.fr.md`` at ``/fr/about/``; ``about.en.md`` at ``/about/`` too, where no ``about.md`` does), and a site
+its configuration puts under a path (Jekyll's ``baseurl``, Hugo's ``baseURL``, MkDocs' ``site_url``) has its
+routes under it. Routes compare without case, a trailing ``/``, ``index.html`` or ``.html``.
 
 **Which images:** markdown-it-py parses the file (CommonMark with tables, the syntax Hugo's Goldmark follows), so
 an image inside a code block, a code span or the front matter is none. In the lines of each block that holds
@@ -47,6 +50,10 @@ _INDEX_NAMES = {"index", "_index", "readme"}  # a folder's own page (Hugo's sect
 # MkDocs' and Docusaurus' docs, Eleventy's src
 _CONTENT_FOLDERS = (("src", "content"), ("src", "pages"), ("content",), ("docs",), ("src",), ("pages",))
 _SKIPPED_FOLDERS = {"node_modules"}  # and every hidden folder
+_LANGUAGE = re.compile(r"(.+)\.([a-z]{2}(?:-[a-z]{2,4})?)", re.IGNORECASE)  # Hugo's about.fr.md
+# where a generator's configuration says what path the site is under
+_CONFIGURATIONS = (("_config.yml", "baseurl"), ("hugo.toml", "baseURL"), ("hugo.yaml", "baseURL"),
+                   ("config.toml", "baseURL"), ("config.yaml", "baseURL"), ("mkdocs.yml", "site_url"))  # fmt: skip
 _JEKYLL_POST = re.compile(r"(\d{4})-(\d{2})-(\d{2})-(.+)")
 _MARKDOWN = MarkdownIt("commonmark").enable("table")
 _ESCAPED = re.compile(r"([\\`*_\[\]])")  # what would be Markdown inside a label, backslash-escaped
@@ -88,23 +95,27 @@ class MarkdownPages:
 
     def __init__(self, source_dir: Path) -> None:
         self.root = source_dir.resolve()
+        self.base = site_path(self.root)  # "/blog": the site's pages are under it
         self._routes: dict[str, Path] | None = None
 
     def find(self, page_url: str) -> Path | None:
         if self._routes is None:
             self._routes = self._read()
-        return self._routes.get(route(urlsplit(page_url).path))
+        key = route(urlsplit(page_url).path)
+        if self.base and (key == self.base or key.startswith(self.base + "/")):
+            key = key[len(self.base) :] or "/"
+        return self._routes.get(key)
 
     def folder_url(self, file: Path, page_url: str) -> str:
         """The URL of the file's folder on the page's site (a project's content folder is not in URLs): what MkDocs
         resolves a relative image link against."""
-        parts = file.relative_to(self.root).parent.parts
-        folder = "/".join(next((parts[len(p) :] for p in _CONTENT_FOLDERS if parts[: len(p)] == p), parts))
-        return resource_url(page_url, "/" + folder + ("/" if folder else ""))
+        folder = "/".join(_folders(file.relative_to(self.root))[-1])
+        return resource_url(page_url, self.base + "/" + folder + ("/" if folder else ""))
 
     def _read(self) -> dict[str, Path]:
         own: dict[str, Path] = {}
         named: dict[str, Path] = {}  # routes the front matter names win over the routes of paths
+        fallback: dict[str, Path] = {}  # a default language's routes, where no file has them
         for folder, subfolders, names in os.walk(self.root):
             subfolders[:] = sorted(s for s in subfolders if not s.startswith(".") and s not in _SKIPPED_FOLDERS)
             for name in sorted(names):
@@ -114,12 +125,11 @@ class MarkdownPages:
                 relative = file.relative_to(self.root)
                 data, _ = front_matter(_head(file))
                 chosen = _named_route(relative, data)
-                if chosen:
-                    named.setdefault(chosen, file)
-                else:
-                    for key in _path_routes(relative):
-                        own.setdefault(key, file)
-        return {**own, **named}
+                routes, fallbacks = ([], []) if chosen else _path_routes(relative)
+                for table, keys in ((named, chosen), (own, routes), (fallback, fallbacks)):
+                    for key in keys:
+                        table.setdefault(key, file)
+        return {**fallback, **own, **named}
 
 
 def _head(file: Path, size: int = 16_384) -> str:
@@ -127,31 +137,63 @@ def _head(file: Path, size: int = 16_384) -> str:
         return stream.read(size).decode("utf-8", errors="replace")
 
 
-def _path_routes(relative: Path) -> list[str]:
-    """The routes a file builds by its path: from the folder given, and from a project's content folder
-    (Hugo's ``content``, MkDocs' ``docs``, Astro's ``src/pages``...) when the folder given is the project."""
-    parts = [*relative.parent.parts, relative.name.rsplit(".", 1)[0]]
-    if parts[-1].lower() in _INDEX_NAMES:
-        parts.pop()
-    routes = [route("/".join(parts))]
-    routes += [route("/".join(parts[len(p) :])) for p in _CONTENT_FOLDERS if relative.parent.parts[: len(p)] == p]
-    post = _JEKYLL_POST.fullmatch(parts[-1]) if parts and parts[0] == "_posts" else None
-    if post:  # Jekyll's default permalink (date): /:year/:month/:day/:title.html
-        routes.append(route("/".join(post.groups())))
-    return routes
+def _folders(relative: Path) -> list[tuple[str, ...]]:
+    """The folders a file's route starts from: its own, and without a project's content folder (Hugo's
+    ``content``, MkDocs' ``docs``, Astro's ``src/pages``...) when the folder given is the project."""
+    parts = relative.parent.parts
+    return [parts, *(parts[len(prefix) :] for prefix in _CONTENT_FOLDERS if parts[: len(prefix)] == prefix)]
 
 
-def _named_route(relative: Path, data: dict[str, Any]) -> str | None:
-    """The route the front matter gives the file: a ``permalink`` or ``url``, else its ``slug`` in its folder.
+def _path_routes(relative: Path) -> tuple[list[str], list[str]]:
+    """The routes a file builds by its path, and the routes it builds only where no other file does (Hugo's
+    ``about.en.md`` is ``/en/about/``, or ``/about/`` in the default language, which ``about.md`` would be)."""
+    stem = whole = relative.name.rsplit(".", 1)[0]
+    language = _LANGUAGE.fullmatch(stem)
+    if language:
+        stem = language.group(1)
+    routes: list[str] = []
+    for folder in _folders(relative):
+        parts = [*folder, stem]
+        if parts[-1].lower() in _INDEX_NAMES:
+            parts.pop()
+        routes.append(route("/".join([language.group(2), *parts] if language else parts)))
+        post = _JEKYLL_POST.fullmatch(stem) if parts and parts[0] == "_posts" else None
+        if post:  # Jekyll's default permalink (date): /:year/:month/:day/:title.html
+            routes.append(route("/".join(post.groups())))
+    if not language:
+        return routes, []
+    fallbacks = [route(key.split("/", 2)[2] if key.count("/") > 1 else "/") for key in routes]
+    return routes, fallbacks + [route("/".join([*folder, whole])) for folder in _folders(relative)]  # notes.ui.md
+
+
+def _named_route(relative: Path, data: dict[str, Any]) -> list[str]:
+    """The routes the front matter gives the file: a ``permalink`` or ``url``, else its ``slug`` in its folder.
     A permalink with placeholders (``/:title/``, ``{{ … }}``) names no one page."""
     for key in ("permalink", "url"):
         value = data.get(key)
         if isinstance(value, str) and value.strip() and not re.search(r"[:{%]", value):
-            return route(value.strip())
+            return [route(value.strip())]
     slug = data.get("slug")
     if isinstance(slug, str) and slug.strip() and "/" not in slug:
-        return route("/".join([*relative.parent.parts, slug.strip()]))
-    return None
+        return [route("/".join([*folder, slug.strip()])) for folder in _folders(relative)]
+    return []
+
+
+def site_path(root: Path) -> str:
+    """The path the generator's configuration puts the site under (Jekyll's ``baseurl: /blog``, Hugo's ``baseURL``,
+    MkDocs' ``site_url``), read in the folder given or, for a content folder, in its project; else ""."""
+    folders = [root, root.parent] if root.name in {prefix[-1] for prefix in _CONTENT_FOLDERS} else [root]
+    for folder in folders:
+        for name, key in _CONFIGURATIONS:
+            try:
+                text = (folder / name).read_text(encoding="utf-8")
+                data = tomllib.loads(text) if name.endswith(".toml") else yaml.safe_load(text)
+            except (OSError, UnicodeDecodeError, yaml.YAMLError, tomllib.TOMLDecodeError):
+                continue  # none, or not one this reads (mkdocs.yml with !!python tags)
+            value = data.get(key) if isinstance(data, dict) else None
+            if isinstance(value, str) and value.strip():
+                return route(urlsplit(value.strip()).path).rstrip("/")
+    return ""
 
 
 @dataclass(frozen=True)

@@ -178,6 +178,34 @@ def test_which_markdown_file_builds_a_page(tmp_path: Path) -> None:
     assert pages.folder_url(root / "_index.md", "http://h/") == "http://h/"
 
 
+def test_languages_and_a_site_under_a_path(tmp_path: Path) -> None:
+    """Hugo's translations by file name (about.fr.md at /fr/about/; about.en.md at /about/ where no about.md is),
+    and a site the generator's configuration puts under a path (Jekyll's baseurl, Hugo's baseURL)."""
+    hugo = tmp_path / "hugo"
+    for name in ("content/about.md", "content/about.fr.md", "content/contact.en.md", "content/_index.fr.md",
+                 "content/jquery.ui.md"):  # fmt: skip
+        (hugo / name).parent.mkdir(parents=True, exist_ok=True)
+        (hugo / name).write_text("# Page")
+    (hugo / "hugo.toml").write_text("baseURL = 'https://example.com/shop/'\n")
+    pages, content = MarkdownPages(hugo / "content"), (hugo / "content").resolve()
+    assert pages.base == "/shop"
+    found = {url: pages.find("https://example.com" + url) for url in
+             ("/shop/about/", "/shop/fr/about/", "/shop/contact/", "/shop/en/contact/", "/shop/fr/", "/shop/jquery.ui")}
+    assert {url: path.name if path else None for url, path in found.items()} == {
+        "/shop/about/": "about.md", "/shop/fr/about/": "about.fr.md", "/shop/contact/": "contact.en.md",
+        "/shop/en/contact/": "contact.en.md", "/shop/fr/": "_index.fr.md",
+        "/shop/jquery.ui": "jquery.ui.md"}  # fmt: skip
+    assert pages.folder_url(content / "about.md", "https://example.com/shop/about/") == "https://example.com/shop/"
+    jekyll = tmp_path / "jekyll"
+    jekyll.mkdir()
+    (jekyll / "_config.yml").write_text("title: Blog\nbaseurl: /blog\n")
+    (jekyll / "about.md").write_text("# About")
+    assert MarkdownPages(jekyll).find("https://example.com/blog/about.html") == jekyll.resolve() / "about.md"
+    (tmp_path / "mkdocs").mkdir()
+    (tmp_path / "mkdocs" / "mkdocs.yml").write_text("site_name: x\nsite_url: !!python/name:os.getcwd\n")
+    assert MarkdownPages(tmp_path / "mkdocs").base == ""  # a configuration this does not read is none
+
+
 HUGO = {
     "_index.md": "---\ntitle: Home\n---\n# Welcome\n\n[![](/img/shop.jpg)](/shop/)\n\n![photo.jpg](/img/team.jpg)\n",
     "about.md": "---\ntitle: About\nurl: /about-us/\n---\nWe bake.\n\n![bread](bread.jpg)\n\n"
