@@ -109,7 +109,8 @@ class MarkdownPages:
     def folder_url(self, file: Path, page_url: str) -> str:
         """The URL of the file's folder on the page's site (a project's content folder is not in URLs): what MkDocs
         resolves a relative image link against."""
-        folder = "/".join(_folders(file.relative_to(self.root))[-1])
+        folders = _folders(file.relative_to(self.root))  # its own, then without the longest content folder
+        folder = "/".join(folders[1] if len(folders) > 1 else folders[0])
         return resource_url(page_url, self.base + "/" + folder + ("/" if folder else ""))
 
     def _read(self) -> dict[str, Path]:

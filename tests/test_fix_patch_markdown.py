@@ -175,6 +175,7 @@ def test_which_markdown_file_builds_a_page(tmp_path: Path) -> None:
     astro.mkdir(parents=True)
     (astro / "first-post.md").write_text("# First")
     assert MarkdownPages(tmp_path / "astro").find("http://h/blog/first-post/") == astro.resolve() / "first-post.md"
+    assert MarkdownPages(tmp_path / "astro").folder_url(astro.resolve() / "first-post.md", "http://h/") == "http://h/blog/"
     assert pages.folder_url(root / "_index.md", "http://h/") == "http://h/"
 
 
