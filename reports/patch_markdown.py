@@ -127,6 +127,7 @@ class MarkdownPages:
                 data, _ = front_matter(_head(file))
                 chosen = _named_route(relative, data)
                 routes, fallbacks = ([], []) if chosen else _path_routes(relative)
+                routes += [] if chosen else _jekyll_post(relative, data)
                 for table, keys in ((named, chosen), (own, routes), (fallback, fallbacks)):
                     for key in keys:
                         table.setdefault(key, file)
@@ -158,13 +159,24 @@ def _path_routes(relative: Path) -> tuple[list[str], list[str]]:
         if parts[-1].lower() in _INDEX_NAMES:
             parts.pop()
         routes.append(route("/".join([language.group(2), *parts] if language else parts)))
-        post = _JEKYLL_POST.fullmatch(stem) if parts and parts[0] == "_posts" else None
-        if post:  # Jekyll's default permalink (date): /:year/:month/:day/:title.html
-            routes.append(route("/".join(post.groups())))
     if not language:
         return routes, []
     fallbacks = [route(key.split("/", 2)[2] if key.count("/") > 1 else "/") for key in routes]
     return routes, fallbacks + [route("/".join([*folder, whole])) for folder in _folders(relative)]  # notes.ui.md
+
+
+def _jekyll_post(relative: Path, data: dict[str, Any]) -> list[str]:
+    """A Jekyll post's route by Jekyll's default permalink (``date``): ``/:categories/:year/:month/:day/:title.html``,
+    its categories those of the folders above ``_posts`` and those its front matter names."""
+    folders = relative.parent.parts
+    post = _JEKYLL_POST.fullmatch(relative.name.rsplit(".", 1)[0])
+    if "_posts" not in folders or post is None:
+        return []
+    categories = list(folders[: folders.index("_posts")])
+    for key in ("category", "categories"):
+        value = data.get(key)
+        categories += value.split() if isinstance(value, str) else [str(v) for v in value or [] if v is not None]
+    return [route("/".join([*categories, *post.groups()]))]
 
 
 def _named_route(relative: Path, data: dict[str, Any]) -> list[str]:

@@ -133,6 +133,7 @@ def test_which_markdown_file_builds_a_page(tmp_path: Path) -> None:
         "guide/README.md": "# Guide",
         "guide/Setup.markdown": "# Setup",
         "_posts/2024-05-01-opening.md": "---\nlayout: post\n---\n",
+        "news/_posts/2024-06-02-summer.md": "---\ncategories: [Offers, bread]\n---\n",
         "templated.md": "---\npermalink: /:title/\n---\n",
         ".drafts/secret.md": "# Draft",
         "node_modules/pkg/readme.md": "# Package",
@@ -145,8 +146,9 @@ def test_which_markdown_file_builds_a_page(tmp_path: Path) -> None:
     pages = MarkdownPages(content)
     found = {url: pages.find("http://h" + url) for url in (
         "/", "/about-us/", "/about/", "/posts/", "/posts/hello/", "/posts/the-second-post/", "/posts/second/",
-        "/guide/", "/guide/setup/", "/2024/05/01/opening.html", "/_posts/2024-05-01-opening/", "/templated/",
-        "/.drafts/secret/", "/node_modules/pkg/", "/linked/", "/missing/")}  # fmt: skip
+        "/guide/", "/guide/setup/", "/2024/05/01/opening.html", "/_posts/2024-05-01-opening/",
+        "/news/offers/bread/2024/06/02/summer.html", "/templated/", "/.drafts/secret/", "/node_modules/pkg/",
+        "/linked/", "/missing/")}  # fmt: skip
     root = content.resolve()
     assert {url: path.relative_to(root).as_posix() if path else None for url, path in found.items()} == {
         "/": "_index.md",
@@ -160,6 +162,7 @@ def test_which_markdown_file_builds_a_page(tmp_path: Path) -> None:
         "/guide/setup/": "guide/Setup.markdown",
         "/2024/05/01/opening.html": "_posts/2024-05-01-opening.md",
         "/_posts/2024-05-01-opening/": "_posts/2024-05-01-opening.md",
+        "/news/offers/bread/2024/06/02/summer.html": "news/_posts/2024-06-02-summer.md",  # its categories
         "/templated/": "templated.md",  # a permalink with placeholders names no one page: its path does
         "/.drafts/secret/": None,
         "/node_modules/pkg/": None,
