@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from urllib.parse import urlsplit
 
 from records import ImageRecord
-from reports.patch_html import audited_url
+from reports.patch_html import audited_url, eligible
+from scraper.discover import clean_url
+from scraper.urls import resource_url
 
 _FIGURE = re.compile(
     r"\{\{(?P<open>[<%])-?\s*figure\s(?P<params>(?:\"(?:\\.|[^\"\\])*\"|`[^`]*`|[^\"`>%])*?)\s*-?(?P<close>[>%])\}\}"
@@ -35,7 +38,7 @@ def patched_figures(
             continue
         params = {match.group("name").lower(): match for match in _PARAM.finditer(call.group("params"))}
         src = params.get("src")
-        url = audited_url(_value(src), bases, records) if src else None
+        url = source_or_copy(_value(src), bases, records) if src else None
         if url is None:
             continue
         alt = params.get("alt")
@@ -63,3 +66,29 @@ def _value(match: re.Match[str]) -> str:
     if match.group("dq") is not None:
         return match.group("dq").replace('\\"', '"')
     return match.group("raw") if match.group("raw") is not None else match.group("bare")
+
+
+def source_or_copy(src: str, bases: tuple[str, ...], records: dict[str, tuple[ImageRecord, str]]) -> str | None:
+    """The audited image an address in the Markdown names: itself (:func:`audited_url`), else the one copy Hugo's
+    image processing made of it beside it (a render hook or shortcode that resizes ``cake.jpg`` shows
+    ``cake_hu3d03a0…_800x0_resize_q75_box.jpg``, or ``cake_hu_7c1e….webp``; fingerprinted, ``cake.3ef0e0….jpg``)."""
+    url = audited_url(src, bases, records)
+    if url is not None or not clean_url(src):
+        return url
+    for base in dict.fromkeys(bases):
+        parts = urlsplit(resource_url(base, clean_url(src)))
+        folder, _, name = parts.path.rpartition("/")
+        stem = name.rsplit(".", 1)[0]
+        copy = re.compile(re.escape(stem) + r"(?:[_-]hu[_-]?[0-9a-f]|\.[0-9a-f]{16,}\.)", re.IGNORECASE)
+        copies = [key for key, (record, _) in records.items()
+                  if eligible(record) and _beside(key, parts.netloc, folder, copy)]  # fmt: skip
+        if stem and len(copies) == 1:
+            return copies[0]
+    return None
+
+
+def _beside(url: str, host: str, folder: str, copy: re.Pattern[str]) -> bool:
+    """Whether ``url`` is on ``host``, in ``folder``, with a name that ``copy`` matches."""
+    parts = urlsplit(url)
+    own_folder, _, name = parts.path.rpartition("/")
+    return parts.netloc == host and own_folder == folder and bool(copy.match(name))

@@ -40,8 +40,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from records import ImageRecord
-from reports.patch_html import audited_url, patched_html
-from reports.patch_hugo import patched_figures
+from reports.patch_html import patched_html
+from reports.patch_hugo import patched_figures, source_or_copy
 from scraper.urls import resource_url
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
@@ -275,7 +275,7 @@ def _set_labels(
     for syntax, image in zip(found, images, strict=True):
         if " ".join(syntax.label.split()) != " ".join(image.content.split()):
             continue
-        url = audited_url(str(image.attrs.get("src") or ""), bases, records)
+        url = source_or_copy(str(image.attrs.get("src") or ""), bases, records)
         if url is None:
             continue
         label = markdown_text(records[url][1], ascii_only)

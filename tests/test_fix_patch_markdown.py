@@ -115,6 +115,25 @@ def test_a_relative_image_is_read_from_the_page_or_from_the_file_folder() -> Non
     assert bundle == ("See ![A chart](a.png)\n", {"http://h/img/a.png": 1})
 
 
+def test_a_copy_hugo_made_of_the_image_is_the_image() -> None:
+    """A render hook that resizes page resources shows cake_hu…_800x0_resize_q75_box.jpg for ![](cake.jpg): the one
+    copy beside the image, named after it, stands for it; two such copies are too many to choose from."""
+    resized = "http://h/posts/hello/cake_hu3d03a01dcc18bc5be0e67db3d8d209a6_12345_800x0_resize_q75_box.jpg"
+    newer = "http://h/img/shop_hu_7c1e2f0a9b.webp"
+    fingerprinted = "http://h/img/logo.3ef0e068ae956523362daaab41a5c194.png"
+    records = {url: (record(url), text) for url, text in ((resized, "A cake"), (newer, "A shop"),
+                                                          (fingerprinted, "Logo"))}  # fmt: skip
+    text = ("![](cake.jpg)\n\n![](/img/shop.jpg)\n\n![](/img/cake.jpg)\n\n{{< figure src=\"cake.jpg\" >}}\n\n"
+            "![](/img/logo.png)\n")  # fmt: skip
+    changed, done = patched_markdown(text, "http://h/posts/hello/", "http://h/posts/hello/", records)
+    assert changed == ('![A cake](cake.jpg)\n\n![A shop](/img/shop.jpg)\n\n![](/img/cake.jpg)\n\n'
+                       '{{< figure alt="A cake" src="cake.jpg" >}}\n\n![Logo](/img/logo.png)\n')  # fmt: skip
+    assert done == {resized: 2, newer: 1, fingerprinted: 1}
+    other = resized.replace("800x0", "400x0")
+    records[other] = (record(other), "A cake")
+    assert patched_markdown("![](cake.jpg)\n", "http://h/posts/hello/", "http://h/", records)[1] == {}
+
+
 def test_text_reads_as_written_once_rendered() -> None:
     text = "Joe's *best* [bakery] & café <3 under_score `tick` back\\slash"
     rendered = alts(build(f"![{markdown_text(text)}](/a.jpg)\n\n![{markdown_text(text, ascii_only=True)}](/a.jpg)"))
