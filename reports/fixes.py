@@ -22,17 +22,17 @@ or edits it.
   image by its source, so the size suffix (``_600x``, ``_grande``...) and the ``width``/``height``/
   ``crop`` parameters its theme added are removed; Title is the product's name (JSON-LD, else the
   first ``h1``), which Shopify requires on updates.
-- ``--wp-cli``: for images WordPress marks ``class="wp-image-<id>"``, one ``wp post meta update
-  <id> _wp_attachment_image_alt '…'`` per attachment, every value quoted for the shell.
+- ``--wp-cli`` (:mod:`reports.wordpress`): for images WordPress marks ``class="wp-image-<id>"``, each
+  attachment's alt, and the alt each post's HTML holds.
 
-Both set an alt kept with the image, which every use of it shows, so they carry the suggestion without
-what one link does (:func:`media_alt`); the fix patch writes each tag's own alt and keeps it.
+An alt kept with the image (a Shopify product image's, a WordPress attachment's) is shown wherever the image
+is, so it carries the suggestion without what one link does (:func:`media_alt`); the fix patch and a post's
+HTML keep each tag's own alt.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -182,37 +182,3 @@ def write_shopify_csv(report: AuditReport, path: str | Path) -> Path:
             alt = media_alt(page, record, text)
             writer.writerow({"Handle": handle_name, "Title": title, "Image Src": source, "Image Alt Text": alt})
     return target
-
-
-def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
-    """A POSIX shell script of WP-CLI commands, one per attachment (the first suggestion for it)."""
-    target = Path(path)
-    lines = [
-        "#!/bin/sh",
-        "# Alt texts from AltScout for WordPress attachments. Review, then run it where `wp` works:",
-        "#   sh " + shlex.quote(target.name),
-        "set -e",
-    ]
-    done: set[int] = set()
-    for page, record, text in fixes(report):
-        attachment = record.wp_attachment_id
-        if attachment is None or attachment in done:
-            continue
-        done.add(attachment)
-        lines.append(f"# {_comment(page.url)}: {_comment(record.url)}")
-        alt = shlex.quote(media_alt(page, record, text))
-        lines.append(f"wp post meta update {attachment} _wp_attachment_image_alt {alt}")
-    for page, record in held(report):  # listed, as the fix patch lists them: a review that accepts them adds them
-        if record.wp_attachment_id is not None and record.wp_attachment_id not in done:
-            done.add(record.wp_attachment_id)
-            replaced = replaced_alt(_comment(record.alt or ""))
-            lines.append(f"# held for review (accept it with --decisions): attachment {record.wp_attachment_id}, "
-                         f"{_comment(page.url)}: {_comment(record.url)} would replace {replaced} "
-                         f"with {_comment(record.suggested_alt or '')!r}")  # fmt: skip
-    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return target
-
-
-def _comment(text: str) -> str:
-    """Text safe on a comment line (no line breaks)."""
-    return " ".join(text.split())

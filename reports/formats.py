@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from records import AuditReport
-from reports.fixes import no_product_pages, no_wordpress_images, write_shopify_csv, write_wp_cli
+from reports.fixes import no_product_pages, no_wordpress_images, write_shopify_csv
 from reports.html import write_html
+from reports.wordpress import write_wp_cli
 from reports.writers import write_captions_txt, write_csv, write_json, write_pages_csv
 from reports.xlsx import write_xlsx
 

@@ -16,10 +16,11 @@ from test_fix_exports import CAPTIONS, serve
 from options import AuditOptions
 from pipeline import run_audit
 from reports.decisions import Decision, DecisionsError, apply_decisions, read_decisions
-from reports.fixes import held, write_shopify_csv, write_wp_cli
+from reports.fixes import held, write_shopify_csv
 from reports.formats import FORMATS, write_atomically
 from reports.html import render_html
 from reports.patch import write_fix_patch
+from reports.wordpress import write_wp_cli
 from reports.writers import csv_rows
 
 
