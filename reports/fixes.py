@@ -50,6 +50,7 @@ _SIZE_SUFFIX = re.compile(
     r"(?=\.[A-Za-z0-9]+$)"
 )
 _SIZE_PARAMS = {"width", "height", "crop", "format", "pad_color"}
+UPLOADS = "/wp-content/uploads/"  # where WordPress serves its media library's files
 NO_DESCRIPTION = frozenset({"filename_alt", "placeholder_alt"})  # findings that say an alt describes nothing
 EMPTY_ON_CONTENT = "empty_alt_on_content"  # alt="" on an image that looks like content: decorative? a person says
 
@@ -158,9 +159,10 @@ def no_product_pages(report: AuditReport) -> str | None:
 
 def no_wordpress_images(report: AuditReport) -> str | None:
     """Why a WP-CLI script of this audit has no command to hold, whatever a review decides; None when it may."""
-    if any(record.wp_attachment_id is not None for page in report.pages for record in page.images):
+    if any(record.wp_attachment_id is not None or UPLOADS in urlsplit(record.url).path
+           for page in report.pages for record in page.images):  # fmt: skip
         return None
-    return "no audited image is a WordPress attachment (an <img> with class wp-image-ID)"
+    return "no audited image is a WordPress attachment (class wp-image-ID, or a file of /wp-content/uploads/)"
 
 
 def write_shopify_csv(report: AuditReport, path: str | Path) -> Path:

@@ -10,7 +10,10 @@ classic editor). Setting the first changes no page already published, so the scr
 - per audited page, ``wp eval-file -`` with a small PHP program (:data:`SET_POST_ALTS`) that finds the post at
   the page's address (``url_to_postid``), sets the alt of each of its ``<img>`` tags of class ``wp-image-ID``
   to that page's text, and saves the post with ``wp_update_post`` (a revision keeps the old content). A page
-  that is no single post or page (an archive, the blog's home) is said and skipped.
+  that is no single post or page (an archive, the blog's home) is said and skipped;
+- for an image with no ID in its markup (a featured image, a WooCommerce product's, a theme's, any file of
+  ``/wp-content/uploads/``), ``wp eval-file -`` with :data:`SET_ATTACHMENT_ALTS`, which finds its attachment by
+  its address (``attachment_url_to_postid``) and sets its alt, which WordPress draws wherever it shows it.
 
 Every value reaches ``wp`` as an argument quoted for the shell (:func:`shlex.quote`), and the PHP reads them from
 ``$args``, so no alt text can run a command or code.
@@ -21,9 +24,10 @@ from __future__ import annotations
 import shlex
 from collections import defaultdict
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from records import AuditReport
-from reports.fixes import fixes, held, media_alt, replaced_alt
+from reports.fixes import UPLOADS, fixes, held, media_alt, replaced_alt
 
 # The PHP that `wp eval-file -` runs for one page: $args is the page's URL, then attachment IDs and alt texts.
 SET_POST_ALTS = r"""<?php
@@ -66,6 +70,39 @@ WP_CLI::success("post $post_id ($url): alt text of $count image(s)");
 """
 
 
+# The PHP for images with no ID in their markup (a featured image, a WooCommerce product's, a theme's): $args are
+# pairs of an upload's address and an alt; the attachment is the one WordPress stored at that address, its
+# resized copy's (photo-1024x768.jpg) or its scaled original's (photo-scaled.jpg).
+SET_ATTACHMENT_ALTS = r"""<?php
+$done = 0;
+while (count($args) >= 2) {
+    $url = array_shift($args);
+    $alt = array_shift($args);
+    $bare = preg_replace('/-\d+x\d+(?=\.[A-Za-z0-9]+$)/', '', $url);
+    $id = 0;
+    foreach (array($url, $bare, preg_replace('/(\.[A-Za-z0-9]+)$/', '-scaled$1', $bare)) as $candidate) {
+        $id = attachment_url_to_postid($candidate);
+        if ($id) {
+            break;
+        }
+    }
+    if (!$id) {
+        WP_CLI::log("AltScout: $url is no attachment of this site: skipped");
+        continue;
+    }
+    update_post_meta($id, '_wp_attachment_image_alt', wp_slash($alt));
+    $done++;
+}
+WP_CLI::success("alt text of $done attachment(s) found by their address");
+"""
+_BATCH = 200  # addresses per `wp eval-file` (WordPress loads once per call; the command line stays short)
+
+
+def is_upload(url: str) -> bool:
+    """Whether ``url`` is a file of a WordPress media library (its attachment is found by its address)."""
+    return UPLOADS in urlsplit(url).path
+
+
 def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
     """The script (see the module): each attachment's alt (the first suggestion for it), then each page's post."""
     target = Path(path)
@@ -76,17 +113,18 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
         "# It sets each attachment's alt (what the media library shows and later insertions copy), then the alt",
         "# each post's HTML holds (copied when the image was inserted; a revision keeps the old content).",
         "set -e",
-        "set_post_alts() {",
-        "  wp eval-file - \"$@\" <<'PHP'",
-        SET_POST_ALTS.rstrip("\n"),
-        "PHP",
-        "}",
+        *_shell_function("set_post_alts", SET_POST_ALTS),
+        *_shell_function("set_attachment_alts", SET_ATTACHMENT_ALTS),
     ]
     done: set[int] = set()
     per_page: dict[str, dict[int, str]] = defaultdict(dict)
+    by_address: dict[str, str] = {}  # an upload with no ID in its markup -> its alt
     for page, record, text in fixes(report):
         attachment = record.wp_attachment_id
         if attachment is None:
+            if is_upload(record.url) and text:
+                by_address.setdefault(urlunsplit(urlsplit(record.url)._replace(query="", fragment="")),
+                                      media_alt(page, record, text))  # fmt: skip
             continue
         per_page[page.final_url or page.url].setdefault(attachment, text)
         if attachment in done:
@@ -98,15 +136,28 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
     for page_url, alts in per_page.items():
         pairs = " ".join(f"{attachment} {shlex.quote(text)}" for attachment, text in alts.items())
         lines.append(f"set_post_alts {shlex.quote(page_url)} {pairs}")
+    addresses = list(by_address.items())
+    for start in range(0, len(addresses), _BATCH):
+        lines.append("# images with no ID in their markup (featured, product, theme images): by their address")
+        pairs = " ".join(f"{shlex.quote(url)} {shlex.quote(alt)}" for url, alt in addresses[start : start + _BATCH])
+        lines.append(f"set_attachment_alts {pairs}")
+    listed: set[int | str] = set(done)
     for page, record in held(report):  # listed, as the fix patch lists them: a review that accepts them adds them
-        if record.wp_attachment_id is not None and record.wp_attachment_id not in done:
-            done.add(record.wp_attachment_id)
+        key = record.wp_attachment_id if record.wp_attachment_id is not None else record.url
+        if key not in listed and (record.wp_attachment_id is not None or is_upload(record.url)):
+            listed.add(key)
+            which = f"attachment {record.wp_attachment_id}, " if record.wp_attachment_id is not None else ""
             replaced = replaced_alt(_comment(record.alt or ""))
-            lines.append(f"# held for review (accept it with --decisions): attachment {record.wp_attachment_id}, "
+            lines.append(f"# held for review (accept it with --decisions): {which}"
                          f"{_comment(page.url)}: {_comment(record.url)} would replace {replaced} "
                          f"with {_comment(record.suggested_alt or '')!r}")  # fmt: skip
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
+
+
+def _shell_function(name: str, php: str) -> list[str]:
+    """A shell function that runs ``php`` with its arguments (``wp eval-file -``; the here-document is quoted)."""
+    return [f"{name}() {{", "  wp eval-file - \"$@\" <<'PHP'", php.rstrip("\n"), "PHP", "}"]
 
 
 def _comment(text: str) -> str:

@@ -19,7 +19,7 @@ from pipeline import run_audit
 from records import AuditReport
 from reports.fixes import product_handle, shopify_image_src, write_shopify_csv
 from reports.formats import FORMATS, write_atomically
-from reports.wordpress import SET_POST_ALTS
+from reports.wordpress import SET_ATTACHMENT_ALTS, SET_POST_ALTS
 
 HOSTILE = "it's a \"test\" $(touch PWNED) `touch PWNED2` \\ ; café"
 CAPTIONS = {
@@ -28,6 +28,7 @@ CAPTIONS = {
     403: "a red logo",
     404: HOSTILE,
     405: "a blue vase of flowers on a shelf",
+    406: "three bakers in a kitchen",
 }
 
 
@@ -48,7 +49,8 @@ def serve(server: FixtureServer) -> None:
   class='wp-image-7'
   alt="...">
 <img class="wp-image-8" src="/wp-content/uploads/2024/shoe.jpg" alt="Brown leather shoe from the side">
-</article></body></html>""")
+</article><img class="attachment-post-thumbnail wp-post-image" src="/wp-content/uploads/2024/team-1024x768.jpg?v=2">
+</body></html>""")
     for width, path in zip(
         range(401, 406),
         ["/cdn/shop/products/brogue.jpg", "/cdn/shop/products/side_grande.jpg", "/cdn/shop/files/logo.png",
@@ -59,6 +61,8 @@ def serve(server: FixtureServer) -> None:
     server.add("/cdn/shop/products/brogue_600x.jpg", make_image(401, 300, "JPEG", seed=401), content_type="image/jpeg")
     server.add("/wp-content/uploads/2024/vase.jpg", make_image(405, 300, "JPEG", seed=405), content_type="image/jpeg")
     server.add("/wp-content/uploads/2024/shoe.jpg", make_image(402, 300, "JPEG", seed=402), content_type="image/jpeg")
+    server.add("/wp-content/uploads/2024/team-1024x768.jpg", make_image(406, 300, "JPEG", seed=406),
+               content_type="image/jpeg")  # a featured image: no wp-image-ID, found by its address
 
 
 @pytest.fixture()
@@ -118,6 +122,8 @@ def test_the_wp_cli_script_runs_nothing_but_wp(report: AuditReport, tmp_path: Pa
         [["post", "meta", "update", "42", "_wp_attachment_image_alt", suggestions[42]], None],
         [["post", "meta", "update", "7", "_wp_attachment_image_alt", suggestions[7]], None],
         [["eval-file", "-", post, "42", suggestions[42], "7", suggestions[7]], SET_POST_ALTS],  # the post's copies
+        [["eval-file", "-", post.replace("/blog/post", "/wp-content/uploads/2024/team-1024x768.jpg"),
+          "Three bakers in a kitchen"], SET_ATTACHMENT_ALTS],  # a featured image, by its address (no query)
     ]
     assert "$(touch PWNED)" in suggestions[42] and "café" in suggestions[42].lower()  # the text as it is
 
@@ -144,16 +150,31 @@ function wp_update_post($post) {
     }
     file_put_contents(getenv('WP_POSTS'), json_encode($posts));
 }
+function attachment_url_to_postid($url) {
+    $posts = posts();
+    return isset($posts['attachments'][$url]) ? $posts['attachments'][$url] : 0;
+}
+function update_post_meta($id, $key, $value) {
+    $posts = posts();
+    $posts['meta'][] = array($id, $key, stripslashes($value));
+    file_put_contents(getenv('WP_POSTS'), json_encode($posts));
+}
 function run($args) { eval('?>' . file_get_contents('php://stdin')); }
 run(array_slice($argv, 1));
 """
 
 
-def wordpress_php(folder: Path, args: list[str], posts: Path) -> subprocess.CompletedProcess[str]:
-    """SET_POST_ALTS run by php as `wp eval-file - ARGS` would run it, on the posts of a JSON file."""
+def wordpress_php(
+    folder: Path, args: list[str], posts: Path, php: str = SET_POST_ALTS
+) -> subprocess.CompletedProcess[str]:
+    """``php`` run as `wp eval-file - ARGS` would run it, on the posts of a JSON file."""
+    if shutil.which("php") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have php-cli for the WordPress tests (.ci/run installs it)")
+        pytest.skip("php-cli is not installed (apt-get install -y php-cli)")
     (folder / "wordpress.php").write_text(WORDPRESS)
     env = {**os.environ, "WP_POSTS": str(posts)}
-    return subprocess.run(["php", str(folder / "wordpress.php"), *args], input=SET_POST_ALTS, text=True,
+    return subprocess.run(["php", str(folder / "wordpress.php"), *args], input=php, text=True,
                           capture_output=True, env=env, check=True, timeout=30)  # fmt: skip
 
 
@@ -161,10 +182,6 @@ def test_the_post_keeps_its_own_copy_of_the_alt_and_gets_it_set(tmp_path: Path) 
     """WordPress copies an image's alt into the post when it is inserted; the media library's alt never reaches
     a published post. The PHP the script runs sets the copy in the post at the page's address: every <img> of
     class wp-image-ID with a text (in a block or the classic editor), quotes and `$` as they are."""
-    if shutil.which("php") is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must have php-cli for the WordPress test (.ci/run installs it)")
-        pytest.skip("php-cli is not installed (apt-get install -y php-cli)")
     content = (
         '<!-- wp:image {"id":42} --><figure class="wp-block-image"><img src="/up/a.jpg" alt="" class="wp-image-42"/>'
         '</figure><!-- /wp:image -->\n<p><img class="alignnone wp-image-7" src="/up/b.jpg" alt="..." /> and '
@@ -186,6 +203,23 @@ def test_the_post_keeps_its_own_copy_of_the_alt_and_gets_it_set(tmp_path: Path) 
     )  # fmt: skip
     again = wordpress_php(tmp_path, ["https://blog.example/archive/", "7", "x"], posts)
     assert "is no single post or page (an archive shows its posts): skipped" in again.stdout
+
+
+def test_an_image_with_no_id_in_its_markup_is_found_by_its_address(tmp_path: Path) -> None:
+    """A featured image, a WooCommerce product's or a theme's has no wp-image-ID: its attachment is the one stored
+    at its address, at its resized copy's original (-1024x768) or at its scaled original's (-scaled)."""
+    posts = tmp_path / "posts.json"
+    stored = {"https://shop.example/wp-content/uploads/2024/team.jpg": 31,
+              "https://shop.example/wp-content/uploads/2024/hall-scaled.jpg": 32}  # fmt: skip
+    posts.write_text(json.dumps({"attachments": stored, "meta": []}))
+    uploads = "https://shop.example/wp-content/uploads/2024/"
+    args = [uploads + "team-1024x768.jpg", "Three bakers", uploads + "hall-300x200.jpg", "A hall's \"stage\" $1",
+            uploads + "gone.jpg", "x"]  # fmt: skip
+    run = wordpress_php(tmp_path, args, posts, SET_ATTACHMENT_ALTS)
+    assert run.stdout.splitlines() == [f"log: AltScout: {uploads}gone.jpg is no attachment of this site: skipped",
+                                       "success: alt text of 2 attachment(s) found by their address"]  # fmt: skip
+    meta = json.loads(posts.read_text())["meta"]
+    assert meta == [[31, "_wp_attachment_image_alt", "Three bakers"], [32, "_wp_attachment_image_alt", args[3]]]
 
 
 def test_an_alt_kept_with_the_image_leaves_out_what_its_link_does(fresh_server: FixtureServer, tmp_path: Path) -> None:
@@ -243,6 +277,6 @@ def test_a_platform_export_for_a_site_not_on_it_says_why_it_sets_nothing(
         assert said == [
             f"altscout: --shopify-csv {shopify} sets no alt text: no audited page is a Shopify product page "
             "(a /products/HANDLE address)",
-            f"altscout: --wp-cli {wp} sets no alt text: no audited image is a WordPress attachment (an <img> with "
-            "class wp-image-ID)",
+            f"altscout: --wp-cli {wp} sets no alt text: no audited image is a WordPress attachment (class "
+            "wp-image-ID, or a file of /wp-content/uploads/)",
         ]
