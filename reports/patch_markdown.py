@@ -76,7 +76,7 @@ def route(path: str) -> str:
 def front_matter(text: str) -> tuple[dict[str, Any], int]:
     """The front matter's values (YAML between ``---``, TOML between ``+++``) and how many lines it spans."""
     lines = text.splitlines()
-    fence = lines[0].strip() if lines else ""
+    fence = lines[0].lstrip("\ufeff").strip() if lines else ""  # after a byte-order mark, as generators read it
     if fence not in ("---", "+++"):
         return {}, 0
     for number, line in enumerate(lines[1:], 1):

@@ -146,7 +146,7 @@ def test_which_markdown_file_builds_a_page(tmp_path: Path) -> None:
     files = {
         "_index.md": "# Home",
         "about.md": "---\ntitle: About\nurl: /about-us/\n---\n",
-        "posts/_index.md": "+++\ntitle = 'Posts'\n+++\n",
+        "posts/_index.md": "\ufeff+++\ntitle = 'Posts'\nurl = '/all-posts/'\n+++\n",  # with a byte-order mark
         "posts/hello/index.md": "# Hello",
         "posts/second.md": "---\nslug: the-second-post\n---\n",
         "guide/README.md": "# Guide",
@@ -164,8 +164,8 @@ def test_which_markdown_file_builds_a_page(tmp_path: Path) -> None:
     (content / "linked.md").symlink_to(tmp_path / "outside.md")
     pages = MarkdownPages(content)
     found = {url: pages.find("http://h" + url) for url in (
-        "/", "/about-us/", "/about/", "/posts/", "/posts/hello/", "/posts/the-second-post/", "/posts/second/",
-        "/guide/", "/guide/setup/", "/2024/05/01/opening.html", "/_posts/2024-05-01-opening/",
+        "/", "/about-us/", "/about/", "/posts/", "/all-posts/", "/posts/hello/", "/posts/the-second-post/",
+        "/posts/second/", "/guide/", "/guide/setup/", "/2024/05/01/opening.html", "/_posts/2024-05-01-opening/",
         "/news/offers/bread/2024/06/02/summer.html", "/templated/", "/.drafts/secret/", "/node_modules/pkg/",
         "/linked/", "/missing/")}  # fmt: skip
     root = content.resolve()
@@ -173,7 +173,8 @@ def test_which_markdown_file_builds_a_page(tmp_path: Path) -> None:
         "/": "_index.md",
         "/about-us/": "about.md",
         "/about/": None,  # its front matter names another address
-        "/posts/": "posts/_index.md",
+        "/posts/": None,  # its front matter names another address
+        "/all-posts/": "posts/_index.md",
         "/posts/hello/": "posts/hello/index.md",
         "/posts/the-second-post/": "posts/second.md",
         "/posts/second/": None,
