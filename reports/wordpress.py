@@ -7,8 +7,8 @@ classic editor). Setting the first changes no page already published, so the scr
 
 - ``wp post meta update ID _wp_attachment_image_alt '…'`` per attachment, with the suggestion without what one
   link does (:func:`reports.fixes.media_alt`);
-- per audited page, ``wp eval-file -`` with a small PHP program (:data:`SET_POST_ALTS`) that finds the post at
-  the page's address (``url_to_postid``), sets the alt of each of its ``<img>`` tags of class ``wp-image-ID``
+- for the audited pages, ``wp eval-file -`` with a small PHP program (:data:`SET_POST_ALTS`) that finds the
+  post at each page's address (``url_to_postid``), sets the alt of each of its ``<img>`` tags of class ``wp-image-ID``
   to that page's text, and saves the post with ``wp_update_post`` (a revision keeps the old content). A page
   that is no single post or page (an archive, the blog's home) is said and skipped;
 - for an image with no ID in its markup (a featured image, a WooCommerce product's, a theme's, any file of
@@ -29,44 +29,47 @@ from urllib.parse import urlsplit, urlunsplit
 from records import AuditReport
 from reports.fixes import UPLOADS, fixes, held, media_alt, replaced_alt
 
-# The PHP that `wp eval-file -` runs for one page: $args is the page's URL, then attachment IDs and alt texts.
+# The PHP that `wp eval-file -` runs for pages: $args is, for each page, its URL, how many images, and that
+# many pairs of an attachment ID and an alt text. WordPress loads once for them all.
 SET_POST_ALTS = r"""<?php
-$url = array_shift($args);
-$alts = array();
 while (count($args) >= 2) {
-    $id = (int) array_shift($args);
-    $alts[$id] = array_shift($args);
-}
-$post_id = url_to_postid($url);
-if (!$post_id) {
-    WP_CLI::log("AltScout: $url is no single post or page (an archive shows its posts): skipped");
-    return;
-}
-$post = get_post($post_id);
-$count = 0;
-$content = preg_replace_callback('/<img\b[^>]*>/i', function ($tag) use ($alts, &$count) {
-    $tag = $tag[0];
-    if (!preg_match('/\bwp-image-(\d+)\b/', $tag, $id) || !isset($alts[(int) $id[1]])) {
-        return $tag;
+    $url = array_shift($args);
+    $alts = array();
+    for ($left = (int) array_shift($args); $left > 0 && count($args) >= 2; $left--) {
+        $id = (int) array_shift($args);
+        $alts[$id] = array_shift($args);
     }
-    $value = 'alt="' . esc_attr($alts[(int) $id[1]]) . '"';
-    $count++;
-    $pattern = '/(\s)alt\s*=\s*("[^"]*"|\'[^\']*\'|[^\s"\'>]+)/i';
-    if (preg_match($pattern, $tag)) {
-        return preg_replace_callback($pattern, function ($alt) use ($value) {
-            return $alt[1] . $value;
+    $post_id = url_to_postid($url);
+    if (!$post_id) {
+        WP_CLI::log("AltScout: $url is no single post or page (an archive shows its posts): skipped");
+        continue;
+    }
+    $post = get_post($post_id);
+    $count = 0;
+    $content = preg_replace_callback('/<img\b[^>]*>/i', function ($tag) use ($alts, &$count) {
+        $tag = $tag[0];
+        if (!preg_match('/\bwp-image-(\d+)\b/', $tag, $id) || !isset($alts[(int) $id[1]])) {
+            return $tag;
+        }
+        $value = 'alt="' . esc_attr($alts[(int) $id[1]]) . '"';
+        $count++;
+        $pattern = '/(\s)alt\s*=\s*("[^"]*"|\'[^\']*\'|[^\s"\'>]+)/i';
+        if (preg_match($pattern, $tag)) {
+            return preg_replace_callback($pattern, function ($alt) use ($value) {
+                return $alt[1] . $value;
+            }, $tag, 1);
+        }
+        return preg_replace_callback('/^<img\b/i', function ($open) use ($value) {
+            return $open[0] . ' ' . $value;
         }, $tag, 1);
+    }, $post->post_content);
+    if ($content === $post->post_content) {
+        WP_CLI::log("AltScout: post $post_id ($url): no image to change");
+        continue;
     }
-    return preg_replace_callback('/^<img\b/i', function ($open) use ($value) {
-        return $open[0] . ' ' . $value;
-    }, $tag, 1);
-}, $post->post_content);
-if ($content === $post->post_content) {
-    WP_CLI::log("AltScout: post $post_id ($url): no image to change");
-    return;
+    wp_update_post(wp_slash(array('ID' => $post_id, 'post_content' => $content)));
+    WP_CLI::success("post $post_id ($url): alt text of $count image(s)");
 }
-wp_update_post(wp_slash(array('ID' => $post_id, 'post_content' => $content)));
-WP_CLI::success("post $post_id ($url): alt text of $count image(s)");
 """
 
 
@@ -95,7 +98,7 @@ while (count($args) >= 2) {
 }
 WP_CLI::success("alt text of $done attachment(s) found by their address");
 """
-_BATCH = 200  # addresses per `wp eval-file` (WordPress loads once per call; the command line stays short)
+_BATCH = 100  # pages or addresses per `wp eval-file` (WordPress loads once a call; a command line stays short)
 
 
 def is_upload(url: str) -> bool:
@@ -133,14 +136,13 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
         lines.append(f"# {_comment(page.url)}: {_comment(record.url)}")
         alt = shlex.quote(media_alt(page, record, text))
         lines.append(f"wp post meta update {attachment} _wp_attachment_image_alt {alt}")
-    for page_url, alts in per_page.items():
-        pairs = " ".join(f"{attachment} {shlex.quote(text)}" for attachment, text in alts.items())
-        lines.append(f"set_post_alts {shlex.quote(page_url)} {pairs}")
-    addresses = list(by_address.items())
-    for start in range(0, len(addresses), _BATCH):
-        lines.append("# images with no ID in their markup (featured, product, theme images): by their address")
-        pairs = " ".join(f"{shlex.quote(url)} {shlex.quote(alt)}" for url, alt in addresses[start : start + _BATCH])
-        lines.append(f"set_attachment_alts {pairs}")
+    pages = [f"{shlex.quote(url)} {len(alts)} " + " ".join(f"{attachment} {shlex.quote(text)}"
+                                                        for attachment, text in alts.items())
+             for url, alts in per_page.items()]  # fmt: skip
+    lines += _calls("set_post_alts", "the alt each post's HTML holds, page by page", pages)
+    addresses = [f"{shlex.quote(url)} {shlex.quote(alt)}" for url, alt in by_address.items()]
+    lines += _calls("set_attachment_alts", "images with no ID in their markup (featured, product, theme images): "
+                    "by their address", addresses)  # fmt: skip
     listed: set[int | str] = set(done)
     for page, record in held(report):  # listed, as the fix patch lists them: a review that accepts them adds them
         key = record.wp_attachment_id if record.wp_attachment_id is not None else record.url
@@ -153,6 +155,16 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
                          f"with {_comment(record.suggested_alt or '')!r}")  # fmt: skip
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
+
+
+def _calls(function: str, what: str, arguments: list[str]) -> list[str]:
+    """Calls of a shell function, ``_BATCH`` argument groups each (WordPress loads once a call), one a line."""
+    lines: list[str] = []
+    for start in range(0, len(arguments), _BATCH):
+        lines += [f"# {what}", f"{function} \\"]
+        lines += [f"  {group} \\" for group in arguments[start : start + _BATCH]]
+        lines[-1] = lines[-1].removesuffix(" \\")
+    return lines
 
 
 def _shell_function(name: str, php: str) -> list[str]:

@@ -121,7 +121,7 @@ def test_the_wp_cli_script_runs_nothing_but_wp(report: AuditReport, tmp_path: Pa
     assert made == [
         [["post", "meta", "update", "42", "_wp_attachment_image_alt", suggestions[42]], None],
         [["post", "meta", "update", "7", "_wp_attachment_image_alt", suggestions[7]], None],
-        [["eval-file", "-", post, "42", suggestions[42], "7", suggestions[7]], SET_POST_ALTS],  # the post's copies
+        [["eval-file", "-", post, "2", "42", suggestions[42], "7", suggestions[7]], SET_POST_ALTS],  # the post's
         [["eval-file", "-", post.replace("/blog/post", "/wp-content/uploads/2024/team-1024x768.jpg"),
           "Three bakers in a kitchen"], SET_ATTACHMENT_ALTS],  # a featured image, by its address (no query)
     ]
@@ -190,9 +190,13 @@ def test_the_post_keeps_its_own_copy_of_the_alt_and_gets_it_set(tmp_path: Path) 
     posts = tmp_path / "posts.json"
     posts.write_text(json.dumps({"https://blog.example/hello/": {"ID": 12, "post_content": content}}))
     hostile = "It's a \"test\" $(touch PWNED) $1 \\1 & café"
-    args = ["https://blog.example/hello/", "42", hostile, "7", "A blue vase"]
+    args = ["https://blog.example/hello/", "2", "42", hostile, "7", "A blue vase", "https://blog.example/page/2/",
+            "1", "7", "x"]  # two pages in one call: WordPress loads once
     run = wordpress_php(tmp_path, args, posts)
-    assert run.stdout == "success: post 12 (https://blog.example/hello/): alt text of 3 image(s)\n", run.stderr
+    assert run.stdout.splitlines() == [
+        "success: post 12 (https://blog.example/hello/): alt text of 3 image(s)",
+        "log: AltScout: https://blog.example/page/2/ is no single post or page (an archive shows its posts): skipped",
+    ], run.stderr
     after = json.loads(posts.read_text())["https://blog.example/hello/"]["post_content"]
     assert after == (
         '<!-- wp:image {"id":42} --><figure class="wp-block-image"><img src="/up/a.jpg" '
@@ -201,8 +205,6 @@ def test_the_post_keeps_its_own_copy_of_the_alt_and_gets_it_set(tmp_path: Path) 
         "<img alt=\"A blue vase\" src=/up/b.jpg class=wp-image-7></p>\n<img class=\"wp-image-70\" src=\"/up/c.jpg\" "
         "alt='Kept'>\n"
     )  # fmt: skip
-    again = wordpress_php(tmp_path, ["https://blog.example/archive/", "7", "x"], posts)
-    assert "is no single post or page (an archive shows its posts): skipped" in again.stdout
 
 
 def test_an_image_with_no_id_in_its_markup_is_found_by_its_address(tmp_path: Path) -> None:
@@ -280,3 +282,14 @@ def test_a_platform_export_for_a_site_not_on_it_says_why_it_sets_nothing(
             f"altscout: --wp-cli {wp} sets no alt text: no audited image is a WordPress attachment (class "
             "wp-image-ID, or a file of /wp-content/uploads/)",
         ]
+
+
+def test_a_large_site_loads_wordpress_once_a_hundred_pages() -> None:
+    """Each `wp eval-file` loads WordPress: a site of 10,000 posts is 100 calls, not 10,000."""
+    from reports.wordpress import _calls
+
+    lines = _calls("set_post_alts", "posts", [f"'https://b.example/{n}/' 1 {n} 'Alt {n}'" for n in range(101)])
+    script = "\n".join(lines)
+    assert script.count("set_post_alts \\\n") == 2 and script.count("# posts") == 2
+    assert lines[101] == "  'https://b.example/99/' 1 99 'Alt 99'"  # the last of the first call: no "\\"
+    assert lines[-1] == "  'https://b.example/100/' 1 100 'Alt 100'"
