@@ -105,7 +105,7 @@ FORMATS: dict[str, ReportFormat] = {
             "wp-alt-text.sh",
             "text/x-shellscript; charset=utf-8",
             "--wp-cli",
-            "write a WP-CLI script that sets the suggested alt texts of WordPress images (class wp-image-ID)",
+            "write a WP-CLI script that sets the suggested alt texts of WordPress images (attachments and posts)",
             write_wp_cli,
             blank=no_wordpress_images,
         ),
