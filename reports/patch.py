@@ -117,7 +117,12 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
             by_hand.extend(_by_hand(page, record, "no file in --source-dir serves or builds this page")
                            for record, _ in records.values())  # fmt: skip
             continue
-        raw = target.read_bytes()
+        try:
+            raw = target.read_bytes()
+        except OSError as exc:  # a file this user may not read: its images are set by hand, the rest is patched
+            by_hand.extend(_by_hand(page, record, f"{target.name} cannot be read ({exc.strerror or exc})")
+                           for record, _ in records.values())  # fmt: skip
+            continue
         original, text = edited.get(target) or (raw.decode("utf-8", errors="surrogateescape"),) * 2
         if is_markdown(target):
             folder_url = markdown.folder_url(target, url)

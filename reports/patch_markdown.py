@@ -135,8 +135,12 @@ class MarkdownPages:
 
 
 def _head(file: Path, size: int = 16_384) -> str:
-    with file.open("rb") as stream:
-        return stream.read(size).decode("utf-8", errors="replace")
+    """The start of a file, where its front matter is ("" when it cannot be read)."""
+    try:
+        with file.open("rb") as stream:
+            return stream.read(size).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _folders(relative: Path) -> list[tuple[str, ...]]:

@@ -10,6 +10,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from bs4 import BeautifulSoup
 from conftest import CaptionsByWidth, FixtureServer, make_image
 from markdown_it import MarkdownIt
@@ -262,6 +263,17 @@ def test_a_site_built_from_markdown_gets_a_patch_of_its_markdown(fresh_server: F
     report = run_audit(serve_hugo(fresh_server, content), options, CaptionsByWidth(CAPTIONS))
     result = write_fix_patch(report, content, tmp_path / "alt.patch")
     assert (result.files, result.tags) == (3, 5)
+    with pytest.MonkeyPatch.context() as patch:  # a file this user may not read: the others are still patched
+        read_bytes = Path.read_bytes
+
+        def refuse(path: Path) -> bytes:
+            if path.name == "about.md":
+                raise PermissionError(13, "Permission denied")
+            return read_bytes(path)
+
+        patch.setattr(Path, "read_bytes", refuse)
+        unread = write_fix_patch(report, content, tmp_path / "unread.patch")
+    assert "about.md cannot be read (Permission denied)" in "\n".join(unread.by_hand) and unread.files == 2
     assert [line.split(": ", 1)[1] for line in result.by_hand] == [
         "no image of the Markdown names it (a shortcode's or a template's, CSS, or built by JavaScript)"
     ] * 3 and all("theme.png" in line for line in result.by_hand)  # the theme's logo, on each page
