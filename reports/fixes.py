@@ -157,9 +157,14 @@ def no_product_pages(report: AuditReport) -> str | None:
     return "no audited page is a Shopify product page (a /products/HANDLE address)"
 
 
+def is_upload(url: str) -> bool:
+    """Whether ``url`` is a file of a WordPress media library (its attachment is found by its address)."""
+    return UPLOADS in urlsplit(url).path
+
+
 def no_wordpress_images(report: AuditReport) -> str | None:
     """Why a WP-CLI script of this audit has no command to hold, whatever a review decides; None when it may."""
-    if any(record.wp_attachment_id is not None or UPLOADS in urlsplit(record.url).path
+    if any(record.wp_attachment_id is not None or is_upload(record.url)
            for page in report.pages for record in page.images):  # fmt: skip
         return None
     return "no audited image is a WordPress attachment (class wp-image-ID, or a file of /wp-content/uploads/)"

@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from records import AuditReport
-from reports.fixes import UPLOADS, fixes, held, media_alt, replaced_alt
+from reports.fixes import fixes, held, is_upload, media_alt, replaced_alt
 
 # The PHP that `wp eval-file -` runs for pages: $args is, for each page, its URL, how many images, and that
 # many pairs of an attachment ID and an alt text. WordPress loads once for them all.
@@ -99,11 +99,6 @@ while (count($args) >= 2) {
 WP_CLI::success("alt text of $done attachment(s) found by their address");
 """
 _BATCH = 100  # pages or addresses per `wp eval-file` (WordPress loads once a call; a command line stays short)
-
-
-def is_upload(url: str) -> bool:
-    """Whether ``url`` is a file of a WordPress media library (its attachment is found by its address)."""
-    return UPLOADS in urlsplit(url).path
 
 
 def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
