@@ -5,9 +5,9 @@ way static servers do (``/`` to ``index.html``, ``/about/`` to ``about/index.htm
 ``about.html`` or ``about/index.html``). In that file every ``<img>`` that stands for an image with
 a suggestion (:func:`reports.fixes.fixes`) gets its ``alt`` value set (:mod:`reports.patch_html`), and every
 other byte of the file stays as it was. A site built from Markdown (Hugo, Jekyll, Eleventy, MkDocs) is patched
-in its Markdown instead: given the folder the pages' paths start from (Hugo's ``content``), a page with no HTML
-file maps to the Markdown file that builds it, by its path or its front matter's permalink, where each image's
-label is set (:mod:`reports.patch_markdown`).
+in its Markdown instead: given the project (or its content folder), a page with no HTML file maps to the
+Markdown file that builds it, by its path or its front matter's permalink, where each image's label is set
+(:mod:`reports.patch_markdown`).
 
 Inside a Git repository the file names are the repository's (``public/index.html``), so ``git apply`` works
 from its top and from ``--source-dir``: with names relative to a subfolder, ``git apply`` run there skips every
