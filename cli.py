@@ -51,7 +51,7 @@ from pipeline.engine import Engine
 from records import AuditReport
 from reports.decisions import Decision, DecisionsError, read_decisions
 from reports.formats import FORMATS, STDOUT, WriteFailure, copy_to_stdout, report_path, shown, write_all
-from reports.patch import apply_command, built_html_note, write_fix_patch
+from reports.patch import apply_command, write_fix_patch
 from reports.sharded import STREAMED, ShardReports, build_reports
 from scraper.browser import BrowserUnavailableError
 from service.jobs import CLI_OWNER, JobError, JobStore
@@ -419,8 +419,8 @@ def fix_patch(report: AuditReport, args: argparse.Namespace) -> list[Path]:
         print(f"altscout: fix patch: alt text for {result.tags} image(s) in {result.files} file(s), "
               f"{len(result.by_hand)} to apply by hand, {len(result.held)} held for review (listed at its top) -> "
               f"{shown(target)}{apply}", file=sys.stderr)  # fmt: skip
-    if result.built_by:  # even with --quiet: the patch would not last
-        print(f"altscout: --fix-patch: {built_html_note(result.built_by)}", file=sys.stderr)
+    if result.note:  # even with --quiet: the patch would not last, or patches nothing
+        print(f"altscout: --fix-patch: {result.note}", file=sys.stderr)
     return [target]
 
 

@@ -52,7 +52,7 @@ class PatchResult:
     by_hand: list[str]
     held: list[str]
     root: Path  # the file names in the patch are relative to it: the Git repository holding --source-dir, or it
-    built_by: str | None = None  # the generator whose built HTML the patch edits ("Hugo 0.121.0"): see built_html_note
+    note: str | None = None  # where the pages say a generator built them, what to give --source-dir (generator_note)
 
 
 def page_file(source_dir: Path, page_url: str) -> Path | None:
@@ -108,12 +108,14 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
                for page, record in held(report)]  # fmt: skip
     root, markdown = patch_root(source_dir), MarkdownPages(source_dir)
     edited: dict[Path, tuple[str, str]] = {}  # a file -> its text before and after (pages may share a file)
-    tags, built_by = 0, None
+    tags, built, unfound = 0, None, None  # a generator whose built HTML is patched, or whose pages have no file
     for page_url, records in wanted.items():
         page = pages[page_url]
         url = page.final_url or page.url
         target = page_file(source_dir, url) or markdown.find(url)
+        generator = page.generator if BUILD_TOOLS.match(page.generator or "") else None
         if target is None:
+            unfound = unfound or generator
             by_hand.extend(_by_hand(page, record, "no file in --source-dir serves or builds this page")
                            for record, _ in records.values())  # fmt: skip
             continue
@@ -131,7 +133,7 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
         else:
             changed, done = patched_html(text, url, records, ascii_only=not is_utf8(raw))
             why = "not an <img> of the source file (CSS, or built by JavaScript)"
-            built_by = built_by or (page.generator if done and BUILD_TOOLS.match(page.generator or "") else None)
+            built = built or (generator if done else None)
         by_hand.extend(_by_hand(page, record, why) for source, (record, _) in records.items() if source not in done)
         edited[target] = (original, changed)
         tags += sum(done.values())
@@ -139,18 +141,26 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
               for target, (before, after) in edited.items() if after != before]  # fmt: skip
     files = len(chunks)
     header = ["# AltScout: alt texts for the audited images (<img> tags, Markdown images); apply it with `git apply`."]
-    header += [f"# note: {built_html_note(built_by)}"] if built_by else []
+    note = generator_note(built, unfound)
+    header += [f"# note: {note}"] if note else []
     header += [f"# apply by hand: {line}" for line in by_hand]
     header += [f"# held for review (accept it with --decisions): {line}" for line in waiting]
     path.write_bytes(("\n".join(header) + "\n" + "".join(chunks)).encode("utf-8", errors="surrogateescape"))
-    return PatchResult(files, tags, by_hand, waiting, root, built_by)
+    return PatchResult(files, tags, by_hand, waiting, root, note)
 
 
-def built_html_note(generator: str) -> str:
-    """Why a patch of a generator's built HTML does not last, and what to give instead."""
-    return (f"the patched pages say they are built by {generator} (<meta name=\"generator\">): the patch edits "
-            "built HTML, which the next build replaces; give --source-dir the project, and AltScout patches its "
-            "Markdown")  # fmt: skip
+def generator_note(built: str | None, unfound: str | None) -> str | None:
+    """What to give --source-dir where the pages say a generator built them: the patch of its built HTML does not
+    last (``built``), or no file in the folder serves or builds them (``unfound``)."""
+    if built:
+        return (f"the patched pages say they are built by {built} (<meta name=\"generator\">): the patch edits "
+                "built HTML, which the next build replaces; give --source-dir the project, and AltScout patches "
+                "its Markdown")  # fmt: skip
+    if unfound:
+        return (f"the audited pages say they are built by {unfound} (<meta name=\"generator\">), and no file in "
+                "--source-dir serves or builds them; give --source-dir the project, whose Markdown AltScout "
+                "patches")  # fmt: skip
+    return None
 
 
 def _diff(before: str, after: str, name: str) -> str:

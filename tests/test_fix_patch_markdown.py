@@ -347,3 +347,10 @@ def test_a_patch_of_a_generators_built_html_says_it_will_not_last(
     assert source.returncode == 0 and source.stderr == "", source.stderr
     assert "+++ b/content/_index.md" in (tmp_path / "alt.patch").read_text(encoding="utf-8")
     assert json.loads((tmp_path / "r.json").read_text())["pages"][0]["generator"] == "Hugo 0.121.0"
+    (tmp_path / "elsewhere").mkdir()  # a folder with neither the built HTML nor the Markdown: what to give instead
+    elsewhere = run_cli(*args, "--source-dir", str(tmp_path / "elsewhere"), cwd=tmp_path)
+    assert elsewhere.returncode == 0 and elsewhere.stderr.strip() == (
+        "altscout: --fix-patch: the audited pages say they are built by Hugo 0.121.0 (<meta name=\"generator\">), "
+        "and no file in --source-dir serves or builds them; give --source-dir the project, whose Markdown AltScout "
+        "patches"
+    )
