@@ -73,21 +73,28 @@ def route(path: str) -> str:
     return "/" + "/".join(parts)
 
 
-def front_matter(text: str) -> tuple[dict[str, Any], int]:
-    """The front matter's values (YAML between ``---``, TOML between ``+++``) and how many lines it spans."""
+def front_matter_lines(text: str) -> int:
+    """How many lines the front matter spans (YAML between ``---``, TOML between ``+++``, after a byte-order mark
+    too, as generators read it); 0 without one."""
     lines = text.splitlines()
-    fence = lines[0].lstrip("\ufeff").strip() if lines else ""  # after a byte-order mark, as generators read it
+    fence = lines[0].lstrip("\ufeff").strip() if lines else ""
     if fence not in ("---", "+++"):
+        return 0
+    ends = (fence, "...") if fence == "---" else (fence,)
+    return next((number + 1 for number, line in enumerate(lines[1:], 1) if line.strip() in ends), 0)
+
+
+def front_matter(text: str) -> tuple[dict[str, Any], int]:
+    """The front matter's values and how many lines it spans (:func:`front_matter_lines`)."""
+    spanned = front_matter_lines(text)
+    if not spanned:
         return {}, 0
-    for number, line in enumerate(lines[1:], 1):
-        if line.strip() == fence or (fence == "---" and line.strip() == "..."):
-            body = "\n".join(lines[1:number])
-            try:
-                data = yaml.safe_load(body) if fence == "---" else tomllib.loads(body)
-            except (yaml.YAMLError, tomllib.TOMLDecodeError):
-                data = {}
-            return (data if isinstance(data, dict) else {}), number + 1
-    return {}, 0
+    body = "\n".join(text.splitlines()[1 : spanned - 1])
+    try:
+        data = yaml.safe_load(body) if text.lstrip("\ufeff").lstrip().startswith("-") else tomllib.loads(body)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError):
+        data = {}
+    return (data if isinstance(data, dict) else {}), spanned
 
 
 class MarkdownPages:
@@ -228,7 +235,7 @@ def patched_markdown(
 ) -> tuple[str, dict[str, int]]:
     """``text`` with the alt text of every matching image set (see the module); how many images of each URL changed."""
     lines = text.splitlines(keepends=True)
-    _, skipped = front_matter(text)
+    skipped = front_matter_lines(text)  # its lines are no Markdown (and its values are not needed here)
     body = "".join("\n" if number < skipped else line for number, line in enumerate(lines))
     blocks: dict[tuple[int, int], list[Token]] = defaultdict(list)  # a block's lines -> its images, in order
     with_html: set[tuple[int, int]] = set()
