@@ -9,7 +9,9 @@ classic editor). Setting the first changes no page already published, so the scr
   link does (:func:`reports.fixes.media_alt`);
 - for the audited pages, ``wp eval-file -`` with a small PHP program (:data:`SET_POST_ALTS`) that finds the
   post at each page's address (``url_to_postid``), sets the alt of each of its ``<img>`` tags of class ``wp-image-ID``
-  to that page's text, and saves the post with ``wp_update_post`` (a revision keeps the old content). A page
+  to that page's text, and saves the post with ``wp_update_post`` (a revision keeps the old content). An
+  ``<img>`` with no such class (markup pasted or imported from another system, an image inserted from its URL) is
+  found by the path its ``src`` or ``srcset`` names, an upload's resized (``-1024x768``) or scaled copy too. A page
   that is no single post or page (an archive, the blog's home) is said and skipped;
 - for an image with no ID in its markup (a featured image, a WooCommerce product's, a theme's, any file of
   ``/wp-content/uploads/``), ``wp eval-file -`` with :data:`SET_ATTACHMENT_ALTS`, which finds its attachment by
@@ -21,37 +23,72 @@ Every value reaches ``wp`` as an argument quoted for the shell (:func:`shlex.quo
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections import defaultdict
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from records import AuditReport
+from records import AuditReport, PageReport
 from reports.fixes import fixes, held, is_upload, media_alt, replaced_alt
+from reports.patch_html import eligible
 
 # The PHP that `wp eval-file -` runs for pages: $args is, for each page, its URL, how many images, and that
-# many pairs of an attachment ID and an alt text. WordPress loads once for them all.
+# many pairs of a key and an alt text. A key is an attachment ID (an <img> of class wp-image-ID), or an image's
+# address: an <img> with no such class (pasted or imported markup, an image inserted from a URL) whose src or
+# srcset names that path, an upload's resized or scaled copy too. WordPress loads once for them all.
 SET_POST_ALTS = r"""<?php
+$path_of = function ($address, $dir) {
+    $path = rawurldecode((string) parse_url(trim(html_entity_decode($address, ENT_QUOTES)), PHP_URL_PATH));
+    if ($path === '') {
+        return '';
+    }
+    $path = $path[0] === '/' ? $path : $dir . $path;
+    return strpos($path, '/wp-content/uploads/') === false ? $path
+        : preg_replace('/(-\d+x\d+|-scaled)(?=\.[A-Za-z0-9]+$)/', '', $path);
+};
 while (count($args) >= 2) {
     $url = array_shift($args);
     $alts = array();
+    $by_path = array();
     for ($left = (int) array_shift($args); $left > 0 && count($args) >= 2; $left--) {
-        $id = (int) array_shift($args);
-        $alts[$id] = array_shift($args);
+        $key = array_shift($args);
+        if (ctype_digit($key)) {
+            $alts[(int) $key] = array_shift($args);
+        } else {
+            $by_path[$path_of($key, '/')] = array_shift($args);
+        }
     }
     $post_id = url_to_postid($url);
     if (!$post_id) {
         WP_CLI::log("AltScout: $url is no single post or page (an archive shows its posts): skipped");
         continue;
     }
+    $dir = preg_replace('~[^/]*$~', '', (string) parse_url($url, PHP_URL_PATH));
     $post = get_post($post_id);
     $count = 0;
-    $content = preg_replace_callback('/<img\b[^>]*>/i', function ($tag) use ($alts, &$count) {
+    $content = preg_replace_callback('/<img\b[^>]*>/i', function ($tag) use ($alts, $by_path, $dir, $path_of, &$count) {
         $tag = $tag[0];
-        if (!preg_match('/\bwp-image-(\d+)\b/', $tag, $id) || !isset($alts[(int) $id[1]])) {
+        $text = null;
+        if (preg_match('/\bwp-image-(\d+)\b/', $tag, $id)) {
+            $text = isset($alts[(int) $id[1]]) ? $alts[(int) $id[1]] : null;
+        } elseif ($by_path && preg_match_all('/\ssrc(set)?\s*=\s*(?:"([^"]*)"|\'([^\']*)\'|([^\s"\'>]+))/i', $tag,
+                                             $found, PREG_SET_ORDER)) {
+            foreach ($found as $attr) {
+                $value = $attr[2] . ($attr[3] ?? '') . ($attr[4] ?? '');
+                foreach ($attr[1] ? explode(',', $value) : array($value) as $candidate) {
+                    $path = $path_of(preg_split('/\s+/', trim($candidate))[0], $dir);
+                    if ($path !== '' && isset($by_path[$path])) {
+                        $text = $by_path[$path];
+                        break 2;
+                    }
+                }
+            }
+        }
+        if ($text === null) {
             return $tag;
         }
-        $value = 'alt="' . esc_attr($alts[(int) $id[1]]) . '"';
+        $value = 'alt="' . esc_attr($text) . '"';
         $count++;
         $pattern = '/(\s)alt\s*=\s*("[^"]*"|\'[^\']*\'|[^\s"\'>]+)/i';
         if (preg_match($pattern, $tag)) {
@@ -98,6 +135,7 @@ while (count($args) >= 2) {
 }
 WP_CLI::success("alt text of $done attachment(s) found by their address");
 """
+_WORDPRESS = re.compile(r"WordPress(?![A-Za-z])", re.IGNORECASE)
 _BATCH = 100  # pages or addresses per `wp eval-file` (WordPress loads once a call; a command line stays short)
 
 
@@ -115,14 +153,15 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
         *_shell_function("set_attachment_alts", SET_ATTACHMENT_ALTS),
     ]
     done: set[int] = set()
-    per_page: dict[str, dict[int, str]] = defaultdict(dict)
+    per_page: dict[str, dict[int | str, str]] = defaultdict(dict)  # a page -> an attachment ID or address -> alt
     by_address: dict[str, str] = {}  # an upload with no ID in its markup -> its alt
     for page, record, text in fixes(report):
         attachment = record.wp_attachment_id
         if attachment is None:
+            if eligible(record) and on_wordpress(page):  # an <img> with no ID (pasted, imported): by its address
+                per_page[page.final_url or page.url].setdefault(_address(record.url), text)
             if is_upload(record.url) and text:
-                by_address.setdefault(urlunsplit(urlsplit(record.url)._replace(query="", fragment="")),
-                                      media_alt(page, record, text))  # fmt: skip
+                by_address.setdefault(_address(record.url), media_alt(page, record, text))
             continue
         per_page[page.final_url or page.url].setdefault(attachment, text)
         if attachment in done:
@@ -131,8 +170,8 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
         lines.append(f"# {_comment(page.url)}: {_comment(record.url)}")
         alt = shlex.quote(media_alt(page, record, text))
         lines.append(f"wp post meta update {attachment} _wp_attachment_image_alt {alt}")
-    pages = [f"{shlex.quote(url)} {len(alts)} " + " ".join(f"{attachment} {shlex.quote(text)}"
-                                                        for attachment, text in alts.items())
+    pages = [f"{shlex.quote(url)} {len(alts)} " + " ".join(f"{shlex.quote(str(key))} {shlex.quote(text)}"
+                                                        for key, text in alts.items())
              for url, alts in per_page.items()]  # fmt: skip
     lines += _calls("set_post_alts", "the alt each post's HTML holds, page by page", pages)
     addresses = [f"{shlex.quote(url)} {shlex.quote(alt)}" for url, alt in by_address.items()]
@@ -141,7 +180,7 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
     listed: set[int | str] = set(done)
     for page, record in held(report):  # listed, as the fix patch lists them: a review that accepts them adds them
         key = record.wp_attachment_id if record.wp_attachment_id is not None else record.url
-        if key not in listed and (record.wp_attachment_id is not None or is_upload(record.url)):
+        if key not in listed and (record.wp_attachment_id is not None or eligible(record) or is_upload(record.url)):
             listed.add(key)
             which = f"attachment {record.wp_attachment_id}, " if record.wp_attachment_id is not None else ""
             replaced = replaced_alt(_comment(record.alt or ""))
@@ -150,6 +189,19 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
                          f"with {_comment(record.suggested_alt or '')!r}")  # fmt: skip
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
+
+
+def on_wordpress(page: PageReport) -> bool:
+    """Whether a page shows it is WordPress's: its ``<meta name="generator">``, or an image of its media library,
+    theme or plugins (``/wp-content/``), or of class ``wp-image-ID``."""
+    return bool(_WORDPRESS.match(page.generator or "")) or any(
+        record.wp_attachment_id is not None or "/wp-content/" in urlsplit(record.url).path for record in page.images
+    )
+
+
+def _address(url: str) -> str:
+    """An image's address as the script names it: without its query and fragment (the PHP compares paths)."""
+    return urlunsplit(urlsplit(url)._replace(query="", fragment=""))
 
 
 def _calls(function: str, what: str, arguments: list[str]) -> list[str]:

@@ -118,12 +118,13 @@ def test_the_wp_cli_script_runs_nothing_but_wp(report: AuditReport, tmp_path: Pa
     made = [json.loads(line) for line in calls.read_text().splitlines()]
     suggestions = {r.wp_attachment_id: r.suggested_alt for p in report.pages for r in p.images if r.wp_attachment_id}
     post = next(page.url for page in report.pages if page.url.endswith("/blog/post"))
+    featured = post.replace("/blog/post", "/wp-content/uploads/2024/team-1024x768.jpg")  # by its address, no query
     assert made == [
         [["post", "meta", "update", "42", "_wp_attachment_image_alt", suggestions[42]], None],
         [["post", "meta", "update", "7", "_wp_attachment_image_alt", suggestions[7]], None],
-        [["eval-file", "-", post, "2", "42", suggestions[42], "7", suggestions[7]], SET_POST_ALTS],  # the post's
-        [["eval-file", "-", post.replace("/blog/post", "/wp-content/uploads/2024/team-1024x768.jpg"),
-          "Three bakers in a kitchen"], SET_ATTACHMENT_ALTS],  # a featured image, by its address (no query)
+        [["eval-file", "-", post, "3", "42", suggestions[42], "7", suggestions[7], featured,
+          "Three bakers in a kitchen"], SET_POST_ALTS],  # the post's: by ID, and by address where it has none
+        [["eval-file", "-", featured, "Three bakers in a kitchen"], SET_ATTACHMENT_ALTS],  # a featured image
     ]
     assert "$(touch PWNED)" in suggestions[42] and "café" in suggestions[42].lower()  # the text as it is
 
@@ -204,6 +205,36 @@ def test_the_post_keeps_its_own_copy_of_the_alt_and_gets_it_set(tmp_path: Path) 
         '<!-- /wp:image -->\n<p><img class="alignnone wp-image-7" src="/up/b.jpg" alt="A blue vase" /> and '
         "<img alt=\"A blue vase\" src=/up/b.jpg class=wp-image-7></p>\n<img class=\"wp-image-70\" src=\"/up/c.jpg\" "
         "alt='Kept'>\n"
+    )  # fmt: skip
+
+
+def test_an_image_pasted_into_a_post_without_its_id_is_found_by_its_address(tmp_path: Path) -> None:
+    """Markup imported from another system, or an image inserted from its URL, has no wp-image-ID: the post's
+    <img> is found by the path its src or srcset names (any host, relative to the post too), an upload's resized
+    or scaled copy standing for its original; a tag with an ID is matched by its ID alone."""
+    content = (
+        '<p><img src="http://old-domain.example/wp-content/uploads/2019/05/shop-1024x683.jpg" width="1024"></p>\n'
+        '<img alt="IMG_0042" srcset="https://cdn.example/photos/caf%C3%A9.jpg 1x, /x2.jpg 2x" src="/fallback.gif">\n'
+        "<img src='banner.png' alt=''>\n"
+        '<img class="wp-image-5" src="/photos/caf%C3%A9.jpg" alt="Kept">\n'
+        '<img src="/wp-content/uploads/2019/05/other-300x200.jpg">\n'
+    )  # fmt: skip
+    posts = tmp_path / "posts.json"
+    posts.write_text(json.dumps({"https://blog.example/2019/news/": {"ID": 3, "post_content": content}}))
+    uploads = "https://blog.example/wp-content/uploads/2019/05/"
+    args = ["https://blog.example/2019/news/", "3", uploads + "shop-scaled.jpg", "Our shop's \"front\" $1",
+            "https://blog.example/photos/café.jpg", "A café", "https://blog.example/2019/news/banner.png",
+            "A banner"]  # fmt: skip
+    run = wordpress_php(tmp_path, args, posts)
+    assert run.stdout.splitlines() == ["success: post 3 (https://blog.example/2019/news/): alt text of 3 image(s)"]
+    after = json.loads(posts.read_text())["https://blog.example/2019/news/"]["post_content"]
+    assert after == (
+        '<p><img alt="Our shop&#039;s &quot;front&quot; $1" src="http://old-domain.example/wp-content/uploads/2019/'
+        '05/shop-1024x683.jpg" width="1024"></p>\n'
+        '<img alt="A café" srcset="https://cdn.example/photos/caf%C3%A9.jpg 1x, /x2.jpg 2x" src="/fallback.gif">\n'
+        "<img src='banner.png' alt=\"A banner\">\n"
+        '<img class="wp-image-5" src="/photos/caf%C3%A9.jpg" alt="Kept">\n'
+        '<img src="/wp-content/uploads/2019/05/other-300x200.jpg">\n'
     )  # fmt: skip
 
 
