@@ -5,20 +5,23 @@ WordPress keeps an image's alt in two places, and they never sync: the attachmen
 each post's HTML, made when the image was inserted (``<img class="wp-image-12" alt="…">``, in a block or the
 classic editor). Setting the first changes no page already published, so the script does both:
 
-- ``wp post meta update ID _wp_attachment_image_alt '…'`` per attachment, with the suggestion without what one
-  link does (:func:`reports.fixes.media_alt`);
-- for the audited pages, ``wp eval-file -`` with a small PHP program (:data:`SET_POST_ALTS`) that finds the
-  post at each page's address (``url_to_postid``), sets the alt of each of its ``<img>`` tags of class ``wp-image-ID``
-  to that page's text, and saves the post with ``wp_update_post`` (a revision keeps the old content). An
-  ``<img>`` with no such class (markup pasted or imported from another system, an image inserted from its URL) is
-  found by the path its ``src`` or ``srcset`` names, an upload's resized (``-1024x768``) or scaled copy too. A page
-  that is no single post or page (an archive, the blog's home) is said and skipped;
-- for an image with no ID in its markup (a featured image, a WooCommerce product's, a theme's, any file of
-  ``/wp-content/uploads/``), ``wp eval-file -`` with :data:`SET_ATTACHMENT_ALTS`, which finds its attachment by
-  its address (``attachment_url_to_postid``) and sets its alt, which WordPress draws wherever it shows it.
+- ``wp eval-file -`` with a small PHP program (:data:`SET_ATTACHMENT_ALTS`) that sets each attachment's alt, with
+  the suggestion without what one link does (:func:`reports.fixes.media_alt`): the attachment of its ID, or, for
+  an image with no ID in its markup (a featured image, a WooCommerce product's, a theme's, any file of
+  ``/wp-content/uploads/``), the one stored at its address (``attachment_url_to_postid``), whose alt WordPress
+  draws wherever it shows it;
+- for the audited pages, ``wp eval-file -`` with :data:`SET_POST_ALTS`, which finds the post at each page's address
+  (``url_to_postid``), sets the alt of each of its ``<img>`` tags of class ``wp-image-ID`` to that page's text,
+  and saves the post with ``wp_update_post`` (a revision keeps the old content). An ``<img>`` with no such class
+  (markup pasted or imported from another system, an image inserted from its URL) is found by the path its
+  ``src`` or ``srcset`` names, an upload's resized (``-1024x768``) or scaled copy too, on pages that show they
+  are WordPress's (:func:`on_wordpress`). A page that is no single post or page (an archive, the blog's home) is
+  said and skipped.
 
-Every value reaches ``wp`` as an argument quoted for the shell (:func:`shlex.quote`), and the PHP reads them from
-``$args``, so no alt text can run a command or code.
+Each call loads WordPress once for up to 100 attachments or pages. Every value reaches ``wp`` as an
+argument quoted for the shell (:func:`shlex.quote`), and the PHP reads them from ``$args``, so no alt text can run
+a command or code; each text follows ``alt=``, since WP-CLI reads any argument that starts with ``--`` as an option
+of its own, and ``--exec=…`` runs PHP.
 """
 
 from __future__ import annotations
@@ -29,14 +32,14 @@ from collections import defaultdict
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from records import AuditReport, PageReport
+from records import AuditReport, ImageRecord, PageReport
 from reports.fixes import fixes, held, is_upload, media_alt, replaced_alt
 from reports.patch_html import eligible
 
 # The PHP that `wp eval-file -` runs for pages: $args is, for each page, its URL, how many images, and that
-# many pairs of a key and an alt text. A key is an attachment ID (an <img> of class wp-image-ID), or an image's
-# address: an <img> with no such class (pasted or imported markup, an image inserted from a URL) whose src or
-# srcset names that path, an upload's resized or scaled copy too. WordPress loads once for them all.
+# many pairs of a key and an alt text (after 'alt='). A key is an attachment ID (an <img> of class wp-image-ID),
+# or an image's address: an <img> with no such class (pasted or imported markup, an image inserted from a URL)
+# whose src or srcset names that path, an upload's resized or scaled copy too. WordPress loads once for them all.
 SET_POST_ALTS = r"""<?php
 $path_of = function ($address, $dir) {
     $path = rawurldecode((string) parse_url(trim(html_entity_decode($address, ENT_QUOTES)), PHP_URL_PATH));
@@ -53,10 +56,11 @@ while (count($args) >= 2) {
     $by_path = array();
     for ($left = (int) array_shift($args); $left > 0 && count($args) >= 2; $left--) {
         $key = array_shift($args);
+        $alt = substr(array_shift($args), strlen('alt='));
         if (ctype_digit($key)) {
-            $alts[(int) $key] = array_shift($args);
+            $alts[(int) $key] = $alt;
         } else {
-            $by_path[$path_of($key, '/')] = array_shift($args);
+            $by_path[$path_of($key, '/')] = $alt;
         }
     }
     $post_id = url_to_postid($url);
@@ -110,33 +114,38 @@ while (count($args) >= 2) {
 """
 
 
-# The PHP for images with no ID in their markup (a featured image, a WooCommerce product's, a theme's): $args are
-# pairs of an upload's address and an alt; the attachment is the one WordPress stored at that address, its
-# resized copy's (photo-1024x768.jpg) or its scaled original's (photo-scaled.jpg).
+# The PHP for attachments: $args are pairs of a key and an alt. A key is an attachment ID (class wp-image-ID), or
+# an image's address where its markup has none (a featured image, a WooCommerce product's, a theme's): the
+# attachment WordPress stored at that address, its resized copy's (photo-1024x768.jpg) or its scaled original's
+# (photo-scaled.jpg). WordPress loads once for them all.
 SET_ATTACHMENT_ALTS = r"""<?php
 $done = 0;
 while (count($args) >= 2) {
-    $url = array_shift($args);
-    $alt = array_shift($args);
-    $bare = preg_replace('/-\d+x\d+(?=\.[A-Za-z0-9]+$)/', '', $url);
+    $key = array_shift($args);
+    $alt = substr(array_shift($args), strlen('alt='));
     $id = 0;
-    foreach (array($url, $bare, preg_replace('/(\.[A-Za-z0-9]+)$/', '-scaled$1', $bare)) as $candidate) {
-        $id = attachment_url_to_postid($candidate);
-        if ($id) {
-            break;
+    if (ctype_digit($key)) {
+        $id = get_post_type((int) $key) === 'attachment' ? (int) $key : 0;
+    } else {
+        $bare = preg_replace('/-\d+x\d+(?=\.[A-Za-z0-9]+$)/', '', $key);
+        foreach (array($key, $bare, preg_replace('/(\.[A-Za-z0-9]+)$/', '-scaled$1', $bare)) as $candidate) {
+            $id = attachment_url_to_postid($candidate);
+            if ($id) {
+                break;
+            }
         }
     }
     if (!$id) {
-        WP_CLI::log("AltScout: $url is no attachment of this site: skipped");
+        WP_CLI::log("AltScout: $key is no attachment of this site: skipped");
         continue;
     }
     update_post_meta($id, '_wp_attachment_image_alt', wp_slash($alt));
     $done++;
 }
-WP_CLI::success("alt text of $done attachment(s) found by their address");
+WP_CLI::success("alt text of $done attachment(s)");
 """
 _WORDPRESS = re.compile(r"WordPress(?![A-Za-z])", re.IGNORECASE)
-_BATCH = 100  # pages or addresses per `wp eval-file` (WordPress loads once a call; a command line stays short)
+_BATCH = 100  # pages or attachments per `wp eval-file` (WordPress loads once a call; a command line stays short)
 
 
 def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
@@ -148,39 +157,33 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
         "#   sh " + shlex.quote(target.name),
         "# It sets each attachment's alt (what the media library shows and later insertions copy), then the alt",
         "# each post's HTML holds (copied when the image was inserted; a revision keeps the old content).",
+        "# Each alt text follows 'alt=', so that WP-CLI never reads one as an option of its own (--exec=…).",
         "set -e",
         *_shell_function("set_post_alts", SET_POST_ALTS),
         *_shell_function("set_attachment_alts", SET_ATTACHMENT_ALTS),
     ]
-    done: set[int] = set()
+    attachments: dict[int | str, str] = {}  # an attachment ID, or an upload's address where it has none -> its alt
     per_page: dict[str, dict[int | str, str]] = defaultdict(dict)  # a page -> an attachment ID or address -> alt
-    by_address: dict[str, str] = {}  # an upload with no ID in its markup -> its alt
     for page, record, text in fixes(report):
         attachment = record.wp_attachment_id
-        if attachment is None:
-            if eligible(record) and on_wordpress(page):  # an <img> with no ID (pasted, imported): by its address
-                per_page[page.final_url or page.url].setdefault(_address(record.url), text)
-            if is_upload(record.url) and text:
-                by_address.setdefault(_address(record.url), media_alt(page, record, text))
-            continue
-        per_page[page.final_url or page.url].setdefault(attachment, text)
-        if attachment in done:
-            continue
-        done.add(attachment)
-        lines.append(f"# {_comment(page.url)}: {_comment(record.url)}")
-        alt = shlex.quote(media_alt(page, record, text))
-        lines.append(f"wp post meta update {attachment} _wp_attachment_image_alt {alt}")
-    pages = [f"{shlex.quote(url)} {len(alts)} " + " ".join(f"{shlex.quote(str(key))} {shlex.quote(text)}"
-                                                        for key, text in alts.items())
+        key: int | str = attachment if attachment is not None else _address(record.url)
+        if in_post(page, record):
+            per_page[page.final_url or page.url].setdefault(key, text)
+        if (attachment is not None or (is_upload(record.url) and text)) and key not in attachments:
+            attachments[key] = media_alt(page, record, text)
+            lines.append(f"# attachment {key}: {_comment(record.url)} ({_comment(page.url)})" if attachment is not None
+                         else f"# attachment at {_comment(record.url)} ({_comment(page.url)})")  # fmt: skip
+    lines += _calls("set_attachment_alts", "each attachment's alt: by its ID, or by its address where its markup has "
+                    "none (featured, product, theme images)",
+                    [f"{_argument(key)} {_argument('alt=' + alt)}" for key, alt in attachments.items()])  # fmt: skip
+    pages = [f"{_argument(url)} {len(alts)} " + " ".join(f"{_argument(key)} {_argument('alt=' + text)}"
+                                                      for key, text in alts.items())
              for url, alts in per_page.items()]  # fmt: skip
     lines += _calls("set_post_alts", "the alt each post's HTML holds, page by page", pages)
-    addresses = [f"{shlex.quote(url)} {shlex.quote(alt)}" for url, alt in by_address.items()]
-    lines += _calls("set_attachment_alts", "images with no ID in their markup (featured, product, theme images): "
-                    "by their address", addresses)  # fmt: skip
-    listed: set[int | str] = set(done)
+    listed: set[int | str] = set(attachments)
     for page, record in held(report):  # listed, as the fix patch lists them: a review that accepts them adds them
         key = record.wp_attachment_id if record.wp_attachment_id is not None else record.url
-        if key not in listed and (record.wp_attachment_id is not None or eligible(record) or is_upload(record.url)):
+        if key not in listed and (in_post(page, record) or is_upload(record.url)):
             listed.add(key)
             which = f"attachment {record.wp_attachment_id}, " if record.wp_attachment_id is not None else ""
             replaced = replaced_alt(_comment(record.alt or ""))
@@ -189,6 +192,14 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
                          f"with {_comment(record.suggested_alt or '')!r}")  # fmt: skip
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
+
+
+def in_post(page: PageReport, record: ImageRecord) -> bool:
+    """Whether the script looks for an image in the post at its page's address: by its ``wp-image-ID``, or, on a page
+    that shows it is WordPress's, by its address (an ``<img>`` on the web, not inlined as a ``data:`` URL)."""
+    if record.wp_attachment_id is not None:
+        return True
+    return eligible(record) and urlsplit(record.url).scheme in ("http", "https") and on_wordpress(page)
 
 
 def on_wordpress(page: PageReport) -> bool:
@@ -202,6 +213,15 @@ def on_wordpress(page: PageReport) -> bool:
 def _address(url: str) -> str:
     """An image's address as the script names it: without its query and fragment (the PHP compares paths)."""
     return urlunsplit(urlsplit(url)._replace(query="", fragment=""))
+
+
+def _argument(value: int | str) -> str:
+    """A value as one shell word. No argument starts with ``--`` (WP-CLI would read it as an option: ``--exec=`` runs
+    PHP): keys are IDs and addresses, pages' addresses, counts, and each text follows ``alt=``."""
+    word = str(value)
+    if word.startswith("-"):
+        raise ValueError(f"an argument of wp would be read as an option: {word!r}")
+    return shlex.quote(word)
 
 
 def _calls(function: str, what: str, arguments: list[str]) -> list[str]:

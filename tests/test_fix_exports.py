@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,9 +18,10 @@ import cli
 from options import AuditOptions
 from pipeline import run_audit
 from records import AuditReport
+from reports.decisions import Decision, apply_decisions
 from reports.fixes import product_handle, shopify_image_src, write_shopify_csv
 from reports.formats import FORMATS, write_atomically
-from reports.wordpress import SET_ATTACHMENT_ALTS, SET_POST_ALTS
+from reports.wordpress import SET_ATTACHMENT_ALTS, SET_POST_ALTS, _argument
 
 HOSTILE = "it's a \"test\" $(touch PWNED) `touch PWNED2` \\ ; café"
 CAPTIONS = {
@@ -72,6 +74,27 @@ def report(fresh_server: FixtureServer) -> AuditReport:
     return run_audit(urls, AuditOptions(render="never", allow_private=True, ocr="off"), CaptionsByWidth(CAPTIONS))
 
 
+def script_calls(script: str, function: str) -> list[list[str]]:
+    """The arguments of each call of a shell function in a WP-CLI script, as the shell splits them."""
+    calls: list[list[str]] = []
+    lines = iter(script.splitlines())
+    for line in lines:
+        if line == f"{function} \\":
+            words: list[str] = []
+            for argument in lines:
+                words += shlex.split(argument.removesuffix(" \\"))
+                if not argument.endswith(" \\"):
+                    break
+            calls.append(words)
+    return calls
+
+
+def attachment_alts(script: str) -> dict[str, str]:
+    """What the script sets as each attachment's alt: its ID or address -> the text (after "alt=")."""
+    words = [word for call in script_calls(script, "set_attachment_alts") for word in call]
+    return {key: text.removeprefix("alt=") for key, text in zip(words[::2], words[1::2], strict=True)}
+
+
 def test_shopify_urls_and_handles() -> None:
     assert product_handle("https://shop.test/products/creme-brogue") == "creme-brogue"
     assert product_handle("https://shop.test/collections/shoes/products/creme-brogue/") == "creme-brogue"
@@ -100,8 +123,9 @@ def test_the_shopify_csv_sets_only_alts_that_need_it(report: AuditReport, fresh_
 def test_the_wp_cli_script_runs_nothing_but_wp(report: AuditReport, tmp_path: Path) -> None:
     script = write_atomically(FORMATS["wp_cli"], report, tmp_path / "fix.sh")  # as the CLI writes it
     text = script.read_text(encoding="utf-8")
-    assert text.startswith("#!/bin/sh\n") and text.count("wp post meta update") == 2  # 42 and 7; 8 passed
+    assert text.startswith("#!/bin/sh\n") and text.count("\n# attachment ") == 3  # 42, 7, the featured one
     assert "#   sh fix.sh\n" in text and sorted(p.name for p in tmp_path.iterdir()) == ["fix.sh"]  # its own name
+    assert "logo.png" not in text  # a Shopify page's image, held: no WordPress script would set it
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     calls = tmp_path / "calls.jsonl"
@@ -119,12 +143,10 @@ def test_the_wp_cli_script_runs_nothing_but_wp(report: AuditReport, tmp_path: Pa
     suggestions = {r.wp_attachment_id: r.suggested_alt for p in report.pages for r in p.images if r.wp_attachment_id}
     post = next(page.url for page in report.pages if page.url.endswith("/blog/post"))
     featured = post.replace("/blog/post", "/wp-content/uploads/2024/team-1024x768.jpg")  # by its address, no query
+    alts = ["42", "alt=" + suggestions[42], "7", "alt=" + suggestions[7], featured, "alt=Three bakers in a kitchen"]
     assert made == [
-        [["post", "meta", "update", "42", "_wp_attachment_image_alt", suggestions[42]], None],
-        [["post", "meta", "update", "7", "_wp_attachment_image_alt", suggestions[7]], None],
-        [["eval-file", "-", post, "3", "42", suggestions[42], "7", suggestions[7], featured,
-          "Three bakers in a kitchen"], SET_POST_ALTS],  # the post's: by ID, and by address where it has none
-        [["eval-file", "-", featured, "Three bakers in a kitchen"], SET_ATTACHMENT_ALTS],  # a featured image
+        [["eval-file", "-", *alts], SET_ATTACHMENT_ALTS],  # by ID; a featured image (no ID) by its address
+        [["eval-file", "-", post, "3", *alts], SET_POST_ALTS],  # the post's copies: by ID, by address where none
     ]
     assert "$(touch PWNED)" in suggestions[42] and "café" in suggestions[42].lower()  # the text as it is
 
@@ -138,7 +160,7 @@ class WP_CLI {
 }
 function posts() { return json_decode(file_get_contents(getenv('WP_POSTS')), true); }
 function url_to_postid($url) { $posts = posts(); return isset($posts[$url]) ? $posts[$url]['ID'] : 0; }
-function get_post($id) { foreach (posts() as $post) { if ($post['ID'] == $id) return (object) $post; } }
+function get_post($id) { foreach (posts() as $post) { if (($post['ID'] ?? 0) == $id) return (object) $post; } }
 function esc_attr($text) { return htmlspecialchars($text, ENT_QUOTES, 'UTF-8'); }
 function wp_slash($value) {
     return is_array($value) ? array_map('wp_slash', $value) : (is_string($value) ? addslashes($value) : $value);
@@ -147,7 +169,7 @@ function wp_update_post($post) {
     $post = array_map(function ($v) { return is_string($v) ? stripslashes($v) : $v; }, $post);
     $posts = posts();
     foreach ($posts as $url => $old) {
-        if ($old['ID'] == $post['ID']) $posts[$url]['post_content'] = $post['post_content'];
+        if (isset($old['ID']) && $old['ID'] == $post['ID']) $posts[$url]['post_content'] = $post['post_content'];
     }
     file_put_contents(getenv('WP_POSTS'), json_encode($posts));
 }
@@ -160,8 +182,10 @@ function update_post_meta($id, $key, $value) {
     $posts['meta'][] = array($id, $key, stripslashes($value));
     file_put_contents(getenv('WP_POSTS'), json_encode($posts));
 }
+function get_post_type($id) { return in_array($id, posts()['attachment_ids'] ?? array()) ? 'attachment' : 'post'; }
 function run($args) { eval('?>' . file_get_contents('php://stdin')); }
-run(array_slice($argv, 1));
+// As WP-CLI reads a command line: an argument that starts with -- is an option of its own, not one of $args
+run(array_values(array_filter(array_slice($argv, 1), function ($arg) { return strncmp($arg, '--', 2) !== 0; })));
 """
 
 
@@ -191,8 +215,8 @@ def test_the_post_keeps_its_own_copy_of_the_alt_and_gets_it_set(tmp_path: Path) 
     posts = tmp_path / "posts.json"
     posts.write_text(json.dumps({"https://blog.example/hello/": {"ID": 12, "post_content": content}}))
     hostile = "It's a \"test\" $(touch PWNED) $1 \\1 & café"
-    args = ["https://blog.example/hello/", "2", "42", hostile, "7", "A blue vase", "https://blog.example/page/2/",
-            "1", "7", "x"]  # two pages in one call: WordPress loads once
+    args = ["https://blog.example/hello/", "2", "42", "alt=" + hostile, "7", "alt=A blue vase",
+            "https://blog.example/page/2/", "1", "7", "alt=x"]  # two pages in one call: WordPress loads once
     run = wordpress_php(tmp_path, args, posts)
     assert run.stdout.splitlines() == [
         "success: post 12 (https://blog.example/hello/): alt text of 3 image(s)",
@@ -206,6 +230,42 @@ def test_the_post_keeps_its_own_copy_of_the_alt_and_gets_it_set(tmp_path: Path) 
         "<img alt=\"A blue vase\" src=/up/b.jpg class=wp-image-7></p>\n<img class=\"wp-image-70\" src=\"/up/c.jpg\" "
         "alt='Kept'>\n"
     )  # fmt: skip
+
+
+def test_the_script_sets_every_text_through_wp_cli_even_one_that_reads_as_its_option(
+    report: AuditReport, tmp_path: Path
+) -> None:
+    """The script run as it is, its `wp` reading arguments as WP-CLI does (one that starts with -- is an option of
+    WP-CLI's own, and --exec=CODE runs PHP): a text a review wrote as "--exec=…" is set as it is, and runs nothing."""
+    post = next(page.url for page in report.pages if page.url.endswith("/blog/post"))
+    hostile = post.replace("/blog/post", "/wp-content/uploads/2024/hostile.jpg")
+    edited = "--exec=touch('PWNED');"
+    apply_decisions(report, {hostile: Decision(hostile, "edit", edited)})
+    script = write_atomically(FORMATS["wp_cli"], report, tmp_path / "fix.sh")
+    featured = post.replace("/blog/post", "/wp-content/uploads/2024/team-1024x768.jpg")
+    content = '<img class="wp-image-42" src="/a.jpg"><img class="wp-image-7" src="/b.jpg" alt="...">'
+    posts = tmp_path / "posts.json"
+    posts.write_text(json.dumps({post: {"ID": 5, "post_content": content}, "attachments": {featured: 31},
+                                 "attachment_ids": [42, 7, 31], "meta": []}))  # fmt: skip
+    wordpress_php(tmp_path, [], posts, "<?php")  # writes wordpress.php, the stubs (or skips without php)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "wp").write_text(f'#!/bin/sh\nshift 2\nexec php {tmp_path / "wordpress.php"} "$@"\n')  # eval-file -
+    (bin_dir / "wp").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "WP_POSTS": str(posts)}
+    run = subprocess.run(["sh", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+    assert run.stdout.splitlines() == ["success: alt text of 3 attachment(s)",
+                                       f"success: post 5 ({post}): alt text of 2 image(s)"]  # fmt: skip
+    stored = json.loads(posts.read_text())
+    vase = next(r.suggested_alt for page in report.pages for r in page.images if r.wp_attachment_id == 7)
+    assert stored["meta"] == [[42, "_wp_attachment_image_alt", edited], [7, "_wp_attachment_image_alt", vase],
+                              [31, "_wp_attachment_image_alt", "Three bakers in a kitchen"]]  # fmt: skip
+    assert stored[post]["post_content"] == ('<img alt="--exec=touch(&#039;PWNED&#039;);" class="wp-image-42" '
+                                            f'src="/a.jpg"><img class="wp-image-7" src="/b.jpg" alt="{vase}">')
+    assert not (tmp_path / "PWNED").exists()
+    with pytest.raises(ValueError, match="read as an option"):  # the script's writer refuses any such word
+        _argument("--exec=touch('PWNED');")
 
 
 def test_an_image_pasted_into_a_post_without_its_id_is_found_by_its_address(tmp_path: Path) -> None:
@@ -222,9 +282,9 @@ def test_an_image_pasted_into_a_post_without_its_id_is_found_by_its_address(tmp_
     posts = tmp_path / "posts.json"
     posts.write_text(json.dumps({"https://blog.example/2019/news/": {"ID": 3, "post_content": content}}))
     uploads = "https://blog.example/wp-content/uploads/2019/05/"
-    args = ["https://blog.example/2019/news/", "3", uploads + "shop-scaled.jpg", "Our shop's \"front\" $1",
-            "https://blog.example/photos/café.jpg", "A café", "https://blog.example/2019/news/banner.png",
-            "A banner"]  # fmt: skip
+    args = ["https://blog.example/2019/news/", "3", uploads + "shop-scaled.jpg", "alt=Our shop's \"front\" $1",
+            "https://blog.example/photos/café.jpg", "alt=A café", "https://blog.example/2019/news/banner.png",
+            "alt=A banner"]  # fmt: skip
     run = wordpress_php(tmp_path, args, posts)
     assert run.stdout.splitlines() == ["success: post 3 (https://blog.example/2019/news/): alt text of 3 image(s)"]
     after = json.loads(posts.read_text())["https://blog.example/2019/news/"]["post_content"]
@@ -244,15 +304,19 @@ def test_an_image_with_no_id_in_its_markup_is_found_by_its_address(tmp_path: Pat
     posts = tmp_path / "posts.json"
     stored = {"https://shop.example/wp-content/uploads/2024/team.jpg": 31,
               "https://shop.example/wp-content/uploads/2024/hall-scaled.jpg": 32}  # fmt: skip
-    posts.write_text(json.dumps({"attachments": stored, "meta": []}))
+    posts.write_text(json.dumps({"attachments": stored, "attachment_ids": [31, 32, 33], "meta": []}))
     uploads = "https://shop.example/wp-content/uploads/2024/"
-    args = [uploads + "team-1024x768.jpg", "Three bakers", uploads + "hall-300x200.jpg", "A hall's \"stage\" $1",
-            uploads + "gone.jpg", "x"]  # fmt: skip
+    args = [uploads + "team-1024x768.jpg", "alt=Three bakers", uploads + "hall-300x200.jpg",
+            "alt=A hall's \"stage\" $1", uploads + "gone.jpg", "alt=x", "33", "alt=By its ID", "34",
+            "alt=Not an attachment"]  # fmt: skip
     run = wordpress_php(tmp_path, args, posts, SET_ATTACHMENT_ALTS)
     assert run.stdout.splitlines() == [f"log: AltScout: {uploads}gone.jpg is no attachment of this site: skipped",
-                                       "success: alt text of 2 attachment(s) found by their address"]  # fmt: skip
+                                       "log: AltScout: 34 is no attachment of this site: skipped",
+                                       "success: alt text of 3 attachment(s)"]  # fmt: skip
     meta = json.loads(posts.read_text())["meta"]
-    assert meta == [[31, "_wp_attachment_image_alt", "Three bakers"], [32, "_wp_attachment_image_alt", args[3]]]
+    assert meta == [[31, "_wp_attachment_image_alt", "Three bakers"],
+                    [32, "_wp_attachment_image_alt", "A hall's \"stage\" $1"],
+                    [33, "_wp_attachment_image_alt", "By its ID"]]  # fmt: skip
 
 
 def test_an_alt_kept_with_the_image_leaves_out_what_its_link_does(fresh_server: FixtureServer, tmp_path: Path) -> None:
@@ -281,7 +345,7 @@ def test_an_alt_kept_with_the_image_leaves_out_what_its_link_does(fresh_server: 
     assert dunes.suggested_alt == "Sand dunes under a blue sky (opens the full-size image)"  # the tag's alt
     assert vase.suggested_alt == "A glass vase of flowers on a shelf (opens the full-size image)"
     script = write_atomically(FORMATS["wp_cli"], report, tmp_path / "fix.sh").read_text(encoding="utf-8")
-    assert "wp post meta update 9 _wp_attachment_image_alt 'Sand dunes under a blue sky'\n" in script
+    assert attachment_alts(script) == {"9": "Sand dunes under a blue sky"}
     rows = list(csv.DictReader(write_shopify_csv(report, tmp_path / "s.csv").open(encoding="utf-8-sig")))
     assert [row["Image Alt Text"] for row in rows] == ["A glass vase of flowers on a shelf"]
 
