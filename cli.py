@@ -404,7 +404,7 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
 
 
 def fix_patch(report: AuditReport, args: argparse.Namespace) -> list[Path]:
-    """--fix-patch: the suggested alt texts as a patch of --source-dir's HTML or Markdown files."""
+    """--fix-patch: the suggested alt texts as a patch of --source-dir's HTML, Markdown or component files."""
     if not args.fix_patch:
         return []
     source, target = Path(args.source_dir), Path(args.fix_patch)

@@ -72,7 +72,7 @@ SHARDS = Need(("shard_dir",), hint=" DIR")
 RAY = Need(("engine",), "ray")
 STATE = Need(("state", "data_dir", "shard_dir"), hint=" audit.db")
 PATCH = Need(("fix_patch",), hint=" alt.patch")
-SOURCE = Need(("source_dir",), hint=" DIR, the folder the site is served from or its project (Hugo, Jekyll)")
+SOURCE = Need(("source_dir",), hint=" DIR, the folder the site is served from or its project (Hugo, Next.js)")
 
 
 @dataclass(frozen=True)
@@ -168,11 +168,11 @@ TABLE: dict[str, Option] = {
                choices=SEVERITIES),
         Option("decisions", "a review of the suggestions, JSON or CSV (url, decision: accept|edit|reject, text): "
                "edits replace them, rejected ones are never exported", REPORTS, C, Path, metavar="FILE"),
-        Option("source_dir", "static sites: the folder the site is served from (HTML), or built from (Markdown: a "
-               "Hugo, Jekyll, Eleventy or MkDocs project) (for --fix-patch)",
+        Option("source_dir", "the folder the site is served from (HTML), or its project: Markdown (Hugo, Jekyll, "
+               "Eleventy, MkDocs) or components (Next.js, Astro, Nuxt, SvelteKit) (for --fix-patch)",
                REPORTS, C, Path, metavar="DIR", needs=PATCH),
-        Option("fix_patch", "write a unified diff that sets the suggested alt texts in --source-dir's HTML or Markdown "
-               "files (apply it with git apply)", REPORTS, C, Path, metavar="FILE", needs=SOURCE),
+        Option("fix_patch", "write a unified diff that sets the suggested alt texts in --source-dir's HTML, Markdown "
+               "or component files (apply it with git apply)", REPORTS, C, Path, metavar="FILE", needs=SOURCE),
         # --- languages
         Option("lang", "translate captions and suggested alt: en (none), auto (<html lang>), or one of "
                + ", ".join(supported_languages()), LANGS, CSAF, default=_D.lang, max_length=16, target="lang",

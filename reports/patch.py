@@ -7,7 +7,10 @@ a suggestion (:func:`reports.fixes.fixes`) gets its ``alt`` value set (:mod:`rep
 other byte of the file stays as it was. A site built from Markdown (Hugo, Jekyll, Eleventy, MkDocs) is patched
 in its Markdown instead: given the project (or its content folder), a page with no HTML file maps to the
 Markdown file that builds it, by its path or its front matter's permalink, where each image's label is set
-(:mod:`reports.patch_markdown`).
+(:mod:`reports.patch_markdown`). What no page's own file holds is looked for in the project's components (Next.js,
+Astro, Nuxt, SvelteKit: ``.tsx``, ``.astro``, ``.vue``, ``.svelte``...), whose image tags are matched by what their
+``src`` names, an imported asset by its file name once the bundler's hash is taken out
+(:mod:`reports.patch_components`).
 
 Inside a Git repository the file names are the repository's (``public/index.html``), so ``git apply`` works
 from its top and from ``--source-dir``: with names relative to a subfolder, ``git apply`` run there skips every
@@ -31,6 +34,7 @@ from urllib.parse import unquote, urlsplit
 
 from records import AuditReport, ImageRecord, PageReport
 from reports.fixes import fixes, held, replaced_alt
+from reports.patch_components import COMPONENT_BYTES, component_files, patched_component, texts_by_url
 from reports.patch_html import is_utf8, patched_html
 from reports.patch_markdown import MarkdownPages, is_markdown, patched_markdown
 
@@ -108,16 +112,16 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
                for page, record in held(report)]  # fmt: skip
     root, markdown = patch_root(source_dir), MarkdownPages(source_dir)
     edited: dict[Path, tuple[str, str]] = {}  # a file -> its text before and after (pages may share a file)
-    tags, built, unfound = 0, None, None  # a generator whose built HTML is patched, or whose pages have no file
+    left: list[_Left] = []  # what no page's own file holds: looked for in the project's components
+    tags, built = 0, None  # a generator whose built HTML is patched
     for page_url, records in wanted.items():
         page = pages[page_url]
         url = page.final_url or page.url
         target = page_file(source_dir, url) or markdown.find(url)
         generator = page.generator if BUILD_TOOLS.match(page.generator or "") else None
         if target is None:
-            unfound = unfound or generator
-            by_hand.extend(_by_hand(page, record, "no file in --source-dir serves or builds this page")
-                           for record, _ in records.values())  # fmt: skip
+            left += [_Left(page, record, text, "no file in --source-dir serves or builds this page", generator)
+                     for record, text in records.values()]  # fmt: skip
             continue
         try:
             raw = target.read_bytes()
@@ -134,13 +138,16 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
             changed, done = patched_html(text, url, records, ascii_only=not is_utf8(raw))
             why = "not an <img> of the source file (CSS, or built by JavaScript)"
             built = built or (generator if done else None)
-        by_hand.extend(_by_hand(page, record, why) for source, (record, _) in records.items() if source not in done)
+        left += [_Left(page, record, text, why) for source, (record, text) in records.items() if source not in done]
         edited[target] = (original, changed)
         tags += sum(done.values())
+    tags += _patch_components(source_dir, left, edited, by_hand)
+    unfound = next((item.generator for item in left if item.generator), None)
     chunks = [_diff(before, after, target.relative_to(root).as_posix())
               for target, (before, after) in edited.items() if after != before]  # fmt: skip
     files = len(chunks)
-    header = ["# AltScout: alt texts for the audited images (<img> tags, Markdown images); apply it with `git apply`."]
+    header = ["# AltScout: alt texts for the audited images (<img> tags, Markdown images, components' image tags); "
+              "apply it with `git apply`."]
     note = generator_note(built, unfound)
     header += [f"# note: {note}"] if note else []
     header += [f"# apply by hand: {line}" for line in by_hand]
@@ -149,17 +156,55 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
     return PatchResult(files, tags, by_hand, waiting, root, note)
 
 
+@dataclass(frozen=True)
+class _Left:
+    """An image with a text that no page's own file holds: a component may (else it is set by hand, and why)."""
+
+    page: PageReport
+    record: ImageRecord
+    text: str
+    why: str
+    generator: str | None = None  # the generator its page says built it, where no file serves or builds the page
+
+
+def _patch_components(source_dir: Path, left: list[_Left], edited: dict[Path, tuple[str, str]],
+                      by_hand: list[str]) -> int:  # fmt: skip
+    """Set the alt of the images ``left`` in the project's component files (:mod:`reports.patch_components`), into
+    ``edited``; the images still left are added to ``by_hand``, with why; ``left`` keeps those. How many tags."""
+    records = texts_by_url((item.record, item.text) for item in left)
+    done: set[str] = set()
+    expressions: dict[str, str] = {}  # an image -> where its tag's alt is an expression
+    tags = 0
+    for path in component_files(source_dir.resolve()) if records else ():
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            continue  # a component this user may not read: its images stay in the list to set by hand
+        if len(raw) > COMPONENT_BYTES or b"<" not in raw:
+            continue
+        original, text = edited.get(path) or (raw.decode("utf-8", errors="surrogateescape"),) * 2
+        changed, found, dynamic = patched_component(text, records, ascii_only=not is_utf8(raw))
+        expressions.update({url: f"{path.name}: {why}" for url, why in dynamic.items()})
+        if found:
+            edited[path] = (original, changed)
+            done.update(found)
+            tags += sum(found.values())
+    left[:] = [item for item in left if item.record.source not in done]
+    by_hand.extend(_by_hand(item.page, item.record, expressions.get(item.record.source, item.why)) for item in left)
+    return tags
+
+
 def generator_note(built: str | None, unfound: str | None) -> str | None:
     """What to give --source-dir where the pages say a generator built them: the patch of its built HTML does not
     last (``built``), or no file in the folder serves or builds them (``unfound``)."""
     if built:
         return (f"the patched pages say they are built by {built} (<meta name=\"generator\">): the patch edits "
                 "built HTML, which the next build replaces; give --source-dir the project, and AltScout patches "
-                "its Markdown")  # fmt: skip
+                "its Markdown or components")  # fmt: skip
     if unfound:
         return (f"the audited pages say they are built by {unfound} (<meta name=\"generator\">), and no file in "
-                "--source-dir serves or builds them; give --source-dir the project, whose Markdown AltScout "
-                "patches")  # fmt: skip
+                "--source-dir serves or builds them; give --source-dir the project, whose Markdown or components "
+                "AltScout patches")  # fmt: skip
     return None
 
 

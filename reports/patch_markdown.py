@@ -124,6 +124,7 @@ class MarkdownPages:
         own: dict[str, Path] = {}
         named: dict[str, Path] = {}  # routes the front matter names win over the routes of paths
         fallback: dict[str, Path] = {}  # a default language's routes, where no file has them
+        javascript = (self.root / "package.json").is_file()  # a README at its top documents the project: no page
         for folder, subfolders, names in os.walk(self.root):
             subfolders[:] = sorted(s for s in subfolders if not s.startswith(".") and s not in _SKIPPED_FOLDERS)
             for name in sorted(names):
@@ -131,6 +132,8 @@ class MarkdownPages:
                 if not is_markdown(file) or not file.resolve().is_relative_to(self.root):
                     continue  # a symbolic link out of the folder is not followed
                 relative = file.relative_to(self.root)
+                if javascript and len(relative.parts) == 1 and relative.stem.lower() == "readme":
+                    continue
                 data, _ = front_matter(_head(file))
                 chosen = _named_route(relative, data)
                 routes, fallbacks = ([], []) if chosen else _path_routes(relative)

@@ -78,7 +78,7 @@ def page(server: FixtureServer) -> str:
         (["https://example.com/", "--reports-only"], "--reports-only writes the reports of an audit kept in a state"),
         (["https://example.com/", "--shard-dir", "s", "--xlsx", "a.xlsx"], "--xlsx is not written for --shard-dir"),
         (["https://example.com/", "--fix-patch", "a.patch"], "--fix-patch works with --source-dir, which is not "
-         "given; add --source-dir DIR, the folder the site is served from or its project (Hugo, Jekyll), or leave "
+         "given; add --source-dir DIR, the folder the site is served from or its project (Hugo, Next.js), or leave "
          "out --fix-patch."),
         (["https://example.com/", "--decisions", "missing.json"], "--decisions missing.json cannot be read"),
         (["https://example.com/", "--compare", "missing.json"], "--compare missing.json cannot be read: No such file"),

@@ -340,7 +340,7 @@ def test_a_patch_of_a_generators_built_html_says_it_will_not_last(
     assert built.returncode == 0, built.stderr
     note = ("altscout: --fix-patch: the patched pages say they are built by Hugo 0.121.0 (<meta name=\"generator\">): "
             "the patch edits built HTML, which the next build replaces; give --source-dir the project, and AltScout "
-            "patches its Markdown")  # fmt: skip
+            "patches its Markdown or components")  # fmt: skip
     assert built.stderr.strip() == note
     assert (tmp_path / "alt.patch").read_text(encoding="utf-8").splitlines()[1] == "# note: " + note.split(": ", 2)[2]
     source = run_cli(*args, "--source-dir", str(project), "--json", str(tmp_path / "r.json"), cwd=tmp_path)
@@ -351,6 +351,6 @@ def test_a_patch_of_a_generators_built_html_says_it_will_not_last(
     elsewhere = run_cli(*args, "--source-dir", str(tmp_path / "elsewhere"), cwd=tmp_path)
     assert elsewhere.returncode == 0 and elsewhere.stderr.strip() == (
         "altscout: --fix-patch: the audited pages say they are built by Hugo 0.121.0 (<meta name=\"generator\">), "
-        "and no file in --source-dir serves or builds them; give --source-dir the project, whose Markdown AltScout "
-        "patches"
+        "and no file in --source-dir serves or builds them; give --source-dir the project, whose Markdown or "
+        "components AltScout patches"
     )

@@ -1,0 +1,181 @@
+"""``--fix-patch`` for sites built from components (Next.js, Astro, Nuxt, SvelteKit): the audited pages are what
+the frameworks build (optimiser addresses, hashed asset names), and the patch sets the alt of the tags in the
+project's components that draw those images, found by what their ``src`` names."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from conftest import CaptionsByWidth, FixtureServer, make_image
+
+from options import AuditOptions
+from pipeline import run_audit
+from records import ImageRecord
+from reports.patch import write_fix_patch
+from reports.patch_components import patched_component, texts_by_url
+
+PROJECT = {
+    "app/page.tsx": """import Image from "next/image";
+import hero from "./hero.jpg";
+import { Card } from "@/components/Card";
+
+export default function Home() {
+  return (
+    <main>
+      {/* <img src="/team.jpg"> an old team photo */}
+      // <img src="/team.jpg" /> and a line's comment
+      <Image src={hero} alt="IMG_2024.jpg" priority />
+      <img
+        className="team"
+        src="/team.jpg"
+      />
+      <Image src="/logo.png" alt={t("logo")} fill />
+      {count > 1 && <Card />}
+    </main>
+  );
+}
+""",
+    "components/Card.jsx": """export function Card({ product }) {
+  return <figure><img src={product.image} /><img src={'/badge.png'} /></figure>;
+}
+""",
+    "src/pages/about.astro": """---
+import { Image as Picture } from "astro:assets";
+import cake from "../assets/cake.png";
+---
+<Picture src={cake} alt="cake.png" />
+""",
+    "components/Shop.vue": """<template>
+  <NuxtImg :src="'/images/shop.jpg'" />
+  <img :src="photo" :alt="caption" />
+</template>
+<script setup>
+import photo from "~/assets/photo.jpg";
+</script>
+""",
+    "src/lib/Banner.svelte": """<enhanced:img src="./banner.jpg" />
+""",
+    "package.json": '{"dependencies": {"next": "15.0.0"}}\n',
+    "README.md": "# The bakery's site\n\n![The home page](/team.jpg)\n",  # documents a project: no page
+    "node_modules/kit/index.jsx": """export const Team = () => <img src="/team.jpg" />;
+""",
+}
+
+BUILT = {
+    "/": """<html><head><meta name="generator" content="Next.js"></head><body><main>
+<img alt="IMG_2024.jpg" fetchpriority="high" decoding="async"
+  srcset="/_next/image?url=%2F_next%2Fstatic%2Fmedia%2Fhero.3f2a1b9c.jpg&amp;w=1080&amp;q=75 1x"
+  src="/_next/image?url=%2F_next%2Fstatic%2Fmedia%2Fhero.3f2a1b9c.jpg&amp;w=1080&amp;q=75">
+<img class="team" src="/team.jpg">
+<img src="/_vercel/image?url=%2Flogo.png&amp;w=256&amp;q=75">
+<figure><img src="/cdn/p/42.jpg"><img src="/badge.png"></figure>
+</main></body></html>""",
+    "/about": '<html><body><img src="/_astro/cake.BPJRj4tJ_1ZtH0c.webp" alt="cake.png"></body></html>',
+    "/shop": """<html><body><img src="/_ipx/w_640&amp;f_webp/images/shop.jpg">
+<img src="/_nuxt/photo.Ck3x9aB2.jpg" alt="IMG_0042.jpg"></body></html>""",
+    "/banner": '<html><body><img src="/_app/immutable/assets/banner.D4f8kL2a.jpg"></body></html>',
+}
+
+IMAGES = {  # width (what the model "sees"), caption
+    "/_next/image": (401, "a loaf of bread on a wooden table"),
+    "/team.jpg": (402, "three bakers in a kitchen"),
+    "/_vercel/image": (403, "a red logo"),
+    "/cdn/p/42.jpg": (404, "a blue vase"),
+    "/badge.png": (405, "a gold badge"),
+    "/_astro/cake.BPJRj4tJ_1ZtH0c.webp": (406, "a chocolate cake with candles"),
+    "/_ipx/w_640&f_webp/images/shop.jpg": (407, "a shop window"),
+    "/_nuxt/photo.Ck3x9aB2.jpg": (408, "a woman at a counter"),
+    "/_app/immutable/assets/banner.D4f8kL2a.jpg": (409, 'a sign that says "open {daily}" & more'),
+}
+
+
+def test_the_components_that_draw_the_audited_images_get_their_alts(
+    fresh_server: FixtureServer, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    for name, text in PROJECT.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text, encoding="utf-8")
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    for path, page in BUILT.items():
+        fresh_server.add(path, page)
+    for path, (width, _) in IMAGES.items():
+        fresh_server.add(path, make_image(width, 300, "JPEG", seed=width), content_type="image/jpeg")
+    captions = dict(IMAGES.values())
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    report = run_audit([fresh_server.url(path) for path in BUILT], options, CaptionsByWidth(captions))
+    suggested = {record.url.rsplit("/", 1)[-1]: record.suggested_alt for page in report.pages
+                 for record in page.images}  # fmt: skip
+    assert suggested["banner.D4f8kL2a.jpg"] == 'A sign that says "open {daily}" & more'
+
+    result = write_fix_patch(report, project, tmp_path / "alt.patch")
+    subprocess.run(["git", "-C", str(project), "apply", str(tmp_path / "alt.patch")], check=True, capture_output=True)
+    page = (project / "app/page.tsx").read_text(encoding="utf-8")
+    assert '<Image src={hero} alt="A loaf of bread on a wooden table" priority />' in page  # an imported asset
+    assert '<img alt="Three bakers in a kitchen"\n        className="team"\n        src="/team.jpg"' in page  # public
+    assert "{/* <img src=\"/team.jpg\"> an old team photo */}\n      // <img src=\"/team.jpg\" />" in page  # comments
+    assert '<Image src="/logo.png" alt={t("logo")}' in page  # an expression: a person's
+    assert (project / "components/Card.jsx").read_text() == PROJECT["components/Card.jsx"].replace(
+        "<img src={'/badge.png'} />", "<img alt=\"A gold badge\" src={'/badge.png'} />"
+    )  # a literal in braces; the expression src={product.image} is left
+    assert (project / "src/pages/about.astro").read_text().endswith(
+        '<Picture src={cake} alt="A chocolate cake with candles" />\n'
+    )  # Astro's Image, imported under another name; converted to WebP
+    assert (project / "components/Shop.vue").read_text() == PROJECT["components/Shop.vue"].replace(
+        "<NuxtImg :src=\"'/images/shop.jpg'\" />", "<NuxtImg alt=\"A shop window\" :src=\"'/images/shop.jpg'\" />"
+    )  # Nuxt's optimiser address; :alt="caption" is left
+    assert (project / "src/lib/Banner.svelte").read_text() == (
+        '<enhanced:img alt="A sign that says &quot;open &#123;daily&#125;&quot; &amp; more" src="./banner.jpg" />\n'
+    )  # what Svelte reads back as the text ({ would start an expression)
+    for untouched in ("node_modules/kit/index.jsx", "README.md"):
+        assert (project / untouched).read_text(encoding="utf-8") == PROJECT[untouched]
+    assert result.files == 5 and result.tags == 6
+    by_hand = sorted(line[line.index(" http") + 1 :] for line in result.by_hand)  # the image URL on (no selector)
+    assert by_hand == [
+        f"{fresh_server.url('/_nuxt/photo.Ck3x9aB2.jpg')}: Shop.vue: its alt is an expression (:alt=\"caption\")",
+        f"{fresh_server.url('/_vercel/image?url=%2Flogo.png&w=256&q=75')}: page.tsx: its alt is an expression "
+        '(alt={t("logo")})',
+        f"{fresh_server.url('/cdn/p/42.jpg')}: no file in --source-dir serves or builds this page",
+    ]
+
+
+def test_a_bundlers_hash_and_an_optimisers_address_stand_for_the_asset() -> None:
+    """What a tag names is the image at the built address: a content hash after "." or "-" (Vite's may hold "-"),
+    a converted format, an optimiser's query; a word after "-" is part of the name, and another type is not it."""
+    urls = {
+        "https://s.example/_next/static/media/shoe.3f2a1b9c.jpg": "A",
+        "https://s.example/assets/hero-Dp-fqz5N.png": "B",
+        "https://s.example/img/team-members.jpg": "C",
+        "https://s.example/_image?href=%2F_astro%2Fvase.Ab12Cd34.png&w=300": "D",
+        "https://s.example/docs/manual.pdf.jpg": "E",
+    }
+    records = {url: (ImageRecord(source=url, found_in=["img"]), text) for url, text in urls.items()}
+    source = """import shoe from "./shoe.jpeg";
+import hero from "../assets/hero.png";
+<img src={shoe.src} />
+<img src={hero} alt/>
+<img src="~/img/team.jpg" />
+<img src="./team-members.jpg" />
+<img src="@/assets/vase.png" />
+<img src="./hero.gif" />
+<img src={`/img/team-members.jpg`} alt={"Old"} />
+"""
+    out, done, _ = patched_component(source, records)
+    assert out.splitlines()[2:] == [
+        '<img alt="A" src={shoe.src} />',  # jpeg is jpg
+        '<img src={hero} alt="B"/>',  # an alt with no value
+        '<img src="~/img/team.jpg" />',  # "members" is no hash
+        '<img alt="C" src="./team-members.jpg" />',
+        '<img alt="D" src="@/assets/vase.png" />',
+        '<img src="./hero.gif" />',  # another type
+        '<img src={`/img/team-members.jpg`} alt="C" />',  # a literal in braces, replaced by a string
+    ]
+    assert done == {next(iter(urls)): 1, list(urls)[1]: 1, list(urls)[2]: 2, list(urls)[3]: 1}
+
+
+def test_an_image_on_many_pages_gets_the_words_most_pages_use() -> None:
+    logo = ImageRecord(source="https://s.example/logo.png", found_in=["img"])
+    css = ImageRecord(source="https://s.example/bg.jpg", found_in=["css"])  # no tag to set
+    chosen = texts_by_url([(logo, "Home"), (logo, "Acme, home"), (logo, "Acme, home"), (css, "A field")])
+    assert chosen == {logo.source: (logo, "Acme, home")}
