@@ -119,16 +119,17 @@ def patched_component(
         if parsed is None:
             continue
         attrs = {attribute.name: attribute for attribute in parsed}
-        url = index.find(_source(attrs, imports))
-        if url is None:
+        urls = index.find(_source(attrs, imports))
+        if not urls:
             continue
         alt = attrs.get("alt")
         dynamic = next((attrs[name] for name in (":alt", "v-bind:alt") if name in attrs), None)
         if dynamic is not None or (alt is not None and alt.kind == "expression" and _literal(alt.value) is None):
             written = (dynamic or alt).name + "=" + text[(dynamic or alt).value_start : (dynamic or alt).value_end]
-            by_hand[url] = f"its alt is an expression ({' '.join(written.split())})"
+            by_hand.update(dict.fromkeys(urls, f"its alt is an expression ({' '.join(written.split())})"))
             continue
-        value = _quoted(records[url][1], parsed)
+        words = Counter(records[url][1] for url in urls).most_common(1)[0][0]  # the first's on a tie
+        value = _quoted(words, parsed)
         if ascii_only:
             value = value.encode("ascii", "xmlcharrefreplace").decode("ascii")
         if alt is None:
@@ -140,44 +141,47 @@ def patched_component(
         else:
             out.append(text[last : alt.value_start] + value)
             last = alt.value_end
-        done[url] += 1
+        done[urls[0]] += 1  # one tag, and every URL it stands for is done
+        for url in urls[1:]:
+            done.setdefault(url, 0)
     out.append(text[last:])
     return "".join(out), dict(done), by_hand
 
 
 class _Index:
-    """The audited images by what a tag's ``src`` can name: their address, their path, their file name."""
+    """The audited images by what a tag's ``src`` can name: their address, their path, their file name. One source
+    can be several audited URLs (an optimiser's widths of one asset, on pages that lay it out differently)."""
 
     def __init__(self, records: dict[str, tuple[ImageRecord, str]]) -> None:
-        self.by_url: dict[str, str] = {}
-        self.by_path: dict[str, str] = {}
+        self.by_url: dict[str, list[str]] = defaultdict(list)
+        self.by_path: dict[str, list[str]] = defaultdict(list)
         self.by_stem: dict[str, list[tuple[str, str]]] = defaultdict(list)  # a name -> (extension, image URL)
         for url in records:
-            original = _original(url)
-            parts = urlsplit(original)
-            self.by_url.setdefault(parts._replace(query="", fragment="").geturl(), url)
+            parts = urlsplit(_original(url))
+            self.by_url[parts._replace(query="", fragment="").geturl()].append(url)
             path = unquote(parts.path)
-            self.by_path.setdefault(path, url)
+            self.by_path[path].append(url)
             named = _FILE_NAME.fullmatch(PurePosixPath(path).name)
             if named:
                 for stem in _stems(named.group("stem")):
                     self.by_stem[stem].append((_type(named.group("ext")), url))
 
-    def find(self, source: tuple[str, str] | None) -> str | None:
+    def find(self, source: tuple[str, str] | None) -> list[str]:
+        """The audited URLs a tag's source names (none: no image of the audit)."""
         if source is None:
-            return None
+            return []
         kind, value = source
         if kind == "address":
             parts = urlsplit(value)
             if parts.scheme in ("http", "https"):
-                return self.by_url.get(parts._replace(query="", fragment="").geturl())
-            return self.by_path.get(unquote(parts.path))
+                return self.by_url.get(parts._replace(query="", fragment="").geturl(), [])
+            return self.by_path.get(unquote(parts.path), [])
         named = _FILE_NAME.fullmatch(PurePosixPath(value.split("?")[0]).name)
         if not named:
-            return None
+            return []
         wanted = _type(named.group("ext"))
-        return next((url for extension, url in self.by_stem.get(named.group("stem"), [])
-                     if extension == wanted or extension in _CONVERTED), None)  # fmt: skip
+        return list(dict.fromkeys(url for extension, url in self.by_stem.get(named.group("stem"), [])
+                                  if extension == wanted or extension in _CONVERTED))  # fmt: skip
 
 
 def _original(url: str) -> str:
