@@ -59,10 +59,13 @@ class PatchResult:
     note: str | None = None  # where the pages say a generator built them, what to give --source-dir (generator_note)
 
 
-def page_file(source_dir: Path, page_url: str) -> Path | None:
-    """The file a static server would answer ``page_url`` with, inside ``source_dir`` (None: no such file)."""
+def page_file(source_dir: Path, page_url: str, base: str = "") -> Path | None:
+    """The file a static server would answer ``page_url`` with, inside ``source_dir`` served under the path
+    ``base`` (:func:`served_under`; None: no such file)."""
     root = source_dir.resolve()
     path = unquote(urlsplit(page_url).path) or "/"
+    if base and (path == base or path.startswith(base + "/")):
+        path = path[len(base) :] or "/"
     parts = [part for part in path.split("/") if part]
     if any(part in (".", "..") or "\\" in part or "\0" in part for part in parts):
         return None
@@ -77,6 +80,25 @@ def page_file(source_dir: Path, page_url: str) -> Path | None:
         if resolved.is_file() and resolved.is_relative_to(root):  # a symlink out of the folder is not followed
             return resolved
     return None
+
+
+def served_under(source_dir: Path, page_urls: list[str]) -> str:
+    """The path the folder is served under: "" where its files answer the pages' own paths, else the shortest of
+    the folders all pages are in whose removal lets a file answer one (a GitHub Pages project site's ``_site``
+    answers ``/project/about/`` with ``about/index.html``)."""
+    if not page_urls or any(page_file(source_dir, url) for url in page_urls):
+        return ""
+    folders = [[part for part in unquote(urlsplit(url).path).split("/")[:-1] if part] for url in page_urls]
+    common: list[str] = []
+    for parts in zip(*folders, strict=False):
+        if len(set(parts)) > 1:
+            break
+        common.append(parts[0])
+    for size in range(1, len(common) + 1):
+        base = "/" + "/".join(common[:size])
+        if any(page_file(source_dir, url, base) for url in page_urls):
+            return base
+    return ""
 
 
 def patch_root(source_dir: Path) -> Path:
@@ -114,10 +136,11 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
     edited: dict[Path, tuple[str, str]] = {}  # a file -> its text before and after (pages may share a file)
     left: list[_Left] = []  # what no page's own file holds: looked for in the project's components
     tags, built = 0, None  # a generator whose built HTML is patched
+    base = served_under(source_dir, [page.final_url or page.url for page in pages.values()])
     for page_url, records in wanted.items():
         page = pages[page_url]
         url = page.final_url or page.url
-        target = page_file(source_dir, url) or markdown.find(url)
+        target = page_file(source_dir, url, base) or markdown.find(url)
         generator = page.generator if BUILD_TOOLS.match(page.generator or "") else None
         if target is None:
             left += [_Left(page, record, text, "no file in --source-dir serves or builds this page", generator)

@@ -14,7 +14,7 @@ from conftest import CaptionsByWidth, FixtureServer, make_image
 from options import AuditOptions
 from pipeline import run_audit
 from records import AuditReport
-from reports.patch import apply_command, page_file, write_fix_patch
+from reports.patch import apply_command, page_file, served_under, write_fix_patch
 
 CAPTIONS = {501: "a pair of brown leather shoes", 502: "a blue vase on a shelf", 503: 'a "quoted" sign & more',
             504: "a red bicycle against a wall", 505: "a bowl of soup", 506: "a mountain at sunset"}  # fmt: skip
@@ -83,6 +83,29 @@ def test_pages_map_to_files_as_static_servers_do(tmp_path: Path) -> None:
     assert page_file(folder, "http://h/%2e%2e/outside.html") is None
     assert page_file(folder, "http://h/link.html") is None  # a symlink out of the folder is not followed
     assert page_file(folder, "http://h/missing") is None
+
+
+def test_a_folder_served_under_a_path(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    """A GitHub Pages project site: https://user.github.io/shop/about/ is _site/about/index.html. The path the
+    folder is served under is the shortest folder all pages share whose removal lets a file answer one."""
+    folder = site_folder(tmp_path)
+    assert served_under(folder, ["http://h/shop/", "http://h/shop/about/", "http://h/shop/contact"]) == "/shop"
+    assert page_file(folder, "http://h/shop/about/", "/shop") == folder.resolve() / "about" / "index.html"
+    assert page_file(folder, "http://h/shopping/about/", "/shop") is None
+    assert served_under(folder, ["http://h/a/b/about/", "http://h/a/b/"]) == "/a/b"
+    assert served_under(folder, ["http://h/", "http://h/shop/about/"]) == ""  # the folder answers "/" itself
+    assert served_under(folder, ["http://h/x/nothing/", "http://h/x/none/"]) == ""  # no file answers either
+    for path in ("/", "/about/"):
+        fresh_server.add("/shop" + path, (folder / path.lstrip("/") / "index.html").read_bytes())
+    for name, width in IMAGES.items():
+        for folder_path in ("/img/", "/shop/img/"):  # about/index.html's ../img/bike.jpg is under /shop/
+            fresh_server.add(f"{folder_path}{name}.jpg", make_image(width, 300, "JPEG", seed=width + len(name)),
+                             content_type="image/jpeg")  # fmt: skip
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    report = run_audit([fresh_server.url("/shop/"), fresh_server.url("/shop/about/")], options,
+                       CaptionsByWidth(CAPTIONS))  # fmt: skip
+    result = write_fix_patch(report, folder, tmp_path / "alt.patch")
+    assert result.files == 2 and not any("no file in --source-dir" in line for line in result.by_hand)
 
 
 def test_the_patch_applies_changes_only_alts_and_fixes_the_images(fresh_server: FixtureServer, tmp_path: Path) -> None:
