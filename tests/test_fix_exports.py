@@ -203,6 +203,13 @@ def wordpress_php(
                           capture_output=True, env=env, check=True, timeout=30)  # fmt: skip
 
 
+def one_post(folder: Path, url: str, post_id: int, content: str) -> Path:
+    """The posts file of a site with one post, at ``url``."""
+    posts = folder / "posts.json"
+    posts.write_text(json.dumps({url: {"ID": post_id, "post_content": content}}))
+    return posts
+
+
 def test_the_post_keeps_its_own_copy_of_the_alt_and_gets_it_set(tmp_path: Path) -> None:
     """WordPress copies an image's alt into the post when it is inserted; the media library's alt never reaches
     a published post. The PHP the script runs sets the copy in the post at the page's address: every <img> of
@@ -212,8 +219,7 @@ def test_the_post_keeps_its_own_copy_of_the_alt_and_gets_it_set(tmp_path: Path) 
         '</figure><!-- /wp:image -->\n<p><img class="alignnone wp-image-7" src="/up/b.jpg" alt="..." /> and '
         "<img src=/up/b.jpg class=wp-image-7></p>\n<img class=\"wp-image-70\" src=\"/up/c.jpg\" alt='Kept'>\n"
     )  # fmt: skip
-    posts = tmp_path / "posts.json"
-    posts.write_text(json.dumps({"https://blog.example/hello/": {"ID": 12, "post_content": content}}))
+    posts = one_post(tmp_path, "https://blog.example/hello/", 12, content)
     hostile = "It's a \"test\" $(touch PWNED) $1 \\1 & café"
     args = ["https://blog.example/hello/", "2", "42", "alt=" + hostile, "7", "alt=A blue vase",
             "https://blog.example/page/2/", "1", "7", "alt=x"]  # two pages in one call: WordPress loads once
@@ -279,8 +285,7 @@ def test_an_image_pasted_into_a_post_without_its_id_is_found_by_its_address(tmp_
         '<img class="wp-image-5" src="/photos/caf%C3%A9.jpg" alt="Kept">\n'
         '<img src="/wp-content/uploads/2019/05/other-300x200.jpg">\n'
     )  # fmt: skip
-    posts = tmp_path / "posts.json"
-    posts.write_text(json.dumps({"https://blog.example/2019/news/": {"ID": 3, "post_content": content}}))
+    posts = one_post(tmp_path, "https://blog.example/2019/news/", 3, content)
     uploads = "https://blog.example/wp-content/uploads/2019/05/"
     args = ["https://blog.example/2019/news/", "3", uploads + "shop-scaled.jpg", "alt=Our shop's \"front\" $1",
             "https://blog.example/photos/café.jpg", "alt=A café", "https://blog.example/2019/news/banner.png",
