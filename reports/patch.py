@@ -34,7 +34,13 @@ from urllib.parse import unquote, urlsplit
 
 from records import AuditReport, ImageRecord, PageReport
 from reports.fixes import fixes, held, replaced_alt
-from reports.patch_components import COMPONENT_BYTES, component_files, patched_component, texts_by_url
+from reports.patch_components import (
+    COMPONENT_BYTES,
+    ComponentImages,
+    component_files,
+    patched_component,
+    texts_by_url,
+)
 from reports.patch_html import is_utf8, patched_html
 from reports.patch_markdown import MarkdownPages, is_markdown, patched_markdown
 
@@ -195,6 +201,7 @@ def _patch_components(source_dir: Path, left: list[_Left], edited: dict[Path, tu
     """Set the alt of the images ``left`` in the project's component files (:mod:`reports.patch_components`), into
     ``edited``; the images still left are added to ``by_hand``, with why; ``left`` keeps those. How many tags."""
     records = texts_by_url((item.record, item.text) for item in left)
+    images = ComponentImages(records)
     done: set[str] = set()
     expressions: dict[str, str] = {}  # an image -> where its tag's alt is an expression
     tags = 0
@@ -206,7 +213,7 @@ def _patch_components(source_dir: Path, left: list[_Left], edited: dict[Path, tu
         if len(raw) > COMPONENT_BYTES or b"<" not in raw:
             continue
         original, text = edited.get(path) or (raw.decode("utf-8", errors="surrogateescape"),) * 2
-        changed, found, dynamic = patched_component(text, records, ascii_only=not is_utf8(raw))
+        changed, found, dynamic = patched_component(text, images, ascii_only=not is_utf8(raw))
         expressions.update({url: f"{path.name}: {why}" for url, why in dynamic.items()})
         if found:
             edited[path] = (original, changed)

@@ -100,12 +100,11 @@ def texts_by_url(wanted: Iterable[tuple[ImageRecord, str]]) -> dict[str, tuple[I
 
 
 def patched_component(
-    text: str, records: dict[str, tuple[ImageRecord, str]], ascii_only: bool = False
+    text: str, index: ComponentImages, ascii_only: bool = False
 ) -> tuple[str, dict[str, int], dict[str, str]]:
     """``text`` with the alt of every matching image tag set; how many tags of each image URL changed; and the
     images whose tag was found but is left to a person, with why. ``ascii_only``: a file not in UTF-8 gets non-ASCII
     text as character references."""
-    index = _Index(records)
     imports, image_tags = _imports(text)
     done: dict[str, int] = defaultdict(int)
     by_hand: dict[str, str] = {}
@@ -113,8 +112,8 @@ def patched_component(
     last = 0
     comments = [match.span() for match in _COMMENT.finditer(text)]
     for tag in _TAG_START.finditer(text):
-        if tag.group(1) not in image_tags or any(start <= tag.start() < end for start, end in comments):
-            continue
+        if tag.group(1) not in image_tags or tag.start() < last or any(a <= tag.start() < b for a, b in comments):
+            continue  # not an image tag, inside one already set, or in a comment
         parsed = _attributes(text, tag.end())
         if parsed is None:
             continue
@@ -128,7 +127,7 @@ def patched_component(
             written = (dynamic or alt).name + "=" + text[(dynamic or alt).value_start : (dynamic or alt).value_end]
             by_hand.update(dict.fromkeys(urls, f"its alt is an expression ({' '.join(written.split())})"))
             continue
-        words = Counter(records[url][1] for url in urls).most_common(1)[0][0]  # the first's on a tie
+        words = Counter(index.records[url][1] for url in urls).most_common(1)[0][0]  # the first's on a tie
         value = _quoted(words, parsed)
         if ascii_only:
             value = value.encode("ascii", "xmlcharrefreplace").decode("ascii")
@@ -148,11 +147,13 @@ def patched_component(
     return "".join(out), dict(done), by_hand
 
 
-class _Index:
-    """The audited images by what a tag's ``src`` can name: their address, their path, their file name. One source
-    can be several audited URLs (an optimiser's widths of one asset, on pages that lay it out differently)."""
+class ComponentImages:
+    """The audited images and their texts (:func:`texts_by_url`), by what a tag's ``src`` can name: their address,
+    their path, their file name; read once for every component file. One source can be several audited URLs (an
+    optimiser's widths of one asset, on pages that lay it out differently)."""
 
     def __init__(self, records: dict[str, tuple[ImageRecord, str]]) -> None:
+        self.records = records
         self.by_url: dict[str, list[str]] = defaultdict(list)
         self.by_path: dict[str, list[str]] = defaultdict(list)
         self.by_stem: dict[str, list[tuple[str, str]]] = defaultdict(list)  # a name -> (extension, image URL)

@@ -13,7 +13,7 @@ from options import AuditOptions
 from pipeline import run_audit
 from records import ImageRecord
 from reports.patch import write_fix_patch
-from reports.patch_components import patched_component, texts_by_url
+from reports.patch_components import ComponentImages, patched_component, texts_by_url
 
 PROJECT = {
     "app/page.tsx": """import Image from "next/image";
@@ -162,7 +162,7 @@ import hero from "../assets/hero.png";
 <img src="./hero.gif" />
 <img src={`/img/team-members.jpg`} alt={"Old"} />
 """
-    out, done, _ = patched_component(source, records)
+    out, done, _ = patched_component(source, ComponentImages(records))
     assert out.splitlines()[2:] == [
         '<img alt="A" src={shoe.src} />',  # jpeg is jpg
         '<img src={hero} alt="B"/>',  # an alt with no value
