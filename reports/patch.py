@@ -50,6 +50,9 @@ BUILD_TOOLS = re.compile(
     r"|Nikola|Bridgetown|Quarto|Lume|Publii)(?![A-Za-z])",
     re.IGNORECASE,
 )
+# where a framework's build serves a page's images: the pages are built from its components
+_FRAMEWORK_PATHS = (("/_next/", "Next.js"), ("/_astro/", "Astro"), ("/_nuxt/", "Nuxt"), ("/_ipx/", "Nuxt"),
+                    ("/_app/immutable/", "SvelteKit"), ("/_gatsby/", "Gatsby"))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
         page = pages[page_url]
         url = page.final_url or page.url
         target = page_file(source_dir, url, base) or markdown.find(url)
-        generator = page.generator if BUILD_TOOLS.match(page.generator or "") else None
+        generator = built_by(page)
         if target is None:
             left += [_Left(page, record, text, "no file in --source-dir serves or builds this page", generator)
                      for record, text in records.values()]  # fmt: skip
@@ -171,10 +174,10 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
         edited[target] = (original, changed)
         tags += sum(done.values())
     tags += _patch_components(source_dir, left, edited, by_hand)
-    unfound = next((item.generator for item in left if item.generator), None)
     chunks = [_diff(before, after, target.relative_to(root).as_posix())
               for target, (before, after) in edited.items() if after != before]  # fmt: skip
     files = len(chunks)
+    unfound = None if files else next((item.generator for item in left if item.generator), None)  # a wrong folder
     header = ["# AltScout: alt texts for the audited images (<img> tags, Markdown images, components' image tags); "
               "apply it with `git apply`."]
     note = generator_note(built, unfound)
@@ -193,7 +196,7 @@ class _Left:
     record: ImageRecord
     text: str
     why: str
-    generator: str | None = None  # the generator its page says built it, where no file serves or builds the page
+    generator: str | None = None  # what built its page (built_by), where no file serves or builds the page
 
 
 def _patch_components(source_dir: Path, left: list[_Left], edited: dict[Path, tuple[str, str]],
@@ -224,15 +227,26 @@ def _patch_components(source_dir: Path, left: list[_Left], edited: dict[Path, tu
     return tags
 
 
+def built_by(page: PageReport) -> str | None:
+    """What built a page, and how it shows: a static site generator its ``<meta name="generator">`` names, else a
+    framework its images' addresses show (Next.js serves them under ``/_next/``); None: neither."""
+    if BUILD_TOOLS.match(page.generator or ""):
+        return f'{page.generator} (<meta name="generator">)'
+    paths = [urlsplit(record.source).path for record in page.images]
+    return next((f"{name} (its images are under {prefix})" for prefix, name in _FRAMEWORK_PATHS
+                 if any(path.startswith(prefix) for path in paths)), None)  # fmt: skip
+
+
 def generator_note(built: str | None, unfound: str | None) -> str | None:
-    """What to give --source-dir where the pages say a generator built them: the patch of its built HTML does not
-    last (``built``), or no file in the folder serves or builds them (``unfound``)."""
+    """What to give --source-dir where the pages show a generator or framework built them (:func:`built_by`): the
+    patch of its built HTML does not last (``built``), or no file in the folder serves or builds them, and nothing
+    was patched (``unfound``)."""
     if built:
-        return (f"the patched pages say they are built by {built} (<meta name=\"generator\">): the patch edits "
+        return (f"the patched pages say they are built by {built}: the patch edits "
                 "built HTML, which the next build replaces; give --source-dir the project, and AltScout patches "
                 "its Markdown or components")  # fmt: skip
     if unfound:
-        return (f"the audited pages say they are built by {unfound} (<meta name=\"generator\">), and no file in "
+        return (f"the audited pages say they are built by {unfound}, and no file in "
                 "--source-dir serves or builds them; give --source-dir the project, whose Markdown or components "
                 "AltScout patches")  # fmt: skip
     return None

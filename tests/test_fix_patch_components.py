@@ -130,7 +130,7 @@ def test_the_components_that_draw_the_audited_images_get_their_alts(
     )  # what Svelte reads back as the text ({ would start an expression)
     for untouched in ("node_modules/kit/index.jsx", "README.md"):
         assert (project / untouched).read_text(encoding="utf-8") == PROJECT[untouched]
-    assert result.files == 5 and result.tags == 6
+    assert result.files == 5 and result.tags == 6 and result.note is None  # the project: nothing to say
     by_hand = sorted(line[line.index(" http") + 1 :] for line in result.by_hand)  # the image URL on (no selector)
     assert by_hand == [
         f"{fresh_server.url('/_nuxt/photo.Ck3x9aB2.jpg')}: Shop.vue: its alt is an expression (:alt=\"caption\")",
@@ -181,3 +181,27 @@ def test_an_image_on_many_pages_gets_the_words_most_pages_use() -> None:
     css = ImageRecord(source="https://s.example/bg.jpg", found_in=["css"])  # no tag to set
     chosen = texts_by_url([(logo, "Home"), (logo, "Acme, home"), (logo, "Acme, home"), (css, "A field")])
     assert chosen == {logo.source: (logo, "Acme, home")}
+
+
+def test_a_frameworks_built_html_is_said_not_to_last(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    """Next.js writes no <meta name="generator">, but its images' addresses show it built the page: the patch of
+    its exported HTML (out/) says the next build replaces it, and a folder that builds none of the pages says so."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "index.html").write_text(BUILT["/"], encoding="utf-8")
+    fresh_server.add("/", BUILT["/"])
+    for path, (width, _) in IMAGES.items():
+        fresh_server.add(path, make_image(width, 300, "JPEG", seed=width), content_type="image/jpeg")
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    report = run_audit([fresh_server.url("/")], options, CaptionsByWidth(dict(IMAGES.values())))
+    result = write_fix_patch(report, out, tmp_path / "alt.patch")
+    assert result.files == 1 and result.note == (
+        "the patched pages say they are built by Next.js (its images are under /_next/): the patch edits built "
+        "HTML, which the next build replaces; give --source-dir the project, and AltScout patches its Markdown or "
+        "components"
+    )
+    (tmp_path / "elsewhere").mkdir()
+    result = write_fix_patch(report, tmp_path / "elsewhere", tmp_path / "alt.patch")
+    assert result.files == 0 and result.note is not None and result.note.startswith(
+        "the audited pages say they are built by Next.js (its images are under /_next/), and no file in --source-dir"
+    )
