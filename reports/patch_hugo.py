@@ -1,8 +1,12 @@
-"""Hugo's ``figure`` shortcode in a Markdown file, for ``--fix-patch``: its ``alt`` parameter set in place.
+"""Hugo's shortcodes in a Markdown file, for ``--fix-patch``: the ``alt`` parameter of the one that draws an image,
+set in place.
 
 ``{{< figure src="/img/shop.jpg" caption="Our shop" >}}`` builds ``<figure><img src="/img/shop.jpg" alt="…">``;
 its ``alt`` parameter (else its caption) is the image's alt. The parameter is replaced, or added after
-``figure``: ``{{< figure alt="A bakery's shop window" src="/img/shop.jpg" caption="Our shop" >}}``. Hugo reads
+``figure``: ``{{< figure alt="A bakery's shop window" src="/img/shop.jpg" caption="Our shop" >}}``. Any other
+shortcode that names the image in a named parameter (``src``, ``image``, ``img``, ``url``, ``file``, ``path``,
+``source``: a theme's ``{{< img src="…" alt="…" >}}``) and has an ``alt`` parameter gets it set; one with no
+``alt`` is left alone, since what it does with another parameter is its own. Hugo reads
 shortcodes before Markdown, wherever they are, so every one in the file counts; a commented call
 (``{{</* figure … */>}}``, how Hugo's own docs show one) is no call. A quoted value escapes ``"`` as ``\\"``,
 as Hugo reads it; a raw string (`` `…` ``) stays one where the text allows.
@@ -19,29 +23,31 @@ from reports.patch_html import audited_url, eligible
 from scraper.discover import clean_url
 from scraper.urls import resource_url
 
-_FIGURE = re.compile(
-    r"\{\{(?P<open>[<%])-?\s*figure\s(?P<params>(?:\"(?:\\.|[^\"\\])*\"|`[^`]*`|[^\"`>%])*?)\s*-?(?P<close>[>%])\}\}"
+_SHORTCODE = re.compile(
+    r"\{\{(?P<open>[<%])-?\s*(?P<name>[\w./-]+)\s(?P<params>(?:\"(?:\\.|[^\"\\])*\"|`[^`]*`|[^\"`>%])*?)\s*-?(?P<close>[>%])\}\}"
 )
+IMAGE_PARAMS = ("src", "image", "img", "url", "file", "path", "source")  # where a shortcode or include names its image
 _PARAM = re.compile(r"(?P<name>\w+)\s*=\s*(?:\"(?P<dq>(?:\\.|[^\"\\])*)\"|`(?P<raw>[^`]*)`|(?P<bare>[^\s\"`]+))")
 
 
 def patched_figures(
     text: str, bases: tuple[str, ...], records: dict[str, tuple[ImageRecord, str]]
 ) -> tuple[str, dict[str, int]]:
-    """``text`` with the ``alt`` of every ``figure`` call whose ``src`` is an audited image with a text set;
-    how many calls of each image URL changed."""
+    """``text`` with the ``alt`` of every shortcode call that draws an audited image with a text set (see the
+    module); how many calls of each image URL changed."""
     done: dict[str, int] = defaultdict(int)
     out: list[str] = []
     last = 0
-    for call in _FIGURE.finditer(text):
+    for call in _SHORTCODE.finditer(text):
         if call.group("open") != {">": "<", "%": "%"}[call.group("close")]:
             continue
         params = {match.group("name").lower(): match for match in _PARAM.finditer(call.group("params"))}
-        src = params.get("src")
+        figure = call.group("name") == "figure"
+        src = params.get("src") if figure else next((params[name] for name in IMAGE_PARAMS if name in params), None)
         url = source_or_copy(_value(src), bases, records) if src else None
-        if url is None:
-            continue
         alt = params.get("alt")
+        if url is None or (alt is None and not figure):
+            continue
         value = records[url][1]
         start = call.start("params")
         if alt is None:

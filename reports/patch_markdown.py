@@ -42,6 +42,7 @@ from markdown_it.token import Token
 from records import ImageRecord
 from reports.patch_html import patched_html
 from reports.patch_hugo import patched_figures, source_or_copy
+from reports.patch_liquid import patched_includes
 from scraper.urls import resource_url
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
@@ -267,7 +268,8 @@ def patched_markdown(
         lines[first:last] = [block]
     head, rest = "".join(lines[:skipped]), "".join(lines[skipped:])
     rest, by_figures = patched_figures(rest, (page_url, folder_url), records)
-    for url, count in by_figures.items():
+    rest, by_includes = patched_includes(rest, (page_url, folder_url), records)
+    for url, count in [*by_figures.items(), *by_includes.items()]:
         done[url] += count
     return head + rest, dict(done)
 

@@ -299,7 +299,7 @@ def test_a_site_built_from_markdown_gets_a_patch_of_its_markdown(fresh_server: F
                 ), (image.source, image.alt, image.alt_issues)
 
 
-def test_hugos_figure_shortcode_gets_an_alt_parameter() -> None:
+def test_hugos_shortcodes_get_their_alt_parameter() -> None:
     texts = {"http://h/img/a.jpg": 'A "quoted" sign', "http://h/post/b.jpg": "A cake", "http://h/img/c.jpg": "A shop"}
     records = {url: (record(url), text) for url, text in texts.items()}
     text = """{{< figure src="/img/a.jpg" caption="Our sign" >}}
@@ -307,18 +307,51 @@ def test_hugos_figure_shortcode_gets_an_alt_parameter() -> None:
 {{< figure alt="IMG_1.jpg" src="/img/c.jpg" >}}
 How to write one: {{</* figure src="/img/a.jpg" */>}}
 {{< figure src="/img/other.jpg" >}}
+{{< theme/img class="wide" image="/img/c.jpg" alt="" >}}
+{{< gallery src="/img/a.jpg" >}}
 """
     changed, done = patched_figures(text, ("http://h/post/", "http://h/"), records)
-    assert done == {"http://h/img/a.jpg": 1, "http://h/post/b.jpg": 1, "http://h/img/c.jpg": 1}
+    assert done == {"http://h/img/a.jpg": 1, "http://h/post/b.jpg": 1, "http://h/img/c.jpg": 2}
     assert changed.splitlines() == [
         '{{< figure alt="A \\"quoted\\" sign" src="/img/a.jpg" caption="Our sign" >}}',
         "{{% figure src=b.jpg alt=`A cake` %}}",
         '{{< figure alt="A shop" src="/img/c.jpg" >}}',
         'How to write one: {{</* figure src="/img/a.jpg" */>}}',
         '{{< figure src="/img/other.jpg" >}}',
+        '{{< theme/img class="wide" image="/img/c.jpg" alt="A shop" >}}',  # a theme's shortcode with an alt
+        '{{< gallery src="/img/a.jpg" >}}',  # none: what it does with another parameter is its own
     ]
     built = FIGURE.sub(figure, changed.splitlines()[0])  # as Hugo reads it: the text, quotes and all
     assert built == '<figure><img src="/img/a.jpg" alt="A &quot;quoted&quot; sign"></figure>'
+
+
+def test_a_liquid_include_gets_its_alt_parameter() -> None:
+    """Jekyll's and Eleventy's includes hand the alt to a template: set where the include names the image and has
+    an alt parameter, in quotes the text does not hold (Liquid strings have no escapes)."""
+    texts = {"http://h/img/a.jpg": "A bakery's sign", "http://h/post/b.jpg": 'A "cake"', "http://h/img/c.jpg": "A shop",
+             "http://h/img/d.jpg": "It's \"both\""}  # fmt: skip
+    records = {url: (record(url), text) for url, text in texts.items()}
+    text = """{% include image.html src="/img/a.jpg" alt="IMG_1.jpg" caption="Our sign" %}
+{%- render 'image', image: 'b.jpg', alt: '' -%}
+{% include figure.html url="/img/c.jpg" %}
+{% include image.html src=page.hero alt="old" %}
+{% include image.html src="{{ site.baseurl }}/img/a.jpg" alt="old" %}
+{% include image.html src="/img/c.jpg" alt=page.title %}
+{% include image.html src="/img/d.jpg" alt="old" %}
+{% raw %}{% include image.html src="/img/a.jpg" alt="shown in the docs" %}{% endraw %}
+"""
+    changed, done = patched_markdown(text, "http://h/post/", "http://h/post/", records)
+    assert done == {"http://h/img/a.jpg": 1, "http://h/post/b.jpg": 1}
+    assert changed.splitlines() == [
+        """{% include image.html src="/img/a.jpg" alt="A bakery's sign" caption="Our sign" %}""",
+        """{%- render 'image', image: 'b.jpg', alt: 'A "cake"' -%}""",
+        '{% include figure.html url="/img/c.jpg" %}',  # no alt parameter: its template's own
+        '{% include image.html src=page.hero alt="old" %}',  # a variable
+        '{% include image.html src="{{ site.baseurl }}/img/a.jpg" alt="old" %}',  # an expression
+        "{% include image.html src=\"/img/c.jpg\" alt=page.title %}",  # the alt is a variable
+        '{% include image.html src="/img/d.jpg" alt="old" %}',  # both quotes: no Liquid string holds it
+        '{% raw %}{% include image.html src="/img/a.jpg" alt="shown in the docs" %}{% endraw %}',
+    ]
 
 
 def test_a_patch_of_a_generators_built_html_says_it_will_not_last(
