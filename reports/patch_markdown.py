@@ -19,8 +19,8 @@ label, and only the label's bytes change: ``![old](shoe.jpg "title")`` becomes `
 ``![old]`` and ``![old][]`` (whose label is also the reference) become ``![New text][old]``. An image's address
 matches an audited image resolved against the page's URL, or against the file's own folder (MkDocs rewrites a
 relative image link from the file to the page). The text is escaped for Markdown (``\\*``, ``\\[``, ``&amp;``),
-so what a reader sees is the text. Raw ``<img>`` tags in the Markdown are patched as in HTML files, and Hugo's
-``figure`` shortcodes by :mod:`reports.patch_hugo`.
+so what a reader sees is the text. Raw ``<img>`` tags in the Markdown are patched as in HTML files, Hugo's
+shortcodes by :mod:`reports.patch_hugo`, and Liquid includes by :mod:`reports.patch_liquid`.
 """
 
 from __future__ import annotations
