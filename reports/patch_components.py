@@ -19,7 +19,8 @@ An image optimiser's address stands for the image it serves (``/_next/image?url=
 Astro's ``/_image?href=…``, Nuxt's ``/_ipx/MODIFIERS/PATH``). Only the ``alt`` value changes: ``alt="…"`` and
 ``alt={"…"}`` get the text as a string (``&quot;``, ``&amp;`` and ``&#123;`` where needed, which JSX, Astro, Vue
 and Svelte all decode), a tag with no ``alt`` gets one; an ``alt`` written as an expression (``alt={post.title}``,
-Vue's ``:alt``) is left to a person, as is a tag whose ``src`` is an expression (``src={product.image}``).
+Vue's ``:alt``, Angular's ``[alt]``) is left to a person, as is a tag whose ``src`` is an expression
+(``src={product.image}``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ COMPONENT_BYTES = 1 << 20  # a larger file is a bundle, not a component
 _IMAGE_MODULES = ("next/image", "next/legacy/image", "astro:assets", "gatsby-plugin-image", "@unpic/")
 _IMAGE_TAGS = {"img", "Image", "Picture", "NuxtImg", "NuxtPicture", "nuxt-img", "nuxt-picture", "StaticImage",
                "enhanced:img"}  # fmt: skip
+_BOUND_ALT = (":alt", "v-bind:alt", "[alt]", "[attr.alt]")  # Vue's and Angular's bindings: an expression
 _IMPORT = re.compile(r"""import\s+(?:(\w+)\s*,?\s*)?(?:\{([^}]*)\}\s*)?from\s*["']([^"']+)["']""")
 # comments: HTML's, JavaScript's and JSX's ({/* … */}), and a line's (not the // of a URL or a string)
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)|/\*.*?(?:\*/|\Z)|(?<![:\w\"'`/])//[^\n]*", re.DOTALL)
@@ -122,7 +124,7 @@ def patched_component(
         if not urls:
             continue
         alt = attrs.get("alt")
-        dynamic = next((attrs[name] for name in (":alt", "v-bind:alt") if name in attrs), None)
+        dynamic = next((attrs[name] for name in _BOUND_ALT if name in attrs), None)
         if dynamic is not None or (alt is not None and alt.kind == "expression" and _literal(alt.value) is None):
             written = (dynamic or alt).name + "=" + text[(dynamic or alt).value_start : (dynamic or alt).value_end]
             by_hand.update(dict.fromkeys(urls, f"its alt is an expression ({' '.join(written.split())})"))

@@ -160,9 +160,10 @@ import hero from "../assets/hero.png";
 <img src="./team-members.jpg" />
 <img src="@/assets/vase.png" />
 <img src="./hero.gif" />
+<img src="~/img/team-members.jpg" [alt]="team.caption" />
 <img src={`/img/team-members.jpg`} alt={"Old"} />
 """
-    out, done, _ = patched_component(source, ComponentImages(records))
+    out, done, by_hand = patched_component(source, ComponentImages(records))
     assert out.splitlines()[2:] == [
         '<img alt="A" src={shoe.src} />',  # jpeg is jpg
         '<img src={hero} alt="B"/>',  # an alt with no value
@@ -170,10 +171,12 @@ import hero from "../assets/hero.png";
         '<img alt="C" src="./team-members.jpg" />',
         '<img alt="D" src="@/assets/vase.png" />',
         '<img src="./hero.gif" />',  # another type
+        '<img src="~/img/team-members.jpg" [alt]="team.caption" />',  # Angular's binding: an expression
         '<img src={`/img/team-members.jpg`} alt="C" />',  # a literal in braces, replaced by a string
     ]
     shoe, hero, team, vase, _, shoe_640 = urls
     assert done == {shoe: 1, shoe_640: 0, hero: 1, team: 2, vase: 1}  # one tag for both widths of the shoe
+    assert by_hand == {team: 'its alt is an expression ([alt]="team.caption")'}
 
 
 def test_an_image_on_many_pages_gets_the_words_most_pages_use() -> None:
