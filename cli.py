@@ -172,7 +172,7 @@ def preflight(args: argparse.Namespace) -> Plan:
     if args.source_dir and not Path(args.source_dir).is_dir():
         what = "is a file, not a folder" if Path(args.source_dir).exists() else "there is no such folder"
         raise InputError(f"--source-dir {args.source_dir}: {what}",
-                         {CLI: "give the folder the site is served from, or its project (Hugo, Jekyll)"})  # fmt: skip
+                         {CLI: "give the folder the site is served from, or its project (Hugo, Next.js)"})  # fmt: skip
     unstreamed = [fmt.flag for name, fmt in FORMATS.items() if name not in STREAMED and getattr(args, name)]
     unstreamed += ["--fix-patch"] if args.fix_patch else []
     if args.shard_dir and unstreamed:
@@ -195,9 +195,10 @@ def preflight(args: argparse.Namespace) -> Plan:
             folder(Path(path), flag)
     outputs = [(fmt.flag, getattr(args, fmt.name)) for fmt in FORMATS.values()] + [("--fix-patch", args.fix_patch)]
     standard_output(outputs, bool(args.shard_dir), sys.stdout.isatty())
+    names = {fmt.flag: fmt.file_name for fmt in FORMATS.values()} | {"--fix-patch": "alt.patch"}
     for flag, path in [] if args.shard_dir else outputs:
         if path:
-            writable(Path(path), flag, stdout_ok=True)
+            writable(Path(path), flag, stdout_ok=True, example=names[flag])
     for flag, path in (("--rename-plan", args.rename_plan), ("--state", args.state)):
         if path:
             writable(Path(path), flag)
@@ -362,7 +363,8 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
     if plan.decisions is not None:
         apply_review(report, plan.decisions, args)
     written, failures = write_reports(report, args)
-    written += rename_plan(report, args) + fix_patch(report, args)
+    patched, unpatched = fix_patch(report, args)
+    written += rename_plan(report, args) + patched
     held_notice(report, args)
     blank_exports(report, args)
     summary = report.summary()
@@ -391,10 +393,10 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
             f"{counts['persisting']} persisting, {counts['not_comparable']} not comparable",
             file=sys.stderr,
         )
-    for failure in failures:
-        again = " (rerun with --reports-only to write it from the state)" if args.state else ""
-        print(f"altscout: error: {failure.sentence(CLI)}{again}", file=sys.stderr)
-    if failures:
+    again = " (rerun with --reports-only to write it from the state)" if args.state else ""
+    for sentence in [failure.sentence(CLI) for failure in failures] + ([unpatched] if unpatched else []):
+        print(f"altscout: error: {sentence}{again}", file=sys.stderr)
+    if failures or unpatched:
         return EXIT_REPORTS
     if gate(summary, report.comparison, args):
         name_offenders(report, args)
@@ -403,17 +405,21 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
     return EXIT_PAGES_FAILED if summary["pages_failed"] or nothing else EXIT_OK
 
 
-def fix_patch(report: AuditReport, args: argparse.Namespace) -> list[Path]:
-    """--fix-patch: the suggested alt texts as a patch of --source-dir's HTML, Markdown or component files."""
+def fix_patch(report: AuditReport, args: argparse.Namespace) -> tuple[list[Path], str | None]:
+    """--fix-patch: the suggested alt texts as a patch of --source-dir's HTML, Markdown or component files; the
+    patch written, or the sentence that says why it was not (the other reports are written all the same)."""
     if not args.fix_patch:
-        return []
+        return [], None
     source, target = Path(args.source_dir), Path(args.fix_patch)
-    if target == STDOUT:  # `--fix-patch - | git apply`
-        results = []
-        copy_to_stdout(lambda part: results.append(write_fix_patch(report, source, part)), "alt.patch")
-        result = results[0]
-    else:
-        result = write_fix_patch(report, source, target)
+    try:
+        if target == STDOUT:  # `--fix-patch - | git apply`
+            results = []
+            copy_to_stdout(lambda part: results.append(write_fix_patch(report, source, part)), "alt.patch")
+            result = results[0]
+        else:
+            result = write_fix_patch(report, source, target)
+    except OSError as exc:  # the disk filled, a folder went away: one sentence, and the exit code says so
+        return [], f"--fix-patch {target} was not written: {exc.strerror or exc}"
     if not args.quiet:
         apply = "" if target == STDOUT or not result.files else f"; apply it: {apply_command(source, target)}"
         print(f"altscout: fix patch: alt text for {result.tags} image(s) in {result.files} file(s), "
@@ -421,7 +427,7 @@ def fix_patch(report: AuditReport, args: argparse.Namespace) -> list[Path]:
               f"{shown(target)}{apply}", file=sys.stderr)  # fmt: skip
     if result.note:  # even with --quiet: the patch would not last, or patches nothing
         print(f"altscout: --fix-patch: {result.note}", file=sys.stderr)
-    return [target]
+    return [target], None
 
 
 def rename_plan(report: AuditReport, args: argparse.Namespace) -> list[Path]:

@@ -178,16 +178,16 @@ def processes_here(processes: int | None) -> None:
 FILE_EXAMPLES = {"--state": "audit.db", "--rename-plan": "renames.csv"}  # a file name for a flag given a folder
 
 
-def writable(path: Path, flag: str, stdout_ok: bool = False) -> None:
+def writable(path: Path, flag: str, stdout_ok: bool = False, example: str | None = None) -> None:
     """A report path that can be created and written: refused now, not after an hour of crawling; ``-``
-    (standard output, see :func:`standard_output`) where ``stdout_ok``."""
+    (standard output, see :func:`standard_output`) where ``stdout_ok``. ``example``: a file name for the flag."""
     if str(path) == "-":
         if stdout_ok:
             return
         raise InputError(f"{flag} needs a file name: standard output (-) is for reports")
     where = f"{flag} {path}"
     if path.is_dir():
-        example = FILE_EXAMPLES.get(flag, "report")
+        example = example or FILE_EXAMPLES.get(flag, "report")
         raise InputError(f"{where} is a folder", {CLI: f"give a file name for {flag}, e.g. {path / example}"})
     _can_create(path.parent, where, flag)
     if path.exists() and not os.access(path, os.W_OK):

@@ -184,6 +184,7 @@ def write_fix_patch(report: AuditReport, source_dir: Path, path: Path) -> PatchR
     header += [f"# note: {note}"] if note else []
     header += [f"# apply by hand: {line}" for line in by_hand]
     header += [f"# held for review (accept it with --decisions): {line}" for line in waiting]
+    path.parent.mkdir(parents=True, exist_ok=True)  # as for every report: the folders it names are made
     path.write_bytes(("\n".join(header) + "\n" + "".join(chunks)).encode("utf-8", errors="surrogateescape"))
     return PatchResult(files, tags, by_hand, waiting, root, note)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import CaptionsByWidth, FixtureServer, make_image
 
+import cli
 from options import AuditOptions
 from pipeline import run_audit
 from records import AuditReport
@@ -271,3 +272,23 @@ def test_in_a_git_repository_the_patch_names_files_from_its_top(fresh_server: Fi
     assert 'alt="A pair of brown leather shoes' in (folder / "index.html").read_text(encoding="utf-8")
     assert "alt='A blue vase on a shelf'" in (folder / "index.html").read_text(encoding="utf-8")
     assert "alt=" in (folder / "about" / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_patch_that_cannot_be_written_is_one_sentence(
+    fresh_server: FixtureServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The patch's folders are made as every report's are; a write that fails at the end (a full disk) is one
+    sentence and exit code 4, after the other reports are written, not a traceback."""
+    folder = site_folder(tmp_path)
+    urls = serve(fresh_server, folder)[:1]
+    common = [*urls, "--allow-private", "--render", "never", "--dry-run", "--source-dir", str(folder),
+              "--out", str(tmp_path / "c.txt"), "--quiet"]  # fmt: skip
+    assert cli.main([*common, "--fix-patch", str(tmp_path / "new" / "folder" / "alt.patch")]) == 0
+    assert (tmp_path / "new" / "folder" / "alt.patch").read_text(encoding="utf-8").startswith("# AltScout")
+    capsys.readouterr()
+    assert cli.main([*common, "--fix-patch", "/dev/full", "--json", str(tmp_path / "r.json")]) == 4
+    said = capsys.readouterr().err.strip()
+    assert said == "altscout: error: --fix-patch /dev/full was not written: No space left on device"
+    assert (tmp_path / "r.json").exists()
+    assert cli.main([*common, "--fix-patch", str(tmp_path)]) == 2  # a folder: the example is a patch's name
+    assert f"give a file name for --fix-patch, e.g. {tmp_path}/alt.patch" in capsys.readouterr().err
