@@ -144,6 +144,13 @@ while (count($args) >= 2) {
 }
 WP_CLI::success("alt text of $done attachment(s)");
 """
+# before any change, one sentence where the script cannot work: no WP-CLI, or no WordPress where it runs
+_PREFLIGHT = [
+    "command -v wp >/dev/null 2>&1 || { echo \"$0: WP-CLI (wp) is not installed here: see https://wp-cli.org, or run"
+    " this where it manages the site\" >&2; exit 1; }",
+    "wp core is-installed >/dev/null 2>&1 || { echo \"$0: wp finds no WordPress here: run this in the site's folder"
+    " (where wp-config.php is), or set its path in wp-cli.yml\" >&2; exit 1; }",
+]
 _WORDPRESS = re.compile(r"WordPress(?![A-Za-z])", re.IGNORECASE)
 _BATCH = 100  # pages or attachments per `wp eval-file` (WordPress loads once a call; a command line stays short)
 
@@ -159,6 +166,7 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
         "# each post's HTML holds (copied when the image was inserted; a revision keeps the old content).",
         "# Each alt text follows 'alt=', so that WP-CLI never reads one as an option of its own (--exec=…).",
         "set -e",
+        *_PREFLIGHT,
         *_shell_function("set_post_alts", SET_POST_ALTS),
         *_shell_function("set_attachment_alts", SET_ATTACHMENT_ALTS),
     ]

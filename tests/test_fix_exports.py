@@ -145,10 +145,34 @@ def test_the_wp_cli_script_runs_nothing_but_wp(report: AuditReport, tmp_path: Pa
     featured = post.replace("/blog/post", "/wp-content/uploads/2024/team-1024x768.jpg")  # by its address, no query
     alts = ["42", "alt=" + suggestions[42], "7", "alt=" + suggestions[7], featured, "alt=Three bakers in a kitchen"]
     assert made == [
+        [["core", "is-installed"], None],  # before any change: is there a WordPress here
         [["eval-file", "-", *alts], SET_ATTACHMENT_ALTS],  # by ID; a featured image (no ID) by its address
         [["eval-file", "-", post, "3", *alts], SET_POST_ALTS],  # the post's copies: by ID, by address where none
     ]
     assert "$(touch PWNED)" in suggestions[42] and "café" in suggestions[42].lower()  # the text as it is
+
+
+def test_the_script_says_in_one_sentence_where_it_cannot_work(report: AuditReport, tmp_path: Path) -> None:
+    """Run where WP-CLI is missing, or where it finds no WordPress, the script changes nothing and says why."""
+    script = write_atomically(FORMATS["wp_cli"], report, tmp_path / "alt-text.sh")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("sh", "cat"):  # what the script may run besides wp
+        (bin_dir / name).symlink_to(shutil.which(name) or name)
+    alone = {"PATH": str(bin_dir)}
+    run = subprocess.run(["sh", str(script)], cwd=tmp_path, env=alone, capture_output=True, text=True, timeout=30)
+    assert run.returncode == 1 and run.stderr == (
+        f"{script}: WP-CLI (wp) is not installed here: see https://wp-cli.org, or run this where it manages the site\n"
+    )
+    calls = tmp_path / "calls"
+    (bin_dir / "wp").write_text(f'#!/bin/sh\necho "$*" >> {calls}\n[ "$1" != core ]\n')  # no WordPress here
+    (bin_dir / "wp").chmod(0o755)
+    run = subprocess.run(["sh", str(script)], cwd=tmp_path, env=alone, capture_output=True, text=True, timeout=30)
+    assert run.returncode == 1 and run.stderr == (
+        f"{script}: wp finds no WordPress here: run this in the site's folder (where wp-config.php is), or set its "
+        "path in wp-cli.yml\n"
+    )
+    assert calls.read_text() == "core is-installed\n"  # and nothing else
 
 
 # What the PHP that `wp eval-file -` runs needs of WordPress and WP-CLI, for a test: posts by URL in a JSON file,
@@ -256,7 +280,8 @@ def test_the_script_sets_every_text_through_wp_cli_even_one_that_reads_as_its_op
     wordpress_php(tmp_path, [], posts, "<?php")  # writes wordpress.php, the stubs (or skips without php)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "wp").write_text(f'#!/bin/sh\nshift 2\nexec php {tmp_path / "wordpress.php"} "$@"\n')  # eval-file -
+    (bin_dir / "wp").write_text(f'#!/bin/sh\n[ "$1" = core ] && exit 0\nshift 2\n'
+                                f'exec php {tmp_path / "wordpress.php"} "$@"\n')  # core is-installed; eval-file -
     (bin_dir / "wp").chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "WP_POSTS": str(posts)}
     run = subprocess.run(["sh", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
