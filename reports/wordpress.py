@@ -18,10 +18,11 @@ classic editor). Setting the first changes no page already published, so the scr
   are WordPress's (:func:`on_wordpress`). A page that is no single post or page (an archive, the blog's home) is
   said and skipped.
 
-Each call loads WordPress once for up to 100 attachments or pages. Every value reaches ``wp`` as an
-argument quoted for the shell (:func:`shlex.quote`), and the PHP reads them from ``$args``, so no alt text can run
-a command or code; each text follows ``alt=``, since WP-CLI reads any argument that starts with ``--`` as an option
-of its own, and ``--exec=…`` runs PHP.
+Before any change the script checks that ``wp`` is there and finds WordPress (``wp core is-installed``), else it
+says so in one sentence. Each call loads WordPress once for up to 100 attachments or pages. Every value reaches
+``wp`` as an argument quoted for the shell (:func:`shlex.quote`), and the PHP reads them from ``$args``, so no alt
+text can run a command or code; each text follows ``alt=``, since WP-CLI reads any argument that starts with ``--``
+as an option of its own, and ``--exec=…`` runs PHP.
 """
 
 from __future__ import annotations
