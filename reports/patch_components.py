@@ -52,7 +52,7 @@ _IMPORT = re.compile(r"""import\s+(?:(\w+)\s*,?\s*)?(?:\{([^}]*)\}\s*)?from\s*["
 # comments: HTML's, JavaScript's and JSX's ({/* … */}), and a line's (not the // of a URL or a string)
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)|/\*.*?(?:\*/|\Z)|(?<![:\w\"'`/])//[^\n]*", re.DOTALL)
 _TAG_START = re.compile(r"<([A-Za-z][\w:.-]*)(?=[\s/>])")
-_NAME = re.compile(r"[^\s=/>{}\"']+")
+_NAME = re.compile(r"[^\s=/>{}\"'<]+")  # a "<" in a name: the tag never closed
 _BARE = re.compile(r"[^\s>]+")
 _IDENTIFIER = re.compile(r"\s*([A-Za-z_$][\w$]*)(?:\.src)?\s*")
 _STRING = re.compile(r"""\s*(?:"([^"\\]*)"|'([^'\\]*)'|`([^`\\$]*)`)\s*""")
