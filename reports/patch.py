@@ -26,7 +26,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,7 @@ from reports.patch_components import (
     texts_by_url,
 )
 from reports.patch_html import is_utf8, patched_html
+from reports.patch_locales import Translation, for_language, locale_files, set_translation
 from reports.patch_markdown import MarkdownPages, is_markdown, patched_markdown
 
 # <meta name="generator"> of a static site generator: its pages are built from sources the patch should change
@@ -202,12 +203,14 @@ class _Left:
 
 def _patch_components(source_dir: Path, left: list[_Left], edited: dict[Path, tuple[str, str]],
                       by_hand: list[str]) -> int:  # fmt: skip
-    """Set the alt of the images ``left`` in the project's component files (:mod:`reports.patch_components`), into
-    ``edited``; the images still left are added to ``by_hand``, with why; ``left`` keeps those. How many tags."""
+    """Set the alt of the images ``left`` in the project's component files (:mod:`reports.patch_components`), and
+    the translated ones in its locale files (:mod:`reports.patch_locales`), into ``edited``; the images still left
+    are added to ``by_hand``, with why; ``left`` keeps those. How many tags and translations were set."""
     records = texts_by_url((item.record, item.text) for item in left)
     images = ComponentImages(records)
     done: set[str] = set()
     expressions: dict[str, str] = {}  # an image -> where its tag's alt is an expression
+    translated: list[tuple[list[str], Translation]] = []
     tags = 0
     for path in component_files(source_dir.resolve()) if records else ():
         try:
@@ -217,15 +220,37 @@ def _patch_components(source_dir: Path, left: list[_Left], edited: dict[Path, tu
         if len(raw) > COMPONENT_BYTES or b"<" not in raw:
             continue
         original, text = edited.get(path) or (raw.decode("utf-8", errors="surrogateescape"),) * 2
-        changed, found, dynamic = patched_component(text, images, ascii_only=not is_utf8(raw))
+        changed, found, dynamic = patched_component(text, images, not is_utf8(raw), translated)
         expressions.update({url: f"{path.name}: {why}" for url, why in dynamic.items()})
         if found:
             edited[path] = (original, changed)
             done.update(found)
             tags += sum(found.values())
-    left[:] = [item for item in left if item.record.source not in done]
+    set_in_locales = _patch_locales(source_dir, left, translated, edited)
+    tags += len(set_in_locales)
+    left[:] = [item for item in left if item.record.source not in done
+               and (item.record.source, item.page.lang) not in set_in_locales]  # fmt: skip
     by_hand.extend(_by_hand(item.page, item.record, expressions.get(item.record.source, item.why)) for item in left)
     return tags
+
+
+def _patch_locales(source_dir: Path, left: list[_Left], translated: list[tuple[list[str], Translation]],
+                   edited: dict[Path, tuple[str, str]]) -> set[tuple[str, str | None]]:  # fmt: skip
+    """Set each translated alt in the locale file of each language its pages are in, in the words most of those
+    pages use; the (image, language) pairs set."""
+    if not translated:
+        return set()
+    files = locale_files(source_dir.resolve())
+    words: dict[tuple[str, str | None], Counter[str]] = defaultdict(Counter)
+    for item in left:
+        words[(item.record.source, item.page.lang)][item.text] += 1
+    set_in: set[tuple[str, str | None]] = set()
+    for urls, asked in translated:
+        for language in dict.fromkeys(lang for url, lang in words if url in urls):
+            counts = sum((words[(url, language)] for url in urls), Counter())
+            if set_translation(for_language(files, language), asked, counts.most_common(1)[0][0], edited):
+                set_in.update((url, language) for url in urls)
+    return set_in
 
 
 def built_by(page: PageReport) -> str | None:

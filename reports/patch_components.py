@@ -36,6 +36,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from records import ImageRecord
 from reports.patch_html import eligible
+from reports.patch_locales import Translation, translation
 from scraper.urls import resource_url
 
 COMPONENT_SUFFIXES = (".jsx", ".tsx", ".js", ".mjs", ".astro", ".vue", ".svelte", ".mdx")
@@ -102,11 +103,15 @@ def texts_by_url(wanted: Iterable[tuple[ImageRecord, str]]) -> dict[str, tuple[I
 
 
 def patched_component(
-    text: str, index: ComponentImages, ascii_only: bool = False
+    text: str,
+    index: ComponentImages,
+    ascii_only: bool = False,
+    translated: list[tuple[list[str], Translation]] | None = None,
 ) -> tuple[str, dict[str, int], dict[str, str]]:
     """``text`` with the alt of every matching image tag set; how many tags of each image URL changed; and the
     images whose tag was found but is left to a person, with why. ``ascii_only``: a file not in UTF-8 gets non-ASCII
-    text as character references."""
+    text as character references. ``translated`` gets the images whose alt is a translation (``t("hero.alt")``),
+    for :mod:`reports.patch_locales` (they are in the images left to a person until a locale file is set)."""
     imports, image_tags = _imports(text)
     done: dict[str, int] = defaultdict(int)
     by_hand: dict[str, str] = {}
@@ -126,8 +131,12 @@ def patched_component(
         alt = attrs.get("alt")
         dynamic = next((attrs[name] for name in _BOUND_ALT if name in attrs), None)
         if dynamic is not None or (alt is not None and alt.kind == "expression" and _literal(alt.value) is None):
-            written = (dynamic or alt).name + "=" + text[(dynamic or alt).value_start : (dynamic or alt).value_end]
+            expression = dynamic or alt
+            written = expression.name + "=" + text[expression.value_start : expression.value_end]
             by_hand.update(dict.fromkeys(urls, f"its alt is an expression ({' '.join(written.split())})"))
+            asked = translation(expression.value, text, tag.start())
+            if asked is not None and translated is not None:
+                translated.append((urls, asked))
             continue
         words = Counter(index.records[url][1] for url in urls).most_common(1)[0][0]  # the first's on a tie
         value = _quoted(words, parsed)

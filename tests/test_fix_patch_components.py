@@ -4,6 +4,7 @@ project's components that draw those images, found by what their ``src`` names."
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import subprocess
@@ -16,6 +17,7 @@ from pipeline import run_audit
 from records import ImageRecord
 from reports.patch import write_fix_patch
 from reports.patch_components import ComponentImages, patched_component, texts_by_url
+from reports.patch_locales import LocaleFile, Translation, for_language, translation, value_span
 
 PROJECT = {
     "app/page.tsx": """import Image from "next/image";
@@ -242,3 +244,82 @@ def test_generated_components_change_in_their_alts_alone() -> None:
         assert patched_component(once, images)[0] == once, text
         changed += once != text
     assert changed > 400  # most files hold a tag to set
+
+
+LOCALIZED = {
+    "package.json": '{"dependencies": {"next": "15.0.0", "next-intl": "4.0.0"}}\n',
+    "app/[locale]/page.tsx": """import Image from "next/image";
+import { useTranslations } from "next-intl";
+import hero from "./hero.jpg";
+
+export default function Home() {
+  const t = useTranslations("Home");
+  return <main><Image src={hero} alt={t("hero.alt")} /><Team /></main>;
+}
+""",
+    "components/Team.jsx": """import { useTranslation } from "react-i18next";
+
+export function Team() {
+  const { t } = useTranslation("about");
+  return <img src="/team.jpg" alt={t('team')} />;
+}
+""",
+    "messages/en.json": '{\n  "Home": {\n    "title": "Welcome",\n    "hero": {"alt": "IMG_2024.jpg"}\n  }\n}\n',
+    "messages/de.json": '{\n  "Home": {\n    "title": "Willkommen",\n    "hero": {"alt": "IMG_2024.jpg"}\n  }\n}\n',
+    "public/locales/en/about.json": '{"team": "IMG_7.jpg", "other": ["a", {"team": "not this one"}]}\n',
+    "public/locales/de/about.json": '{"team": "IMG_7.jpg"}\n',
+}
+
+
+def test_a_translated_alt_is_set_in_each_languages_locale_file(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    """alt={t("hero.alt")} under useTranslations("Home") is messages/<lang>.json's Home.hero.alt (next-intl);
+    alt={t('team')} under useTranslation("about") is public/locales/<lang>/about.json's team (i18next). Each
+    language's file gets its pages' words; only the strings change."""
+    project = tmp_path / "project"
+    for name, text in LOCALIZED.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text, encoding="utf-8")
+    for lang, path in (("en", "/en/"), ("de-DE", "/de/")):
+        fresh_server.add(path, f"""<html lang="{lang}"><body><main>
+<img alt="IMG_2024.jpg" src="/_next/image?url=%2F_next%2Fstatic%2Fmedia%2Fhero.3f2a1b9c.jpg&amp;w=1080&amp;q=75">
+<img src="/team.jpg" alt="IMG_7.jpg"></main></body></html>""")
+    fresh_server.add("/_next/image", make_image(401, 300, "JPEG", seed=401), content_type="image/jpeg")
+    fresh_server.add("/team.jpg", make_image(402, 300, "JPEG", seed=402), content_type="image/jpeg")
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    captions = {401: "a loaf of bread on a wooden table", 402: "three bakers in a kitchen"}
+    report = run_audit([fresh_server.url("/en/"), fresh_server.url("/de/")], options, CaptionsByWidth(captions))
+    german = {"bread": 'Ein "Laib" Brot auf einem Holztisch', "bakers": "Drei Bäcker in einer Küche"}
+    for record in report.pages[1].images:  # as --lang auto words them
+        record.suggested_alt = german["bread" if "hero" in record.source else "bakers"]
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    result = write_fix_patch(report, project, tmp_path / "alt.patch")
+    subprocess.run(["git", "-C", str(project), "apply", str(tmp_path / "alt.patch")], check=True, capture_output=True)
+    assert result.files == 4 and result.by_hand == [] and result.tags == 4
+    read = {name: (project / name).read_text(encoding="utf-8") for name in LOCALIZED}
+    assert read["messages/en.json"] == LOCALIZED["messages/en.json"].replace(
+        '"alt": "IMG_2024.jpg"', '"alt": "A loaf of bread on a wooden table"')
+    assert read["messages/de.json"] == LOCALIZED["messages/de.json"].replace(
+        '"alt": "IMG_2024.jpg"', '"alt": "Ein \\"Laib\\" Brot auf einem Holztisch"')
+    assert read["public/locales/en/about.json"] == LOCALIZED["public/locales/en/about.json"].replace(
+        '"team": "IMG_7.jpg"', '"team": "Three bakers in a kitchen"')  # not the "team" inside "other"
+    assert json.loads(read["public/locales/de/about.json"]) == {"team": "Drei Bäcker in einer Küche"}
+    for component in ("app/[locale]/page.tsx", "components/Team.jsx"):
+        assert read[component] == LOCALIZED[component]
+
+
+def test_which_key_and_file_a_translation_is() -> None:
+    text = 'const t = useTranslations("Shop");\n<img alt={t("a")} />\nconst { t: u } = useTranslation(["home", "x"]);\n'
+    assert translation('t("hero.alt")', text, text.index("<img")) == Translation("hero.alt", "Shop", None)
+    assert translation(" t('hero', { n: 1 }) ", text, len(text)) == Translation("hero", None, "home")
+    assert translation("t('common:logo')", "", 0) == Translation("logo", None, "common")
+    assert translation("$t('shop.photo')", "", 0) == Translation("shop.photo")
+    assert translation("post.title", text, 0) is None and translation("t(key)", text, 0) is None
+    files = [LocaleFile(Path("de.json"), "de", None), LocaleFile(Path("pt_BR.json"), "pt_BR", None),
+             LocaleFile(Path("pt.json"), "pt", None)]  # fmt: skip
+    assert for_language(files, "de-AT") == files[:1] and for_language(files, "pt-br") == files[1:2]
+    assert for_language(files, None) == [] and for_language(files[:1], None) == files[:1]
+    source = '{"a": {"b": "x", "c": [1, {"b": "y"}]}, "a.b": "flat", "n": null}'
+    assert value_span(source, ["a", "b"]) == (source.index('"x"'), source.index('"x"') + 3)
+    assert value_span(source, ["a.b"]) == (source.index('"flat"'), source.index('"flat"') + 6)
+    assert value_span(source, ["a", "c"]) is None and value_span(source, ["n"]) is None
+    assert value_span("{not json", ["a"]) is None

@@ -1,0 +1,177 @@
+"""Translated alt texts, for ``--fix-patch``: where a component's ``alt`` is a translation (``alt={t("hero.alt")}``,
+Vue's ``:alt="$t('hero.alt')"``), the text is set in the project's locale file for each audited page's language.
+
+**Which files** (:func:`locale_files`): JSON files named by a language in a folder of translations (``messages``,
+``locales``, ``i18n``, ``lang``, ``translations``, ``dictionaries``): ``messages/de.json`` holds a whole language
+(next-intl, vue-i18n), ``public/locales/de/common.json`` one namespace of it (i18next, next-i18next).
+
+**Which key:** the call's own (``t("hero.alt")``; i18next's ``t("home:hero.alt")`` names its namespace), under the
+namespace the component asked for before the tag (next-intl's ``useTranslations("Home")`` or ``getTranslations``,
+i18next's ``useTranslation("home")``; else i18next's ``common`` or ``translation``), as nested objects or as one
+flat key. **Which language:** the page's ``<html lang>``, or its primary language (``de-DE`` is ``de``); a page
+with none, where the project has several languages, is left to a person. Only the string's bytes change, written
+as JSON writes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+LOCALE_FOLDERS = {"messages", "locales", "locale", "lang", "langs", "i18n", "translations", "dictionaries"}
+_SKIPPED = {"node_modules", "dist", "build", "out", "coverage", "vendor"}  # public/ and static/ may hold locales
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
+_CALL = re.compile(r"""\s*(?:\$t|t|i18n\.t|i18next\.t)\(\s*(["'`])([^"'`$]+)\1\s*(?:,[^)]*)?\)\s*""")
+_NAMESPACE = re.compile(
+    r"""(?P<intl>useTranslations|getTranslations)\(\s*(?:\{\s*namespace\s*:\s*)?["'](?P<scope>[^"']+)["']"""
+    r"""|(?P<next>useTranslation|withTranslation)\(\s*\[?\s*["'](?P<ns>[^"']+)["']"""
+)
+_STRING = re.compile(r'"(?:\\.|[^"\\])*"')
+_SCALAR = re.compile(r"-?\d[\d.eE+-]*|true|false|null")
+_DEFAULT_NAMESPACES = ("common", "translation")
+
+
+@dataclass(frozen=True)
+class LocaleFile:
+    path: Path
+    language: str  # as the file names it: "de", "pt-BR"
+    namespace: str | None  # i18next's: the file's name; None: the file holds the whole language
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A translated alt: the key its call names, and the namespace the component asked for before the tag."""
+
+    key: str
+    scope: str | None = None  # next-intl's namespace: a prefix of the key's path
+    namespace: str | None = None  # i18next's namespace: a file
+
+
+def translation(expression: str, text: str, position: int) -> Translation | None:
+    """The translation an alt expression is (``t("hero.alt")``), with the namespace ``text`` asked for last before
+    ``position``; None: another expression."""
+    call = _CALL.fullmatch(expression)
+    if call is None:
+        return None
+    key, scope, namespace = call.group(2), None, None
+    asked = [match for match in _NAMESPACE.finditer(text, 0, position)]
+    if asked:
+        scope, namespace = asked[-1].group("scope"), asked[-1].group("ns")
+    if ":" in key:
+        namespace, key = key.split(":", 1)
+    return Translation(key, scope, namespace)
+
+
+def locale_files(root: Path) -> list[LocaleFile]:
+    """The locale files under ``root`` (see the module)."""
+    found: list[LocaleFile] = []
+    for folder, folders, files in os.walk(root):
+        folders[:] = sorted(name for name in folders if not name.startswith(".") and name not in _SKIPPED)
+        parts = Path(folder).relative_to(root).parts
+        for name in sorted(files):
+            stem, suffix = os.path.splitext(name)
+            if suffix != ".json" or Path(folder, name).is_symlink():
+                continue
+            if parts and parts[-1] in LOCALE_FOLDERS and _LANGUAGE.fullmatch(stem):
+                found.append(LocaleFile(Path(folder, name), stem, None))
+            elif len(parts) > 1 and parts[-2] in LOCALE_FOLDERS and _LANGUAGE.fullmatch(parts[-1]):
+                found.append(LocaleFile(Path(folder, name), parts[-1], stem))
+    return found
+
+
+def for_language(files: list[LocaleFile], language: str | None) -> list[LocaleFile]:
+    """The files of a page's language: the same tag, else the same primary language; a page with no language
+    where the project has one language only, that one's."""
+    if language is None:
+        languages = {_tag(file.language) for file in files}
+        return files if len(languages) == 1 else []
+    wanted = _tag(language)
+    exact = [file for file in files if _tag(file.language) == wanted]
+    return exact or [file for file in files if _tag(file.language).split("-")[0] == wanted.split("-")[0]]
+
+
+def set_translation(
+    files: list[LocaleFile], asked: Translation, text: str, edited: dict[Path, tuple[str, str]]
+) -> Path | None:
+    """Set ``text`` as the translation in the first of ``files`` that holds its key (into ``edited``: a file ->
+    its text before and after); the file, or None where none holds it."""
+    path = asked.key.split(".")
+    for file in files:
+        if file.namespace is None:
+            paths = [[*asked.scope.split("."), *path], [asked.scope, asked.key]] if asked.scope else [path, [asked.key]]
+        elif file.namespace == asked.namespace or (asked.namespace is None and file.namespace in _DEFAULT_NAMESPACES):
+            paths = [path, [asked.key]]
+        else:
+            continue
+        try:
+            original, before = edited.get(file.path) or (file.path.read_text(encoding="utf-8"),) * 2
+        except (OSError, UnicodeDecodeError):
+            continue
+        for keys in paths:
+            span = value_span(before, keys)
+            if span is not None:
+                after = before[: span[0]] + json.dumps(text, ensure_ascii=False) + before[span[1] :]
+                edited[file.path] = (original, after)
+                return file.path
+    return None
+
+
+def value_span(text: str, keys: list[str]) -> tuple[int, int] | None:
+    """Where the string at ``keys`` (one object key a level) stands in a JSON text, quotes included; None when
+    there is none, or the text is no JSON."""
+    try:
+        return _value(text, _space(text, 0), keys)[1]
+    except (ValueError, IndexError):
+        return None
+
+
+def _value(text: str, index: int, keys: list[str] | None) -> tuple[int, tuple[int, int] | None]:
+    """Read the value at ``index``: where it ends, and the span of the string at ``keys`` within it (``keys``
+    None: nothing is looked for)."""
+    char = text[index]
+    if char == "{":
+        found, index = None, _space(text, index + 1)
+        while text[index] != "}":
+            name = _STRING.match(text, index)
+            if name is None:
+                raise ValueError("a key")
+            index = _space(text, name.end())
+            if text[index] != ":":
+                raise ValueError(":")
+            wanted = keys[1:] if keys and json.loads(name.group()) == keys[0] and found is None else None
+            index, inner = _value(text, _space(text, index + 1), wanted)
+            found = found or inner
+            index = _space(text, index)
+            if text[index] == ",":
+                index = _space(text, index + 1)
+            elif text[index] != "}":
+                raise ValueError(", or }")
+        return index + 1, found
+    if char == "[":
+        index = _space(text, index + 1)
+        while text[index] != "]":
+            index, _ = _value(text, index, None)
+            index = _space(text, index)
+            if text[index] == ",":
+                index = _space(text, index + 1)
+            elif text[index] != "]":
+                raise ValueError(", or ]")
+        return index + 1, None
+    token = _STRING.match(text, index) or _SCALAR.match(text, index)
+    if token is None:
+        raise ValueError("a value")
+    hit = keys == [] and token.group().startswith('"')
+    return token.end(), (token.start(), token.end()) if hit else None
+
+
+def _space(text: str, index: int) -> int:
+    while index < len(text) and text[index] in " \t\r\n":
+        index += 1
+    return index
+
+
+def _tag(language: str) -> str:
+    return language.replace("_", "-").lower()
