@@ -144,27 +144,29 @@ def _value(text: str, index: int, keys: list[str] | None) -> tuple[int, tuple[in
             wanted = keys[1:] if keys and json.loads(name.group()) == keys[0] and found is None else None
             index, inner = _value(text, _space(text, index + 1), wanted)
             found = found or inner
-            index = _space(text, index)
-            if text[index] == ",":
-                index = _space(text, index + 1)
-            elif text[index] != "}":
-                raise ValueError(", or }")
+            index = _after_member(text, index, "}")
         return index + 1, found
     if char == "[":
         index = _space(text, index + 1)
         while text[index] != "]":
             index, _ = _value(text, index, None)
-            index = _space(text, index)
-            if text[index] == ",":
-                index = _space(text, index + 1)
-            elif text[index] != "]":
-                raise ValueError(", or ]")
+            index = _after_member(text, index, "]")
         return index + 1, None
     token = _STRING.match(text, index) or _SCALAR.match(text, index)
     if token is None:
         raise ValueError("a value")
     hit = keys == [] and token.group().startswith('"')
     return token.end(), (token.start(), token.end()) if hit else None
+
+
+def _after_member(text: str, index: int, close: str) -> int:
+    """Past the ``,`` after an object's or array's member, or at its ``close``."""
+    index = _space(text, index)
+    if text[index] == ",":
+        return _space(text, index + 1)
+    if text[index] != close:
+        raise ValueError(f", or {close}")
+    return index
 
 
 def _space(text: str, index: int) -> int:
