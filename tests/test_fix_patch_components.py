@@ -323,3 +323,34 @@ def test_which_key_and_file_a_translation_is() -> None:
     assert value_span(source, ["a.b"]) == (source.index('"flat"'), source.index('"flat"') + 6)
     assert value_span(source, ["a", "c"]) is None and value_span(source, ["n"]) is None
     assert value_span("{not json", ["a"]) is None
+
+
+def test_value_span_finds_every_string_of_generated_json() -> None:
+    """Locale files as JSON writes them, nested, indented or not, escaped or not: each string is found at its keys
+    (json reads the span back as the value), and a missing key is none."""
+    generator = random.Random(3)
+
+    def value(depth: int) -> object:
+        kind = generator.random()
+        if depth > 3 or kind < 0.4:
+            return generator.choice(["x", 'a "q" \\ é', "", 1, -2.5e3, True, None, "{}", "[,]"])
+        if kind < 0.55:
+            return [value(depth + 1) for _ in range(generator.randint(0, 3))]
+        keys = ["a", "b", "a.b", "ü", 'k"q']
+        return {generator.choice(keys): value(depth + 1) for _ in range(generator.randint(0, 4))}
+
+    def strings(node: object, keys: list[str]) -> list[tuple[list[str], str]]:
+        if isinstance(node, dict):
+            return [found for key, inner in node.items() for found in strings(inner, [*keys, key])]
+        return [(keys, node)] if isinstance(node, str) else []
+
+    checked = 0
+    for _ in range(300):
+        document = {"root": value(0)}
+        text = json.dumps(document, indent=generator.choice([None, 2]), ensure_ascii=generator.random() < 0.5)
+        for keys, expected in strings(document, []):
+            span = value_span(text, keys)
+            assert span is not None and json.loads(text[span[0] : span[1]]) == expected, (text, keys)
+            checked += 1
+        assert value_span(text, ["root", "missing"]) is None
+    assert checked > 150
