@@ -241,13 +241,13 @@ def _patch_locales(source_dir: Path, left: list[_Left], translated: list[tuple[l
     if not translated:
         return set()
     files = locale_files(source_dir.resolve())
-    words: dict[tuple[str, str | None], Counter[str]] = defaultdict(Counter)
+    words: dict[tuple[str, str | None], Counter[str]] = defaultdict(Counter)  # an image and a language -> texts
     for item in left:
         words[(item.record.source, item.page.lang)][item.text] += 1
     set_in: set[tuple[str, str | None]] = set()
     for urls, asked in translated:
         for language in dict.fromkeys(lang for url, lang in words if url in urls):
-            counts = sum((words[(url, language)] for url in urls), Counter())
+            counts = sum((words[(url, lang)] for url, lang in words if url in urls and lang == language), Counter())
             if set_translation(for_language(files, language), asked, counts.most_common(1)[0][0], edited):
                 set_in.update((url, language) for url in urls)
     return set_in

@@ -354,3 +354,25 @@ def test_value_span_finds_every_string_of_generated_json() -> None:
             checked += 1
         assert value_span(text, ["root", "missing"]) is None
     assert checked > 150
+
+
+def test_one_tag_on_pages_of_two_languages_and_another_on_one(tmp_path: Path) -> None:
+    """Each language's file gets the words of that language's pages, however the images share tags (a crash
+    once: a language one image was never shown in)."""
+    from records import PageReport
+    from reports.patch import _Left, _patch_locales
+
+    (tmp_path / "messages").mkdir()
+    for language in ("en", "de"):
+        (tmp_path / "messages" / f"{language}.json").write_text('{"a": "", "b": ""}\n')
+    shared, german = (ImageRecord(source=f"https://s.example/{name}.jpg", found_in=["img"]) for name in "ab")
+    left = [_Left(PageReport(url="https://s.example/en/", lang="en"), shared, "Alpha", "why"),
+            _Left(PageReport(url="https://s.example/de/", lang="de"), shared, "Alpha auf Deutsch", "why"),
+            _Left(PageReport(url="https://s.example/de/", lang="de"), german, "Beta", "why")]  # fmt: skip
+    translated = [([shared.source, german.source], Translation("a")), ([german.source], Translation("b"))]
+    edited: dict[Path, tuple[str, str]] = {}
+    done = _patch_locales(tmp_path, left, translated, edited)
+    assert {(url, language) for url, language in done} >= {(shared.source, "en"), (shared.source, "de"),
+                                                            (german.source, "de")}  # fmt: skip
+    after = {path.name: json.loads(text) for path, (_, text) in edited.items()}
+    assert after == {"en.json": {"a": "Alpha", "b": ""}, "de.json": {"a": "Alpha auf Deutsch", "b": "Beta"}}
