@@ -207,9 +207,9 @@ def _patch_components(source_dir: Path, left: list[_Left], edited: dict[Path, tu
     the translated ones in its locale files (:mod:`reports.patch_locales`), into ``edited``; the images still left
     are added to ``by_hand``, with why; ``left`` keeps those. How many tags and translations were set."""
     records = texts_by_url((item.record, item.text) for item in left)
-    images = ComponentImages(records)
+    images = ComponentImages(records, source_dir)
     done: set[str] = set()
-    expressions: dict[str, str] = {}  # an image -> where its tag's alt is an expression
+    reasons: dict[str, dict[str, list[str]]] = defaultdict(dict)  # an image -> why its tags are left, in which files
     translated: list[tuple[list[str], Translation]] = []
     tags = 0
     for path in component_files(source_dir.resolve()) if records else ():
@@ -220,8 +220,9 @@ def _patch_components(source_dir: Path, left: list[_Left], edited: dict[Path, tu
         if len(raw) > COMPONENT_BYTES or b"<" not in raw:
             continue
         original, text = edited.get(path) or (raw.decode("utf-8", errors="surrogateescape"),) * 2
-        changed, found, dynamic = patched_component(text, images, not is_utf8(raw), translated)
-        expressions.update({url: f"{path.name}: {why}" for url, why in dynamic.items()})
+        changed, found, dynamic = patched_component(text, images, not is_utf8(raw), translated, path)
+        for url, why in dynamic.items():
+            reasons[url].setdefault(why, []).append(path.name)
         if found:
             edited[path] = (original, changed)
             done.update(found)
@@ -230,7 +231,9 @@ def _patch_components(source_dir: Path, left: list[_Left], edited: dict[Path, tu
     tags += len(set_in_locales)
     left[:] = [item for item in left if item.record.source not in done
                and (item.record.source, item.page.lang) not in set_in_locales]  # fmt: skip
-    by_hand.extend(_by_hand(item.page, item.record, expressions.get(item.record.source, item.why)) for item in left)
+    for item in left:
+        why = "; ".join(f"{', '.join(names)}: {why}" for why, names in reasons.get(item.record.source, {}).items())
+        by_hand.append(_by_hand(item.page, item.record, why or item.why))
     return tags
 
 

@@ -13,7 +13,8 @@ names:
 - an asset the build copies (``import hero from "./hero.jpg"`` then ``src={hero}`` or ``src={hero.src}``, or a
   relative ``src="../assets/hero.jpg"``): the image whose file name is the asset's once the bundler's content hash
   is taken out (``hero.3f2a1b9c.jpg``, ``hero-Dp3fqz5N.png``, Astro's ``hero.BPJRj4tJ_1ZtH0c.webp``, converted
-  to WebP or AVIF too).
+  to WebP or AVIF too); where that name is several images' with other texts, the asset file tells which
+  (:mod:`reports.patch_assets`), or the tag is left to a person.
 
 An image optimiser's address stands for the image it serves (``/_next/image?url=…``, ``/_vercel/image?url=…``,
 Astro's ``/_image?href=…``, Nuxt's ``/_ipx/MODIFIERS/PATH``). Only the ``alt`` value changes: ``alt="…"`` and
@@ -35,6 +36,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from records import ImageRecord
+from reports.patch_assets import AssetFiles, one_asset
 from reports.patch_html import eligible
 from reports.patch_locales import Translation, translation
 from scraper.urls import resource_url
@@ -107,11 +109,13 @@ def patched_component(
     index: ComponentImages,
     ascii_only: bool = False,
     translated: list[tuple[list[str], Translation]] | None = None,
+    component: Path | None = None,
 ) -> tuple[str, dict[str, int], dict[str, str]]:
     """``text`` with the alt of every matching image tag set; how many tags of each image URL changed; and the
     images whose tag was found but is left to a person, with why. ``ascii_only``: a file not in UTF-8 gets non-ASCII
     text as character references. ``translated`` gets the images whose alt is a translation (``t("hero.alt")``),
-    for :mod:`reports.patch_locales` (they are in the images left to a person until a locale file is set)."""
+    for :mod:`reports.patch_locales` (they are in the images left to a person until a locale file is set).
+    ``component``: the file ``text`` is, whose assets tell images of one name apart."""
     imports, image_tags = _imports(text)
     done: dict[str, int] = defaultdict(int)
     by_hand: dict[str, str] = {}
@@ -125,8 +129,10 @@ def patched_component(
         if parsed is None:
             continue
         attrs = {attribute.name: attribute for attribute in parsed}
-        urls = index.find(_source(attrs, imports))
-        if not urls:
+        urls, unsure = index.find(_source(attrs, imports), component)
+        if unsure is not None:
+            by_hand.update(dict.fromkeys(urls, unsure))
+        if not urls or unsure is not None:
             continue
         alt = attrs.get("alt")
         dynamic = next((attrs[name] for name in _BOUND_ALT if name in attrs), None)
@@ -163,37 +169,45 @@ class ComponentImages:
     their path, their file name; read once for every component file. One source can be several audited URLs (an
     optimiser's widths of one asset, on pages that lay it out differently)."""
 
-    def __init__(self, records: dict[str, tuple[ImageRecord, str]]) -> None:
+    def __init__(self, records: dict[str, tuple[ImageRecord, str]], root: Path | None = None) -> None:
         self.records = records
+        self.assets = AssetFiles(root)  # the project's files, to tell images of one name apart
         self.by_url: dict[str, list[str]] = defaultdict(list)
         self.by_path: dict[str, list[str]] = defaultdict(list)
         self.by_stem: dict[str, list[tuple[str, str]]] = defaultdict(list)  # a name -> (extension, image URL)
+        self.image_path: dict[str, str] = {}  # an audited URL -> the path of the image it is
         for url in records:
             parts = urlsplit(_original(url))
             self.by_url[parts._replace(query="", fragment="").geturl()].append(url)
-            path = unquote(parts.path)
+            path = self.image_path[url] = unquote(parts.path)
             self.by_path[path].append(url)
             named = _FILE_NAME.fullmatch(PurePosixPath(path).name)
             if named:
                 for stem in _stems(named.group("stem")):
                     self.by_stem[stem].append((_type(named.group("ext")), url))
 
-    def find(self, source: tuple[str, str] | None) -> list[str]:
-        """The audited URLs a tag's source names (none: no image of the audit)."""
+    def find(self, source: tuple[str, str] | None, component: Path | None = None) -> tuple[list[str], str | None]:
+        """The audited URLs a tag's source names (none: no image of the audit), in the file ``component``; and why
+        the tag is left to a person, where its asset's name is that of several images it does not tell apart
+        (:mod:`reports.patch_assets`)."""
         if source is None:
-            return []
+            return [], None
         kind, value = source
         if kind == "address":
             parts = urlsplit(value)
             if parts.scheme in ("http", "https"):
-                return self.by_url.get(parts._replace(query="", fragment="").geturl(), [])
-            return self.by_path.get(unquote(parts.path), [])
+                return self.by_url.get(parts._replace(query="", fragment="").geturl(), []), None
+            return self.by_path.get(unquote(parts.path), []), None
         named = _FILE_NAME.fullmatch(PurePosixPath(value.split("?")[0]).name)
         if not named:
-            return []
+            return [], None
         wanted = _type(named.group("ext"))
-        return list(dict.fromkeys(url for extension, url in self.by_stem.get(named.group("stem"), [])
-                                  if extension == wanted or extension in _CONVERTED))  # fmt: skip
+        images: dict[str, list[str]] = defaultdict(list)
+        for extension, url in self.by_stem.get(named.group("stem"), []):
+            if (extension == wanted or extension in _CONVERTED) and url not in images[self.image_path[url]]:
+                images[self.image_path[url]].append(url)
+        file = self.assets.path(value, component) if len(images) > 1 else None
+        return one_asset(images, self.records, value, file, self.assets)
 
 
 def _original(url: str) -> str:

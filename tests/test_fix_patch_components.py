@@ -376,3 +376,76 @@ def test_one_tag_on_pages_of_two_languages_and_another_on_one(tmp_path: Path) ->
                                                             (german.source, "de")}  # fmt: skip
     after = {path.name: json.loads(text) for path, (_, text) in edited.items()}
     assert after == {"en.json": {"a": "Alpha", "b": ""}, "de.json": {"a": "Alpha auf Deutsch", "b": "Beta"}}
+
+
+def test_assets_of_one_name_are_told_apart_by_their_bytes_folders_and_shape(tmp_path: Path) -> None:
+    """Two assets named cover.jpg (the team's and the blog's) build to two images named like cover: each tag gets
+    its own image's words, found by the file's bytes, its folders or its shape; where none tells, a person sets it,
+    told why, and no tag gets another image's words."""
+    import hashlib
+
+    files = {
+        "src/team/cover.jpg": make_image(600, 400, "JPEG", seed=1),  # 3:2
+        "src/blog/cover.jpg": make_image(400, 400, "JPEG", seed=2),  # square
+        "src/team/logo.png": make_image(50, 50, seed=3),
+        "src/blog/logo.png": make_image(50, 50, seed=4),
+        "src/team/badge.svg": b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+        "src/blog/badge.svg": b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+    }
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    site = "https://s.example"
+    audited = [  # url, text, width, height, sha256
+        ("/_astro/cover.Ab12Cd34.webp", "Our team", 1200, 800, None),  # converted and resized: the shape tells
+        ("/_astro/cover.Xy98Zw76.webp", "The blog", 800, 800, None),
+        ("/assets/logo-Dp3fqz5N.png", "Team logo", 50, 50, hashlib.sha256(files["src/team/logo.png"]).hexdigest()),
+        ("/assets/logo-Qq7rT2aB.png", "Blog logo", 50, 50, hashlib.sha256(files["src/blog/logo.png"]).hexdigest()),
+        ("/img/team/photo.jpg", "Bakers", 640, 480, None),  # a copied folder: its folders tell
+        ("/img/blog/photo.jpg", "Bread", 640, 480, None),
+        ("/_astro/badge.Ab12Cd34.svg", "A gold badge", None, None, None),  # nothing tells
+        ("/_astro/badge.Xy98Zw76.svg", "A silver badge", None, None, None),
+    ]
+    records = {}
+    for path, text, width, height, digest in audited:
+        record = ImageRecord(source=site + path, found_in=["img"], width=width, height=height, sha256=digest)
+        records[record.source] = (record, text)
+    index = ComponentImages(records, tmp_path)
+    team = 'import cover from "./cover.jpg";\n<Image src={cover} />\n<img src="@/team/logo.png" />\n' \
+           '<img src="../../img/team/photo.jpg" />\n<img src="./badge.svg" />\n'  # fmt: skip
+    (tmp_path / "src/team/Team.astro").write_text(team)
+    out, done, by_hand = patched_component(team, index, component=tmp_path / "src/team/Team.astro")
+    assert out.splitlines()[1:] == [
+        '<Image alt="Our team" src={cover} />',
+        '<img alt="Team logo" src="@/team/logo.png" />',
+        '<img alt="Bakers" src="../../img/team/photo.jpg" />',
+        '<img src="./badge.svg" />',
+    ]
+    badges = [site + "/_astro/badge.Ab12Cd34.svg", site + "/_astro/badge.Xy98Zw76.svg"]
+    assert set(done) == {site + "/_astro/cover.Ab12Cd34.webp", site + "/assets/logo-Dp3fqz5N.png",
+                         site + "/img/team/photo.jpg"}  # fmt: skip
+    assert set(by_hand) == set(badges)
+    assert by_hand[badges[0]] == (
+        "./badge.svg could be any of 2 audited images named like badge.svg (/_astro/badge.Ab12Cd34.svg, "
+        "/_astro/badge.Xy98Zw76.svg), which its bytes, folders and shape do not tell apart"
+    )
+    blog = team.replace("team", "blog")
+    out, done, _ = patched_component(blog, index, component=tmp_path / "src/blog/Blog.astro")
+    assert [line.split('"')[1] for line in out.splitlines()[1:4]] == ["The blog", "Blog logo", "Bread"]
+    out, done, by_hand = patched_component(blog, ComponentImages(records))  # no project: only the folders tell
+    assert set(done) == {site + "/img/blog/photo.jpg"}
+    assert set(by_hand) == {url for url in records if "/img/" not in url}
+    assert by_hand[site + "/assets/logo-Qq7rT2aB.png"].startswith("@/blog/logo.png could be any of 2 audited images")
+    from records import PageReport
+    from reports.patch import _Left, _patch_components
+
+    (tmp_path / "src/blog/Blog.astro").write_text(blog)
+    page = PageReport(url=site + "/")
+    left = [_Left(page, record, text, "no file serves the page") for record, text in records.values()]
+    edited: dict[Path, tuple[str, str]] = {}
+    lines: list[str] = []
+    assert _patch_components(tmp_path, left, edited, lines) == 6  # the two projects' covers, logos and photos
+    assert {item.record.source for item in left} == set(badges)
+    assert lines == [f"{site}/ (no selector) {badge}: Blog.astro, Team.astro: ./badge.svg could be any of 2 "
+                     "audited images named like badge.svg (/_astro/badge.Ab12Cd34.svg, /_astro/badge.Xy98Zw76.svg), "
+                     "which its bytes, folders and shape do not tell apart" for badge in badges]  # fmt: skip
