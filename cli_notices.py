@@ -41,8 +41,9 @@ def apply_review(report: AuditReport, decisions: dict[str, Decision], args: argp
 
 
 def held_notice(report: AuditReport, args: argparse.Namespace) -> None:
-    """--shopify-csv, --wp-cli: how many suggestions wait for a review because they replace a person's alt."""
-    if args.fix_patch or not (args.shopify_csv or args.wp_cli):
+    """--shopify-csv, --wp-cli, --webflow: how many suggestions wait for a review because they replace a person's
+    alt."""
+    if args.fix_patch or not any(getattr(args, fmt.name, None) for fmt in FORMATS.values() if fmt.applies):
         return  # the fix patch's line already counts them (the same held suggestions), or nothing is exported
     waiting = sum(1 for _ in held(report))
     if waiting and not args.quiet:
@@ -51,7 +52,7 @@ def held_notice(report: AuditReport, args: argparse.Namespace) -> None:
 
 
 def blank_exports(report: AuditReport, args: argparse.Namespace) -> None:
-    """--shopify-csv, --wp-cli for a site not on that platform: the file is written (a script may expect it),
+    """--shopify-csv, --wp-cli, --webflow for a site not on that platform: the file is written (a script may expect it),
     and one line says why it is empty, even with --quiet."""
     for fmt in FORMATS.values():
         path = getattr(args, fmt.name, None)

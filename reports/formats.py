@@ -19,6 +19,7 @@ from pathlib import Path
 from records import AuditReport
 from reports.fixes import no_product_pages, no_wordpress_images, write_shopify_csv
 from reports.html import write_html
+from reports.webflow import no_webflow_images, write_webflow
 from reports.wordpress import write_wp_cli
 from reports.writers import write_captions_txt, write_csv, write_json, write_pages_csv
 from reports.xlsx import write_xlsx
@@ -39,6 +40,7 @@ class ReportFormat:
     # Why the file can hold nothing for this audit, whatever a review decides (a platform's export for a site
     # not on that platform); None when it may. The service leaves such a file out; the CLI says so.
     blank: Callable[[AuditReport], str | None] | None = None
+    applies: bool = False  # it applies the suggestions (a platform's import or script): held ones wait for a review
 
     def nothing_for(self, report: AuditReport) -> str | None:
         """The sentence that says why this format has nothing for ``report``; None when it may have."""
@@ -99,6 +101,7 @@ FORMATS: dict[str, ReportFormat] = {
             "write Shopify's product CSV rows that set the suggested alt texts (pages under /products/)",
             write_shopify_csv,
             blank=no_product_pages,
+            applies=True,
         ),
         ReportFormat(
             "wp_cli",
@@ -108,6 +111,18 @@ FORMATS: dict[str, ReportFormat] = {
             "write a WP-CLI script that sets the suggested alt texts of WordPress images (attachments and posts)",
             write_wp_cli,
             blank=no_wordpress_images,
+            applies=True,
+        ),
+        ReportFormat(
+            "webflow",
+            "webflow-alt-text.py",
+            "text/x-python; charset=utf-8",
+            "--webflow",
+            "write a Python script that sets the suggested alt texts of a Webflow site's images (assets and CMS "
+            "items) through Webflow's API",
+            write_webflow,
+            blank=no_webflow_images,
+            applies=True,
         ),
     )
 }
