@@ -1,16 +1,18 @@
 """Translated alt texts, for ``--fix-patch``: where a component's ``alt`` is a translation (``alt={t("hero.alt")}``,
 Vue's ``:alt="$t('hero.alt')"``), the text is set in the project's locale file for each audited page's language.
 
-**Which files** (:func:`locale_files`): JSON files named by a language in a folder of translations (``messages``,
-``locales``, ``i18n``, ``lang``, ``translations``, ``dictionaries``): ``messages/de.json`` holds a whole language
-(next-intl, vue-i18n), ``public/locales/de/common.json`` one namespace of it (i18next, next-i18next).
+**Which files** (:func:`locale_files`): JSON or YAML files named by a language in a folder of translations
+(``messages``, ``locales``, ``i18n``, ``lang``, ``translations``, ``dictionaries``): ``messages/de.json`` or
+``locales/de.yml`` holds a whole language (next-intl, vue-i18n, Nuxt i18n), ``public/locales/de/common.json`` one
+namespace of it (i18next, next-i18next).
 
 **Which key:** the call's own (``t("hero.alt")``; i18next's ``t("home:hero.alt")`` names its namespace), under the
 namespace the component asked for before the tag (next-intl's ``useTranslations("Home")`` or ``getTranslations``,
 i18next's ``useTranslation("home")``; else i18next's ``common`` or ``translation``), as nested objects or as one
 flat key. **Which language:** the page's ``<html lang>``, or its primary language (``de-DE`` is ``de``); a page
 with none, where the project has several languages, is left to a person. Only the string's bytes change, written
-as JSON writes it.
+as JSON writes it (in YAML too, whose double-quoted strings read JSON's escapes; a YAML value that is an anchor or
+an alias, shared with other keys, is left to a person).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 LOCALE_FOLDERS = {"messages", "locales", "locale", "lang", "langs", "i18n", "translations", "dictionaries"}
 _SKIPPED = {"node_modules", "dist", "build", "out", "coverage", "vendor"}  # public/ and static/ may hold locales
@@ -32,6 +36,8 @@ _NAMESPACE = re.compile(
 _STRING = re.compile(r'"(?:\\.|[^"\\])*"')
 _SCALAR = re.compile(r"-?\d[\d.eE+-]*|true|false|null")
 _DEFAULT_NAMESPACES = ("common", "translation")
+LOCALE_SUFFIXES = (".json", ".yml", ".yaml")
+_YAML_BREAKS = "\u2028\u2029\x85\ufeff"  # printable to Python, line breaks or a byte-order mark to YAML
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ def locale_files(root: Path) -> list[LocaleFile]:
         parts = Path(folder).relative_to(root).parts
         for name in sorted(files):
             stem, suffix = os.path.splitext(name)
-            if suffix != ".json" or Path(folder, name).is_symlink():
+            if suffix not in LOCALE_SUFFIXES or Path(folder, name).is_symlink():
                 continue
             if parts and parts[-1] in LOCALE_FOLDERS and _LANGUAGE.fullmatch(stem):
                 found.append(LocaleFile(Path(folder, name), stem, None))
@@ -111,12 +117,57 @@ def set_translation(
         except (OSError, UnicodeDecodeError):
             continue
         for keys in paths:
-            span = value_span(before, keys)
-            if span is not None:
-                after = before[: span[0]] + json.dumps(text, ensure_ascii=False) + before[span[1] :]
+            after = with_value(before, keys, text, yaml_file=file.path.suffix != ".json")
+            if after is not None:
                 edited[file.path] = (original, after)
                 return file.path
     return None
+
+
+def with_value(before: str, keys: list[str], text: str, yaml_file: bool = False) -> str | None:
+    """The JSON or YAML text ``before`` with the string at ``keys`` set to ``text``; None where it holds none."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    if not yaml_file:
+        span = value_span(before, keys)
+        return None if span is None else before[: span[0]] + quoted + before[span[1] :]
+    node = yaml_value(before, keys)
+    if node is None:
+        return None
+    quoted = "".join(char if char.isprintable() and char not in _YAML_BREAKS else _escape(char) for char in quoted)
+    start, end = node.start_mark.index, node.end_mark.index
+    if node.tag.endswith(":null"):
+        return before[:start] + " " + quoted + before[end:] if start == end else None  # "alt:" with no value
+    written = before[start:end]
+    return before[:start] + quoted + ("\n" if written.endswith("\n") else "") + before[end:]  # a block's last line
+
+
+def _escape(char: str) -> str:
+    """A character as YAML's double-quoted strings escape it (YAML reads no control or line-separating character
+    as written)."""
+    return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
+
+
+def yaml_value(text: str, keys: list[str]) -> yaml.Node | None:
+    """The scalar node at ``keys`` of a YAML text (one document), where it is a string or empty and written at
+    its key (no anchor or alias, which other keys share); None otherwise, or where the text is no YAML."""
+    try:
+        node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    key_end = 0
+    for wanted in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        pair = next(((key, value) for key, value in node.value if isinstance(key, yaml.ScalarNode)
+                     and key.value == wanted), None)  # fmt: skip
+        if pair is None:
+            return None
+        key_end, node = pair[0].end_mark.index, pair[1]
+    if not isinstance(node, yaml.ScalarNode) or not node.tag.endswith((":str", ":null")):
+        return None
+    between = text[key_end : node.start_mark.index]
+    shared = node.start_mark.index < key_end or not re.fullmatch(r"\s*:[ \t]*\n?[ \t]*", between)
+    return None if shared or text.startswith(("&", "*"), node.start_mark.index) else node
 
 
 def value_span(text: str, keys: list[str]) -> tuple[int, int] | None:

@@ -449,3 +449,81 @@ def test_assets_of_one_name_are_told_apart_by_their_bytes_folders_and_shape(tmp_
     assert lines == [f"{site}/ (no selector) {badge}: Blog.astro, Team.astro: ./badge.svg could be any of 2 "
                      "audited images named like badge.svg (/_astro/badge.Ab12Cd34.svg, /_astro/badge.Xy98Zw76.svg), "
                      "which its bytes, folders and shape do not tell apart" for badge in badges]  # fmt: skip
+
+
+VUE_YAML = {
+    "components/Hero.vue": """<template>
+  <img src="/hero.jpg" :alt="$t('home.hero.alt')" />
+  <img src="/team.jpg" :alt="$t('home.team')" />
+</template>
+""",
+    "locales/en.yml": """# English texts, kept by the shop's writers
+home:
+  title: Fresh every morning  # the page's title
+  hero:
+    alt: IMG_2024.jpg
+  team:
+""",
+    "locales/de.yaml": """home:
+  title: Jeden Morgen frisch
+  hero:
+    alt: |
+      IMG_2024.jpg
+  team: &same "IMG_7.jpg"
+  other: *same
+""",
+}
+
+
+def test_a_translated_alt_is_set_in_yaml_locale_files(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    """vue-i18n's and Nuxt i18n's locales/<lang>.yml: the key's value is set in YAML's double quotes, whatever style
+    it had (plain, a block, empty), comments and other keys kept; a value shared through an anchor is left to a
+    person."""
+    project = tmp_path / "project"
+    for name, text in VUE_YAML.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text, encoding="utf-8")
+    for lang, where in (("en", "/en/"), ("de", "/de/")):
+        fresh_server.add(where, f'<html lang="{lang}"><body><img src="/hero.jpg" alt="IMG_2024.jpg">'
+                                '<img src="/team.jpg"></body></html>')  # fmt: skip
+    fresh_server.add("/hero.jpg", make_image(401, 300, "JPEG", seed=401), content_type="image/jpeg")
+    fresh_server.add("/team.jpg", make_image(402, 300, "JPEG", seed=402), content_type="image/jpeg")
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    captions = {401: "a loaf of bread on a wooden table", 402: "three bakers in a kitchen"}
+    report = run_audit([fresh_server.url("/en/"), fresh_server.url("/de/")], options, CaptionsByWidth(captions))
+    for record in report.pages[1].images:  # as --lang auto words them
+        record.suggested_alt = 'Ein "Laib" Brot: frisch' if "hero" in record.source else "Drei Bäcker"
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    result = write_fix_patch(report, project, tmp_path / "alt.patch")
+    subprocess.run(["git", "-C", str(project), "apply", str(tmp_path / "alt.patch")], check=True, capture_output=True)
+    read = {name: (project / name).read_text(encoding="utf-8") for name in VUE_YAML}
+    assert read["locales/en.yml"] == VUE_YAML["locales/en.yml"].replace(
+        "alt: IMG_2024.jpg", 'alt: "A loaf of bread on a wooden table"').replace(
+        "  team:\n", '  team: "Three bakers in a kitchen"\n')  # fmt: skip
+    assert read["locales/de.yaml"] == VUE_YAML["locales/de.yaml"].replace(
+        "alt: |\n      IMG_2024.jpg\n", 'alt: "Ein \\"Laib\\" Brot: frisch"\n')
+    assert result.tags == 3 and len(result.by_hand) == 1  # the German team text is an anchor's, shared
+    assert result.by_hand[0].startswith(fresh_server.url("/de/")) and "$t('home.team')" in result.by_hand[0]
+    assert read["components/Hero.vue"] == VUE_YAML["components/Hero.vue"]
+
+
+def test_with_value_sets_a_yaml_string_that_yaml_reads_back() -> None:
+    """Any text, set over a plain, quoted, block or empty value, reads back as itself (control characters, line
+    separators and astral characters escaped as YAML needs), and nothing around it changes."""
+    import yaml
+
+    from reports.patch_locales import with_value
+
+    rng = random.Random(26)
+    alphabet = [*map(chr, range(0x20, 0x7F)), "\n", "\t", "\x00", "\x85", "\u2028", "\ufeff", "é", "😀", "'", '"']
+    for case in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 20)))
+        before = rng.choice(["old", "'old'", '"old"', "|\n    old\n", ">-\n    old\n", ""])
+        source = f"# notes\na:\n  b: {before}\n  c: keep  # kept\n"
+        after = with_value(source, ["a", "b"], text, yaml_file=True)
+        assert after is not None, case
+        assert yaml.safe_load(after) == {"a": {"b": text, "c": "keep"}}, (case, text, after)
+        assert after.endswith("  c: keep  # kept\n") and after.startswith("# notes\na:\n  b:")
+    assert with_value("a: &x old\nb: *x\n", ["b"], "new", yaml_file=True) is None  # shared: a person decides
+    assert with_value("a: [old]\n", ["a"], "new", yaml_file=True) is None
+    assert with_value("a: :\n  - ]", ["a"], "new", yaml_file=True) is None  # no YAML

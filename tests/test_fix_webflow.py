@@ -166,7 +166,7 @@ def test_the_script_sets_assets_and_cms_items_and_never_a_persons_alt(
     script = write_webflow(report, tmp_path / "webflow-alt-text.py")
     text = script.read_text()
     ast.parse(text, feature_version=(3, 8))  # the script runs on any Python from 3.8
-    suggested = {webflow_file(record.url, page)[1]: record.suggested_alt for page in report.pages  # type: ignore[index]
+    suggested = {webflow_file(record.url, page)[1]: record.suggested_alt for page in report.pages
                  for record in page.images}  # fmt: skip
     assert f"# held for review (accept it with --decisions): {report.pages[0].url}: " in text  # the sign Ana painted
     assert [record.url for _, record in held(report)] == [report.pages[0].url + path(OTHER)[1:]]
@@ -183,7 +183,7 @@ def test_the_script_sets_assets_and_cms_items_and_never_a_persons_alt(
             address, what = line.split(": ", 1)  # an address holds ":" but never ": "
             lines[address.rsplit("/", 1)[1].split("_")[0]] = what
     assert api.assets[HERO]["altText"] == suggested[HERO]  # after a 429, tried again
-    assert api.assets[QUOTE]["altText"] == suggested[QUOTE] and "$(touch PWNED)" in suggested[QUOTE]  # type: ignore
+    assert api.assets[QUOTE]["altText"] == suggested[QUOTE] and "$(touch PWNED)" in suggested[QUOTE]
     assert api.assets[TEAM]["altText"] == "Founders at the bench"  # a person's, since the audit
     assert lines[TEAM] == "left: the asset's alt changed since the audit ('Founders at the bench')"
     assert api.assets[GERMAN]["altText"] is None  # another locale's: by hand
