@@ -11,90 +11,54 @@ Webflow keeps an image's alt in two places, and this sets both where the image h
 - a CMS item's image field (an image of a collection: a post's, a team member's), which its templates show.
 
 Nothing a person wrote is replaced: an alt is set only where it is still empty or what the audit read on the page;
-one that has changed since is left, and said. CMS changes are staged: publish the site in Webflow to make them live.
+one that has changed since is left, and said. Publish the site in Webflow to make the changes live.
 An Image element whose alt the Designer sets by hand (Custom) keeps it. This file needs Python 3.8 and nothing else.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import time
-import urllib.error
-import urllib.request
 from typing import Any
 
+from reports.api_script import Refused, call, finish, settable
+
 API = os.environ.get("WEBFLOW_API", "https://api.webflow.com/v2").rstrip("/")  # WEBFLOW_API: a test server
-RETRIES = 6  # a 429 or 5xx is tried again, after Retry-After (Webflow allows 60 or 120 requests a minute)
-# Each image: its site, its file (the asset's ID, or the CMS image's fileId), an address of it, the alt the audit
-# read on the page (None: no alt attribute) and the alt to set.
+# Each image: its site, its file (the asset's ID, or the CMS image's fileId; its key), an address of it, the alt
+# the audit read on the page (None: no alt attribute) and the alt to set.
 IMAGES: list[dict[str, Any]] = []
-
-
-class Refused(Exception):
-    """The API refused the token or the site: nothing more can be set."""
+_REFUSED = ("Webflow refused the token (HTTP {status}): set WEBFLOW_TOKEN to a token of this site with the "
+            "assets:write and cms:write scopes")  # fmt: skip
 
 
 def request(method: str, path: str, token: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    """One call of the API: (HTTP status, the JSON it answered); a 429 or 5xx is retried."""
-    data = None if body is None else json.dumps(body).encode("utf-8")
-    for attempt in range(RETRIES):
-        call = urllib.request.Request(API + path, data=data, method=method)
-        call.add_header("Authorization", "Bearer " + token)
-        call.add_header("Accept", "application/json")
-        if data is not None:
-            call.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(call, timeout=60) as answer:
-                return answer.status, json.loads(answer.read() or b"null")
-        except urllib.error.HTTPError as error:
-            status = error.code
-            if status in (429, 500, 502, 503, 504) and attempt + 1 < RETRIES:
-                time.sleep(_wait(error.headers.get("Retry-After"), attempt))
-                continue
-            if status in (401, 403):
-                raise Refused(f"Webflow refused the token (HTTP {status}): set WEBFLOW_TOKEN to a token of this "
-                              "site with the assets:write and cms:write scopes") from None  # fmt: skip
-            return status, None
-    return 0, None
-
-
-def _wait(retry_after: str | None, attempt: int) -> float:
-    try:
-        return max(0.0, min(float(retry_after or ""), 120.0))
-    except ValueError:
-        return float(2**attempt)
-
-
-def settable(current: str | None, image: dict[str, Any]) -> bool:
-    """Whether an alt may be set over ``current``: it is empty, or what the audit read (no one changed it since)."""
-    return not current or current == (image["was"] or "")
+    """One call of Webflow's API (its rate limit waited out): (HTTP status, the JSON it answered)."""
+    return call(API + path, method, {"Authorization": "Bearer " + token}, body, _REFUSED)
 
 
 def set_assets(site_images: list[dict[str, Any]], token: str, dry_run: bool, said: dict[str, list[str]]) -> None:
     """Each image's asset alt (``said``: a file -> what happened to it)."""
     for image in site_images:
-        status, asset = request("GET", "/assets/" + image["file"], token)
+        status, asset = request("GET", "/assets/" + image["key"], token)
         if status == 404 or not isinstance(asset, dict):
             continue  # no asset of this site: a CMS image, or another site's
         current = asset.get("altText")
         if current == image["alt"]:
-            said[image["file"]].append("the asset's alt was already this")
+            said[image["key"]].append("the asset's alt was already this")
         elif not settable(current, image):
-            said[image["file"]].append(f"left: the asset's alt changed since the audit ({current!r})")
+            said[image["key"]].append(f"left: the asset's alt changed since the audit ({current!r})")
         elif dry_run:
-            said[image["file"]].append(f"would set the asset's alt to {image['alt']!r}")
+            said[image["key"]].append(f"would set the asset's alt to {image['alt']!r}")
         else:
-            status, _ = request("PATCH", "/assets/" + image["file"], token, {"altText": image["alt"]})
+            status, _ = request("PATCH", "/assets/" + image["key"], token, {"altText": image["alt"]})
             done = 200 <= status < 300
-            said[image["file"]].append("set the asset's alt" if done else f"failed: HTTP {status} on the asset")
+            said[image["key"]].append("set the asset's alt" if done else f"failed: HTTP {status} on the asset")
 
 
 def set_cms_images(site: str, site_images: list[dict[str, Any]], token: str, dry_run: bool,
                    said: dict[str, list[str]]) -> None:  # fmt: skip
     """The alt of each CMS item's image field (one image, or each of a multi-image field) that holds an image."""
-    wanted = {image["file"]: image for image in site_images}
+    wanted = {image["key"]: image for image in site_images}  # a CMS image's fileId is its asset's ID
     status, answer = request("GET", f"/sites/{site}/collections", token)
     for collection in (answer or {}).get("collections", []) if status == 200 else []:
         offset = 0
@@ -121,14 +85,14 @@ def _set_item(collection: str, item: dict[str, Any], wanted: dict[str, dict[str,
             if image is None:
                 continue
             if one.get("alt") == image["alt"]:
-                said[image["file"]].append(f"{where} alt was already this")
+                said[image["key"]].append(f"{where} alt was already this")
             elif not settable(one.get("alt"), image):
-                said[image["file"]].append(f"left: {where} alt changed since the audit ({one.get('alt')!r})")
+                said[image["key"]].append(f"left: {where} alt changed since the audit ({one.get('alt')!r})")
             else:
                 one["alt"] = image["alt"]
                 changed[field] = new if isinstance(value, list) else new[0]
-                said[image["file"]].append(f"{'would set' if dry_run else 'set'} {where} alt")
-                files.append(image["file"])
+                said[image["key"]].append(f"{'would set' if dry_run else 'set'} {where} alt")
+                files.append(image["key"])
     if changed and not dry_run:
         status, _ = request("PATCH", f"/collections/{collection}/items/{item['id']}", token, {"fieldData": changed})
         if not 200 <= status < 300:
@@ -137,15 +101,14 @@ def _set_item(collection: str, item: dict[str, Any], wanted: dict[str, dict[str,
 
 
 def main(argv: list[str]) -> int:
-    """Set every image's alt, one line an image: 0 when each was set or left for a reason it says, 1 when any failed
-    or was found nowhere, 2 when nothing could be tried."""
+    """Set every image's alt, one line an image (:func:`finish`); 2 where nothing could be tried."""
     dry_run = "--dry-run" in argv
     token = os.environ.get("WEBFLOW_TOKEN", "")
     if not token:
         print("Set WEBFLOW_TOKEN to a token of this Webflow site with the assets:write and cms:write scopes "
               "(Site settings → Apps & integrations → API access).", file=sys.stderr)  # fmt: skip
         return 2
-    said: dict[str, list[str]] = {image["file"]: [] for image in IMAGES}
+    said: dict[str, list[str]] = {image["key"]: [] for image in IMAGES}
     try:
         for site in dict.fromkeys(image["site"] for image in IMAGES):
             site_images = [image for image in IMAGES if image["site"] == site]
@@ -154,13 +117,7 @@ def main(argv: list[str]) -> int:
     except Refused as refused:
         print(str(refused), file=sys.stderr)
         return 2
-    unfound = "failed: no asset or CMS image of the site has it (is the token another site's?)"
-    lines = {image["file"]: "; ".join(said[image["file"]]) or unfound for image in IMAGES}
-    for image in IMAGES:
-        print(f"{image['url']}: {lines[image['file']]}")
-    if any(text.startswith("set") or "; set" in text for text in lines.values()):
-        print("CMS changes are staged: publish the site in Webflow to make them live.")
-    return 1 if any("failed: " in text for text in lines.values()) else 0
+    return finish(IMAGES, said, "Publish the site in Webflow to make these changes live (CMS changes are staged).")
 
 
 if __name__ == "__main__":

@@ -165,12 +165,13 @@ def test_the_script_sets_assets_and_cms_items_and_never_a_persons_alt(
 ) -> None:
     script = write_webflow(report, tmp_path / "webflow-alt-text.py")
     text = script.read_text()
-    ast.parse(text, feature_version=(3, 8))  # the script runs on any Python from 3.8
+    ast.parse(text, feature_version=(3, 8))  # the script runs on any Python from 3.8, alone
+    assert "from reports" not in text and "def call(" in text
     suggested = {webflow_file(record.url, page)[1]: record.suggested_alt for page in report.pages
                  for record in page.images}  # fmt: skip
     assert f"# held for review (accept it with --decisions): {report.pages[0].url}: " in text  # the sign Ana painted
     assert [record.url for _, record in held(report)] == [report.pages[0].url + path(OTHER)[1:]]
-    assert f"# by hand, in its locale: {report.pages[2].images[0].url} is shown only on pages in another" in text
+    assert f"# by hand, in its language: {report.pages[2].images[0].url} is shown only on pages in another" in text
 
     dry = run_script(script, api, "--dry-run")
     assert [call[0] for call in api.calls] == ["GET"] * len(api.calls)  # a dry run changes nothing
@@ -195,8 +196,8 @@ def test_the_script_sets_assets_and_cms_items_and_never_a_persons_alt(
     patches = [body for method, _, body in api.calls if method == "PATCH" and "/items/" in _]
     assert patches == [{"fieldData": {"cover": cover["cover"]}}, {"fieldData": {"gallery": gallery["gallery"]}}]
     assert lines[POST] == "set item item1's cover alt" and lines[GALLERY] == "set item item2's gallery alt"
-    assert lines[GHOST] == "failed: no asset or CMS image of the site has it (is the token another site's?)"
-    assert done.returncode == 1 and "publish the site in Webflow" in done.stdout
+    assert lines[GHOST] == "failed: found nowhere in the site (is the token another site's?)"
+    assert done.returncode == 1 and "Publish the site in Webflow" in done.stdout
 
     calls = len(api.calls)
     again = run_script(script, api)  # a second run finds every alt set, and changes nothing
