@@ -19,6 +19,7 @@ from pathlib import Path
 from records import AuditReport
 from reports.fixes import no_product_pages, no_wordpress_images, write_shopify_csv
 from reports.html import write_html
+from reports.shopify_files import no_shopify_files, write_shopify_files
 from reports.webflow import no_webflow_images, write_webflow
 from reports.wordpress import write_wp_cli
 from reports.writers import write_captions_txt, write_csv, write_json, write_pages_csv
@@ -111,6 +112,17 @@ FORMATS: dict[str, ReportFormat] = {
             "write a WP-CLI script that sets the suggested alt texts of WordPress images (attachments and posts)",
             write_wp_cli,
             blank=no_wordpress_images,
+            applies=True,
+        ),
+        ReportFormat(
+            "shopify_files",
+            "shopify-alt-text.py",
+            "text/x-python; charset=utf-8",
+            "--shopify-files",
+            "write a Python script that sets the suggested alt texts of a Shopify store's files (theme sections, "
+            "pages, posts, product media) through its Admin API",
+            write_shopify_files,
+            blank=no_shopify_files,
             applies=True,
         ),
         ReportFormat(

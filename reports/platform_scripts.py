@@ -32,7 +32,7 @@ def media_texts(report: AuditReport, key_of: KeyOf, other_languages: str) -> tup
     language = languages.most_common(1)[0][0] if languages else None
     words: dict[tuple[tuple[str, str], ...], Counter[str]] = defaultdict(Counter)
     first: dict[tuple[tuple[str, str], ...], ImageRecord] = {}
-    elsewhere: dict[tuple[tuple[str, str], ...], PageReport] = {}  # shown only in another language: one page
+    elsewhere: dict[tuple[tuple[str, str], ...], tuple[PageReport, str]] = {}  # only in another language: a page
     for page, record, text in fixes(report):
         fields = key_of(page, record)
         if fields is None:
@@ -42,12 +42,12 @@ def media_texts(report: AuditReport, key_of: KeyOf, other_languages: str) -> tup
         if _language(page) == language:
             words[key][media_alt(page, record, text)] += 1
         else:
-            elsewhere.setdefault(key, page)
+            elsewhere.setdefault(key, (page, media_alt(page, record, text)))
     images = [{**dict(key), "url": first[key].url, "was": first[key].alt, "alt": counts.most_common(1)[0][0]}
               for key, counts in words.items()]  # fmt: skip
     notes = [f"# by hand, in its language: {first[key].url} is shown only on pages in another language than "
-             f"{language or 'most pages'} ({page.url}, {page.lang}); {other_languages}"
-             for key, page in elsewhere.items() if key not in words]  # fmt: skip
+             f"{language or 'most pages'} ({page.url}, {page.lang}); {other_languages}: {text!r}"
+             for key, (page, text) in elsewhere.items() if key not in words]  # fmt: skip
     notes += [f"# held for review (accept it with --decisions): {page.url}: {record.url} would replace "
               f"{replaced_alt(record.alt or '')} with {record.suggested_alt or ''!r}"
               for page, record in held(report) if key_of(page, record) is not None]  # fmt: skip

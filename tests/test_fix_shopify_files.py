@@ -1,0 +1,200 @@
+"""``--shopify-files``: the script that sets a Shopify store's file alts through its Admin API, written from a real
+audit of pages as a Shopify theme draws them, then run as a user runs it, against a loopback server that answers
+as Shopify's GraphQL Admin API does (a fuzzy filename search, fileUpdate, a throttle, a refused token)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import CaptionsByWidth, FixtureServer, make_image
+
+from options import AuditOptions
+from pipeline import run_audit
+from records import AuditReport
+from reports.formats import FORMATS
+from reports.shopify_files import shopify_file, write_shopify_files
+
+HOSTILE = 'a sign that says "open" \\ $(touch PWNED) ë'
+CAPTIONS = {401: "a loaf of bread on a wooden table", 402: "three bakers in a kitchen", 403: "a brown leather boot",
+            404: HOSTILE, 405: "a blue door", 406: "a basket of croissants", 407: "a red chair"}  # fmt: skip
+PAGE = """<html lang="en"><body>
+<img src="/cdn/shop/files/hero_600x.jpg?v=17&amp;width=600" srcset="/cdn/shop/files/hero.jpg?v=17&amp;width=1200 2x">
+<img src="/cdn/shop/files/team.jpg?v=3" alt="team.jpg">
+<img src="/cdn/shop/products/boot_grande.jpg?v=9">
+<img src="/cdn/shop/files/sign.png?v=1">
+<img src="/cdn/shop/files/ghost.jpg?v=1">
+<img src="/cdn/shop/files/dup.jpg?v=1">
+<img src="/cdn/shop/articles/post.jpg?v=2">
+</body></html>"""
+WIDTHS = {"files/hero.jpg": 401, "files/team.jpg": 402, "products/boot.jpg": 403, "files/sign.png": 404,
+          "files/ghost.jpg": 405, "files/dup.jpg": 406, "articles/post.jpg": 407}  # fmt: skip
+
+
+class FakeShopify:
+    """Shopify's GraphQL Admin API, as far as the script uses it: ``files`` (its filename search matches more than
+    the exact name) and ``fileUpdate``."""
+
+    def __init__(self) -> None:
+        cdn = "https://cdn.shopify.com/s/files/1/0601/2345/6789"
+        self.files: dict[str, dict[str, Any]] = {
+            "gid://shopify/MediaImage/1": {"alt": None, "url": f"{cdn}/files/hero.jpg?v=17"},
+            "gid://shopify/MediaImage/2": {"alt": "", "url": f"{cdn}/files/hero-2.jpg?v=1"},  # found, not it
+            "gid://shopify/MediaImage/3": {"alt": "Founders at the bench", "url": f"{cdn}/files/team.jpg?v=3"},
+            "gid://shopify/MediaImage/4": {"alt": "", "url": f"{cdn}/products/boot.jpg?v=9"},
+            "gid://shopify/MediaImage/5": {"alt": None, "url": f"{cdn}/files/sign.png?v=1"},
+            "gid://shopify/MediaImage/6": {"alt": None, "url": f"{cdn}/files/dup.jpg?v=1"},
+            "gid://shopify/MediaImage/7": {"alt": None, "url": f"{cdn}/files/old/dup.jpg?v=1"},
+        }
+        self.calls: list[dict[str, Any]] = []
+        self.throttle = 1  # the first fileUpdate is throttled
+        self.token = "shpat_secret"
+        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = server
+        self.url = f"http://127.0.0.1:{server.server_address[1]}/admin/api/2026-10/graphql.json"
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                status, answer = api.answer(body, self.headers.get("X-Shopify-Access-Token"), self.path)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+    def answer(self, body: dict[str, Any], token: str | None, path: str) -> tuple[int, Any]:
+        if not path.startswith("/admin/api/"):
+            return 404, {"errors": "Not Found"}
+        if token != self.token:
+            return 401, {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
+        self.calls.append(body)
+        if "AltScoutFind" in body["query"]:
+            name = re.fullmatch(r'filename:"(.*)"', body["variables"]["query"]).group(1)
+            stem = name.rsplit(".", 1)[0]
+            nodes = [{"id": gid, "alt": file["alt"], "fileStatus": "READY", "image": {"url": file["url"]}}
+                     for gid, file in self.files.items() if f"/{stem}" in file["url"]]  # fmt: skip
+            return 200, {"data": {"files": {"nodes": nodes}}}
+        if self.throttle:
+            self.throttle -= 1
+            return 200, {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]}
+        updated = []
+        for change in body["variables"]["files"]:
+            self.files[change["id"]]["alt"] = change["alt"]
+            updated.append({"id": change["id"], "alt": change["alt"]})
+        return 200, {"data": {"fileUpdate": {"files": updated, "userErrors": []}}}
+
+
+@pytest.fixture()
+def api() -> Iterator[FakeShopify]:
+    fake = FakeShopify()
+    yield fake
+    fake.server.shutdown()
+
+
+@pytest.fixture()
+def report(fresh_server: FixtureServer) -> AuditReport:
+    fresh_server.add("/", PAGE)
+    for name, width in WIDTHS.items():
+        stem, extension = name.rsplit(".", 1)
+        for variant in (name, f"{stem}_600x.{extension}", f"{stem}_grande.{extension}"):
+            fresh_server.add(f"/cdn/shop/{variant}", make_image(width, 300, "JPEG", seed=width),
+                             content_type="image/jpeg")  # fmt: skip
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    return run_audit([fresh_server.url("/")], options, CaptionsByWidth(CAPTIONS))
+
+
+def run_script(script: Path, api: FakeShopify, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {name: value for name, value in os.environ.items() if "proxy" not in name.lower()}
+    environment |= {"SHOPIFY_API": api.url, "SHOPIFY_TOKEN": api.token, **env}
+    return subprocess.run([sys.executable, str(script), *args], env=environment, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+
+
+def said(output: str) -> dict[str, str]:
+    """What the script said of each image, by its file name."""
+    lines = {}
+    for line in output.splitlines():
+        if line.startswith("http"):
+            address, what = line.split(": ", 1)
+            lines[address.rsplit("/", 1)[1].split("?")[0]] = what
+    return lines
+
+
+def test_the_script_sets_each_files_alt_by_its_name_and_never_a_persons(
+    report: AuditReport, api: FakeShopify, tmp_path: Path
+) -> None:
+    script = write_shopify_files(report, tmp_path / "shopify-alt-text.py")
+    text = script.read_text()
+    ast.parse(text, feature_version=(3, 8))
+    assert "from reports" not in text
+    suggested = {shopify_file(record.url)[1]: record.suggested_alt for record in report.pages[0].images}
+    assert f"is a blog post's featured image: set its alt in Content → Blog posts → the post, to " \
+           f"{suggested['post.jpg']!r}" in text  # fmt: skip
+
+    dry = run_script(script, api, "--dry-run")
+    assert all("AltScoutFind" in call["query"] for call in api.calls) and dry.returncode == 1
+    assert said(dry.stdout)["hero.jpg"] == f"would set the file's alt to {suggested['hero.jpg']!r}"
+
+    done = run_script(script, api)
+    lines = said(done.stdout)
+    assert api.files["gid://shopify/MediaImage/1"]["alt"] == suggested["hero.jpg"] and api.throttle == 0  # waited
+    assert api.files["gid://shopify/MediaImage/2"]["alt"] == ""  # hero-2.jpg: the search found it; not its name
+    assert api.files["gid://shopify/MediaImage/4"]["alt"] == suggested["boot.jpg"]  # product media
+    assert api.files["gid://shopify/MediaImage/5"]["alt"] == HOSTILE[0].upper() + HOSTILE[1:] == suggested["sign.png"]
+    assert api.files["gid://shopify/MediaImage/3"]["alt"] == "Founders at the bench"
+    assert lines["team.jpg"] == "left: the file's alt changed since the audit ('Founders at the bench')"
+    assert lines["dup.jpg"] == "failed: 2 files of the store are named dup.jpg; set its alt in Content → Files"
+    assert lines["ghost.jpg"] == "failed: no file of the store is named ghost.jpg"
+    assert lines["hero.jpg"] == "set the file's alt" and done.returncode == 1
+    assert "post.jpg" not in lines  # by hand, in the script's notes
+
+    updates = len([call for call in api.calls if "AltScoutSet" in call["query"]])
+    again = run_script(script, api)
+    assert len([call for call in api.calls if "AltScoutSet" in call["query"]]) == updates
+    assert said(again.stdout)["boot_grande.jpg"] == "the file's alt was already this"
+
+
+def test_a_missing_or_refused_token_or_store_is_one_sentence(
+    report: AuditReport, api: FakeShopify, tmp_path: Path
+) -> None:
+    script = write_shopify_files(report, tmp_path / "s.py")
+    missing = run_script(script, api, SHOPIFY_TOKEN="")
+    assert missing.returncode == 2 and missing.stderr.startswith("Set SHOPIFY_STORE to the store's address")
+    refused = run_script(script, api, SHOPIFY_TOKEN="wrong")
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
+        "Shopify refused the token (HTTP 401): set SHOPIFY_TOKEN to the Admin API access token of a custom app of "
+        "this store with the read_files and write_files scopes"]  # fmt: skip
+    nowhere = run_script(script, api, SHOPIFY_API=api.url.replace("/admin/", "/nothing/"))
+    assert nowhere.returncode == 2 and nowhere.stderr.startswith("No Shopify store answers at http://127.0.0.1:")
+    assert not api.calls
+
+
+def test_which_addresses_are_a_stores_files() -> None:
+    assert shopify_file("https://shop.example/cdn/shop/files/a%20b_600x.jpg?v=1&width=600") == ("files", "a b.jpg")
+    assert shopify_file("https://cdn.shopify.com/s/files/1/0601/2345/6789/products/boot_grande.jpg?v=9") == (
+        "products", "boot.jpg")  # fmt: skip
+    assert shopify_file("https://shop.example/cdn/shop/t/12/assets/logo.png?v=3") == ("assets", "logo.png")
+    assert shopify_file("https://shop.example/images/files/a.jpg") is None
+    assert FORMATS["shopify_files"].nothing_for(AuditReport(pages=[])) == (
+        "no audited image is a Shopify store's (an address under /cdn/shop/ or on cdn.shopify.com)")
