@@ -5,19 +5,17 @@ as Shopify's GraphQL Admin API does (a fuzzy filename search, fileUpdate, a thro
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import CaptionsByWidth, FixtureServer, make_image
+from json_api import JsonApi
 
 from options import AuditOptions
 from pipeline import run_audit
@@ -59,31 +57,14 @@ class FakeShopify:
         self.calls: list[dict[str, Any]] = []
         self.throttle = 1  # the first fileUpdate is throttled
         self.token = "shpat_secret"
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server = server
-        self.url = f"http://127.0.0.1:{server.server_address[1]}/admin/api/2026-10/graphql.json"
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.api = JsonApi(self.answer)
+        self.url = self.api.base + "/admin/api/2026-10/graphql.json"
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        api = self
+    def answer(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        status, data = self._graphql(path, headers.get("X-Shopify-Access-Token"), body)
+        return status, data, {}
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status, answer = api.answer(body, self.headers.get("X-Shopify-Access-Token"), self.path)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
-
-    def answer(self, body: dict[str, Any], token: str | None, path: str) -> tuple[int, Any]:
+    def _graphql(self, path: str, token: str | None, body: dict[str, Any]) -> tuple[int, Any]:
         if not path.startswith("/admin/api/"):
             return 404, {"errors": "Not Found"}
         if token != self.token:
@@ -109,7 +90,7 @@ class FakeShopify:
 def api() -> Iterator[FakeShopify]:
     fake = FakeShopify()
     yield fake
-    fake.server.shutdown()
+    fake.api.close()
 
 
 @pytest.fixture()

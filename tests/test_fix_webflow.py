@@ -5,18 +5,16 @@ does (assets, CMS collections and items, a rate limit, a refused token)."""
 from __future__ import annotations
 
 import ast
-import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import CaptionsByWidth, FixtureServer, make_image
+from json_api import JsonApi
 
 from options import AuditOptions
 from pipeline import run_audit
@@ -83,41 +81,12 @@ class FakeWebflow:
         self.calls: list[tuple[str, str, Any]] = []
         self.limited = {"PATCH /v2/assets/" + HERO}  # answered 429 once
         self.token = "secret"
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server = server
-        self.url = f"http://127.0.0.1:{server.server_address[1]}/v2"
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.api = JsonApi(self.answer)
+        self.url = self.api.base + "/v2"
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                self._answer("GET")
-
-            def do_PATCH(self) -> None:
-                self._answer("PATCH")
-
-            def _answer(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
-                api.calls.append((method, self.path, body))
-                status, answer, headers = api.answer(method, self.path, body, self.headers.get("Authorization"))
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                for name, value in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
-
-    def answer(self, method: str, where: str, body: Any, auth: str | None) -> tuple[int, Any, dict[str, str]]:
-        if auth != "Bearer " + self.token:
+    def answer(self, method: str, where: str, headers: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+        self.calls.append((method, where, body))
+        if headers.get("Authorization") != "Bearer " + self.token:
             return 401, {"code": "not_authorized", "message": "Request not authorized"}, {}
         if f"{method} {where}" in self.limited:
             self.limited.discard(f"{method} {where}")
@@ -144,7 +113,7 @@ class FakeWebflow:
 def api() -> Iterator[FakeWebflow]:
     fake = FakeWebflow()
     yield fake
-    fake.server.shutdown()
+    fake.api.close()
 
 
 @pytest.fixture()
