@@ -251,7 +251,7 @@ def _patch_locales(source_dir: Path, left: list[_Left], translated: list[tuple[l
     for urls, asked in translated:
         for language in dict.fromkeys(lang for url, lang in words if url in urls):
             counts = sum((words[(url, lang)] for url, lang in words if url in urls and lang == language), Counter())
-            if set_translation(for_language(files, language), asked, counts.most_common(1)[0][0], edited):
+            if set_translation(for_language(files, language), asked, counts.most_common(1)[0][0], edited, language):
                 set_in.update((url, language) for url in urls)
     return set_in
 

@@ -31,7 +31,7 @@ import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -142,7 +142,7 @@ def patched_component(
             by_hand.update(dict.fromkeys(urls, f"its alt is an expression ({' '.join(written.split())})"))
             asked = translation(expression.value, text, tag.start())
             if asked is not None and translated is not None:
-                translated.append((urls, asked))
+                translated.append((urls, replace(asked, component=component)))
             continue
         words = Counter(index.records[url][1] for url in urls).most_common(1)[0][0]  # the first's on a tie
         value = _quoted(words, parsed)

@@ -4,7 +4,7 @@ Vue's ``:alt="$t('hero.alt')"``), the text is set in the project's locale file f
 **Which files** (:func:`locale_files`): JSON or YAML files named by a language in a folder of translations
 (``messages``, ``locales``, ``i18n``, ``lang``, ``translations``, ``dictionaries``): ``messages/de.json`` or
 ``locales/de.yml`` holds a whole language (next-intl, vue-i18n, Nuxt i18n), ``public/locales/de/common.json`` one
-namespace of it (i18next, next-i18next).
+namespace of it (i18next, next-i18next); first, a Vue component's own ``<i18n>`` block (vue-i18n's local messages).
 
 **Which key:** the call's own (``t("hero.alt")``; i18next's ``t("home:hero.alt")`` names its namespace), under the
 namespace the component asked for before the tag (next-intl's ``useTranslations("Home")`` or ``getTranslations``,
@@ -37,6 +37,8 @@ _STRING = re.compile(r'"(?:\\.|[^"\\])*"')
 _SCALAR = re.compile(r"-?\d[\d.eE+-]*|true|false|null")
 _DEFAULT_NAMESPACES = ("common", "translation")
 LOCALE_SUFFIXES = (".json", ".yml", ".yaml")
+_I18N_BLOCK = re.compile(r"<i18n(?P<attributes>\s[^>]*)?>(?P<body>.*?)</i18n\s*>", re.DOTALL | re.IGNORECASE)
+_ATTRIBUTE = re.compile(r"""([\w-]+)\s*=\s*["']([^"']*)["']""")
 _YAML_BREAKS = "\u2028\u2029\x85\ufeff"  # printable to Python, line breaks or a byte-order mark to YAML
 
 
@@ -54,6 +56,7 @@ class Translation:
     key: str
     scope: str | None = None  # next-intl's namespace: a prefix of the key's path
     namespace: str | None = None  # i18next's namespace: a file
+    component: Path | None = None  # the file that asks for it, whose vue-i18n <i18n> block may hold it
 
 
 def translation(expression: str, text: str, position: int) -> Translation | None:
@@ -100,10 +103,17 @@ def for_language(files: list[LocaleFile], language: str | None) -> list[LocaleFi
 
 
 def set_translation(
-    files: list[LocaleFile], asked: Translation, text: str, edited: dict[Path, tuple[str, str]]
+    files: list[LocaleFile],
+    asked: Translation,
+    text: str,
+    edited: dict[Path, tuple[str, str]],
+    language: str | None = None,
 ) -> Path | None:
-    """Set ``text`` as the translation in the first of ``files`` that holds its key (into ``edited``: a file ->
-    its text before and after); the file, or None where none holds it."""
+    """Set ``text`` as the translation, in ``language``, in the component's own ``<i18n>`` block where it holds the
+    key (vue-i18n's local messages come first), else in the first of ``files`` that holds it (into ``edited``: a
+    file -> its text before and after); the file, or None where none holds it."""
+    if asked.component is not None and set_in_block(asked.component, language, asked.key, text, edited):
+        return asked.component
     path = asked.key.split(".")
     for file in files:
         if file.namespace is None:
@@ -122,6 +132,43 @@ def set_translation(
                 edited[file.path] = (original, after)
                 return file.path
     return None
+
+
+def set_in_block(component: Path, language: str | None, key: str, text: str,
+                 edited: dict[Path, tuple[str, str]]) -> bool:  # fmt: skip
+    """Set ``text`` at ``key`` in ``language`` in a Vue component's ``<i18n>`` block (JSON, or YAML with
+    ``lang="yaml"``; its top keys the locales, or the one its ``locale`` attribute names); whether one held it."""
+    try:
+        original, before = edited.get(component) or (component.read_text(encoding="utf-8"),) * 2
+    except (OSError, UnicodeDecodeError):
+        return False
+    for block in _I18N_BLOCK.finditer(before):
+        attributes = {name.lower(): value for name, value in _ATTRIBUTE.findall(block.group("attributes") or "")}
+        yaml_block = attributes.get("lang", "json").lower() in ("yaml", "yml")
+        body = block.group("body")
+        if "src" in attributes:
+            continue  # the messages are in another file
+        if "locale" in attributes:
+            found = for_language([LocaleFile(component, attributes["locale"], None)], language)
+            prefixes = [[]] if found else []
+        else:
+            locales = [LocaleFile(component, name, None) for name in _top_keys(body, yaml_block)]
+            prefixes = [[file.language] for file in for_language(locales, language)]
+        for keys in (keys for prefix in prefixes for keys in ([*prefix, *key.split(".")], [*prefix, key])):
+            after = with_value(body, keys, text, yaml_file=yaml_block)  # nested, else one flat key
+            if after is not None:
+                edited[component] = (original, before[: block.start("body")] + after + before[block.end("body") :])
+                return True
+    return False
+
+
+def _top_keys(body: str, yaml_block: bool) -> list[str]:
+    """The top keys of a block's messages (its locales); none where it is not a mapping, or not JSON or YAML."""
+    try:
+        messages = yaml.safe_load(body) if yaml_block else json.loads(body)
+    except (ValueError, yaml.YAMLError):
+        return []
+    return [str(name) for name in messages] if isinstance(messages, dict) else []
 
 
 def with_value(before: str, keys: list[str], text: str, yaml_file: bool = False) -> str | None:

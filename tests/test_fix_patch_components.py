@@ -527,3 +527,59 @@ def test_with_value_sets_a_yaml_string_that_yaml_reads_back() -> None:
     assert with_value("a: &x old\nb: *x\n", ["b"], "new", yaml_file=True) is None  # shared: a person decides
     assert with_value("a: [old]\n", ["a"], "new", yaml_file=True) is None
     assert with_value("a: :\n  - ]", ["a"], "new", yaml_file=True) is None  # no YAML
+
+
+VUE_BLOCKS = {
+    "components/Hero.vue": """<template>
+  <img src="/hero.jpg" :alt="$t('hero.alt')" />
+  <img src="/team.jpg" :alt="t('team')" />
+  <img src="/logo.png" />
+</template>
+
+<i18n>
+{
+  "en": { "hero": { "alt": "IMG_2024.jpg" }, "team": "" },
+  "de-DE": { "hero": { "alt": "IMG_2024.jpg" } }
+}
+</i18n>
+
+<i18n lang="yaml" locale="de">
+team: IMG_7.jpg  # the German team photo
+</i18n>
+""",
+    "locales/de.json": '{"team": "not this one: the component holds it"}\n',
+}
+
+
+def test_a_translated_alt_is_set_in_the_components_own_i18n_block(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    """vue-i18n's <i18n> custom blocks hold a component's own messages, which come before the project's locale
+    files: a JSON block whose top keys are the locales, and a YAML block of one locale (locale="de"); the same file's
+    other tags are patched as well."""
+    project = tmp_path / "project"
+    for name, text in VUE_BLOCKS.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text, encoding="utf-8")
+    for lang, where in (("en", "/en/"), ("de", "/de/")):
+        fresh_server.add(where, f'<html lang="{lang}"><body><img src="/hero.jpg" alt="IMG_2024.jpg">'
+                                '<img src="/team.jpg"><img src="/logo.png"></body></html>')  # fmt: skip
+    for name, width in (("/hero.jpg", 401), ("/team.jpg", 402), ("/logo.png", 403)):
+        fresh_server.add(name, make_image(width, 300, "JPEG", seed=width), content_type="image/jpeg")
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    captions = {401: "a loaf of bread on a wooden table", 402: "three bakers in a kitchen", 403: "a red logo"}
+    report = run_audit([fresh_server.url("/en/"), fresh_server.url("/de/")], options, CaptionsByWidth(captions))
+    german = {"hero": "Ein Laib Brot", "team": 'Drei "Bäcker"', "logo": "Ein rotes Logo"}
+    for record in report.pages[1].images:
+        record.suggested_alt = next(text for name, text in german.items() if name in record.source)
+    result = write_fix_patch(report, project, tmp_path / "alt.patch")
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    subprocess.run(["git", "-C", str(project), "apply", str(tmp_path / "alt.patch")], check=True, capture_output=True)
+    after = (project / "components/Hero.vue").read_text(encoding="utf-8")
+    assert after == VUE_BLOCKS["components/Hero.vue"].replace(
+        '<img src="/logo.png" />', '<img alt="A red logo" src="/logo.png" />').replace(
+        '"en": { "hero": { "alt": "IMG_2024.jpg" }, "team": "" }',
+        '"en": { "hero": { "alt": "A loaf of bread on a wooden table" }, '
+        '"team": "Three bakers in a kitchen" }').replace(
+        '"de-DE": { "hero": { "alt": "IMG_2024.jpg" } }', '"de-DE": { "hero": { "alt": "Ein Laib Brot" } }').replace(
+        "team: IMG_7.jpg  # the German", 'team: "Drei \\"Bäcker\\""  # the German')  # fmt: skip
+    assert (project / "locales/de.json").read_text() == VUE_BLOCKS["locales/de.json"]
+    assert result.by_hand == [] and result.tags == 5  # the logo's tag, and four translations
