@@ -40,8 +40,11 @@ def set_assets(site_images: list[dict[str, Any]], token: str, dry_run: bool, sai
     """Each image's asset alt (``said``: a file -> what happened to it)."""
     for image in site_images:
         status, asset = request("GET", "/assets/" + image["key"], token)
-        if status == 404 or not isinstance(asset, dict):
+        if status == 404:
             continue  # no asset of this site: a CMS image, or another site's
+        if status != 200 or not isinstance(asset, dict):
+            said[image["key"]].append(f"failed: HTTP {status} reading the asset")
+            continue
         current = asset.get("altText")
         if current == image["alt"]:
             said[image["key"]].append("the asset's alt was already this")
@@ -62,7 +65,7 @@ def set_cms_images(site: str, site_images: list[dict[str, Any]], token: str, dry
     status, answer = request("GET", f"/sites/{site}/collections", token)
     for collection in (answer or {}).get("collections", []) if status == 200 else []:
         offset = 0
-        while True:
+        while status == 200:
             status, page = request("GET", f"/collections/{collection['id']}/items?offset={offset}&limit=100", token)
             items = (page or {}).get("items", []) if status == 200 else []
             for item in items:
@@ -70,6 +73,9 @@ def set_cms_images(site: str, site_images: list[dict[str, Any]], token: str, dry
             offset += len(items)
             if not items or offset >= ((page or {}).get("pagination") or {}).get("total", 0):
                 break
+    if status != 200:  # an image not found yet may be in what could not be read
+        for image in site_images:
+            said[image["key"]] = said[image["key"]] or [f"failed: HTTP {status} reading the site's CMS items"]
 
 
 def _set_item(collection: str, item: dict[str, Any], wanted: dict[str, dict[str, Any]], token: str, dry_run: bool,

@@ -81,6 +81,7 @@ class FakeWebflow:
         self.calls: list[tuple[str, str, Any]] = []
         self.limited = {"PATCH /v2/assets/" + HERO}  # answered 429 once
         self.token = "secret"
+        self.broken = False  # the CMS's items answer 500
         self.api = JsonApi(self.answer)
         self.url = self.api.base + "/v2"
 
@@ -98,6 +99,8 @@ class FakeWebflow:
             return 200, self.assets[parts[2]], {}
         if parts[1:] == ["sites", SITE, "collections"]:
             return 200, {"collections": [{"id": "posts"}]}, {}
+        if parts[1:] == ["collections", "posts", "items"] and self.broken:
+            return 500, {"code": "internal_error"}, {"Retry-After": "0"}
         if parts[1:] == ["collections", "posts", "items"]:
             offset = int(where.split("offset=")[1].split("&")[0])  # one item a page: the script pages through
             return 200, {"items": self.items[offset : offset + 1],
@@ -208,3 +211,13 @@ def test_the_cli_counts_the_held_suggestions(report: AuditReport, capsys: pytest
                                        "carry them once a review accepts them (--decisions)\n")  # fmt: skip
     held_notice(report, argparse.Namespace(fix_patch=None, quiet=False))  # no export asked for: nothing to say
     assert capsys.readouterr().err == ""
+
+
+def test_a_cms_that_cannot_be_read_is_said_for_the_images_not_found(
+    report: AuditReport, api: FakeWebflow, tmp_path: Path
+) -> None:
+    api.broken = True
+    done = run_script(write_webflow(report, tmp_path / "w.py"), api)
+    lines = [line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith("http")]
+    assert lines.count("failed: HTTP 500 reading the site's CMS items") == 3  # the post's, the gallery's, the ghost
+    assert "set the asset's alt" in lines and done.returncode == 1
