@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from auditing import ISSUES, at_least
@@ -20,7 +22,7 @@ from auditing.registry import severity_at_least
 from captioning.cache import cli_cache_folder
 from records import AuditReport
 from reports.decisions import DECISIONS, Decision, apply_decisions
-from reports.fixes import held
+from reports.fixes import fixes, held
 from reports.formats import FORMATS, STDOUT, shown
 
 
@@ -58,6 +60,17 @@ def blank_exports(report: AuditReport, args: argparse.Namespace) -> None:
         path = getattr(args, fmt.name, None)
         if path and (why := fmt.nothing_for(report)) is not None:
             print(f"altscout: {fmt.flag} {shown(path)} sets no alt text: {why}", file=sys.stderr)
+
+
+def next_steps(report: AuditReport, args: argparse.Namespace, written: list[Path]) -> None:
+    """What to do with each written export that applies the suggestions (run the script, import the CSV), where
+    the audit has a suggestion to carry and the site is on its platform; not with --quiet."""
+    if args.quiet or next(fixes(report), None) is None:
+        return
+    for fmt in FORMATS.values():
+        path = getattr(args, fmt.name, None)
+        if fmt.next_step and path != STDOUT and path in written and fmt.nothing_for(report) is None:
+            print(f"altscout: {fmt.flag}: next, {fmt.next_step.format(path=shlex.quote(str(path)))}", file=sys.stderr)
 
 
 def nothing_audited(pages: int, urls: Iterable[dict[str, Any]]) -> bool:

@@ -42,6 +42,7 @@ class ReportFormat:
     # not on that platform); None when it may. The service leaves such a file out; the CLI says so.
     blank: Callable[[AuditReport], str | None] | None = None
     applies: bool = False  # it applies the suggestions (a platform's import or script): held ones wait for a review
+    next_step: str = ""  # what to do with the file ({path}), which the CLI says once it is written
 
     def nothing_for(self, report: AuditReport) -> str | None:
         """The sentence that says why this format has nothing for ``report``; None when it may have."""
@@ -103,6 +104,7 @@ FORMATS: dict[str, ReportFormat] = {
             write_shopify_csv,
             blank=no_product_pages,
             applies=True,
+            next_step='import {path} in Shopify admin (Products → Import, "Overwrite products with matching handles")',
         ),
         ReportFormat(
             "wp_cli",
@@ -113,6 +115,7 @@ FORMATS: dict[str, ReportFormat] = {
             write_wp_cli,
             blank=no_wordpress_images,
             applies=True,
+            next_step="read {path}, then run it where wp manages the site: sh {path}",
         ),
         ReportFormat(
             "shopify_files",
@@ -124,6 +127,7 @@ FORMATS: dict[str, ReportFormat] = {
             write_shopify_files,
             blank=no_shopify_files,
             applies=True,
+            next_step="SHOPIFY_STORE=your-store.myshopify.com SHOPIFY_TOKEN=… python3 {path} --dry-run",
         ),
         ReportFormat(
             "webflow",
@@ -135,6 +139,7 @@ FORMATS: dict[str, ReportFormat] = {
             write_webflow,
             blank=no_webflow_images,
             applies=True,
+            next_step="WEBFLOW_TOKEN=… python3 {path} --dry-run",
         ),
     )
 }

@@ -221,3 +221,20 @@ def test_a_cms_that_cannot_be_read_is_said_for_the_images_not_found(
     lines = [line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith("http")]
     assert lines.count("failed: HTTP 500 reading the site's CMS items") == 3  # the post's, the gallery's, the ghost
     assert "set the asset's alt" in lines and done.returncode == 1
+
+
+def test_the_cli_says_how_to_run_the_script_it_wrote(
+    fresh_server: FixtureServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cli
+
+    serve(fresh_server)
+    script = tmp_path / "my alt texts.py"
+    args = [fresh_server.url("/"), "--allow-private", "--render", "never", "--ocr", "off", "--model", "fake",
+            "--webflow", str(script), "--wp-cli", str(tmp_path / "wp.sh"), "--out", str(tmp_path / "c.txt")]  # fmt: skip
+    assert cli.main(args) == 0
+    said = capsys.readouterr().err.splitlines()
+    assert f"altscout: --webflow: next, WEBFLOW_TOKEN=… python3 '{script}' --dry-run" in said
+    assert not [line for line in said if line.startswith("altscout: --wp-cli: next")]  # no WordPress here
+    assert "IMAGES: list[dict[str, Any]] = [\n    {'site': " in script.read_text()
+    assert cli.main([*args, "--quiet"]) == 0 and "next," not in capsys.readouterr().err
