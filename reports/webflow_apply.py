@@ -36,15 +36,17 @@ def request(method: str, path: str, token: str, body: dict[str, Any] | None = No
     return call(API + path, method, {"Authorization": "Bearer " + token}, body, _REFUSED)
 
 
-def set_assets(site_images: list[dict[str, Any]], token: str, dry_run: bool, said: dict[str, list[str]]) -> None:
-    """Each image's asset alt (``said``: a file -> what happened to it)."""
+def set_assets(site: str, site_images: list[dict[str, Any]], token: str, dry_run: bool,
+               said: dict[str, list[str]]) -> None:  # fmt: skip
+    """Each image's asset alt (``said``: an image's key -> what happened to it), the site's assets read 100 a call."""
+    assets, status = pages(f"/sites/{site}/assets", "assets", token)
+    by_id = {asset.get("id"): asset for asset in assets}
     for image in site_images:
-        status, asset = request("GET", "/assets/" + image["key"], token)
-        if status == 404:
+        asset = by_id.get(image["key"])
+        if asset is None:
+            if status != 200:  # it may be in what could not be read
+                said[image["key"]].append(f"failed: HTTP {status} reading the site's assets")
             continue  # no asset of this site: a CMS image, or another site's
-        if status != 200 or not isinstance(asset, dict):
-            said[image["key"]].append(f"failed: HTTP {status} reading the asset")
-            continue
         current = asset.get("altText")
         if current == image["alt"]:
             said[image["key"]].append("the asset's alt was already this")
@@ -58,21 +60,29 @@ def set_assets(site_images: list[dict[str, Any]], token: str, dry_run: bool, sai
             said[image["key"]].append("set the asset's alt" if done else f"failed: HTTP {status} on the asset")
 
 
+def pages(path: str, field: str, token: str) -> tuple[list[dict[str, Any]], int]:
+    """Every element of a paginated list (``field`` of each answer), 100 a call; and the last call's status (not
+    200: the list ends there)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        status, page = request("GET", f"{path}?offset={len(found)}&limit=100", token)
+        elements = [one for one in (page or {}).get(field) or [] if isinstance(one, dict)] if status == 200 else []
+        found += elements
+        if not elements or len(found) >= ((page or {}).get("pagination") or {}).get("total", 0):
+            return found, status
+
+
 def set_cms_images(site: str, site_images: list[dict[str, Any]], token: str, dry_run: bool,
                    said: dict[str, list[str]]) -> None:  # fmt: skip
     """The alt of each CMS item's image field (one image, or each of a multi-image field) that holds an image."""
     wanted = {image["key"]: image for image in site_images}  # a CMS image's fileId is its asset's ID
-    status, answer = request("GET", f"/sites/{site}/collections", token)
-    for collection in (answer or {}).get("collections", []) if status == 200 else []:
-        offset = 0
-        while status == 200:
-            status, page = request("GET", f"/collections/{collection['id']}/items?offset={offset}&limit=100", token)
-            items = (page or {}).get("items", []) if status == 200 else []
-            for item in items:
-                _set_item(collection["id"], item, wanted, token, dry_run, said)
-            offset += len(items)
-            if not items or offset >= ((page or {}).get("pagination") or {}).get("total", 0):
-                break
+    collections, status = pages(f"/sites/{site}/collections", "collections", token)
+    for collection in collections:
+        if status != 200:
+            break
+        items, status = pages(f"/collections/{collection['id']}/items", "items", token)
+        for item in items:
+            _set_item(collection["id"], item, wanted, token, dry_run, said)
     if status != 200:  # an image not found yet may be in what could not be read
         for image in site_images:
             said[image["key"]] = said[image["key"]] or [f"failed: HTTP {status} reading the site's CMS items"]
@@ -118,7 +128,7 @@ def main(argv: list[str]) -> int:
     try:
         for site in dict.fromkeys(image["site"] for image in IMAGES):
             site_images = [image for image in IMAGES if image["site"] == site]
-            set_assets(site_images, token, dry_run, said)
+            set_assets(site, site_images, token, dry_run, said)
             set_cms_images(site, site_images, token, dry_run, said)
     except Refused as refused:
         print(str(refused), file=sys.stderr)

@@ -93,10 +93,14 @@ class FakeWebflow:
             self.limited.discard(f"{method} {where}")
             return 429, {"code": "too_many_requests"}, {"Retry-After": "0"}
         parts = where.split("?")[0].strip("/").split("/")
-        if parts[1:2] == ["assets"] and parts[2] in self.assets:
-            if method == "PATCH":
-                self.assets[parts[2]]["altText"] = body["altText"]
+        if parts[1:2] == ["assets"] and parts[2] in self.assets and method == "PATCH":
+            self.assets[parts[2]]["altText"] = body["altText"]
             return 200, self.assets[parts[2]], {}
+        if parts[1:] == ["sites", SITE, "assets"]:
+            offset = int(where.split("offset=")[1].split("&")[0])  # three a page: the script pages through
+            assets = list(self.assets.values()) + [{"id": f"{n:024x}", "altText": None} for n in range(4)]
+            return 200, {"assets": assets[offset : offset + 3],
+                         "pagination": {"offset": offset, "limit": 3, "total": len(assets)}}, {}  # fmt: skip
         if parts[1:] == ["sites", SITE, "collections"]:
             return 200, {"collections": [{"id": "posts"}]}, {}
         if parts[1:] == ["collections", "posts", "items"] and self.broken:
@@ -147,6 +151,8 @@ def test_the_script_sets_assets_and_cms_items_and_never_a_persons_alt(
 
     dry = run_script(script, api, "--dry-run")
     assert [call[0] for call in api.calls] == ["GET"] * len(api.calls)  # a dry run changes nothing
+    listed = [where.split("?")[0] for _, where, _ in api.calls if "/assets" in where]
+    assert listed == [f"/v2/sites/{SITE}/assets"] * 3  # the site's 8 assets, 3 a page: no call an image
     assert f"would set the asset's alt to {suggested[HERO]!r}" in dry.stdout
 
     done = run_script(script, api)
