@@ -28,8 +28,10 @@ API_VERSION = os.environ.get("SHOPIFY_API_VERSION", "2026-10")
 # Each image: its file name (its key), an address of it, the alt the audit read on the page (None: no alt
 # attribute) and the alt to set.
 IMAGES: list[dict[str, Any]] = []
+BATCH = 25  # images a search and an update
+PAGE = 250  # files a search answers at most
 FIND = """query AltScoutFind($query: String!) {
-  files(first: 50, query: $query) {
+  files(first: 250, query: $query) {
     nodes { id alt fileStatus ... on MediaImage { image { url } } ... on GenericFile { url } }
   }
 }"""
@@ -76,26 +78,53 @@ def file_name(node: dict[str, Any]) -> str:
     return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
 
 
-def set_file(image: dict[str, Any], token: str, dry_run: bool) -> str:
-    """Set one image's alt; what was done."""
-    name = image["key"]
-    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
-    nodes = [node for node in graphql(FIND, {"query": f'filename:"{quoted}"'}, token)["files"]["nodes"]
-             if isinstance(node, dict) and file_name(node) == name]  # fmt: skip
-    if not nodes:
-        return f"failed: no file of the store is named {name}"
-    if len(nodes) > 1:
-        return f"failed: {len(nodes)} files of the store are named {name}; set its alt in Content → Files"
-    current = nodes[0].get("alt")
-    if current == image["alt"]:
-        return "the file's alt was already this"
-    if not settable(current, image):
-        return f"left: the file's alt changed since the audit ({current!r})"
-    if dry_run:
-        return f"would set the file's alt to {image['alt']!r}"
-    done = graphql(SET, {"files": [{"id": nodes[0]["id"], "alt": image["alt"]}]}, token)["fileUpdate"]
-    errors = [error.get("message", "") for error in done.get("userErrors") or []]
-    return "failed: " + "; ".join(errors) if errors else "set the file's alt"
+def find_files(names: list[str], token: str) -> dict[str, list[dict[str, Any]]]:
+    """The store's files of each name, found with one search for all (Shopify's search also answers near names,
+    which are dropped); name by name where the answer may have been cut short."""
+    query = " OR ".join('filename:"{}"'.format(name.replace("\\", "\\\\").replace('"', '\\"')) for name in names)
+    nodes = graphql(FIND, {"query": query}, token)["files"]["nodes"]
+    found: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for node in nodes:
+        if isinstance(node, dict) and file_name(node) in found:
+            found[file_name(node)].append(node)
+    if len(nodes) >= PAGE and len(names) > 1:
+        for name in names:
+            found[name] = found[name] or find_files([name], token)[name]
+    return found
+
+
+def set_batch(batch: list[dict[str, Any]], token: str, dry_run: bool, said: dict[str, list[str]]) -> None:
+    """Set the alts of up to ``BATCH`` images: one search, one update."""
+    found = find_files([image["key"] for image in batch], token)
+    changes: list[dict[str, Any]] = []
+    for image in batch:
+        nodes, name = found[image["key"]], image["key"]
+        current = nodes[0].get("alt") if len(nodes) == 1 else None
+        if not nodes:
+            said[name] = [f"failed: no file of the store is named {name}"]
+        elif len(nodes) > 1:
+            said[name] = [f"failed: {len(nodes)} files of the store are named {name}; set its alt in Content → Files"]
+        elif current == image["alt"]:
+            said[name] = ["the file's alt was already this"]
+        elif not settable(current, image):
+            said[name] = [f"left: the file's alt changed since the audit ({current!r})"]
+        elif dry_run:
+            said[name] = [f"would set the file's alt to {image['alt']!r}"]
+        else:
+            changes.append({"id": nodes[0]["id"], "alt": image["alt"], "name": name})
+    if not changes:
+        return
+    done = graphql(SET, {"files": [{"id": change["id"], "alt": change["alt"]} for change in changes]}, token)
+    errors = done["fileUpdate"].get("userErrors") or []
+    for index, change in enumerate(changes):
+        mine = [error.get("message", "") for error in errors if _index(error) in (index, None)]
+        said[change["name"]] = ["failed: " + "; ".join(mine)] if mine else ["set the file's alt"]
+
+
+def _index(error: dict[str, Any]) -> int | None:
+    """Which file of an update a user error is about (its ``field``: ``["files", "3", "alt"]``); None: unknown."""
+    field = error.get("field") or []
+    return int(field[1]) if len(field) > 1 and str(field[1]).isdigit() else None
 
 
 def main(argv: list[str]) -> int:
@@ -108,11 +137,13 @@ def main(argv: list[str]) -> int:
         return 2
     said: dict[str, list[str]] = {}
     try:
-        for image in IMAGES:
+        for start in range(0, len(IMAGES), BATCH):
+            batch = IMAGES[start : start + BATCH]
             try:
-                said[image["key"]] = [set_file(image, token, dry_run)]
+                set_batch(batch, token, dry_run, said)
             except Failed as failed:
-                said[image["key"]] = [f"failed: {failed}"]
+                for image in batch:
+                    said[image["key"]] = said.get(image["key"]) or [f"failed: {failed}"]
     except Refused as refused:
         print(str(refused), file=sys.stderr)
         return 2

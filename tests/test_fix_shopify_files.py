@@ -25,7 +25,8 @@ from reports.shopify_files import shopify_file, write_shopify_files
 
 HOSTILE = 'a sign that says "open" \\ $(touch PWNED) ë'
 CAPTIONS = {401: "a loaf of bread on a wooden table", 402: "three bakers in a kitchen", 403: "a brown leather boot",
-            404: HOSTILE, 405: "a blue door", 406: "a basket of croissants", 407: "a red chair"}  # fmt: skip
+            404: HOSTILE, 405: "a blue door", 406: "a basket of croissants", 407: "a red chair",
+            408: "a chalkboard menu"}  # fmt: skip
 PAGE = """<html lang="en"><body>
 <img src="/cdn/shop/files/hero_600x.jpg?v=17&amp;width=600" srcset="/cdn/shop/files/hero.jpg?v=17&amp;width=1200 2x">
 <img src="/cdn/shop/files/team.jpg?v=3" alt="team.jpg">
@@ -34,9 +35,10 @@ PAGE = """<html lang="en"><body>
 <img src="/cdn/shop/files/ghost.jpg?v=1">
 <img src="/cdn/shop/files/dup.jpg?v=1">
 <img src="/cdn/shop/articles/post.jpg?v=2">
+<img src="/cdn/shop/files/menu.jpg?v=5">
 </body></html>"""
 WIDTHS = {"files/hero.jpg": 401, "files/team.jpg": 402, "products/boot.jpg": 403, "files/sign.png": 404,
-          "files/ghost.jpg": 405, "files/dup.jpg": 406, "articles/post.jpg": 407}  # fmt: skip
+          "files/ghost.jpg": 405, "files/dup.jpg": 406, "articles/post.jpg": 407, "files/menu.jpg": 408}  # fmt: skip
 
 
 class FakeShopify:
@@ -53,6 +55,7 @@ class FakeShopify:
             "gid://shopify/MediaImage/5": {"alt": None, "url": f"{cdn}/files/sign.png?v=1"},
             "gid://shopify/MediaImage/6": {"alt": None, "url": f"{cdn}/files/dup.jpg?v=1"},
             "gid://shopify/MediaImage/7": {"alt": None, "url": f"{cdn}/files/old/dup.jpg?v=1"},
+            "gid://shopify/MediaImage/8": {"alt": None, "url": f"{cdn}/files/menu.jpg?v=5", "processing": True},
         }
         self.calls: list[dict[str, Any]] = []
         self.throttle = 1  # the first fileUpdate is throttled
@@ -71,19 +74,24 @@ class FakeShopify:
             return 401, {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
         self.calls.append(body)
         if "AltScoutFind" in body["query"]:
-            name = re.fullmatch(r'filename:"(.*)"', body["variables"]["query"]).group(1)
-            stem = name.rsplit(".", 1)[0]
+            stems = [name.rsplit(".", 1)[0] for name in re.findall(r'filename:"((?:[^"\\]|\\.)*)"',
+                                                                     body["variables"]["query"])]  # fmt: skip
             nodes = [{"id": gid, "alt": file["alt"], "fileStatus": "READY", "image": {"url": file["url"]}}
-                     for gid, file in self.files.items() if f"/{stem}" in file["url"]]  # fmt: skip
+                     for gid, file in self.files.items()
+                     if any(f"/{stem}" in file["url"] for stem in stems)]  # near names too, as Shopify's search
             return 200, {"data": {"files": {"nodes": nodes}}}
         if self.throttle:
             self.throttle -= 1
             return 200, {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]}
-        updated = []
-        for change in body["variables"]["files"]:
+        updated, errors = [], []
+        for index, change in enumerate(body["variables"]["files"]):
+            if self.files[change["id"]].get("processing"):
+                errors.append({"field": ["files", str(index), "id"], "message": "Non-ready files cannot be updated.",
+                               "code": "NON_READY_STATE"})  # fmt: skip
+                continue
             self.files[change["id"]]["alt"] = change["alt"]
             updated.append({"id": change["id"], "alt": change["alt"]})
-        return 200, {"data": {"fileUpdate": {"files": updated, "userErrors": []}}}
+        return 200, {"data": {"fileUpdate": {"files": updated, "userErrors": errors}}}
 
 
 @pytest.fixture()
@@ -147,12 +155,17 @@ def test_the_script_sets_each_files_alt_by_its_name_and_never_a_persons(
     assert lines["team.jpg"] == "left: the file's alt changed since the audit ('Founders at the bench')"
     assert lines["dup.jpg"] == "failed: 2 files of the store are named dup.jpg; set its alt in Content → Files"
     assert lines["ghost.jpg"] == "failed: no file of the store is named ghost.jpg"
+    assert lines["menu.jpg"] == "failed: Non-ready files cannot be updated."  # the others of its update are set
     assert lines["hero.jpg"] == "set the file's alt" and done.returncode == 1
     assert "post.jpg" not in lines  # by hand, in the script's notes
 
-    updates = len([call for call in api.calls if "AltScoutSet" in call["query"]])
-    again = run_script(script, api)
-    assert len([call for call in api.calls if "AltScoutSet" in call["query"]]) == updates
+    kinds = [call["query"].split("(")[0] for call in api.calls]
+    assert kinds == ["query AltScoutFind"] * 2 + ["mutation AltScoutSet"] * 2  # the dry run's; one search, one
+    # update for the six files (once throttled)
+    calls = len(api.calls)
+    again = run_script(script, api)  # a second run asks again for the menu only: the rest is set
+    assert [call["variables"] for call in api.calls[calls:] if "AltScoutSet" in call["query"]] == [
+        {"files": [{"id": "gid://shopify/MediaImage/8", "alt": suggested["menu.jpg"]}]}]  # fmt: skip
     assert said(again.stdout)["boot_grande.jpg"] == "the file's alt was already this"
 
 

@@ -237,7 +237,7 @@ def test_the_cli_says_how_to_run_the_script_it_wrote(
     serve(fresh_server)
     script = tmp_path / "my alt texts.py"
     args = [fresh_server.url("/"), "--allow-private", "--render", "never", "--ocr", "off", "--model", "fake",
-            "--webflow", str(script), "--wp-cli", str(tmp_path / "wp.sh"), "--out", str(tmp_path / "c.txt")]  # fmt: skip
+            "--webflow", str(script), "--wp-cli", str(tmp_path / "wp.sh"), "--out", str(tmp_path / "c.txt")]
     assert cli.main(args) == 0
     said = capsys.readouterr().err.splitlines()
     assert f"altscout: --webflow: next, WEBFLOW_TOKEN=… python3 '{script}' --dry-run" in said
