@@ -1,10 +1,11 @@
 """Translated alt texts, for ``--fix-patch``: where a component's ``alt`` is a translation (``alt={t("hero.alt")}``,
 Vue's ``:alt="$t('hero.alt')"``), the text is set in the project's locale file for each audited page's language.
 
-**Which files** (:func:`locale_files`): JSON or YAML files named by a language in a folder of translations
-(``messages``, ``locales``, ``i18n``, ``lang``, ``translations``, ``dictionaries``): ``messages/de.json`` or
-``locales/de.yml`` holds a whole language (next-intl, vue-i18n, Nuxt i18n), ``public/locales/de/common.json`` one
-namespace of it (i18next, next-i18next); first, a Vue component's own ``<i18n>`` block (vue-i18n's local messages).
+**Which files** (:func:`locale_files`): JSON, YAML or JavaScript/TypeScript (:mod:`reports.locale_js`) files named
+by a language in a folder of translations (``messages``, ``locales``, ``i18n``, ``lang``, ``translations``,
+``dictionaries``): ``messages/de.json`` or ``locales/de.yml`` holds a whole language (next-intl, vue-i18n, Nuxt
+i18n), ``public/locales/de/common.json`` one namespace of it (i18next, next-i18next); first, a Vue component's own
+``<i18n>`` block (vue-i18n's local messages).
 
 **Which key:** the call's own (``t("hero.alt")``; i18next's ``t("home:hero.alt")`` names its namespace), under the
 namespace the component asked for before the tag (next-intl's ``useTranslations("Home")`` or ``getTranslations``,
@@ -25,6 +26,8 @@ from pathlib import Path
 
 import yaml
 
+from reports.locale_js import JS_SUFFIXES, js_value_span
+
 LOCALE_FOLDERS = {"messages", "locales", "locale", "lang", "langs", "i18n", "translations", "dictionaries"}
 _SKIPPED = {"node_modules", "dist", "build", "out", "coverage", "vendor"}  # public/ and static/ may hold locales
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
@@ -36,7 +39,7 @@ _NAMESPACE = re.compile(
 _STRING = re.compile(r'"(?:\\.|[^"\\])*"')
 _SCALAR = re.compile(r"-?\d[\d.eE+-]*|true|false|null")
 _DEFAULT_NAMESPACES = ("common", "translation")
-LOCALE_SUFFIXES = (".json", ".yml", ".yaml")
+LOCALE_SUFFIXES = (".json", ".yml", ".yaml", *JS_SUFFIXES)
 _I18N_BLOCK = re.compile(r"<i18n(?P<attributes>\s[^>]*)?>(?P<body>.*?)</i18n\s*>", re.DOTALL | re.IGNORECASE)
 _ATTRIBUTE = re.compile(r"""([\w-]+)\s*=\s*["']([^"']*)["']""")
 _YAML_BREAKS = "\u2028\u2029\x85\ufeff"  # printable to Python, line breaks or a byte-order mark to YAML
@@ -127,7 +130,7 @@ def set_translation(
         except (OSError, UnicodeDecodeError):
             continue
         for keys in paths:
-            after = with_value(before, keys, text, yaml_file=file.path.suffix != ".json")
+            after = with_value(before, keys, text, syntax_of(file.path))
             if after is not None:
                 edited[file.path] = (original, after)
                 return file.path
@@ -144,7 +147,7 @@ def set_in_block(component: Path, language: str | None, key: str, text: str,
         return False
     for block in _I18N_BLOCK.finditer(before):
         attributes = {name.lower(): value for name, value in _ATTRIBUTE.findall(block.group("attributes") or "")}
-        yaml_block = attributes.get("lang", "json").lower() in ("yaml", "yml")
+        syntax = "yaml" if attributes.get("lang", "json").lower() in ("yaml", "yml") else "json"
         body = block.group("body")
         if "src" in attributes:
             continue  # the messages are in another file
@@ -152,30 +155,37 @@ def set_in_block(component: Path, language: str | None, key: str, text: str,
             found = for_language([LocaleFile(component, attributes["locale"], None)], language)
             prefixes = [[]] if found else []
         else:
-            locales = [LocaleFile(component, name, None) for name in _top_keys(body, yaml_block)]
+            locales = [LocaleFile(component, name, None) for name in _top_keys(body, syntax)]
             prefixes = [[file.language] for file in for_language(locales, language)]
         for keys in (keys for prefix in prefixes for keys in ([*prefix, *key.split(".")], [*prefix, key])):
-            after = with_value(body, keys, text, yaml_file=yaml_block)  # nested, else one flat key
+            after = with_value(body, keys, text, syntax)  # nested, else one flat key
             if after is not None:
                 edited[component] = (original, before[: block.start("body")] + after + before[block.end("body") :])
                 return True
     return False
 
 
-def _top_keys(body: str, yaml_block: bool) -> list[str]:
+def _top_keys(body: str, syntax: str) -> list[str]:
     """The top keys of a block's messages (its locales); none where it is not a mapping, or not JSON or YAML."""
     try:
-        messages = yaml.safe_load(body) if yaml_block else json.loads(body)
+        messages = yaml.safe_load(body) if syntax == "yaml" else json.loads(body)
     except (ValueError, yaml.YAMLError):
         return []
     return [str(name) for name in messages] if isinstance(messages, dict) else []
 
 
-def with_value(before: str, keys: list[str], text: str, yaml_file: bool = False) -> str | None:
-    """The JSON or YAML text ``before`` with the string at ``keys`` set to ``text``; None where it holds none."""
+def syntax_of(path: Path) -> str:
+    """How a locale file is written: "json", "yaml" or "js" (a JavaScript or TypeScript module)."""
+    suffix = path.suffix.lower()
+    return "yaml" if suffix in (".yml", ".yaml") else "js" if suffix in JS_SUFFIXES else "json"
+
+
+def with_value(before: str, keys: list[str], text: str, syntax: str = "json") -> str | None:
+    """The JSON, YAML or JavaScript text ``before`` with the string at ``keys`` set to ``text`` (as JSON writes a
+    string, which JavaScript reads too); None where it holds none."""
     quoted = json.dumps(text, ensure_ascii=False)
-    if not yaml_file:
-        span = value_span(before, keys)
+    if syntax != "yaml":
+        span = (js_value_span if syntax == "js" else value_span)(before, keys)
         return None if span is None else before[: span[0]] + quoted + before[span[1] :]
     node = yaml_value(before, keys)
     if node is None:

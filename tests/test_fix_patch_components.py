@@ -520,13 +520,13 @@ def test_with_value_sets_a_yaml_string_that_yaml_reads_back() -> None:
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 20)))
         before = rng.choice(["old", "'old'", '"old"', "|\n    old\n", ">-\n    old\n", ""])
         source = f"# notes\na:\n  b: {before}\n  c: keep  # kept\n"
-        after = with_value(source, ["a", "b"], text, yaml_file=True)
+        after = with_value(source, ["a", "b"], text, "yaml")
         assert after is not None, case
         assert yaml.safe_load(after) == {"a": {"b": text, "c": "keep"}}, (case, text, after)
         assert after.endswith("  c: keep  # kept\n") and after.startswith("# notes\na:\n  b:")
-    assert with_value("a: &x old\nb: *x\n", ["b"], "new", yaml_file=True) is None  # shared: a person decides
-    assert with_value("a: [old]\n", ["a"], "new", yaml_file=True) is None
-    assert with_value("a: :\n  - ]", ["a"], "new", yaml_file=True) is None  # no YAML
+    assert with_value("a: &x old\nb: *x\n", ["b"], "new", "yaml") is None  # shared: a person decides
+    assert with_value("a: [old]\n", ["a"], "new", "yaml") is None
+    assert with_value("a: :\n  - ]", ["a"], "new", "yaml") is None  # no YAML
 
 
 VUE_BLOCKS = {
@@ -583,3 +583,53 @@ def test_a_translated_alt_is_set_in_the_components_own_i18n_block(fresh_server: 
         "team: IMG_7.jpg  # the German", 'team: "Drei \\"Bäcker\\""  # the German')  # fmt: skip
     assert (project / "locales/de.json").read_text() == VUE_BLOCKS["locales/de.json"]
     assert result.by_hand == [] and result.tags == 5  # the logo's tag, and four translations
+
+
+def test_a_translated_alt_is_set_in_javascript_locale_modules(fresh_server: FixtureServer, tmp_path: Path) -> None:
+    """Nuxt i18n's locales/<lang>.ts (defineI18nLocale) and a CommonJS module: the string at the key is set, in
+    JSON's quotes, whatever quotes it had; comments, functions and templates around it stay."""
+    project = tmp_path / "project"
+    files = {
+        "components/Hero.vue": '<template><img src="/hero.jpg" :alt="$t(\'home.hero.alt\')" /></template>\n',
+        "locales/en.ts": """// English
+export default defineI18nLocale(async (locale) => ({
+  home: {
+    title: `Welcome`, // a template
+    count: (n: number) => (n > 1 ? "many" : "one"),
+    'hero': { alt: 'IMG_2024.jpg', }, /* the photo } of the day */
+  },
+}))
+""",
+        "locales/de.js": 'module.exports = { home: { hero: { alt: "IMG_2024.jpg" } } }\n',
+    }
+    for name, text in files.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text, encoding="utf-8")
+    for lang, where in (("en", "/en/"), ("de", "/de/")):
+        fresh_server.add(where, f'<html lang="{lang}"><body><img src="/hero.jpg" alt="IMG_2024.jpg"></body></html>')
+    fresh_server.add("/hero.jpg", make_image(401, 300, "JPEG", seed=401), content_type="image/jpeg")
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    captions = {401: "a loaf of bread on a wooden table"}
+    report = run_audit([fresh_server.url("/en/"), fresh_server.url("/de/")], options, CaptionsByWidth(captions))
+    report.pages[1].images[0].suggested_alt = "Ein 'Laib' Brot \u2028"
+    result = write_fix_patch(report, project, tmp_path / "alt.patch")
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    subprocess.run(["git", "-C", str(project), "apply", str(tmp_path / "alt.patch")], check=True, capture_output=True)
+    assert (project / "locales/en.ts").read_text() == files["locales/en.ts"].replace(
+        "alt: 'IMG_2024.jpg'", 'alt: "A loaf of bread on a wooden table"')
+    assert (project / "locales/de.js").read_text(encoding="utf-8") == files["locales/de.js"].replace(
+        '"IMG_2024.jpg"', '"Ein \'Laib\' Brot \u2028"')  # JSON's string is JavaScript's (ES2019 reads U+2028)
+    assert result.tags == 2 and result.by_hand == []
+
+
+def test_js_value_span_reads_locale_modules_and_refuses_what_it_cannot() -> None:
+    from reports.locale_js import js_value_span
+
+    source = ('export default {\n  a: "1", // } and "\n  b: /* } */ \'2\',\n  c: `x${y}`,\n'
+              '  "d.e": { f: [1, {g: "h"}] },\n}\n')
+    assert source[slice(*js_value_span(source, ["b"]))] == "'2'"
+    assert js_value_span(source, ["c"]) is None  # a template with ${}: not a text
+    assert js_value_span(source, ["d.e", "f"]) is None and js_value_span(source, ["g"]) is None
+    assert js_value_span("const x = {};\nexport default { ...x, a: 'y' }\n", ["a"]) is None  # a spread: by hand
+    assert js_value_span("export default { [k]: 'y' }", ["k"]) is None
+    assert js_value_span("export default { a: 'unterminated\n}", ["a"]) is None
