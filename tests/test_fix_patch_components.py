@@ -633,3 +633,45 @@ def test_js_value_span_reads_locale_modules_and_refuses_what_it_cannot() -> None
     assert js_value_span("const x = {};\nexport default { ...x, a: 'y' }\n", ["a"]) is None  # a spread: by hand
     assert js_value_span("export default { [k]: 'y' }", ["k"]) is None
     assert js_value_span("export default { a: 'unterminated\n}", ["a"]) is None
+
+
+def test_js_value_span_finds_every_string_of_generated_modules() -> None:
+    """Locale modules as people write them (names or quoted keys, either quotes, escapes, comments, numbers, arrays,
+    trailing commas): each string is found at its keys, and reads back as the value."""
+    from reports.locale_js import _string, js_value_span
+
+    rng = random.Random(7)
+    alphabet = "ab }{,:/*'\"\\\né"
+
+    def literal(text: str) -> str:
+        quote = rng.choice("'\"")
+        escaped = text.replace("\\", "\\\\").replace(quote, "\\" + quote).replace("\n", "\\n")
+        return quote + escaped + quote
+
+    def module(depth: int, path: list[str], leaves: list[tuple[list[str], str]]) -> str:
+        members = []
+        for n in range(rng.randrange(1, 4)):
+            key = f"k{depth}{n}"
+            written = rng.choice([key, f"'{key}'", f'"{key}"'])
+            if depth < 3 and rng.random() < 0.4:
+                value = module(depth + 1, [*path, key], leaves)
+            elif rng.random() < 0.7:
+                text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 8)))
+                leaves.append(([*path, key], text))
+                value = literal(text)
+            else:
+                value = rng.choice(["42", "[1, 'x', {y: 2}]", "(n) => n > 1 ? 'a' : 'b'", "null"])
+            comment = rng.choice(["", " // a } note\n", " /* , */"])
+            members.append(f"{written}:{comment} {value}")
+        trailing = rng.choice(["", ","])
+        return "{\n" + ",\n".join(members) + trailing + "\n}"
+
+    found = 0
+    for _ in range(300):
+        leaves: list[tuple[list[str], str]] = []
+        text = "// generated\nexport default " + module(0, [], leaves) + "\n"
+        for keys, value in leaves:
+            span = js_value_span(text, keys)
+            assert span is not None and _string(text[span[0] : span[1]]) == value, (keys, value, text)
+            found += 1
+    assert found > 500
