@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Alt texts from AltScout for a Webflow site's images, set through Webflow's Data API (v2).
 
-Review the texts below, then run, with a site token that has the assets:write and cms:write scopes
-(Site settings → Apps & integrations → API access):
+Review the texts below, then run, with a site token that may read and write Assets and CMS (the assets:read,
+assets:write, cms:read and cms:write scopes; Site settings → Apps & integrations → API access):
 
     WEBFLOW_TOKEN=… python3 THIS_FILE            (add --dry-run to see what it would change)
 
@@ -27,8 +27,8 @@ API = os.environ.get("WEBFLOW_API", "https://api.webflow.com/v2").rstrip("/")  #
 # Each image: its site, its file (the asset's ID, or the CMS image's fileId; its key), an address of it, the alt
 # the audit read on the page (None: no alt attribute) and the alt to set.
 IMAGES: list[dict[str, Any]] = []
-_REFUSED = ("Webflow refused the token (HTTP {status}): set WEBFLOW_TOKEN to a token of this site with the "
-            "assets:write and cms:write scopes")  # fmt: skip
+_REFUSED = ("Webflow refused the token (HTTP {status}): set WEBFLOW_TOKEN to a token of this site with "
+            "read and write access to Assets and CMS")  # fmt: skip
 
 
 def request(method: str, path: str, token: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
@@ -121,7 +121,7 @@ def main(argv: list[str]) -> int:
     dry_run = "--dry-run" in argv
     token = os.environ.get("WEBFLOW_TOKEN", "")
     if not token:
-        print("Set WEBFLOW_TOKEN to a token of this Webflow site with the assets:write and cms:write scopes "
+        print("Set WEBFLOW_TOKEN to a token of this Webflow site with read and write access to Assets and CMS "
               "(Site settings → Apps & integrations → API access).", file=sys.stderr)  # fmt: skip
         return 2
     said: dict[str, list[str]] = {image["key"]: [] for image in IMAGES}

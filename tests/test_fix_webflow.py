@@ -191,7 +191,7 @@ def test_a_missing_or_refused_token_is_one_sentence(report: AuditReport, api: Fa
     refused = run_script(script, api, token="wrong")
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == ["Webflow refused the token (HTTP 401): set WEBFLOW_TOKEN to a "
-                                                   "token of this site with the assets:write and cms:write scopes"]
+                                                   "token of this site with read and write access to Assets and CMS"]
     assert all(method == "GET" for method, _, _ in api.calls)
 
 
