@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -171,17 +172,12 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
         *_shell_function("set_post_alts", SET_POST_ALTS),
         *_shell_function("set_attachment_alts", SET_ATTACHMENT_ALTS),
     ]
-    attachments: dict[int | str, str] = {}  # an attachment ID, or an upload's address where it has none -> its alt
-    per_page: dict[str, dict[int | str, str]] = defaultdict(dict)  # a page -> an attachment ID or address -> alt
-    for page, record, text in fixes(report):
-        attachment = record.wp_attachment_id
-        key: int | str = attachment if attachment is not None else _address(record.url)
-        if in_post(page, record):
-            per_page[page.final_url or page.url].setdefault(key, text)
-        if (attachment is not None or (is_upload(record.url) and text)) and key not in attachments:
-            attachments[key] = media_alt(page, record, text)
-            lines.append(f"# attachment {key}: {_comment(record.url)} ({_comment(page.url)})" if attachment is not None
-                         else f"# attachment at {_comment(record.url)} ({_comment(page.url)})")  # fmt: skip
+    targets = wordpress_targets(report)
+    attachments = {key: alt for key, (_, _, alt) in targets.attachments.items()}
+    per_page = {url: {key: text for key, (_, text) in alts.items()} for url, alts in targets.posts.items()}
+    for key, (page, record, _) in targets.attachments.items():
+        lines.append(f"# attachment {key}: {_comment(record.url)} ({_comment(page.url)})" if isinstance(key, int)
+                     else f"# attachment at {_comment(record.url)} ({_comment(page.url)})")  # fmt: skip
     lines += _calls("set_attachment_alts", "each attachment's alt: by its ID, or by its address where its markup has "
                     "none (featured, product, theme images)",
                     [f"{_argument(key)} {_argument('alt=' + alt)}" for key, alt in attachments.items()])  # fmt: skip
@@ -201,6 +197,29 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
                          f"with {_comment(record.suggested_alt or '')!r}")  # fmt: skip
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
+
+
+@dataclass
+class WordPressTargets:
+    """What a WordPress export sets: each attachment's alt (by its ID, or an upload's address where its markup has
+    none; the first suggestion for it, :func:`media_alt`), and each page's post's image alts (by the same keys, in
+    that page's words)."""
+
+    attachments: dict[int | str, tuple[PageReport, ImageRecord, str]] = field(default_factory=dict)
+    posts: dict[str, dict[int | str, tuple[ImageRecord, str]]] = field(default_factory=lambda: defaultdict(dict))
+
+
+def wordpress_targets(report: AuditReport) -> WordPressTargets:
+    """The attachments and posts a WordPress export sets (see :class:`WordPressTargets`)."""
+    targets = WordPressTargets()
+    for page, record, text in fixes(report):
+        attachment = record.wp_attachment_id
+        key: int | str = attachment if attachment is not None else _address(record.url)
+        if in_post(page, record):
+            targets.posts[page.final_url or page.url].setdefault(key, (record, text))
+        if (attachment is not None or (is_upload(record.url) and text)) and key not in targets.attachments:
+            targets.attachments[key] = (page, record, media_alt(page, record, text))
+    return targets
 
 
 def in_post(page: PageReport, record: ImageRecord) -> bool:
