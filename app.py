@@ -92,8 +92,8 @@ def _audit_tab(calls: FormCallbacks, ceiling: int) -> tuple[Any, Any, list[Any]]
     report = gr.HTML(elem_id="results")
     files = gr.File(
         label="Downloads: the HTML report, JSON, CSV, XLSX, captions.txt (pages.csv for a site), and for a "
-        "Shopify, WordPress or Webflow site the Shopify CSV and files script, WP-CLI script or Webflow script "
-        "that apply the suggestions",
+        "Shopify, WordPress or Webflow site the Shopify CSV and files script, the WP-CLI and REST API scripts or the "
+        "Webflow script that apply the suggestions",
         file_count="multiple",
         interactive=False,
         elem_id="files",

@@ -27,16 +27,7 @@ from typing import Any
 from auditing.compare import compare, previous_report
 from captioning import ModelLoadError, get_captioner
 from captioning.cache import OFF, cli_cache_folder
-from cli_notices import (
-    apply_review,
-    blank_exports,
-    gate,
-    held_notice,
-    kept,
-    name_offenders,
-    next_steps,
-    nothing_audited,
-)
+from cli_notices import apply_review, export_notices, gate, kept, name_offenders, nothing_audited
 from cli_progress import progress_for
 from library import apply_renames, write_rename_plan
 from options import AuditOptions, OptionsError
@@ -374,9 +365,7 @@ def finish(report: AuditReport, plan: Plan, args: argparse.Namespace) -> int:
     written, failures = write_reports(report, args)
     patched, unpatched = fix_patch(report, args)
     written += rename_plan(report, args) + patched
-    held_notice(report, args)
-    blank_exports(report, args)
-    next_steps(report, args, written)
+    export_notices(report, args, written)
     summary = report.summary()
     for page in report.pages:  # even with --quiet: a failed page (exit 1) or one missing what JavaScript adds
         for warning in page.warnings:

@@ -42,6 +42,14 @@ def apply_review(report: AuditReport, decisions: dict[str, Decision], args: argp
         print(line, file=sys.stderr)
 
 
+def export_notices(report: AuditReport, args: argparse.Namespace, written: list[Path]) -> None:
+    """What the CLI says of the exports that apply the suggestions: the held ones, those that set nothing, and
+    what to do next with each."""
+    held_notice(report, args)
+    blank_exports(report, args)
+    next_steps(report, args, written)
+
+
 def held_notice(report: AuditReport, args: argparse.Namespace) -> None:
     """--shopify-csv, --wp-cli, --webflow: how many suggestions wait for a review because they replace a person's
     alt."""

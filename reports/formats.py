@@ -21,7 +21,7 @@ from reports.fixes import no_product_pages, no_wordpress_images, write_shopify_c
 from reports.html import write_html
 from reports.shopify_files import no_shopify_files, write_shopify_files
 from reports.webflow import no_webflow_images, write_webflow
-from reports.wordpress import write_wp_cli
+from reports.wordpress import write_wp_cli, write_wp_rest
 from reports.writers import write_captions_txt, write_csv, write_json, write_pages_csv
 from reports.xlsx import write_xlsx
 
@@ -116,6 +116,18 @@ FORMATS: dict[str, ReportFormat] = {
             blank=no_wordpress_images,
             applies=True,
             next_step="read {path}, then run it where wp manages the site: sh {path}",
+        ),
+        ReportFormat(
+            "wp_rest",
+            "wp-alt-text.py",
+            "text/x-python; charset=utf-8",
+            "--wp-rest",
+            "write a Python script that sets what --wp-cli sets through WordPress's REST API (an application "
+            "password), for a site with no shell",
+            write_wp_rest,
+            blank=no_wordpress_images,
+            applies=True,
+            next_step="WP_USER=… WP_APP_PASSWORD='…' python3 {path} --dry-run",
         ),
         ReportFormat(
             "shopify_files",

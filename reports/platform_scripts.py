@@ -10,6 +10,7 @@ pages in another is listed at the top of the script to set by hand, as the sugge
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,6 @@ from reports.fixes import fixes, held, media_alt, replaced_alt
 
 # what identifies an image to a platform (its site and file, its file name...); None: not the platform's
 KeyOf = Callable[[PageReport, ImageRecord], dict[str, str] | None]
-_IMAGES_LINE = "IMAGES: list[dict[str, Any]] = []\n"
 
 
 def media_texts(report: AuditReport, key_of: KeyOf, other_languages: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -54,13 +54,17 @@ def media_texts(report: AuditReport, key_of: KeyOf, other_languages: str) -> tup
     return images, notes
 
 
-def write_script(target: Path, source: Path, images: list[dict[str, Any]], notes: list[str]) -> Path:
+def write_script(target: Path, source: Path, images: list[dict[str, Any]], notes: list[str], **values: Any) -> Path:
     """The script ``source`` as one file a user runs: :mod:`reports.api_script` inlined, ``images`` written into
-    its ``IMAGES`` as Python's own literals (``repr``: no text can end one), ``notes`` after its docstring, and its
-    ``THIS_FILE`` the file's name."""
+    its ``IMAGES`` and each of ``values`` into the variable of its name, as Python's own literals (``repr``: no
+    text can end one), ``notes`` after its docstring, and its ``THIS_FILE`` the file's name."""
     script = inlined(source).replace("THIS_FILE", target.name)
-    listed = "".join(f"    {image!r},\n" for image in images)
-    script = script.replace(_IMAGES_LINE, f"IMAGES: list[dict[str, Any]] = [\n{listed}]\n", 1)
+    for name, value in {"IMAGES": images, **values}.items():
+        literal = "[\n" + "".join(f"    {one!r},\n" for one in value) + "]" if isinstance(value, list) else repr(value)
+        found = re.search(rf"^{name}(?P<type>: [^=\n]+)? = .*$", script, re.MULTILINE)
+        if found is None:
+            raise ValueError(f"{source.name} has no {name} to fill")
+        script = f"{script[: found.start()]}{name}{found.group('type') or ''} = {literal}{script[found.end() :]}"
     head, _, rest = script.partition('"""\n\nfrom __future__')
     comments = "".join(" ".join(line.split()) + "\n" for line in notes)
     target.write_text(f'{head}"""\n{comments}\nfrom __future__{rest}', encoding="utf-8")

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit, urlunsplit
 from records import AuditReport, ImageRecord, PageReport
 from reports.fixes import fixes, held, is_upload, media_alt, replaced_alt
 from reports.patch_html import eligible
+from reports.platform_scripts import write_script
 
 # The PHP that `wp eval-file -` runs for pages: $args is, for each page, its URL, how many images, and that
 # many pairs of a key and an alt text (after 'alt='). A key is an attachment ID (an <img> of class wp-image-ID),
@@ -154,6 +155,7 @@ _PREFLIGHT = [
     " (where wp-config.php is), or set its path in wp-cli.yml\" >&2; exit 1; }",
 ]
 _WORDPRESS = re.compile(r"WordPress(?![A-Za-z])", re.IGNORECASE)
+_REST_SCRIPT = Path(__file__).with_name("wordpress_apply.py")
 _BATCH = 100  # pages or attachments per `wp eval-file` (WordPress loads once a call; a command line stays short)
 
 
@@ -185,16 +187,7 @@ def write_wp_cli(report: AuditReport, path: str | Path) -> Path:
                                                       for key, text in alts.items())
              for url, alts in per_page.items()]  # fmt: skip
     lines += _calls("set_post_alts", "the alt each post's HTML holds, page by page", pages)
-    listed: set[int | str] = set(attachments)
-    for page, record in held(report):  # listed, as the fix patch lists them: a review that accepts them adds them
-        key = record.wp_attachment_id if record.wp_attachment_id is not None else record.url
-        if key not in listed and (in_post(page, record) or is_upload(record.url)):
-            listed.add(key)
-            which = f"attachment {record.wp_attachment_id}, " if record.wp_attachment_id is not None else ""
-            replaced = replaced_alt(_comment(record.alt or ""))
-            lines.append(f"# held for review (accept it with --decisions): {which}"
-                         f"{_comment(page.url)}: {_comment(record.url)} would replace {replaced} "
-                         f"with {_comment(record.suggested_alt or '')!r}")  # fmt: skip
+    lines += held_notes(report, targets)
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
 
@@ -220,6 +213,23 @@ def wordpress_targets(report: AuditReport) -> WordPressTargets:
         if (attachment is not None or (is_upload(record.url) and text)) and key not in targets.attachments:
             targets.attachments[key] = (page, record, media_alt(page, record, text))
     return targets
+
+
+def held_notes(report: AuditReport, targets: WordPressTargets) -> list[str]:
+    """A comment line for each WordPress image whose suggestion is held for review (a review that accepts it adds
+    it), as the fix patch lists them."""
+    listed: set[int | str] = set(targets.attachments)
+    lines = []
+    for page, record in held(report):
+        key = record.wp_attachment_id if record.wp_attachment_id is not None else record.url
+        if key not in listed and (in_post(page, record) or is_upload(record.url)):
+            listed.add(key)
+            which = f"attachment {record.wp_attachment_id}, " if record.wp_attachment_id is not None else ""
+            replaced = replaced_alt(_comment(record.alt or ""))
+            lines.append(f"# held for review (accept it with --decisions): {which}"
+                         f"{_comment(page.url)}: {_comment(record.url)} would replace {replaced} "
+                         f"with {_comment(record.suggested_alt or '')!r}")  # fmt: skip
+    return lines
 
 
 def in_post(page: PageReport, record: ImageRecord) -> bool:
@@ -270,3 +280,18 @@ def _shell_function(name: str, php: str) -> list[str]:
 def _comment(text: str) -> str:
     """Text safe on a comment line (no line breaks)."""
     return " ".join(text.split())
+
+
+def write_wp_rest(report: AuditReport, path: str | Path) -> Path:
+    """``--wp-rest``: the Python script (:mod:`reports.wordpress_apply`) that sets what the WP-CLI script sets, through
+    the REST API with an application password, for a site with no shell: the same attachments and posts
+    (:func:`wordpress_targets`), the held suggestions listed at its top."""
+    targets = wordpress_targets(report)
+    images = [{"key": str(key), "url": record.url, "was": record.alt, "alt": alt}
+              for key, (_, record, alt) in targets.attachments.items()]  # fmt: skip
+    posts = [{"url": url, "images": [{"key": str(key), "url": record.url, "was": record.alt, "alt": text}
+                                     for key, (record, text) in alts.items()]}
+             for url, alts in targets.posts.items()]  # fmt: skip
+    first = next((page.final_url or page.url for page in report.pages if on_wordpress(page)), None)
+    site = urlunsplit(urlsplit(first)._replace(path="/", query="", fragment="")) if first else ""
+    return write_script(Path(path), _REST_SCRIPT, images, held_notes(report, targets), POSTS=posts, SITE=site)

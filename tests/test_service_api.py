@@ -113,11 +113,13 @@ def test_a_page_audit_has_no_pages_csv_and_unknown_jobs_are_404(api: str, server
     missing = requests.get(f"{api}{API}/{job['id']}/pages.csv", timeout=10)
     assert missing.status_code == 404 and "pages.csv exists for whole-site audits" in missing.json()["error"]
     # not a Shopify, WordPress or Webflow site: those exports are neither written nor linked, and the summary says why
-    assert {"shopify-alt-text_csv", "shopify-alt-text_py", "wp-alt-text_sh", "webflow-alt-text_py"}.isdisjoint(
-        job["links"])
+    assert {"shopify-alt-text_csv", "shopify-alt-text_py", "wp-alt-text_sh", "wp-alt-text_py",
+            "webflow-alt-text_py"}.isdisjoint(job["links"])
     assert job["summary"]["not_written"] == {
         "shopify-alt-text.csv": "no audited page is a Shopify product page (a /products/HANDLE address)",
         "wp-alt-text.sh": "no audited image is a WordPress attachment (class wp-image-ID, or a file of "
+        "/wp-content/uploads/)",
+        "wp-alt-text.py": "no audited image is a WordPress attachment (class wp-image-ID, or a file of "
         "/wp-content/uploads/)",
         "webflow-alt-text.py": "no audited image is a Webflow site's (an address on Webflow's CDN: "
         "cdn.prod.website-files.com/SITE/FILE_…)",
