@@ -155,9 +155,13 @@ def find_post(api: Api, bases: list[str], url: str) -> tuple[str, dict[str, Any]
     for base in bases if slug[0] else []:
         status, items = api("GET", f"/wp/v2/{base}", slug=unquote(slug[0]), context="edit")
         for item in (items or []) if status == 200 else []:
-            if isinstance(item, dict) and item.get("link", "").rstrip("/") == url.rstrip("/"):
+            if isinstance(item, dict) and _path(item.get("link", "")) == _path(url):  # http or https, www or not
                 return base, item
     return None
+
+
+def _path(url: str) -> str:
+    return unquote(urlsplit(url).path).rstrip("/")
 
 
 def with_alts(content: str, images: list[dict[str, Any]], folder: str) -> tuple[str, list[str]]:

@@ -48,7 +48,8 @@ class FakeWordPress:
             99: {"id": 99, "alt_text": "", "source_url": f"{self.site}{UPLOADS}team.jpg", "media_details": {
                 "sizes": {"large": {"source_url": f"{self.site}{UPLOADS}team-1024x768.jpg"}}}},
         } | {n: {"id": n, "alt_text": "", "source_url": f"{self.site}{UPLOADS}other-{n}.jpg"} for n in range(100, 205)}
-        self.posts = {5: {"id": 5, "link": f"{self.site}/blog/post/", "slug": "post", "content": {"raw": POST}}}
+        self.posts = {5: {"id": 5, "link": "https://www.bakery.example/blog/post/", "slug": "post",  # its own domain
+                          "content": {"raw": POST}}}
         self.calls: list[tuple[str, str, Any]] = []
         self.auth = "Basic " + base64.b64encode(b"editor:abcd efgh ijkl").decode()
         self.api = JsonApi(self.answer)
