@@ -27,18 +27,23 @@ class Refused(Exception):
 
 
 def call(url: str, method: str, headers: dict[str, str], body: Any = None, refused: str = "") -> tuple[int, Any]:
-    """One JSON call: (HTTP status, the JSON it answered; 0 and None where nothing answered); a 429 or 5xx is tried
-    again after the wait it asks for. A 401 or 403 raises :class:`Refused` with ``refused`` and the status."""
-    data = None if body is None else json.dumps(body).encode("utf-8")
+    """One JSON call: (HTTP status, the JSON it answered: None where it is none; 0 where nothing answered); a 429
+    or 5xx is tried again after the wait it asks for. A 401 or 403 raises :class:`Refused` with ``refused`` and the
+    status."""
+    payload = None if body is None else json.dumps(body).encode("utf-8")
     for attempt in range(RETRIES):
-        request = urllib.request.Request(url, data=data, method=method)
+        request = urllib.request.Request(url, data=payload, method=method)
         for name, value in {"Accept": "application/json", **headers}.items():
             request.add_header(name, value)
-        if data is not None:
+        if payload is not None:
             request.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(request, timeout=60) as answer:
-                return answer.status, json.loads(answer.read() or b"null")
+                status, data = answer.status, answer.read()
+            try:
+                return status, json.loads(data or b"null")
+            except ValueError:  # not JSON: an HTML page where an API was asked for
+                return status, None
         except urllib.error.HTTPError as error:
             if error.code in (429, 500, 502, 503, 504) and attempt + 1 < RETRIES:
                 time.sleep(wait(error.headers.get("Retry-After"), attempt))

@@ -51,8 +51,8 @@ class Api:
     def _root(self) -> str:
         """``/wp-json``, or ``?rest_route=`` on a site without pretty permalinks."""
         for root in (SITE.rstrip("/") + "/wp-json", SITE.rstrip("/") + "/?rest_route="):
-            status, _ = call(root + "/wp/v2/types", "GET", {"Authorization": self.auth}, None, _REFUSED)
-            if status == 200:
+            status, types = call(root + "/wp/v2/types", "GET", {"Authorization": self.auth}, None, _REFUSED)
+            if status == 200 and isinstance(types, dict):  # not a theme's page for any address
                 return root
         raise Refused(f"No WordPress REST API answers at {SITE} (/wp-json or ?rest_route=): is it a WordPress site, "
                       "and does a security plugin turn the REST API off?")  # fmt: skip

@@ -170,7 +170,8 @@ def test_the_api_is_found_without_pretty_permalinks_and_refusals_are_one_sentenc
             "user who may edit posts and media, and an application password of theirs"]  # fmt: skip
         missing = run_script(moved, WP_USER="")
         assert missing.returncode == 2 and missing.stderr.startswith("Set WP_USER to your WordPress user name")
-        nowhere = run_script(script)  # the fixture site serves no REST API
+        fresh_server.add("/wp-json/wp/v2/types", "<html><body>A theme's page for any address</body></html>")
+        nowhere = run_script(script)  # the fixture site serves no REST API, only a page
         assert nowhere.returncode == 2 and nowhere.stderr.startswith(
             f"No WordPress REST API answers at {fresh_server.url('/')} (/wp-json or ?rest_route=)")
     finally:
