@@ -15,7 +15,7 @@ from conftest import CaptionsByWidth, FixtureServer, make_image
 from options import AuditOptions
 from pipeline import run_audit
 from records import ImageRecord
-from reports.patch import write_fix_patch
+from reports.patch import PatchResult, write_fix_patch
 from reports.patch_components import ComponentImages, patched_component, texts_by_url
 from reports.patch_locales import LocaleFile, Translation, for_language, translation, value_span
 
@@ -451,6 +451,30 @@ def test_assets_of_one_name_are_told_apart_by_their_bytes_folders_and_shape(tmp_
                      "which its bytes, folders and shape do not tell apart" for badge in badges]  # fmt: skip
 
 
+def bilingual_patch(server: FixtureServer, tmp_path: Path, files: dict[str, str], images: dict[str, tuple[int, str]],
+                    body: str, german: dict[str, str]) -> tuple[PatchResult, Path]:  # fmt: skip
+    """A project of ``files``, and /en/ and /de/ pages of ``body`` showing ``images`` (a path -> the width that
+    chooses its caption, the caption), the German suggestions ``german``'s (by a word of the path): the patch,
+    applied with git apply, and the project."""
+    project = tmp_path / "project"
+    for name, text in files.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text, encoding="utf-8")
+    for lang, where in (("en", "/en/"), ("de", "/de/")):
+        server.add(where, f'<html lang="{lang}"><body>{body}</body></html>')
+    for where, (width, _) in images.items():
+        server.add(where, make_image(width, 300, "JPEG", seed=width), content_type="image/jpeg")
+    options = AuditOptions(render="never", allow_private=True, ocr="off")
+    captions = CaptionsByWidth(dict(images.values()))
+    report = run_audit([server.url("/en/"), server.url("/de/")], options, captions)
+    for record in report.pages[1].images:  # as --lang auto words them
+        record.suggested_alt = next(text for word, text in german.items() if word in record.source)
+    result = write_fix_patch(report, project, tmp_path / "alt.patch")
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    subprocess.run(["git", "-C", str(project), "apply", str(tmp_path / "alt.patch")], check=True, capture_output=True)
+    return result, project
+
+
 VUE_YAML = {
     "components/Hero.vue": """<template>
   <img src="/hero.jpg" :alt="$t('home.hero.alt')" />
@@ -479,23 +503,10 @@ def test_a_translated_alt_is_set_in_yaml_locale_files(fresh_server: FixtureServe
     """vue-i18n's and Nuxt i18n's locales/<lang>.yml: the key's value is set in YAML's double quotes, whatever style
     it had (plain, a block, empty), comments and other keys kept; a value shared through an anchor is left to a
     person."""
-    project = tmp_path / "project"
-    for name, text in VUE_YAML.items():
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        (project / name).write_text(text, encoding="utf-8")
-    for lang, where in (("en", "/en/"), ("de", "/de/")):
-        fresh_server.add(where, f'<html lang="{lang}"><body><img src="/hero.jpg" alt="IMG_2024.jpg">'
-                                '<img src="/team.jpg"></body></html>')  # fmt: skip
-    fresh_server.add("/hero.jpg", make_image(401, 300, "JPEG", seed=401), content_type="image/jpeg")
-    fresh_server.add("/team.jpg", make_image(402, 300, "JPEG", seed=402), content_type="image/jpeg")
-    options = AuditOptions(render="never", allow_private=True, ocr="off")
-    captions = {401: "a loaf of bread on a wooden table", 402: "three bakers in a kitchen"}
-    report = run_audit([fresh_server.url("/en/"), fresh_server.url("/de/")], options, CaptionsByWidth(captions))
-    for record in report.pages[1].images:  # as --lang auto words them
-        record.suggested_alt = 'Ein "Laib" Brot: frisch' if "hero" in record.source else "Drei Bäcker"
-    subprocess.run(["git", "init", "-q", str(project)], check=True)
-    result = write_fix_patch(report, project, tmp_path / "alt.patch")
-    subprocess.run(["git", "-C", str(project), "apply", str(tmp_path / "alt.patch")], check=True, capture_output=True)
+    images = {"/hero.jpg": (401, "a loaf of bread on a wooden table"), "/team.jpg": (402, "three bakers in a kitchen")}
+    body = '<img src="/hero.jpg" alt="IMG_2024.jpg"><img src="/team.jpg">'
+    german = {"hero": 'Ein "Laib" Brot: frisch', "team": "Drei Bäcker"}
+    result, project = bilingual_patch(fresh_server, tmp_path, VUE_YAML, images, body, german)
     read = {name: (project / name).read_text(encoding="utf-8") for name in VUE_YAML}
     assert read["locales/en.yml"] == VUE_YAML["locales/en.yml"].replace(
         "alt: IMG_2024.jpg", 'alt: "A loaf of bread on a wooden table"').replace(
@@ -555,24 +566,11 @@ def test_a_translated_alt_is_set_in_the_components_own_i18n_block(fresh_server: 
     """vue-i18n's <i18n> custom blocks hold a component's own messages, which come before the project's locale
     files: a JSON block whose top keys are the locales, and a YAML block of one locale (locale="de"); the same file's
     other tags are patched as well."""
-    project = tmp_path / "project"
-    for name, text in VUE_BLOCKS.items():
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        (project / name).write_text(text, encoding="utf-8")
-    for lang, where in (("en", "/en/"), ("de", "/de/")):
-        fresh_server.add(where, f'<html lang="{lang}"><body><img src="/hero.jpg" alt="IMG_2024.jpg">'
-                                '<img src="/team.jpg"><img src="/logo.png"></body></html>')  # fmt: skip
-    for name, width in (("/hero.jpg", 401), ("/team.jpg", 402), ("/logo.png", 403)):
-        fresh_server.add(name, make_image(width, 300, "JPEG", seed=width), content_type="image/jpeg")
-    options = AuditOptions(render="never", allow_private=True, ocr="off")
-    captions = {401: "a loaf of bread on a wooden table", 402: "three bakers in a kitchen", 403: "a red logo"}
-    report = run_audit([fresh_server.url("/en/"), fresh_server.url("/de/")], options, CaptionsByWidth(captions))
+    images = {"/hero.jpg": (401, "a loaf of bread on a wooden table"), "/team.jpg": (402, "three bakers in a kitchen"),
+              "/logo.png": (403, "a red logo")}  # fmt: skip
+    body = '<img src="/hero.jpg" alt="IMG_2024.jpg"><img src="/team.jpg"><img src="/logo.png">'
     german = {"hero": "Ein Laib Brot", "team": 'Drei "Bäcker"', "logo": "Ein rotes Logo"}
-    for record in report.pages[1].images:
-        record.suggested_alt = next(text for name, text in german.items() if name in record.source)
-    result = write_fix_patch(report, project, tmp_path / "alt.patch")
-    subprocess.run(["git", "init", "-q", str(project)], check=True)
-    subprocess.run(["git", "-C", str(project), "apply", str(tmp_path / "alt.patch")], check=True, capture_output=True)
+    result, project = bilingual_patch(fresh_server, tmp_path, VUE_BLOCKS, images, body, german)
     after = (project / "components/Hero.vue").read_text(encoding="utf-8")
     assert after == VUE_BLOCKS["components/Hero.vue"].replace(
         '<img src="/logo.png" />', '<img alt="A red logo" src="/logo.png" />').replace(
@@ -588,7 +586,6 @@ def test_a_translated_alt_is_set_in_the_components_own_i18n_block(fresh_server: 
 def test_a_translated_alt_is_set_in_javascript_locale_modules(fresh_server: FixtureServer, tmp_path: Path) -> None:
     """Nuxt i18n's locales/<lang>.ts (defineI18nLocale) and a CommonJS module: the string at the key is set, in
     JSON's quotes, whatever quotes it had; comments, functions and templates around it stay."""
-    project = tmp_path / "project"
     files = {
         "components/Hero.vue": '<template><img src="/hero.jpg" :alt="$t(\'home.hero.alt\')" /></template>\n',
         "locales/en.ts": """// English
@@ -602,19 +599,9 @@ export default defineI18nLocale(async (locale) => ({
 """,
         "locales/de.js": 'module.exports = { home: { hero: { alt: "IMG_2024.jpg" } } }\n',
     }
-    for name, text in files.items():
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        (project / name).write_text(text, encoding="utf-8")
-    for lang, where in (("en", "/en/"), ("de", "/de/")):
-        fresh_server.add(where, f'<html lang="{lang}"><body><img src="/hero.jpg" alt="IMG_2024.jpg"></body></html>')
-    fresh_server.add("/hero.jpg", make_image(401, 300, "JPEG", seed=401), content_type="image/jpeg")
-    options = AuditOptions(render="never", allow_private=True, ocr="off")
-    captions = {401: "a loaf of bread on a wooden table"}
-    report = run_audit([fresh_server.url("/en/"), fresh_server.url("/de/")], options, CaptionsByWidth(captions))
-    report.pages[1].images[0].suggested_alt = "Ein 'Laib' Brot \u2028"
-    result = write_fix_patch(report, project, tmp_path / "alt.patch")
-    subprocess.run(["git", "init", "-q", str(project)], check=True)
-    subprocess.run(["git", "-C", str(project), "apply", str(tmp_path / "alt.patch")], check=True, capture_output=True)
+    images = {"/hero.jpg": (401, "a loaf of bread on a wooden table")}
+    body = '<img src="/hero.jpg" alt="IMG_2024.jpg">'
+    result, project = bilingual_patch(fresh_server, tmp_path, files, images, body, {"hero": "Ein 'Laib' Brot \u2028"})
     assert (project / "locales/en.ts").read_text() == files["locales/en.ts"].replace(
         "alt: 'IMG_2024.jpg'", 'alt: "A loaf of bread on a wooden table"')
     assert (project / "locales/de.js").read_text(encoding="utf-8") == files["locales/de.js"].replace(
