@@ -1,4 +1,4 @@
-"""Exports that apply suggestions: Shopify's product CSV and a WP-CLI script (issue 28).
+"""Exports that apply suggestions: Shopify's product CSV, the WordPress scripts, and the platform API scripts.
 
 Which suggestions are carried (:func:`fixes`): an image's suggested alt for its ``alt`` attribute,
 when the image is not decorative, its alt did not pass every check and a review (``--decisions``)
@@ -23,9 +23,12 @@ or edits it.
   ``crop`` parameters its theme added are removed; Title is the product's name (JSON-LD, else the
   first ``h1``), which Shopify requires on updates.
 - ``--wp-cli`` (:mod:`reports.wordpress`): for images WordPress marks ``class="wp-image-<id>"``, each
-  attachment's alt, and the alt each post's HTML holds.
+  attachment's alt, and the alt each post's HTML holds; ``--wp-rest`` the same through the REST API.
+- ``--shopify-files`` (:mod:`reports.shopify_files`) and ``--webflow`` (:mod:`reports.webflow`): Python scripts
+  that set a store's file alts and a Webflow site's asset and CMS alts through the platform's API
+  (:mod:`reports.platform_scripts`).
 
-An alt kept with the image (a Shopify product image's, a WordPress attachment's) is shown wherever the image
+An alt kept with the image (a Shopify file's, a WordPress attachment's, a Webflow asset's) is shown wherever the image
 is, so it carries the suggestion without what one link does (:func:`media_alt`); the fix patch and a post's
 HTML keep each tag's own alt.
 """
