@@ -13,7 +13,8 @@ _START = "# What the scripts hold, up to inlined():\n"
 
 # What the scripts hold, up to inlined():
 import json  # noqa: E402
-import sys  # noqa: E402
+import socket  # noqa: E402
+import ssl  # noqa: E402
 import time  # noqa: E402
 import urllib.error  # noqa: E402
 import urllib.request  # noqa: E402
@@ -23,13 +24,14 @@ RETRIES = 6  # a 429 or 5xx is tried again, after Retry-After
 
 
 class Refused(Exception):
-    """The API refused the token: nothing more can be set."""
+    """The API refused the token, or nothing answers at its address: nothing more can be set."""
 
 
 def call(url: str, method: str, headers: dict[str, str], body: Any = None, refused: str = "") -> tuple[int, Any]:
-    """One JSON call: (HTTP status, the JSON it answered: None where it is none; 0 where nothing answered); a 429
-    or 5xx is tried again after the wait it asks for. A 401 or 403 raises :class:`Refused` with ``refused`` and the
-    status."""
+    """One JSON call: (HTTP status, the JSON it answered: None where it is none); a 429 or 5xx is tried again after
+    the wait it asks for, a timeout or a reset after 1, 2, 4… s. A 401 or 403 raises :class:`Refused` with
+    ``refused`` and the status; an address that nothing answers at (no such host, a refused connection, a
+    certificate that does not hold) raises it with why."""
     payload = None if body is None else json.dumps(body).encode("utf-8")
     for attempt in range(RETRIES):
         request = urllib.request.Request(url, data=payload, method=method)
@@ -52,10 +54,12 @@ def call(url: str, method: str, headers: dict[str, str], body: Any = None, refus
                 raise Refused(refused.format(status=error.code)) from None
             return error.code, None
         except (urllib.error.URLError, OSError) as error:
-            if attempt + 1 < RETRIES:
+            reason = getattr(error, "reason", error)
+            lasting = isinstance(reason, (socket.gaierror, ConnectionRefusedError, ssl.SSLCertVerificationError))
+            if attempt + 1 < RETRIES and not lasting:  # a timeout or a reset may pass
                 time.sleep(wait(None, attempt))
                 continue
-            print(f"{url}: {getattr(error, 'reason', error)}", file=sys.stderr)
+            raise Refused(f"Nothing answers at {url.split('?')[0]} ({reason}): check the address") from None
     return 0, None
 
 

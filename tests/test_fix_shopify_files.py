@@ -192,3 +192,22 @@ def test_which_addresses_are_a_stores_files() -> None:
     assert shopify_file("https://shop.example/images/files/a.jpg") is None
     assert FORMATS["shopify_files"].nothing_for(AuditReport(pages=[])) == (
         "no audited image is a Shopify store's (an address under /cdn/shop/ or on cdn.shopify.com)")
+
+
+def test_an_address_nothing_answers_at_is_one_sentence_at_once(report: AuditReport, tmp_path: Path) -> None:
+    """A mistyped store (nothing listens there) stops the script with one sentence, without the waits a
+    timeout gets."""
+    import socket
+    import time
+    from types import SimpleNamespace
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: a connection is refused
+        script = write_shopify_files(report, tmp_path / "s.py")
+        started = time.monotonic()
+        nowhere = SimpleNamespace(url=f"http://127.0.0.1:{port}/admin/api", token="shpat_secret")
+        done = run_script(script, nowhere)  # type: ignore[arg-type]
+    assert done.returncode == 2 and time.monotonic() - started < 20
+    assert done.stderr.strip().splitlines() == [f"Nothing answers at http://127.0.0.1:{port}/admin/api "
+                                                "([Errno 111] Connection refused): check the address"]  # fmt: skip
