@@ -1,12 +1,17 @@
-"""A loopback JSON API for tests of the scripts that set alts through a platform's API: each request is handed to
-a platform's fake (its method, path, headers and JSON body), which answers a status, JSON and headers."""
+"""A loopback JSON API, and a way to run the written scripts, for tests of the scripts that set alts through a
+platform's API: each request is handed to a platform's fake (its method, path, headers and JSON body), which
+answers a status, JSON and headers."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 # (method, path, headers, body) -> (status, the JSON answered, more headers)
@@ -53,3 +58,10 @@ def _handler(answer: Answer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(encoded)
 
     return Handler
+
+
+def run_python(script: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a written platform script as its user does (``env`` added, no proxy: the fake API is on loopback)."""
+    environment = {name: value for name, value in os.environ.items() if "proxy" not in name.lower()} | env
+    return subprocess.run([sys.executable, str(script), *args], env=environment, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip

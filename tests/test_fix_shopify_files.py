@@ -5,17 +5,15 @@ as Shopify's GraphQL Admin API does (a fuzzy filename search, fileUpdate, a thro
 from __future__ import annotations
 
 import ast
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import CaptionsByWidth, FixtureServer, make_image
-from json_api import JsonApi
+from json_api import JsonApi, run_python
 
 from options import AuditOptions
 from pipeline import run_audit
@@ -114,10 +112,7 @@ def report(fresh_server: FixtureServer) -> AuditReport:
 
 
 def run_script(script: Path, api: FakeShopify, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {name: value for name, value in os.environ.items() if "proxy" not in name.lower()}
-    environment |= {"SHOPIFY_API": api.url, "SHOPIFY_TOKEN": api.token, **env}
-    return subprocess.run([sys.executable, str(script), *args], env=environment, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    return run_python(script, *args, **{"SHOPIFY_API": api.url, "SHOPIFY_TOKEN": api.token, **env})
 
 
 def said(output: str) -> dict[str, str]:

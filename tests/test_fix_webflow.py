@@ -5,16 +5,14 @@ does (assets, CMS collections and items, a rate limit, a refused token)."""
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import CaptionsByWidth, FixtureServer, make_image
-from json_api import JsonApi
+from json_api import JsonApi, run_python
 
 from options import AuditOptions
 from pipeline import run_audit
@@ -131,9 +129,7 @@ def report(fresh_server: FixtureServer) -> AuditReport:
 
 
 def run_script(script: Path, api: FakeWebflow, *args: str, token: str = "secret") -> subprocess.CompletedProcess[str]:
-    env = {name: value for name, value in os.environ.items() if "proxy" not in name.lower()}
-    env |= {"WEBFLOW_API": api.url, "WEBFLOW_TOKEN": token}
-    return subprocess.run([sys.executable, str(script), *args], env=env, capture_output=True, text=True, timeout=120)
+    return run_python(script, *args, WEBFLOW_API=api.url, WEBFLOW_TOKEN=token)
 
 
 def test_the_script_sets_assets_and_cms_items_and_never_a_persons_alt(

@@ -8,10 +8,8 @@ from __future__ import annotations
 import ast
 import base64
 import html
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import CaptionsByWidth, FixtureServer
-from json_api import JsonApi
+from json_api import JsonApi, run_python
 from test_fix_exports import CAPTIONS, serve
 
 from options import AuditOptions
@@ -99,10 +97,7 @@ def wordpress(fresh_server: FixtureServer) -> Iterator[FakeWordPress]:
 
 
 def run_script(script: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {name: value for name, value in os.environ.items() if "proxy" not in name.lower()}
-    environment |= {"WP_USER": "editor", "WP_APP_PASSWORD": "abcd efgh ijkl", **env}
-    return subprocess.run([sys.executable, str(script), *args], env=environment, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    return run_python(script, *args, **{"WP_USER": "editor", "WP_APP_PASSWORD": "abcd efgh ijkl", **env})
 
 
 def alts(content: str) -> dict[str, str | None]:
